@@ -1,0 +1,1 @@
+"""commarchive: sealed archive of customer e-mails and calls."""

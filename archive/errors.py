@@ -1,0 +1,98 @@
+"""Exceptions of the archive package.
+
+Exceptions::
+
+    ArchiveError
+     ├── TemporaryFailure     anything retryable before durability (store/catalog down,
+     │                        disk full, lock timeout): ingesters answer 451 / 503
+     ├── ItemNotFound
+     ├── AccessDenied         carries an ErrorCode (wrong_role, purpose_not_held, ...)
+     ├── ContentIntegrityError  sealed content failed authentication (names the item)
+     ├── ErasureRefused       legal hold / legal obligation (Art. 17(3))
+     ├── InvalidRequest       caller error with a code and message
+     └── ConfigError          archive configuration invalid
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Stable, machine-readable error codes (also the HTTP API's ``error.code``)."""
+
+    UNAUTHENTICATED = "unauthenticated"
+    TOKEN_UNKNOWN = "token_unknown"
+    TOKEN_EXPIRED = "token_expired"
+    WRONG_ROLE = "wrong_role"
+    PURPOSE_NOT_HELD = "purpose_not_held"
+    PURPOSE_NOT_CARRIED = "purpose_not_carried"
+    RESTRICTED = "restricted"
+    NOT_FOUND = "not_found"
+    GONE = "gone"
+    INTEGRITY = "integrity_error"
+    LEGAL_HOLD = "legal_hold"
+    LEGAL_OBLIGATION = "legal_obligation"
+    INVALID = "invalid_request"
+    TOO_LARGE = "too_large"
+    UNAVAILABLE = "temporarily_unavailable"
+    CONFLICT = "conflict"
+
+
+class ArchiveError(Exception):
+    code: ErrorCode = ErrorCode.INVALID
+
+
+class TemporaryFailure(ArchiveError):
+    code = ErrorCode.UNAVAILABLE
+
+    def __init__(self, what: str, *, reason: str) -> None:
+        self.what = what
+        self.reason = reason
+        super().__init__(f"{what} failed temporarily: {reason}")
+
+
+class ItemNotFound(ArchiveError):
+    code = ErrorCode.NOT_FOUND
+
+    def __init__(self, item_id: str, *, gone: bool = False) -> None:
+        self.item_id = item_id
+        self.gone = gone
+        if gone:
+            self.code = ErrorCode.GONE
+        super().__init__(f"item {item_id} {'was erased' if gone else 'does not exist'}")
+
+
+class AccessDenied(ArchiveError):
+    def __init__(self, code: ErrorCode, message: str, *, item_id: str | None = None) -> None:
+        self.code = code
+        self.item_id = item_id
+        super().__init__(message)
+
+
+class ContentIntegrityError(ArchiveError):
+    code = ErrorCode.INTEGRITY
+
+    def __init__(self, item_id: str, *, part: str, reason: str) -> None:
+        self.item_id = item_id
+        self.part = part
+        self.reason = reason
+        super().__init__(f"item {item_id} part {part!r} failed its integrity check: {reason}")
+
+
+class ErasureRefused(ArchiveError):
+    def __init__(self, item_id: str, *, reason: ErrorCode, detail: str = "") -> None:
+        self.item_id = item_id
+        self.code = reason
+        self.reason = reason
+        super().__init__(f"item {item_id} cannot be erased: {reason.value} {detail}".strip())
+
+
+class InvalidRequest(ArchiveError):
+    def __init__(self, message: str, *, code: ErrorCode = ErrorCode.INVALID) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class ConfigError(ArchiveError):
+    pass

@@ -1,0 +1,115 @@
+"""The search-index seam: derived, rebuildable plaintext for search.
+
+The index is the only plaintext at rest; it is rebuilt from the catalog and the
+sealed content by ``commarchive reindex`` and an item's document is deleted
+with the item.
+
+Query language (every backend): words are ANDed; ``"quoted phrases"`` match
+as phrases; matching is case-insensitive on whole tokens. Snippets are HTML-safe:
+text is escaped and matches are wrapped in ``<mark>...</mark>``.
+
+Exceptions::
+
+    IndexError_
+     └── IndexUnavailable   backend down or not ready
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from archive.model import Section
+
+
+class IndexError_(Exception):
+    pass
+
+
+class IndexUnavailable(IndexError_):
+    def __init__(self, *, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"search index unavailable: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class IndexDoc:
+    item_id: str
+    channel: str
+    direction: str
+    started_at: datetime
+    #: Party addresses, numbers (several normalisations) and names.
+    parties: tuple[str, ...]
+    #: Data-subject identifiers (normalised) carried by the item.
+    subjects: tuple[str, ...]
+    purposes: tuple[str, ...]
+    restricted: bool
+    held: bool
+    sections: tuple[Section, ...]
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    text: str = ""
+    #: The item must carry at least one of these purposes; None means any.
+    purposes: frozenset[str] | None = None
+    include_restricted: bool = False
+    channel: str | None = None
+    #: Matches (as a phrase) within the parties field only.
+    party: str | None = None
+    #: Exact normalised data-subject identifier.
+    subject: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 20
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    item_id: str
+    score: float
+    snippet: str
+    title: str = ""
+    #: For transcript matches: who said it and when (seconds into the call).
+    speaker: str | None = None
+    start_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    total: int
+    hits: tuple[Hit, ...]
+
+
+class SearchIndex(Protocol):
+    name: str
+
+    def ensure(self) -> None:
+        """Create tables/mappings if missing (idempotent)."""
+        ...
+
+    def upsert(self, docs: Sequence[IndexDoc]) -> None:
+        """Add or replace documents (bulk); visible to search on return."""
+        ...
+
+    def delete(self, item_id: str) -> None:
+        """Remove an item's document (idempotent)."""
+        ...
+
+    def search(self, query: SearchQuery) -> SearchResult: ...
+
+    def clear(self) -> None:
+        """Remove every document (before a full reindex)."""
+        ...
+
+    def count(self) -> int: ...
+
+    def health(self) -> dict[str, object]:
+        """Raise IndexUnavailable when not ready; else a small status dict."""
+        ...
+
+    def close(self) -> None: ...
