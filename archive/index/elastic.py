@@ -1,0 +1,402 @@
+"""Scale-out search index on Elasticsearch (8.19, see ``scripts/es-version``).
+
+One ES document per item, its sections (plus a synthetic ``parties`` section)
+as ``nested`` documents, so that totals count items while the best-matching
+section, with its speaker and offset, comes back as an inner hit.
+
+Tokens are made here, by the query language's own tokenizer (case and
+diacritics folded, ``\\w+`` words), and indexed space-separated under the
+``standard`` analyzer: the minimal distribution the tests run has no folding
+filters, and this way every backend splits and folds text identically. The
+original section text stays in ``_source`` only, and snippets are cut from it
+here, with the same marks as the embedded backends.
+
+Client errors are converted to :class:`~archive.index.IndexUnavailable` where
+they enter (every call to ``self._es`` goes through ``_call``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final, TypeVar
+
+from elastic_transport import TransportError
+from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
+
+from archive.index import Hit, IndexDoc, IndexUnavailable, SearchQuery, SearchResult
+from archive.index.query import (
+    MARK_CLOSE,
+    MARK_OPEN,
+    parse_query,
+    render_snippet,
+    tokenize,
+)
+from archive.model import Section
+
+SNIPPET_TOKENS: Final = 12
+BULK_CHUNK_DOCS: Final = 500
+_TEMPLATE_PRIORITY: Final = 200
+
+_T = TypeVar("_T")
+
+_TOKENS: Final[dict[str, Any]] = {"type": "text", "analyzer": "standard"}
+_STORED_ONLY: Final[dict[str, Any]] = {"type": "text", "index": False}
+
+#: Mapping properties; ``ensure`` adds new ones to an existing index.
+PROPERTIES: Final[dict[str, Any]] = {
+    "item_id": {"type": "keyword"},
+    "channel": {"type": "keyword"},
+    "direction": {"type": "keyword"},
+    "started_at": {"type": "date", "format": "strict_date_optional_time"},
+    "parties": {"type": "keyword"},
+    "parties_tokens": _TOKENS,
+    "subjects": {"type": "keyword"},
+    "purposes": {"type": "keyword"},
+    "restricted": {"type": "boolean"},
+    "held": {"type": "boolean"},
+    "title": _STORED_ONLY,
+    "sections": {
+        "type": "nested",
+        "properties": {
+            "pos": {"type": "integer"},
+            "kind": {"type": "keyword"},
+            "speaker": {"type": "keyword"},
+            "start_s": {"type": "double"},
+            "text": _STORED_ONLY,
+            "tokens": _TOKENS,
+        },
+    },
+}
+
+MAPPINGS: Final[dict[str, Any]] = {
+    "dynamic": "strict",
+    # Tokens are derived from the text beside them: index them, don't store them twice.
+    "_source": {"excludes": ["parties_tokens", "sections.tokens"]},
+    "properties": PROPERTIES,
+}
+
+SETTINGS: Final[dict[str, Any]] = {
+    "number_of_shards": 1,
+    "auto_expand_replicas": "0-1",
+    # Erased items' text must not linger in segments: see ``delete``.
+    "merge.policy.expunge_deletes_allowed": 0,
+}
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _token_text(text: str) -> str:
+    return " ".join(tokenize(text))
+
+
+def _phrase_text(phrase: tuple[str, ...]) -> str:
+    return " ".join(phrase)
+
+
+def _snippet(text: str, phrases: Sequence[tuple[str, ...]]) -> str:
+    """About SNIPPET_TOKENS words around the first match, matches marked, HTML-escaped."""
+    words = text.split()
+    folded = [tokenize(w) for w in words]
+    marked: set[int] = set()
+    for phrase in phrases:
+        for i in range(len(words)):
+            window: list[str] = []
+            j = i
+            while j < len(words) and len(window) < len(phrase):
+                window.extend(folded[j])
+                j += 1
+            if tuple(window[: len(phrase)]) == phrase:
+                marked.update(range(i, j))
+    first = min(marked) if marked else 0
+    lo = max(0, first - SNIPPET_TOKENS // 3)
+    hi = min(len(words), lo + SNIPPET_TOKENS)
+    out = " ".join(
+        f"{MARK_OPEN}{words[k]}{MARK_CLOSE}" if k in marked else words[k] for k in range(lo, hi)
+    )
+    return render_snippet(("…" if lo else "") + out + ("…" if hi < len(words) else ""))
+
+
+def _source(doc: IndexDoc) -> dict[str, Any]:
+    sections: list[Section] = list(doc.sections)
+    if doc.parties:
+        sections.append(Section(kind="parties", text=" ".join(doc.parties)))
+    return {
+        "item_id": doc.item_id,
+        "channel": str(doc.channel),
+        "direction": str(doc.direction),
+        "started_at": _iso(doc.started_at),
+        "parties": list(doc.parties),
+        "parties_tokens": _token_text(" ".join(doc.parties)),
+        "subjects": list(doc.subjects),
+        "purposes": list(doc.purposes),
+        "restricted": doc.restricted,
+        "held": doc.held,
+        "title": doc.title,
+        "sections": [
+            {
+                "pos": pos,
+                "kind": s.kind,
+                "speaker": s.speaker,
+                "start_s": s.start_s,
+                "text": s.text,
+                "tokens": _token_text(s.text),
+            }
+            for pos, s in enumerate(sections)
+        ],
+    }
+
+
+def _in_sections(phrase: tuple[str, ...]) -> dict[str, Any]:
+    return {"match_phrase": {"sections.tokens": {"query": _phrase_text(phrase)}}}
+
+
+class ElasticIndex:
+    """The search-index seam on an Elasticsearch cluster (one index per prefix)."""
+
+    name = "elasticsearch"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "commarchive",
+        username: str | None = None,
+        password: str | None = None,
+        ca_certs: str | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.url = url
+        self.index_name = f"{prefix.lower()}-items"
+        self._template_name = self.index_name
+        options: dict[str, Any] = {}
+        if username:
+            options["basic_auth"] = (username, password or "")
+        if ca_certs:
+            options["ca_certs"] = ca_certs
+        self._es = Elasticsearch(
+            url, request_timeout=timeout_s, retry_on_timeout=True, max_retries=2, **options
+        )
+
+    def _call(self, what: str, fn: Callable[[], _T]) -> _T:
+        try:
+            return fn()
+        except helpers.BulkIndexError as exc:
+            first = exc.errors[0] if exc.errors else {}
+            raise IndexUnavailable(
+                reason=f"{what}: {len(exc.errors)} failed, e.g. {first}"
+            ) from exc
+        except ApiError as exc:
+            raise IndexUnavailable(reason=f"{what}: {exc.meta.status} {exc.message}") from exc
+        except TransportError as exc:
+            raise IndexUnavailable(reason=f"{what}: {exc.message}") from exc
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def ensure(self) -> None:
+        """Put the index template, then create the index or add new fields to it."""
+        es = self._es
+        self._call(
+            "put template",
+            lambda: es.indices.put_index_template(
+                name=self._template_name,
+                index_patterns=[self.index_name],
+                priority=_TEMPLATE_PRIORITY,
+                template={"settings": SETTINGS, "mappings": MAPPINGS},
+            ),
+        )
+        if self._call("exists", lambda: es.indices.exists(index=self.index_name)):
+            self._call(
+                "put mapping",
+                lambda: es.indices.put_mapping(index=self.index_name, properties=PROPERTIES),
+            )
+            return
+        try:
+            es.indices.create(index=self.index_name, wait_for_active_shards="1")
+        except ApiError as exc:
+            if exc.error != "resource_already_exists_exception":
+                raise IndexUnavailable(reason=f"create index: {exc.message}") from exc
+        except TransportError as exc:
+            raise IndexUnavailable(reason=f"create index: {exc.message}") from exc
+
+    def drop(self) -> None:
+        """Delete the index and its template (test teardown, decommissioning)."""
+        es = self._es
+        self._call(
+            "drop index",
+            lambda: es.indices.delete(index=self.index_name, ignore_unavailable=True),
+        )
+        try:
+            es.indices.delete_index_template(name=self._template_name)
+        except NotFoundError:
+            pass
+        except (ApiError, TransportError) as exc:
+            raise IndexUnavailable(reason=f"drop template: {exc}") from exc
+
+    def close(self) -> None:
+        self._es.close()
+
+    # -- writes ------------------------------------------------------------
+
+    def upsert(self, docs: Sequence[IndexDoc]) -> None:
+        if not docs:
+            return
+
+        def actions() -> Iterator[dict[str, Any]]:
+            for doc in docs:
+                yield {
+                    "_op_type": "index",
+                    "_index": self.index_name,
+                    "_id": doc.item_id,
+                    "_source": _source(doc),
+                }
+
+        self._call(
+            "bulk",
+            lambda: helpers.bulk(
+                self._es, actions(), chunk_size=BULK_CHUNK_DOCS, refresh=True, max_retries=2
+            ),
+        )
+
+    def delete(self, item_id: str) -> None:
+        """Remove the item, then merge its deleted text out of the segments."""
+        es = self._es
+        try:
+            es.delete(index=self.index_name, id=item_id, refresh=True)
+        except NotFoundError:
+            return
+        except (ApiError, TransportError) as exc:
+            raise IndexUnavailable(reason=f"delete: {exc}") from exc
+        self._call(
+            "expunge deletes",
+            lambda: es.indices.forcemerge(index=self.index_name, only_expunge_deletes=True),
+        )
+
+    def clear(self) -> None:
+        """Drop and recreate the index: faster than deleting documents, and leaves no text."""
+        es = self._es
+        self._call(
+            "clear",
+            lambda: es.indices.delete(index=self.index_name, ignore_unavailable=True),
+        )
+        self.ensure()
+
+    # -- reads -------------------------------------------------------------
+
+    def count(self) -> int:
+        es = self._es
+        resp = self._call("count", lambda: es.count(index=self.index_name))
+        return int(resp["count"])
+
+    def health(self) -> dict[str, object]:
+        es = self._es
+        resp = self._call(
+            "health",
+            lambda: es.cluster.health(index=self.index_name, timeout="5s"),
+        )
+        status = str(resp["status"])
+        if status == "red":
+            raise IndexUnavailable(reason=f"index {self.index_name} is red")
+        return {
+            "backend": self.name,
+            "index": self.index_name,
+            "status": status,
+            "documents": self.count(),
+        }
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        if query.purposes is not None and not query.purposes:
+            return SearchResult(0, ())
+        phrases = parse_query(query.text)
+        if query.text.strip() and not phrases:
+            return SearchResult(0, ())
+        filters = self._filters(query)
+        for phrase in phrases:
+            filters.append({"nested": {"path": "sections", "query": _in_sections(phrase)}})
+        bool_query: dict[str, Any] = {"filter": filters}
+        if phrases:
+            # Scores the item by its best section and returns that section.
+            bool_query["should"] = [
+                {
+                    "nested": {
+                        "path": "sections",
+                        "score_mode": "max",
+                        "query": {
+                            "bool": {
+                                "should": [_in_sections(p) for p in phrases],
+                                "minimum_should_match": 1,
+                            }
+                        },
+                        "inner_hits": {
+                            "size": 1,
+                            "sort": [{"_score": "desc"}, {"sections.pos": "asc"}],
+                            "track_scores": True,
+                            "_source": {
+                                "includes": [
+                                    "sections.text",
+                                    "sections.speaker",
+                                    "sections.start_s",
+                                ]
+                            },
+                        },
+                    }
+                }
+            ]
+        es = self._es
+        resp = self._call(
+            "search",
+            lambda: es.search(
+                index=self.index_name,
+                query={"bool": bool_query},
+                sort=[{"_score": "desc"}, {"started_at": "desc"}, {"item_id": "asc"}],
+                track_scores=True,
+                track_total_hits=True,
+                from_=query.offset,
+                size=query.limit,
+                source_includes=["title"],
+            ),
+        )
+        hits: list[Hit] = []
+        for raw in resp["hits"]["hits"]:
+            title = str(raw["_source"].get("title", ""))
+            inner = raw.get("inner_hits", {}).get("sections", {}).get("hits", {}).get("hits", [])
+            if not phrases or not inner:
+                hits.append(Hit(raw["_id"], 0.0, render_snippet(title), title))
+                continue
+            section = inner[0]["_source"]
+            start_s = section.get("start_s")
+            hits.append(
+                Hit(
+                    raw["_id"],
+                    float(raw.get("_score") or 0.0),
+                    _snippet(str(section.get("text", "")), phrases),
+                    title,
+                    section.get("speaker"),
+                    None if start_s is None else float(start_s),
+                )
+            )
+        return SearchResult(int(resp["hits"]["total"]["value"]), tuple(hits))
+
+    def _filters(self, query: SearchQuery) -> list[dict[str, Any]]:
+        filters: list[dict[str, Any]] = []
+        if query.purposes is not None:
+            filters.append({"terms": {"purposes": sorted(query.purposes)}})
+        if not query.include_restricted:
+            filters.append({"term": {"restricted": False}})
+        if query.channel:
+            filters.append({"term": {"channel": str(query.channel)}})
+        if query.subject:
+            filters.append({"term": {"subjects": query.subject}})
+        if query.since or query.until:
+            bounds: dict[str, str] = {}
+            if query.since:
+                bounds["gte"] = _iso(query.since)
+            if query.until:
+                bounds["lt"] = _iso(query.until)
+            filters.append({"range": {"started_at": bounds}})
+        party = parse_query(f'"{query.party}"') if query.party else []
+        if party:
+            filters.append({"match_phrase": {"parties_tokens": _phrase_text(party[0])}})
+        return filters
