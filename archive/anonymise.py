@@ -1,0 +1,72 @@
+"""PII redaction for anonymised purposes (training), with consistent pseudonyms.
+
+The same person gets the same token within an item (``[CUSTOMER-1]``), so a
+trainer can still follow who said what. Numbers spoken as words ("zero six
+one two ...") are caught too, since regex redaction of digits alone misses them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any, Final
+
+from archive.model import Party, Side
+
+_EMAIL_RE: Final = re.compile(r"[\w.+\-]+@[\w\-]+(\.[\w\-]+)+", re.UNICODE)
+_PHONE_RE: Final = re.compile(r"(?<![\w])\+?\d[\d\s().\-/]{5,}\d(?![\w])")
+_IBAN_RE: Final = re.compile(r"\b[A-Z]{2}\d{2}[A-Z0-9 ]{10,30}\b")
+_NUMBER_WORDS: Final = (
+    "zero|oh|one|two|three|four|five|six|seven|eight|nine|"
+    "nul|een|één|twee|drie|vier|vijf|zes|zeven|acht|negen"
+)
+_SPOKEN_RE: Final = re.compile(
+    rf"\b(?:(?:{_NUMBER_WORDS})[\s,\-]+){{3,}}(?:{_NUMBER_WORDS})\b", re.IGNORECASE
+)
+
+
+class Redactor:
+    def __init__(self, replacements: list[tuple[re.Pattern[str], str]]) -> None:
+        self._replacements = replacements
+
+    @classmethod
+    def for_parties(cls, parties: Iterable[Party]) -> Redactor:
+        tokens: dict[str, str] = {}
+        counters = {"agent": 0, "customer": 0}
+        pairs: list[tuple[str, str]] = []
+        for party in parties:
+            who = "agent" if party.side is Side.AGENT else "customer"
+            key = (party.name or party.address).casefold()
+            if key not in tokens:
+                counters[who] += 1
+                tokens[key] = f"[{who.upper()}-{counters[who]}]"
+            token = tokens[key]
+            for value in (party.address, party.name):
+                if value and len(value) >= 3:
+                    pairs.append((value, token))
+                    if party.name and value == party.name:
+                        pairs.extend((part, token) for part in value.split() if len(part) >= 3)
+        # Longest first, so a full name wins over its parts.
+        pairs.sort(key=lambda p: len(p[0]), reverse=True)
+        compiled = [
+            (re.compile(rf"(?<!\w){re.escape(value)}(?!\w)", re.IGNORECASE), token)
+            for value, token in pairs
+        ]
+        return cls(compiled)
+
+    def redact(self, text: str) -> str:
+        for pattern, token in self._replacements:
+            text = pattern.sub(token, text)
+        text = _EMAIL_RE.sub("[EMAIL]", text)
+        text = _IBAN_RE.sub("[IBAN]", text)
+        text = _PHONE_RE.sub("[PHONE]", text)
+        return _SPOKEN_RE.sub("[NUMBER]", text)
+
+    def redact_json(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, list):
+            return [self.redact_json(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.redact_json(v) for k, v in value.items()}
+        return value

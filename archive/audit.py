@@ -1,0 +1,235 @@
+"""Hash-chained, keyed audit log in the catalog.
+
+Each event's hash is an HMAC (key derived from the master key) over the
+previous hash and the event itself, sequence number included, so editing,
+removing or reordering events breaks the chain at a reportable position and
+cannot be papered over without the master key. An anchor file outside the
+catalog remembers the newest event, so cutting events off the end shows too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from archive.catalog import Catalog, audit_events
+
+GENESIS_HASH: Final = "0" * 64
+SYSTEM_ACTOR: Final = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    seq: int
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    purpose: str | None
+    item_ids: tuple[str, ...]
+    subject: str | None
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "role": self.role,
+            "action": self.action,
+            "purpose": self.purpose,
+            "item_ids": list(self.item_ids),
+            "subject": self.subject,
+            "detail": self.detail,
+            "hash": self.hash,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    ok: bool
+    events: int
+    #: Sequence position of the first bad event (or where events are missing).
+    position: int | None = None
+    problem: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _canonical(
+    seq: int,
+    at: datetime,
+    actor: str,
+    role: str,
+    action: str,
+    purpose: str | None,
+    item_ids: Sequence[str],
+    subject: str | None,
+    detail: dict[str, Any],
+) -> bytes:
+    return json.dumps(
+        [seq, at.astimezone(UTC).isoformat(), actor, role, action, purpose,
+         list(item_ids), subject, detail],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+
+
+class AuditLog:
+    def __init__(self, catalog: Catalog, key: bytes, anchor_path: Path) -> None:
+        self._catalog = catalog
+        self._key = key
+        self._anchor_path = anchor_path
+
+    def _mac(self, prev_hash: str, body: bytes) -> str:
+        return hmac.new(self._key, prev_hash.encode() + b"\n" + body, hashlib.sha256).hexdigest()
+
+    def append(
+        self,
+        conn: Connection,
+        *,
+        actor: str,
+        role: str,
+        action: str,
+        purpose: str | None = None,
+        item_ids: Sequence[str] = (),
+        subject: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> AuditEvent:
+        """Append inside the caller's write transaction (so state and audit agree)."""
+        last = conn.execute(
+            sa.select(audit_events.c.seq, audit_events.c.hash)
+            .order_by(audit_events.c.seq.desc())
+            .limit(1)
+        ).first()
+        seq, prev = (int(last[0]) + 1, str(last[1])) if last else (1, GENESIS_HASH)
+        at = datetime.now(UTC)
+        detail = detail or {}
+        item_ids = tuple(item_ids)
+        digest = self._mac(
+            prev, _canonical(seq, at, actor, role, action, purpose, item_ids, subject, detail)
+        )
+        conn.execute(
+            audit_events.insert().values(
+                seq=seq, at=at, actor=actor, role=role, action=action, purpose=purpose,
+                item_ids=json.dumps(list(item_ids)), subject=subject,
+                detail=json.dumps(detail, sort_keys=True, ensure_ascii=False),
+                prev_hash=prev, hash=digest,
+            )
+        )
+        return AuditEvent(seq, at, actor, role, action, purpose, item_ids, subject, detail,
+                          prev, digest)
+
+    def record(self, **fields: Any) -> AuditEvent:
+        """Append in a transaction of its own."""
+        with self._catalog.write() as conn:
+            event = self.append(conn, **fields)
+        self.anchor(event)
+        return event
+
+    def anchor(self, event: AuditEvent) -> None:
+        """Remember the newest event outside the catalog (best effort, after commit)."""
+        body = json.dumps({"seq": event.seq, "hash": event.hash})
+        payload = json.dumps({"body": body, "mac": self._mac("anchor", body.encode())})
+        tmp = self._anchor_path.with_name(f".{self._anchor_path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(payload)
+            current = self._read_anchor()
+            if current is None or current[0] <= event.seq:
+                tmp.replace(self._anchor_path)
+            else:
+                tmp.unlink(missing_ok=True)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+
+    def _read_anchor(self) -> tuple[int, str] | None:
+        try:
+            payload = json.loads(self._anchor_path.read_text())
+            body = str(payload["body"])
+            if not hmac.compare_digest(self._mac("anchor", body.encode()), payload["mac"]):
+                return (-1, "")
+            data = json.loads(body)
+            return int(data["seq"]), str(data["hash"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _rows(self, where: Any = None) -> Iterator[sa.Row[Any]]:
+        stmt = sa.select(audit_events).order_by(audit_events.c.seq)
+        if where is not None:
+            stmt = stmt.where(where)
+        with self._catalog.read() as conn:
+            yield from conn.execute(stmt)
+
+    @staticmethod
+    def _event(row: sa.Row[Any]) -> AuditEvent:
+        return AuditEvent(
+            int(row.seq), row.at, row.actor, row.role, row.action, row.purpose,
+            tuple(json.loads(row.item_ids)), row.subject, json.loads(row.detail),
+            row.prev_hash, row.hash,
+        )
+
+    def verify(self) -> VerifyReport:
+        expected_seq = 1
+        prev = GENESIS_HASH
+        count = 0
+        for row in self._rows():
+            event = self._event(row)
+            if event.seq != expected_seq:
+                return VerifyReport(False, count, expected_seq,
+                                    f"event {expected_seq} is missing (next is {event.seq})")
+            if event.prev_hash != prev:
+                return VerifyReport(False, count, event.seq,
+                                    f"event {event.seq} does not follow event {event.seq - 1} "
+                                    "(removed or reordered)")
+            body = _canonical(event.seq, event.at, event.actor, event.role, event.action,
+                              event.purpose, event.item_ids, event.subject, event.detail)
+            if not hmac.compare_digest(self._mac(prev, body), event.hash):
+                return VerifyReport(False, count, event.seq,
+                                    f"event {event.seq} was altered (hash mismatch)")
+            prev = event.hash
+            expected_seq += 1
+            count += 1
+        anchor = self._read_anchor()
+        notes: list[str] = []
+        if anchor is None:
+            notes.append("no anchor file; removal of the newest events cannot be ruled out")
+        elif anchor[0] < 0:
+            return VerifyReport(False, count, None, "anchor file was altered")
+        elif anchor[0] > count:
+            return VerifyReport(False, count, count + 1,
+                                f"events {count + 1}..{anchor[0]} were removed from the end")
+        return VerifyReport(True, count, notes=notes)
+
+    def events(
+        self,
+        *,
+        actor: str | None = None,
+        subject: str | None = None,
+        item_id: str | None = None,
+        action: str | None = None,
+        limit: int = 1000,
+    ) -> list[AuditEvent]:
+        conds: list[Any] = []
+        if actor:
+            conds.append(audit_events.c.actor == actor)
+        if subject:
+            conds.append(audit_events.c.subject == subject)
+        if action:
+            conds.append(audit_events.c.action == action)
+        if item_id:
+            conds.append(audit_events.c.item_ids.like(f'%"{item_id}"%'))
+        where = sa.and_(*conds) if conds else None
+        out = [self._event(r) for r in self._rows(where)]
+        return out[-limit:]

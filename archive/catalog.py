@@ -1,0 +1,308 @@
+"""The catalog: item state on SQLAlchemy Core (SQLite by default).
+
+It holds state, never communication content: parties and subject identifiers
+(needed to answer data-subject requests), purpose tags, wrapped DEKs, users,
+holds, requests and the audit chain. Content lives sealed in the object store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from archive.errors import TemporaryFailure
+
+BUSY_TIMEOUT_MS: Final = 10_000
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the catalog")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(
+        self, value: datetime | None, dialect: sa.Dialect
+    ) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = sa.MetaData()
+
+items = sa.Table(
+    "items",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("direction", sa.String(16), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("ended_at", UTCDateTime),
+    sa.Column("ingested_at", UTCDateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status_reason", sa.Text),
+    sa.Column("transcript_status", sa.String(16), nullable=False, index=True),
+    sa.Column("transcript_reason", sa.Text),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("dedupe_key", sa.String(600), unique=True),
+    sa.Column("thread_key", sa.String(600), index=True),
+    sa.Column("restricted", sa.Boolean, nullable=False, default=False),
+    sa.Column("index_dirty", sa.Boolean, nullable=False, default=False),
+)
+
+parts = sa.Table(
+    "parts",
+    metadata,
+    sa.Column("item_id", sa.ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("blob_key", sa.String(300), nullable=False),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("plain_size", sa.BigInteger, nullable=False),
+    sa.Column("sealed_size", sa.BigInteger, nullable=False),
+)
+
+parties = sa.Table(
+    "parties",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("item_id", sa.ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("address", sa.String(600), nullable=False),
+    sa.Column("name", sa.String(600)),
+    sa.Column("side", sa.String(16), nullable=False),
+    sa.Column("channel_index", sa.Integer),
+    sa.Index("ix_parties_item", "item_id"),
+)
+
+subjects = sa.Table(
+    "subjects",
+    metadata,
+    sa.Column("item_id", sa.ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("identifier", sa.String(600), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Index("ix_subjects_identifier", "identifier"),
+)
+
+purpose_tags = sa.Table(
+    "purpose_tags",
+    metadata,
+    sa.Column("item_id", sa.ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("purpose", sa.String(64), primary_key=True),
+    sa.Column("retain_until", UTCDateTime, nullable=False, index=True),
+)
+
+wrapped_keys = sa.Table(
+    "wrapped_keys",
+    metadata,
+    sa.Column("item_id", sa.ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("purpose", sa.String(64), primary_key=True),
+    sa.Column("kek_version", sa.Integer, nullable=False),
+    sa.Column("blob", sa.LargeBinary, nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+)
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False, index=True),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("purpose", sa.String(64)),
+    sa.Column("item_ids", sa.Text, nullable=False),
+    sa.Column("subject", sa.String(600), index=True),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+holds = sa.Table(
+    "holds",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("scope", sa.String(16), nullable=False),  # item | subject | search
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("case_ref", sa.String(200), nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("lifted_by", sa.String(200)),
+    sa.Column("lifted_at", UTCDateTime),
+    sa.Column("lift_note", sa.Text),
+)
+
+hold_items = sa.Table(
+    "hold_items",
+    metadata,
+    sa.Column("hold_id", sa.ForeignKey("holds.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("item_id", sa.ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    sa.Index("ix_hold_items_item", "item_id"),
+)
+
+restrictions = sa.Table(
+    "restrictions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("item_id", sa.ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("request_id", sa.Integer),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("lifted_by", sa.String(200)),
+    sa.Column("lifted_at", UTCDateTime),
+    sa.Column("lift_note", sa.Text),
+    sa.Index("ix_restrictions_item", "item_id"),
+)
+
+disclosures = sa.Table(
+    "disclosures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("item_id", sa.ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("recipient", sa.String(300), nullable=False),
+    sa.Column("legal_basis", sa.Text, nullable=False),
+    sa.Column("disclosed_at", UTCDateTime, nullable=False),
+    sa.Column("recorded_by", sa.String(200), nullable=False),
+    sa.Column("reference", sa.String(300)),
+    sa.Index("ix_disclosures_item", "item_id"),
+)
+
+item_annotations = sa.Table(
+    "annotations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("item_id", sa.ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("part", sa.String(100), nullable=False),  # sealed part holding the text
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("request_id", sa.Integer),
+    sa.Index("ix_annotations_item", "item_id"),
+)
+
+requests = sa.Table(
+    "requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("subject", sa.String(600), nullable=False, index=True),
+    sa.Column("requested_by", sa.String(300), nullable=False),
+    sa.Column("verified_by", sa.String(200)),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("closed_at", UTCDateTime),
+    sa.Column("note", sa.Text),
+)
+
+tombstones = sa.Table(
+    "tombstones",
+    metadata,
+    sa.Column("item_id", sa.String(40), primary_key=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("ingested_at", UTCDateTime, nullable=False),
+    sa.Column("purged_at", UTCDateTime, nullable=False),
+    sa.Column("reason", sa.String(40), nullable=False),
+    sa.Column("reference", sa.String(200)),
+)
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+class Catalog:
+    """Engines and transactions. Writes take SQLite's write lock up front."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        connect_args: dict[str, Any] = {}
+        if self.is_sqlite:
+            connect_args = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
+        self.write_engine = sa.create_engine(url, connect_args=connect_args)
+        self.read_engine = sa.create_engine(url, connect_args=connect_args)
+        if self.is_sqlite:
+            _configure_sqlite(self.write_engine, immediate=True)
+            _configure_sqlite(self.read_engine, immediate=False)
+        self._write_lock = threading.RLock()
+
+    def create_schema(self) -> None:
+        with self.write() as conn:
+            metadata.create_all(conn)
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One durable write transaction; failures surface as TemporaryFailure."""
+        with self._write_lock:
+            try:
+                with self.write_engine.begin() as conn:
+                    yield conn
+            except SQLAlchemyError as exc:
+                if isinstance(exc, sa.exc.IntegrityError):
+                    raise
+                raise TemporaryFailure("catalog write", reason=type(exc).__name__) from exc
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        try:
+            with self.read_engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise TemporaryFailure("catalog read", reason=type(exc).__name__) from exc
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the database so shredded keys leave no old page copies."""
+        if self.is_sqlite:
+            with self._write_lock, self.write_engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def dispose(self) -> None:
+        self.write_engine.dispose()
+        self.read_engine.dispose()
+
+
+def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA secure_delete=ON")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,232 @@
+"""The archive's own configuration file (``DATA_DIR/archive.toml``).
+
+Purposes (lawful basis, retention, roles), tagging rules, and who counts as
+internal. Deployment settings (ports, backends, secrets) live in the
+composition root's ``Settings`` instead.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Final
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from archive.errors import ConfigError
+from archive.model import Channel, Direction
+
+CONFIG_FILE_NAME: Final = "archive.toml"
+
+
+class Role(StrEnum):
+    QUALITY = "quality"
+    TRAINER = "trainer"
+    PRIVACY = "privacy"
+    LEGAL = "legal"
+    INGEST = "ingest"
+    ADMIN = "admin"
+
+
+class LawfulBasis(StrEnum):
+    CONSENT = "consent"
+    CONTRACT = "contract"
+    LEGAL_OBLIGATION = "legal_obligation"
+    LEGITIMATE_INTEREST = "legitimate_interest"
+    VITAL_INTEREST = "vital_interest"
+    PUBLIC_TASK = "public_task"
+
+
+class Purpose(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    description: str = ""
+    lawful_basis: LawfulBasis
+    retention_days: int = Field(gt=0)
+    roles: tuple[Role, ...]
+    #: Reads through this purpose are anonymised (PII-redacted text).
+    anonymised: bool = False
+
+    @property
+    def retention(self) -> timedelta:
+        return timedelta(days=self.retention_days)
+
+    @property
+    def stops_on_objection(self) -> bool:
+        """Art. 21 / 7(3): objection or consent withdrawal ends this purpose."""
+        return self.lawful_basis in (LawfulBasis.LEGITIMATE_INTEREST, LawfulBasis.CONSENT)
+
+    @property
+    def blocks_erasure(self) -> bool:
+        """Art. 17(3)(b): data kept for a legal obligation is not erased on request."""
+        return self.lawful_basis is LawfulBasis.LEGAL_OBLIGATION
+
+
+class TaggingRule(BaseModel):
+    """Items matching every given condition get ``purposes``; absent conditions match all."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    purposes: tuple[str, ...]
+    channel: Channel | None = None
+    direction: Direction | None = None
+    #: Any party's e-mail domain (or subdomain of it).
+    party_domain: str | None = None
+    #: Any party's E.164 number starts with this prefix.
+    party_number_prefix: str | None = None
+    #: Any internal party's exact e-mail address (a monitored mailbox).
+    mailbox: str | None = None
+
+
+DEFAULT_PURPOSES: Final = (
+    Purpose(
+        name="quality",
+        description="Quality monitoring of customer contact",
+        lawful_basis=LawfulBasis.LEGITIMATE_INTEREST,
+        retention_days=90,
+        roles=(Role.QUALITY,),
+    ),
+    Purpose(
+        name="training",
+        description="Training of customer-service agents with anonymised samples",
+        lawful_basis=LawfulBasis.LEGITIMATE_INTEREST,
+        retention_days=365,
+        roles=(Role.TRAINER,),
+        anonymised=True,
+    ),
+    Purpose(
+        name="legal",
+        description="Legal obligations: order records, disclosures to authorities",
+        lawful_basis=LawfulBasis.LEGAL_OBLIGATION,
+        retention_days=7 * 365,
+        roles=(Role.LEGAL,),
+    ),
+)
+
+DEFAULT_RULES: Final = (TaggingRule(purposes=("quality", "training", "legal")),)
+
+
+class ArchiveConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    organisation: str = "Example Hosting"
+    internal_domains: tuple[str, ...] = ("example.com",)
+    #: E.164 prefixes (or whole numbers) of the company's own lines and agents.
+    internal_numbers: tuple[str, ...] = ()
+    internal_sip_domains: tuple[str, ...] = ()
+    default_region: str = "NL"
+    purposes: tuple[Purpose, ...] = DEFAULT_PURPOSES
+    rules: tuple[TaggingRule, ...] = DEFAULT_RULES
+    #: Roles that may read everything, by subject (every read audited).
+    all_purpose_roles: tuple[Role, ...] = (Role.PRIVACY,)
+    #: Data-subject request deadline (GDPR Art. 12(3): one month).
+    request_deadline_days: int = 30
+
+    @field_validator("internal_domains", "internal_sip_domains")
+    @classmethod
+    def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(v.lower().lstrip("@") for v in value)
+
+    def model_post_init(self, _context: object) -> None:
+        names = [p.name for p in self.purposes]
+        if len(set(names)) != len(names):
+            raise ValueError("purpose names must be unique")
+        for rule in self.rules:
+            unknown = set(rule.purposes) - set(names)
+            if unknown:
+                raise ValueError(f"tagging rule names unknown purposes {sorted(unknown)}")
+
+    # -- lookups -------------------------------------------------------------
+
+    def purpose(self, name: str) -> Purpose:
+        for p in self.purposes:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def purposes_for_role(self, role: Role) -> frozenset[str]:
+        if role in self.all_purpose_roles:
+            return frozenset(p.name for p in self.purposes)
+        return frozenset(p.name for p in self.purposes if role in p.roles)
+
+    def is_internal_address(self, address: str) -> bool:
+        domain = address.rpartition("@")[2].lower()
+        return any(domain == d or domain.endswith("." + d) for d in self.internal_domains)
+
+    def is_internal_number(self, e164: str) -> bool:
+        return any(e164.startswith(prefix) for prefix in self.internal_numbers if prefix)
+
+    def is_internal_sip(self, uri: str) -> bool:
+        host = uri.split("@")[-1].split(";")[0].split(":")[0].lower()
+        return any(host == d or host.endswith("." + d) for d in self.internal_sip_domains)
+
+    def normalise_number(self, raw: str) -> str | None:
+        """E.164 form of a phone number, or None if it is not one."""
+        try:
+            parsed = phonenumbers.parse(raw, self.default_region)
+        except phonenumbers.NumberParseException:
+            return None
+        if not phonenumbers.is_possible_number(parsed):
+            return None
+        return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+def load_config(data_dir: Path) -> ArchiveConfig:
+    path = data_dir / CONFIG_FILE_NAME
+    if not path.exists():
+        return ArchiveConfig()
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    purposes = raw.pop("purposes", None)
+    if isinstance(purposes, dict):
+        raw["purposes"] = [{"name": name, **spec} for name, spec in purposes.items()]
+    tagging = raw.pop("tagging", None)
+    if isinstance(tagging, dict) and "rules" in tagging:
+        raw["rules"] = tagging["rules"]
+    try:
+        return ArchiveConfig.model_validate(raw)
+    except (ValidationError, ValueError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+DEFAULT_CONFIG_TOML: Final = """\
+# commarchive archive configuration. Changes take effect at the next start.
+organisation = "Example Hosting"
+# The company's own e-mail domains; every other address is a data subject.
+internal_domains = ["example.com"]
+# E.164 prefixes (or whole numbers) of the company's lines and agents.
+internal_numbers = ["+3120555"]
+internal_sip_domains = ["pbx.example.com"]
+default_region = "NL"
+request_deadline_days = 30
+
+[purposes.quality]
+description = "Quality monitoring of customer contact"
+lawful_basis = "legitimate_interest"
+retention_days = 90
+roles = ["quality"]
+
+[purposes.training]
+description = "Training of customer-service agents with anonymised samples"
+lawful_basis = "legitimate_interest"
+retention_days = 365
+roles = ["trainer"]
+anonymised = true
+
+[purposes.legal]
+description = "Legal obligations: order records, disclosures to authorities"
+lawful_basis = "legal_obligation"
+retention_days = 2555
+roles = ["legal"]
+
+# Tagging rules: an item gets the purposes of every rule it matches.
+# Conditions: channel, direction, party_domain, party_number_prefix, mailbox.
+[[tagging.rules]]
+purposes = ["quality", "training", "legal"]
+"""

@@ -1,0 +1,39 @@
+"""The query language shared by the embedded index backends: words AND "phrases"."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from typing import Final
+
+_TOKEN_RE: Final = re.compile(r"\w+", re.UNICODE)
+_PHRASE_RE: Final = re.compile(r'"([^"]*)"|(\S+)')
+MARK_OPEN: Final = "\x01"
+MARK_CLOSE: Final = "\x02"
+
+
+def fold(text: str) -> str:
+    """Case- and diacritics-insensitive form, as the unicode61 tokenizer sees it."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def tokenize(text: str) -> list[str]:
+    return _TOKEN_RE.findall(fold(text))
+
+
+def parse_query(text: str) -> list[tuple[str, ...]]:
+    """Split a query into required phrases (a single word is a one-token phrase)."""
+    phrases: list[tuple[str, ...]] = []
+    for quoted, bare in _PHRASE_RE.findall(text):
+        tokens = tuple(tokenize(quoted if quoted else bare))
+        if tokens:
+            phrases.append(tokens)
+    return phrases
+
+
+def render_snippet(raw: str) -> str:
+    """HTML-escape a snippet whose matches are wrapped in the sentinel marks."""
+    escaped = html.escape(raw, quote=False)
+    return escaped.replace(MARK_OPEN, "<mark>").replace(MARK_CLOSE, "</mark>")

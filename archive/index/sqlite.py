@@ -1,0 +1,232 @@
+"""Embedded search index on SQLite FTS5, in its own database file.
+
+One FTS row per section (subject, body, attachment, transcript utterance,
+parties), so a hit can say which speaker said the words and when. All query
+words must occur somewhere in the item, not necessarily in one section.
+Deleted rows are merged away (``optimize``) with ``secure_delete`` on, so
+erased text does not linger in free pages.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from archive.index import Hit, IndexDoc, IndexUnavailable, SearchQuery, SearchResult
+from archive.index.query import MARK_CLOSE, MARK_OPEN, parse_query, render_snippet
+
+SNIPPET_TOKENS: Final = 12
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS docs (
+    item_id TEXT PRIMARY KEY,
+    channel TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    restricted INTEGER NOT NULL,
+    held INTEGER NOT NULL,
+    title TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS docs_started ON docs(started_at);
+CREATE TABLE IF NOT EXISTS doc_purposes (item_id TEXT NOT NULL, purpose TEXT NOT NULL,
+    PRIMARY KEY (item_id, purpose));
+CREATE TABLE IF NOT EXISTS doc_subjects (item_id TEXT NOT NULL, identifier TEXT NOT NULL,
+    PRIMARY KEY (item_id, identifier));
+CREATE INDEX IF NOT EXISTS doc_subjects_identifier ON doc_subjects(identifier);
+CREATE VIRTUAL TABLE IF NOT EXISTS sections USING fts5(
+    text, item_id UNINDEXED, kind UNINDEXED, speaker UNINDEXED, start_s UNINDEXED,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+"""
+
+
+def _fts_phrase(tokens: tuple[str, ...]) -> str:
+    return '"' + " ".join(tokens).replace('"', '""') + '"'
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class SqliteIndex:
+    name = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA secure_delete=ON")
+            self._db.execute("PRAGMA busy_timeout=10000")
+        except sqlite3.Error as exc:
+            raise IndexUnavailable(reason=str(exc)) from exc
+        self._deletes_since_optimize = 0
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            with self._lock:
+                return self._db.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise IndexUnavailable(reason=str(exc)) from exc
+
+    def ensure(self) -> None:
+        with self._lock:
+            self._db.executescript(_SCHEMA)
+
+    def _delete_rows(self, item_id: str) -> None:
+        for table in ("docs", "doc_purposes", "doc_subjects", "sections"):
+            self._db.execute(f"DELETE FROM {table} WHERE item_id = ?", (item_id,))
+
+    def upsert(self, docs: Sequence[IndexDoc]) -> None:
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for doc in docs:
+                        self._delete_rows(doc.item_id)
+                        self._insert(doc)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+        except sqlite3.OperationalError as exc:
+            raise IndexUnavailable(reason=str(exc)) from exc
+
+    def _insert(self, doc: IndexDoc) -> None:
+        self._db.execute(
+            "INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (doc.item_id, doc.channel, doc.direction, _iso(doc.started_at),
+             int(doc.restricted), int(doc.held), doc.title),
+        )
+        self._db.executemany(
+            "INSERT OR IGNORE INTO doc_purposes VALUES (?, ?)",
+            [(doc.item_id, p) for p in doc.purposes],
+        )
+        self._db.executemany(
+            "INSERT OR IGNORE INTO doc_subjects VALUES (?, ?)",
+            [(doc.item_id, s) for s in doc.subjects],
+        )
+        rows = [(s.text, doc.item_id, s.kind, s.speaker, s.start_s) for s in doc.sections]
+        if doc.parties:
+            rows.append((" ".join(doc.parties), doc.item_id, "parties", None, None))
+        self._db.executemany(
+            "INSERT INTO sections (text, item_id, kind, speaker, start_s) VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def delete(self, item_id: str) -> None:
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._delete_rows(item_id)
+                self._db.execute("COMMIT")
+                # Merge the FTS segments so the erased tokens leave the file.
+                self._db.execute("INSERT INTO sections(sections) VALUES ('optimize')")
+        except sqlite3.OperationalError as exc:
+            raise IndexUnavailable(reason=str(exc)) from exc
+
+    def clear(self) -> None:
+        with self._lock:
+            for table in ("docs", "doc_purposes", "doc_subjects", "sections"):
+                self._db.execute(f"DELETE FROM {table}")
+            self._db.execute("INSERT INTO sections(sections) VALUES ('optimize')")
+            self._db.execute("VACUUM")
+
+    def count(self) -> int:
+        return int(self._exec("SELECT count(*) FROM docs")[0][0])
+
+    def health(self) -> dict[str, object]:
+        return {"backend": self.name, "documents": self.count()}
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        where: list[str] = []
+        params: list[Any] = []
+        if query.purposes is not None:
+            if not query.purposes:
+                return SearchResult(0, ())
+            marks = ",".join("?" * len(query.purposes))
+            where.append(
+                f"EXISTS (SELECT 1 FROM doc_purposes p WHERE p.item_id = d.item_id "
+                f"AND p.purpose IN ({marks}))"
+            )
+            params.extend(sorted(query.purposes))
+        if not query.include_restricted:
+            where.append("d.restricted = 0")
+        if query.channel:
+            where.append("d.channel = ?")
+            params.append(query.channel)
+        if query.subject:
+            where.append(
+                "EXISTS (SELECT 1 FROM doc_subjects s WHERE s.item_id = d.item_id "
+                "AND s.identifier = ?)"
+            )
+            params.append(query.subject)
+        if query.since:
+            where.append("d.started_at >= ?")
+            params.append(_iso(query.since))
+        if query.until:
+            where.append("d.started_at < ?")
+            params.append(_iso(query.until))
+        party = parse_query(f'"{query.party}"') if query.party else []
+        if party:
+            where.append(
+                "d.item_id IN (SELECT item_id FROM sections WHERE sections MATCH ? "
+                "AND kind = 'parties')"
+            )
+            params.append(_fts_phrase(party[0]))
+        phrases = parse_query(query.text)
+        if query.text.strip() and not phrases:
+            return SearchResult(0, ())
+        for phrase in phrases:
+            where.append("d.item_id IN (SELECT item_id FROM sections WHERE sections MATCH ?)")
+            params.append(_fts_phrase(phrase))
+        clause = " AND ".join(where) or "1"
+        total = int(self._exec(f"SELECT count(*) FROM docs d WHERE {clause}", params)[0][0])
+        if not total:
+            return SearchResult(0, ())
+        if not phrases:
+            rows = self._exec(
+                f"SELECT d.item_id, d.title FROM docs d WHERE {clause} "
+                "ORDER BY d.started_at DESC LIMIT ? OFFSET ?",
+                [*params, query.limit, query.offset],
+            )
+            return SearchResult(
+                total, tuple(Hit(r[0], 0.0, render_snippet(r[1]), r[1]) for r in rows)
+            )
+        any_match = " OR ".join(_fts_phrase(p) for p in phrases)
+        rows = self._exec(
+            f"""
+            WITH ranked AS MATERIALIZED (
+                SELECT item_id, rank AS score FROM sections
+                WHERE sections MATCH ?
+                  AND item_id IN (SELECT d.item_id FROM docs d WHERE {clause})
+            ), best AS (
+                SELECT item_id, min(score) AS score FROM ranked GROUP BY item_id
+            )
+            SELECT b.item_id, b.score, d.title, d.started_at
+            FROM best b JOIN docs d ON d.item_id = b.item_id
+            ORDER BY b.score ASC, d.started_at DESC LIMIT ? OFFSET ?
+            """,
+            [any_match, *params, query.limit, query.offset],
+        )
+        hits = []
+        for item_id, score, title, _started in rows:
+            snip = self._exec(
+                "SELECT snippet(sections, 0, ?, ?, '…', ?), speaker, start_s FROM sections "
+                "WHERE sections MATCH ? AND item_id = ? ORDER BY bm25(sections) LIMIT 1",
+                [MARK_OPEN, MARK_CLOSE, SNIPPET_TOKENS, any_match, item_id],
+            )
+            text, speaker, start_s = snip[0] if snip else (title, None, None)
+            hits.append(
+                Hit(item_id, -float(score), render_snippet(text), title, speaker,
+                    None if start_s is None else float(start_s))
+            )
+        return SearchResult(total, tuple(hits))

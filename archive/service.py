@@ -1,0 +1,807 @@
+"""The archive: seal and store, authorise by role and purpose, unseal, audit.
+
+``Archive`` is the one place that touches keys, catalog, object store and
+index together; ingesters, the API and the CLI go through it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+import keys
+from archive import catalog as cat
+from archive.anonymise import Redactor
+from archive.audit import SYSTEM_ACTOR, AuditLog
+from archive.catalog import Catalog
+from archive.config import ArchiveConfig, Purpose, Role
+from archive.errors import (
+    AccessDenied,
+    ContentIntegrityError,
+    ErrorCode,
+    InvalidRequest,
+    ItemNotFound,
+    TemporaryFailure,
+)
+from archive.index import IndexDoc, IndexError_, SearchIndex, SearchQuery, SearchResult
+from archive.model import (
+    AddressKind,
+    Channel,
+    Direction,
+    IngestResult,
+    ItemRecord,
+    ItemStatus,
+    NewItem,
+    Party,
+    PartyRole,
+    PurposeTag,
+    Section,
+    Side,
+    TranscriptStatus,
+)
+from archive.store import BlobNotFound, ObjectStore, StoreError
+from archive.tagging import decide_purposes, is_subject, search_terms
+from archive.users import User, Users
+
+log = logging.getLogger(__name__)
+
+PART_ORIGINAL: Final = "original"
+PART_DETAILS: Final = "details"
+PART_INDEX: Final = "index"
+PART_TRANSCRIPT: Final = "transcript"
+INTERNAL_PURPOSE_PREFIX: Final = "_"
+READ_ROLES: Final = frozenset({Role.QUALITY, Role.TRAINER, Role.PRIVACY, Role.LEGAL})
+RESTRICTED_READERS: Final = frozenset({Role.PRIVACY, Role.LEGAL})
+
+
+def new_item_id() -> str:
+    """Time-ordered, unguessable item id."""
+    return f"{int(time.time() * 1000):012x}{secrets.token_hex(8)}"
+
+
+def blob_key(item_id: str, part: str) -> str:
+    return f"items/{item_id[-2:]}/{item_id}/{part}"
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    item_id: str
+    part: str
+    data: bytes
+    content_type: str
+    purpose: str
+    anonymised: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    record: ItemRecord
+    details: dict[str, Any]
+    purpose: str | None
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+    disclosures: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    result: SearchResult
+    records: dict[str, ItemRecord]
+
+
+class Archive:
+    """The sealed archive over one catalog, object store, index and keyring."""
+
+    def __init__(
+        self,
+        *,
+        data_dir: Path,
+        config: ArchiveConfig,
+        catalog: Catalog,
+        store: ObjectStore,
+        index: SearchIndex,
+        keyring: keys.Keyring,
+    ) -> None:
+        self.data_dir = data_dir
+        self.config = config
+        self.catalog = catalog
+        self.store = store
+        self.index = index
+        self.keyring = keyring
+        self.users = Users(catalog)
+        self.audit = AuditLog(catalog, keyring.derive("audit"), data_dir / "audit.anchor")
+        self._ingest_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.index.close()
+        self.catalog.dispose()
+
+    # -- identities -------------------------------------------------------------
+
+    def authenticate(self, token: str) -> User:
+        return self.users.authenticate(token)
+
+    def is_internal_address(self, address: str) -> bool:
+        return self.config.is_internal_address(address)
+
+    # -- ingest -------------------------------------------------------------------
+
+    def ingest(self, new: NewItem, *, actor: str = SYSTEM_ACTOR) -> IngestResult:
+        """Seal and store an item; durable (blob and catalog row) when this returns.
+
+        Anything that goes wrong before durability raises TemporaryFailure, so
+        the sender retries; a re-delivery is recognised by its dedupe key.
+        """
+        digest = hashlib.sha256(new.original).hexdigest()
+        dedupe = new.dedupe_key or f"sha256:{digest}"
+        existing = self._find_dedupe(dedupe)
+        if existing is not None:
+            return self._merge_duplicate(existing, new, actor)
+        now = now_utc()
+        tags = decide_purposes(self.config, new, now)
+        if not tags:
+            raise InvalidRequest("no tagging rule gives this item a purpose; not archived")
+        item_id = new_item_id()
+        dek = keys.new_dek()
+        wrapped = [self.keyring.wrap(dek, t.purpose, item_id) for t in tags]
+        written: list[str] = []
+        try:
+            part_rows = []
+            for name, data, ctype in self._parts_of(new):
+                key = blob_key(item_id, name)
+                with self.store.writer(key) as sink:
+                    sealer = keys.SealingWriter(sink, dek, f"{item_id}/{name}")
+                    sealer.write(data)
+                    sealer.close()
+                written.append(key)
+                part_rows.append(
+                    {"item_id": item_id, "name": name, "blob_key": key, "content_type": ctype,
+                     "plain_size": len(data), "sealed_size": sealer.sealed_size}
+                )
+            with self.catalog.write() as conn:
+                self._insert_item(conn, item_id, new, digest, dedupe, now, tags, wrapped,
+                                  part_rows)
+                event = self.audit.append(
+                    conn, actor=actor, role=Role.INGEST.value, action="ingest",
+                    item_ids=[item_id],
+                    detail={"source": new.source, "channel": new.channel.value,
+                            "purposes": [t.purpose for t in tags], "status": new.status.value},
+                )
+        except sa.exc.IntegrityError:
+            # Lost a race with a concurrent delivery of the same item: merge into it.
+            self._discard_blobs(written)
+            winner = self._find_dedupe(dedupe)
+            if winner is None:
+                raise TemporaryFailure("ingest", reason="dedupe race") from None
+            return self._merge_duplicate(winner, new, actor)
+        except (StoreError, TemporaryFailure, OSError, sa.exc.SQLAlchemyError) as exc:
+            self._discard_blobs(written)
+            if isinstance(exc, TemporaryFailure):
+                raise
+            raise TemporaryFailure("ingest", reason=str(exc) or type(exc).__name__) from exc
+        self.audit.anchor(event)
+        self._index_items([item_id])
+        return IngestResult(item_id, True)
+
+    def _parts_of(self, new: NewItem) -> Iterator[tuple[str, bytes, str]]:
+        yield PART_ORIGINAL, new.original, new.content_type
+        details = dict(new.details)
+        details.setdefault("status_reason", new.status_reason)
+        yield PART_DETAILS, _json_bytes(details), "application/json"
+        title = str(details.get("subject") or details.get("title") or "")
+        index_part = {"title": title,
+                      "sections": [_section_json(s) for s in new.sections]}
+        yield PART_INDEX, _json_bytes(index_part), "application/json"
+        for name, data in new.extra_parts.items():
+            if name in (PART_ORIGINAL, PART_DETAILS, PART_INDEX, PART_TRANSCRIPT):
+                raise InvalidRequest(f"reserved part name {name!r}")
+            yield name, data, "application/octet-stream"
+
+    def _insert_item(
+        self,
+        conn: Connection,
+        item_id: str,
+        new: NewItem,
+        digest: str,
+        dedupe: str,
+        now: datetime,
+        tags: Sequence[PurposeTag],
+        wrapped: Sequence[keys.WrappedKey],
+        part_rows: list[dict[str, Any]],
+    ) -> None:
+        transcript = TranscriptStatus.PENDING if new.transcribe else TranscriptStatus.NONE
+        conn.execute(
+            cat.items.insert().values(
+                id=item_id, channel=new.channel.value, direction=new.direction.value,
+                source=new.source, started_at=new.started_at, ended_at=new.ended_at,
+                ingested_at=now, status=new.status.value, status_reason=new.status_reason,
+                transcript_status=transcript.value, content_type=new.content_type,
+                size_bytes=len(new.original), sha256=digest, dedupe_key=dedupe,
+                thread_key=new.thread_key, restricted=False, index_dirty=True,
+            )
+        )
+        conn.execute(cat.parts.insert(), part_rows)
+        self._insert_parties(conn, item_id, new.parties)
+        self._insert_subjects(conn, item_id, new.parties, new.subject_ids)
+        conn.execute(
+            cat.purpose_tags.insert(),
+            [{"item_id": item_id, "purpose": t.purpose, "retain_until": t.retain_until}
+             for t in tags],
+        )
+        conn.execute(
+            cat.wrapped_keys.insert(),
+            [{"item_id": item_id, "purpose": w.purpose, "kek_version": w.version, "blob": w.blob}
+             for w in wrapped],
+        )
+
+    def _insert_parties(self, conn: Connection, item_id: str, parties: Iterable[Party]) -> int:
+        rows = [
+            {"item_id": item_id, "role": p.role.value, "kind": p.kind.value,
+             "address": p.address, "name": p.name, "side": p.side.value,
+             "channel_index": p.channel_index}
+            for p in parties
+        ]
+        if rows:
+            conn.execute(cat.parties.insert(), rows)
+        return len(rows)
+
+    def _insert_subjects(
+        self,
+        conn: Connection,
+        item_id: str,
+        parties: Iterable[Party],
+        extra: Iterable[tuple[AddressKind, str]] = (),
+    ) -> None:
+        have = {
+            r[0] for r in conn.execute(
+                sa.select(cat.subjects.c.identifier).where(cat.subjects.c.item_id == item_id)
+            )
+        }
+        rows = []
+        ids = [(p.kind, p.address) for p in parties if is_subject(self.config, p)]
+        for kind, ident in [*ids, *extra]:
+            norm = ident.lower() if kind in (AddressKind.EMAIL, AddressKind.SIP) else ident
+            if norm and norm not in have:
+                have.add(norm)
+                rows.append({"item_id": item_id, "identifier": norm, "kind": kind.value})
+        if rows:
+            conn.execute(cat.subjects.insert(), rows)
+
+    def _find_dedupe(self, dedupe: str) -> str | None:
+        with self.catalog.read() as conn:
+            row = conn.execute(
+                sa.select(cat.items.c.id).where(cat.items.c.dedupe_key == dedupe)
+            ).first()
+        return None if row is None else str(row[0])
+
+    def _merge_duplicate(self, item_id: str, new: NewItem, actor: str) -> IngestResult:
+        """A re-delivery: keep one copy, but never drop a recipient it names."""
+        with self.catalog.write() as conn:
+            have = {
+                (r.role, r.address.lower())
+                for r in conn.execute(
+                    sa.select(cat.parties.c.role, cat.parties.c.address)
+                    .where(cat.parties.c.item_id == item_id)
+                )
+            }
+            fresh = [p for p in new.parties if (p.role.value, p.address.lower()) not in have]
+            merged = self._insert_parties(conn, item_id, fresh)
+            if merged:
+                self._insert_subjects(conn, item_id, fresh)
+                conn.execute(cat.items.update().where(cat.items.c.id == item_id)
+                             .values(index_dirty=True))
+            event = self.audit.append(
+                conn, actor=actor, role=Role.INGEST.value, action="ingest_duplicate",
+                item_ids=[item_id], detail={"source": new.source, "merged_parties": merged},
+            )
+        self.audit.anchor(event)
+        if merged:
+            self._index_items([item_id])
+        return IngestResult(item_id, False, merged)
+
+    def _discard_blobs(self, written: Iterable[str]) -> None:
+        for key in written:
+            try:
+                self.store.delete(key)
+            except StoreError:
+                log.warning("could not remove orphan blob %s", key)
+
+    # -- catalog reads ---------------------------------------------------------------
+
+    def _records(self, conn: Connection, ids: Sequence[str]) -> dict[str, ItemRecord]:
+        if not ids:
+            return {}
+        rows = conn.execute(sa.select(cat.items).where(cat.items.c.id.in_(ids))).all()
+        party_rows = conn.execute(
+            sa.select(cat.parties).where(cat.parties.c.item_id.in_(ids))
+            .order_by(cat.parties.c.id)
+        ).all()
+        tag_rows = conn.execute(
+            sa.select(cat.purpose_tags).where(cat.purpose_tags.c.item_id.in_(ids))
+        ).all()
+        held = {
+            r[0] for r in conn.execute(
+                sa.select(cat.hold_items.c.item_id)
+                .join(cat.holds, cat.holds.c.id == cat.hold_items.c.hold_id)
+                .where(cat.hold_items.c.item_id.in_(ids), cat.holds.c.lifted_at.is_(None))
+            )
+        }
+        parties: dict[str, list[Party]] = {}
+        for p in party_rows:
+            parties.setdefault(p.item_id, []).append(
+                Party(PartyRole(p.role), p.address, AddressKind(p.kind), p.name, Side(p.side),
+                      p.channel_index)
+            )
+        tags: dict[str, list[PurposeTag]] = {}
+        for t in tag_rows:
+            tags.setdefault(t.item_id, []).append(PurposeTag(t.purpose, t.retain_until))
+        return {
+            r.id: ItemRecord(
+                id=r.id, channel=Channel(r.channel), direction=Direction(r.direction),
+                source=r.source, started_at=r.started_at, ended_at=r.ended_at,
+                ingested_at=r.ingested_at, status=ItemStatus(r.status),
+                status_reason=r.status_reason,
+                transcript_status=TranscriptStatus(r.transcript_status),
+                content_type=r.content_type, size_bytes=r.size_bytes, sha256=r.sha256,
+                restricted=bool(r.restricted), held=r.id in held, thread_key=r.thread_key,
+                parties=tuple(parties.get(r.id, ())),
+                purposes=tuple(sorted(tags.get(r.id, ()), key=lambda t: t.purpose)),
+            )
+            for r in rows
+        }
+
+    def record(self, item_id: str) -> ItemRecord:
+        """Catalog state of an item (no content, no audit): for internal use."""
+        with self.catalog.read() as conn:
+            found = self._records(conn, [item_id])
+            if item_id not in found:
+                gone = conn.execute(
+                    sa.select(cat.tombstones.c.item_id).where(cat.tombstones.c.item_id == item_id)
+                ).first()
+                raise ItemNotFound(item_id, gone=gone is not None)
+        return found[item_id]
+
+    def item_ids(self, *, where: Any = None) -> list[str]:
+        stmt = sa.select(cat.items.c.id).order_by(cat.items.c.id)
+        if where is not None:
+            stmt = stmt.where(where)
+        with self.catalog.read() as conn:
+            return [str(r[0]) for r in conn.execute(stmt)]
+
+    # -- authorisation and unsealing --------------------------------------------------------
+
+    def authorize(
+        self, user: User, record: ItemRecord, purpose: str | None = None, *,
+        now: datetime | None = None,
+    ) -> Purpose:
+        """The purpose through which ``user`` may read ``record`` (or AccessDenied)."""
+        if user.role not in READ_ROLES:
+            raise AccessDenied(ErrorCode.WRONG_ROLE,
+                               f"role {user.role.value} may not read content",
+                               item_id=record.id)
+        if record.restricted and user.role not in RESTRICTED_READERS:
+            raise AccessDenied(ErrorCode.RESTRICTED,
+                               "item is restricted (Art. 18); only privacy and legal may read it",
+                               item_id=record.id)
+        now = now or now_utc()
+        held = self.config.purposes_for_role(user.role)
+        carried = {t.purpose for t in record.purposes if t.retain_until > now or record.held}
+        if purpose is not None:
+            if purpose not in held:
+                raise AccessDenied(ErrorCode.PURPOSE_NOT_HELD,
+                                   f"role {user.role.value} does not hold purpose {purpose!r}",
+                                   item_id=record.id)
+            if purpose not in carried:
+                raise AccessDenied(ErrorCode.PURPOSE_NOT_CARRIED,
+                                   f"item does not carry purpose {purpose!r}", item_id=record.id)
+            return self.config.purpose(purpose)
+        usable = sorted(held & carried)
+        if not usable:
+            raise AccessDenied(ErrorCode.PURPOSE_NOT_CARRIED,
+                               f"item carries none of the purposes of role {user.role.value}",
+                               item_id=record.id)
+        # Prefer a purpose that gives the full (not anonymised) view.
+        usable.sort(key=lambda n: self.config.purpose(n).anonymised)
+        return self.config.purpose(usable[0])
+
+    def _dek(self, item_id: str, purpose: str | None) -> bytes:
+        stmt = sa.select(cat.wrapped_keys).where(cat.wrapped_keys.c.item_id == item_id)
+        if purpose is not None:
+            stmt = stmt.where(cat.wrapped_keys.c.purpose == purpose)
+        with self.catalog.read() as conn:
+            row = conn.execute(stmt.limit(1)).first()
+        if row is None:
+            raise AccessDenied(ErrorCode.PURPOSE_NOT_CARRIED,
+                               f"no key for item {item_id} under {purpose or 'any purpose'}",
+                               item_id=item_id)
+        return self.keyring.unwrap(keys.WrappedKey(row.purpose, row.kek_version, row.blob),
+                                   item_id)
+
+    def _part_row(self, item_id: str, part: str) -> sa.Row[Any]:
+        with self.catalog.read() as conn:
+            row = conn.execute(
+                sa.select(cat.parts).where(cat.parts.c.item_id == item_id,
+                                           cat.parts.c.name == part)
+            ).first()
+        if row is None:
+            raise InvalidRequest(f"item {item_id} has no part {part!r}", code=ErrorCode.NOT_FOUND)
+        return row
+
+    def _unseal(self, item_id: str, part: str, dek: bytes) -> bytes:
+        row = self._part_row(item_id, part)
+        try:
+            sealed = self.store.get(row.blob_key)
+        except BlobNotFound:
+            raise ContentIntegrityError(item_id, part=part, reason="blob missing") from None
+        except StoreError as exc:
+            raise TemporaryFailure(f"read {item_id}", reason=str(exc)) from exc
+        try:
+            return keys.unseal_bytes(sealed, dek, f"{item_id}/{part}")
+        except keys.IntegrityError as exc:
+            raise ContentIntegrityError(item_id, part=part, reason=exc.reason) from None
+
+    def _system_unseal(self, item_id: str, part: str) -> bytes:
+        return self._unseal(item_id, part, self._dek(item_id, None))
+
+    def read_content(
+        self, user: User, item_id: str, *, part: str = PART_ORIGINAL,
+        purpose: str | None = None,
+    ) -> Content:
+        """Unseal a part for ``user`` through a purpose they hold; audited."""
+        record = self.record(item_id)
+        chosen = self.authorize(user, record, purpose)
+        row = self._part_row(item_id, part)
+        data = self._unseal(item_id, part, self._dek(item_id, chosen.name))
+        content_type = str(row.content_type)
+        anonymised = chosen.anonymised and user.role not in RESTRICTED_READERS
+        if anonymised:
+            data, content_type = self._anonymise(record, part, data)
+        self.audit.record(
+            actor=user.name, role=user.role.value, action="read", purpose=chosen.name,
+            item_ids=[item_id], detail={"part": part, "anonymised": anonymised},
+        )
+        return Content(item_id, part, data, content_type, chosen.name, anonymised)
+
+    def _anonymise(self, record: ItemRecord, part: str, data: bytes) -> tuple[bytes, str]:
+        redactor = Redactor.for_parties(record.parties)
+        if part == PART_ORIGINAL and record.channel is Channel.EMAIL:
+            index_part = json.loads(self._system_unseal(record.id, PART_INDEX))
+            text = "\n\n".join(s["text"] for s in index_part["sections"]
+                               if s["kind"] in ("subject", "body"))
+            return redactor.redact(text).encode(), "text/plain; charset=utf-8"
+        if part == PART_TRANSCRIPT:
+            transcript = json.loads(data)
+            return _json_bytes(redactor.redact_json(transcript)), "application/json"
+        raise AccessDenied(
+            ErrorCode.PURPOSE_NOT_HELD,
+            "only anonymised text is available through an anonymised purpose; "
+            "audio cannot be anonymised yet",
+            item_id=record.id,
+        )
+
+    def get_item(self, user: User, item_id: str) -> ItemView:
+        """Metadata and sealed details of an item, for a user who may read it; audited."""
+        record = self.record(item_id)
+        chosen = self.authorize(user, record)
+        details = json.loads(self._unseal(item_id, PART_DETAILS, self._dek(item_id, chosen.name)))
+        if chosen.anonymised and user.role not in RESTRICTED_READERS:
+            details = Redactor.for_parties(record.parties).redact_json(details)
+        self.audit.record(actor=user.name, role=user.role.value, action="read_metadata",
+                          purpose=chosen.name, item_ids=[item_id])
+        return ItemView(record, details, chosen.name,
+                        annotations=self.annotations(item_id, chosen.name),
+                        disclosures=self.disclosures_of(item_id))
+
+    def annotations(self, item_id: str, purpose: str | None = None) -> list[dict[str, Any]]:
+        with self.catalog.read() as conn:
+            rows = conn.execute(
+                sa.select(cat.item_annotations).where(cat.item_annotations.c.item_id == item_id)
+                .order_by(cat.item_annotations.c.id)
+            ).all()
+        if not rows:
+            return []
+        dek = self._dek(item_id, purpose)
+        return [
+            {"id": r.id, "author": r.author, "created_at": r.created_at.isoformat(),
+             "text": self._unseal(item_id, r.part, dek).decode()}
+            for r in rows
+        ]
+
+    def disclosures_of(self, item_id: str) -> list[dict[str, Any]]:
+        with self.catalog.read() as conn:
+            rows = conn.execute(
+                sa.select(cat.disclosures).where(cat.disclosures.c.item_id == item_id)
+                .order_by(cat.disclosures.c.id)
+            ).all()
+        return [
+            {"recipient": r.recipient, "legal_basis": r.legal_basis,
+             "disclosed_at": r.disclosed_at.isoformat(), "reference": r.reference}
+            for r in rows
+        ]
+
+    # -- search ---------------------------------------------------------------------------
+
+    def search(self, user: User, query: SearchQuery) -> SearchPage:
+        """Search within what the user's role may see; snippets anonymised for trainers."""
+        if user.role not in READ_ROLES:
+            raise AccessDenied(ErrorCode.WRONG_ROLE, f"role {user.role.value} may not search")
+        allowed = (None if user.role in self.config.all_purpose_roles
+                   else self.config.purposes_for_role(user.role))
+        wanted = query.purposes
+        if wanted is not None:
+            if allowed is not None and not wanted <= allowed:
+                raise AccessDenied(ErrorCode.PURPOSE_NOT_HELD,
+                                   f"role {user.role.value} does not hold "
+                                   f"{sorted(wanted - allowed)}")
+            allowed = wanted
+        scoped = SearchQuery(
+            text=query.text, purposes=allowed,
+            include_restricted=user.role in RESTRICTED_READERS and query.include_restricted,
+            channel=query.channel, party=query.party, subject=query.subject,
+            since=query.since, until=query.until,
+            limit=max(1, min(query.limit, 200)), offset=max(0, query.offset),
+        )
+        try:
+            result = self.index.search(scoped)
+        except IndexError_ as exc:
+            raise TemporaryFailure("search", reason=str(exc)) from exc
+        with self.catalog.read() as conn:
+            records = self._records(conn, [h.item_id for h in result.hits])
+        anonymised_only = (
+            allowed is not None
+            and all(self.config.purpose(p).anonymised for p in allowed)
+        )
+        if anonymised_only:
+            hits = tuple(
+                h.__class__(h.item_id, h.score,
+                            Redactor.for_parties(records[h.item_id].parties).redact(h.snippet),
+                            Redactor.for_parties(records[h.item_id].parties).redact(h.title),
+                            h.speaker, h.start_s)
+                for h in result.hits if h.item_id in records
+            )
+            result = SearchResult(result.total, hits)
+        self.audit.record(
+            actor=user.name, role=user.role.value, action="search",
+            detail={"q": query.text, "total": result.total},
+            item_ids=[h.item_id for h in result.hits],
+        )
+        return SearchPage(result, records)
+
+    # -- indexing -------------------------------------------------------------------------
+
+    def build_index_doc(self, item_id: str) -> IndexDoc:
+        record = self.record(item_id)
+        dek = self._dek(item_id, None)
+        index_part = json.loads(self._unseal(item_id, PART_INDEX, dek))
+        sections = [_section_from_json(s) for s in index_part["sections"]]
+        if record.transcript_status is TranscriptStatus.DONE:
+            transcript_index = json.loads(self._unseal(item_id, "transcript-index", dek))
+            sections.extend(_section_from_json(s) for s in transcript_index["sections"])
+        with self.catalog.read() as conn:
+            subject_ids = [
+                r[0] for r in conn.execute(
+                    sa.select(cat.subjects.c.identifier)
+                    .where(cat.subjects.c.item_id == item_id)
+                )
+            ]
+        terms: list[str] = []
+        for party in record.parties:
+            for term in search_terms(self.config, party):
+                if term not in terms:
+                    terms.append(term)
+        return IndexDoc(
+            item_id=item_id, channel=record.channel.value, direction=record.direction.value,
+            started_at=record.started_at, parties=tuple(terms), subjects=tuple(subject_ids),
+            purposes=tuple(sorted(record.purpose_names)), restricted=record.restricted,
+            held=record.held, sections=tuple(sections), title=str(index_part.get("title", "")),
+        )
+
+    def _index_items(self, item_ids: Sequence[str]) -> None:
+        """Bring the index up to date; a failure leaves the items marked for reindex."""
+        try:
+            docs = [self.build_index_doc(i) for i in item_ids]
+            self.index.upsert(docs)
+        except (IndexError_, TemporaryFailure, keys.KeysError, ContentIntegrityError) as exc:
+            log.warning("indexing %d item(s) deferred: %s", len(item_ids), exc)
+            return
+        with self.catalog.write() as conn:
+            conn.execute(cat.items.update().where(cat.items.c.id.in_(list(item_ids)))
+                         .values(index_dirty=False))
+
+    def reindex(
+        self, *, clear: bool = True, batch: int = 200,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Rebuild the derived index from the catalog and sealed content."""
+        self.index.ensure()
+        if clear:
+            self.index.clear()
+        ids = self.item_ids()
+        done = 0
+        for start in range(0, len(ids), batch):
+            chunk = ids[start : start + batch]
+            docs = []
+            for item_id in chunk:
+                try:
+                    docs.append(self.build_index_doc(item_id))
+                except (ContentIntegrityError, keys.KeysError, AccessDenied) as exc:
+                    log.warning("item %s not indexed: %s", item_id, exc)
+            self.index.upsert(docs)
+            with self.catalog.write() as conn:
+                conn.execute(cat.items.update().where(cat.items.c.id.in_(chunk))
+                             .values(index_dirty=False))
+            done += len(chunk)
+            if progress:
+                progress(len(chunk))
+        return done
+
+    def reindex_dirty(self) -> int:
+        ids = self.item_ids(where=cat.items.c.index_dirty.is_(True))
+        if ids:
+            self._index_items(ids)
+        return len(ids)
+
+    # -- transcripts ------------------------------------------------------------------------
+
+    def pending_transcripts(self, limit: int = 100) -> list[str]:
+        with self.catalog.read() as conn:
+            rows = conn.execute(
+                sa.select(cat.items.c.id)
+                .where(cat.items.c.transcript_status == TranscriptStatus.PENDING.value)
+                .order_by(cat.items.c.id).limit(limit)
+            ).all()
+        return [str(r[0]) for r in rows]
+
+    def load_audio_for_transcription(self, item_id: str) -> bytes:
+        data = self._system_unseal(item_id, PART_ORIGINAL)
+        self.audit.record(actor=SYSTEM_ACTOR, role="system", action="transcribe_read",
+                          item_ids=[item_id])
+        return data
+
+    def attach_transcript(
+        self, item_id: str, transcript: dict[str, Any], sections: list[Section], text: str,
+    ) -> None:
+        """Seal a transcript (JSON, plain text, index sections) and index it."""
+        dek = self._dek(item_id, None)
+        payloads = {
+            PART_TRANSCRIPT: (_json_bytes(transcript), "application/json"),
+            "transcript-text": (text.encode(), "text/plain; charset=utf-8"),
+            "transcript-index": (
+                _json_bytes({"sections": [_section_json(s) for s in sections]}),
+                "application/json",
+            ),
+        }
+        rows = []
+        for name, (data, ctype) in payloads.items():
+            key = blob_key(item_id, name)
+            sealed = keys.seal_bytes(data, dek, f"{item_id}/{name}")
+            try:
+                self.store.put(key, sealed)
+            except StoreError as exc:
+                raise TemporaryFailure(f"transcript {item_id}", reason=str(exc)) from exc
+            rows.append({"item_id": item_id, "name": name, "blob_key": key,
+                         "content_type": ctype, "plain_size": len(data),
+                         "sealed_size": len(sealed)})
+        with self.catalog.write() as conn:
+            conn.execute(cat.parts.delete().where(
+                cat.parts.c.item_id == item_id, cat.parts.c.name.in_(list(payloads))))
+            conn.execute(cat.parts.insert(), rows)
+            conn.execute(cat.items.update().where(cat.items.c.id == item_id).values(
+                transcript_status=TranscriptStatus.DONE.value, transcript_reason=None,
+                index_dirty=True))
+            event = self.audit.append(conn, actor=SYSTEM_ACTOR, role="system",
+                                      action="transcribe", item_ids=[item_id])
+        self.audit.anchor(event)
+        self._index_items([item_id])
+
+    def mark_transcript_failed(self, item_id: str, reason: str) -> None:
+        with self.catalog.write() as conn:
+            conn.execute(cat.items.update().where(cat.items.c.id == item_id).values(
+                transcript_status=TranscriptStatus.FAILED.value, transcript_reason=reason[:500]))
+            event = self.audit.append(conn, actor=SYSTEM_ACTOR, role="system",
+                                      action="transcribe_failed", item_ids=[item_id],
+                                      detail={"reason": reason[:500]})
+        self.audit.anchor(event)
+
+    # -- keys ----------------------------------------------------------------------------
+
+    def rotate_key(self, purpose: str, *, actor: str = SYSTEM_ACTOR,
+                   progress: Callable[[int], None] | None = None) -> tuple[int, int]:
+        """New KEK version for a purpose; re-wrap every DEK under it (content untouched)."""
+        self.config.purpose(purpose)
+        version = self.keyring.rotate(purpose)
+        with self.catalog.read() as conn:
+            rows = conn.execute(
+                sa.select(cat.wrapped_keys).where(cat.wrapped_keys.c.purpose == purpose,
+                                                  cat.wrapped_keys.c.kek_version < version)
+            ).all()
+        done = 0
+        for start in range(0, len(rows), 500):
+            batch = rows[start : start + 500]
+            with self.catalog.write() as conn:
+                for r in batch:
+                    fresh = self.keyring.rewrap(
+                        keys.WrappedKey(r.purpose, r.kek_version, r.blob), r.item_id)
+                    conn.execute(
+                        cat.wrapped_keys.update()
+                        .where(cat.wrapped_keys.c.item_id == r.item_id,
+                               cat.wrapped_keys.c.purpose == purpose)
+                        .values(kek_version=fresh.version, blob=fresh.blob)
+                    )
+            done += len(batch)
+            if progress:
+                progress(len(batch))
+        self.audit.record(actor=actor, role=Role.ADMIN.value, action="rotate_key",
+                          purpose=purpose, detail={"version": version, "rewrapped": done})
+        return version, done
+
+    def shred(self, item_id: str, *, purposes: Iterable[str] | None = None,
+              conn: Connection | None = None) -> list[str]:
+        """Destroy wrapped DEKs (all, or for some purposes): crypto-shredding."""
+        def _do(c: Connection) -> list[str]:
+            stmt = sa.select(cat.wrapped_keys.c.purpose).where(
+                cat.wrapped_keys.c.item_id == item_id)
+            delete = cat.wrapped_keys.delete().where(cat.wrapped_keys.c.item_id == item_id)
+            tags = cat.purpose_tags.delete().where(cat.purpose_tags.c.item_id == item_id)
+            if purposes is not None:
+                chosen = list(purposes)
+                stmt = stmt.where(cat.wrapped_keys.c.purpose.in_(chosen))
+                delete = delete.where(cat.wrapped_keys.c.purpose.in_(chosen))
+                tags = tags.where(cat.purpose_tags.c.purpose.in_(chosen))
+            gone = [str(r[0]) for r in c.execute(stmt)]
+            c.execute(delete)
+            c.execute(tags)
+            return gone
+
+        if conn is not None:
+            return _do(conn)
+        with self.catalog.write() as c:
+            return _do(c)
+
+    # -- health ----------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        status: dict[str, Any] = {"catalog": "ok", "store": "ok", "index": "ok"}
+        try:
+            with self.catalog.read() as conn:
+                conn.execute(sa.select(1))
+        except TemporaryFailure as exc:
+            status["catalog"] = str(exc)
+        try:
+            self.store.check()
+        except StoreError as exc:
+            status["store"] = str(exc)
+        try:
+            self.index.health()
+        except IndexError_ as exc:
+            status["index"] = str(exc)
+        status["ok"] = all(v == "ok" for v in status.values())
+        return status
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str).encode()
+
+
+def _section_json(s: Section) -> dict[str, Any]:
+    return {"kind": s.kind, "text": s.text, "speaker": s.speaker, "start_s": s.start_s}
+
+
+def _section_from_json(d: dict[str, Any]) -> Section:
+    return Section(kind=d["kind"], text=d["text"], speaker=d.get("speaker"),
+                   start_s=d.get("start_s"))

@@ -1,0 +1,108 @@
+"""Shared fixtures: fresh archives over every backend, users per role."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import keys
+from archive.catalog import Catalog, sqlite_url
+from archive.config import ArchiveConfig, Role
+from archive.index import SearchIndex
+from archive.index.memory import MemoryIndex
+from archive.index.sqlite import SqliteIndex
+from archive.model import AddressKind, Channel, Direction, NewItem, Party, PartyRole, Section, Side
+from archive.service import Archive
+from archive.store import ObjectStore
+from archive.store.local import LocalStore
+from archive.store.memory import MemoryStore
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+TEST_CONFIG = ArchiveConfig(
+    internal_domains=("example.com",),
+    internal_numbers=("+3120555",),
+    internal_sip_domains=("pbx.example.com",),
+)
+
+
+def make_archive(
+    data_dir: Path,
+    *,
+    store: ObjectStore | None = None,
+    index: SearchIndex | None = None,
+    config: ArchiveConfig = TEST_CONFIG,
+) -> Archive:
+    """A fresh archive in ``data_dir`` (local store and SQLite index unless given)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    master = keys.new_dek()
+    ring = keys.Keyring.create(data_dir / "keyring.sealed", master)
+    for purpose in config.purposes:
+        ring.ensure_purpose(purpose.name)
+    catalog = Catalog(sqlite_url(data_dir / "catalog.sqlite"))
+    catalog.create_schema()
+    index = index if index is not None else SqliteIndex(data_dir / "index.sqlite")
+    index.ensure()
+    return Archive(
+        data_dir=data_dir, config=config, catalog=catalog,
+        store=store if store is not None else LocalStore(data_dir / "blobs"),
+        index=index, keyring=ring,
+    )
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Iterator[Archive]:
+    arc = make_archive(tmp_path / "data")
+    yield arc
+    arc.close()
+
+
+@pytest.fixture
+def memory_archive(tmp_path: Path) -> Iterator[Archive]:
+    arc = make_archive(tmp_path / "data", store=MemoryStore(), index=MemoryIndex())
+    yield arc
+    arc.close()
+
+
+@pytest.fixture
+def tokens(archive: Archive) -> dict[str, str]:
+    """A bearer token per role, on the ``archive`` fixture."""
+    return {role.value: archive.users.add(f"{role.value}-user", role) for role in Role}
+
+
+def email_item(
+    *,
+    subject: str = "Invoice question",
+    body: str = "Hello, my invoice is wrong.",
+    customer: str = "jan@customer.nl",
+    agent: str = "support@example.com",
+    started_at: datetime | None = None,
+    message_id: str | None = None,
+) -> NewItem:
+    """A minimal e-mail item, as the SMTP ingester would build it."""
+    message_id = message_id or f"<{uuid.uuid4().hex}@customer.nl>"
+    raw = (
+        f"From: Jan <{customer}>\r\nTo: {agent}\r\nSubject: {subject}\r\n"
+        f"Message-ID: {message_id}\r\n\r\n{body}\r\n"
+    ).encode()
+    return NewItem(
+        channel=Channel.EMAIL, original=raw, content_type="message/rfc822", source="test",
+        started_at=started_at or datetime.now(UTC), direction=Direction.INBOUND,
+        parties=[
+            Party(PartyRole.FROM, customer, AddressKind.EMAIL, "Jan", Side.CUSTOMER),
+            Party(PartyRole.TO, agent, AddressKind.EMAIL, None, Side.AGENT),
+        ],
+        details={"subject": subject, "message_id": message_id},
+        sections=[Section("subject", subject), Section("body", body)],
+        dedupe_key=f"msgid:{message_id}",
+    )
+
+
+@pytest.fixture
+def new_email() -> Callable[..., NewItem]:
+    return email_item
