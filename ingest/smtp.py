@@ -1,0 +1,419 @@
+"""SMTP journaling ingest (aiosmtpd): the mail server BCCs every customer e-mail here.
+
+The one promise that matters (RFC 5321 §6.1): ``250`` is sent only after
+``archive.ingest`` returned, i.e. the sealed original and its catalog row are
+durable. Everything that fails before that answers ``451`` so the sending MTA
+keeps the message and retries; a retry of something that did get stored is
+recognised by its dedupe key and merged, never stored twice.
+
+Parsing and sealing run in a bounded thread pool, never on the event loop, and
+a bounded number of messages is in flight at once: past that, clients get
+``451``/``421`` and retry, instead of the server queueing without limit.
+
+Access: a client-address allowlist (``554`` otherwise), optional STARTTLS with
+a configured certificate (``530`` when required and missing), optional AUTH
+whose password is the bearer token of an ``ingest`` user (``535`` otherwise).
+
+Nothing here writes message content anywhere but ``archive.ingest``: no spool
+files, and no subject, body or address in a log line.
+
+Exceptions::
+
+    SmtpConfigError    invalid SmtpConfig (bad CIDR, AUTH without TLS, unreadable cert)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+import ssl
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from archive.errors import AccessDenied, TemporaryFailure
+from archive.model import IngestResult, NewItem
+from ingest.mime import DEFAULT_LIMITS, MimeLimits, build_item
+from ingest.mime import Envelope as MailEnvelope
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT: Final = 2525
+INGEST_ROLE: Final = "ingest"
+#: aiosmtpd's own logger quotes command lines and, at DEBUG, message lines: keep it quiet.
+AIOSMTPD_LOGGER: Final = "mail.log"
+#: RFC 5321 caps lines at 1000 octets; journaled mail from real MTAs sometimes exceeds
+#: that, so accept long lines (still bounded per connection) rather than bounce them.
+LINE_LENGTH_LIMIT_BYTES: Final = 1024 * 1024
+
+REPLY_TEMPFAIL: Final = "451 4.3.0 Message not archived (archive unavailable); try again later"
+REPLY_INTERNAL: Final = "451 4.3.0 Message not archived (internal error); try again later"
+REPLY_TIMEOUT: Final = "451 4.3.0 Message not archived in time; try again later"
+REPLY_BUSY: Final = "451 4.3.2 Too busy; try again later"
+REPLY_TOO_MANY_CONNECTIONS: Final = "421 4.3.2 Too many connections; try again later"
+REPLY_NOT_ALLOWED: Final = "554 5.7.1 Client host not allowed to deliver to this archive"
+REPLY_TOO_MANY_RCPTS: Final = "452 4.5.3 Too many recipients"
+REPLY_AUTH_INVALID: Final = "535 5.7.8 Authentication credentials invalid"
+REPLY_AUTH_TEMPFAIL: Final = "454 4.7.0 Temporary authentication failure"
+
+
+class SmtpConfigError(ValueError):
+    pass
+
+
+class IngestUser(Protocol):
+    @property
+    def role(self) -> Any: ...
+
+
+class ArchiveSink(Protocol):
+    """What the SMTP server needs of ``archive.service.Archive``."""
+
+    def ingest(self, new: NewItem) -> IngestResult: ...
+
+    def is_internal_address(self, address: str) -> bool: ...
+
+    def authenticate(self, token: str) -> IngestUser: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    #: Client networks allowed to connect (CIDR); everything else gets 554.
+    allowlist: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    #: Refuse mail transactions until STARTTLS (needs tls_cert/tls_key).
+    require_tls: bool = False
+    #: Require AUTH (password = bearer token of an ``ingest`` user; needs TLS).
+    require_auth: bool = False
+    max_message_bytes: int = 50 * 1024 * 1024
+    max_recipients: int = 1000
+    #: Messages being received or ingested at once (memory ~ this x max_message_bytes).
+    max_concurrent: int = 8
+    max_connections: int = 200
+    #: How long DATA waits for a free slot before answering 451.
+    busy_wait_s: float = 10.0
+    #: Upper bound on parse + seal + store for one message before answering 451.
+    ingest_timeout_s: float = 120.0
+    parse_timeout_s: float = 10.0
+    idle_timeout_s: float = 300.0
+    hostname: str = field(default_factory=socket.gethostname)
+    source: str = "smtp"
+    limits: MimeLimits = DEFAULT_LIMITS
+
+
+@dataclass(slots=True)
+class _State:
+    config: SmtpConfig
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    slots: asyncio.Semaphore
+    executor: ThreadPoolExecutor
+    connections: int = 0
+    protocols: set[_IngestSMTP] = field(default_factory=set)
+    accepted: int = 0
+    duplicates: int = 0
+    tempfailed: int = 0
+
+    def allowed(self, peer: object) -> bool:
+        if not isinstance(peer, tuple) or not peer:
+            return False
+        try:
+            address = ipaddress.ip_address(str(peer[0]).split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in net for net in self.networks)
+
+
+def _where(exc: BaseException) -> str:
+    """Type and innermost frame of an error: enough to debug, no message text (may quote mail)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return type(exc).__name__
+    last = frames[-1]
+    return f"{type(exc).__name__} at {Path(last.filename).name}:{last.lineno}"
+
+
+class _IngestSMTP(SMTP):
+    """aiosmtpd's SMTP with an address allowlist, a connection cap and DATA slots."""
+
+    line_length_limit = LINE_LENGTH_LIMIT_BYTES
+
+    def __init__(self, handler: _Handler, state: _State, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._state = state
+
+    async def _handle_client(self) -> None:
+        # Overrides aiosmtpd's per-connection loop to refuse before the 220 greeting.
+        state = self._state
+        session = self.session
+        assert session is not None
+        refusal = None
+        if not state.allowed(session.peer):
+            log.warning("refused SMTP client %s (not in allowlist)", session.peer)
+            refusal = REPLY_NOT_ALLOWED
+        elif state.connections >= state.config.max_connections:
+            refusal = REPLY_TOO_MANY_CONNECTIONS
+        if refusal is not None:
+            await self.push(refusal)
+            if self.transport is not None:
+                self.transport.close()
+            return
+        state.connections += 1
+        state.protocols.add(self)
+        try:
+            await super()._handle_client()
+        finally:
+            state.connections -= 1
+            state.protocols.discard(self)
+
+    async def smtp_DATA(self, arg: str | None) -> None:
+        session = self.session
+        envelope = self.envelope
+        ready = (
+            session is not None
+            and session.host_name
+            and envelope is not None
+            and envelope.rcpt_tos
+            and not arg
+            and (not self._auth_required or session.authenticated)
+            and not (self.require_starttls and not self._tls_protocol)
+        )
+        if not ready:  # aiosmtpd answers the protocol error itself
+            await super().smtp_DATA(arg)
+            return
+        slots = self._state.slots
+        try:
+            await asyncio.wait_for(slots.acquire(), self._state.config.busy_wait_s)
+        except TimeoutError:
+            await self.push(REPLY_BUSY)
+            return
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            slots.release()
+
+
+class _Handler:
+    def __init__(self, archive: ArchiveSink, state: _State) -> None:
+        self._archive = archive
+        self._state = state
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        # aiosmtpd reads commands strictly in order, so pipelined clients are safe.
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if len(envelope.rcpt_tos) >= self._state.config.max_recipients:
+            return REPLY_TOO_MANY_RCPTS
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content
+        if not isinstance(raw, bytes):
+            raw = bytes(raw or b"")
+        options = {o.upper() for o in envelope.mail_options}
+        mail_envelope = MailEnvelope(
+            mail_from=envelope.mail_from or "",
+            rcpt_tos=tuple(envelope.rcpt_tos),
+            received_at=datetime.now(UTC),
+            smtputf8=bool(envelope.smtp_utf8),
+            body_8bitmime="BODY=8BITMIME" in options,
+        )
+        state = self._state
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(state.executor, self._ingest, raw, mail_envelope)
+        # Retrieve the outcome even if this session is gone before it completes.
+        future.add_done_callback(_consume_late_result)
+        try:
+            result = await asyncio.wait_for(asyncio.shield(future), state.config.ingest_timeout_s)
+        except TimeoutError:
+            state.tempfailed += 1
+            log.error("ingest exceeded %.0f s; answered 451", state.config.ingest_timeout_s)
+            return REPLY_TIMEOUT
+        except TemporaryFailure as exc:
+            state.tempfailed += 1
+            log.warning("archive temporarily unavailable (%s); answered 451", exc.reason)
+            return REPLY_TEMPFAIL
+        except Exception as exc:
+            state.tempfailed += 1
+            log.error("ingest failed (%s); answered 451", _where(exc))
+            return REPLY_INTERNAL
+        if result.created:
+            state.accepted += 1
+            return f"250 2.0.0 Ok: archived as {result.item_id}"
+        state.duplicates += 1
+        return (
+            f"250 2.0.0 Ok: already archived as {result.item_id}"
+            f" ({result.merged_parties} new recipients merged)"
+        )
+
+    def _ingest(self, raw: bytes, envelope: MailEnvelope) -> IngestResult:
+        config = self._state.config
+        item = build_item(
+            raw,
+            envelope,
+            is_internal=self._archive.is_internal_address,
+            limits=config.limits,
+            source=config.source,
+        )
+        return self._archive.ingest(item)
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.error("SMTP session error (%s)", _where(error))
+        return REPLY_INTERNAL
+
+
+def _consume_late_result(future: asyncio.Future[IngestResult]) -> None:
+    """Mark the outcome retrieved: an ingest we stopped waiting for may still succeed
+    (the sender's retry is then a duplicate) or fail (already answered 451)."""
+    if not future.cancelled():
+        future.exception()
+
+
+def _authenticator(archive: ArchiveSink) -> Callable[..., AuthResult]:
+    def authenticate(
+        server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False, message=REPLY_AUTH_INVALID)
+        try:
+            token = auth_data.password.decode("utf-8")
+            user = archive.authenticate(token)
+        except (UnicodeDecodeError, AccessDenied):
+            return AuthResult(success=False, handled=False, message=REPLY_AUTH_INVALID)
+        except TemporaryFailure:
+            return AuthResult(success=False, handled=False, message=REPLY_AUTH_TEMPFAIL)
+        except Exception as exc:
+            log.error("SMTP AUTH check failed (%s)", _where(exc))
+            return AuthResult(success=False, handled=False, message=REPLY_AUTH_TEMPFAIL)
+        if str(getattr(user, "role", "")) != INGEST_ROLE:
+            return AuthResult(success=False, handled=False, message=REPLY_AUTH_INVALID)
+        return AuthResult(success=True, auth_data=getattr(user, "name", None))
+
+    return authenticate
+
+
+def _tls_context(config: SmtpConfig) -> ssl.SSLContext | None:
+    if config.tls_cert is None and config.tls_key is None:
+        if config.require_tls:
+            raise SmtpConfigError("require_tls needs tls_cert and tls_key")
+        if config.require_auth:
+            raise SmtpConfigError("AUTH is only offered over STARTTLS: set tls_cert and tls_key")
+        return None
+    if config.tls_cert is None or config.tls_key is None:
+        raise SmtpConfigError("set both tls_cert and tls_key")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(config.tls_cert, config.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise SmtpConfigError(f"cannot load TLS certificate/key: {exc}") from exc
+    return context
+
+
+def _networks(
+    allowlist: tuple[str, ...],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    try:
+        return tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in allowlist)
+    except ValueError as exc:
+        raise SmtpConfigError(f"invalid SMTP allowlist entry: {exc}") from exc
+
+
+class SmtpServerHandle:
+    """A running SMTP listener; ``await close()`` stops it and drains in-flight ingests."""
+
+    def __init__(self, server: asyncio.Server, state: _State) -> None:
+        self._server = server
+        self._state = state
+        self.port: int = server.sockets[0].getsockname()[1]
+        self.host: str = state.config.host
+
+    @property
+    def stats(self) -> dict[str, int]:
+        s = self._state
+        return {"accepted": s.accepted, "duplicates": s.duplicates,
+                "tempfailed": s.tempfailed, "connections": s.connections}
+
+    async def close(self, *, drain_timeout_s: float = 30.0) -> None:
+        self._server.close()
+        for protocol in list(self._state.protocols):
+            transport = protocol.transport
+            if transport is not None:
+                transport.close()
+        await self._server.wait_closed()
+        executor = self._state.executor
+        try:
+            await asyncio.wait_for(
+                asyncio.to_thread(executor.shutdown, wait=True), drain_timeout_s
+            )
+        except TimeoutError:
+            log.error("SMTP ingest threads still busy after %.0f s", drain_timeout_s)
+
+
+async def start_smtp_server(archive: ArchiveSink, config: SmtpConfig) -> SmtpServerHandle:
+    """Listen on ``config.host:config.port`` (port 0: any free port, see ``handle.port``)."""
+    if config.limits.parse_timeout_s != config.parse_timeout_s:
+        limits = replace(config.limits, parse_timeout_s=config.parse_timeout_s)
+        config = replace(config, limits=limits)
+    context = _tls_context(config)
+    state = _State(
+        config=config,
+        networks=_networks(config.allowlist),
+        slots=asyncio.Semaphore(config.max_concurrent),
+        executor=ThreadPoolExecutor(
+            max_workers=config.max_concurrent, thread_name_prefix="smtp-ingest"
+        ),
+    )
+    logging.getLogger(AIOSMTPD_LOGGER).setLevel(logging.WARNING)
+    handler = _Handler(archive, state)
+    authenticator = _authenticator(archive)
+    loop = asyncio.get_running_loop()
+
+    def factory() -> _IngestSMTP:
+        return _IngestSMTP(
+            handler,
+            state,
+            data_size_limit=config.max_message_bytes,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=config.hostname,
+            ident="commarchive ESMTP journaling archive",
+            tls_context=context,
+            require_starttls=config.require_tls,
+            timeout=config.idle_timeout_s,
+            auth_required=config.require_auth,
+            auth_require_tls=True,
+            authenticator=authenticator,
+            loop=loop,
+        )
+
+    try:
+        server = await loop.create_server(factory, host=config.host, port=config.port)
+    except OSError:
+        state.executor.shutdown(wait=False)
+        raise
+    log.info("SMTP ingest listening on %s:%s", config.host, server.sockets[0].getsockname()[1])
+    return SmtpServerHandle(server, state)
+
