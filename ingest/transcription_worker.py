@@ -1,0 +1,307 @@
+"""Transcription off the ingest path: a bounded worker pool and a synchronous backfill.
+
+Ingest only marks calls ``pending``; this module picks them up, reads the audio
+through the archive (a system read the archive audits), transcribes each channel
+and hands the sealed transcript and its index sections back. A recording that
+cannot be decoded is marked ``failed`` with the reason; an archive that is
+temporarily unavailable leaves the item ``pending`` for a later pass. No error
+escapes a worker thread, and nothing is written to disk here.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final, Protocol
+
+from archive.errors import ContentIntegrityError, ItemNotFound
+from archive.model import Section
+from ingest.transcribe import (
+    AudioUnusable,
+    Transcriber,
+    TranscriptionCancelled,
+    default_labels,
+    read_wav_channels,
+)
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL_SECONDS: Final = 2.0
+#: After a temporary failure an item is not retried for this long.
+RETRY_BACKOFF_SECONDS: Final = 60.0
+BACKFILL_BATCH: Final = 1000
+STOP_TIMEOUT_SECONDS: Final = 30.0
+
+
+class TranscriptSink(Protocol):
+    """What the worker needs from the archive (``archive.service.Archive`` provides it)."""
+
+    def pending_transcripts(self, limit: int) -> list[str]: ...
+
+    def load_audio_for_transcription(self, item_id: str) -> bytes: ...
+
+    def attach_transcript(
+        self, item_id: str, transcript: dict[str, Any], sections: list[Section], text: str
+    ) -> None: ...
+
+    def mark_transcript_failed(self, item_id: str, reason: str) -> None: ...
+
+
+#: Labels for an item's channels, given its id and channel count (e.g. from its
+#: parties' channel map via ``ingest.transcribe.speaker_labels``).
+Labeler = Callable[[str, int], Sequence[str]]
+
+
+class Outcome(StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+    #: Left pending: archive temporarily unavailable or the worker is stopping.
+    RETRY = "retry"
+    #: The item vanished (erased) or is no longer pending.
+    GONE = "gone"
+
+
+@dataclass(slots=True)
+class BackfillCounts:
+    done: int = 0
+    failed: int = 0
+    retry: int = 0
+    gone: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.done + self.failed + self.retry + self.gone
+
+    def add(self, outcome: Outcome) -> None:
+        setattr(self, outcome.value, getattr(self, outcome.value) + 1)
+
+
+def transcribe_item(
+    sink: TranscriptSink,
+    transcriber: Transcriber,
+    item_id: str,
+    *,
+    labeler: Labeler | None = None,
+    cancel: threading.Event | None = None,
+) -> Outcome:
+    """Transcribe one pending item and record the result; never raises."""
+    try:
+        audio = sink.load_audio_for_transcription(item_id)
+    except ItemNotFound:
+        return Outcome.GONE
+    except ContentIntegrityError as exc:
+        return _fail(sink, item_id, f"sealed audio failed its integrity check: {exc.reason}")
+    except Exception:
+        log.warning("transcription: cannot read item %s now; will retry", item_id, exc_info=True)
+        return Outcome.RETRY
+
+    try:
+        channels, rate = read_wav_channels(audio)
+        labels = list(labeler(item_id, len(channels))) if labeler else []
+        if len(labels) != len(channels):
+            labels = default_labels(len(channels))
+        transcript = transcriber.transcribe_channels(channels, rate, labels, cancel=cancel)
+    except TranscriptionCancelled:
+        return Outcome.RETRY
+    except AudioUnusable as exc:
+        return _fail(sink, item_id, exc.reason)
+    except Exception as exc:  # vosk/Kaldi or decoder failure: record it, keep the worker alive
+        log.exception("transcription of item %s failed", item_id)
+        return _fail(sink, item_id, f"recogniser error: {type(exc).__name__}: {exc}")
+
+    try:
+        sink.attach_transcript(
+            item_id, transcript.to_json(), transcript.to_sections(), transcript.to_text()
+        )
+    except ItemNotFound:
+        return Outcome.GONE
+    except Exception:
+        log.warning(
+            "transcription: cannot store transcript of %s; will retry", item_id, exc_info=True
+        )
+        return Outcome.RETRY
+    return Outcome.DONE
+
+
+def _fail(sink: TranscriptSink, item_id: str, reason: str) -> Outcome:
+    try:
+        sink.mark_transcript_failed(item_id, reason)
+    except ItemNotFound:
+        return Outcome.GONE
+    except Exception:
+        log.warning("transcription: cannot mark %s failed; will retry", item_id, exc_info=True)
+        return Outcome.RETRY
+    return Outcome.FAILED
+
+
+def backfill(
+    archive: TranscriptSink,
+    transcriber: Transcriber,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    workers: int = 1,
+    labeler: Labeler | None = None,
+    limit: int | None = None,
+) -> BackfillCounts:
+    """Transcribe every item pending now; ``progress(completed, total)`` after each.
+
+    Each item is tried once per run, so an item left pending by a temporary
+    failure cannot make the run loop forever.
+    """
+    counts = BackfillCounts()
+    attempted: set[str] = set()
+    want = limit if limit is not None else BACKFILL_BATCH
+    total = 0
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="backfill") as pool:
+        while limit is None or len(attempted) < limit:
+            batch = [
+                i for i in archive.pending_transcripts(want + len(attempted)) if i not in attempted
+            ]
+            if limit is not None:
+                batch = batch[: limit - len(attempted)]
+            if not batch:
+                break
+            attempted.update(batch)
+            total += len(batch)
+            if progress is not None:
+                progress(counts.total, total)
+            futures = [
+                pool.submit(transcribe_item, archive, transcriber, i, labeler=labeler)
+                for i in batch
+            ]
+            for future in as_completed(futures):
+                counts.add(future.result())
+                if progress is not None:
+                    progress(counts.total, total)
+    return counts
+
+
+class TranscriptionWorker:
+    """Polls the archive for pending calls and transcribes them in a bounded pool.
+
+    With no transcriber (no model configured or installed) it stays idle and
+    items remain ``pending`` for a later backfill.
+    """
+
+    def __init__(
+        self,
+        sink: TranscriptSink,
+        transcriber: Transcriber | None,
+        *,
+        workers: int = 1,
+        poll_interval_s: float = POLL_INTERVAL_SECONDS,
+        retry_backoff_s: float = RETRY_BACKOFF_SECONDS,
+        labeler: Labeler | None = None,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self._sink = sink
+        self._transcriber = transcriber
+        self._workers = workers
+        self._poll_interval_s = poll_interval_s
+        self._retry_backoff_s = retry_backoff_s
+        self._labeler = labeler
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._in_flight: set[str] = set()
+        self._retry_after: dict[str, float] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._poller: threading.Thread | None = None
+        self.counts = BackfillCounts()
+
+    @property
+    def enabled(self) -> bool:
+        return self._transcriber is not None
+
+    @property
+    def running(self) -> bool:
+        return self._poller is not None and self._poller.is_alive()
+
+    def start(self) -> None:
+        if self._transcriber is None:
+            log.info("transcription: no vosk model; calls stay pending until one is configured")
+            return
+        if self.running:
+            return
+        self._stop.clear()
+        self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="transcribe")
+        self._poller = threading.Thread(target=self._poll_loop, name="transcribe-poll", daemon=True)
+        self._poller.start()
+
+    def wake(self) -> None:
+        """Poll now instead of at the next interval (e.g. right after an ingest)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+        """Stop polling; recordings being transcribed are abandoned and stay pending."""
+        self._stop.set()
+        self._wake.set()
+        if self._poller is not None:
+            self._poller.join(timeout)
+            self._poller = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> TranscriptionWorker:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._in_flight
+
+    def _poll_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._poll_once()
+            except Exception:
+                log.warning("transcription: polling the archive failed", exc_info=True)
+            self._wake.wait(self._poll_interval_s)
+            self._wake.clear()
+
+    def _poll_once(self) -> None:
+        with self._lock:
+            free = self._workers - len(self._in_flight)
+            busy = set(self._in_flight)
+        if free <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            self._retry_after = {k: v for k, v in self._retry_after.items() if v > now}
+            deferred = set(self._retry_after)
+        candidates = self._sink.pending_transcripts(free + len(busy) + len(deferred))
+        todo = [i for i in candidates if i not in busy and i not in deferred][:free]
+        for item_id in todo:
+            if self._stop.is_set() or self._pool is None:
+                return
+            with self._lock:
+                self._in_flight.add(item_id)
+            future = self._pool.submit(self._run, item_id)
+            future.add_done_callback(functools.partial(self._finished, item_id))
+
+    def _run(self, item_id: str) -> Outcome:
+        assert self._transcriber is not None
+        return transcribe_item(
+            self._sink, self._transcriber, item_id, labeler=self._labeler, cancel=self._stop
+        )
+
+    def _finished(self, item_id: str, future: Future[Outcome]) -> None:
+        outcome = Outcome.RETRY if future.cancelled() or future.exception() else future.result()
+        with self._lock:
+            self._in_flight.discard(item_id)
+            self.counts.add(outcome)
+            if outcome is Outcome.RETRY:
+                self._retry_after[item_id] = time.monotonic() + self._retry_backoff_s
+        if outcome is not Outcome.RETRY:
+            self._wake.set()

