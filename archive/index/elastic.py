@@ -269,10 +269,23 @@ class ElasticIndex:
             return
         except (ApiError, TransportError) as exc:
             raise IndexUnavailable(reason=f"delete: {exc}") from exc
+        self.expunge_deleted()
+
+    def expunge_deleted(self) -> int:
+        """Merge deleted documents out of the segments; return how many still linger.
+
+        Elasticsearch keeps soft-deleted documents while a shard's peer-recovery
+        retention lease still covers them (it advances about every 30 s), so
+        right after a delete this may return non-zero; a later call (or one of
+        ES's own merges) removes them.
+        """
+        es = self._es
         self._call(
             "expunge deletes",
             lambda: es.indices.forcemerge(index=self.index_name, only_expunge_deletes=True),
         )
+        stats = self._call("stats", lambda: es.indices.stats(index=self.index_name, metric="docs"))
+        return int(stats["indices"][self.index_name]["primaries"]["docs"]["deleted"])
 
     def clear(self) -> None:
         """Drop and recreate the index: faster than deleting documents, and leaves no text."""

@@ -1,0 +1,485 @@
+"""Real services for the tests, on 127.0.0.1: Elasticsearch and an S3 server (moto).
+
+Each service is started once per test session, or found already started by
+``scripts/test.sh``, which exports ``COMMARCHIVE_TEST_ES_URL`` and
+``COMMARCHIVE_TEST_S3_URL``. A service that cannot be had fails the calling
+test under ``CI=true`` (integration tests never skip in CI) and skips it,
+with the reason, elsewhere.
+
+Elasticsearch is the ``integ-test-zip`` distribution from Maven Central, at the
+version in ``scripts/es-version``, unpacked under ``$COMMARCHIVE_SERVICES_DIR``
+(default ``.services/``). It refuses to run as root, so as root it runs as the
+system user ``commarchive-es`` (created when missing).
+
+The same code serves ``scripts/test.sh`` from the command line::
+
+    python -m tests.services start    # prints `export ...` lines for eval
+    python -m tests.services stop     # stops what `start` started
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, NoReturn, TypedDict
+
+REPO_ROOT: Final = Path(__file__).resolve().parents[1]
+ES_VERSION: Final = (REPO_ROOT / "scripts" / "es-version").read_text().strip()
+ES_ARTIFACT: Final = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_VERSION}:zip"
+ES_USER: Final = "commarchive-es"
+ES_HEAP: Final = "512m"
+ES_START_TIMEOUT_S: Final = 180.0
+S3_START_TIMEOUT_S: Final = 60.0
+ENV_ES_URL: Final = "COMMARCHIVE_TEST_ES_URL"
+ENV_S3_URL: Final = "COMMARCHIVE_TEST_S3_URL"
+S3_ACCESS_KEY: Final = "commarchive-test"
+S3_SECRET_KEY: Final = "commarchive-test-secret"
+S3_REGION: Final = "us-east-1"
+_STATE_FILE: Final = "running.json"
+
+
+class ServiceError(Exception):
+    """A test service could not be fetched, started or reached."""
+
+
+class S3Endpoint(TypedDict):
+    endpoint_url: str  # http://127.0.0.1:PORT (boto3)
+    endpoint: str  # 127.0.0.1:PORT (minio)
+    secure: bool
+    access_key: str
+    secret_key: str
+    region: str
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def unavailable(service: str, reason: str) -> NoReturn:
+    """Fail under CI, skip elsewhere: the one place that decides."""
+    import pytest
+
+    message = f"{service} unavailable: {reason}"
+    if in_ci():
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def services_dir() -> Path:
+    configured = os.environ.get("COMMARCHIVE_SERVICES_DIR")
+    path = Path(configured) if configured else REPO_ROOT / ".services"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+# -- processes ----------------------------------------------------------------
+
+
+@dataclass
+class Running:
+    """A service process this module started, in its own process group."""
+
+    name: str
+    url: str
+    proc: subprocess.Popen[bytes] | None
+    pid: int
+    log: Path
+    workdir: Path | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        _stop_group(self.pid, timeout_s)
+        if self.proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=5)
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _stop_group(pid: int, timeout_s: float) -> None:
+    """SIGTERM the process group led by ``pid`` (one we started), SIGKILL if it lingers."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+# -- Elasticsearch ------------------------------------------------------------
+
+
+def _java_major(home: Path) -> int:
+    try:
+        for line in (home / "release").read_text().splitlines():
+            if line.startswith("JAVA_VERSION="):
+                version = line.split("=", 1)[1].strip('"')
+                return int(version.split(".")[0])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def find_java_home() -> Path:
+    """ES_JAVA_HOME if set, else the newest JDK (17+) under /usr/lib/jvm or JAVA_HOME."""
+    configured = os.environ.get("ES_JAVA_HOME")
+    if configured:
+        return Path(configured)
+    candidates = [p for p in Path("/usr/lib/jvm").glob("*") if (p / "bin" / "java").exists()]
+    if os.environ.get("JAVA_HOME"):
+        candidates.append(Path(os.environ["JAVA_HOME"]))
+    best = max(candidates, key=_java_major, default=None)
+    if best is None or _java_major(best) < 17:
+        raise ServiceError("no Java 17+ found (set ES_JAVA_HOME)")
+    return best
+
+
+def _extract(archive: Path, dest: Path) -> None:
+    """Unzip keeping the Unix modes (zipfile alone drops the executable bits)."""
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            target = Path(zf.extract(info, dest))
+            mode = (info.external_attr >> 16) & 0o777
+            if mode:
+                target.chmod(mode)
+
+
+def fetch_elasticsearch() -> Path:
+    """The unpacked distribution (fetched with Maven on first use)."""
+    base = services_dir()
+    home = base / f"elasticsearch-{ES_VERSION}"
+    if (home / "bin" / "elasticsearch").exists():
+        return home
+    downloads = base / "downloads"
+    downloads.mkdir(exist_ok=True)
+    archive = downloads / f"elasticsearch-{ES_VERSION}.zip"
+    if not archive.exists():
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise ServiceError("Maven (mvn) is needed to fetch Elasticsearch")
+        cmd = [mvn, "-q", "-B", "dependency:copy", f"-Dartifact={ES_ARTIFACT}",
+               f"-DoutputDirectory={downloads}"]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+        if done.returncode != 0 or not archive.exists():
+            raise ServiceError(f"mvn could not fetch {ES_ARTIFACT}: {done.stdout[-2000:]}")
+    staging = base / f".unpack-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    _extract(archive, staging)
+    unpacked = staging / f"elasticsearch-{ES_VERSION}"
+    try:
+        unpacked.rename(home)
+    except OSError:
+        if not (home / "bin" / "elasticsearch").exists():
+            raise
+    shutil.rmtree(staging, ignore_errors=True)
+    return home
+
+
+def _es_account() -> tuple[int, int] | None:
+    """(uid, gid) to run ES as when we are root; None when we are not."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(ES_USER)
+    except KeyError:
+        useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+        subprocess.run(
+            [useradd, "--system", "--user-group", "--no-create-home",
+             "--shell", "/usr/sbin/nologin", ES_USER],
+            check=True, capture_output=True, timeout=60,
+        )
+        entry = pwd.getpwnam(ES_USER)
+    return entry.pw_uid, entry.pw_gid
+
+
+def _chown_tree(path: Path, account: tuple[int, int] | None) -> None:
+    if account is None:
+        return
+    uid, gid = account
+    os.chown(path, uid, gid)
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.chown(Path(root) / name, uid, gid, follow_symlinks=False)
+
+
+def _can_read(account: tuple[int, int] | None, path: Path) -> bool:
+    if account is None:
+        return os.access(path, os.R_OK)
+    probe = subprocess.run(["test", "-r", str(path)], user=account[0], group=account[1],
+                           check=False, capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+def _http_json(url: str, timeout_s: float = 5.0) -> dict[str, object]:
+    with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+        data = json.loads(resp.read())
+    if not isinstance(data, dict):
+        raise ServiceError(f"unexpected answer from {url}")
+    return data
+
+
+def wait_for_elasticsearch(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None,
+                           log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            tail = _log_tail(log) if log else ""
+            raise ServiceError(f"Elasticsearch exited with {proc.returncode}:\n{tail}")
+        try:
+            health = _http_json(f"{url}/_cluster/health?wait_for_status=yellow&timeout=2s")
+            if health.get("status") in {"green", "yellow"}:
+                return
+            last = f"status {health.get('status')}"
+        except (OSError, ValueError) as exc:
+            last = str(exc)
+        time.sleep(0.5)
+    tail = f"\n{_log_tail(log)}" if log else ""
+    raise ServiceError(f"Elasticsearch at {url} not ready after {timeout_s:.0f}s: {last}{tail}")
+
+
+def start_elasticsearch() -> Running:
+    home = fetch_elasticsearch()
+    account = _es_account()
+    if not _can_read(account, home / "lib"):
+        raise ServiceError(f"{ES_USER} cannot read {home}: make its parent folders traversable "
+                           "or set COMMARCHIVE_SERVICES_DIR")
+    port, transport_port = free_port(), free_port()
+    run = services_dir() / "run" / f"es-{port}"
+    shutil.rmtree(run, ignore_errors=True)
+    for sub in ("data", "logs", "tmp"):
+        (run / sub).mkdir(parents=True)
+    shutil.copytree(home / "config", run / "config")
+    _chown_tree(run, account)
+    java_home = find_java_home()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(run),
+        "LANG": "C.UTF-8",
+        "ES_JAVA_HOME": str(java_home),
+        "ES_JAVA_OPTS": f"-Xms{ES_HEAP} -Xmx{ES_HEAP}",
+        "ES_PATH_CONF": str(run / "config"),
+        "ES_TMPDIR": str(run / "tmp"),
+    }
+    settings = {
+        "cluster.name": "commarchive-test",
+        "node.name": f"test-{port}",
+        "discovery.type": "single-node",
+        "network.host": "127.0.0.1",
+        "http.port": str(port),
+        "transport.port": str(transport_port),
+        "path.data": str(run / "data"),
+        "path.logs": str(run / "logs"),
+        "xpack.security.enabled": "false",
+        # Tests must not turn read-only because the disk is nearly full.
+        "cluster.routing.allocation.disk.threshold_enabled": "false",
+    }
+    args = [str(home / "bin" / "elasticsearch"), *(f"-E{k}={v}" for k, v in settings.items())]
+    log = run / "console.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            args, env=env, cwd=run, stdin=subprocess.DEVNULL, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+            user=account[0] if account else None, group=account[1] if account else None,
+        )
+    url = f"http://127.0.0.1:{port}"
+    running = Running("elasticsearch", url, proc, proc.pid, log, workdir=run)
+    try:
+        wait_for_elasticsearch(url, ES_START_TIMEOUT_S, proc, log)
+    except BaseException:
+        running.stop()
+        raise
+    return running
+
+
+# -- S3 (moto) ----------------------------------------------------------------
+
+
+def wait_for_s3(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None,
+                log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            tail = _log_tail(log) if log else ""
+            raise ServiceError(f"moto exited with {proc.returncode}:\n{tail}")
+        try:
+            with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=5) as resp:
+                if resp.status == 200:
+                    return
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code}"
+        except OSError as exc:
+            last = str(exc)
+        time.sleep(0.2)
+    raise ServiceError(f"S3 server at {url} not ready after {timeout_s:.0f}s: {last}")
+
+
+def start_s3() -> Running:
+    port = free_port()
+    run = services_dir() / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    log = run / f"moto-{port}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True, cwd=run,
+        )
+    url = f"http://127.0.0.1:{port}"
+    running = Running("s3", url, proc, proc.pid, log)
+    try:
+        wait_for_s3(url, S3_START_TIMEOUT_S, proc, log)
+    except BaseException:
+        running.stop()
+        raise
+    return running
+
+
+# -- what tests call ----------------------------------------------------------
+
+_started: dict[str, Running] = {}
+_urls: dict[str, str] = {}
+_errors: dict[str, str] = {}
+
+
+def _stop_started() -> None:
+    while _started:
+        _, running = _started.popitem()
+        running.stop()
+
+
+atexit.register(_stop_started)
+
+
+def _service_url(name: str, env_var: str) -> str:
+    if name in _urls:
+        return _urls[name]
+    if name in _errors:
+        unavailable(name, _errors[name])
+    try:
+        url = os.environ.get(env_var, "").rstrip("/")
+        if url:
+            waiter = wait_for_elasticsearch if name == "elasticsearch" else wait_for_s3
+            waiter(url, 60.0)
+        else:
+            running = start_elasticsearch() if name == "elasticsearch" else start_s3()
+            _started[name] = running
+            url = running.url
+    except (ServiceError, OSError, subprocess.SubprocessError) as exc:
+        _errors[name] = str(exc)
+        unavailable(name, _errors[name])
+    _urls[name] = url
+    return url
+
+
+def elasticsearch_url() -> str:
+    """Base URL of a running Elasticsearch (security off), started on first call."""
+    return _service_url("elasticsearch", ENV_ES_URL)
+
+
+def s3_endpoint() -> S3Endpoint:
+    """A running S3 API (moto) that honours Object Lock, started on first call."""
+    url = _service_url("s3", ENV_S3_URL)
+    return S3Endpoint(
+        endpoint_url=url,
+        endpoint=url.split("://", 1)[1],
+        secure=url.startswith("https://"),
+        access_key=S3_ACCESS_KEY,
+        secret_key=S3_SECRET_KEY,
+        region=S3_REGION,
+    )
+
+
+# -- command line, for scripts/test.sh ----------------------------------------
+
+
+def _cli_start() -> int:
+    state_path = services_dir() / _STATE_FILE
+    if state_path.exists():
+        _cli_stop()
+    state: dict[str, dict[str, str | int]] = {}
+    started: list[Running] = []
+    try:
+        for name, env_var, starter in (
+            ("s3", ENV_S3_URL, start_s3),
+            ("elasticsearch", ENV_ES_URL, start_elasticsearch),
+        ):
+            t0 = time.monotonic()
+            running = starter()
+            started.append(running)
+            state[name] = {"pid": running.pid, "url": running.url,
+                           "workdir": str(running.workdir or ""), "env": env_var}
+            print(f"{name} ready at {running.url} in {time.monotonic() - t0:.1f}s",
+                  file=sys.stderr)
+    except (ServiceError, OSError, subprocess.SubprocessError) as exc:
+        for running in started:
+            running.stop()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    state_path.write_text(json.dumps(state, indent=2))
+    for entry in state.values():
+        print(f"export {entry['env']}={entry['url']}")
+    return 0
+
+
+def _cli_stop() -> int:
+    state_path = services_dir() / _STATE_FILE
+    if not state_path.exists():
+        return 0
+    state = json.loads(state_path.read_text())
+    for name, entry in state.items():
+        _stop_group(int(entry["pid"]), 30.0)
+        if entry.get("workdir"):
+            shutil.rmtree(entry["workdir"], ignore_errors=True)
+        print(f"{name} stopped", file=sys.stderr)
+    state_path.unlink()
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    commands = {"start": _cli_start, "stop": _cli_stop}
+    if len(argv) != 1 or argv[0] not in commands:
+        print("usage: python -m tests.services start|stop", file=sys.stderr)
+        return 2
+    return commands[argv[0]]()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
