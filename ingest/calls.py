@@ -1,0 +1,429 @@
+"""Build call items: one place that turns audio plus who-was-on-the-call into a NewItem.
+
+Used by the SIPREC server, the PBX drop folder and the HTTP upload, so a call
+is findable the same way whichever path it came by: every participant's number
+in several normalisations (E.164, digits, national), SIP URI and display name
+go into a ``parties`` section; the channel-to-participant map and the duration
+go into the item's details.
+
+Exceptions::
+
+    CallInputError     a sidecar or audio file that cannot become a call item
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import phonenumbers
+
+from archive.model import (
+    AddressKind,
+    Channel,
+    Direction,
+    ItemStatus,
+    NewItem,
+    Party,
+    PartyRole,
+    Section,
+    Side,
+)
+from ingest.audio import Audio, AudioError, read_wav, write_wav
+
+MAX_SIDECAR_BYTES: Final = 64 * 1024
+_PHONE_CHARS: Final = re.compile(r"^\+?[0-9().\- ]{3,32}$")
+
+
+class CallInputError(ValueError):
+    """Input that cannot become a call item; ``reason`` is safe to show (no content)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True, slots=True)
+class NumberingPlan:
+    """How to read numbers and tell the agent side from the customer side."""
+
+    default_region: str | None = None
+    internal_numbers: tuple[str, ...] = ()
+    internal_sip_domains: tuple[str, ...] = ()
+
+    @classmethod
+    def from_archive(cls, archive: object) -> NumberingPlan:
+        config = getattr(archive, "config", None)
+        region = getattr(config, "default_region", None) or getattr(config, "phone_region", None)
+        return cls(
+            default_region=str(region) if region else None,
+            internal_numbers=tuple(str(n) for n in getattr(config, "internal_numbers", ()) or ()),
+            internal_sip_domains=tuple(
+                str(d).lower() for d in getattr(config, "internal_sip_domains", ()) or ()
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    kind: AddressKind
+    #: E.164 for numbers, ``sip:user@host`` for SIP, the raw text otherwise.
+    address: str
+    #: Every form worth finding it by.
+    variants: tuple[str, ...]
+    domain: str | None = None
+
+
+def _phone(text: str, region: str | None) -> tuple[str, tuple[str, ...]] | None:
+    candidate = text.strip()
+    if candidate.startswith("00"):
+        candidate = "+" + candidate[2:]
+    digits = re.sub(r"\D", "", candidate)
+    if not digits:
+        return None
+    try:
+        number = phonenumbers.parse(candidate, None if candidate.startswith("+") else region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    national = re.sub(
+        r"\D", "", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    )
+    variants = [e164, e164.lstrip("+")]
+    if national and national not in variants:
+        variants.append(national)
+    return e164, tuple(variants)
+
+
+def normalise_address(raw: str, plan: NumberingPlan) -> Address:
+    """Read a SIP/tel URI, a number or a name into a searchable, comparable address."""
+    text = raw.strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1].strip()
+    lower = text.lower()
+    if lower.startswith("tel:"):
+        number = text[4:].split(";")[0]
+        found = _phone(number, plan.default_region)
+        if found:
+            return Address(AddressKind.PHONE, found[0], found[1])
+        return Address(AddressKind.PHONE, number, (number,))
+    if lower.startswith(("sip:", "sips:")):
+        body = text.split(":", 1)[1].split(";")[0].split("?")[0]
+        user, at, host = body.rpartition("@")
+        if not at:
+            user, host = "", body
+        host = host.lower()
+        uri = f"sip:{user}@{host}" if user else f"sip:{host}"
+        if user and _PHONE_CHARS.match(user):
+            found = _phone(user, plan.default_region)
+            if found:
+                return Address(AddressKind.PHONE, found[0], (*found[1], uri), domain=host)
+        variants = (uri, user) if user else (uri,)
+        return Address(AddressKind.SIP, uri, variants, domain=host)
+    if _PHONE_CHARS.match(text):
+        found = _phone(text, plan.default_region)
+        if found:
+            return Address(AddressKind.PHONE, found[0], found[1])
+        digits = re.sub(r"\D", "", text)
+        return Address(AddressKind.PHONE, digits, (digits,))
+    if "@" in text and " " not in text:
+        user, _, host = text.rpartition("@")
+        uri = f"sip:{user}@{host.lower()}"
+        return Address(AddressKind.SIP, uri, (uri, user), domain=host.lower())
+    return Address(AddressKind.NAME, text, (text,))
+
+
+def is_internal(address: Address, plan: NumberingPlan) -> bool:
+    if address.domain and any(
+        address.domain == d or address.domain.endswith("." + d) for d in plan.internal_sip_domains
+    ):
+        return True
+    if address.kind is AddressKind.PHONE:
+        for entry in plan.internal_numbers:
+            entry = entry.strip().replace(" ", "")
+            if not entry:
+                continue
+            if entry.startswith("+"):
+                if address.address.startswith(entry):
+                    return True
+            elif address.address == entry or address.address.lstrip("+").startswith(entry):
+                return True
+    return False
+
+
+@dataclass(slots=True)
+class CallParticipant:
+    address: str | None
+    name: str | None = None
+    role: PartyRole = PartyRole.PARTICIPANT
+    channel_index: int | None = None
+    #: Forced side (e.g. the sidecar names the agent); None = decide from the numbering plan.
+    side: Side | None = None
+
+
+@dataclass(slots=True)
+class CallRecording:
+    """Audio plus who spoke on which channel: what every call ingest path produces."""
+
+    source: str
+    sample_rate: int
+    channels: list[bytes]
+    started_at: datetime
+    participants: list[CallParticipant]
+    channel_labels: list[str] = field(default_factory=list)
+    ended_at: datetime | None = None
+    call_id: str | None = None
+    dedupe_key: str | None = None
+    direction: Direction | None = None
+    status: ItemStatus = ItemStatus.OK
+    status_reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    extra_parts: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        frames = max((len(c) // 2 for c in self.channels), default=0)
+        return frames / self.sample_rate if self.sample_rate else 0.0
+
+
+def _direction(parties: Sequence[Party]) -> Direction:
+    caller = next((p for p in parties if p.role is PartyRole.CALLER), None)
+    callee = next((p for p in parties if p.role is PartyRole.CALLEE), None)
+    sides = {p.side for p in parties}
+    if sides == {Side.AGENT}:
+        return Direction.INTERNAL
+    if caller and caller.side is Side.AGENT and (callee is None or callee.side is Side.CUSTOMER):
+        return Direction.OUTBOUND
+    if caller and caller.side is Side.CUSTOMER:
+        return Direction.INBOUND
+    return Direction.UNKNOWN
+
+
+def build_call_item(rec: CallRecording, plan: NumberingPlan) -> NewItem:
+    """The NewItem for a call: stereo/multichannel 16-bit WAV, parties, search text, details."""
+    parties: list[Party] = []
+    search_terms: list[str] = []
+    channel_rows: list[dict[str, Any]] = []
+    for part in rec.participants:
+        addr = normalise_address(part.address, plan) if part.address else None
+        if part.side is not None:
+            side = part.side
+        elif addr is not None:
+            side = Side.AGENT if is_internal(addr, plan) else Side.CUSTOMER
+        else:
+            side = Side.UNKNOWN
+        if addr is None and part.name:
+            addr = Address(AddressKind.NAME, part.name, (part.name,))
+        if addr is None:
+            continue
+        parties.append(
+            Party(
+                role=part.role,
+                address=addr.address,
+                kind=addr.kind,
+                name=part.name,
+                side=side,
+                channel_index=part.channel_index,
+            )
+        )
+        if part.name:
+            search_terms.append(part.name)
+        search_terms.extend(addr.variants)
+        if part.address and part.address not in addr.variants:
+            search_terms.append(part.address)
+    for index in range(len(rec.channels)):
+        label = rec.channel_labels[index] if index < len(rec.channel_labels) else str(index)
+        owner = next((p for p in parties if p.channel_index == index), None)
+        channel_rows.append(
+            {
+                "index": index,
+                "label": label,
+                "participant": (owner.name or owner.address) if owner else None,
+                "aor": owner.address if owner else None,
+                "side": owner.side.value if owner else Side.UNKNOWN.value,
+            }
+        )
+    unique_terms = list(dict.fromkeys(t for t in search_terms if t))
+    duration = round(rec.duration_s, 3)
+    details = {
+        **rec.details,
+        "channels": channel_rows,
+        "duration_s": duration,
+        "sample_rate": rec.sample_rate,
+        "source": rec.source,
+    }
+    if rec.call_id:
+        details.setdefault("call_id", rec.call_id)
+    ended_at = rec.ended_at or rec.started_at + timedelta(seconds=duration)
+    return NewItem(
+        channel=Channel.CALL,
+        original=write_wav(rec.sample_rate, rec.channels),
+        content_type="audio/wav",
+        source=rec.source,
+        started_at=rec.started_at,
+        ended_at=ended_at,
+        direction=rec.direction or _direction(parties),
+        parties=parties,
+        status=rec.status,
+        status_reason=rec.status_reason,
+        dedupe_key=rec.dedupe_key,
+        details=details,
+        sections=[Section(kind="parties", text="\n".join(unique_terms))] if unique_terms else [],
+        extra_parts=dict(rec.extra_parts),
+        transcribe=True,
+    )
+
+
+# -- PBX files: WAV + JSON sidecar (drop folder and HTTP upload) ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class Sidecar:
+    call_id: str | None
+    from_: str | None
+    to: str | None
+    agent: str | None
+    direction: Direction | None
+    start: datetime
+    from_name: str | None = None
+    to_name: str | None = None
+    agent_name: str | None = None
+    channels: tuple[str, ...] = ()
+
+
+def _opt_str(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str | int):
+        raise CallInputError(f"sidecar field {key!r} must be a string")
+    text = str(value).strip()
+    return text or None
+
+
+def parse_sidecar(raw: bytes | str | dict[str, Any]) -> Sidecar:
+    """Read the PBX's JSON sidecar: call_id, from, to, agent, direction, start (ISO 8601)."""
+    if isinstance(raw, dict):
+        data = raw
+    else:
+        if len(raw) > MAX_SIDECAR_BYTES:
+            raise CallInputError("sidecar too large")
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise CallInputError("sidecar is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise CallInputError("sidecar must be a JSON object")
+    start_text = _opt_str(data, "start")
+    if start_text is None:
+        raise CallInputError("sidecar lacks 'start'")
+    try:
+        start = datetime.fromisoformat(start_text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CallInputError("sidecar 'start' is not an ISO 8601 time") from None
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    direction_text = _opt_str(data, "direction")
+    direction: Direction | None = None
+    if direction_text:
+        try:
+            direction = Direction(direction_text.lower())
+        except ValueError:
+            raise CallInputError("sidecar 'direction' must be inbound/outbound/internal") from None
+    channels_raw = data.get("channels") or []
+    if not isinstance(channels_raw, list) or not all(isinstance(c, str) for c in channels_raw):
+        raise CallInputError("sidecar 'channels' must be a list of strings")
+    sidecar = Sidecar(
+        call_id=_opt_str(data, "call_id"),
+        from_=_opt_str(data, "from"),
+        to=_opt_str(data, "to"),
+        agent=_opt_str(data, "agent"),
+        direction=direction,
+        start=start.astimezone(UTC),
+        from_name=_opt_str(data, "from_name"),
+        to_name=_opt_str(data, "to_name"),
+        agent_name=_opt_str(data, "agent_name"),
+        channels=tuple(channels_raw),
+    )
+    if sidecar.from_ is None and sidecar.to is None:
+        raise CallInputError("sidecar names neither 'from' nor 'to'")
+    return sidecar
+
+
+def recording_from_file(
+    wav: bytes, sidecar: Sidecar, *, source: str, plan: NumberingPlan
+) -> CallRecording:
+    """A PBX recording (mono or stereo WAV, any G.711/PCM encoding) plus its sidecar."""
+    try:
+        audio: Audio = read_wav(wav)
+    except AudioError as exc:
+        raise CallInputError(f"audio: {exc}") from None
+    if audio.frames == 0:
+        raise CallInputError("audio: no samples")
+    nch = len(audio.channels)
+    # Which party speaks on which channel: the sidecar may say; else stereo = from, to.
+    mapping = list(sidecar.channels) or (["from", "to"] if nch == 2 else [])
+    if mapping and len(mapping) != nch:
+        raise CallInputError("sidecar 'channels' does not match the audio's channel count")
+
+    def channel_of(key: str, address: str | None, side: Side | None) -> int | None:
+        for index, name in enumerate(mapping):
+            if name in (key, address) or (name == "agent" and side is Side.AGENT):
+                return index
+            if name == "customer" and side is Side.CUSTOMER:
+                return index
+        return 0 if nch == 1 else None
+
+    agent = sidecar.agent
+    from_side = to_side = None
+    from_addr = normalise_address(sidecar.from_, plan) if sidecar.from_ else None
+    to_addr = normalise_address(sidecar.to, plan) if sidecar.to else None
+    if agent:
+        agent_addr = normalise_address(agent, plan)
+        if from_addr and agent_addr.address == from_addr.address:
+            from_side, to_side = Side.AGENT, Side.CUSTOMER
+        elif to_addr and agent_addr.address == to_addr.address:
+            from_side, to_side = Side.CUSTOMER, Side.AGENT
+    if from_side is None and sidecar.direction is Direction.INBOUND:
+        from_side, to_side = Side.CUSTOMER, Side.AGENT
+    elif from_side is None and sidecar.direction is Direction.OUTBOUND:
+        from_side, to_side = Side.AGENT, Side.CUSTOMER
+    participants = []
+    for key, address, name, role, side in (
+        ("from", sidecar.from_, sidecar.from_name, PartyRole.CALLER, from_side),
+        ("to", sidecar.to, sidecar.to_name, PartyRole.CALLEE, to_side),
+    ):
+        if address is None:
+            continue
+        if name is None and side is Side.AGENT:
+            name = sidecar.agent_name
+        participants.append(
+            CallParticipant(
+                address,
+                name=name,
+                role=role,
+                channel_index=channel_of(key, address, side),
+                side=side,
+            )
+        )
+    labels = mapping or ["mixed"] * nch
+    digest = hashlib.sha256(wav).hexdigest()
+    return CallRecording(
+        source=source,
+        sample_rate=audio.sample_rate,
+        channels=audio.channels,
+        started_at=sidecar.start,
+        participants=participants,
+        channel_labels=labels,
+        call_id=sidecar.call_id,
+        dedupe_key=f"file:{digest}",
+        direction=sidecar.direction,
+        details={"file_sha256": digest, "agent": agent} if agent else {"file_sha256": digest},
+    )

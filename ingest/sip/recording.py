@@ -1,0 +1,158 @@
+"""Turn a sealed call spool into a call item, and recover spools left by a crash."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from archive.errors import ArchiveError, TemporaryFailure
+from archive.model import ItemStatus, NewItem, PartyRole
+from ingest.calls import CallParticipant, CallRecording, NumberingPlan, build_call_item
+from ingest.sip.metadata import RecordingMetadata
+from ingest.sip.rtp import SAMPLE_RATE
+from ingest.sip.spool import SpoolContents, SpoolError, is_live, list_spools, read_spool
+
+if TYPE_CHECKING:
+    from archive.service import Archive
+    from keys import Keyring
+
+log = logging.getLogger("commarchive.sip")
+
+SOURCE: Final = "siprec"
+SPOOL_DIR_NAME: Final = "spool"
+UNREADABLE_DIR_NAME: Final = "unreadable"
+
+
+def spool_dir(archive: Archive) -> Path:
+    return archive.data_dir / SPOOL_DIR_NAME
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def item_from_spool(contents: SpoolContents, plan: NumberingPlan) -> NewItem:
+    """The call item for a spool; ``truncated`` unless the call ended cleanly."""
+    info = contents.info
+    streams: list[dict[str, Any]] = list(info.get("streams") or [])
+    count = max(len(streams), max(contents.audio, default=-1) + 1, 1)
+    channels = [bytes(contents.audio.get(i, b"")) for i in range(count)]
+    labels = [
+        str(streams[i].get("label") or i) if i < len(streams) else str(i) for i in range(count)
+    ]
+    meta = RecordingMetadata.from_json(info.get("metadata") or {})
+    participants: list[CallParticipant] = []
+    channel_of: dict[str, int] = {}
+    for index, label in enumerate(labels):
+        owner = meta.participant_for_label(label)
+        if owner is not None and owner.participant_id not in channel_of:
+            channel_of[owner.participant_id] = index
+    # RFC 7865 does not say who called whom; SRCs list the caller first.
+    for position, part in enumerate(meta.participants.values()):
+        if not part.aor and not part.name:
+            continue
+        role = (
+            (PartyRole.CALLER, PartyRole.CALLEE)[position]
+            if position < 2
+            else PartyRole.PARTICIPANT
+        )
+        participants.append(
+            CallParticipant(
+                part.aor,
+                name=part.name,
+                role=role,
+                channel_index=channel_of.get(part.participant_id),
+            )
+        )
+    end = contents.end or {}
+    started = (
+        _parse_time(info.get("media_started_at"))
+        or _parse_time(info.get("started_at"))
+        or _parse_time(contents.created)
+        or datetime.now(UTC)
+    )
+    if contents.complete and end.get("status", "ok") == "ok":
+        status, reason = ItemStatus.OK, None
+    else:
+        status = ItemStatus.TRUNCATED
+        reason = str(end.get("reason") or "recovered after a crash")
+    frames = max((len(c) // 2 for c in channels), default=0)
+    ended = _parse_time(end.get("ended_at")) or started + timedelta(seconds=frames / SAMPLE_RATE)
+    session_id = meta.session_ids[0] if meta.session_ids else None
+    call_id = str(info.get("call_id") or contents.spool_id)
+    extra: dict[str, bytes] = {}
+    xml = info.get("metadata_xml")
+    if isinstance(xml, str) and xml:
+        extra["metadata.xml"] = xml.encode()
+    rec = CallRecording(
+        source=SOURCE,
+        sample_rate=SAMPLE_RATE,
+        channels=channels,
+        started_at=started,
+        ended_at=ended,
+        participants=participants,
+        channel_labels=labels,
+        call_id=call_id,
+        dedupe_key=f"siprec:{session_id or '-'}/{call_id}",
+        status=status,
+        status_reason=reason,
+        details={
+            "session_id": session_id,
+            "group_id": meta.group_id,
+            "metadata": meta.to_json(),
+            "streams": streams,
+            "rtp": info.get("rtp_stats") or end.get("rtp_stats") or {},
+        },
+        extra_parts=extra,
+    )
+    return build_call_item(rec, plan)
+
+
+def archive_spool(archive: Archive, path: Path, keyring: Keyring | None = None) -> str:
+    """Ingest one spool and delete it once durable; returns the item id.
+
+    Raises TemporaryFailure (spool kept for a retry) or SpoolError (unreadable).
+    """
+    contents = read_spool(path, keyring or archive.keyring)
+    item = item_from_spool(contents, NumberingPlan.from_archive(archive))
+    result = archive.ingest(item)
+    path.unlink(missing_ok=True)
+    return result.item_id
+
+
+def recover_spools(archive: Archive, *, exclude: Collection[str] = ()) -> list[str]:
+    """Archive every spool no live call owns (after a crash they become ``truncated``).
+
+    Unreadable spools are moved aside (never deleted); ones the archive cannot take
+    now stay for the next attempt.
+    """
+    recovered: list[str] = []
+    directory = spool_dir(archive)
+    for path in list_spools(directory):
+        if path.stem in exclude or is_live(path):
+            continue
+        try:
+            recovered.append(archive_spool(archive, path))
+            log.info("recovered call spool %s", path.stem)
+        except SpoolError as exc:
+            aside = directory / UNREADABLE_DIR_NAME
+            aside.mkdir(exist_ok=True, mode=0o700)
+            path.rename(aside / path.name)
+            log.error("spool %s unreadable (%s); moved aside", path.stem, exc.reason)
+        except TemporaryFailure as exc:
+            log.warning("spool %s not archived yet: %s", path.stem, exc.reason)
+        except ArchiveError as exc:
+            aside = directory / UNREADABLE_DIR_NAME
+            aside.mkdir(exist_ok=True, mode=0o700)
+            path.rename(aside / path.name)
+            log.error("spool %s refused by the archive (%s); moved aside", path.stem, exc.code)
+    return recovered
