@@ -283,8 +283,12 @@ class Catalog:
     def checkpoint(self) -> None:
         """Fold the WAL into the database so shredded keys leave no old page copies."""
         if self.is_sqlite:
-            with self._write_lock, self.write_engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            with self._write_lock:
+                raw = self.write_engine.raw_connection()
+                try:
+                    raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+                finally:
+                    raw.close()
 
     def dispose(self) -> None:
         self.write_engine.dispose()

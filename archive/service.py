@@ -52,7 +52,7 @@ from archive.model import (
     TranscriptStatus,
 )
 from archive.store import BlobNotFound, ObjectStore, StoreError
-from archive.tagging import decide_purposes, is_subject, search_terms
+from archive.tagging import decide_purposes, is_subject, normalise_identifier, search_terms
 from archive.users import User, Users
 
 log = logging.getLogger(__name__)
@@ -138,6 +138,17 @@ class Archive:
 
     def is_internal_address(self, address: str) -> bool:
         return self.config.is_internal_address(address)
+
+    def normalise_subject(self, identifier: str) -> str:
+        """The catalog form of a data-subject identifier (e-mail, E.164, SIP URI ...)."""
+        return normalise_identifier(self.config, identifier)[1]
+
+    def role_is_anonymised(self, role: Role) -> bool:
+        """Whether everything this role may read is anonymised (e.g. trainers)."""
+        if role in self.config.all_purpose_roles or role in RESTRICTED_READERS:
+            return False
+        names = self.config.purposes_for_role(role)
+        return bool(names) and all(self.config.purpose(n).anonymised for n in names)
 
     # -- ingest -------------------------------------------------------------------
 

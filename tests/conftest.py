@@ -106,3 +106,79 @@ def email_item(
 @pytest.fixture
 def new_email() -> Callable[..., NewItem]:
     return email_item
+
+
+# -- seams: one contract suite per seam, parametrised over every implementation ------
+
+
+@pytest.fixture(params=["memory", "local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    if request.param == "memory":
+        return MemoryStore()
+    if request.param == "local":
+        return LocalStore(tmp_path / "blobs")
+    return make_s3_store()
+
+
+def make_s3_store(*, bucket: str | None = None, object_lock: bool = True) -> ObjectStore:
+    from archive.store.s3 import S3Store
+    from tests.services import s3_endpoint
+
+    ep = s3_endpoint()
+    s3 = S3Store(
+        ep["endpoint"], access_key=ep["access_key"], secret_key=ep["secret_key"],
+        bucket=bucket or f"t-{uuid.uuid4().hex[:12]}", secure=ep["secure"],
+        region=ep["region"], object_lock=object_lock,
+    )
+    s3.ensure_bucket()
+    return s3
+
+
+@pytest.fixture(params=["memory", "sqlite", "elasticsearch"])
+def index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchIndex]:
+    idx: SearchIndex
+    if request.param == "memory":
+        idx = MemoryIndex()
+    elif request.param == "sqlite":
+        idx = SqliteIndex(tmp_path / "index.sqlite")
+    else:
+        from archive.index.elastic import ElasticIndex
+        from tests.services import elasticsearch_url
+
+        idx = ElasticIndex(elasticsearch_url(), prefix=f"t{uuid.uuid4().hex[:10]}")
+    idx.ensure()
+    yield idx
+    if request.param == "elasticsearch":
+        idx.clear()
+    idx.close()
+
+
+def index_doc_factory() -> Callable[..., object]:
+    return index_doc
+
+
+def index_doc(
+    item_id: str,
+    *,
+    text: str = "",
+    title: str = "",
+    channel: str = "email",
+    purposes: tuple[str, ...] = ("quality", "legal"),
+    parties: tuple[str, ...] = (),
+    subjects: tuple[str, ...] = (),
+    restricted: bool = False,
+    started_at: datetime | None = None,
+    transcript: tuple[tuple[str, float, str], ...] = (),
+) -> object:
+    from archive.index import IndexDoc
+
+    sections = [Section("body", text)] if text else []
+    sections += [Section("transcript", t, speaker=s, start_s=at) for s, at, t in transcript]
+    if title:
+        sections.insert(0, Section("subject", title))
+    return IndexDoc(
+        item_id=item_id, channel=channel, direction="inbound",
+        started_at=started_at or datetime(2026, 1, 1, tzinfo=UTC),
+        parties=parties, subjects=subjects, purposes=purposes, restricted=restricted,
+        held=False, sections=tuple(sections), title=title,
+    )

@@ -1,0 +1,3 @@
+from commarchive.cli import main
+
+main()

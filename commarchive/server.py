@@ -1,0 +1,133 @@
+"""``commarchive serve``: HTTP API plus the ingesters and background jobs, one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import uvicorn
+
+from archive.service import Archive
+from commarchive import runtime
+from commarchive.settings import Settings, parse_hostport
+from search_api.app import create_app
+
+log = logging.getLogger("commarchive.serve")
+
+Closer = Callable[[], Awaitable[None]]
+
+
+async def _start_ingesters(archive: Archive, settings: Settings) -> list[Closer]:
+    closers: list[Closer] = []
+    if settings.smtp:
+        from ingest.smtp import SmtpConfig, start_smtp_server
+
+        host, port = parse_hostport(settings.smtp)
+        smtp = await start_smtp_server(
+            archive,
+            SmtpConfig(
+                host=host, port=port, allowlist=tuple(settings.smtp_allow),
+                tls_cert=settings.smtp_tls_cert, tls_key=settings.smtp_tls_key,
+                require_auth=settings.smtp_require_auth,
+                max_message_bytes=settings.smtp_max_message_bytes,
+            ),
+        )
+        closers.append(smtp.close)
+        log.info("SMTP ingest listening on %s:%s", host, smtp.port)
+    if settings.sip:
+        from ingest.sip.server import SipConfig, recover_spools, start_sip_server
+
+        recovered = await asyncio.to_thread(recover_spools, archive)
+        if recovered:
+            log.warning("recovered %d interrupted call(s) as truncated", len(recovered))
+        host, port = parse_hostport(settings.sip)
+        sip = await start_sip_server(archive, SipConfig(host=host, port=port))
+        closers.append(sip.close)
+        log.info("SIPREC server listening on %s:%s (UDP and TCP)", host, port)
+    if settings.drop_folder:
+        from ingest.dropfolder import DropFolderConfig, run_drop_folder
+
+        task = asyncio.create_task(
+            run_drop_folder(archive, DropFolderConfig(directory=settings.drop_folder))
+        )
+        closers.append(_cancel(task))
+        log.info("watching drop folder %s", settings.drop_folder)
+    return closers
+
+
+def _cancel(task: asyncio.Task[Any]) -> Closer:
+    async def close() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return close
+
+
+async def _start_background(archive: Archive, settings: Settings) -> list[Closer]:
+    closers: list[Closer] = []
+    from ingest.transcribe import find_model
+    from ingest.transcription_worker import TranscriptionWorker
+
+    model = find_model(settings.vosk_model)
+    if model is None:
+        log.info("no vosk model configured or installed: calls stay 'pending' until one is")
+    else:
+        worker = TranscriptionWorker(archive, model, workers=settings.transcribe_workers)
+        worker.start()
+        closers.append(_async(worker.stop))
+        log.info("transcribing with vosk model %s", model)
+    closers.append(_cancel(asyncio.create_task(_periodic_jobs(archive, settings))))
+    return closers
+
+
+def _async(fn: Callable[[], object]) -> Closer:
+    async def close() -> None:
+        await asyncio.to_thread(fn)
+
+    return close
+
+
+async def _periodic_jobs(archive: Archive, settings: Settings) -> None:
+    """Retention sweep and catch-up indexing, on an interval."""
+    from archive.retention import sweep
+
+    while True:
+        try:
+            await asyncio.to_thread(archive.reindex_dirty)
+            report = await asyncio.to_thread(sweep, archive, actor="sweeper")
+            if report.dropped or report.purged:
+                log.info("retention sweep: %d tag(s) dropped, %d item(s) purged",
+                         len(report.dropped), len(report.purged))
+        except Exception:  # keep the sweeper alive; the next round retries
+            log.exception("periodic job failed")
+        await asyncio.sleep(settings.sweep_interval_seconds)
+
+
+async def run(settings: Settings) -> None:
+    archive = runtime.open_archive(settings)
+    host, port = parse_hostport(settings.http)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(archive), host=host, port=port, log_level="info",
+                       access_log=False)
+    )
+    closers: list[Closer] = []
+    try:
+        closers += await _start_ingesters(archive, settings)
+        closers += await _start_background(archive, settings)
+        await server.serve()
+    finally:
+        for close in reversed(closers):
+            try:
+                await close()
+            except Exception:
+                log.exception("error while shutting down")
+        archive.close()
+
+
+def serve(settings: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(run(settings))

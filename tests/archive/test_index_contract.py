@@ -1,0 +1,141 @@
+"""One contract for every search index: memory, SQLite FTS5, Elasticsearch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from archive.index import IndexDoc, SearchIndex, SearchQuery
+from tests.conftest import index_doc
+
+
+def _doc(item_id: str, **kw: Any) -> IndexDoc:
+    doc = index_doc(item_id, **kw)
+    assert isinstance(doc, IndexDoc)
+    return doc
+
+
+def _ids(index: SearchIndex, **kw: Any) -> list[str]:
+    return sorted(h.item_id for h in index.search(SearchQuery(**kw)).hits)
+
+
+def test_words_are_anded_across_the_whole_item(index: SearchIndex) -> None:
+    index.upsert([
+        _doc("a", title="Router broken", text="the modem reboots every night"),
+        _doc("b", title="Invoice", text="the modem was billed twice"),
+    ])
+    assert _ids(index, text="modem") == ["a", "b"]
+    assert _ids(index, text="router reboots") == ["a"]  # title + body of one item
+    assert _ids(index, text="router billed") == []
+
+
+def test_phrases_match_in_order_only(index: SearchIndex) -> None:
+    index.upsert([
+        _doc("a", text="please cancel my contract today"),
+        _doc("b", text="my contract, please do not cancel"),
+    ])
+    assert _ids(index, text='"cancel my contract"') == ["a"]
+    assert _ids(index, text="cancel contract") == ["a", "b"]
+
+
+def test_matching_is_case_and_accent_insensitive(index: SearchIndex) -> None:
+    index.upsert([_doc("a", text="Facturen van Café Müller")])
+    assert _ids(index, text="CAFE muller") == ["a"]
+
+
+def test_snippet_is_html_safe_and_marks_the_match(index: SearchIndex) -> None:
+    index.upsert([_doc("a", text="<script>alert(1)</script> the refund arrived")])
+    hit = index.search(SearchQuery(text="refund")).hits[0]
+    assert "<mark>refund</mark>" in hit.snippet
+    assert "<script>" not in hit.snippet
+
+
+def test_transcript_hit_names_speaker_and_offset(index: SearchIndex) -> None:
+    index.upsert([
+        _doc("call1", channel="call", transcript=(
+            ("agent", 1.5, "good morning how can I help"),
+            ("customer", 4.25, "my internet connection keeps dropping"),
+        )),
+    ])
+    hit = index.search(SearchQuery(text="dropping")).hits[0]
+    assert hit.item_id == "call1"
+    assert hit.speaker == "customer"
+    assert hit.start_s == 4.25
+
+
+def test_purpose_filter_is_any_of(index: SearchIndex) -> None:
+    index.upsert([
+        _doc("q", text="alpha", purposes=("quality",)),
+        _doc("t", text="alpha", purposes=("training",)),
+        _doc("l", text="alpha", purposes=("legal",)),
+    ])
+    assert _ids(index, text="alpha", purposes=frozenset({"quality", "legal"})) == ["l", "q"]
+    assert _ids(index, text="alpha", purposes=frozenset()) == []
+    assert _ids(index, text="alpha") == ["l", "q", "t"]
+
+
+def test_restricted_items_are_hidden_unless_asked(index: SearchIndex) -> None:
+    index.upsert([_doc("r", text="beta", restricted=True), _doc("o", text="beta")])
+    assert _ids(index, text="beta") == ["o"]
+    assert _ids(index, text="beta", include_restricted=True) == ["o", "r"]
+
+
+def test_channel_party_subject_and_date_filters(index: SearchIndex) -> None:
+    jan = datetime(2026, 1, 10, tzinfo=UTC)
+    feb = datetime(2026, 2, 10, tzinfo=UTC)
+    index.upsert([
+        _doc("e1", text="gamma", parties=("jan@customer.nl", "Jan Jansen"),
+             subjects=("jan@customer.nl",), started_at=jan),
+        _doc("c1", text="gamma", channel="call", parties=("+31612345678", "31612345678"),
+             subjects=("+31612345678",), started_at=feb),
+    ])
+    assert _ids(index, text="gamma", channel="call") == ["c1"]
+    assert _ids(index, party="jan@customer.nl") == ["e1"]
+    assert _ids(index, text="+31612345678") == ["c1"]
+    assert _ids(index, subject="+31612345678") == ["c1"]
+    assert _ids(index, subject="31612345678") == []  # exact identifier only
+    assert _ids(index, since=datetime(2026, 2, 1, tzinfo=UTC)) == ["c1"]
+    assert _ids(index, until=datetime(2026, 2, 1, tzinfo=UTC)) == ["e1"]
+
+
+def test_empty_query_lists_newest_first_with_pagination(index: SearchIndex) -> None:
+    index.upsert([
+        _doc(f"i{n}", title=f"msg {n}", started_at=datetime(2026, 1, n + 1, tzinfo=UTC))
+        for n in range(5)
+    ])
+    page1 = index.search(SearchQuery(limit=2))
+    page2 = index.search(SearchQuery(limit=2, offset=2))
+    assert page1.total == 5
+    assert [h.item_id for h in page1.hits] == ["i4", "i3"]
+    assert [h.item_id for h in page2.hits] == ["i2", "i1"]
+
+
+def test_upsert_replaces_and_delete_removes(index: SearchIndex) -> None:
+    index.upsert([_doc("a", text="old words")])
+    index.upsert([_doc("a", text="new words")])
+    assert _ids(index, text="old") == []
+    assert _ids(index, text="new") == ["a"]
+    assert index.count() == 1
+    index.delete("a")
+    index.delete("a")
+    assert _ids(index, text="new") == []
+    assert index.count() == 0
+
+
+def test_total_counts_items_not_sections(index: SearchIndex) -> None:
+    index.upsert([_doc("call", channel="call", transcript=tuple(
+        ("agent", float(n), "hello again") for n in range(5)))])
+    result = index.search(SearchQuery(text="hello"))
+    assert result.total == 1
+    assert len(result.hits) == 1
+
+
+def test_clear_removes_everything(index: SearchIndex) -> None:
+    index.upsert([_doc("a", text="x"), _doc("b", text="y")])
+    index.clear()
+    assert index.count() == 0
+    assert index.search(SearchQuery()).total == 0
+
+
+def test_health_reports_when_ready(index: SearchIndex) -> None:
+    assert index.health()["backend"] == index.name
