@@ -1,0 +1,256 @@
+"""Legal holds: on items, on a data subject, or on a search.
+
+A hold keeps its items from the sweeper, erasure and objection until it is
+lifted; placing and lifting are audited with the case reference. Where the
+object store supports it (S3 Object Lock) the blobs get a storage-level legal
+hold too, so not even a bucket operator can delete them meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from archive import catalog as cat
+from archive.config import Role
+from archive.errors import ErrorCode, InvalidRequest
+from archive.index import IndexError_, SearchQuery
+from archive.retention import held_item_ids
+from archive.service import Archive, now_utc
+from archive.store import StoreError
+
+log = logging.getLogger(__name__)
+
+SEARCH_PAGE_ITEMS: Final = 500
+MAX_HOLD_ITEMS: Final = 100_000
+
+
+class HoldScope(StrEnum):
+    ITEM = "item"
+    SUBJECT = "subject"
+    SEARCH = "search"
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    id: int
+    scope: HoldScope
+    target: str
+    reason: str
+    case_ref: str
+    created_by: str
+    created_at: datetime
+    lifted_by: str | None
+    lifted_at: datetime | None
+    lift_note: str | None
+    item_ids: tuple[str, ...]
+    #: Blobs that got a storage-level legal hold (0 where the store has none).
+    storage_locks: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.lifted_at is None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "scope": self.scope.value, "target": self.target,
+            "reason": self.reason, "case_ref": self.case_ref, "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(), "active": self.active,
+            "lifted_by": self.lifted_by,
+            "lifted_at": self.lifted_at.isoformat() if self.lifted_at else None,
+            "lift_note": self.lift_note, "item_ids": list(self.item_ids),
+            "storage_locks": self.storage_locks,
+        }
+
+
+def inserted_id(result: sa.CursorResult[Any]) -> int:
+    """The new row's integer primary key."""
+    pk = result.inserted_primary_key
+    assert pk is not None
+    return int(pk[0])
+
+
+def _search_all(archive: Archive, text: str) -> list[str]:
+    """Every item a search matches, whatever its purposes or restriction."""
+    found: list[str] = []
+    offset = 0
+    while True:
+        try:
+            result = archive.index.search(SearchQuery(
+                text=text, include_restricted=True, limit=SEARCH_PAGE_ITEMS, offset=offset))
+        except IndexError_ as exc:
+            raise InvalidRequest(f"search for the hold failed: {exc}",
+                                 code=ErrorCode.UNAVAILABLE) from exc
+        found.extend(h.item_id for h in result.hits if h.item_id not in found)
+        offset += SEARCH_PAGE_ITEMS
+        if not result.hits or offset >= result.total or len(found) > MAX_HOLD_ITEMS:
+            return found
+
+
+def _blob_keys(conn: Connection, item_ids: list[str]) -> list[str]:
+    if not item_ids:
+        return []
+    return [str(r[0]) for r in conn.execute(
+        sa.select(cat.parts.c.blob_key).where(cat.parts.c.item_id.in_(item_ids)))]
+
+
+def _storage_hold(archive: Archive, keys: list[str], on: bool) -> int:
+    done = 0
+    for key in keys:
+        try:
+            if not archive.store.set_legal_hold(key, on):
+                return 0
+        except StoreError as exc:
+            log.warning("storage legal hold %s on %s failed: %s", "set" if on else "clear",
+                        key, exc)
+            continue
+        done += 1
+    return done
+
+
+def _load(conn: Connection, row: sa.Row[Any], storage_locks: int = 0) -> Hold:
+    ids = tuple(str(r[0]) for r in conn.execute(
+        sa.select(cat.hold_items.c.item_id).where(cat.hold_items.c.hold_id == row.id)
+        .order_by(cat.hold_items.c.item_id)))
+    return Hold(int(row.id), HoldScope(row.scope), row.target, row.reason, row.case_ref,
+                row.created_by, row.created_at, row.lifted_by, row.lifted_at, row.lift_note,
+                ids, storage_locks)
+
+
+def place_hold(
+    archive: Archive,
+    *,
+    actor: str,
+    reason: str,
+    case_ref: str,
+    item_ids: list[str] | None = None,
+    subject: str | None = None,
+    query: str | None = None,
+    role: str = Role.LEGAL.value,
+    now: datetime | None = None,
+) -> Hold:
+    """Place a hold on items, on every item of a subject, or on every hit of a search."""
+    if sum(x is not None and x != [] for x in (item_ids, subject, query)) != 1:
+        raise InvalidRequest("a hold needs exactly one of: item ids, a subject, a search")
+    if not reason.strip() or not case_ref.strip():
+        raise InvalidRequest("a hold needs a reason and a case reference")
+    now = now or now_utc()
+    norm_subject: str | None = None
+    if item_ids:
+        ids = sorted(set(item_ids))
+        scope, target = HoldScope.ITEM, json.dumps(ids)
+        with archive.catalog.read() as conn:
+            have = {str(r[0]) for r in conn.execute(
+                sa.select(cat.items.c.id).where(cat.items.c.id.in_(ids)))}
+        missing = [i for i in ids if i not in have]
+        if missing:
+            raise InvalidRequest(f"no such item(s): {', '.join(missing)}",
+                                 code=ErrorCode.NOT_FOUND)
+    elif subject is not None:
+        from archive.privacy import find_subject
+
+        match = find_subject(archive, subject)
+        norm_subject = match.identifier
+        scope, target, ids = HoldScope.SUBJECT, match.identifier, list(match.item_ids)
+    else:
+        assert query is not None
+        if not query.strip():
+            raise InvalidRequest("a search hold needs a query")
+        scope, target, ids = HoldScope.SEARCH, query, _search_all(archive, query)
+    with archive.catalog.write() as conn:
+        hold_id = inserted_id(conn.execute(cat.holds.insert().values(
+            scope=scope.value, target=target, reason=reason, case_ref=case_ref,
+            created_by=actor, created_at=now,
+        )))
+        live = {str(r[0]) for r in conn.execute(
+            sa.select(cat.items.c.id).where(cat.items.c.id.in_(ids)))} if ids else set()
+        ids = [i for i in ids if i in live]
+        if ids:
+            conn.execute(cat.hold_items.insert(),
+                         [{"hold_id": hold_id, "item_id": i} for i in ids])
+        keys = _blob_keys(conn, ids)
+        event = archive.audit.append(
+            conn, actor=actor, role=role, action="hold_place", item_ids=ids,
+            subject=norm_subject,
+            detail={"hold_id": hold_id, "scope": scope.value, "target": target,
+                    "reason": reason, "case_ref": case_ref},
+        )
+    archive.audit.anchor(event)
+    locks = _storage_hold(archive, keys, True)
+    if ids:
+        archive._index_items(ids)
+    with archive.catalog.read() as conn:
+        row = conn.execute(sa.select(cat.holds).where(cat.holds.c.id == hold_id)).one()
+        return _load(conn, row, locks)
+
+
+def lift_hold(
+    archive: Archive, hold_id: int, *, actor: str, note: str, role: str = Role.LEGAL.value,
+    now: datetime | None = None,
+) -> Hold:
+    """Lift a hold (audited with a note); items no other hold covers become deletable."""
+    if not note.strip():
+        raise InvalidRequest("lifting a hold needs a note")
+    now = now or now_utc()
+    with archive.catalog.write() as conn:
+        row = conn.execute(sa.select(cat.holds).where(cat.holds.c.id == hold_id)).first()
+        if row is None:
+            raise InvalidRequest(f"no hold {hold_id}", code=ErrorCode.NOT_FOUND)
+        if row.lifted_at is not None:
+            raise InvalidRequest(f"hold {hold_id} was already lifted", code=ErrorCode.CONFLICT)
+        conn.execute(cat.holds.update().where(cat.holds.c.id == hold_id).values(
+            lifted_by=actor, lifted_at=now, lift_note=note))
+        ids = [str(r[0]) for r in conn.execute(
+            sa.select(cat.hold_items.c.item_id).where(cat.hold_items.c.hold_id == hold_id))]
+        still = held_item_ids(conn, ids)
+        freed = [i for i in ids if i not in still]
+        keys = _blob_keys(conn, freed)
+        event = archive.audit.append(
+            conn, actor=actor, role=role, action="hold_lift", item_ids=ids,
+            subject=row.target if row.scope == HoldScope.SUBJECT.value else None,
+            detail={"hold_id": hold_id, "case_ref": row.case_ref, "note": note,
+                    "released": len(freed)},
+        )
+    archive.audit.anchor(event)
+    _storage_hold(archive, keys, False)
+    if ids:
+        archive._index_items(ids)
+    return get_hold(archive, hold_id)
+
+
+def get_hold(archive: Archive, hold_id: int) -> Hold:
+    with archive.catalog.read() as conn:
+        row = conn.execute(sa.select(cat.holds).where(cat.holds.c.id == hold_id)).first()
+        if row is None:
+            raise InvalidRequest(f"no hold {hold_id}", code=ErrorCode.NOT_FOUND)
+        return _load(conn, row)
+
+
+def list_holds(archive: Archive, *, active_only: bool = True) -> list[Hold]:
+    stmt = sa.select(cat.holds).order_by(cat.holds.c.id)
+    if active_only:
+        stmt = stmt.where(cat.holds.c.lifted_at.is_(None))
+    with archive.catalog.read() as conn:
+        return [_load(conn, r) for r in conn.execute(stmt).all()]
+
+
+def holds_on(archive: Archive, item_ids: list[str]) -> dict[str, list[str]]:
+    """Active holds' case references per item."""
+    out: dict[str, list[str]] = {}
+    if not item_ids:
+        return out
+    with archive.catalog.read() as conn:
+        for item_id, case_ref in conn.execute(
+            sa.select(cat.hold_items.c.item_id, cat.holds.c.case_ref)
+            .join(cat.holds, cat.holds.c.id == cat.hold_items.c.hold_id)
+            .where(cat.hold_items.c.item_id.in_(item_ids), cat.holds.c.lifted_at.is_(None))
+        ):
+            out.setdefault(str(item_id), []).append(str(case_ref))
+    return out
