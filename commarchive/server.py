@@ -69,17 +69,17 @@ def _cancel(task: asyncio.Task[Any]) -> Closer:
 
 async def _start_background(archive: Archive, settings: Settings) -> list[Closer]:
     closers: list[Closer] = []
-    from ingest.transcribe import find_model
+    from ingest.transcribe import Transcriber
     from ingest.transcription_worker import TranscriptionWorker
 
-    model = find_model(settings.vosk_model)
-    if model is None:
+    transcriber = await asyncio.to_thread(Transcriber.discover, settings.vosk_model)
+    if transcriber is None:
         log.info("no vosk model configured or installed: calls stay 'pending' until one is")
     else:
-        worker = TranscriptionWorker(archive, model, workers=settings.transcribe_workers)
+        worker = TranscriptionWorker(archive, transcriber, workers=settings.transcribe_workers)
         worker.start()
         closers.append(_async(worker.stop))
-        log.info("transcribing with vosk model %s", model)
+        log.info("transcribing with vosk model %s", transcriber.model_name)
     closers.append(_cancel(asyncio.create_task(_periodic_jobs(archive, settings))))
     return closers
 
