@@ -70,10 +70,13 @@ class RequestStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SubjectMatch:
+    #: The first identifier given, normalised: what audit events carry as ``subject``.
     identifier: str
     kind: AddressKind
     party_items: tuple[str, ...]
     mention_items: tuple[str, ...]
+    #: Every identifier given, normalised (a subject may give several).
+    identifiers: tuple[str, ...] = ()
 
     @property
     def item_ids(self) -> list[str]:
@@ -86,6 +89,9 @@ class SubjectMatch:
         if item_id in self.mention_items:
             out.append(MatchKind.MENTION.value)
         return out
+
+
+Identifiers = str | Sequence[str]
 
 
 def _variants(archive: Archive, kind: AddressKind, identifier: str) -> list[str]:
@@ -114,24 +120,37 @@ def _mentions(archive: Archive, variants: Sequence[str]) -> list[str]:
     return found
 
 
-def find_subject(archive: Archive, identifier: str, *, mentions: bool = True) -> SubjectMatch:
-    """Items of a data subject, by any identifier (e-mail, phone, customer number)."""
-    if not identifier.strip():
+def find_subject(archive: Archive, identifier: Identifiers, *,
+                 mentions: bool = True) -> SubjectMatch:
+    """Items of a data subject, by any of their identifiers (e-mail, phone, customer number).
+
+    Items where an identifier is a party, plus (``mentions``) items whose
+    content mentions one.
+    """
+    raw = [identifier] if isinstance(identifier, str) else list(identifier)
+    raw = [r.strip() for r in raw if r and r.strip()]
+    if not raw:
         raise InvalidRequest("an identifier is required")
-    kind, norm = normalise_identifier(archive.config, identifier)
-    forms = {norm, identifier.strip(), identifier.strip().lower()}
+    normalised = [normalise_identifier(archive.config, r) for r in raw]
+    forms: set[str] = set()
+    for r, (_kind, norm) in zip(raw, normalised, strict=True):
+        forms |= {norm, r, r.lower()}
     with archive.catalog.read() as conn:
         party = sorted({str(r[0]) for r in conn.execute(
             sa.select(cat.subjects.c.item_id).where(cat.subjects.c.identifier.in_(forms)))})
     mention: list[str] = []
     if mentions:
-        hits = set(_mentions(archive, _variants(archive, kind, norm)))
+        hits: set[str] = set()
+        for kind, norm in normalised:
+            hits |= set(_mentions(archive, _variants(archive, kind, norm)))
         if hits:
             with archive.catalog.read() as conn:
                 live = {str(r[0]) for r in conn.execute(
                     sa.select(cat.items.c.id).where(cat.items.c.id.in_(sorted(hits))))}
             mention = sorted(live)
-    return SubjectMatch(norm, kind, tuple(party), tuple(mention))
+    kind, first = normalised[0]
+    return SubjectMatch(first, kind, tuple(party), tuple(mention),
+                        tuple(dict.fromkeys(n for _k, n in normalised)))
 
 
 def _records(archive: Archive, ids: Sequence[str]) -> dict[str, ItemRecord]:
@@ -173,7 +192,7 @@ def _item_summary(record: ItemRecord) -> dict[str, Any]:
             "started_at": record.started_at.isoformat()}
 
 
-def subject_overview(archive: Archive, identifier: str, *, actor: str,
+def subject_overview(archive: Archive, identifier: Identifiers, *, actor: str,
                      role: str = PRIVACY) -> dict[str, Any]:
     """What ``subjects find`` shows: the items' metadata (no content); audited."""
     match = find_subject(archive, identifier)
@@ -251,7 +270,7 @@ def _party_public(p: Party) -> dict[str, Any]:
 
 
 def start_export(
-    archive: Archive, identifier: str, *, actor: str, role: str = PRIVACY,
+    archive: Archive, identifier: Identifiers, *, actor: str, role: str = PRIVACY,
     request_id: int | None = None, now: datetime | None = None,
 ) -> ExportPlan:
     """Audit the export, then stream the ZIP (no plaintext ever touches the disk here)."""
@@ -259,7 +278,9 @@ def start_export(
     match = find_subject(archive, identifier)
     event = archive.audit.record(
         actor=actor, role=role, action="export", item_ids=match.item_ids,
-        subject=match.identifier, detail={"request_id": request_id, "format": EXPORT_FORMAT},
+        subject=match.identifier,
+        detail={"request_id": request_id, "format": EXPORT_FORMAT,
+                "identifiers": list(match.identifiers)},
     )
     return ExportPlan(match, event.seq, _zip_chunks(archive, match, now, request_id, event.seq))
 
@@ -325,6 +346,7 @@ def _zip_chunks(archive: Archive, match: SubjectMatch, now: datetime,
             "controller": archive.config.organisation,
             "subject": match.identifier,
             "subject_kind": match.kind.value,
+            "identifiers": list(match.identifiers),
             "generated_at": now.isoformat(),
             "request_id": request_id,
             "audit_seq": audit_seq,
@@ -377,7 +399,7 @@ def _summary_text(index: dict[str, Any]) -> str:
 
 
 def export_subject(
-    archive: Archive, identifier: str, out: BinaryIO, *, actor: str, role: str = PRIVACY,
+    archive: Archive, identifier: Identifiers, out: BinaryIO, *, actor: str, role: str = PRIVACY,
     request_id: int | None = None, now: datetime | None = None,
 ) -> ExportPlan:
     """Write the subject's export ZIP to ``out`` (the caller's explicit choice)."""
@@ -388,7 +410,7 @@ def export_subject(
     return plan
 
 
-def vcons_of(archive: Archive, identifier: str, *, actor: str,
+def vcons_of(archive: Archive, identifier: Identifiers, *, actor: str,
              role: str = PRIVACY) -> list[dict[str, Any]]:
     """The subject's conversations as vCon objects (audited like an export)."""
     match = find_subject(archive, identifier)
@@ -441,7 +463,7 @@ class ErasureCertificate:
 
 
 def erase_subject(
-    archive: Archive, identifier: str, *, actor: str, role: str = PRIVACY,
+    archive: Archive, identifier: Identifiers, *, actor: str, role: str = PRIVACY,
     request_id: int | None = None, mentions: bool = True, now: datetime | None = None,
 ) -> ErasureCertificate:
     """Crypto-shred and purge the subject's items, refusing item by item (Art. 17(3)).
@@ -510,6 +532,7 @@ def erase_subject(
         actor=actor, role=role, action="erase", subject=match.identifier,
         item_ids=[e["item_id"] for e in cert.erased],
         detail={"request_id": request_id, "erased": len(cert.erased),
+                "identifiers": list(match.identifiers),
                 "kept": [{"item_id": k["item_id"], "reason": k["reason"]} for k in cert.kept],
                 "recipients": [r["recipient"] for r in recipients]},
     )
@@ -529,7 +552,7 @@ def _blocks_erasure(archive: Archive, purpose: str) -> bool:
 
 
 def restrict_subject(
-    archive: Archive, identifier: str, *, actor: str, reason: str, role: str = PRIVACY,
+    archive: Archive, identifier: Identifiers, *, actor: str, reason: str, role: str = PRIVACY,
     request_id: int | None = None, now: datetime | None = None,
 ) -> dict[str, Any]:
     """Art. 18: items stay stored but leave search, review and training samples."""
@@ -556,7 +579,7 @@ def restrict_subject(
 
 
 def lift_restriction(
-    archive: Archive, identifier: str, *, actor: str, note: str, role: str = PRIVACY,
+    archive: Archive, identifier: Identifiers, *, actor: str, note: str, role: str = PRIVACY,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Lift the subject's restrictions; ``note`` records that the subject was informed."""
@@ -591,7 +614,7 @@ def lift_restriction(
 
 
 def object_subject(
-    archive: Archive, identifier: str, *, actor: str, role: str = PRIVACY,
+    archive: Archive, identifier: Identifiers, *, actor: str, role: str = PRIVACY,
     purposes: Sequence[str] | None = None, withdrawal: bool = False,
     request_id: int | None = None, now: datetime | None = None,
 ) -> dict[str, Any]:
@@ -735,7 +758,7 @@ def record_disclosure(
             "disclosed_at": when.isoformat(), "reference": reference, "audit_seq": event.seq}
 
 
-def list_disclosures(archive: Archive, *, subject: str | None = None,
+def list_disclosures(archive: Archive, *, subject: Identifiers | None = None,
                      item_id: str | None = None) -> list[dict[str, Any]]:
     stmt = sa.select(cat.disclosures).order_by(cat.disclosures.c.id)
     if item_id:

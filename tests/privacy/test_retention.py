@@ -55,7 +55,7 @@ def test_quality_loses_access_exactly_at_quality_end_and_legal_keeps_it_until_it
         parch.record(item)
     assert err.value.gone
     assert parch.search(LEGAL, SearchQuery(text="router")).result.total == 0
-    assert not any(item in k for k in parch.store.keys())
+    assert not any(item in k for k in parch.store.keys("items/"))
 
 
 def test_dry_run_reports_without_changing_anything(parch: Archive) -> None:
