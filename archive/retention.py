@@ -263,6 +263,12 @@ def _due(conn: Connection, now: datetime) -> dict[str, list[str]]:
     return dict(sorted(due.items()))
 
 
+def count_due(archive: Archive, *, now: datetime | None = None) -> int:
+    """How many items a sweep at ``now`` would look at (for progress bars)."""
+    with archive.catalog.read() as conn:
+        return len(_due(conn, now or now_utc()))
+
+
 def sweep(
     archive: Archive,
     *,

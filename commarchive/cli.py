@@ -303,3 +303,4 @@ def _now_option(value: str | None) -> datetime | None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+import commarchive.cli_privacy  # noqa: E402,F401  (registers the privacy commands)
