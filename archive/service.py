@@ -462,7 +462,7 @@ class Archive:
         except StoreError as exc:
             raise TemporaryFailure(f"read {item_id}", reason=str(exc)) from exc
         try:
-            return keys.unseal_bytes(sealed, dek, f"{item_id}/{part}")
+            return bytes(keys.unseal_bytes(sealed, dek, f"{item_id}/{part}"))
         except keys.IntegrityError as exc:
             raise ContentIntegrityError(item_id, part=part, reason=exc.reason) from None
 

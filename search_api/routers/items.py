@@ -37,7 +37,7 @@ def get_content(
     ext = "eml" if content.content_type == "message/rfc822" else (
         "wav" if content.content_type.startswith("audio/") else "txt")
     return Response(
-        content.data,
+        bytes(content.data),
         media_type=content.content_type,
         headers={
             "Content-Disposition": f'inline; filename="{item_id}.{ext}"',
