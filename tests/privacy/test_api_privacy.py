@@ -1,0 +1,130 @@
+"""The privacy and holds routes under /api/v1, end to end through the HTTP API."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from archive.config import Role
+from archive.service import Archive
+from search_api.app import create_app
+from tests.privacy.conftest import A, B, C, Mixed
+
+
+@pytest.fixture
+def client(mixed: Mixed) -> Iterator[TestClient]:
+    with TestClient(create_app(mixed.archive)) as c:
+        yield c
+
+
+@pytest.fixture
+def auth(parch: Archive) -> dict[str, dict[str, str]]:
+    return {r.value: {"Authorization": f"Bearer {parch.users.add(f'{r.value}-api', r)}"}
+            for r in Role}
+
+
+def test_routes_are_in_openapi(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/api/v1/subjects/{identifier}/export", "/api/v1/subjects/{identifier}/erase",
+                 "/api/v1/sweep", "/api/v1/holds", "/api/v1/holds/{hold_id}/lift",
+                 "/api/v1/requests", "/api/v1/audit/verify", "/api/v1/purposes/report"):
+        assert path in paths, path
+
+
+def test_export_streams_a_zip_of_only_the_subjects_items(
+    client: TestClient, mixed: Mixed, auth: dict[str, dict[str, str]],
+) -> None:
+    resp = client.get(f"/api/v1/subjects/{A.email}/export",
+                      params={"also": [A.phone, A.customer_number]}, headers=auth["privacy"])
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(resp.content)) as zf:
+        index = json.loads(zf.read("index.json"))
+    assert {i["id"] for i in index["items"]} == set(mixed.items[A.email])
+    refused = client.get(f"/api/v1/subjects/{A.email}/export", headers=auth["quality"])
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "wrong_role"
+    vcons = client.get(f"/api/v1/subjects/{B.phone.replace('+', '%2B')}/vcon",
+                       headers=auth["privacy"]).json()
+    assert len(vcons) == 1 and vcons[0]["dialog"][0]["type"] == "recording"
+
+
+def test_hold_then_erase_then_sweep_through_the_api(
+    client: TestClient, mixed: Mixed, auth: dict[str, dict[str, str]],
+) -> None:
+    c_items = mixed.items[C.email]
+    resp = client.post("/api/v1/holds", json={"item_ids": [c_items[0]], "reason": "claim",
+                                              "case_ref": "K-9"}, headers=auth["legal"])
+    assert resp.status_code == 201, resp.text
+    hold = resp.json()
+    assert client.post("/api/v1/holds", json={"subject": C.email, "reason": "x",
+                                              "case_ref": "y"},
+                       headers=auth["privacy"]).status_code == 403
+    cert = client.post(f"/api/v1/subjects/{C.email}/erase", json={"also": [C.phone]},
+                       headers=auth["privacy"]).json()
+    assert {k["item_id"] for k in cert["kept"]} == {c_items[0]}
+    assert {e["item_id"] for e in cert["erased"]} == set(c_items[1:])
+    gone = client.get(f"/api/v1/items/{c_items[1]}", headers=auth["privacy"])
+    assert gone.status_code == 410 and gone.json()["error"]["code"] == "gone"
+    later = (datetime.now(UTC) + timedelta(days=400)).isoformat()
+    refused = client.post("/api/v1/sweep", json={"dry_run": False, "now": later},
+                          headers=auth["privacy"])
+    assert refused.status_code == 400
+    dry = client.post("/api/v1/sweep", json={"dry_run": True, "now": later},
+                      headers=auth["privacy"]).json()
+    assert c_items[0] in dry["held"]
+    lifted = client.post(f"/api/v1/holds/{hold['id']}/lift", json={"note": "settled"},
+                         headers=auth["legal"]).json()
+    assert lifted["active"] is False
+    events = client.get("/api/v1/audit/events", params={"subject": C.email},
+                        headers=auth["privacy"]).json()
+    assert "erase" in [e["action"] for e in events]
+    assert client.get("/api/v1/audit/verify", headers=auth["privacy"]).json()["ok"] is True
+
+
+def test_restrict_object_annotate_disclose_requests_through_the_api(
+    client: TestClient, mixed: Mixed, auth: dict[str, dict[str, str]],
+) -> None:
+    b_mail = mixed.items[B.email][0]
+    r = client.post(f"/api/v1/subjects/{B.email}/restrict", json={"reason": "contested"},
+                    headers=auth["privacy"])
+    assert r.status_code == 200 and b_mail in r.json()["restricted"]
+    denied = client.get(f"/api/v1/items/{b_mail}", headers=auth["quality"])
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "restricted"
+    bad = client.post(f"/api/v1/subjects/{B.email}/unrestrict", json={"note": ""},
+                      headers=auth["privacy"])
+    assert bad.status_code == 422
+    client.post(f"/api/v1/subjects/{B.email}/unrestrict", json={"note": "told by mail"},
+                headers=auth["privacy"])
+    assert client.get(f"/api/v1/items/{b_mail}", headers=auth["quality"]).status_code == 200
+    d = client.post("/api/v1/disclosures", json={"item_ids": [b_mail], "recipient": "Police",
+                                                 "legal_basis": "order"},
+                    headers=auth["legal"])
+    assert d.status_code == 201
+    a = client.post(f"/api/v1/items/{b_mail}/annotations", json={"text": "fixed"},
+                    headers=auth["privacy"])
+    assert a.status_code == 201 and a.json()["recipients_to_notify"][0]["recipient"] == "Police"
+    item = client.get(f"/api/v1/items/{b_mail}", headers=auth["quality"]).json()
+    assert item["annotations"][0]["text"] == "fixed"
+    o = client.post(f"/api/v1/subjects/{B.email}/object", json={"purposes": ["training"]},
+                    headers=auth["privacy"]).json()
+    assert {d["purpose"] for d in o["dropped"]} == {"training"}
+    req = client.post("/api/v1/requests", json={
+        "kind": "access", "subject": A.email, "requested_by": "Anna",
+        "received_at": (datetime.now(UTC) - timedelta(days=45)).isoformat()},
+        headers=auth["privacy"])
+    assert req.status_code == 201
+    overdue = client.get("/api/v1/requests", params={"overdue": True},
+                         headers=auth["privacy"]).json()
+    assert [r["id"] for r in overdue] == [req.json()["id"]]
+    closed = client.post(f"/api/v1/requests/{req.json()['id']}/close", json={"note": "sent"},
+                         headers=auth["privacy"]).json()
+    assert closed["status"] == "done"
+    report = client.get("/api/v1/purposes/report", headers=auth["privacy"]).json()
+    assert {r["purpose"] for r in report} == {"quality", "training", "legal"}
