@@ -49,7 +49,7 @@ ENV_S3_URL: Final = "COMMARCHIVE_TEST_S3_URL"
 S3_ACCESS_KEY: Final = "commarchive-test"
 S3_SECRET_KEY: Final = "commarchive-test-secret"
 S3_REGION: Final = "us-east-1"
-_STATE_FILE: Final = "running.json"
+ENV_STATE: Final = "COMMARCHIVE_TEST_SERVICES_STATE"
 
 
 class ServiceError(Exception):
@@ -309,6 +309,8 @@ def start_elasticsearch() -> Running:
         "xpack.security.enabled": "false",
         # Tests must not turn read-only because the disk is nearly full.
         "cluster.routing.allocation.disk.threshold_enabled": "false",
+        # Every test gets its own index.
+        "cluster.max_shards_per_node": "100000",
     }
     args = [str(home / "bin" / "elasticsearch"), *(f"-E{k}={v}" for k, v in settings.items())]
     log = run / "console.log"
@@ -431,9 +433,9 @@ def s3_endpoint() -> S3Endpoint:
 
 
 def _cli_start() -> int:
-    state_path = services_dir() / _STATE_FILE
-    if state_path.exists():
-        _cli_stop()
+    """Start both services; print `export` lines, the state file's path among them."""
+    state_path = services_dir() / "run" / f"state-{os.getpid()}.json"
+    state_path.parent.mkdir(parents=True, exist_ok=True)
     state: dict[str, dict[str, str | int]] = {}
     started: list[Running] = []
     try:
@@ -444,7 +446,7 @@ def _cli_start() -> int:
             t0 = time.monotonic()
             running = starter()
             started.append(running)
-            state[name] = {"pid": running.pid, "url": running.url,
+            state[name] = {"pid": running.pid, "url": running.url, "log": str(running.log),
                            "workdir": str(running.workdir or ""), "env": env_var}
             print(f"{name} ready at {running.url} in {time.monotonic() - t0:.1f}s",
                   file=sys.stderr)
@@ -456,11 +458,17 @@ def _cli_start() -> int:
     state_path.write_text(json.dumps(state, indent=2))
     for entry in state.values():
         print(f"export {entry['env']}={entry['url']}")
+    print(f"export {ENV_STATE}={state_path}")
     return 0
 
 
 def _cli_stop() -> int:
-    state_path = services_dir() / _STATE_FILE
+    """Stop what the `start` whose state file is in $COMMARCHIVE_TEST_SERVICES_STATE started."""
+    configured = os.environ.get(ENV_STATE)
+    if not configured:
+        print(f"{ENV_STATE} is not set: nothing to stop", file=sys.stderr)
+        return 0
+    state_path = Path(configured)
     if not state_path.exists():
         return 0
     state = json.loads(state_path.read_text())
@@ -468,6 +476,8 @@ def _cli_stop() -> int:
         _stop_group(int(entry["pid"]), 30.0)
         if entry.get("workdir"):
             shutil.rmtree(entry["workdir"], ignore_errors=True)
+        if not in_ci():
+            Path(entry["log"]).unlink(missing_ok=True)
         print(f"{name} stopped", file=sys.stderr)
     state_path.unlink()
     return 0
