@@ -29,6 +29,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -180,9 +181,8 @@ def _extract(archive: Path, dest: Path) -> None:
                 target.chmod(mode)
 
 
-def fetch_elasticsearch() -> Path:
-    """The unpacked distribution (fetched with Maven on first use)."""
-    base = services_dir()
+def fetch_elasticsearch(base: Path) -> Path:
+    """The distribution unpacked under ``base`` (fetched with Maven on first use)."""
     home = base / f"elasticsearch-{ES_VERSION}"
     if (home / "bin" / "elasticsearch").exists():
         return home
@@ -238,12 +238,26 @@ def _chown_tree(path: Path, account: tuple[int, int] | None) -> None:
             os.chown(Path(root) / name, uid, gid, follow_symlinks=False)
 
 
-def _can_read(account: tuple[int, int] | None, path: Path) -> bool:
+def _can_enter(account: tuple[int, int] | None, path: Path) -> bool:
     if account is None:
-        return os.access(path, os.R_OK)
-    probe = subprocess.run(["test", "-r", str(path)], user=account[0], group=account[1],
+        return os.access(path, os.R_OK | os.X_OK)
+    probe = subprocess.run(["test", "-r", str(path), "-a", "-x", str(path)],
+                           user=account[0], group=account[1],
                            check=False, capture_output=True, timeout=30)
     return probe.returncode == 0
+
+
+def _es_base(account: tuple[int, int] | None) -> Path:
+    """services_dir(), unless the ES user cannot reach it (a clone in a private folder)."""
+    base = services_dir()
+    if _can_enter(account, base):
+        return base
+    fallback = Path(tempfile.gettempdir()) / "commarchive-services"
+    fallback.mkdir(mode=0o755, exist_ok=True)
+    if not _can_enter(account, fallback):
+        raise ServiceError(f"{ES_USER} can reach neither {base} nor {fallback}: "
+                           "set COMMARCHIVE_SERVICES_DIR to a folder it can enter")
+    return fallback
 
 
 def _http_json(url: str, timeout_s: float = 5.0) -> dict[str, object]:
@@ -275,13 +289,13 @@ def wait_for_elasticsearch(url: str, timeout_s: float, proc: subprocess.Popen[by
 
 
 def start_elasticsearch() -> Running:
-    home = fetch_elasticsearch()
     account = _es_account()
-    if not _can_read(account, home / "lib"):
-        raise ServiceError(f"{ES_USER} cannot read {home}: make its parent folders traversable "
-                           "or set COMMARCHIVE_SERVICES_DIR")
+    base = _es_base(account)
+    home = fetch_elasticsearch(base)
+    if not _can_enter(account, home / "lib"):
+        raise ServiceError(f"{ES_USER} cannot read {home}")
     port, transport_port = free_port(), free_port()
-    run = services_dir() / "run" / f"es-{port}"
+    run = base / "run" / f"es-{port}"
     shutil.rmtree(run, ignore_errors=True)
     for sub in ("data", "logs", "tmp"):
         (run / sub).mkdir(parents=True)
