@@ -86,7 +86,8 @@ def item_from_spool(contents: SpoolContents, plan: NumberingPlan) -> NewItem:
         status = ItemStatus.TRUNCATED
         reason = str(end.get("reason") or "recovered after a crash")
     frames = max((len(c) // 2 for c in channels), default=0)
-    ended = _parse_time(end.get("ended_at")) or started + timedelta(seconds=frames / SAMPLE_RATE)
+    # The item spans the recorded audio; when signalling ended is kept in the details.
+    ended = started + timedelta(seconds=frames / SAMPLE_RATE)
     session_id = meta.session_ids[0] if meta.session_ids else None
     call_id = str(info.get("call_id") or contents.spool_id)
     extra: dict[str, bytes] = {}
@@ -110,7 +111,9 @@ def item_from_spool(contents: SpoolContents, plan: NumberingPlan) -> NewItem:
             "group_id": meta.group_id,
             "metadata": meta.to_json(),
             "streams": streams,
-            "rtp": info.get("rtp_stats") or end.get("rtp_stats") or {},
+            "rtp": end.get("rtp_stats") or {},
+            "signalling_started_at": info.get("started_at"),
+            "signalling_ended_at": end.get("ended_at"),
         },
         extra_parts=extra,
     )
