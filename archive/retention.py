@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -28,6 +29,7 @@ from archive.store import BlobLocked, StoreError
 log = logging.getLogger(__name__)
 
 SWEEP_BATCH_ITEMS: Final = 200
+BLOB_DELETE_THREADS: Final = 8
 SWEEP_ROLE: Final = "system"
 
 
@@ -114,43 +116,53 @@ def _blob_keys(conn: Connection, item_ids: Sequence[str]) -> dict[str, list[str]
 
 
 def _purge_rows(
-    archive: Archive, conn: Connection, item_id: str, *, reason: str, reference: str | None,
+    conn: Connection, item_ids: Sequence[str], *, reason: str, reference: str | None,
     now: datetime,
-) -> None:
-    """Inside a write transaction: shred every key, tombstone, delete the item's rows."""
-    row = conn.execute(
-        sa.select(cat.items.c.channel, cat.items.c.ingested_at).where(cat.items.c.id == item_id)
-    ).first()
-    if row is None:
-        return
-    archive.shred(item_id, conn=conn)
-    conn.execute(cat.tombstones.insert().values(
-        item_id=item_id, channel=row.channel, ingested_at=row.ingested_at, purged_at=now,
-        reason=reason, reference=reference,
-    ))
-    # Dependent rows (parts, parties, subjects, tags, restrictions, disclosures,
-    # annotations, hold links) go with the item; deleted explicitly so backends
-    # without cascading foreign keys lose them too.
+) -> list[str]:
+    """Inside a write transaction: shred every key, tombstone, delete the items' rows."""
+    rows = conn.execute(
+        sa.select(cat.items.c.id, cat.items.c.channel, cat.items.c.ingested_at)
+        .where(cat.items.c.id.in_(list(item_ids)))
+    ).all()
+    ids = [str(r.id) for r in rows]
+    if not ids:
+        return ids
+    # Crypto-shredding first: with the wrapped DEKs gone the sealed blobs are noise.
+    conn.execute(cat.wrapped_keys.delete().where(cat.wrapped_keys.c.item_id.in_(ids)))
+    conn.execute(cat.tombstones.insert(), [
+        {"item_id": r.id, "channel": r.channel, "ingested_at": r.ingested_at,
+         "purged_at": now, "reason": reason, "reference": reference} for r in rows])
+    # Dependent rows go with the item; deleted explicitly so backends without
+    # cascading foreign keys lose them too.
     for table in (cat.parts, cat.parties, cat.subjects, cat.purpose_tags, cat.restrictions,
                   cat.disclosures, cat.item_annotations, cat.hold_items):
-        conn.execute(table.delete().where(table.c.item_id == item_id))
-    conn.execute(cat.items.delete().where(cat.items.c.id == item_id))
+        conn.execute(table.delete().where(table.c.item_id.in_(ids)))
+    conn.execute(cat.items.delete().where(cat.items.c.id.in_(ids)))
+    return ids
 
 
-def _delete_blobs(archive: Archive, keys: Iterable[str]) -> list[str]:
-    """Delete sealed blobs; they are undecryptable already, so failures only leave garbage."""
-    failed: list[str] = []
-    for key in keys:
-        try:
-            archive.store.delete(key)
-        except BlobLocked:
-            # A storage-level lock left behind (e.g. an Object Lock hold not cleared):
-            # the keys are gone, so the blob is noise; report it.
-            failed.append(key)
-        except StoreError as exc:
-            log.warning("could not delete blob %s: %s", key, exc)
-            failed.append(key)
-    return failed
+def _delete_one(archive: Archive, key: str) -> str | None:
+    try:
+        archive.store.delete(key)
+    except BlobLocked:
+        # A storage-level lock left behind (e.g. an Object Lock hold not cleared):
+        # the keys are gone, so the blob is noise; report it.
+        return key
+    except StoreError as exc:
+        log.warning("could not delete blob %s: %s", key, exc)
+        return key
+    return None
+
+
+def _delete_blobs(archive: Archive, keys: Sequence[str]) -> list[str]:
+    """Delete sealed blobs (in parallel: each is a durable unlink); returns the leftovers.
+
+    They are undecryptable already, so a failure only leaves garbage behind.
+    """
+    if len(keys) <= 1:
+        return [k for k in (_delete_one(archive, key) for key in keys) if k]
+    with ThreadPoolExecutor(max_workers=BLOB_DELETE_THREADS) as pool:
+        return [k for k in pool.map(lambda key: _delete_one(archive, key), keys) if k]
 
 
 def _drop_index_docs(archive: Archive, item_ids: Iterable[str]) -> list[tuple[str, str]]:
@@ -200,9 +212,7 @@ def purge_items(
                 failed.append((item_id, ErrorCode.LEGAL_HOLD.value))
         todo = [i for i in candidates if i not in held]
         blobs = _blob_keys(conn, todo)
-        for item_id in todo:
-            _purge_rows(archive, conn, item_id, reason=reason, reference=reference, now=now)
-            purged.append(item_id)
+        purged = _purge_rows(conn, todo, reason=reason, reference=reference, now=now)
         event = None
         if purged:
             event = archive.audit.append(
@@ -216,10 +226,10 @@ def purge_items(
     # Held items whose index doc we removed get it back.
     if held:
         archive._index_items(sorted(held))
-    for item_id in purged:
-        leftovers = _delete_blobs(archive, blobs.get(item_id, []))
-        if leftovers:
-            log.warning("item %s purged; %d sealed blob(s) left behind", item_id, len(leftovers))
+    leftovers = _delete_blobs(archive, [k for i in purged for k in blobs.get(i, [])])
+    if leftovers:
+        log.warning("%d item(s) purged; %d sealed blob(s) left behind", len(purged),
+                    len(leftovers))
     if purged and checkpoint:
         archive.catalog.checkpoint()
     return purged, failed, seq
