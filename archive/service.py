@@ -72,7 +72,8 @@ def new_item_id() -> str:
 
 
 def blob_key(item_id: str, part: str) -> str:
-    return f"items/{item_id[-2:]}/{item_id}/{part}"
+    """Flat per shard, so writing an item creates no directory (and needs no extra fsync)."""
+    return f"items/{item_id[-2:]}/{item_id}.{part}"
 
 
 def now_utc() -> datetime:
@@ -125,11 +126,34 @@ class Archive:
         self.keyring = keyring
         self.users = Users(catalog)
         self.audit = AuditLog(catalog, keyring.derive("audit"), data_dir / "audit.anchor")
-        self._ingest_lock = threading.Lock()
+        # Items indexed since their dirty flag was last cleared; the flag is cleared in
+        # the next write transaction that happens anyway, costing no extra fsync.
+        self._indexed: set[str] = set()
+        self._indexed_lock = threading.Lock()
 
     def close(self) -> None:
+        self.flush_index_flags()
         self.index.close()
         self.catalog.dispose()
+
+    def _clear_index_flags(self, conn: Connection) -> None:
+        with self._indexed_lock:
+            done, self._indexed = self._indexed, set()
+        if done:
+            conn.execute(cat.items.update().where(cat.items.c.id.in_(sorted(done)))
+                         .values(index_dirty=False))
+
+    def mark_index_dirty(self, conn: Connection, item_ids: Sequence[str]) -> None:
+        """The index must be updated for these items (their state changed in ``conn``)."""
+        with self._indexed_lock:
+            self._indexed.difference_update(item_ids)
+        conn.execute(cat.items.update().where(cat.items.c.id.in_(list(item_ids)))
+                     .values(index_dirty=True))
+
+    def flush_index_flags(self) -> None:
+        if self._indexed:
+            with self.catalog.write() as conn:
+                self._clear_index_flags(conn)
 
     # -- identities -------------------------------------------------------------
 
@@ -187,6 +211,7 @@ class Archive:
             with self.catalog.write() as conn:
                 self._insert_item(conn, item_id, new, digest, dedupe, now, tags, wrapped,
                                   part_rows)
+                self._clear_index_flags(conn)
                 event = self.audit.append(
                     conn, actor=actor, role=Role.INGEST.value, action="ingest",
                     item_ids=[item_id],
@@ -206,7 +231,7 @@ class Archive:
                 raise
             raise TemporaryFailure("ingest", reason=str(exc) or type(exc).__name__) from exc
         self.audit.anchor(event)
-        self._index_items([item_id])
+        self._index_docs([self._doc_from_new(item_id, new, tags)])
         return IngestResult(item_id, True)
 
     def _parts_of(self, new: NewItem) -> Iterator[tuple[str, bytes, str]]:
@@ -271,6 +296,18 @@ class Archive:
             conn.execute(cat.parties.insert(), rows)
         return len(rows)
 
+    def _subject_ids(
+        self, parties: Iterable[Party], extra: Iterable[tuple[AddressKind, str]] = ()
+    ) -> dict[str, AddressKind]:
+        """Normalised data-subject identifiers among these parties (and extra ids)."""
+        found: dict[str, AddressKind] = {}
+        ids = [(p.kind, p.address) for p in parties if is_subject(self.config, p)]
+        for kind, ident in [*ids, *extra]:
+            norm = ident.lower() if kind in (AddressKind.EMAIL, AddressKind.SIP) else ident
+            if norm:
+                found.setdefault(norm, kind)
+        return found
+
     def _insert_subjects(
         self,
         conn: Connection,
@@ -283,13 +320,8 @@ class Archive:
                 sa.select(cat.subjects.c.identifier).where(cat.subjects.c.item_id == item_id)
             )
         }
-        rows = []
-        ids = [(p.kind, p.address) for p in parties if is_subject(self.config, p)]
-        for kind, ident in [*ids, *extra]:
-            norm = ident.lower() if kind in (AddressKind.EMAIL, AddressKind.SIP) else ident
-            if norm and norm not in have:
-                have.add(norm)
-                rows.append({"item_id": item_id, "identifier": norm, "kind": kind.value})
+        rows = [{"item_id": item_id, "identifier": ident, "kind": kind.value}
+                for ident, kind in self._subject_ids(parties, extra).items() if ident not in have]
         if rows:
             conn.execute(cat.subjects.insert(), rows)
 
@@ -314,8 +346,7 @@ class Archive:
             merged = self._insert_parties(conn, item_id, fresh)
             if merged:
                 self._insert_subjects(conn, item_id, fresh)
-                conn.execute(cat.items.update().where(cat.items.c.id == item_id)
-                             .values(index_dirty=True))
+                self.mark_index_dirty(conn, [item_id])
             event = self.audit.append(
                 conn, actor=actor, role=Role.INGEST.value, action="ingest_duplicate",
                 item_ids=[item_id], detail={"source": new.source, "merged_parties": merged},
@@ -610,29 +641,51 @@ class Archive:
                     .where(cat.subjects.c.item_id == item_id)
                 )
             ]
-        terms: list[str] = []
-        for party in record.parties:
-            for term in search_terms(self.config, party):
-                if term not in terms:
-                    terms.append(term)
         return IndexDoc(
             item_id=item_id, channel=record.channel.value, direction=record.direction.value,
-            started_at=record.started_at, parties=tuple(terms), subjects=tuple(subject_ids),
+            started_at=record.started_at, parties=self._party_terms(record.parties),
+            subjects=tuple(subject_ids),
             purposes=tuple(sorted(record.purpose_names)), restricted=record.restricted,
             held=record.held, sections=tuple(sections), title=str(index_part.get("title", "")),
         )
+
+    def _party_terms(self, parties: Iterable[Party]) -> tuple[str, ...]:
+        terms: list[str] = []
+        for party in parties:
+            for term in search_terms(self.config, party):
+                if term not in terms:
+                    terms.append(term)
+        return tuple(terms)
+
+    def _doc_from_new(self, item_id: str, new: NewItem, tags: Sequence[PurposeTag]) -> IndexDoc:
+        """The index document of a just-ingested item, from memory (no unsealing)."""
+        return IndexDoc(
+            item_id=item_id, channel=new.channel.value, direction=new.direction.value,
+            started_at=new.started_at, parties=self._party_terms(new.parties),
+            subjects=tuple(self._subject_ids(new.parties, new.subject_ids)),
+            purposes=tuple(sorted(t.purpose for t in tags)), restricted=False,
+            held=False, sections=tuple(new.sections),
+            title=str(new.details.get("subject") or new.details.get("title") or ""),
+        )
+
+    def _index_docs(self, docs: Sequence[IndexDoc]) -> None:
+        """Index documents; a failure leaves the items marked dirty for a later reindex."""
+        try:
+            self.index.upsert(docs)
+        except IndexError_ as exc:
+            log.warning("indexing %d item(s) deferred: %s", len(docs), exc)
+            return
+        with self._indexed_lock:
+            self._indexed.update(d.item_id for d in docs)
 
     def _index_items(self, item_ids: Sequence[str]) -> None:
         """Bring the index up to date; a failure leaves the items marked for reindex."""
         try:
             docs = [self.build_index_doc(i) for i in item_ids]
-            self.index.upsert(docs)
-        except (IndexError_, TemporaryFailure, keys.KeysError, ContentIntegrityError) as exc:
+        except (TemporaryFailure, keys.KeysError, ContentIntegrityError, ItemNotFound) as exc:
             log.warning("indexing %d item(s) deferred: %s", len(item_ids), exc)
             return
-        with self.catalog.write() as conn:
-            conn.execute(cat.items.update().where(cat.items.c.id.in_(list(item_ids)))
-                         .values(index_dirty=False))
+        self._index_docs(docs)
 
     def reindex(
         self, *, clear: bool = True, batch: int = 200,
@@ -662,9 +715,12 @@ class Archive:
         return done
 
     def reindex_dirty(self) -> int:
+        """Index whatever a failed or interrupted indexing left behind."""
+        self.flush_index_flags()
         ids = self.item_ids(where=cat.items.c.index_dirty.is_(True))
-        if ids:
-            self._index_items(ids)
+        for start in range(0, len(ids), 200):
+            self._index_items(ids[start : start + 200])
+        self.flush_index_flags()
         return len(ids)
 
     # -- transcripts ------------------------------------------------------------------------
@@ -713,8 +769,8 @@ class Archive:
                 cat.parts.c.item_id == item_id, cat.parts.c.name.in_(list(payloads))))
             conn.execute(cat.parts.insert(), rows)
             conn.execute(cat.items.update().where(cat.items.c.id == item_id).values(
-                transcript_status=TranscriptStatus.DONE.value, transcript_reason=None,
-                index_dirty=True))
+                transcript_status=TranscriptStatus.DONE.value, transcript_reason=None))
+            self.mark_index_dirty(conn, [item_id])
             event = self.audit.append(conn, actor=SYSTEM_ACTOR, role="system",
                                       action="transcribe", item_ids=[item_id])
         self.audit.anchor(event)

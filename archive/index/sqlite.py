@@ -61,6 +61,8 @@ class SqliteIndex:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA secure_delete=ON")
+            # Derived and rebuildable: no fsync per commit (WAL keeps it consistent).
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=10000")
         except sqlite3.Error as exc:
             raise IndexUnavailable(reason=str(exc)) from exc

@@ -44,7 +44,7 @@ class LocalStore:
         path = self._path(key)
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            self._make_dirs(path.parent)
             fh = tmp.open("xb")
         except OSError as exc:
             raise StoreUnavailable(key, reason=exc.strerror or type(exc).__name__) from exc
@@ -61,6 +61,17 @@ class LocalStore:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+    def _make_dirs(self, directory: Path) -> None:
+        """Create missing directories durably (each new entry fsync'd in its parent)."""
+        if directory.is_dir():
+            return
+        self._make_dirs(directory.parent)
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            return
+        _fsync_dir(directory.parent)
 
     def put(self, key: str, data: bytes) -> None:
         with self.writer(key) as w:
