@@ -70,3 +70,67 @@ class Redactor:
         if isinstance(value, dict):
             return {k: self.redact_json(v) for k, v in value.items()}
         return value
+
+
+# -- audio ------------------------------------------------------------------------
+
+BLEEP_HZ: Final = 1000.0
+BLEEP_AMPLITUDE: Final = 3000
+BLEEP_PAD_S: Final = 0.08
+_NUMBER_WORD_RE: Final = re.compile(rf"^(?:{_NUMBER_WORDS})$", re.IGNORECASE)
+
+
+def pii_spans(transcript: dict[str, Any], redactor: Redactor) -> list[tuple[float, float]]:
+    """Time spans of words that are personal data: names, addresses, numbers, spelled digits.
+
+    A run of three or more number words is treated as a spoken number (a phone
+    or customer number); a single "five" is not.
+    """
+    spans: list[tuple[float, float]] = []
+    for speaker in transcript.get("speakers", []):
+        words = speaker.get("words", [])
+        run: list[dict[str, Any]] = []
+        for word in [*words, None]:
+            if word is not None and _NUMBER_WORD_RE.match(str(word["word"])):
+                run.append(word)
+                continue
+            if len(run) >= 3:
+                spans.append((float(run[0]["start"]), float(run[-1]["end"])))
+            run = []
+            if word is None:
+                break
+            text = str(word["word"])
+            if any(c.isdigit() for c in text) or redactor.redact(text) != text:
+                spans.append((float(word["start"]), float(word["end"])))
+    return sorted(spans)
+
+
+def bleep_wav(wav: bytes, spans: list[tuple[float, float]]) -> bytes:
+    """Replace every channel in each span (padded) with a tone; 16-bit PCM WAV only."""
+    import io
+    import wave
+
+    import numpy as np
+
+    with wave.open(io.BytesIO(wav)) as reader:
+        if reader.getsampwidth() != 2:
+            raise ValueError("only 16-bit PCM recordings can be bleeped")
+        rate, nch = reader.getframerate(), reader.getnchannels()
+        frames = reader.readframes(reader.getnframes())
+    samples = np.frombuffer(frames, dtype="<i2").reshape(-1, nch).copy()
+    total = samples.shape[0]
+    for start, end in spans:
+        lo = max(0, int((start - BLEEP_PAD_S) * rate))
+        hi = min(total, int((end + BLEEP_PAD_S) * rate))
+        if hi <= lo:
+            continue
+        t = np.arange(lo, hi) / rate
+        tone = (BLEEP_AMPLITUDE * np.sin(2 * np.pi * BLEEP_HZ * t)).astype("<i2")
+        samples[lo:hi, :] = tone[:, None]
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(nch)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(samples.tobytes())
+    return out.getvalue()

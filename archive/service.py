@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 import keys
 from archive import catalog as cat
-from archive.anonymise import Redactor
+from archive.anonymise import Redactor, bleep_wav, pii_spans
 from archive.audit import SYSTEM_ACTOR, AuditLog
 from archive.catalog import Catalog
 from archive.config import ArchiveConfig, Purpose, Role
@@ -520,6 +520,7 @@ class Archive:
         return Content(item_id, part, data, content_type, chosen.name, anonymised)
 
     def _anonymise(self, record: ItemRecord, part: str, data: bytes) -> tuple[bytes, str]:
+        """The anonymised form of a part: redacted text, or audio with PII bleeped."""
         redactor = Redactor.for_parties(record.parties)
         if part == PART_ORIGINAL and record.channel is Channel.EMAIL:
             index_part = json.loads(self._system_unseal(record.id, PART_INDEX))
@@ -529,12 +530,23 @@ class Archive:
         if part == PART_TRANSCRIPT:
             transcript = json.loads(data)
             return _json_bytes(redactor.redact_json(transcript)), "application/json"
-        raise AccessDenied(
-            ErrorCode.PURPOSE_NOT_HELD,
-            "only anonymised text is available through an anonymised purpose; "
-            "audio cannot be anonymised yet",
-            item_id=record.id,
-        )
+        if part == PART_ORIGINAL and record.channel is Channel.CALL:
+            if record.transcript_status is not TranscriptStatus.DONE:
+                raise AccessDenied(
+                    ErrorCode.PURPOSE_NOT_CARRIED,
+                    "anonymised audio needs the transcript to find what to bleep; "
+                    f"transcript is {record.transcript_status.value}",
+                    item_id=record.id,
+                )
+            transcript = json.loads(self._system_unseal(record.id, PART_TRANSCRIPT))
+            try:
+                return bleep_wav(data, pii_spans(transcript, redactor)), "audio/wav"
+            except (ValueError, EOFError) as exc:
+                raise AccessDenied(ErrorCode.PURPOSE_NOT_CARRIED,
+                                   f"recording cannot be anonymised: {exc}",
+                                   item_id=record.id) from None
+        raise AccessDenied(ErrorCode.PURPOSE_NOT_CARRIED,
+                           f"part {part!r} has no anonymised form", item_id=record.id)
 
     def get_item(self, user: User, item_id: str) -> ItemView:
         """Metadata and sealed details of an item, for a user who may read it; audited."""

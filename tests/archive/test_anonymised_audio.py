@@ -1,0 +1,71 @@
+"""Trainers hear calls with personal data bleeped, found through the transcript's word times."""
+
+from __future__ import annotations
+
+import io
+import wave
+
+import numpy as np
+import pytest
+
+from archive.config import Role
+from archive.errors import AccessDenied
+from archive.model import Section
+from archive.service import Archive
+from ingest.audio import write_wav
+from ingest.calls import NumberingPlan, build_call_item, parse_sidecar, recording_from_file
+
+RATE = 8000
+
+
+def _call(archive: Archive) -> str:
+    rng = np.random.default_rng(7)
+    speech = (rng.standard_normal(RATE * 8) * 4000).astype("<i2").tobytes()
+    sidecar = parse_sidecar({"call_id": "anon-1", "from": "+31612345678", "from_name": "Kees Klant",
+                             "to": "+31205550100", "agent": "+31205550100",
+                             "direction": "inbound", "start": "2026-11-02T09:00:00Z"})
+    plan = NumberingPlan.from_archive(archive)
+    rec = recording_from_file(write_wav(RATE, [speech, speech]), sidecar, source="t", plan=plan)
+    return archive.ingest(build_call_item(rec, plan)).item_id
+
+
+def _words(*spec: tuple[str, float]) -> list[dict[str, object]]:
+    return [{"word": w, "start": t, "end": t + 0.3, "conf": 1.0} for w, t in spec]
+
+
+def _channels(wav: bytes) -> np.ndarray:
+    with wave.open(io.BytesIO(wav)) as r:
+        return np.frombuffer(r.readframes(r.getnframes()), dtype="<i2").reshape(-1, 2)
+
+
+def test_trainer_hears_names_and_spoken_numbers_bleeped(archive: Archive) -> None:
+    item_id = _call(archive)
+    trainer = archive.users.authenticate(archive.users.add("t", Role.TRAINER))
+    with pytest.raises(AccessDenied, match="transcript"):
+        archive.read_content(trainer, item_id)  # nothing known yet about what to bleep
+    customer_words = _words(("this", 1.0), ("is", 1.3), ("kees", 1.6), ("my", 2.5),
+                            ("number", 2.8), ("zero", 3.2), ("six", 3.5), ("one", 3.8),
+                            ("two", 4.1), ("thanks", 6.0))
+    transcript = {"speakers": [{"label": "customer", "channel": 0, "words": customer_words,
+                                "utterances": []}]}
+    archive.attach_transcript(item_id, transcript, [Section("transcript", "x", "customer", 1.0)],
+                              "x")
+    original = _channels(archive.read_content(
+        archive.users.authenticate(archive.users.add("q", Role.QUALITY)), item_id).data)
+    content = archive.read_content(trainer, item_id)
+    assert content.anonymised and content.content_type == "audio/wav"
+    bleeped = _channels(content.data)
+    assert bleeped.shape == original.shape
+
+    def same(start: float, end: float) -> bool:
+        lo, hi = int(start * RATE), int(end * RATE)
+        return bool(np.array_equal(bleeped[lo:hi], original[lo:hi]))
+
+    assert not same(1.6, 1.9)          # the name
+    assert not same(3.2, 4.4)          # four spoken digits
+    assert same(0.0, 0.9)              # ordinary speech is untouched
+    assert same(2.0, 2.4)
+    assert same(6.0, 7.9)
+    # A transcript read by a trainer is redacted too.
+    text = archive.read_content(trainer, item_id, part="transcript").data.decode()
+    assert "kees" not in text.lower()
