@@ -1,0 +1,217 @@
+"""Search benchmark: bulk indexing rate and search latency at N items, SQLite FTS5 vs Elasticsearch.
+
+    python bench/bench_search.py [--items 100000] [--queries 200] [--es-url URL]
+                                 [--only sqlite|elasticsearch]
+
+Items are synthetic (seeded): calls with six transcript utterances, e-mails
+with a subject and a body, words drawn from a Zipf-like vocabulary, three
+parties, one to three purposes, 5% restricted, start times over two years.
+Latency is measured end to end through the ``SearchIndex`` object (query,
+transport, snippet), one query at a time, after a warm-up; each query draws
+fresh words so no result is served from a cache of the previous one.
+
+Without ``--es-url``, Elasticsearch is started as the tests start it
+(tests/services.py: the Maven integ-test-zip, 512 MiB heap, one node).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Final
+
+REPO_ROOT: Final = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from archive.index import IndexDoc, SearchIndex, SearchQuery  # noqa: E402
+from archive.model import Section  # noqa: E402
+
+BATCH_DOCS: Final = 1000
+WARMUP_QUERIES: Final = 20
+VOCABULARY_WORDS: Final = 20_000
+PURPOSES: Final = ("quality", "training", "legal")
+EPOCH: Final = datetime(2024, 1, 1, tzinfo=UTC)
+SPAN_S: Final = 2 * 365 * 86400
+
+
+def _vocabulary(rng: random.Random) -> list[str]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = {"".join(rng.choices(letters, k=rng.randint(3, 9))) for _ in range(VOCABULARY_WORDS)}
+    return sorted(words)
+
+
+class Corpus:
+    def __init__(self, seed: int) -> None:
+        # One vocabulary for documents and queries; the seed varies only the draws.
+        self.words = _vocabulary(random.Random(0))
+        self.rng = random.Random(seed)
+        # Zipf-like weights: word k drawn with probability ~ 1/(k+10)
+        self.weights = [1.0 / (k + 10) for k in range(len(self.words))]
+        self.cum = list(_accumulate(self.weights))
+
+    def sentence(self, n: int) -> str:
+        return " ".join(self.rng.choices(self.words, cum_weights=self.cum, k=n))
+
+    def word_in_band(self, lo: int, hi: int) -> str:
+        return self.words[self.rng.randrange(lo, min(hi, len(self.words)))]
+
+    def doc(self, n: int) -> IndexDoc:
+        rng = self.rng
+        call = rng.random() < 0.5
+        started = EPOCH + timedelta(seconds=rng.randrange(SPAN_S))
+        customer = f"+3161{rng.randrange(10**7):07d}"
+        parties = (customer, f"cust{n}@customer.test", f"Agent {rng.randrange(50)}")
+        if call:
+            sections = tuple(
+                Section("transcript", self.sentence(rng.randint(6, 18)),
+                        speaker="agent" if i % 2 else "customer", start_s=i * 7.5)
+                for i in range(6)
+            )
+            title = f"Call {customer}"
+        else:
+            subject = self.sentence(5)
+            sections = (Section("subject", subject), Section("body", self.sentence(60)))
+            title = subject
+        purposes = tuple(sorted(rng.sample(PURPOSES, rng.randint(1, 3))))
+        return IndexDoc(
+            item_id=f"{n:012d}", channel="call" if call else "email",
+            direction="inbound", started_at=started, parties=parties,
+            subjects=(customer,), purposes=purposes, restricted=rng.random() < 0.05,
+            held=False, sections=sections, title=title,
+        )
+
+
+def _accumulate(values: list[float]) -> Iterator[float]:
+    total = 0.0
+    for v in values:
+        total += v
+        yield total
+
+
+def index_corpus(index: SearchIndex, items: int, seed: int, subjects: list[str]) -> float:
+    """Bulk-index ``items`` docs in batches; return items per second.
+
+    Every 100th item's subject is appended to ``subjects``, for subject look-ups.
+    """
+    corpus = Corpus(seed)
+    t_index = 0.0
+    for start in range(0, items, BATCH_DOCS):
+        batch = [corpus.doc(n) for n in range(start, min(items, start + BATCH_DOCS))]
+        subjects.extend(d.subjects[0] for d in batch[::100])
+        t0 = time.perf_counter()
+        index.upsert(batch)
+        t_index += time.perf_counter() - t0
+        if start and start % (20 * BATCH_DOCS) == 0:
+            print(f"  {start} items, {start / t_index:.0f} items/s", file=sys.stderr)
+    return items / t_index
+
+
+def query_kinds(corpus: Corpus, subjects: list[str]) -> dict[str, Callable[[], SearchQuery]]:
+    def word(lo: int, hi: int) -> str:
+        return corpus.word_in_band(lo, hi)
+
+    return {
+        "common word": lambda: SearchQuery(word(0, 50)),
+        "mid word": lambda: SearchQuery(word(200, 2000)),
+        "rare word": lambda: SearchQuery(word(5000, VOCABULARY_WORDS)),
+        "two words AND": lambda: SearchQuery(f"{word(0, 300)} {word(0, 300)}"),
+        "phrase (two common words)": lambda: SearchQuery(f'"{word(0, 30)} {word(0, 30)}"'),
+        "word + purpose + 90 days": lambda: SearchQuery(
+            word(50, 500), purposes=frozenset({"quality"}),
+            since=EPOCH + timedelta(days=corpus.rng.randrange(600)),
+            until=EPOCH + timedelta(days=corpus.rng.randrange(600) + 90)),
+        "subject (no text)": lambda: SearchQuery(
+            subject=corpus.rng.choice(subjects), include_restricted=True),
+        "listing page 3 (no text)": lambda: SearchQuery(purposes=frozenset({"legal"}), offset=40),
+    }
+
+
+def measure(
+    index: SearchIndex, queries: int, seed: int, subjects: list[str]
+) -> dict[str, tuple[float, float, float]]:
+    corpus = Corpus(seed + 1)
+    results: dict[str, tuple[float, float, float]] = {}
+    for name, make in query_kinds(corpus, subjects).items():
+        for _ in range(WARMUP_QUERIES):
+            index.search(make())
+        times: list[float] = []
+        totals: list[int] = []
+        for _ in range(queries):
+            q = make()
+            t0 = time.perf_counter()
+            res = index.search(q)
+            times.append((time.perf_counter() - t0) * 1000)
+            totals.append(res.total)
+        times.sort()
+        p50 = statistics.median(times)
+        p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
+        results[name] = (p50, p95, statistics.mean(totals))
+    return results
+
+
+def run(name: str, index: SearchIndex, items: int, queries: int, seed: int) -> None:
+    index.ensure()
+    print(f"[{name}] indexing {items} items ...", file=sys.stderr)
+    subjects: list[str] = []
+    rate = index_corpus(index, items, seed, subjects)
+    assert index.count() == items, index.count()
+    print(f"[{name}] bulk indexing: {rate:.0f} items/s")
+    print(f"| {name} | query | p50 ms | p95 ms | mean total hits |")
+    print("|---|---|---|---|---|")
+    for kind, (p50, p95, hits) in measure(index, queries, seed, subjects).items():
+        print(f"| {name} | {kind} | {p50:.1f} | {p95:.1f} | {hits:.0f} |")
+    sys.stdout.flush()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--es-url", help="use this Elasticsearch instead of starting one")
+    parser.add_argument("--only", choices=["sqlite", "elasticsearch"])
+    args = parser.parse_args()
+
+    if args.only != "elasticsearch":
+        from archive.index.sqlite import SqliteIndex
+
+        with tempfile.TemporaryDirectory() as tmp:
+            sqlite = SqliteIndex(Path(tmp) / "index.sqlite")
+            try:
+                run("sqlite", sqlite, args.items, args.queries, args.seed)
+            finally:
+                sqlite.close()
+
+    if args.only != "sqlite":
+        from archive.index.elastic import ElasticIndex
+
+        started = None
+        url = args.es_url
+        if not url:
+            from tests.services import start_elasticsearch
+
+            t0 = time.perf_counter()
+            started = start_elasticsearch()
+            url = started.url
+            print(f"Elasticsearch started in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+        es = ElasticIndex(url, prefix=f"bench-{uuid.uuid4().hex[:8]}", timeout_s=120)
+        try:
+            run("elasticsearch", es, args.items, args.queries, args.seed)
+        finally:
+            es.drop()
+            es.close()
+            if started is not None:
+                started.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
