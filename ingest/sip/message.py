@@ -232,8 +232,10 @@ def parse_message(data: bytes) -> SipMessage:
     for required in ("via", "call-id", "cseq", "from", "to"):
         if msg.get(required) is None:
             raise SipParseError(f"Missing {required.title()} Header", partial=msg)
-    cseq_num, cseq_method = parse_cseq(msg.get("cseq") or "")
-    del cseq_num
+    try:
+        _, cseq_method = parse_cseq(msg.get("cseq") or "")
+    except SipParseError as exc:
+        raise SipParseError(exc.reason, partial=msg) from None
     if msg.method is not None and cseq_method != msg.method:
         raise SipParseError("CSeq Method Mismatch", partial=msg)
     length_header = msg.get("content-length")

@@ -151,7 +151,8 @@ def parse_response(raw: bytes) -> Response:
     for line in lines[1:]:
         name, _, value = line.partition(":")
         headers.setdefault(name.strip().lower(), value.strip())
-    return Response(int(status), reason, headers, body.decode(errors="replace"), raw)
+    code = int(status) if status.isdigit() else 0  # 0: a request (e.g. the server's BYE)
+    return Response(code, reason, headers, body.decode(errors="replace"), raw)
 
 
 @dataclass
@@ -222,6 +223,7 @@ class SiprecClient:
         extra: Sequence[str] = (),
         cseq: int | None = None,
         branch: str | None = None,
+        send: bool = True,
     ) -> bytes:
         proto = "TCP" if self.tcp else "UDP"
         branch = branch or "z9hG4bK" + uuid.uuid4().hex[:16]
@@ -244,7 +246,8 @@ class SiprecClient:
         data = body.encode()
         lines.append(f"Content-Length: {len(data)}")
         raw = ("\r\n".join(lines) + "\r\n\r\n").encode() + data
-        self.send_raw(raw)
+        if send:
+            self.send_raw(raw)
         return raw
 
     def invite(
