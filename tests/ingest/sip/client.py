@@ -68,6 +68,11 @@ class Party:
     label: str
 
 
+JAN = Party("p1", "sip:+31201234567@carrier.example.net", "Jan Jansen", "s1", "1")
+AGENT = Party("p2", "sip:agent7@pbx.example.com", "Agent Seven", "s2", "2")
+JAN_AND_AGENT = [JAN, AGENT]
+
+
 def metadata_xml(session_id: str, parties: Sequence[Party], *, group_id: str = "grp-1") -> str:
     ns = "urn:ietf:params:xml:ns:recording:1"
     lines = [
