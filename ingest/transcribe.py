@@ -7,7 +7,7 @@ is a directory from settings or an installed ``vosk-model-*`` package.
 Exceptions::
 
     TranscriptionError        base; carries a short ``reason``
-     ├── ModelUnavailable     no usable model at the configured/installed path
+     ├── ModelUnavailable     no usable model at the configured path (also a ValueError)
      ├── AudioUnusable        the recording cannot be decoded: the item is marked ``failed``
      └── TranscriptionCancelled  stop requested mid-recording: the item stays ``pending``
 """
@@ -51,7 +51,9 @@ class TranscriptionError(Exception):
         super().__init__(reason)
 
 
-class ModelUnavailable(TranscriptionError):
+class ModelUnavailable(TranscriptionError, ValueError):
+    """A settings value points at no usable model (a ValueError, as CLIs report those)."""
+
     def __init__(self, path: Path | None, *, reason: str) -> None:
         self.path = path
         super().__init__(f"vosk model {path}: {reason}" if path else f"vosk model: {reason}")

@@ -18,16 +18,17 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
 from archive.errors import ContentIntegrityError, ItemNotFound
-from archive.model import Section
+from archive.model import ItemRecord, Section
 from ingest.transcribe import (
     AudioUnusable,
     Transcriber,
     TranscriptionCancelled,
     default_labels,
     read_wav_channels,
+    speaker_labels,
 )
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,25 @@ class TranscriptSink(Protocol):
 #: Labels for an item's channels, given its id and channel count (e.g. from its
 #: parties' channel map via ``ingest.transcribe.speaker_labels``).
 Labeler = Callable[[str, int], Sequence[str]]
+
+
+@runtime_checkable
+class PartyDirectory(Protocol):
+    """An archive that can say who is on which channel (``Archive.record``)."""
+
+    def record(self, item_id: str) -> ItemRecord: ...
+
+
+def default_labeler(sink: object) -> Labeler | None:
+    """``agent`` / ``customer`` from the item's channel map when the sink knows its parties."""
+    if not isinstance(sink, PartyDirectory):
+        return None
+    directory = sink
+
+    def labels(item_id: str, n_channels: int) -> list[str]:
+        return speaker_labels(directory.record(item_id).parties, n_channels)
+
+    return labels
 
 
 class Outcome(StrEnum):
@@ -103,9 +123,21 @@ def transcribe_item(
 
     try:
         channels, rate = read_wav_channels(audio)
-        labels = list(labeler(item_id, len(channels))) if labeler else []
-        if len(labels) != len(channels):
-            labels = default_labels(len(channels))
+    except AudioUnusable as exc:
+        return _fail(sink, item_id, exc.reason)
+    labeler = labeler or default_labeler(sink)
+    labels: list[str] = []
+    if labeler is not None:
+        try:
+            labels = list(labeler(item_id, len(channels)))
+        except ItemNotFound:
+            return Outcome.GONE
+        except Exception:  # labels are cosmetic: fall back rather than lose the transcript
+            log.warning("transcription: no channel labels for %s", item_id, exc_info=True)
+    if len(labels) != len(channels):
+        labels = default_labels(len(channels))
+
+    try:
         transcript = transcriber.transcribe_channels(channels, rate, labels, cancel=cancel)
     except TranscriptionCancelled:
         return Outcome.RETRY

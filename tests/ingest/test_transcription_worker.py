@@ -29,7 +29,7 @@ from archive.model import (
     TranscriptStatus,
 )
 from archive.service import Archive
-from ingest.transcribe import Transcriber, find_model, read_wav_channels, speaker_labels
+from ingest.transcribe import Transcriber, find_model, read_wav_channels
 from ingest.transcription_worker import (
     BackfillCounts,
     Outcome,
@@ -158,6 +158,19 @@ def test_a_pending_call_gets_a_transcript_with_speaker_sections(
     assert {s.speaker for s in sections} == {"agent", "customer"}
     assert all(s.kind == "transcript" and s.start_s is not None for s in sections)
     assert "agent: " in text and "customer: " in text
+
+
+def test_missing_channel_labels_fall_back_to_channel_numbers(
+    transcriber: Transcriber, call_wav: bytes
+) -> None:
+    def broken(item_id: str, n: int) -> list[str]:
+        raise KeyError("no channel map")
+
+    sink = FakeSink({"x": call_wav})
+
+    assert transcribe_item(sink, transcriber, "x", labeler=broken) is Outcome.DONE
+    transcript, _, _ = sink.attached["x"]
+    assert [s["label"] for s in transcript["speakers"]] == ["channel 0", "channel 1"]
 
 
 @pytest.mark.parametrize(
@@ -324,10 +337,6 @@ def call_item(wav: bytes) -> NewItem:
     )
 
 
-def labels_from(archive: Archive) -> Callable[[str, int], list[str]]:
-    return lambda item_id, n: speaker_labels(archive.record(item_id).parties, n)
-
-
 def test_archived_call_is_transcribed_and_sealed_with_speaker_sections(
     archive: Archive, transcriber: Transcriber, call_wav: bytes
 ) -> None:
@@ -336,8 +345,8 @@ def test_archived_call_is_transcribed_and_sealed_with_speaker_sections(
     assert archive.record(item_id).transcript_status is TranscriptStatus.PENDING
     assert archive.pending_transcripts(10) == [item_id]
 
-    # WHEN the backfill runs, labelling channels from the parties' channel map
-    counts = backfill(archive, transcriber, labeler=labels_from(archive))
+    # WHEN the backfill runs (channels are labelled from the parties' channel map)
+    counts = backfill(archive, transcriber)
 
     # THEN the call is done and its index sections name the speaker and offset
     assert counts.done == 1
@@ -358,7 +367,7 @@ def test_a_customer_word_finds_the_customer_and_the_offset(
     archive: Archive, transcriber: Transcriber, call_wav: bytes
 ) -> None:
     item_id = archive.ingest(call_item(call_wav)).item_id
-    backfill(archive, transcriber, labeler=labels_from(archive))
+    backfill(archive, transcriber)
     sections = archive.build_index_doc(item_id).sections
     agent_words = {w for s in sections if s.speaker == "agent" for w in s.text.split()}
     word = next(
