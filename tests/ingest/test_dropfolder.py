@@ -1,0 +1,158 @@
+"""PBX drop folder: WAV + JSON sidecar pairs ingested once, removed only when durable."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archive.errors import TemporaryFailure
+from archive.index import SearchQuery
+from archive.model import Direction, Side
+from archive.service import Archive
+from ingest.audio import alaw_encode, ulaw_encode, write_wav
+from ingest.dropfolder import DropFolderConfig, run_drop_folder, scan_once
+from tests.ingest.sip.conftest import quality_user, read_call
+from tests.ingest.test_audio import sine, wav_with
+
+SIDECAR = {
+    "call_id": "pbx-1",
+    "from": "+31 20 123 4567",
+    "to": "+31205550123",
+    "agent": "+31205550123",
+    "direction": "inbound",
+    "start": "2026-11-20T10:00:00Z",
+    "from_name": "Jan Jansen",
+}
+
+
+def drop(
+    folder: Path, stem: str, wav: bytes, sidecar: dict[str, Any] | bytes, *, age_s: float = 10
+) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{stem}.wav").write_bytes(wav)
+    raw = sidecar if isinstance(sidecar, bytes) else json.dumps(sidecar).encode()
+    (folder / f"{stem}.json").write_bytes(raw)
+    past = time.time() - age_s
+    for name in (f"{stem}.wav", f"{stem}.json"):
+        os.utime(folder / name, (past, past))
+
+
+def test_stereo_pair_becomes_a_call_and_the_files_go_only_after_ingest(
+    archive: Archive, tmp_path: Path
+) -> None:
+    folder = tmp_path / "drop"
+    drop(folder, "call1", write_wav(8000, [sine(300, 2.0), sine(500, 2.0)]), SIDECAR)
+    result = scan_once(archive, DropFolderConfig(folder))
+    [item_id] = result.ingested
+    assert not list(folder.glob("call1.*"))
+    record = archive.record(item_id)
+    assert record.direction is Direction.INBOUND
+    parties = {p.address: p for p in record.parties}
+    assert (
+        parties["+31201234567"].side is Side.CUSTOMER and parties["+31201234567"].channel_index == 0
+    )
+    assert parties["+31205550123"].side is Side.AGENT and parties["+31205550123"].channel_index == 1
+    audio, details = read_call(archive, item_id)
+    assert len(audio.channels) == 2 and details["duration_s"] == 2.0
+    assert [c["side"] for c in details["channels"]] == ["customer", "agent"]
+    page = archive.search(quality_user(archive), SearchQuery(text="0201234567"))
+    assert [h.item_id for h in page.result.hits] == [item_id]
+
+
+@pytest.mark.parametrize("fmt", [6, 7])
+def test_mono_g711_and_16khz_files(archive: Archive, tmp_path: Path, fmt: int) -> None:
+    folder = tmp_path / "drop"
+    pcm = sine(400, 1.0)
+    coded = alaw_encode(pcm) if fmt == 6 else ulaw_encode(pcm)
+    drop(folder, "mono", wav_with(fmt, 1, 8000, 8, coded), SIDECAR)
+    drop(
+        folder, "wide", write_wav(16000, [sine(400, 1.0, rate=16000)]), {**SIDECAR, "call_id": "w"}
+    )
+    result = scan_once(archive, DropFolderConfig(folder))
+    assert len(result.ingested) == 2 and not result.rejected
+
+
+def test_a_pair_still_being_written_waits(archive: Archive, tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    drop(folder, "fresh", write_wav(8000, [sine(300, 0.5)]), SIDECAR, age_s=0)
+    result = scan_once(archive, DropFolderConfig(folder, settle_s=5))
+    assert result.waiting == 1 and not result.ingested and (folder / "fresh.wav").exists()
+
+
+@pytest.mark.parametrize(
+    ("wav", "sidecar", "reason"),
+    [
+        (b"garbage", SIDECAR, "audio"),
+        (write_wav(8000, [sine(300, 0.5)]), b"{not json", "not valid JSON"),
+        (write_wav(8000, [sine(300, 0.5)]), {"from": "+31201234567"}, "start"),
+        (write_wav(8000, [sine(300, 0.5)]), {**SIDECAR, "direction": "sideways"}, "direction"),
+    ],
+)
+def test_bad_pairs_go_to_rejected_with_a_reason(
+    archive: Archive, tmp_path: Path, wav: bytes, sidecar: Any, reason: str
+) -> None:
+    folder = tmp_path / "drop"
+    drop(folder, "bad", wav, sidecar)
+    result = scan_once(archive, DropFolderConfig(folder))
+    assert result.rejected == ["bad"] and not result.ingested
+    rejected = folder / "rejected"
+    assert (rejected / "bad.wav").exists() and (rejected / "bad.json").exists()
+    assert reason in (rejected / "bad.reason.txt").read_text()
+    assert not (folder / "bad.wav").exists()
+
+
+def test_archive_outage_keeps_the_files_and_the_same_pair_is_ingested_once(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "drop"
+    wav = write_wav(8000, [sine(300, 0.5), sine(350, 0.5)])
+    drop(folder, "c", wav, SIDECAR)
+    real = archive.ingest
+
+    def down(item: Any, **kw: Any) -> Any:
+        raise TemporaryFailure("ingest", reason="down (test)")
+
+    monkeypatch.setattr(archive, "ingest", down)
+    assert scan_once(archive, DropFolderConfig(folder)).waiting == 1
+    assert (folder / "c.wav").exists() and (folder / "c.json").exists()
+    monkeypatch.setattr(archive, "ingest", real)
+    [item_id] = scan_once(archive, DropFolderConfig(folder)).ingested
+    # The PBX drops the same recording again (e.g. we crashed before deleting): no second item.
+    drop(folder, "c-again", wav, SIDECAR)
+    again = scan_once(archive, DropFolderConfig(folder))
+    assert again.duplicates == [item_id] and not again.ingested
+
+
+def test_lone_files_are_rejected_after_the_orphan_timeout(archive: Archive, tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    drop(folder, "lone", write_wav(8000, [sine(300, 0.5)]), SIDECAR, age_s=100)
+    (folder / "lone.json").unlink()
+    assert scan_once(archive, DropFolderConfig(folder, orphan_after_s=1000)).waiting == 1
+    assert scan_once(archive, DropFolderConfig(folder, orphan_after_s=50)).rejected == ["lone"]
+
+
+def test_run_drop_folder_polls_until_stopped(archive: Archive, tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    drop(folder, "polled", write_wav(8000, [sine(300, 0.5)]), SIDECAR)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            run_drop_folder(archive, DropFolderConfig(folder, poll_interval_s=0.05), stop=stop)
+        )
+        for _ in range(100):
+            if not (folder / "polled.wav").exists():
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(main())
+    assert not (folder / "polled.wav").exists()
+    assert len(archive.item_ids()) == 1
