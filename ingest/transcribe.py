@@ -119,6 +119,7 @@ def find_model(configured: Path | None) -> Path | None:
                 configured, reason="is not a vosk model directory (no am/, conf/)"
             )
         return found
+    importlib.invalidate_caches()  # a package may have been installed since the last look
     for name in installed_model_packages():
         try:
             spec = importlib.util.find_spec(name)

@@ -38,6 +38,8 @@ POLL_INTERVAL_SECONDS: Final = 2.0
 RETRY_BACKOFF_SECONDS: Final = 60.0
 BACKFILL_BATCH: Final = 1000
 STOP_TIMEOUT_SECONDS: Final = 30.0
+#: Without a model, how often a running worker looks for one (a package installed later).
+REDISCOVER_INTERVAL_SECONDS: Final = 60.0
 
 
 class TranscriptSink(Protocol):
@@ -217,8 +219,9 @@ def backfill(
 class TranscriptionWorker:
     """Polls the archive for pending calls and transcribes them in a bounded pool.
 
-    With no transcriber (no model configured or installed) it stays idle and
-    items remain ``pending`` for a later backfill.
+    With no transcriber (no model configured or installed) items remain
+    ``pending``: the worker idles, or, given ``discover``, looks for a model every
+    ``rediscover_interval_s`` and starts transcribing once one appears.
     """
 
     def __init__(
@@ -230,6 +233,8 @@ class TranscriptionWorker:
         poll_interval_s: float = POLL_INTERVAL_SECONDS,
         retry_backoff_s: float = RETRY_BACKOFF_SECONDS,
         labeler: Labeler | None = None,
+        discover: Callable[[], Transcriber | None] | None = None,
+        rediscover_interval_s: float = REDISCOVER_INTERVAL_SECONDS,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -239,6 +244,9 @@ class TranscriptionWorker:
         self._poll_interval_s = poll_interval_s
         self._retry_backoff_s = retry_backoff_s
         self._labeler = labeler
+        self._discover = discover
+        self._rediscover_interval_s = rediscover_interval_s
+        self._next_discovery = 0.0
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -257,7 +265,7 @@ class TranscriptionWorker:
         return self._poller is not None and self._poller.is_alive()
 
     def start(self) -> None:
-        if self._transcriber is None:
+        if self._transcriber is None and self._discover is None:
             log.info("transcription: no vosk model; calls stay pending until one is configured")
             return
         if self.running:
@@ -303,6 +311,8 @@ class TranscriptionWorker:
             self._wake.clear()
 
     def _poll_once(self) -> None:
+        if self._transcriber is None and not self._try_discover():
+            return
         with self._lock:
             free = self._workers - len(self._in_flight)
             busy = set(self._in_flight)
@@ -321,6 +331,23 @@ class TranscriptionWorker:
                 self._in_flight.add(item_id)
             future = self._pool.submit(self._run, item_id)
             future.add_done_callback(functools.partial(self._finished, item_id))
+
+    def _try_discover(self) -> bool:
+        now = time.monotonic()
+        if self._discover is None or now < self._next_discovery:
+            return False
+        self._next_discovery = now + self._rediscover_interval_s
+        try:
+            self._transcriber = self._discover()
+        except Exception:
+            log.warning("transcription: the configured vosk model is unusable", exc_info=True)
+            return False
+        if self._transcriber is not None:
+            log.info(
+                "transcription: vosk model %s found; working through pending calls",
+                self._transcriber.model_name,
+            )
+        return self._transcriber is not None
 
     def _run(self, item_id: str) -> Outcome:
         assert self._transcriber is not None

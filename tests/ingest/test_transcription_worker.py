@@ -230,15 +230,15 @@ def test_erased_item_is_skipped(transcriber: Transcriber) -> None:
 def test_worker_transcribes_pending_calls_within_its_bound(
     transcriber: Transcriber, call_wav: bytes
 ) -> None:
-    sink = FakeSink({f"call-{n}": call_wav for n in range(3)} | {"junk": b"junk"})
+    sink = FakeSink({f"call-{n}": call_wav for n in range(2)} | {"junk": b"junk"})
 
     with TranscriptionWorker(sink, transcriber, workers=2, poll_interval_s=0.05) as worker:
         wait_for(lambda: not sink.pending_transcripts(10) and worker.idle())
 
-    assert set(sink.attached) == {"call-0", "call-1", "call-2"}
+    assert set(sink.attached) == {"call-0", "call-1"}
     assert set(sink.failed) == {"junk"}
     assert 1 <= sink.max_active <= 2
-    assert (worker.counts.done, worker.counts.failed) == (3, 1)
+    assert (worker.counts.done, worker.counts.failed) == (2, 1)
     assert not worker.running
 
 
@@ -268,6 +268,22 @@ def test_without_a_model_the_worker_idles_and_calls_stay_pending(call_wav: bytes
     assert not worker.enabled and not worker.running
     assert sink.loads == 0
     assert sink.pending_transcripts(10) == ["x"]
+
+
+def test_worker_picks_up_pending_calls_once_a_model_appears(
+    transcriber: Transcriber, call_wav: bytes
+) -> None:
+    sink = FakeSink({"x": call_wav})
+    found: list[Transcriber | None] = [None, transcriber]
+
+    with TranscriptionWorker(
+        sink, None, poll_interval_s=0.01, discover=lambda: found.pop(0), rediscover_interval_s=0.1
+    ):
+        time.sleep(0.05)
+        assert sink.loads == 0 and len(found) == 1  # looked once, no model yet
+        wait_for(lambda: "x" in sink.attached)
+
+    assert not found
 
 
 def test_stop_abandons_work_in_progress_and_leaves_it_pending(
@@ -384,6 +400,22 @@ def test_a_customer_word_finds_the_customer_and_the_offset(
     hits = [h for h in page.result.hits if h.item_id == item_id]
     assert hits and hits[0].speaker == "customer"
     assert hits[0].start_s is not None and hits[0].start_s > 1.0
+
+
+def test_worker_pool_on_the_real_archive_transcribes_concurrent_calls(
+    archive: Archive, transcriber: Transcriber, call_wav: bytes
+) -> None:
+    (left, right), rate = read_wav_channels(call_wav)
+    ids = [
+        archive.ingest(call_item(stereo_wav(rate, left + bytes(2 * n), right))).item_id
+        for n in range(2)
+    ]
+
+    with TranscriptionWorker(archive, transcriber, workers=2, poll_interval_s=0.05) as worker:
+        wait_for(lambda: not archive.pending_transcripts(10) and worker.idle())
+
+    assert worker.counts.done == 2
+    assert {archive.record(i).transcript_status for i in ids} == {TranscriptStatus.DONE}
 
 
 def test_archived_garbage_call_is_marked_failed(archive: Archive, transcriber: Transcriber) -> None:
