@@ -297,14 +297,27 @@ def _parse_date(msg: Message) -> datetime | None:
         return None
 
 
-def _strict_addresses(msg: Message, name: str, role: PartyRole, parsed: ParsedMessage) -> None:
-    for raw_value in msg.get_all(name, failobj=[]) or []:
+def _strict_addresses(
+    msg: Message,
+    raw_headers: list[tuple[str, str]],
+    name: str,
+    role: PartyRole,
+    parsed: ParsedMessage,
+) -> None:
+    raw_values = [value for key, value in raw_headers if key.lower() == name]
+    if not raw_values:
+        return
+    try:
+        fetched: list[Any] = list(msg.get_all(name, failobj=[]) or [])
+    except Exception:
+        fetched = []
+    for index, raw_value in enumerate(raw_values):
+        refs: list[AddressRef] = []
         try:
-            header: Any = raw_value
+            header: Any = fetched[index]
             defects = getattr(header, "defects", ())
             addresses: tuple[Address, ...] = tuple(getattr(header, "addresses", ()))
             strict_ok = not any(type(d).__name__ == "InvalidHeaderDefect" for d in defects)
-            refs: list[AddressRef] = []
             for addr in addresses:
                 spec = normalise_address(addr.addr_spec) if addr.username and addr.domain else None
                 if spec is None:
@@ -312,14 +325,13 @@ def _strict_addresses(msg: Message, name: str, role: PartyRole, parsed: ParsedMe
                     break
                 display = _clean_line(addr.display_name or "", MAX_NAME_CHARS) or None
                 refs.append(AddressRef(role, spec, display))
-        except Exception:
+        except Exception:  # IndexError included: the header did not fetch at all
             strict_ok = False
-            refs = []
         if strict_ok:
             parsed.addresses.extend(refs)
         else:
             parsed.address_errors.append(name)
-            parsed.unparsed_address_text.append(_clean_line(str(raw_value), 4096))
+            parsed.unparsed_address_text.append(_clean_line(raw_value, 4096))
 
 
 def _decode_part_text(part: Message, limits: MimeLimits) -> str | None:
@@ -500,7 +512,7 @@ def _read_headers(msg: EmailMessage, parsed: ParsedMessage) -> None:
         parsed.references = tuple(_clean_line(r, 998) for r in _MSGID.findall(raw_refs))
     parsed.date = _parse_date(msg)
     for name, role in ADDRESS_HEADERS:
-        _strict_addresses(msg, name, role, parsed)
+        _strict_addresses(msg, headers, name, role, parsed)
 
 
 # --------------------------------------------------------------------------- time limit
