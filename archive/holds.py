@@ -175,6 +175,7 @@ def place_hold(
         if ids:
             conn.execute(cat.hold_items.insert(),
                          [{"hold_id": hold_id, "item_id": i} for i in ids])
+            archive.mark_index_dirty(conn, ids)
         keys = _blob_keys(conn, ids)
         event = archive.audit.append(
             conn, actor=actor, role=role, action="hold_place", item_ids=ids,
@@ -210,6 +211,8 @@ def lift_hold(
         ids = [str(r[0]) for r in conn.execute(
             sa.select(cat.hold_items.c.item_id).where(cat.hold_items.c.hold_id == hold_id))]
         still = held_item_ids(conn, ids)
+        if ids:
+            archive.mark_index_dirty(conn, ids)
         freed = [i for i in ids if i not in still]
         keys = _blob_keys(conn, freed)
         event = archive.audit.append(

@@ -503,6 +503,7 @@ def erase_subject(
                                       "detail": "placed under legal hold meanwhile"})
                     continue
                 archive.shred(item_id, purposes=drop, conn=conn)
+                archive.mark_index_dirty(conn, [item_id])
             partial.append(item_id)
             cert.kept.append({
                 **summary, "reason": ErrorCode.LEGAL_OBLIGATION.value,
@@ -567,7 +568,8 @@ def restrict_subject(
                 {"item_id": i, "reason": reason, "request_id": request_id,
                  "created_by": actor, "created_at": now} for i in ids])
             conn.execute(cat.items.update().where(cat.items.c.id.in_(ids))
-                         .values(restricted=True, index_dirty=True))
+                         .values(restricted=True))
+            archive.mark_index_dirty(conn, ids)
         event = archive.audit.append(
             conn, actor=actor, role=role, action="restrict", item_ids=ids,
             subject=match.identifier, detail={"reason": reason, "request_id": request_id})
@@ -598,7 +600,8 @@ def lift_restriction(
                 cat.restrictions.c.item_id.in_(active), cat.restrictions.c.lifted_at.is_(None))
                 .values(lifted_by=actor, lifted_at=now, lift_note=note))
             conn.execute(cat.items.update().where(cat.items.c.id.in_(active))
-                         .values(restricted=False, index_dirty=True))
+                         .values(restricted=False))
+            archive.mark_index_dirty(conn, active)
         event = archive.audit.append(
             conn, actor=actor, role=role, action="restrict_lift", item_ids=active,
             subject=match.identifier, detail={"note": note})
@@ -664,6 +667,8 @@ def object_subject(
             archive.shred(item_id, purposes=drop, conn=conn)
             dropped.extend({"item_id": item_id, "purpose": p} for p in drop)
             (reindex if left else to_purge).append(item_id)
+        if reindex:
+            archive.mark_index_dirty(conn, reindex)
         event = archive.audit.append(
             conn, actor=actor, role=role, action=action, subject=match.identifier,
             item_ids=sorted({d["item_id"] for d in dropped}),

@@ -211,6 +211,8 @@ def purge_items(
             if item_id in held:
                 failed.append((item_id, ErrorCode.LEGAL_HOLD.value))
         todo = [i for i in candidates if i not in held]
+        if held:
+            archive.mark_index_dirty(conn, sorted(held))
         blobs = _blob_keys(conn, todo)
         purged = _purge_rows(conn, todo, reason=reason, reference=reference, now=now)
         event = None
@@ -370,6 +372,8 @@ def _sweep_chunk(
                         detail={"now": now.isoformat(), "key_destroyed": purpose in gone},
                     )
                 dropped_now.append(item_id)
+            if dropped_now:
+                archive.mark_index_dirty(conn, dropped_now)
         if last_event is not None:
             archive.audit.anchor(last_event)
         if dropped_now:
