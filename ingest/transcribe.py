@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
-import numpy.typing as npt
 
 from archive.model import Party, Section, Side
+from ingest.audio import AudioError, read_wav
 
 if TYPE_CHECKING:
     import vosk
@@ -154,97 +154,19 @@ def model_sample_rate(model_dir: Path) -> int:
 # --------------------------------------------------------------------------- audio
 
 
-_WAVE_FORMAT_PCM: Final = 0x0001
-_WAVE_FORMAT_IEEE_FLOAT: Final = 0x0003
-_WAVE_FORMAT_ALAW: Final = 0x0006
-_WAVE_FORMAT_MULAW: Final = 0x0007
-_WAVE_FORMAT_EXTENSIBLE: Final = 0xFFFE
-
-
-def _g711_tables() -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
-    """ITU-T G.711 expansion tables (µ-law, A-law) to 16-bit linear."""
-    codes = np.arange(256, dtype=np.int32)
-    u = ~codes & 0xFF
-    t = (((u & 0x0F) << 3) + 0x84) << ((u & 0x70) >> 4)
-    ulaw = np.where(u & 0x80, 0x84 - t, t - 0x84)
-    a = codes ^ 0x55
-    seg = (a & 0x70) >> 4
-    mant = (a & 0x0F) << 4
-    lin = np.where(seg == 0, mant + 8, (mant + 0x108) << np.maximum(seg - 1, 0))
-    alaw = np.where(a & 0x80, lin, -lin)
-    return ulaw.astype(np.int16), alaw.astype(np.int16)
-
-
-_ULAW_TABLE, _ALAW_TABLE = _g711_tables()
-
-
 def read_wav_channels(data: bytes) -> tuple[list[bytes], int]:
-    """Split a WAV file into per-channel 16-bit PCM (little-endian) and its sample rate.
+    """Per-channel 16-bit PCM and the sample rate, with the decoder ingest uses.
 
-    Accepts PCM 8/16/24/32-bit, 32-bit float, G.711 µ-law/A-law and
-    WAVE_FORMAT_EXTENSIBLE; tolerates the oversized length fields that streaming
-    writers (``espeak-ng --stdout``, PBX recorders) leave in the header.
+    Anything ``ingest.audio`` accepted at ingest can be transcribed; anything it
+    cannot read is ``AudioUnusable`` (the item is marked ``failed``).
     """
-    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        raise AudioUnusable("not a WAV file (no RIFF/WAVE header)")
-    fmt: tuple[int, int, int, int] | None = None
-    payload: bytes | None = None
-    pos = 12
-    while pos + 8 <= len(data):
-        chunk_id = data[pos : pos + 4]
-        (size,) = struct.unpack_from("<I", data, pos + 4)
-        if chunk_id == b"data" and size in (0, 0xFFFFFFFF):
-            size = len(data) - pos - 8  # a streaming writer never went back to fill it in
-        body = data[pos + 8 : pos + 8 + size]
-        if chunk_id == b"fmt ":
-            if len(body) < 16:
-                raise AudioUnusable("WAV fmt chunk is truncated")
-            tag, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", body)
-            if tag == _WAVE_FORMAT_EXTENSIBLE and len(body) >= 26:
-                (tag,) = struct.unpack_from("<H", body, 24)
-            fmt = (tag, channels, rate, bits)
-        elif chunk_id == b"data":
-            payload = body
-            break
-        pos += 8 + size + (size & 1)
-    if fmt is None:
-        raise AudioUnusable("WAV file has no fmt chunk")
-    if payload is None:
-        raise AudioUnusable("WAV file has no data chunk")
-    tag, n_channels, rate, bits = fmt
-    if n_channels < 1 or rate < 1000:
-        raise AudioUnusable(f"WAV header is implausible: {n_channels} channels at {rate} Hz")
-    samples = _decode_samples(payload, tag, bits)
-    frames = len(samples) // n_channels
-    if frames == 0:
+    try:
+        audio = read_wav(data)
+    except (AudioError, ValueError, struct.error) as exc:
+        raise AudioUnusable(f"undecodable recording: {exc}") from exc
+    if audio.frames == 0:
         raise AudioUnusable("recording contains no audio")
-    interleaved = samples[: frames * n_channels].reshape(frames, n_channels)
-    return [interleaved[:, ch].astype("<i2").tobytes() for ch in range(n_channels)], rate
-
-
-def _decode_samples(payload: bytes, tag: int, bits: int) -> npt.NDArray[np.int16]:
-    if tag == _WAVE_FORMAT_PCM and bits == 16:
-        return np.frombuffer(payload, dtype="<i2", count=len(payload) // 2).astype(np.int16)
-    if tag == _WAVE_FORMAT_PCM and bits == 8:
-        return ((np.frombuffer(payload, dtype=np.uint8).astype(np.int16) - 128) << 8).astype(
-            np.int16
-        )
-    if tag == _WAVE_FORMAT_PCM and bits == 24:
-        raw = np.frombuffer(payload, dtype=np.uint8, count=len(payload) // 3 * 3).reshape(-1, 3)
-        top: npt.NDArray[np.int32] = raw[:, 2].astype(np.int8).astype(np.int32) * 256
-        return (top + raw[:, 1].astype(np.int32)).astype(np.int16)
-    if tag == _WAVE_FORMAT_PCM and bits == 32:
-        return (np.frombuffer(payload, dtype="<i4", count=len(payload) // 4) >> 16).astype(np.int16)
-    if tag == _WAVE_FORMAT_IEEE_FLOAT and bits == 32:
-        floats = np.frombuffer(payload, dtype="<f4", count=len(payload) // 4)
-        floats = np.nan_to_num(floats, nan=0.0, posinf=1.0, neginf=-1.0)
-        scaled: npt.NDArray[np.float32] = np.clip(floats, -1.0, 1.0) * np.float32(32767.0)
-        return scaled.astype(np.int16)
-    if tag == _WAVE_FORMAT_MULAW and bits == 8:
-        return _ULAW_TABLE[np.frombuffer(payload, dtype=np.uint8)]
-    if tag == _WAVE_FORMAT_ALAW and bits == 8:
-        return _ALAW_TABLE[np.frombuffer(payload, dtype=np.uint8)]
-    raise AudioUnusable(f"unsupported WAV encoding (format tag {tag:#06x}, {bits} bits)")
+    return list(audio.channels), audio.sample_rate
 
 
 def resample_pcm16(pcm: bytes, from_hz: int, to_hz: int) -> bytes:

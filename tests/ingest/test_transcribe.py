@@ -165,9 +165,9 @@ def test_streamed_wav_with_unset_sizes_is_read_to_the_end() -> None:
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
-        (b"", "not a WAV"),
-        (os.urandom(4096), "not a WAV"),
-        (b"RIFF\x04\x00\x00\x00WAVE", "no fmt"),
+        (b"", "undecodable recording"),
+        (os.urandom(4096), "undecodable recording"),
+        (b"RIFF\x04\x00\x00\x00WAVE", "undecodable recording"),
         (wav_bytes(8000, [b""]), "no audio"),
         (wav_bytes(8000, [b"\x00" * 30], fmt=0x55, bits=8), "unsupported WAV encoding"),
     ],

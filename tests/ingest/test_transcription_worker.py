@@ -176,8 +176,8 @@ def test_missing_channel_labels_fall_back_to_channel_numbers(
 @pytest.mark.parametrize(
     ("audio", "reason"),
     [
-        (b"", "not a WAV"),
-        (os.urandom(2048), "not a WAV"),
+        (b"", "undecodable recording"),
+        (os.urandom(2048), "undecodable recording"),
         (stereo_wav(8000, b"", b""), "no audio"),
     ],
     ids=["zero-length", "garbage", "empty-wav"],
