@@ -197,7 +197,10 @@ def purge_items(
     checkpoint so no stale page with a wrapped key survives in the WAL.
     """
     now = now or now_utc()
-    failed = _drop_index_docs(archive, item_ids)
+    with archive.catalog.read() as conn:
+        held_before = held_item_ids(conn, item_ids)
+    failed = [(i, ErrorCode.LEGAL_HOLD.value) for i in item_ids if i in held_before]
+    failed += _drop_index_docs(archive, [i for i in item_ids if i not in held_before])
     bad = {i for i, _ in failed}
     candidates = [i for i in item_ids if i not in bad]
     purged: list[str] = []
