@@ -9,7 +9,8 @@ timeline, so all channels stay aligned:
   silence suppression leave gaps that become silence, and duplicates overwrite
   the same samples;
 * a new SSRC, or a timestamp jump that disagrees with the wall clock by more
-  than :data:`RESYNC_THRESHOLD_S`, re-anchors by wall clock again.
+  than :data:`RESYNC_THRESHOLD_S`, re-anchors by wall clock again (which also
+  bounds how far ahead a hostile timestamp can push the recording).
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ SAMPLE_RATE: Final = 8000
 RESYNC_THRESHOLD_S: Final = 5.0
 #: A new SSRC starting within this distance of the stream's end continues it seamlessly.
 SNAP_S: Final = 0.08
-#: Never place audio further than this beyond the wall-clock estimate (bounds memory).
-MAX_AHEAD_S: Final = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,9 +145,6 @@ class StreamTimeline:
             state.recent.clear()
             state.recent_order.clear()
             ts_ext, offset = 0, start
-        if offset > wall + MAX_AHEAD_S * SAMPLE_RATE:
-            self.stats.ignored += 1
-            return None
         if ts_ext > state.last_ts_ext:
             state.last_ts_ext = ts_ext
         key = (packet.sequence << 40) ^ (ts_ext & 0xFFFFFFFFFF)

@@ -110,6 +110,8 @@ class SipCounters:
     calls_archived: int = 0
     calls_truncated: int = 0
     archive_failures: int = 0
+    #: Worst event-loop delay seen by the housekeeping timer (ms): a stall indicator.
+    loop_lag_max_ms: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -974,8 +976,12 @@ class _SipServer:
 
     async def _housekeep(self) -> None:
         while True:
+            before = time.monotonic()
             await asyncio.sleep(HOUSEKEEPING_S)
             now = time.monotonic()
+            lag_ms = int(1000 * (now - before - HOUSEKEEPING_S))
+            if lag_ms > self.counters.loop_lag_max_ms:
+                self.counters.loop_lag_max_ms = lag_ms
             for call in list(self.calls.values()):
                 if call.state != "confirmed":
                     continue

@@ -1,0 +1,212 @@
+"""How many concurrent G.711 calls (2 streams each) one SIPREC server process records
+without losing a packet.
+
+    python bench/bench_siprec.py [--steps 50,100,150,200] [--seconds 10]
+
+Starts ``commarchive``'s SIPREC server in its own process over a fresh archive
+(embedded defaults: local store, SQLite catalog and FTS5 index) and, from this
+process, opens N recording sessions (INVITE with two PCMA streams and RFC 7865
+metadata), sends 20 ms RTP packets on every stream in real time for
+``--seconds``, then BYEs every call and waits for the items. For each N it
+reports packets sent vs recorded by the server, the kernel's UDP receive-buffer
+drops, the server's CPU use (one event loop: at most one core), and whether all
+N calls were archived. Sealing the spool as audio arrives is part of the measured
+work. The reference: commercial SIPREC recorders quote ~190 G.711 calls per core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.ingest.sip.client import (  # noqa: E402
+    JAN_AND_AGENT,
+    SiprecClient,
+    metadata_xml,
+)
+
+PACKET_S = 0.02
+PAYLOAD = bytes([0xD5]) * 160
+
+
+def udp_counter(name: str) -> int:
+    lines = Path("/proc/net/snmp").read_text().splitlines()
+    udp = [line.split() for line in lines if line.startswith("Udp:")]
+    header, values = udp[0], udp[1]
+    return int(values[header.index(name)])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- server side (a separate process) ------------------------------------------
+
+
+def serve(data_dir: Path) -> None:
+    from commarchive.runtime import open_archive
+    from commarchive.settings import Settings
+    from ingest.sip.server import SipConfig, start_sip_server
+
+    archive = open_archive(Settings(data_dir=data_dir))
+
+    async def main() -> None:
+        handle = await start_sip_server(
+            archive,
+            SipConfig(port=0, rtp_port_range=(30000, 40000), max_calls=2000,
+                      rtp_inactivity_timeout_s=120, bye_archive_timeout_s=120),
+        )
+        print(f"READY {handle.udp_port}", flush=True)
+        reader = asyncio.StreamReader()
+        loop = asyncio.get_running_loop()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        while line := await reader.readline():
+            if line.strip() == b"stats":
+                c = handle.counters
+                print(f"STATS {c.rtp_packets} {c.dropped_rtp} {c.calls_archived} "
+                      f"{c.archive_failures} {c.loop_lag_max_ms}", flush=True)
+                c.loop_lag_max_ms = 0
+        await handle.close()
+
+    asyncio.run(main())
+
+
+# -- load side ------------------------------------------------------------------
+
+
+def run_step(
+    proc: subprocess.Popen[str], port: int, calls: int, seconds: float
+) -> dict[str, float]:
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def stats() -> list[int]:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write("stats\n")
+        proc.stdin.flush()
+        return [int(x) for x in proc.stdout.readline().split()[1:]]
+
+    before = stats()
+    client = SiprecClient(port, timeout=30)
+    dialogs = []
+    for _ in range(calls):
+        dialog, resp = client.invite(["1", "2"], metadata_xml(uuid.uuid4().hex, JAN_AND_AGENT),
+                                     pts="8")
+        assert resp.status == 200, resp.reason
+        dialogs.append(dialog)
+    targets = [("127.0.0.1", p) for d in dialogs for p in d.ports]
+    ssrcs = [0x1000 + i for i in range(len(targets))]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    header = struct.Struct(">BBHII")
+    ticks = round(seconds / PACKET_S)
+    drops0, cpu0 = udp_counter("RcvbufErrors"), cpu_seconds(proc.pid)
+    noport0, snd0 = udp_counter("NoPorts"), udp_counter("SndbufErrors")
+    start = time.monotonic()
+    late = 0.0
+    sent = 0
+    for tick in range(ticks):
+        due = start + tick * PACKET_S
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        else:
+            late = max(late, -delay)
+        head = (0x80, 8, tick & 0xFFFF, (tick * 160) & 0xFFFFFFFF)
+        for target, ssrc in zip(targets, ssrcs, strict=True):
+            sock.sendto(header.pack(*head, ssrc) + PAYLOAD, target)
+            sent += 1
+    wall = time.monotonic() - start
+    # Let the server drain what is queued in its sockets (a loaded VM may lag).
+    mid = stats()
+    for _ in range(60):
+        time.sleep(0.5)
+        again = stats()
+        if again[0] == mid[0]:
+            break
+        mid = again
+    drain = time.monotonic() - start - wall
+    cpu = cpu_seconds(proc.pid) - cpu0
+    drops = udp_counter("RcvbufErrors") - drops0
+    noports = udp_counter("NoPorts") - noport0
+    sndbuf = udp_counter("SndbufErrors") - snd0
+    t0 = time.monotonic()
+    for dialog in dialogs:
+        assert client.bye(dialog).status == 200
+    archive_s = time.monotonic() - t0
+    after = stats()
+    client.close()
+    sock.close()
+    recorded = mid[0] - before[0]
+    return {
+        "calls": calls,
+        "sent": sent,
+        "recorded": recorded,
+        "lost": sent - recorded,
+        "rcvbuf_drops": drops,
+        "other_drops": noports + sndbuf,
+        "cpu_pct": 100 * cpu / (wall + drain),
+        "drain_s": drain,
+        "loop_lag_ms": mid[4],
+        "archived": after[2] - before[2],
+        "archive_s": archive_s,
+        "sender_late_ms": 1000 * late,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", default="50,100,150,200,250")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return
+    from commarchive.runtime import init_archive
+    from commarchive.settings import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / "archive"
+        init_archive(Settings(data_dir=data_dir)).close()
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(data_dir)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO,
+        )
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            assert line.startswith("READY"), line
+            port = int(line.split()[1])
+            print("| calls | streams | packets sent | recorded | lost | kernel drops "
+                  "| server CPU | worst loop lag | archived | BYE→200 for all (s) |")
+            print("|---|---|---|---|---|---|---|---|---|---|")
+            for calls in (int(s) for s in args.steps.split(",")):
+                r = run_step(proc, port, calls, args.seconds)
+                print(f"| {calls} | {2 * calls} | {r['sent']} | {r['recorded']} | {r['lost']} "
+                      f"| {r['rcvbuf_drops'] + r['other_drops']} | {r['cpu_pct']:.0f}% "
+                      f"| {r['loop_lag_ms']:.0f} ms | {r['archived']}/{calls} "
+                      f"| {r['archive_s']:.1f} |", flush=True)
+                if r["sender_late_ms"] > 100:
+                    print(f"(sender fell {r['sender_late_ms']:.0f} ms behind at {calls} calls)")
+        finally:
+            if proc.stdin:
+                proc.stdin.close()
+            proc.wait(60)
+
+
+if __name__ == "__main__":
+    main()
