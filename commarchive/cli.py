@@ -333,6 +333,7 @@ def _now_option(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+import commarchive.cli_privacy  # noqa: E402,F401  (registers the privacy commands)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
-import commarchive.cli_privacy  # noqa: E402,F401  (registers the privacy commands)

@@ -51,7 +51,7 @@ async def _start_ingesters(archive: Archive, settings: Settings) -> list[Closer]
         from ingest.dropfolder import DropFolderConfig, run_drop_folder
 
         task = asyncio.create_task(
-            run_drop_folder(archive, DropFolderConfig(directory=settings.drop_folder))
+            run_drop_folder(archive, DropFolderConfig(path=settings.drop_folder))
         )
         closers.append(_cancel(task))
         log.info("watching drop folder %s", settings.drop_folder)
