@@ -119,8 +119,9 @@ def normalise_address(raw: str, plan: NumberingPlan) -> Address:
         user, at, host = body.rpartition("@")
         if not at:
             user, host = "", body
+        # Lower-cased whole, as the archive normalises a subject's SIP identifier.
         host = host.lower()
-        uri = f"sip:{user}@{host}" if user else f"sip:{host}"
+        uri = f"sip:{user.lower()}@{host}" if user else f"sip:{host}"
         if user and _PHONE_CHARS.match(user):
             found = _phone(user, plan.default_region)
             if found:
@@ -135,7 +136,7 @@ def normalise_address(raw: str, plan: NumberingPlan) -> Address:
         return Address(AddressKind.PHONE, digits, (digits,))
     if "@" in text and " " not in text:
         user, _, host = text.rpartition("@")
-        uri = f"sip:{user}@{host.lower()}"
+        uri = f"sip:{user}@{host}".lower()
         return Address(AddressKind.SIP, uri, (uri, user), domain=host.lower())
     return Address(AddressKind.NAME, text, (text,))
 

@@ -354,7 +354,11 @@ def body_parts(msg: SipMessage) -> list[BodyPart]:
         if not sep:
             # A part with no headers at all starts with the blank line.
             head, content = b"", piece
-        content = content.removesuffix(b"\r\n").removesuffix(b"\n")
+        # The line break before the next delimiter belongs to the delimiter.
+        if content.endswith(b"\r\n"):
+            content = content[:-2]
+        elif content.endswith(b"\n"):
+            content = content[:-1]
         headers: dict[str, str] = {}
         for line in head.decode("utf-8", "replace").splitlines():
             name, colon, value = line.partition(":")
