@@ -40,6 +40,10 @@ FEED_CHUNK_SECONDS: Final = 0.25
 #: Zero crossings of the windowed-sinc resampling filter on each side (Kaldi uses 6).
 RESAMPLE_NUM_ZEROS: Final = 6
 TRANSCRIPT_FORMAT_VERSION: Final = 1
+#: A transcript section (what a search hit points at) ends at a pause this long ...
+PHRASE_PAUSE_SECONDS: Final = 0.8
+#: ... or once it spans this long.
+PHRASE_MAX_SECONDS: Final = 10.0
 
 _MODEL_MARKERS: Final = ("am", "conf")
 _PACKAGE_MODEL_SUBDIR: Final = "model"
@@ -464,8 +468,8 @@ _SHARED_LOCK = threading.Lock()
 
 
 def _collect(speaker: SpeakerTranscript, result_json: str) -> None:
+    """Add one vosk result's words, and its phrases as utterances."""
     result = json.loads(result_json)
-    raw_words = result.get("result") or []
     words = [
         Word(
             word=str(w["word"]),
@@ -473,13 +477,35 @@ def _collect(speaker: SpeakerTranscript, result_json: str) -> None:
             end=round(float(w["end"]), 3),
             conf=round(float(w.get("conf", 1.0)), 3),
         )
-        for w in raw_words
+        for w in result.get("result") or []
     ]
-    if not words:
-        return
     speaker.words.extend(words)
-    text = str(result.get("text") or " ".join(w.word for w in words)).strip()
-    speaker.utterances.append(Utterance(start=words[0].start, end=words[-1].end, text=text))
+    speaker.utterances.extend(phrases(words))
+
+
+def phrases(words: Sequence[Word]) -> list[Utterance]:
+    """Split a recogniser result into phrases at pauses and at a maximum length.
+
+    vosk ends a result only at its endpoint silence, so a customer talking for a
+    minute is one result; a search hit should point within seconds of the words.
+    """
+    out: list[Utterance] = []
+    group: list[Word] = []
+    for word in words:
+        if group and (
+            word.start - group[-1].end >= PHRASE_PAUSE_SECONDS
+            or word.end - group[0].start > PHRASE_MAX_SECONDS
+        ):
+            out.append(_utterance(group))
+            group = []
+        group.append(word)
+    if group:
+        out.append(_utterance(group))
+    return out
+
+
+def _utterance(words: Sequence[Word]) -> Utterance:
+    return Utterance(start=words[0].start, end=words[-1].end, text=" ".join(w.word for w in words))
 
 
 def _model_label(model_dir: Path) -> str:
