@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -88,6 +89,8 @@ class SipConfig:
     #: How long BYE waits for the archive before answering 500 (the spool is kept and retried).
     bye_archive_timeout_s: float = 10.0
     archive_retry_interval_s: float = 5.0
+    #: Receive buffer per RTP socket: rides out bursts and short stalls (capped by rmem_max).
+    rtp_socket_buffer_bytes: int = 1024 * 1024
 
     @property
     def contact_host(self) -> str:
@@ -142,6 +145,8 @@ class _Stream:
     timeline: StreamTimeline
     transport: asyncio.DatagramTransport | None = None
     active: bool = True
+    #: The SRC offered to send on it (not on hold: a=inactive / a=recvonly).
+    sending: bool = True
 
 
 @dataclass(slots=True)
@@ -277,6 +282,10 @@ class _SipServer:
                 lambda: _UdpProtocol(self), local_addr=(cfg.host, cfg.port)
             )
             self._udp = transport
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
             self.udp_port = int(transport.get_extra_info("sockname")[1])
         if cfg.tcp:
             tcp_port = self.udp_port if cfg.port == 0 and self.udp_port else cfg.port
@@ -605,6 +614,12 @@ class _SipServer:
                 )
             except OSError:
                 continue
+            sock = transport.get_extra_info("socket")
+            if sock is not None and self.config.rtp_socket_buffer_bytes:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_RCVBUF, self.config.rtp_socket_buffer_bytes
+                    )
             stream.port = port
             stream.transport = transport
             return True
@@ -642,6 +657,7 @@ class _SipServer:
             else:
                 stream.payloads = payloads
                 stream.timeline.payloads = dict(payloads)
+            stream.sending = media.direction in ("sendonly", "sendrecv")
             used.add(stream.index)
             answers.append(AnswerStream(stream.port, payloads))
         return answers
@@ -989,7 +1005,10 @@ class _SipServer:
                     call.spool.flush()
                 except OSError as exc:
                     log.error("spool flush failed: %s", type(exc).__name__)
-                if now - call.last_activity > self.config.rtp_inactivity_timeout_s:
+                on_hold = not any(st.active and st.sending for st in call.streams)
+                if on_hold:
+                    call.last_activity = now  # no RTP is expected; the session timer guards it
+                elif now - call.last_activity > self.config.rtp_inactivity_timeout_s:
                     self._spawn(
                         self._finish(call, "truncated", "no RTP before the inactivity timeout")
                     )

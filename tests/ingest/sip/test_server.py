@@ -341,3 +341,22 @@ def test_bye_waits_for_the_archive_and_a_failed_archive_keeps_the_spool_for_retr
     [item_id] = sip.handle.archived
     assert sip.archive.record(item_id).status is ItemStatus.OK  # it had ended cleanly
     assert spool_files(sip) == []
+
+
+def test_a_call_on_hold_is_not_ended_by_the_rtp_inactivity_timeout(sip: RunningSip) -> None:
+    client = SiprecClient(sip.port)
+    dialog, resp = client.invite(["1"], metadata_xml("sess-hold", [JAN]))
+    assert resp.status == 200
+    play(dialog.ports[0], tone_packets(0.3))
+    for direction, pause in (("a=inactive", 4.0), ("a=sendonly", 0.0)):
+        dialog.cseq += 1
+        offer = sdp_offer(["1"]).replace("a=sendonly", direction)
+        client.request("INVITE", dialog, content_type="application/sdp", body=offer)
+        assert client.recv_final().status == 200
+        client.request("ACK", dialog, branch="z9hG4bK" + uuid.uuid4().hex[:12])
+        time.sleep(pause)  # longer than the 3 s inactivity timeout
+    assert sip.handle.active_calls(), "the held call was ended"
+    play(dialog.ports[0], tone_packets(0.3, ts0=1000 + 8000 * 5))
+    assert client.bye(dialog).status == 200
+    [item_id] = sip.handle.archived
+    assert sip.archive.record(item_id).status is ItemStatus.OK
