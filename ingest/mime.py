@@ -32,7 +32,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from archive.model import (
     AddressKind,
@@ -238,22 +238,31 @@ def domain_matcher(domains: Iterable[str]) -> Callable[[str], bool]:
 # --------------------------------------------------------------------------- prescan
 
 
-def _prescan(raw: bytes, limits: MimeLimits) -> UnparsedReason | None:
+@dataclass(frozen=True, slots=True)
+class _Prescan:
+    problem: UnparsedReason | None
+    #: Offset of the body when the header section is well-formed (every line a
+    #: field or a continuation, ended by a blank line), else None.
+    body_offset: int | None = None
+
+
+def _prescan(raw: bytes, limits: MimeLimits) -> _Prescan:
     """Cheap structural checks before the (slow, sometimes super-linear) email parser."""
     if not raw.strip():
-        return UnparsedReason.EMPTY
+        return _Prescan(UnparsedReason.EMPTY)
     end = _END_OF_HEADERS.search(raw, 0, limits.max_header_section_bytes + 4)
     if end is None:
         if len(raw) > limits.max_header_section_bytes:
-            return UnparsedReason.HEADER_SECTION_TOO_LARGE
+            return _Prescan(UnparsedReason.HEADER_SECTION_TOO_LARGE)
         section = raw
     else:
         section = raw[: end.start()]
     lines = section.splitlines()
     if not lines or not _HEADER_NAME.match(lines[0]):
-        return UnparsedReason.NO_HEADERS
+        return _Prescan(UnparsedReason.NO_HEADERS)
     count = 0
     current = 0
+    well_formed = end is not None
     for line in lines:
         if line[:1] in (b" ", b"\t"):
             current += len(line)
@@ -261,10 +270,12 @@ def _prescan(raw: bytes, limits: MimeLimits) -> UnparsedReason | None:
             count += 1
             current = len(line)
             if count > limits.max_header_count:
-                return UnparsedReason.TOO_MANY_HEADERS
+                return _Prescan(UnparsedReason.TOO_MANY_HEADERS)
+            if well_formed and not _HEADER_NAME.match(line):
+                well_formed = False
         if current > limits.max_header_value_bytes:
-            return UnparsedReason.HEADER_TOO_LONG
-    return None
+            return _Prescan(UnparsedReason.HEADER_TOO_LONG)
+    return _Prescan(None, end.end() if end is not None and well_formed else None)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -467,12 +478,12 @@ def parse_message(raw: bytes, limits: MimeLimits = DEFAULT_LIMITS) -> ParsedMess
     """Parse ``raw`` (no time limit: see ``parse_with_timeout``). Never raises ``Exception``."""
     started = time.perf_counter()
     parsed = ParsedMessage(sha256=_sha256(raw), size=len(raw))
-    problem = _prescan(raw, limits)
-    if problem is not None:
-        parsed.status, parsed.reason = ItemStatus.UNPARSED, problem
+    scan = _prescan(raw, limits)
+    if scan.problem is not None:
+        parsed.status, parsed.reason = ItemStatus.UNPARSED, scan.problem
         return parsed
     try:
-        msg = BytesParser(policy=policy.default).parsebytes(raw)
+        msg = _parse(raw, scan.body_offset)
         _read_headers(msg, parsed)
         parsed.defects = sorted({type(d).__name__ for d in msg.defects})
         _Walker(parsed, limits).walk(msg, 0, False)
@@ -483,6 +494,22 @@ def parse_message(raw: bytes, limits: MimeLimits = DEFAULT_LIMITS) -> ParsedMess
         parsed.error_type = type(exc).__name__
     parsed.parse_seconds = time.perf_counter() - started
     return parsed
+
+
+def _parse(raw: bytes, body_offset: int | None) -> EmailMessage:
+    """The stdlib parse; a single-part message skips the feedparser's per-line body loop.
+
+    For a well-formed header section with a non-multipart, non-message type the body
+    is exactly what the feedparser would store (the remaining bytes, decoded ASCII
+    with surrogateescape), so it is set directly: about 2x faster at 64 KiB.
+    """
+    parser = BytesParser(policy=policy.default)
+    if body_offset is not None:
+        head: Any = parser.parsebytes(raw[:body_offset], headersonly=True)
+        if head.get_content_maintype() not in ("multipart", "message"):
+            head.set_payload(raw[body_offset:].decode("ascii", "surrogateescape"))
+            return cast(EmailMessage, head)
+    return parser.parsebytes(raw)
 
 
 def _read_headers(msg: EmailMessage, parsed: ParsedMessage) -> None:

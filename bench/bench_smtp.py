@@ -1,0 +1,224 @@
+"""Durable SMTP ingest throughput against aiosmtpd with a no-op handler, same run.
+
+Both servers run as subprocesses on 127.0.0.1; client processes (smtplib, one
+persistent connection each) send distinct messages for a fixed time and count
+``250`` replies. **no-op** is aiosmtpd with a handler that answers 250 at once
+(same size limit and extensions); **ours** is ``ingest.smtp`` on a fresh archive
+(local store + SQLite catalog + SQLite FTS5 index): MIME parse, seal, fsync the
+blobs, commit the catalog row, index, then 250; **parse only** is ``ingest.smtp``
+with MIME parsing and item building but a sink that stores nothing, to split
+the SMTP/MIME cost from the archive's. Cases alternate order per round; the
+best of the rounds per side is reported.
+
+    python bench/bench_smtp.py --seconds 8 --clients 4 --rounds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Final
+
+REPO_ROOT: Final = Path(__file__).resolve().parents[1]
+SIZES: Final = {"4 KiB": 4 * 1024, "64 KiB": 64 * 1024, "1 MiB": 1024 * 1024}
+MAX_MESSAGE_BYTES: Final = 50 * 1024 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# ------------------------------------------------------------------ servers
+
+
+def run_noop(port: int) -> None:
+    from aiosmtpd.smtp import SMTP
+
+    class NoopHandler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            return "250 OK"
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            lambda: SMTP(NoopHandler(), data_size_limit=MAX_MESSAGE_BYTES,
+                         enable_SMTPUTF8=True, hostname="noop", loop=loop),
+            "127.0.0.1", port,
+        )
+        print("READY", flush=True)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def run_archive(port: int, data_dir: Path) -> None:
+    from commarchive import runtime
+    from commarchive.settings import Settings
+    from ingest.smtp import SmtpConfig, start_smtp_server
+
+    async def main() -> None:
+        archive = runtime.open_archive(Settings(data_dir=data_dir))
+        await start_smtp_server(archive, SmtpConfig(port=port, hostname="bench"))
+        print("READY", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def run_parse_only(port: int) -> None:
+    """Our SMTP server and MIME parsing, over a sink that stores nothing (cost split)."""
+    from archive.model import IngestResult, NewItem
+    from ingest.mime import domain_matcher
+    from ingest.smtp import SmtpConfig, start_smtp_server
+
+    class NullSink:
+        is_internal_address = staticmethod(domain_matcher(["example.com"]))
+
+        def ingest(self, new: NewItem) -> IngestResult:
+            return IngestResult("null", True)
+
+        def authenticate(self, token: str) -> Any:
+            raise NotImplementedError
+
+    async def main() -> None:
+        await start_smtp_server(NullSink(), SmtpConfig(port=port, hostname="bench"))
+        print("READY", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+class Server:
+    def __init__(self, kind: str, data_root: Path) -> None:
+        self.port = free_port()
+        args = [sys.executable, str(Path(__file__).resolve()), "_serve", kind, str(self.port)]
+        if kind == "ours":
+            from commarchive import runtime
+            from commarchive.settings import Settings
+
+            data_dir = Path(tempfile.mkdtemp(dir=data_root))
+            runtime.init_archive(Settings(data_dir=data_dir / "archive")).close()
+            args.append(str(data_dir / "archive"))
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, env=env, cwd=REPO_ROOT)
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != b"READY":
+            raise RuntimeError(f"{kind} server did not start")
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+# ------------------------------------------------------------------ clients
+
+
+def make_message(size: int, client: int, index: int) -> bytes:
+    head = (
+        f"From: Customer {client} <customer{client}@customer.nl>\r\n"
+        f"To: support@example.com\r\nSubject: bench {client}-{index} invoice question\r\n"
+        f"Message-ID: <bench-{os.getpid()}-{client}-{index}-{time.time_ns()}@customer.nl>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+    ).encode()
+    line = b"Lorem ipsum dolor sit amet, invoice refund contract order number 42 ok.\r\n"
+    body = line * max(1, (size - len(head)) // len(line))
+    return head + body
+
+
+def client_loop(port: int, size: int, seconds: float, client: int, out: Any) -> None:
+    sent = failed = 0
+    with smtplib.SMTP("127.0.0.1", port, timeout=120) as smtp:
+        smtp.ehlo("bench")
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            raw = make_message(size, client, sent + failed)
+            smtp.mail(f"customer{client}@customer.nl")
+            smtp.rcpt("support@example.com")
+            smtp.rcpt("journal@example.com")
+            code, _ = smtp.data(raw)
+            if code == 250:
+                sent += 1
+            else:
+                failed += 1
+    out.put((sent, failed))
+
+
+def measure(port: int, size: int, seconds: float, clients: int) -> tuple[float, int]:
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=client_loop, args=(port, size, seconds, c, out))
+             for c in range(clients)]
+    started = time.monotonic()
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=seconds + 300) for _ in procs]
+    elapsed = time.monotonic() - started
+    for p in procs:
+        p.join()
+    sent = sum(r[0] for r in results)
+    failed = sum(r[1] for r in results)
+    return sent / elapsed, failed
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "_serve":
+        kind, port = sys.argv[2], int(sys.argv[3])
+        if kind == "noop":
+            run_noop(port)
+        elif kind == "parse":
+            run_parse_only(port)
+        else:
+            run_archive(port, Path(sys.argv[4]))
+        return 0
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--sizes", default=",".join(SIZES))
+    args = parser.parse_args()
+    sizes = [s.strip() for s in args.sizes.split(",")]
+    print(f"{args.clients} clients, {args.seconds:.0f} s per case, {args.rounds} rounds (ABBA), "
+          f"{os.cpu_count()} CPUs")
+    print("| size | no-op aiosmtpd msg/s | ours, durable msg/s | ratio | ours MB/s "
+          "| ours without the archive (parse only) msg/s | ratio | 4xx |")
+    print("|---|---|---|---|---|---|---|---|")
+    kinds = ["noop", "ours", "parse"]
+    with tempfile.TemporaryDirectory(prefix="bench-smtp-") as tmp:
+        for label in sizes:
+            size = SIZES[label]
+            best = dict.fromkeys(kinds, 0.0)
+            failures = 0
+            for round_no in range(args.rounds):
+                order = kinds if round_no % 2 == 0 else kinds[::-1]
+                for kind in order:
+                    server = Server(kind, Path(tmp))
+                    try:
+                        rate, failed = measure(server.port, size, args.seconds, args.clients)
+                    finally:
+                        server.stop()
+                    best[kind] = max(best[kind], rate)
+                    if kind != "noop":
+                        failures += failed
+            noop = best["noop"] or float("nan")
+            print(f"| {label} | {best['noop']:.0f} | {best['ours']:.0f} | "
+                  f"{best['ours'] / noop:.0%} | {best['ours'] * size / 1e6:.1f} | "
+                  f"{best['parse']:.0f} | {best['parse'] / noop:.0%} | {failures} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
