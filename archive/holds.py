@@ -98,7 +98,8 @@ def _blob_keys(conn: Connection, item_ids: list[str]) -> list[str]:
     if not item_ids:
         return []
     return [str(r[0]) for r in conn.execute(
-        sa.select(cat.parts.c.blob_key).where(cat.parts.c.item_id.in_(item_ids)))]
+        sa.select(cat.parts.c.blob_key).where(cat.parts.c.item_id.in_(item_ids),
+                                              cat.parts.c.blob_key.is_not(None)))]
 
 
 def _storage_hold(archive: Archive, keys: list[str], on: bool) -> int:

@@ -20,7 +20,6 @@ from typing import Any, BinaryIO, Final
 
 import sqlalchemy as sa
 
-import keys
 from archive import catalog as cat
 from archive.config import Role
 from archive.errors import ErrorCode, InvalidRequest, ItemNotFound
@@ -33,7 +32,6 @@ from archive.service import (
     PART_ORIGINAL,
     PART_TRANSCRIPT,
     Archive,
-    blob_key,
     now_utc,
 )
 from archive.tagging import normalise_identifier, search_terms
@@ -704,15 +702,10 @@ def annotate_item(
                              .where(cat.item_annotations.c.item_id == item_id)).scalar_one()
 
     part = f"annotation-{count + 1}-{int(now.timestamp())}"
-    data = text.encode()
-    sealed = keys.seal_bytes(data, dek, f"{item_id}/{part}")
-    key = blob_key(item_id, part)
-    archive.store.put(key, sealed)
+    row = archive.seal_part(item_id, part, text.encode(), "text/plain; charset=utf-8", dek)
     norm = archive.normalise_subject(subject) if subject else None
     with archive.catalog.write() as conn:
-        conn.execute(cat.parts.insert().values(
-            item_id=item_id, name=part, blob_key=key, content_type="text/plain; charset=utf-8",
-            plain_size=len(data), sealed_size=len(sealed)))
+        conn.execute(cat.parts.insert().values(**row))
         ann_id = inserted_id(conn.execute(cat.item_annotations.insert().values(
             item_id=item_id, part=part, author=actor, created_at=now, request_id=request_id,
         )))

@@ -109,7 +109,7 @@ def _blob_keys(conn: Connection, item_ids: Sequence[str]) -> dict[str, list[str]
     out: dict[str, list[str]] = {i: [] for i in item_ids}
     for row in conn.execute(
         sa.select(cat.parts.c.item_id, cat.parts.c.blob_key)
-        .where(cat.parts.c.item_id.in_(list(item_ids)))
+        .where(cat.parts.c.item_id.in_(list(item_ids)), cat.parts.c.blob_key.is_not(None))
     ):
         out[str(row[0])].append(str(row[1]))
     return out

@@ -62,6 +62,7 @@ PART_DETAILS: Final = "details"
 PART_INDEX: Final = "index"
 PART_TRANSCRIPT: Final = "transcript"
 INTERNAL_PURPOSE_PREFIX: Final = "_"
+INLINE_MAX_BYTES: Final = 64 * 1024
 READ_ROLES: Final = frozenset({Role.QUALITY, Role.TRAINER, Role.PRIVACY, Role.LEGAL})
 RESTRICTED_READERS: Final = frozenset({Role.PRIVACY, Role.LEGAL})
 
@@ -198,16 +199,10 @@ class Archive:
         try:
             part_rows = []
             for name, data, ctype in self._parts_of(new):
-                key = blob_key(item_id, name)
-                with self.store.writer(key) as sink:
-                    sealer = keys.SealingWriter(sink, dek, f"{item_id}/{name}")
-                    sealer.write(data)
-                    sealer.close()
-                written.append(key)
-                part_rows.append(
-                    {"item_id": item_id, "name": name, "blob_key": key, "content_type": ctype,
-                     "plain_size": len(data), "sealed_size": sealer.sealed_size}
-                )
+                row = self.seal_part(item_id, name, data, ctype, dek)
+                if row["blob_key"]:
+                    written.append(row["blob_key"])
+                part_rows.append(row)
             with self.catalog.write() as conn:
                 self._insert_item(conn, item_id, new, digest, dedupe, now, tags, wrapped,
                                   part_rows)
@@ -233,6 +228,28 @@ class Archive:
         self.audit.anchor(event)
         self._index_docs([self._doc_from_new(item_id, new, tags)])
         return IngestResult(item_id, True)
+
+    def seal_part(
+        self, item_id: str, name: str, data: bytes, content_type: str, dek: bytes
+    ) -> dict[str, Any]:
+        """Seal one part; small parts go inline in the catalog row, others to the store.
+
+        Returns the ``parts`` row to insert. Raises StoreError if the store fails.
+        """
+        context = f"{item_id}/{name}"
+        if name != PART_ORIGINAL and len(data) <= INLINE_MAX_BYTES:
+            sealed = keys.seal_bytes(data, dek, context)
+            return {"item_id": item_id, "name": name, "blob_key": None, "inline": bytes(sealed),
+                    "content_type": content_type, "plain_size": len(data),
+                    "sealed_size": len(sealed)}
+        key = blob_key(item_id, name)
+        with self.store.writer(key) as sink:
+            sealer = keys.SealingWriter(sink, dek, context)
+            sealer.write(data)
+            sealer.close()
+        return {"item_id": item_id, "name": name, "blob_key": key, "inline": None,
+                "content_type": content_type, "plain_size": len(data),
+                "sealed_size": sealer.sealed_size}
 
     def _parts_of(self, new: NewItem) -> Iterator[tuple[str, bytes, str]]:
         yield PART_ORIGINAL, new.original, new.content_type
@@ -487,7 +504,7 @@ class Archive:
     def _unseal(self, item_id: str, part: str, dek: bytes) -> bytes:
         row = self._part_row(item_id, part)
         try:
-            sealed = self.store.get(row.blob_key)
+            sealed = row.inline if row.inline is not None else self.store.get(row.blob_key)
         except BlobNotFound:
             raise ContentIntegrityError(item_id, part=part, reason="blob missing") from None
         except StoreError as exc:
@@ -765,17 +782,11 @@ class Archive:
                 "application/json",
             ),
         }
-        rows = []
-        for name, (data, ctype) in payloads.items():
-            key = blob_key(item_id, name)
-            sealed = keys.seal_bytes(data, dek, f"{item_id}/{name}")
-            try:
-                self.store.put(key, sealed)
-            except StoreError as exc:
-                raise TemporaryFailure(f"transcript {item_id}", reason=str(exc)) from exc
-            rows.append({"item_id": item_id, "name": name, "blob_key": key,
-                         "content_type": ctype, "plain_size": len(data),
-                         "sealed_size": len(sealed)})
+        try:
+            rows = [self.seal_part(item_id, name, data, ctype, dek)
+                    for name, (data, ctype) in payloads.items()]
+        except StoreError as exc:
+            raise TemporaryFailure(f"transcript {item_id}", reason=str(exc)) from exc
         with self.catalog.write() as conn:
             conn.execute(cat.parts.delete().where(
                 cat.parts.c.item_id == item_id, cat.parts.c.name.in_(list(payloads))))
