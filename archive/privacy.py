@@ -460,14 +460,24 @@ class ErasureCertificate:
         }
 
 
+def _other_subjects(archive: Archive, record: ItemRecord, identifier: str) -> bool:
+    """Whether a party of the item is a data subject other than ``identifier``."""
+    ids = archive._subject_ids(record.parties)
+    return any(i != identifier for i in ids)
+
+
 def erase_subject(
     archive: Archive, identifier: Identifiers, *, actor: str, role: str = PRIVACY,
     request_id: int | None = None, mentions: bool = True, now: datetime | None = None,
+    erase_others: bool = False,
 ) -> ErasureCertificate:
     """Crypto-shred and purge the subject's items, refusing item by item (Art. 17(3)).
 
     Under a legal hold an item is kept whole. An item carrying a purpose for a
     legal obligation keeps only that purpose: the others' keys are destroyed.
+    An item that only mentions the subject but has another data subject as a
+    party is someone else's communication: it is kept and listed for review
+    (``other_subjects``) unless ``erase_others``.
     """
     now = now or now_utc()
     match = find_subject(archive, identifier, mentions=mentions)
@@ -487,6 +497,12 @@ def erase_subject(
         if record is None:
             continue
         summary = {**_item_summary(record), "match": match.match_of(item_id)}
+        if (not erase_others and item_id not in match.party_items
+                and _other_subjects(archive, record, match.identifier)):
+            cert.kept.append({**summary, "reason": "other_subjects",
+                              "detail": "only mentions the subject; other data subjects are "
+                                        "parties: review and annotate or redact instead"})
+            continue
         if item_id in held:
             cert.kept.append({**summary, "reason": ErrorCode.LEGAL_HOLD.value,
                               "detail": "under legal hold: " + ", ".join(cases.get(item_id, []))})

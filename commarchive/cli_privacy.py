@@ -208,17 +208,21 @@ def subjects_export(ctx: Ctx, identifier: str, out: Path, also: tuple[str, ...],
 @click.argument("identifier")
 @click.option("--parties-only", is_flag=True,
               help="Leave items that only mention the subject.")
+@click.option("--erase-others", is_flag=True,
+              help="Also erase items that mention the subject but belong to other data "
+                   "subjects (by default they are kept and listed for review).")
 @_also
 @_request
 @_actor
 @pass_ctx
 @user_errors
-def subjects_erase(ctx: Ctx, identifier: str, parties_only: bool, also: tuple[str, ...],
-                   request_id: int | None, actor: str) -> None:
+def subjects_erase(ctx: Ctx, identifier: str, parties_only: bool, erase_others: bool,
+                   also: tuple[str, ...], request_id: int | None, actor: str) -> None:
     """Erasure (Art. 17): crypto-shred and purge; prints the certificate as JSON."""
     with ctx.archive() as arc:
         cert = privacy.erase_subject(arc, _ids(identifier, also), actor=actor,
-                                     request_id=request_id, mentions=not parties_only)
+                                     request_id=request_id, mentions=not parties_only,
+                                     erase_others=erase_others)
     _echo_json(cert.public())
 
 

@@ -42,6 +42,8 @@ class EraseIn(_Body):
     also: list[str] = Field(default_factory=list)
     request_id: int | None = None
     parties_only: bool = False
+    #: Also erase items that mention the subject but belong to other data subjects.
+    erase_others: bool = False
 
 
 class RestrictIn(_Body):
@@ -154,7 +156,8 @@ def erase_subject(identifier: str, body: EraseIn, archive: ArchiveDep,
     """Erasure (Art. 17): the certificate of what was erased and what was kept, and why."""
     cert = privacy.erase_subject(archive, _ids(identifier, body.also), actor=user.name,
                                  role=user.role.value, request_id=body.request_id,
-                                 mentions=not body.parties_only)
+                                 mentions=not body.parties_only,
+                                 erase_others=body.erase_others)
     return cert.public()
 
 

@@ -293,3 +293,19 @@ def test_search_hold_and_storage_lock(tmp_path: object) -> None:
             arc.read_content(PRIVACY, item)
     finally:
         arc.close()
+
+
+def test_erasure_keeps_other_subjects_mail_that_only_mentions_the_subject(mixed: Mixed) -> None:
+    from tests.conftest import email_item
+
+    arc = mixed.archive
+    bobs = arc.ingest(email_item(subject="About my neighbour",
+                                 body=f"My neighbour {A.customer_number} gets my post.",
+                                 customer=B.email)).item_id
+    cert = privacy.erase_subject(arc, ALL_OF_A, actor="dpo").public()
+    kept = {k["item_id"]: k["reason"] for k in cert["kept"]}
+    assert kept[bobs] == "other_subjects"
+    assert mixed.items["mention"][0] in {e["item_id"] for e in cert["erased"]}  # nobody else's
+    assert arc.read_content(QUALITY, bobs).purpose == "quality"  # Bob's mail is intact
+    again = privacy.erase_subject(arc, ALL_OF_A, actor="dpo", erase_others=True).public()
+    assert bobs in {e["item_id"] for e in again["erased"]}
