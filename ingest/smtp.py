@@ -195,12 +195,14 @@ class _IngestSMTP(SMTP):
             return
         slots = self._state.slots
         try:
-            await asyncio.wait_for(slots.acquire(), self._state.config.busy_wait_s)
+            async with asyncio.timeout(self._state.config.busy_wait_s):
+                await slots.acquire()
         except TimeoutError:
             await self.push(REPLY_BUSY)
             return
         try:
-            await super().smtp_DATA(arg)
+            if self.transport is not None:  # the client may have left while we waited
+                await super().smtp_DATA(arg)
         finally:
             slots.release()
 
@@ -229,6 +231,8 @@ class _Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if server.transport is None:  # client gone: no 250 can reach it, so it will retry
+            return REPLY_INTERNAL
         raw = envelope.original_content
         if not isinstance(raw, bytes):
             raw = bytes(raw or b"")
@@ -246,7 +250,8 @@ class _Handler:
         # Retrieve the outcome even if this session is gone before it completes.
         future.add_done_callback(_consume_late_result)
         try:
-            result = await asyncio.wait_for(asyncio.shield(future), state.config.ingest_timeout_s)
+            async with asyncio.timeout(state.config.ingest_timeout_s):
+                result = await asyncio.shield(future)
         except TimeoutError:
             state.tempfailed += 1
             log.error("ingest exceeded %.0f s; answered 451", state.config.ingest_timeout_s)

@@ -704,3 +704,27 @@ def test_socket_level_pipelining(archive: Archive, serve: Serve) -> None:
         assert reader.readline().startswith(b"250 2.0.0")
         assert reader.readline().startswith(b"221")
     assert len(archive.item_ids()) == 1
+
+
+def test_client_vanishing_mid_data_stores_nothing_and_server_goes_on(
+    archive: Archive, serve: Serve
+) -> None:
+    server = serve()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        reader = sock.makefile("rb")
+        reader.readline()
+        sock.sendall(b"EHLO gone.test\r\nMAIL FROM:<jan@customer.nl>\r\n"
+                     b"RCPT TO:<a@example.com>\r\nDATA\r\n")
+        while not reader.readline().startswith(b"354"):
+            pass
+        sock.sendall(b"Subject: half a message\r\n\r\nand then the line dro")
+        reader.close()  # the makefile keeps the socket open otherwise
+    time.sleep(0.3)
+    assert archive.item_ids() == []
+    with server.client() as smtp:
+        assert smtp.sendmail("jan@customer.nl", ["support@example.com"], message()) == {}
+    assert len(archive.item_ids()) == 1
+    deadline = time.monotonic() + 5
+    while server.handle.stats["connections"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.handle.stats["connections"] == 0
