@@ -596,6 +596,28 @@ def test_swaks_pipelined_delivery_with_8bit_body(
     assert search_total(archive, privacy, text="capybara") == 1
 
 
+def test_swaks_utf8_envelope_and_headers(
+    archive: Archive, serve: Serve, privacy: User, tmp_path: Path
+) -> None:
+    # This swaks has no SMTPUTF8 switch; it sends the UTF-8 envelope and headers as
+    # raw 8-bit bytes, which the server (SMTPUTF8 enabled) takes as UTF-8.
+    server = serve()
+    raw = (
+        "From: Jösé <jösé@exämple.nl>\r\nTo: support@example.com\r\n"
+        "Subject: Grüße ✓\r\n\r\nStraße"
+    ).encode()
+    data = tmp_path / "utf8.eml"
+    data.write_bytes(raw)
+    result = swaks("--server", f"127.0.0.1:{server.port}", "--from", "jösé@exämple.nl",
+                   "--to", "support@example.com,ağent@example.com", "--data", f"@{data}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = only_record(archive)
+    assert original(archive, privacy, record.id) == raw + b"\r\n"  # swaks ends the last line
+    parties = {(p.role.value, p.address) for p in record.parties}
+    assert {("envelope_from", "jösé@exämple.nl"), ("envelope_to", "ağent@example.com"),
+            ("from", "jösé@exämple.nl")} <= parties
+
+
 def test_swaks_starttls_auth_and_refusals(
     archive: Archive, serve: Serve, tls_files: tuple[Path, Path]
 ) -> None:
