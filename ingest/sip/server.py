@@ -269,6 +269,7 @@ class _SipServer:
         self._next_port = config.rtp_port_range[0] & ~1
         self._housekeeping: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._finishing_tasks: set[asyncio.Task[Any]] = set()
         self._retry_at = 0.0
         self._closing = False
 
@@ -311,9 +312,13 @@ class _SipServer:
                 continue
             self._stop_media(call)
             call.spool.release()
+        # Calls being archived finish (their BYE gets its answer); the rest is cancelled.
         for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, timeout=self.config.bye_archive_timeout_s + 5)
+            if task not in self._finishing_tasks:
+                task.cancel()
+        pending = list(self._tasks)
+        if pending:
+            await asyncio.wait(pending, timeout=self.config.bye_archive_timeout_s + 5)
         self.calls.clear()
         if self._udp:
             self._udp.close()
@@ -324,10 +329,13 @@ class _SipServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._tcp.wait_closed(), timeout=2)
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+    def _spawn(self, coro: Any, *, finishing: bool = False) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if finishing:
+            self._finishing_tasks.add(task)
+            task.add_done_callback(self._finishing_tasks.discard)
         return task
 
     # -- transports -------------------------------------------------------------------
@@ -827,7 +835,7 @@ class _SipServer:
             return
         # Mark the transaction as in progress: retransmitted BYEs wait for the real answer.
         self._responses[key] = (None, time.monotonic() + TRANSACTION_TTL_S)
-        self._spawn(self._finish(call, "ok", None, bye=(msg, reply, key)))
+        self._spawn(self._finish(call, "ok", None, bye=(msg, reply, key)), finishing=True)
 
     def _stop_media(self, call: _Call) -> None:
         for stream in call.streams:
@@ -1010,10 +1018,13 @@ class _SipServer:
                     call.last_activity = now  # no RTP is expected; the session timer guards it
                 elif now - call.last_activity > self.config.rtp_inactivity_timeout_s:
                     self._spawn(
-                        self._finish(call, "truncated", "no RTP before the inactivity timeout")
+                        self._finish(call, "truncated", "no RTP before the inactivity timeout"),
+                        finishing=True,
                     )
                 elif call.session_deadline is not None and now > call.session_deadline:
-                    self._spawn(self._finish(call, "truncated", "session timer expired"))
+                    self._spawn(
+                        self._finish(call, "truncated", "session timer expired"), finishing=True
+                    )
             for key, (_, expiry) in list(self._responses.items()):
                 if expiry < now:
                     del self._responses[key]
