@@ -167,6 +167,8 @@ class ParsedMessage:
     headers: list[tuple[str, str]] = field(default_factory=list)
     header_count: int = 0
     defects: list[str] = field(default_factory=list)
+    #: Exception types of leaf parts whose content could not be decoded (kept going).
+    part_errors: list[str] = field(default_factory=list)
     text_truncated: bool = False
     parse_seconds: float = 0.0
 
@@ -414,7 +416,10 @@ class _Walker:
             for child in children:
                 self.walk(child, depth + 1, in_attachment)
             return
-        self._leaf(part, in_attachment)
+        try:
+            self._leaf(part, in_attachment)
+        except Exception as exc:  # one bad part must not cost the others their text
+            self.parsed.part_errors.append(type(exc).__name__)
 
     @staticmethod
     def _choose_alternative(children: list[Message]) -> Message:
@@ -722,6 +727,7 @@ def item_from_parsed(
         "headers": [list(h) for h in parsed.headers],
         "header_count": parsed.header_count,
         "defects": parsed.defects,
+        "part_errors": parsed.part_errors,
         "address_errors": parsed.address_errors,
         "text_truncated": parsed.text_truncated,
         "sha256": parsed.sha256,

@@ -441,3 +441,21 @@ def test_received_at_is_utc_and_party_sides() -> None:
     item = build(crlf("From: x@customer.nl\n\nb\n"), env)
     assert item.details["envelope"]["received_at"] == "2026-03-02T11:00:00+00:00"
     assert {p.side for p in item.parties} == {Side.CUSTOMER, Side.AGENT}
+
+
+def test_a_part_that_fails_to_decode_does_not_cost_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = mime._decode_part_text
+
+    def flaky(part: Any, limits: MimeLimits) -> str | None:
+        if part.get_content_subtype() == "csv":
+            raise LookupError("hostile charset")
+        return real(part, limits)
+
+    monkeypatch.setattr(mime, "_decode_part_text", flaky)
+    item = build(NESTED)
+    assert item.status is ItemStatus.OK
+    assert item.details["part_errors"] == ["LookupError"]
+    assert "plain version wins" in section_text(item, "body")
+    assert "forwarded body okapi" in section_text(item, "attachment")
