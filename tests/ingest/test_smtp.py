@@ -229,6 +229,33 @@ def test_attachment_text_and_html_are_searchable(
     assert search_total(archive, privacy, text="notes.txt") == 1
 
 
+def test_smtp_mail_is_searchable_through_the_http_api(archive: Archive, serve: Serve) -> None:
+    from fastapi.testclient import TestClient
+
+    from search_api.app import create_app
+
+    token = archive.users.add("reviewer", Role.QUALITY)
+    server = serve()
+    raw = (
+        b"From: Jan <jan@customer.nl>\r\nTo: support@example.com\r\nSubject: Router pangolin\r\n"
+        b"Content-Type: multipart/mixed; boundary=B\r\n\r\n"
+        b"--B\r\nContent-Type: text/plain\r\n\r\nthe body mentions a tapir\r\n"
+        b"--B\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=log.txt"
+        b"\r\n\r\nattachment has an axolotl\r\n--B--\r\n"
+    )
+    with server.client() as smtp:
+        smtp.sendmail("jan@customer.nl", ["support@example.com", "custodian@example.com"], raw)
+    item_id = only_record(archive).id
+    with TestClient(create_app(archive)) as http:
+        auth = {"Authorization": f"Bearer {token}"}
+        for params in ({"q": "pangolin"}, {"q": "tapir"}, {"q": "axolotl"},
+                       {"party": "custodian@example.com"}, {"party": "jan@customer.nl"}):
+            body = http.get("/api/v1/search", params=params, headers=auth).json()
+            assert [hit["id"] for hit in body["items"]] == [item_id], params
+        content = http.get(f"/api/v1/items/{item_id}/content", headers=auth)
+        assert content.status_code == 200 and content.content == raw
+
+
 def test_unparseable_message_is_stored_unparsed_not_dropped(
     archive: Archive, serve: Serve, privacy: User
 ) -> None:
