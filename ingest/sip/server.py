@@ -51,7 +51,8 @@ from ingest.sip.sdp import (
     new_session_id,
     parse_sdp,
 )
-from ingest.sip.spool import SpoolError, SpoolWriter
+from ingest.sip.spool import SpoolWriter
+from keys import KeysError
 
 if TYPE_CHECKING:
     from archive.service import Archive
@@ -561,7 +562,7 @@ class _SipServer:
             return
         try:
             spool = SpoolWriter(spool_dir(self.archive), self.archive.keyring)
-        except (OSError, ArchiveError) as exc:
+        except (OSError, ArchiveError, KeysError) as exc:
             log.error("cannot open a call spool: %s", type(exc).__name__)
             self._respond(
                 key,
@@ -731,7 +732,7 @@ class _SipServer:
             if call.transport_name == "udp":
                 call.ok_acked = False
                 self._spawn(self._retransmit_ok(call, call.ok_response))
-        except (OSError, ArchiveError) as exc:
+        except (OSError, ArchiveError, KeysError) as exc:
             log.error("answering a recording session failed: %s", type(exc).__name__)
             self._drop_call(call)
             self._respond(key, call.reply, make_response(call.invite, 500, "Server Internal Error"))
@@ -917,7 +918,7 @@ class _SipServer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
-            except (SpoolError, ArchiveError, OSError) as exc:
+            except Exception as exc:  # the sealed spool stays; recovery retries or sets it aside
                 self.counters.archive_failures += 1
                 log.error("spool %s not archived: %s", call.spool.spool_id, type(exc).__name__)
                 return None
