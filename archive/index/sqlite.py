@@ -52,6 +52,8 @@ CREATE TABLE IF NOT EXISTS doc_purposes (item_id TEXT NOT NULL, purpose TEXT NOT
 CREATE TABLE IF NOT EXISTS doc_subjects (item_id TEXT NOT NULL, identifier TEXT NOT NULL,
     PRIMARY KEY (item_id, identifier));
 CREATE INDEX IF NOT EXISTS doc_subjects_identifier ON doc_subjects(identifier);
+CREATE TABLE IF NOT EXISTS section_rows (rid INTEGER PRIMARY KEY, item_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS section_rows_item ON section_rows(item_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS sections USING fts5(
     text, item_id UNINDEXED, kind UNINDEXED, speaker UNINDEXED, start_s UNINDEXED,
     tokenize = 'unicode61 remove_diacritics 2'
@@ -102,7 +104,11 @@ class SqliteIndex:
                     "INSERT INTO sections(sections, rank) VALUES ('secure-delete', 1)")
 
     def _delete_rows(self, item_id: str) -> None:
-        for table in ("docs", "doc_purposes", "doc_subjects", "sections"):
+        # FTS rows are found through the indexed side table, never by scanning.
+        self._db.execute(
+            "DELETE FROM sections WHERE rowid IN "
+            "(SELECT rid FROM section_rows WHERE item_id = ?)", (item_id,))
+        for table in ("docs", "doc_purposes", "doc_subjects", "section_rows"):
             self._db.execute(f"DELETE FROM {table} WHERE item_id = ?", (item_id,))
 
     def upsert(self, docs: Sequence[IndexDoc]) -> None:
@@ -137,10 +143,12 @@ class SqliteIndex:
         rows = [(s.text, doc.item_id, s.kind, s.speaker, s.start_s) for s in doc.sections]
         if doc.parties:
             rows.append((" ".join(doc.parties), doc.item_id, "parties", None, None))
-        self._db.executemany(
-            "INSERT INTO sections (text, item_id, kind, speaker, start_s) VALUES (?, ?, ?, ?, ?)",
-            rows,
-        )
+        for row in rows:
+            cur = self._db.execute(
+                "INSERT INTO sections (text, item_id, kind, speaker, start_s) "
+                "VALUES (?, ?, ?, ?, ?)", row)
+            self._db.execute("INSERT INTO section_rows VALUES (?, ?)",
+                             (cur.lastrowid, doc.item_id))
 
     def delete(self, item_id: str) -> None:
         try:
@@ -162,7 +170,7 @@ class SqliteIndex:
 
     def clear(self) -> None:
         with self._lock:
-            for table in ("docs", "doc_purposes", "doc_subjects", "sections"):
+            for table in ("docs", "doc_purposes", "doc_subjects", "section_rows", "sections"):
                 self._db.execute(f"DELETE FROM {table}")
             self._optimize()
             self._db.execute("VACUUM")
@@ -197,10 +205,7 @@ class SqliteIndex:
             where.append("d.channel = ?")
             params.append(query.channel)
         if query.subject:
-            where.append(
-                "EXISTS (SELECT 1 FROM doc_subjects s WHERE s.item_id = d.item_id "
-                "AND s.identifier = ?)"
-            )
+            where.append("d.item_id IN (SELECT item_id FROM doc_subjects WHERE identifier = ?)")
             params.append(query.subject)
         if query.since:
             where.append("d.started_at >= ?")
@@ -238,24 +243,25 @@ class SqliteIndex:
         rows = self._exec(
             f"""
             WITH ranked AS MATERIALIZED (
-                SELECT item_id, rank AS score FROM sections
+                SELECT item_id, rowid AS rid, rank AS score FROM sections
                 WHERE sections MATCH ?
                   AND item_id IN (SELECT d.item_id FROM docs d WHERE {clause})
             ), best AS (
-                SELECT item_id, min(score) AS score FROM ranked GROUP BY item_id
+                SELECT item_id, rid, min(score) AS score FROM ranked GROUP BY item_id
             )
-            SELECT b.item_id, b.score, d.title, d.started_at
+            SELECT b.item_id, b.rid, b.score, d.title
             FROM best b JOIN docs d ON d.item_id = b.item_id
             ORDER BY b.score ASC, d.started_at DESC LIMIT ? OFFSET ?
             """,
             [any_match, *params, query.limit, query.offset],
         )
         hits = []
-        for item_id, score, title, _started in rows:
+        for item_id, rid, score, title in rows:
+            # SQLite's min() aggregate carries the bare column of the best row along.
             snip = self._exec(
                 "SELECT snippet(sections, 0, ?, ?, '…', ?), speaker, start_s FROM sections "
-                "WHERE sections MATCH ? AND item_id = ? ORDER BY bm25(sections) LIMIT 1",
-                [MARK_OPEN, MARK_CLOSE, SNIPPET_TOKENS, any_match, item_id],
+                "WHERE sections MATCH ? AND rowid = ?",
+                [MARK_OPEN, MARK_CLOSE, SNIPPET_TOKENS, any_match, rid],
             )
             text, speaker, start_s = snip[0] if snip else (title, None, None)
             hits.append(
