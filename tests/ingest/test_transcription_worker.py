@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import struct
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -427,3 +430,56 @@ def test_archived_garbage_call_is_marked_failed(archive: Archive, transcriber: T
     record = archive.record(item_id)
     assert record.transcript_status is TranscriptStatus.FAILED
     assert archive.pending_transcripts(10) == []
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def commarchive(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COMMARCHIVE_DATA_DIR": str(data_dir)}
+    env.pop("COMMARCHIVE_VOSK_MODEL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "commarchive", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_cli_backfills_pending_calls_and_reports_a_bad_model_in_one_line(
+    tmp_path: Path, call_wav: bytes
+) -> None:
+    # GIVEN an archive holding a call that no transcriber has seen
+    data_dir = tmp_path / "arc"
+    assert commarchive(tmp_path, "init", str(data_dir)).returncode == 0
+    (tmp_path / "call.wav").write_bytes(call_wav)
+    (tmp_path / "call.json").write_text(
+        json.dumps(
+            {
+                "call_id": "cli-1",
+                "from": "+821012345678",
+                "to": "+3120555123",
+                "start": "2026-11-26T04:00:00Z",
+            }
+        )
+    )
+    ingest = commarchive(
+        data_dir, "ingest", str(tmp_path / "call.wav"), "--meta", str(tmp_path / "call.json")
+    )
+    assert ingest.returncode == 0, ingest.stderr
+
+    # WHEN the model setting is wrong, THEN one clear line and exit code 1
+    bad = commarchive(data_dir, "transcribe", "--pending", "--model", str(tmp_path))
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines() == [
+        f"error: vosk model {tmp_path}: is not a vosk model directory (no am/, conf/)"
+    ]
+
+    # WHEN the installed model backfills, THEN the call is done, with a progress bar
+    run = commarchive(data_dir, "transcribe", "--pending")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"done": 1, "failed": 0, "retry": 0, "gone": 0}
+    assert "transcribing" in run.stderr
+    again = commarchive(data_dir, "transcribe", "--pending")
+    assert json.loads(again.stdout)["done"] == 0
