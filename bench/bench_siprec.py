@@ -40,7 +40,7 @@ from tests.ingest.sip.client import (  # noqa: E402
 )
 
 PACKET_S = 0.02
-RTP_PORTS = (30000, 40000)
+RTP_PORTS = (16000, 32700)  # below the ephemeral range the load generator uses
 PAYLOAD = bytes([0xD5]) * 160
 
 
@@ -73,8 +73,13 @@ def serve(data_dir: Path) -> None:
     async def main() -> None:
         handle = await start_sip_server(
             archive,
-            SipConfig(port=0, rtp_port_range=RTP_PORTS, max_calls=2000,
-                      rtp_inactivity_timeout_s=120, bye_archive_timeout_s=120),
+            SipConfig(
+                port=0,
+                rtp_port_range=RTP_PORTS,
+                max_calls=2000,
+                rtp_inactivity_timeout_s=120,
+                bye_archive_timeout_s=120,
+            ),
         )
         print(f"READY {handle.udp_port}", flush=True)
         reader = asyncio.StreamReader()
@@ -83,8 +88,11 @@ def serve(data_dir: Path) -> None:
         while line := await reader.readline():
             if line.strip() == b"stats":
                 c = handle.counters
-                print(f"STATS {c.rtp_packets} {c.dropped_rtp} {c.calls_archived} "
-                      f"{c.archive_failures} {c.loop_lag_max_ms}", flush=True)
+                print(
+                    f"STATS {c.rtp_packets} {c.dropped_rtp} {c.calls_archived} "
+                    f"{c.archive_failures} {c.loop_lag_max_ms}",
+                    flush=True,
+                )
                 c.loop_lag_max_ms = 0
         await handle.close()
 
@@ -109,8 +117,9 @@ def run_step(
     client = SiprecClient(port, timeout=30)
     dialogs = []
     for _ in range(calls):
-        dialog, resp = client.invite(["1", "2"], metadata_xml(uuid.uuid4().hex, JAN_AND_AGENT),
-                                     pts="8")
+        dialog, resp = client.invite(
+            ["1", "2"], metadata_xml(uuid.uuid4().hex, JAN_AND_AGENT), pts="8"
+        )
         assert resp.status == 200, resp.reason
         dialogs.append(dialog)
     targets = [("127.0.0.1", p) for d in dialogs for p in d.ports]
@@ -186,22 +195,30 @@ def main() -> None:
         init_archive(Settings(data_dir=data_dir)).close()
         proc = subprocess.Popen(
             [sys.executable, __file__, "--serve", str(data_dir)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
         )
         try:
             assert proc.stdout is not None
             line = proc.stdout.readline()
             assert line.startswith("READY"), line
             port = int(line.split()[1])
-            print("| calls | streams | packets sent | recorded | lost | kernel drops "
-                  "| server CPU | worst loop lag | archived | BYE→200 for all (s) |")
+            print(
+                "| calls | streams | packets sent | recorded | lost | kernel drops "
+                "| server CPU | worst loop lag | archived | BYE→200 for all (s) |"
+            )
             print("|---|---|---|---|---|---|---|---|---|---|")
             for calls in (int(s) for s in args.steps.split(",")):
                 r = run_step(proc, port, calls, args.seconds)
-                print(f"| {calls} | {2 * calls} | {r['sent']} | {r['recorded']} | {r['lost']} "
-                      f"| {r['socket_drops']} | {r['cpu_pct']:.0f}% "
-                      f"| {r['loop_lag_ms']:.0f} ms | {r['archived']}/{calls} "
-                      f"| {r['archive_s']:.1f} |", flush=True)
+                print(
+                    f"| {calls} | {2 * calls} | {r['sent']} | {r['recorded']} | {r['lost']} "
+                    f"| {r['socket_drops']} | {r['cpu_pct']:.0f}% "
+                    f"| {r['loop_lag_ms']:.0f} ms | {r['archived']}/{calls} "
+                    f"| {r['archive_s']:.1f} |",
+                    flush=True,
+                )
                 if r["sender_late_ms"] > 100:
                     print(f"(sender fell {r['sender_late_ms']:.0f} ms behind at {calls} calls)")
         finally:

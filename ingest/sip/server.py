@@ -861,6 +861,9 @@ class _SipServer:
         call.state = "ending"
         self.finishing.add(call.call_id)
         self._stop_media(call)
+        for stream in call.streams:
+            self.counters.rtp_events += stream.timeline.stats.events
+            self.counters.rtp_duplicates += stream.timeline.stats.duplicates
         stats = {
             s.label: {
                 "packets": s.timeline.stats.packets,

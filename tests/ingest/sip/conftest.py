@@ -18,7 +18,7 @@ T = TypeVar("T")
 TEST_SIP_CONFIG = SipConfig(
     host="127.0.0.1",
     port=0,
-    rtp_port_range=(42000, 52000),
+    rtp_port_range=(20000, 28000),  # below the ephemeral range sipp and clients draw from
     rtp_inactivity_timeout_s=3.0,
     archive_retry_interval_s=1.0,
 )

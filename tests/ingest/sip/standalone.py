@@ -37,7 +37,7 @@ def open_test_archive(data_dir: Path, master: bytes) -> Archive:
 async def main(data_dir: Path) -> None:
     archive = open_test_archive(data_dir, bytes.fromhex(os.environ["COMMARCHIVE_TEST_KEY"]))
     handle = await start_sip_server(
-        archive, SipConfig(port=0, rtp_port_range=(52000, 53000), rtp_inactivity_timeout_s=60)
+        archive, SipConfig(port=0, rtp_port_range=(28000, 29000), rtp_inactivity_timeout_s=60)
     )
     print(f"READY {handle.udp_port}", flush=True)
     await asyncio.Event().wait()

@@ -43,6 +43,7 @@ def test_sipp_siprec_call_is_archived_with_two_aligned_channels_and_metadata_par
         assert abs(starts[-1] - voice_at) < 0.1
     assert abs(starts[0] - starts[1]) < 0.05  # both streams started together: aligned
     assert abs(details["duration_s"] - expected) < 0.1
+    assert sip.handle.counters.rtp_events == 10  # dtmf_2833_1.pcap: ignored, not audio
 
     parties = {p.name: p for p in record.parties}
     jan, agent = parties["Jan Jansen"], parties["Agent Smith"]
@@ -79,10 +80,10 @@ def test_fifty_concurrent_sipp_calls_are_all_archived_without_loss(
     run = run_siprec(sip.port, tmp_path, calls=50, rate=50, timeout_s=90)
     assert run.src_rc == 0 and run.media_rc == 0, run.log
     sip.wait_idle(60)
-    assert len(sip.handle.archived) == 50
     counters = sip.handle.counters
-    assert counters.rtp_packets == 50 * 2 * 236
-    assert counters.dropped_rtp == 0
+    assert len(sip.handle.archived) == 50, counters
+    assert counters.rtp_packets == 50 * 2 * 236, counters
+    assert counters.dropped_rtp == 0 and counters.rtp_events == 50 * 10, counters
     for item_id in sip.handle.archived[:5]:
         audio, _ = read_call(sip.archive, item_id)
         assert [round(len(c) / 16000, 1) for c in audio.channels] == [7.1, 7.1]
