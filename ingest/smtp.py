@@ -41,7 +41,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from archive.errors import AccessDenied, TemporaryFailure
 from archive.model import IngestResult, NewItem
-from ingest.mime import DEFAULT_LIMITS, MimeLimits, build_item
+from ingest.mime import DEFAULT_LIMITS, MimeLimits, build_item, runaway_parse_threads
 from ingest.mime import Envelope as MailEnvelope
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,9 @@ class SmtpConfig:
     require_auth: bool = False
     max_message_bytes: int = 50 * 1024 * 1024
     max_recipients: int = 1000
-    #: Messages being received or ingested at once (memory ~ this x max_message_bytes).
+    #: Messages being received or ingested at once. Peak memory per message is about
+    #: 8-9x its size (aiosmtpd's receive buffers, the parse, the sealed copy), so the
+    #: worst case is about max_concurrent x max_message_bytes x 9.
     max_concurrent: int = 8
     max_connections: int = 200
     #: How long DATA waits for a free slot before answering 451.
@@ -359,7 +361,8 @@ class SmtpServerHandle:
     def stats(self) -> dict[str, int]:
         s = self._state
         return {"accepted": s.accepted, "duplicates": s.duplicates,
-                "tempfailed": s.tempfailed, "connections": s.connections}
+                "tempfailed": s.tempfailed, "connections": s.connections,
+                "runaway_parse_threads": runaway_parse_threads()}
 
     async def close(self, *, drain_timeout_s: float = 30.0) -> None:
         self._server.close()
