@@ -712,8 +712,14 @@ def item_from_parsed(
             sections.append(Section("attachment", joined))
     party_words = [p.address for p in parties] + [p.name for p in parties if p.name]
     party_words += parsed.unparsed_address_text
+    # Envelope addresses that are not plausible mailboxes stay findable as text.
     if envelope.mail_from and envelope_from is None:
         party_words.append(_clean_line(envelope.mail_from, MAX_ADDRESS_CHARS))
+    party_words += [
+        _clean_line(raw_rcpt, MAX_ADDRESS_CHARS)
+        for raw_rcpt, rcpt in zip(envelope.rcpt_tos, envelope_rcpts, strict=True)
+        if rcpt is None
+    ]
     if party_words:
         sections.append(Section("parties", "\n".join(dict.fromkeys(w for w in party_words if w))))
 

@@ -459,3 +459,10 @@ def test_a_part_that_fails_to_decode_does_not_cost_the_others(
     assert item.details["part_errors"] == ["LookupError"]
     assert "plain version wins" in section_text(item, "body")
     assert "forwarded body okapi" in section_text(item, "attachment")
+
+
+def test_envelope_addresses_without_a_domain_stay_searchable() -> None:
+    item = build(SIMPLE, envelope("jan@customer.nl", "support@example.com", "postmaster"))
+    assert "postmaster" not in {p.address for p in item.parties}
+    assert "postmaster" in section_text(item, "parties")
+    assert item.details["envelope"]["rcpt_to"] == ["support@example.com", "postmaster"]
