@@ -62,6 +62,9 @@ _HEADER_NAME = re.compile(rb"^[\x21-\x39\x3b-\x7e]+[ \t]*:")
 _END_OF_HEADERS = re.compile(rb"\r?\n\r?\n")
 _MSGID = re.compile(r"<([^<>\s]+)>")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Pure-Python codecs with super-linear decoders (punycode inserts into a list):
+#: a hostile "charset" must not turn a body into a parse timeout.
+_SLOW_CODECS: Final = frozenset({"punycode", "idna"})
 
 ADDRESS_HEADERS: Final[tuple[tuple[str, PartyRole], ...]] = (
     ("from", PartyRole.FROM),
@@ -356,7 +359,8 @@ def _decode_part_text(part: Message, limits: MimeLimits) -> str | None:
     if charset in ("us-ascii", "ascii", "unknown-8bit", "x-unknown", "7bit", "8bit"):
         charset = "utf-8"
     try:
-        if not codecs.lookup(charset)._is_text_encoding:
+        codec = codecs.lookup(charset)
+        if not codec._is_text_encoding or codec.name in _SLOW_CODECS:
             charset = "utf-8"
     except LookupError:
         charset = "utf-8"

@@ -466,3 +466,12 @@ def test_envelope_addresses_without_a_domain_stay_searchable() -> None:
     assert "postmaster" not in {p.address for p in item.parties}
     assert "postmaster" in section_text(item, "parties")
     assert item.details["envelope"]["rcpt_to"] == ["support@example.com", "postmaster"]
+
+
+def test_slow_pure_python_codecs_are_not_used_for_bodies() -> None:
+    raw = (b"From: a@customer.nl\r\nContent-Type: text/plain; charset=punycode\r\n\r\n"
+           + b"abc-" + b"9" * 200_000 + b"\r\n")
+    started = time.monotonic()
+    item = build(raw)
+    assert time.monotonic() - started < 2.0
+    assert item.status is ItemStatus.OK
