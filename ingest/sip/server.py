@@ -90,6 +90,8 @@ class SipConfig:
     #: How long BYE waits for the archive before answering 500 (the spool is kept and retried).
     bye_archive_timeout_s: float = 10.0
     archive_retry_interval_s: float = 5.0
+    #: A call (even one on hold, with no session timer) is ended, truncated, after this long.
+    max_call_duration_s: float = 6 * 3600.0
     #: Receive buffer per RTP socket: rides out bursts and short stalls (capped by rmem_max).
     rtp_socket_buffer_bytes: int = 1024 * 1024
 
@@ -170,6 +172,7 @@ class _Call:
     ok_response: bytes | None = None
     ok_acked: bool = True
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    created_mono: float = field(default_factory=time.monotonic)
     media_started_at: datetime | None = None
     first_rtp: float | None = None
     last_activity: float = field(default_factory=time.monotonic)
@@ -1019,16 +1022,16 @@ class _SipServer:
                     log.error("spool flush failed: %s", type(exc).__name__)
                 on_hold = not any(st.active and st.sending for st in call.streams)
                 if on_hold:
-                    call.last_activity = now  # no RTP is expected; the session timer guards it
-                elif now - call.last_activity > self.config.rtp_inactivity_timeout_s:
-                    self._spawn(
-                        self._finish(call, "truncated", "no RTP before the inactivity timeout"),
-                        finishing=True,
-                    )
+                    call.last_activity = now  # no RTP is expected while held
+                reason: str | None = None
+                if now - call.last_activity > self.config.rtp_inactivity_timeout_s:
+                    reason = "no RTP before the inactivity timeout"
                 elif call.session_deadline is not None and now > call.session_deadline:
-                    self._spawn(
-                        self._finish(call, "truncated", "session timer expired"), finishing=True
-                    )
+                    reason = "session timer expired"
+                elif now - call.created_mono > self.config.max_call_duration_s:
+                    reason = "maximum call duration reached"
+                if reason is not None:
+                    self._spawn(self._finish(call, "truncated", reason), finishing=True)
             for key, (_, expiry) in list(self._responses.items()):
                 if expiry < now:
                     del self._responses[key]
