@@ -20,13 +20,16 @@ The same code serves ``scripts/test.sh`` from the command line::
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
 import json
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -42,6 +45,7 @@ REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 ES_VERSION: Final = (REPO_ROOT / "scripts" / "es-version").read_text().strip()
 ES_ARTIFACT: Final = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_VERSION}:zip"
 ES_USER: Final = "commarchive-es"
+ES_SECURE_USER: Final = "commarchive"
 ES_HEAP: Final = "512m"
 ES_START_TIMEOUT_S: Final = 180.0
 S3_START_TIMEOUT_S: Final = 60.0
@@ -122,6 +126,8 @@ class Running:
                 self.proc.wait(timeout=5)
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
+        if "ca_certs" in self.extra:
+            Path(self.extra["ca_certs"]).unlink(missing_ok=True)
 
 
 def _stop_group(pid: int, timeout_s: float) -> None:
@@ -260,8 +266,14 @@ def _es_base(account: tuple[int, int] | None) -> Path:
     return fallback
 
 
-def _http_json(url: str, timeout_s: float = 5.0) -> dict[str, object]:
-    with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+def _http_json(url: str, timeout_s: float = 5.0, *, auth: tuple[str, str] | None = None,
+               ca_certs: Path | None = None) -> dict[str, object]:
+    request = urllib.request.Request(url)
+    if auth is not None:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    context = ssl.create_default_context(cafile=str(ca_certs)) if ca_certs else None
+    with urllib.request.urlopen(request, timeout=timeout_s, context=context) as resp:
         data = json.loads(resp.read())
     if not isinstance(data, dict):
         raise ServiceError(f"unexpected answer from {url}")
@@ -269,7 +281,8 @@ def _http_json(url: str, timeout_s: float = 5.0) -> dict[str, object]:
 
 
 def wait_for_elasticsearch(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None,
-                           log: Path | None = None) -> None:
+                           log: Path | None = None, *, auth: tuple[str, str] | None = None,
+                           ca_certs: Path | None = None) -> None:
     deadline = time.monotonic() + timeout_s
     last = "no answer"
     while time.monotonic() < deadline:
@@ -277,7 +290,8 @@ def wait_for_elasticsearch(url: str, timeout_s: float, proc: subprocess.Popen[by
             tail = _log_tail(log) if log else ""
             raise ServiceError(f"Elasticsearch exited with {proc.returncode}:\n{tail}")
         try:
-            health = _http_json(f"{url}/_cluster/health?wait_for_status=yellow&timeout=2s")
+            health = _http_json(f"{url}/_cluster/health?wait_for_status=yellow&timeout=2s",
+                                auth=auth, ca_certs=ca_certs)
             if health.get("status") in {"green", "yellow"}:
                 return
             last = f"status {health.get('status')}"
@@ -288,7 +302,53 @@ def wait_for_elasticsearch(url: str, timeout_s: float, proc: subprocess.Popen[by
     raise ServiceError(f"Elasticsearch at {url} not ready after {timeout_s:.0f}s: {last}{tail}")
 
 
-def start_elasticsearch() -> Running:
+def _write_tls_files(certs: Path) -> None:
+    """A throw-away CA and a server certificate for 127.0.0.1/localhost (PEM)."""
+    import ipaddress
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("commarchive test CA"))
+          .issuer_name(name("commarchive test CA")).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number())
+          .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(
+              digital_signature=True, content_commitment=False, key_encipherment=False,
+              data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+              encipher_only=False, decipher_only=False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    node_key = ec.generate_private_key(ec.SECP256R1())
+    node = (x509.CertificateBuilder().subject_name(name("localhost")).issuer_name(ca.subject)
+            .public_key(node_key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(ca_key, hashes.SHA256()))
+    certs.mkdir(parents=True, exist_ok=True)
+    (certs / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (certs / "node.crt").write_bytes(node.public_bytes(serialization.Encoding.PEM))
+    (certs / "node.key").write_bytes(pem_key(node_key))
+
+
+def start_elasticsearch(*, secure: bool = False) -> Running:
+    """Start a node; ``secure`` turns on TLS on HTTP and basic auth (see Running.extra)."""
     account = _es_account()
     base = _es_base(account)
     home = fetch_elasticsearch(base)
@@ -300,6 +360,8 @@ def start_elasticsearch() -> Running:
     for sub in ("data", "logs", "tmp"):
         (run / sub).mkdir(parents=True)
     shutil.copytree(home / "config", run / "config")
+    if secure:
+        _write_tls_files(run / "config" / "certs")
     _chown_tree(run, account)
     java_home = find_java_home()
     env = {
@@ -320,12 +382,30 @@ def start_elasticsearch() -> Running:
         "transport.port": str(transport_port),
         "path.data": str(run / "data"),
         "path.logs": str(run / "logs"),
-        "xpack.security.enabled": "false",
+        "xpack.security.enabled": "true" if secure else "false",
         # Tests must not turn read-only because the disk is nearly full.
         "cluster.routing.allocation.disk.threshold_enabled": "false",
         # Every test gets its own index.
         "cluster.max_shards_per_node": "100000",
     }
+    password = secrets.token_urlsafe(16)
+    if secure:
+        settings.update({
+            "xpack.security.http.ssl.enabled": "true",
+            "xpack.security.http.ssl.certificate": "certs/node.crt",
+            "xpack.security.http.ssl.key": "certs/node.key",
+            "xpack.security.http.ssl.certificate_authorities": "certs/ca.crt",
+            "xpack.security.transport.ssl.enabled": "false",
+        })
+        users = subprocess.run(
+            [str(home / "bin" / "elasticsearch-users"), "useradd", ES_SECURE_USER,
+             "-p", password, "-r", "superuser"],
+            env=env, cwd=run, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=120, check=False,
+            user=account[0] if account else None, group=account[1] if account else None,
+        )
+        if users.returncode != 0:
+            raise ServiceError(f"elasticsearch-users failed: {users.stdout}{users.stderr}")
     args = [str(home / "bin" / "elasticsearch"), *(f"-E{k}={v}" for k, v in settings.items())]
     log = run / "console.log"
     with log.open("wb") as out:
@@ -334,10 +414,20 @@ def start_elasticsearch() -> Running:
             stderr=subprocess.STDOUT, start_new_session=True,
             user=account[0] if account else None, group=account[1] if account else None,
         )
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if secure else 'http'}://127.0.0.1:{port}"
     running = Running("elasticsearch", url, proc, proc.pid, log, workdir=run)
+    ca_certs = None
+    if secure:
+        # Copied out of the run folder, so a reader needs no access to the ES user's files.
+        ca_certs = services_dir() / "run" / f"es-{port}-ca.crt"
+        ca_certs.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(run / "config" / "certs" / "ca.crt", ca_certs)
+        running.extra = {"username": ES_SECURE_USER, "password": password,
+                         "ca_certs": str(ca_certs)}
     try:
-        wait_for_elasticsearch(url, ES_START_TIMEOUT_S, proc, log)
+        wait_for_elasticsearch(url, ES_START_TIMEOUT_S, proc, log,
+                               auth=(ES_SECURE_USER, password) if secure else None,
+                               ca_certs=ca_certs)
     except BaseException:
         running.stop()
         raise
@@ -428,6 +518,30 @@ def _service_url(name: str, env_var: str) -> str:
 def elasticsearch_url() -> str:
     """Base URL of a running Elasticsearch (security off), started on first call."""
     return _service_url("elasticsearch", ENV_ES_URL)
+
+
+class SecureElasticsearch(TypedDict):
+    url: str  # https://127.0.0.1:PORT
+    username: str
+    password: str
+    ca_certs: str  # PEM file of the CA that signed the node's certificate
+
+
+def elasticsearch_secure() -> SecureElasticsearch:
+    """A second node with TLS on HTTP and basic auth (superuser), started on first call."""
+    if "elasticsearch-secure" in _errors:
+        unavailable("secured Elasticsearch", _errors["elasticsearch-secure"])
+    running = _started.get("elasticsearch-secure")
+    if running is None:
+        try:
+            running = start_elasticsearch(secure=True)
+        except (ServiceError, OSError, subprocess.SubprocessError) as exc:
+            _errors["elasticsearch-secure"] = str(exc)
+            unavailable("secured Elasticsearch", str(exc))
+        _started["elasticsearch-secure"] = running
+    return SecureElasticsearch(url=running.url, username=running.extra["username"],
+                               password=running.extra["password"],
+                               ca_certs=running.extra["ca_certs"])
 
 
 def s3_endpoint() -> S3Endpoint:

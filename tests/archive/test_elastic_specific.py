@@ -13,7 +13,7 @@ from elasticsearch import Elasticsearch
 from archive.index import IndexDoc, IndexUnavailable, SearchQuery
 from archive.index.elastic import ElasticIndex
 from archive.model import Section
-from tests.services import elasticsearch_url, free_port
+from tests.services import elasticsearch_secure, elasticsearch_url, free_port
 
 pytestmark = pytest.mark.service
 
@@ -132,3 +132,25 @@ def test_bulk_upsert_of_many_items_counts_items_not_sections(es_index: ElasticIn
     result = es_index.search(SearchQuery("billing", limit=5))
     assert result.total == 1200
     assert len(result.hits) == 5
+
+
+def test_secured_cluster_needs_credentials_and_the_ca() -> None:
+    # GIVEN a node with TLS on HTTP and basic auth, as COMMARCHIVE_ES_* configure it
+    node = elasticsearch_secure()
+    prefix = f"t-{uuid.uuid4().hex[:12]}"
+    index = ElasticIndex(node["url"], prefix=prefix, username=node["username"],
+                         password=node["password"], ca_certs=node["ca_certs"])
+    index.ensure()
+    index.upsert([_doc("a", "over tls")])
+    assert index.search(SearchQuery("tls")).total == 1
+    # THEN a wrong password or an untrusted certificate is IndexUnavailable
+    wrong_password = ElasticIndex(node["url"], prefix=prefix, username=node["username"],
+                                  password="not-the-password", ca_certs=node["ca_certs"])
+    untrusted = ElasticIndex(node["url"], prefix=prefix, username=node["username"],
+                             password=node["password"], timeout_s=3.0)
+    for bad in (wrong_password, untrusted):
+        with pytest.raises(IndexUnavailable):
+            bad.search(SearchQuery("tls"))
+        bad.close()
+    index.drop()
+    index.close()
