@@ -559,6 +559,23 @@ def test_required_starttls(archive: Archive, serve: Serve, tls_files: tuple[Path
     assert len(archive.item_ids()) == 1
 
 
+def test_optional_starttls_is_offered_and_plain_delivery_still_works(
+    archive: Archive, serve: Serve, tls_files: tuple[Path, Path]
+) -> None:
+    cert, key = tls_files
+    server = serve(tls_cert=cert, tls_key=key)
+    with server.client() as smtp:
+        smtp.ehlo()
+        assert smtp.has_extn("starttls") and not smtp.has_extn("auth")
+        assert smtp.sendmail("jan@customer.nl", ["support@example.com"], message()) == {}
+    with server.client() as smtp:
+        smtp.starttls(context=client_tls(cert))
+        smtp.ehlo()
+        assert smtp.has_extn("auth")  # offered once encrypted, not required
+        assert smtp.sendmail("jan@customer.nl", ["support@example.com"], message()) == {}
+    assert len(archive.item_ids()) == 2
+
+
 def test_auth_with_ingest_token(
     archive: Archive, serve: Serve, tls_files: tuple[Path, Path]
 ) -> None:
