@@ -36,6 +36,7 @@ from archive.model import Section
 
 SNIPPET_TOKENS: Final = 12
 BULK_CHUNK_DOCS: Final = 500
+MAX_RESULT_WINDOW: Final = 100_000
 _TEMPLATE_PRIORITY: Final = 200
 
 _T = TypeVar("_T")
@@ -81,6 +82,8 @@ SETTINGS: Final[dict[str, Any]] = {
     "auto_expand_replicas": "0-1",
     # Erased items' text must not linger in segments: see ``delete``.
     "merge.policy.expunge_deletes_allowed": 0,
+    # Paging as deep as the embedded backends allow, within reason (default 10,000).
+    "max_result_window": MAX_RESULT_WINDOW,
 }
 
 
@@ -305,10 +308,9 @@ class ElasticIndex:
 
     def health(self) -> dict[str, object]:
         es = self._es
-        resp = self._call(
-            "health",
-            lambda: es.cluster.health(index=self.index_name, timeout="5s"),
-        )
+        if not self._call("exists", lambda: es.indices.exists(index=self.index_name)):
+            raise IndexUnavailable(reason=f"index {self.index_name} does not exist")
+        resp = self._call("health", lambda: es.cluster.health(index=self.index_name))
         status = str(resp["status"])
         if status == "red":
             raise IndexUnavailable(reason=f"index {self.index_name} is red")

@@ -81,6 +81,14 @@ def test_ensure_is_idempotent_and_keeps_documents(es_index: ElasticIndex) -> Non
     assert es_index.health()["status"] in {"green", "yellow"}
 
 
+def test_health_of_a_missing_index_is_unavailable(es_index: ElasticIndex) -> None:
+    es_index.drop()
+    with pytest.raises(IndexUnavailable, match="does not exist"):
+        es_index.health()
+    es_index.ensure()
+    assert es_index.health()["documents"] == 0
+
+
 def test_clear_removes_every_document_and_keeps_the_index_usable(es_index: ElasticIndex) -> None:
     es_index.upsert([_doc(f"i{n}", f"call number {n}") for n in range(5)])
     es_index.clear()
