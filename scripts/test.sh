@@ -22,6 +22,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 started_at=$(date +%s)
 step() { printf '\n==> %s (+%ss)\n' "$*" "$(( $(date +%s) - started_at ))"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# Registries time out now and then: one more try after a pause.
+retry() { "$@" || { echo "retrying in 15s: $*" >&2; sleep 15; "$@"; }; }
 
 missing_debian_packages() {
     local pkg
@@ -42,11 +44,11 @@ install_requirements() {
             die "missing Debian packages (install as root): ${missing[*]}"
         fi
         export DEBIAN_FRONTEND=noninteractive
-        apt-get update -q || die "apt-get update failed"
-        apt-get install -y -q "${missing[@]}" || die "apt-get install failed"
+        retry apt-get update -q || die "apt-get update failed"
+        retry apt-get install -y -q "${missing[@]}" || die "apt-get install failed"
     fi
     step "Python packages: pip install -e '.[test]'"
-    "$PYTHON" -m pip install -q --root-user-action=ignore -e '.[test]' \
+    retry "$PYTHON" -m pip install -q --root-user-action=ignore -e '.[test]' \
         || die "pip install failed"
 }
 

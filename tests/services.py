@@ -201,7 +201,12 @@ def fetch_elasticsearch(base: Path) -> Path:
             raise ServiceError("Maven (mvn) is needed to fetch Elasticsearch")
         cmd = [mvn, "-q", "-B", "dependency:copy", f"-Dartifact={ES_ARTIFACT}",
                f"-DoutputDirectory={downloads}"]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+        for attempt in range(2):
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+            if done.returncode == 0 and archive.exists():
+                break
+            if attempt == 0:
+                time.sleep(10)
         if done.returncode != 0 or not archive.exists():
             raise ServiceError(f"mvn could not fetch {ES_ARTIFACT}: {done.stdout[-2000:]}")
     staging = base / f".unpack-{os.getpid()}"
