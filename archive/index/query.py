@@ -14,9 +14,16 @@ MARK_CLOSE: Final = "\x02"
 
 
 def fold(text: str) -> str:
-    """Case- and diacritics-insensitive form, as the unicode61 tokenizer sees it."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    """Case- and diacritics-insensitive form, as the unicode61 tokenizer sees it.
+
+    Simple lower-casing (``ß`` stays ``ß``) and canonical decomposition only, to
+    match FTS5's unicode61 with remove_diacritics 2 token for token.
+    """
+    decomposed = unicodedata.normalize("NFD", text.lower())
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    # Recompose what is left: Hangul syllables decompose into jamo, which are not
+    # combining marks, and the FTS5 tokenizer sees the composed syllables.
+    return unicodedata.normalize("NFC", stripped)
 
 
 def tokenize(text: str) -> list[str]:

@@ -39,8 +39,19 @@ def test_phrases_match_in_order_only(index: SearchIndex) -> None:
 
 
 def test_matching_is_case_and_accent_insensitive(index: SearchIndex) -> None:
-    index.upsert([_doc("a", text="Facturen van Café Müller")])
+    index.upsert([_doc("a", text="Facturen van Café Müller"),
+                  _doc("b", text="Viele Grüße aus der Straße")])
     assert _ids(index, text="CAFE muller") == ["a"]
+    assert _ids(index, text="grüße STRASSE") == []  # ß is a letter of its own
+    assert _ids(index, text="Grüße straße") == ["b"]
+    assert _ids(index, text="gruße") == ["b"]
+
+
+def test_non_latin_scripts_are_searchable(index: SearchIndex) -> None:
+    index.upsert([_doc("ko", text="안녕하세요 인터넷이 안 돼요"),
+                  _doc("ru", text="Здравствуйте, интернет не работает")])
+    assert _ids(index, text="인터넷이") == ["ko"]
+    assert _ids(index, text="ИНТЕРНЕТ") == ["ru"]
 
 
 def test_snippet_is_html_safe_and_marks_the_match(index: SearchIndex) -> None:

@@ -377,16 +377,9 @@ def test_archived_call_is_transcribed_and_sealed_with_speaker_sections(
     assert all(s.start_s is not None and s.start_s > 1.0 for s in customer)
 
 
-SQLITE_HANGUL_FOLD = pytest.mark.xfail(
-    reason="archive/index/query.py fold() NFKD-decomposes Hangul into jamo, so Korean query "
-    "tokens never match the FTS5 index; NFC-recomposing after dropping combining marks fixes it",
-    strict=True,
-)
-
-
 @pytest.mark.parametrize(
     "archive_fixture",
-    ["memory_archive", pytest.param("archive", marks=SQLITE_HANGUL_FOLD)],
+    ["memory_archive", "archive"],
     ids=["memory-index", "sqlite-index"],
 )
 def test_a_customer_word_finds_the_customer_and_the_offset(

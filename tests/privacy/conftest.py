@@ -80,8 +80,10 @@ def call_item(subject: Subject, *, started_at: datetime, words: str = "my router
 def transcribe(archive: Archive, item_id: str, words: str) -> None:
     tokens = words.split()
     transcript = {
-        "channels": [{"index": 1, "speaker": "customer", "words": [
-            {"word": w, "start": i * 0.5, "end": i * 0.5 + 0.4} for i, w in enumerate(tokens)]}],
+        "speakers": [{"label": "customer", "channel": 1, "words": [
+            {"word": w, "start": i * 0.5, "end": i * 0.5 + 0.4, "conf": 1.0}
+            for i, w in enumerate(tokens)],
+            "utterances": [{"start": 0.0, "end": len(tokens) * 0.5, "text": words}]}],
     }
     archive.attach_transcript(item_id, transcript,
                               [Section("transcript", words, "customer", 0.0)], words)

@@ -78,7 +78,7 @@ def test_access_export_contains_all_of_a_and_nothing_of_b_or_c(mixed: Mixed) -> 
     call = next(i for i in index["items"] if i["channel"] == "call")
     assert f"items/{call['id']}/original.wav" in names
     words = json.loads(zf.read(f"items/{call['id']}/transcript.json"))
-    assert words["channels"][0]["words"][0]["start"] == 0.0
+    assert words["speakers"][0]["words"][0]["start"] == 0.0
     assert b"router" in zf.read(f"items/{call['id']}/transcript.txt")
     first = next(i for i in index["items"] if i["id"] == mixed.items[A.email][0])
     assert first["rectifications"][0]["text"] == "Customer says the date is wrong."
