@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from archive.catalog import Catalog, audit_events
 
 GENESIS_HASH: Final = "0" * 64
+ANCHOR_SLOT_BYTES: Final = 256
 SYSTEM_ACTOR: Final = "system"
 
 
@@ -92,6 +93,7 @@ class AuditLog:
         self._catalog = catalog
         self._key = key
         self._anchor_path = anchor_path
+        self._anchor_fd: int | None = None
 
     def _mac(self, prev_hash: str, body: bytes) -> str:
         return hmac.new(self._key, prev_hash.encode() + b"\n" + body, hashlib.sha256).hexdigest()
@@ -140,30 +142,49 @@ class AuditLog:
         return event
 
     def anchor(self, event: AuditEvent) -> None:
-        """Remember the newest event outside the catalog (best effort, after commit)."""
+        """Remember the newest event outside the catalog (best effort, after commit).
+
+        Two fixed-size slots written in place (slot = seq mod 2), so a torn write
+        after a crash spoils at most one of them; no rename, no extra open.
+        """
         body = json.dumps({"seq": event.seq, "hash": event.hash})
-        payload = json.dumps({"body": body, "mac": self._mac("anchor", body.encode())})
-        tmp = self._anchor_path.with_name(f".{self._anchor_path.name}.{os.getpid()}.tmp")
+        record = json.dumps({"body": body, "mac": self._mac("anchor", body.encode())})
+        slot = record.encode().ljust(ANCHOR_SLOT_BYTES - 1) + b"\n"
         try:
-            tmp.write_text(payload)
-            current = self._read_anchor()
-            if current is None or current[0] <= event.seq:
-                tmp.replace(self._anchor_path)
-            else:
-                tmp.unlink(missing_ok=True)
+            if self._anchor_fd is None:
+                self._anchor_fd = os.open(self._anchor_path, os.O_RDWR | os.O_CREAT, 0o600)
+            os.pwrite(self._anchor_fd, slot, (event.seq % 2) * ANCHOR_SLOT_BYTES)
         except OSError:
-            tmp.unlink(missing_ok=True)
+            return
+
+    def close(self) -> None:
+        if self._anchor_fd is not None:
+            os.close(self._anchor_fd)
+            self._anchor_fd = None
 
     def _read_anchor(self) -> tuple[int, str] | None:
+        """The newest valid anchor slot; (-1, "") when a slot fails its MAC."""
         try:
-            payload = json.loads(self._anchor_path.read_text())
-            body = str(payload["body"])
-            if not hmac.compare_digest(self._mac("anchor", body.encode()), payload["mac"]):
-                return (-1, "")
-            data = json.loads(body)
-            return int(data["seq"]), str(data["hash"])
-        except (OSError, ValueError, KeyError, TypeError):
+            raw = self._anchor_path.read_bytes()
+        except OSError:
             return None
+        best: tuple[int, str] | None = None
+        for offset in (0, ANCHOR_SLOT_BYTES):
+            chunk = raw[offset : offset + ANCHOR_SLOT_BYTES].strip()
+            if not chunk:
+                continue
+            try:
+                payload = json.loads(chunk)
+                body = str(payload["body"])
+                mac = str(payload["mac"])
+                data = json.loads(body)
+            except (ValueError, KeyError, TypeError):
+                continue  # torn by a crash mid-write: the other slot still counts
+            if not hmac.compare_digest(self._mac("anchor", body.encode()), mac):
+                return (-1, "")
+            if best is None or int(data["seq"]) > best[0]:
+                best = (int(data["seq"]), str(data["hash"]))
+        return best
 
     def _rows(self, where: Any = None) -> Iterator[sa.Row[Any]]:
         stmt = sa.select(audit_events).order_by(audit_events.c.seq)

@@ -134,7 +134,9 @@ class Archive:
 
     def close(self) -> None:
         self.flush_index_flags()
+        self.audit.close()
         self.index.close()
+        self.store.close()
         self.catalog.dispose()
 
     def _clear_index_flags(self, conn: Connection) -> None:

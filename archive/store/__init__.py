@@ -78,3 +78,7 @@ class ObjectStore(Protocol):
     def check(self) -> None:
         """Raise StoreUnavailable unless the store can take writes now."""
         ...
+
+    def close(self) -> None:
+        """Release descriptors and connections."""
+        ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -35,17 +36,28 @@ class LocalStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
+        self._dir_fds: dict[Path, int] = {}
+        self._dir_lock = threading.Lock()
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
 
     @contextlib.contextmanager
     def writer(self, key: str) -> Iterator[_FileWriter]:
+        """Write, fsync the file, fsync its directory; nothing is left after an exception.
+
+        A new key is written in place (O_EXCL): until its catalog row exists nobody
+        looks for it, and a crash leaves at most an orphan of sealed bytes. An
+        existing key is replaced atomically through a temporary file and a rename.
+        """
         path = self._path(key)
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
         try:
             self._make_dirs(path.parent)
-            fh = tmp.open("xb")
+            try:
+                target, fh = path, path.open("xb")
+            except FileExistsError:
+                target = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+                fh = target.open("xb")
         except OSError as exc:
             raise StoreUnavailable(key, reason=exc.strerror or type(exc).__name__) from exc
         try:
@@ -53,14 +65,24 @@ class LocalStore:
                 yield _FileWriter(fh)
                 fh.flush()
                 os.fsync(fh.fileno())
-            tmp.replace(path)
-            _fsync_dir(path.parent)
+            if target != path:
+                target.replace(path)
+            self._fsync_dir(path.parent)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            target.unlink(missing_ok=True)
             raise StoreUnavailable(key, reason=exc.strerror or type(exc).__name__) from exc
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            target.unlink(missing_ok=True)
             raise
+
+    def _fsync_dir(self, directory: Path) -> None:
+        """fsync a directory through a cached descriptor (shard directories are few)."""
+        with self._dir_lock:
+            fd = self._dir_fds.get(directory)
+            if fd is None:
+                fd = os.open(directory, os.O_RDONLY)
+                self._dir_fds[directory] = fd
+        os.fsync(fd)
 
     def _make_dirs(self, directory: Path) -> None:
         """Create missing directories durably (each new entry fsync'd in its parent)."""
@@ -119,6 +141,12 @@ class LocalStore:
 
     def set_legal_hold(self, key: str, on: bool) -> bool:
         return False
+
+    def close(self) -> None:
+        with self._dir_lock:
+            for fd in self._dir_fds.values():
+                os.close(fd)
+            self._dir_fds.clear()
 
     def check(self) -> None:
         if not os.access(self.root, os.W_OK):

@@ -84,3 +84,6 @@ class MemoryStore:
 
     def check(self) -> None:
         self._check_up("")
+
+    def close(self) -> None:
+        return None

@@ -177,6 +177,9 @@ class S3Store:
             raise StoreUnavailable(key, reason=_reason(exc)) from exc
         return True
 
+    def close(self) -> None:
+        return None
+
     def check(self) -> None:
         try:
             self._client.bucket_exists(self.bucket)

@@ -95,3 +95,29 @@ def test_tampering_with_one_event_is_detected_with_its_position(
     proc = _cli(data_dir, "audit", "verify")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert f"FAILED verification at event {target}:" in proc.stdout
+
+
+def test_events_cut_off_the_end_are_detected_by_the_anchor(archive: Archive) -> None:
+    from archive import catalog as cat
+
+    for n in range(5):
+        archive.audit.record(actor="a", role="privacy", action=f"step{n}")
+    with archive.catalog.write() as conn:
+        conn.execute(cat.audit_events.delete().where(cat.audit_events.c.seq >= 4))
+    report = archive.audit.verify()
+    assert not report.ok
+    assert report.position == 4 and "removed from the end" in (report.problem or "")
+
+
+def test_a_torn_anchor_slot_after_a_crash_is_not_called_tampering(archive: Archive) -> None:
+    for n in range(4):
+        archive.audit.record(actor="a", role="privacy", action=f"step{n}")
+    anchor = archive.data_dir / "audit.anchor"
+    raw = bytearray(anchor.read_bytes())
+    raw[10:40] = b"\x00" * 30  # slot 0 (seq 4) half-written when the power went
+    anchor.write_bytes(bytes(raw))
+    assert archive.audit.verify().ok
+    # A forged anchor (valid JSON, wrong MAC) is tampering.
+    forged = b'{"body": "{\\"seq\\": 9, \\"hash\\": \\"x\\"}", "mac": "00"}'
+    anchor.write_bytes(forged.ljust(255) + b"\n")
+    assert not archive.audit.verify().ok
