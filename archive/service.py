@@ -62,7 +62,7 @@ PART_DETAILS: Final = "details"
 PART_INDEX: Final = "index"
 PART_TRANSCRIPT: Final = "transcript"
 INTERNAL_PURPOSE_PREFIX: Final = "_"
-INLINE_MAX_BYTES: Final = 64 * 1024
+INLINE_MAX_BYTES: Final = 256 * 1024
 READ_ROLES: Final = frozenset({Role.QUALITY, Role.TRAINER, Role.PRIVACY, Role.LEGAL})
 RESTRICTED_READERS: Final = frozenset({Role.PRIVACY, Role.LEGAL})
 
