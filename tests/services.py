@@ -126,6 +126,8 @@ class Running:
                 self.proc.wait(timeout=5)
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
+        elif not in_ci():
+            self.log.unlink(missing_ok=True)
         if "ca_certs" in self.extra:
             Path(self.extra["ca_certs"]).unlink(missing_ok=True)
 
