@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import elasticsearch
 import pytest
 from elasticsearch import Elasticsearch
 
 from archive.index import IndexDoc, IndexUnavailable, SearchQuery
 from archive.index.elastic import ElasticIndex
 from archive.model import Section
-from tests.services import elasticsearch_secure, elasticsearch_url, free_port
+from tests.services import ES_VERSION, REPO_ROOT, elasticsearch_secure, elasticsearch_url, free_port
 
 pytestmark = pytest.mark.service
 
@@ -162,3 +164,11 @@ def test_secured_cluster_needs_credentials_and_the_ca() -> None:
         bad.close()
     index.drop()
     index.close()
+
+
+def test_compose_tests_and_client_agree_on_the_elasticsearch_version() -> None:
+    compose = (REPO_ROOT / "docker-compose.yml").read_text()
+    images = re.findall(r"image:\s*\S*elasticsearch/elasticsearch:(\S+)", compose)
+    assert images == [ES_VERSION]
+    # The client sends compatible-with=<its major>; the server accepts only its own (or -1).
+    assert elasticsearch.__versionstr__.split(".")[0] == ES_VERSION.split(".")[0]
