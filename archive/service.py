@@ -131,6 +131,8 @@ class Archive:
         # the next write transaction that happens anyway, costing no extra fsync.
         self._indexed: set[str] = set()
         self._indexed_lock = threading.Lock()
+        #: Called after each new item is durable (e.g. to wake the transcriber).
+        self.ingest_listeners: list[Callable[[IngestResult, NewItem], None]] = []
 
     def close(self) -> None:
         self.flush_index_flags()
@@ -229,7 +231,13 @@ class Archive:
             raise TemporaryFailure("ingest", reason=str(exc) or type(exc).__name__) from exc
         self.audit.anchor(event)
         self._index_docs([self._doc_from_new(item_id, new, tags)])
-        return IngestResult(item_id, True)
+        result = IngestResult(item_id, True)
+        for listener in self.ingest_listeners:
+            try:
+                listener(result, new)
+            except Exception:  # a listener must never undo an acknowledged ingest
+                log.exception("ingest listener failed")
+        return result
 
     def seal_part(
         self, item_id: str, name: str, data: bytes, content_type: str, dek: bytes
@@ -280,6 +288,7 @@ class Archive:
         part_rows: list[dict[str, Any]],
     ) -> None:
         transcript = TranscriptStatus.PENDING if new.transcribe else TranscriptStatus.NONE
+        unparsed = new.status is ItemStatus.UNPARSED
         conn.execute(
             cat.items.insert().values(
                 id=item_id, channel=new.channel.value, direction=new.direction.value,
@@ -287,9 +296,14 @@ class Archive:
                 ingested_at=now, status=new.status.value, status_reason=new.status_reason,
                 transcript_status=transcript.value, content_type=new.content_type,
                 size_bytes=len(new.original), sha256=digest, dedupe_key=dedupe,
-                thread_key=new.thread_key, restricted=False, index_dirty=True,
+                thread_key=new.thread_key, restricted=unparsed, index_dirty=True,
             )
         )
+        if unparsed:
+            # Nobody has checked what an unparsable message contains: privacy first.
+            conn.execute(cat.restrictions.insert().values(
+                item_id=item_id, reason=f"unparsed: {new.status_reason or 'unknown'}",
+                created_by=SYSTEM_ACTOR, created_at=now))
         conn.execute(cat.parts.insert(), part_rows)
         self._insert_parties(conn, item_id, new.parties)
         self._insert_subjects(conn, item_id, new.parties, new.subject_ids)
@@ -436,6 +450,18 @@ class Archive:
                 ).first()
                 raise ItemNotFound(item_id, gone=gone is not None)
         return found[item_id]
+
+    def list_records(
+        self, *, status: ItemStatus | None = None, limit: int = 100, offset: int = 0
+    ) -> list[ItemRecord]:
+        """Catalog records, newest first (no content; for admin and privacy review)."""
+        stmt = sa.select(cat.items.c.id).order_by(cat.items.c.ingested_at.desc())
+        if status is not None:
+            stmt = stmt.where(cat.items.c.status == status.value)
+        with self.catalog.read() as conn:
+            ids = [str(r[0]) for r in conn.execute(stmt.limit(limit).offset(offset))]
+            found = self._records(conn, ids)
+        return [found[i] for i in ids if i in found]
 
     def item_ids(self, *, where: Any = None) -> list[str]:
         stmt = sa.select(cat.items.c.id).order_by(cat.items.c.id)
@@ -694,8 +720,9 @@ class Archive:
             item_id=item_id, channel=new.channel.value, direction=new.direction.value,
             started_at=new.started_at, parties=self._party_terms(new.parties),
             subjects=tuple(self._subject_ids(new.parties, new.subject_ids)),
-            purposes=tuple(sorted(t.purpose for t in tags)), restricted=False,
-            held=False, sections=tuple(new.sections),
+            purposes=tuple(sorted(t.purpose for t in tags)),
+            restricted=new.status is ItemStatus.UNPARSED, held=False,
+            sections=tuple(new.sections),
             title=str(new.details.get("subject") or new.details.get("title") or ""),
         )
 

@@ -59,7 +59,7 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
             where = ".".join(str(p) for p in first.get("loc", ()))
             _fail(f"invalid settings{f' ({where})' if where else ''}: {first.get('msg')}")
         except (ArchiveError, keys.KeysError, StoreError, FileExistsError, ValueError,
-                FileNotFoundError, PermissionError) as exc:
+                FileNotFoundError, PermissionError, OSError) as exc:
             _fail(str(exc))
         raise AssertionError("unreachable")
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Final
 
 import uvicorn
 
@@ -18,6 +18,7 @@ from search_api.app import create_app
 log = logging.getLogger("commarchive.serve")
 
 Closer = Callable[[], Awaitable[None]]
+REINDEX_INTERVAL_SECONDS: Final = 60
 
 
 async def _start_ingesters(archive: Archive, settings: Settings) -> list[Closer]:
@@ -31,8 +32,11 @@ async def _start_ingesters(archive: Archive, settings: Settings) -> list[Closer]
             SmtpConfig(
                 host=host, port=port, allowlist=tuple(settings.smtp_allow),
                 tls_cert=settings.smtp_tls_cert, tls_key=settings.smtp_tls_key,
+                require_tls=settings.smtp_require_tls,
                 require_auth=settings.smtp_require_auth,
                 max_message_bytes=settings.smtp_max_message_bytes,
+                max_recipients=settings.smtp_max_recipients,
+                max_concurrent=settings.smtp_max_concurrent,
             ),
         )
         closers.append(smtp.close)
@@ -72,14 +76,21 @@ async def _start_background(archive: Archive, settings: Settings) -> list[Closer
     from ingest.transcribe import Transcriber
     from ingest.transcription_worker import TranscriptionWorker
 
-    transcriber = await asyncio.to_thread(Transcriber.discover, settings.vosk_model)
+    def discover() -> Transcriber | None:
+        return Transcriber.discover(settings.vosk_model)
+
+    transcriber = await asyncio.to_thread(discover)
     if transcriber is None:
-        log.info("no vosk model configured or installed: calls stay 'pending' until one is")
+        log.info("no vosk model configured or installed: calls stay 'pending'; "
+                 "looking for one every minute")
     else:
-        worker = TranscriptionWorker(archive, transcriber, workers=settings.transcribe_workers)
-        worker.start()
-        closers.append(_async(worker.stop))
         log.info("transcribing with vosk model %s", transcriber.model_name)
+    worker = TranscriptionWorker(archive, transcriber, workers=settings.transcribe_workers,
+                                 discover=discover)
+    worker.start()
+    archive.ingest_listeners.append(
+        lambda result, new: worker.wake() if new.transcribe else None)
+    closers.append(_async(worker.stop))
     closers.append(_cancel(asyncio.create_task(_periodic_jobs(archive, settings))))
     return closers
 
@@ -92,19 +103,23 @@ def _async(fn: Callable[[], object]) -> Closer:
 
 
 async def _periodic_jobs(archive: Archive, settings: Settings) -> None:
-    """Retention sweep and catch-up indexing, on an interval."""
+    """Catch-up indexing every minute; the retention sweep on its own interval."""
     from archive.retention import sweep
 
+    loop = asyncio.get_running_loop()
+    next_sweep = loop.time()
     while True:
         try:
             await asyncio.to_thread(archive.reindex_dirty)
-            report = await asyncio.to_thread(sweep, archive, actor="sweeper")
-            if report.dropped or report.purged:
-                log.info("retention sweep: %d tag(s) dropped, %d item(s) purged",
-                         len(report.dropped), len(report.purged))
-        except Exception:  # keep the sweeper alive; the next round retries
+            if loop.time() >= next_sweep:
+                next_sweep = loop.time() + settings.sweep_interval_seconds
+                report = await asyncio.to_thread(sweep, archive, actor="sweeper")
+                if report.dropped or report.purged:
+                    log.info("retention sweep: %d tag(s) dropped, %d item(s) purged",
+                             len(report.dropped), len(report.purged))
+        except Exception:  # keep the jobs alive; the next round retries
             log.exception("periodic job failed")
-        await asyncio.sleep(settings.sweep_interval_seconds)
+        await asyncio.sleep(REINDEX_INTERVAL_SECONDS)
 
 
 async def run(settings: Settings) -> None:

@@ -67,8 +67,11 @@ class Settings(BaseSettings):
     smtp_allow: list[str] = ["127.0.0.0/8", "::1/128"]
     smtp_tls_cert: Path | None = None
     smtp_tls_key: Path | None = None
+    smtp_require_tls: bool = False
     smtp_require_auth: bool = False
     smtp_max_message_bytes: int = 50 * 1024 * 1024
+    smtp_max_recipients: int = 1000
+    smtp_max_concurrent: int = 8
 
     vosk_model: Path | None = None
     transcribe_workers: int = 1

@@ -39,7 +39,7 @@ from typing import Any, Final, Protocol
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from archive.errors import AccessDenied, TemporaryFailure
+from archive.errors import AccessDenied, InvalidRequest, TemporaryFailure
 from archive.model import IngestResult, NewItem
 from ingest.mime import DEFAULT_LIMITS, MimeLimits, build_item, runaway_parse_threads
 from ingest.mime import Envelope as MailEnvelope
@@ -125,6 +125,7 @@ class _State:
     accepted: int = 0
     duplicates: int = 0
     tempfailed: int = 0
+    refused: int = 0
 
     def allowed(self, peer: object) -> bool:
         if not isinstance(peer, tuple) or not peer:
@@ -262,6 +263,11 @@ class _Handler:
             state.tempfailed += 1
             log.warning("archive temporarily unavailable (%s); answered 451", exc.reason)
             return REPLY_TEMPFAIL
+        except InvalidRequest as exc:
+            # A policy refusal (no purpose applies): retrying cannot help, so say so.
+            state.refused += 1
+            log.warning("message refused by archive policy: %s", exc)
+            return f"550 5.7.1 Message not archived: {exc}"
         except Exception as exc:
             state.tempfailed += 1
             log.error("ingest failed (%s); answered 451", _where(exc))
@@ -361,7 +367,8 @@ class SmtpServerHandle:
     def stats(self) -> dict[str, int]:
         s = self._state
         return {"accepted": s.accepted, "duplicates": s.duplicates,
-                "tempfailed": s.tempfailed, "connections": s.connections,
+                "tempfailed": s.tempfailed, "refused": s.refused,
+                "connections": s.connections,
                 "runaway_parse_threads": runaway_parse_threads()}
 
     async def close(self, *, drain_timeout_s: float = 30.0) -> None:
