@@ -149,7 +149,10 @@ def index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchInde
     idx.ensure()
     yield idx
     if request.param == "elasticsearch":
-        idx.clear()
+        from archive.index.elastic import ElasticIndex
+
+        assert isinstance(idx, ElasticIndex)
+        idx.drop()
     idx.close()
 
 
