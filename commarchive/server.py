@@ -48,9 +48,14 @@ async def _start_ingesters(archive: Archive, settings: Settings) -> list[Closer]
         if recovered:
             log.warning("recovered %d interrupted call(s) as truncated", len(recovered))
         host, port = parse_hostport(settings.sip)
-        sip = await start_sip_server(archive, SipConfig(host=host, port=port))
+        sip = await start_sip_server(archive, SipConfig(
+            host=host, port=port, advertise=settings.sip_advertise,
+            rtp_port_range=settings.rtp_port_range(),
+            rtp_inactivity_timeout_s=settings.sip_rtp_timeout_seconds,
+            max_calls=settings.sip_max_calls,
+        ))
         closers.append(sip.close)
-        log.info("SIPREC server listening on %s:%s (UDP and TCP)", host, port)
+        log.info("SIPREC server listening on %s:%s (UDP and TCP)", host, sip.udp_port)
     if settings.drop_folder:
         from ingest.dropfolder import DropFolderConfig, run_drop_folder
 

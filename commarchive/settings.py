@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     http: str = "127.0.0.1:8000"
     smtp: str | None = None
     sip: str | None = None
+    #: Address SBCs reach us at, put in Contact and SDP (needed when binding 0.0.0.0).
+    sip_advertise: str | None = None
+    sip_rtp_ports: str = "20000-40000"
+    sip_rtp_timeout_seconds: float = 30.0
+    sip_max_calls: int = 500
     drop_folder: Path | None = None
 
     smtp_allow: list[str] = ["127.0.0.0/8", "::1/128"]
@@ -94,11 +99,22 @@ class Settings(BaseSettings):
                 raise ValueError(f"store=s3 needs {names}")
         if self.index is IndexBackend.ELASTICSEARCH and not self.es_url:
             raise ValueError("index=elasticsearch needs COMMARCHIVE_ES_URL")
+        self.rtp_port_range()
         for name in ("http", "smtp", "sip"):
             value = getattr(self, name)
             if value:
                 parse_hostport(value)
         return self
+
+    def rtp_port_range(self) -> tuple[int, int]:
+        low, sep, high = self.sip_rtp_ports.partition("-")
+        try:
+            lo, hi = int(low), int(high)
+        except ValueError:
+            raise ValueError(f"sip_rtp_ports {self.sip_rtp_ports!r} is not LOW-HIGH") from None
+        if not (1024 <= lo < hi <= 65535) or not sep:
+            raise ValueError(f"sip_rtp_ports {self.sip_rtp_ports!r} is not a port range")
+        return lo, hi
 
     def require_data_dir(self) -> Path:
         if self.data_dir is None:
