@@ -25,16 +25,9 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
 from archive.index import Hit, IndexDoc, IndexUnavailable, SearchQuery, SearchResult
-from archive.index.query import (
-    MARK_CLOSE,
-    MARK_OPEN,
-    parse_query,
-    render_snippet,
-    tokenize,
-)
+from archive.index.query import make_snippet, parse_query, render_snippet, tokenize
 from archive.model import Section
 
-SNIPPET_TOKENS: Final = 12
 BULK_CHUNK_DOCS: Final = 500
 MAX_RESULT_WINDOW: Final = 100_000
 _TEMPLATE_PRIORITY: Final = 200
@@ -97,29 +90,6 @@ def _token_text(text: str) -> str:
 
 def _phrase_text(phrase: tuple[str, ...]) -> str:
     return " ".join(phrase)
-
-
-def _snippet(text: str, phrases: Sequence[tuple[str, ...]]) -> str:
-    """About SNIPPET_TOKENS words around the first match, matches marked, HTML-escaped."""
-    words = text.split()
-    folded = [tokenize(w) for w in words]
-    marked: set[int] = set()
-    for phrase in phrases:
-        for i in range(len(words)):
-            window: list[str] = []
-            j = i
-            while j < len(words) and len(window) < len(phrase):
-                window.extend(folded[j])
-                j += 1
-            if tuple(window[: len(phrase)]) == phrase:
-                marked.update(range(i, j))
-    first = min(marked) if marked else 0
-    lo = max(0, first - SNIPPET_TOKENS // 3)
-    hi = min(len(words), lo + SNIPPET_TOKENS)
-    out = " ".join(
-        f"{MARK_OPEN}{words[k]}{MARK_CLOSE}" if k in marked else words[k] for k in range(lo, hi)
-    )
-    return render_snippet(("…" if lo else "") + out + ("…" if hi < len(words) else ""))
 
 
 def _source(doc: IndexDoc) -> dict[str, Any]:
@@ -386,7 +356,7 @@ class ElasticIndex:
                 Hit(
                     raw["_id"],
                     float(raw.get("_score") or 0.0),
-                    _snippet(str(section.get("text", "")), phrases),
+                    make_snippet(str(section.get("text", "")), phrases),
                     title,
                     section.get("speaker"),
                     None if start_s is None else float(start_s),

@@ -6,10 +6,8 @@ import threading
 from collections.abc import Sequence
 
 from archive.index import Hit, IndexDoc, SearchQuery, SearchResult
-from archive.index.query import MARK_CLOSE, MARK_OPEN, parse_query, render_snippet, tokenize
+from archive.index.query import make_snippet, parse_query, render_snippet, tokenize
 from archive.model import Section
-
-SNIPPET_TOKENS = 12
 
 
 def _contains(tokens: list[str], phrase: tuple[str, ...]) -> int:
@@ -18,28 +16,6 @@ def _contains(tokens: list[str], phrase: tuple[str, ...]) -> int:
         if tuple(tokens[i : i + n]) == phrase:
             return i
     return -1
-
-
-def _snippet(section: Section, phrases: list[tuple[str, ...]]) -> str:
-    words = section.text.split()
-    folded = [tokenize(w) for w in words]
-    flat_hits: set[int] = set()
-    for phrase in phrases:
-        for i in range(len(words)):
-            window: list[str] = []
-            j = i
-            while j < len(words) and len(window) < len(phrase):
-                window.extend(folded[j])
-                j += 1
-            if tuple(window[: len(phrase)]) == phrase:
-                flat_hits.update(range(i, j))
-    first = min(flat_hits) if flat_hits else 0
-    lo = max(0, first - SNIPPET_TOKENS // 3)
-    hi = min(len(words), lo + SNIPPET_TOKENS)
-    out = [f"{MARK_OPEN}{w}{MARK_CLOSE}" if k in flat_hits else w for k, w in
-           ((k, words[k]) for k in range(lo, hi))]
-    text = " ".join(out)
-    return render_snippet(("…" if lo else "") + text + ("…" if hi < len(words) else ""))
 
 
 class MemoryIndex:
@@ -101,7 +77,7 @@ class MemoryIndex:
                 snippet = render_snippet(doc.title)
                 hit = Hit(doc.item_id, 0.0, snippet, doc.title)
             else:
-                hit = Hit(doc.item_id, best_score, _snippet(best, phrases), doc.title,
+                hit = Hit(doc.item_id, best_score, make_snippet(best.text, phrases), doc.title,
                           best.speaker, best.start_s)
             scored.append((best_score, doc.started_at.isoformat(), hit))
         scored.sort(key=lambda t: (t[0], t[1]), reverse=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Sequence
 from typing import Final
 
 _TOKEN_RE: Final = re.compile(r"\w+", re.UNICODE)
@@ -44,3 +45,35 @@ def render_snippet(raw: str) -> str:
     """HTML-escape a snippet whose matches are wrapped in the sentinel marks."""
     escaped = html.escape(raw, quote=False)
     return escaped.replace(MARK_OPEN, "<mark>").replace(MARK_CLOSE, "</mark>")
+
+
+SNIPPET_WORDS: Final = 12
+
+
+def make_snippet(
+    text: str, phrases: Sequence[tuple[str, ...]], *, words_around: int = SNIPPET_WORDS
+) -> str:
+    """About ``words_around`` words from just before the first match, matches marked.
+
+    For backends that have no snippet function of their own (memory, Elasticsearch
+    over pre-tokenized text); the result is HTML-safe like every snippet.
+    """
+    words = text.split()
+    folded = [tokenize(w) for w in words]
+    marked: set[int] = set()
+    for phrase in phrases:
+        for i in range(len(words)):
+            window: list[str] = []
+            j = i
+            while j < len(words) and len(window) < len(phrase):
+                window.extend(folded[j])
+                j += 1
+            if tuple(window[: len(phrase)]) == phrase:
+                marked.update(range(i, j))
+    first = min(marked) if marked else 0
+    lo = max(0, first - words_around // 3)
+    hi = min(len(words), lo + words_around)
+    out = " ".join(
+        f"{MARK_OPEN}{words[k]}{MARK_CLOSE}" if k in marked else words[k] for k in range(lo, hi)
+    )
+    return render_snippet(("…" if lo else "") + out + ("…" if hi < len(words) else ""))
