@@ -6,6 +6,7 @@ index together; ingesters, the API and the CLI go through it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -210,6 +211,8 @@ class Archive:
             with self.catalog.write() as conn:
                 self._insert_item(conn, item_id, new, digest, dedupe, now, tags, wrapped,
                                   part_rows)
+                held = self._apply_subject_holds(
+                    conn, item_id, list(self._subject_ids(new.parties, new.subject_ids)))
                 self._clear_index_flags(conn)
                 event = self.audit.append(
                     conn, actor=actor, role=Role.INGEST.value, action="ingest",
@@ -230,7 +233,11 @@ class Archive:
                 raise
             raise TemporaryFailure("ingest", reason=str(exc) or type(exc).__name__) from exc
         self.audit.anchor(event)
-        self._index_docs([self._doc_from_new(item_id, new, tags)])
+        doc = self._doc_from_new(item_id, new, tags)
+        if held:
+            self._lock_in_store([r["blob_key"] for r in part_rows if r["blob_key"]])
+            doc = dataclasses.replace(doc, held=True)
+        self._index_docs([doc])
         result = IngestResult(item_id, True)
         for listener in self.ingest_listeners:
             try:
@@ -358,6 +365,32 @@ class Archive:
         if rows:
             conn.execute(cat.subjects.insert(), rows)
 
+    def _apply_subject_holds(
+        self, conn: Connection, item_id: str, identifiers: Sequence[str]
+    ) -> bool:
+        """Put a new item under every active legal hold on one of its subjects."""
+        if not identifiers:
+            return False
+        hold_ids = [r[0] for r in conn.execute(
+            sa.select(cat.holds.c.id).where(
+                cat.holds.c.scope == "subject", cat.holds.c.lifted_at.is_(None),
+                cat.holds.c.target.in_(list(identifiers))))]
+        have = {r[0] for r in conn.execute(
+            sa.select(cat.hold_items.c.hold_id).where(cat.hold_items.c.item_id == item_id))}
+        fresh = [h for h in hold_ids if h not in have]
+        if fresh:
+            conn.execute(cat.hold_items.insert(),
+                         [{"hold_id": h, "item_id": item_id} for h in fresh])
+        return bool(hold_ids)
+
+    def _lock_in_store(self, blob_keys: Sequence[str]) -> None:
+        """Object Lock legal hold on the blobs (where the store has one); best effort."""
+        for key in blob_keys:
+            try:
+                self.store.set_legal_hold(key, True)
+            except StoreError as exc:
+                log.warning("storage legal hold on %s failed: %s", key, exc)
+
     def _find_dedupe(self, dedupe: str) -> str | None:
         with self.catalog.read() as conn:
             row = conn.execute(
@@ -379,6 +412,7 @@ class Archive:
             merged = self._insert_parties(conn, item_id, fresh)
             if merged:
                 self._insert_subjects(conn, item_id, fresh)
+                self._apply_subject_holds(conn, item_id, list(self._subject_ids(fresh)))
                 self.mark_index_dirty(conn, [item_id])
             event = self.audit.append(
                 conn, actor=actor, role=Role.INGEST.value, action="ingest_duplicate",

@@ -35,3 +35,22 @@ def test_hold_sets_object_lock_legal_hold_and_lifting_releases_it(tmp_path: Path
         assert not [k for k in store.keys("items/") if item in k]
     finally:
         arc.close()
+
+
+@pytest.mark.service
+def test_item_archived_under_a_subject_hold_is_locked_in_the_store_at_once(
+    tmp_path: Path,
+) -> None:
+    store = make_s3_store(object_lock=True)
+    arc = make_archive(tmp_path / "s3", store=store, index=MemoryIndex(), config=PRIVACY_CONFIG)
+    try:
+        arc.ingest(email_item(customer="held@customer.nl", started_at=T0))
+        holds.place_hold(arc, actor="legal-1", reason="litigation", case_ref="S3-2",
+                         subject="held@customer.nl")
+        later = arc.ingest(email_item(customer="held@customer.nl", body="x" * 300_000)).item_id
+        keys = [k for k in store.keys("items/") if later in k]
+        assert keys  # the original is a blob (large parts never go inline)
+        with pytest.raises(BlobLocked):
+            store.delete(keys[0])
+    finally:
+        arc.close()
