@@ -14,6 +14,7 @@ Exceptions::
 
 from __future__ import annotations
 
+import atexit
 import importlib.metadata
 import importlib.util
 import json
@@ -476,6 +477,12 @@ class Transcriber:
 
 
 _SHARED: dict[Path, Transcriber] = {}
+
+
+@atexit.register
+def _free_shared_models() -> None:
+    """Free loaded models while vosk's module is still alive (its __del__ needs it)."""
+    _SHARED.clear()
 _SHARED_LOCK = threading.Lock()
 
 
