@@ -7,10 +7,12 @@ one two ...") are caught too, since regex redaction of digits alone misses them.
 
 from __future__ import annotations
 
+import html
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
+from archive.index.query import mark_words
 from archive.model import Party, Side
 
 _EMAIL_RE: Final = re.compile(r"[\w.+\-]+@[\w\-]+(\.[\w\-]+)+", re.UNICODE)
@@ -23,6 +25,15 @@ _NUMBER_WORDS: Final = (
 _SPOKEN_RE: Final = re.compile(
     rf"\b(?:(?:{_NUMBER_WORDS})[\s,\-]+){{3,}}(?:{_NUMBER_WORDS})\b", re.IGNORECASE
 )
+
+
+_MARK_TAG_RE: Final = re.compile(r"</?mark>")
+
+
+def looks_identifying(text: str) -> bool:
+    """Whether a query names a person: an e-mail address, a phone number, an IBAN."""
+    return bool(_EMAIL_RE.search(text) or _PHONE_RE.search(text) or _IBAN_RE.search(text)
+                or sum(c.isdigit() for c in text) >= 6)
 
 
 class Redactor:
@@ -61,6 +72,15 @@ class Redactor:
         text = _IBAN_RE.sub("[IBAN]", text)
         text = _PHONE_RE.sub("[PHONE]", text)
         return _SPOKEN_RE.sub("[NUMBER]", text)
+
+    def redact_snippet(self, snippet: str, phrases: Sequence[tuple[str, ...]]) -> str:
+        """Redact a highlighted, HTML-escaped snippet.
+
+        Highlight marks split addresses and numbers, so they come off first; the
+        plain text is redacted, escaped again, and surviving query words re-marked.
+        """
+        plain = html.unescape(_MARK_TAG_RE.sub("", snippet))
+        return mark_words(self.redact(plain), phrases)
 
     def redact_json(self, value: Any) -> Any:
         if isinstance(value, str):

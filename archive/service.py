@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 import keys
 from archive import catalog as cat
-from archive.anonymise import Redactor, bleep_wav, pii_spans
+from archive.anonymise import Redactor, bleep_wav, looks_identifying, pii_spans
 from archive.audit import SYSTEM_ACTOR, AuditLog
 from archive.catalog import Catalog
 from archive.config import ArchiveConfig, Purpose, Role
@@ -37,6 +37,7 @@ from archive.errors import (
     TemporaryFailure,
 )
 from archive.index import IndexDoc, IndexError_, SearchIndex, SearchQuery, SearchResult
+from archive.index.query import parse_query
 from archive.model import (
     AddressKind,
     Channel,
@@ -521,7 +522,10 @@ class Archive:
                                item_id=record.id)
         now = now or now_utc()
         held = self.config.purposes_for_role(user.role)
-        carried = {t.purpose for t in record.purposes if t.retain_until > now or record.held}
+        # A hold preserves data for legal/privacy; it does not extend anyone else's access.
+        carried = {t.purpose for t in record.purposes
+                   if t.retain_until > now
+                   or (record.held and user.role in RESTRICTED_READERS)}
         if purpose is not None:
             if purpose not in held:
                 raise AccessDenied(ErrorCode.PURPOSE_NOT_HELD,
@@ -632,12 +636,15 @@ class Archive:
         record = self.record(item_id)
         chosen = self.authorize(user, record)
         details = json.loads(self._unseal(item_id, PART_DETAILS, self._dek(item_id, chosen.name)))
+        notes = self.annotations(item_id, chosen.name)
         if chosen.anonymised and user.role not in RESTRICTED_READERS:
-            details = Redactor.for_parties(record.parties).redact_json(details)
+            redactor = Redactor.for_parties(record.parties)
+            details = redactor.redact_json(details)
+            notes = [{**n, "text": redactor.redact(n["text"]), "author": "[STAFF]"}
+                     for n in notes]
         self.audit.record(actor=user.name, role=user.role.value, action="read_metadata",
                           purpose=chosen.name, item_ids=[item_id])
-        return ItemView(record, details, chosen.name,
-                        annotations=self.annotations(item_id, chosen.name),
+        return ItemView(record, details, chosen.name, annotations=notes,
                         disclosures=self.disclosures_of(item_id))
 
     def annotations(self, item_id: str, purpose: str | None = None) -> list[dict[str, Any]]:
@@ -670,7 +677,11 @@ class Archive:
     # -- search ---------------------------------------------------------------------------
 
     def search(self, user: User, query: SearchQuery) -> SearchPage:
-        """Search within what the user's role may see; snippets anonymised for trainers."""
+        """Search within what the user's role may see; snippets anonymised for trainers.
+
+        The index is derived and may lag (a failed update leaves an item dirty), so
+        every hit is checked against the catalog before anything of it is shown.
+        """
         if user.role not in READ_ROLES:
             raise AccessDenied(ErrorCode.WRONG_ROLE, f"role {user.role.value} may not search")
         allowed = (None if user.role in self.config.all_purpose_roles
@@ -682,6 +693,11 @@ class Archive:
                                    f"role {user.role.value} does not hold "
                                    f"{sorted(wanted - allowed)}")
             allowed = wanted
+        anonymised = self.role_is_anonymised(user.role)
+        if anonymised and (query.party or query.subject or looks_identifying(query.text)):
+            raise AccessDenied(ErrorCode.WRONG_ROLE,
+                               "anonymised access cannot search for a person "
+                               "(no party, subject, address or number terms)")
         scoped = SearchQuery(
             text=query.text, purposes=allowed,
             include_restricted=user.role in RESTRICTED_READERS and query.include_restricted,
@@ -695,25 +711,41 @@ class Archive:
             raise TemporaryFailure("search", reason=str(exc)) from exc
         with self.catalog.read() as conn:
             records = self._records(conn, [h.item_id for h in result.hits])
-        anonymised_only = (
-            allowed is not None
-            and all(self.config.purpose(p).anonymised for p in allowed)
-        )
-        if anonymised_only:
-            hits = tuple(
-                h.__class__(h.item_id, h.score,
-                            Redactor.for_parties(records[h.item_id].parties).redact(h.snippet),
-                            Redactor.for_parties(records[h.item_id].parties).redact(h.title),
-                            h.speaker, h.start_s)
-                for h in result.hits if h.item_id in records
-            )
-            result = SearchResult(result.total, hits)
+        now = now_utc()
+        visible = []
+        for hit in result.hits:
+            record = records.get(hit.item_id)
+            if record is None or not self._may_see(user, record, allowed, now,
+                                                   include_restricted=scoped.include_restricted):
+                continue
+            if anonymised:
+                redactor = Redactor.for_parties(record.parties)
+                phrases = parse_query(query.text)
+                hit = dataclasses.replace(
+                    hit, snippet=redactor.redact_snippet(hit.snippet, phrases),
+                    title=redactor.redact(hit.title))
+            visible.append(hit)
+        hidden = len(result.hits) - len(visible)
+        result = SearchResult(max(0, result.total - hidden), tuple(visible))
+        if hidden:
+            log.info("search: %d hit(s) the index still showed were withheld", hidden)
         self.audit.record(
             actor=user.name, role=user.role.value, action="search",
             detail={"q": query.text, "total": result.total},
             item_ids=[h.item_id for h in result.hits],
         )
         return SearchPage(result, records)
+
+    def _may_see(
+        self, user: User, record: ItemRecord, allowed: frozenset[str] | None, now: datetime,
+        *, include_restricted: bool,
+    ) -> bool:
+        """The catalog's word on whether a search hit may be shown to this user."""
+        if record.restricted and not include_restricted:
+            return False
+        live = {t.purpose for t in record.purposes
+                if t.retain_until > now or (record.held and user.role in RESTRICTED_READERS)}
+        return bool(live) if allowed is None else bool(live & allowed)
 
     # -- indexing -------------------------------------------------------------------------
 

@@ -77,3 +77,14 @@ def make_snippet(
         f"{MARK_OPEN}{words[k]}{MARK_CLOSE}" if k in marked else words[k] for k in range(lo, hi)
     )
     return render_snippet(("…" if lo else "") + out + ("…" if hi < len(words) else ""))
+
+
+def mark_words(text: str, phrases: Sequence[tuple[str, ...]]) -> str:
+    """HTML-escape ``text`` and mark each word that is one of the query's tokens."""
+    wanted = {token for phrase in phrases for token in phrase}
+    out = []
+    for word in text.split():
+        escaped = html.escape(word, quote=False)
+        hit = wanted and any(t in wanted for t in tokenize(word))
+        out.append(f"<mark>{escaped}</mark>" if hit else escaped)
+    return " ".join(out)
