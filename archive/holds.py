@@ -78,13 +78,20 @@ def inserted_id(result: sa.CursorResult[Any]) -> int:
 
 
 def _search_all(archive: Archive, text: str) -> list[str]:
-    """Every item a search matches, whatever its purposes or restriction."""
+    """Every item a search matches among those the legal role may see.
+
+    Limited to the legal role's purposes (restricted items included, as legal
+    may read those), so a hold by search cannot be used to probe, or to list the
+    ids of, items tagged only for quality or training.
+    """
     found: list[str] = []
     offset = 0
+    legal_purposes = archive.config.purposes_for_role(Role.LEGAL)
     while True:
         try:
             result = archive.index.search(SearchQuery(
-                text=text, include_restricted=True, limit=SEARCH_PAGE_ITEMS, offset=offset))
+                text=text, purposes=legal_purposes, include_restricted=True,
+                limit=SEARCH_PAGE_ITEMS, offset=offset))
         except IndexError_ as exc:
             raise InvalidRequest(f"search for the hold failed: {exc}",
                                  code=ErrorCode.UNAVAILABLE) from exc

@@ -160,6 +160,8 @@ class SqliteIndex:
                     self._deletes_since_optimize += 1
                     if self._deletes_since_optimize >= OPTIMIZE_EVERY_DELETES:
                         self._optimize()
+                # Old page images of the erased text must not wait in the WAL.
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except self._sqlite.OperationalError as exc:
             raise IndexUnavailable(reason=str(exc)) from exc
 

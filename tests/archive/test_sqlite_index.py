@@ -19,10 +19,12 @@ def test_deleted_items_words_leave_the_index_file(tmp_path: Path) -> None:
     idx.upsert([index_doc("gone", text="secret word quetzalcoatl7", title="t"),
                 index_doc("kept", text="ordinary word axolotl9", title="t")])
     idx.delete("gone")
-    idx.close()
+    # While the index stays open (as in a running server), WAL included.
     data = _file_bytes(tmp_path / "index.sqlite")
     assert b"axolotl9" in data  # the scan does see what is still indexed
     assert b"quetzalcoatl7" not in data
+    idx.close()
+    assert b"quetzalcoatl7" not in _file_bytes(tmp_path / "index.sqlite")
 
 
 def test_thousands_of_single_deletes_keep_the_index_sound(tmp_path: Path) -> None:

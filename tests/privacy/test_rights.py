@@ -272,14 +272,18 @@ def test_search_hold_and_storage_lock(tmp_path: object) -> None:
     from archive.store import BlobLocked
     from archive.store.memory import MemoryStore
     from tests.conftest import email_item, make_archive
-    from tests.privacy.conftest import PRIVACY_CONFIG
+    from tests.privacy.conftest import ORDERS_MAILBOX, PRIVACY_CONFIG
 
     assert isinstance(tmp_path, Path)
     store = MemoryStore()
     arc = make_archive(tmp_path / "m", store=store, index=MemoryIndex(), config=PRIVACY_CONFIG)
     try:
-        item = arc.ingest(email_item(body="fraud suspected here", started_at=T0)).item_id
+        item = arc.ingest(email_item(body="fraud suspected here", agent=ORDERS_MAILBOX,
+                                     started_at=T0)).item_id
         arc.ingest(email_item(body="nothing to see", started_at=T0))
+        # Tagged for quality/training only: legal may not see it, so a search hold
+        # neither covers nor reveals it.
+        arc.ingest(email_item(body="fraud rumour in a quality-only mail", started_at=T0))
         hold = holds.place_hold(arc, actor="l", reason="fraud", case_ref="F-1",
                                 query="fraud")
         assert hold.item_ids == (item,) and hold.storage_locks >= 1
@@ -287,7 +291,7 @@ def test_search_hold_and_storage_lock(tmp_path: object) -> None:
         with pytest.raises(BlobLocked):
             store.delete(key)
         holds.lift_hold(arc, hold.id, actor="l", note="cleared")
-        report = sweep(arc, now=T0 + timedelta(days=400))
+        report = sweep(arc, now=T0 + timedelta(days=3000))  # past legal's 7 years
         assert item in report.purged
         with pytest.raises((ItemNotFound, ContentIntegrityError)):
             arc.read_content(PRIVACY, item)
