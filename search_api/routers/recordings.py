@@ -1,12 +1,22 @@
-"""Call recording upload (role ingest): a PBX WAV plus its JSON sidecar, 201 once durable."""
+"""Call recording upload (role ingest): a PBX WAV plus its JSON sidecar, 201 once durable.
+
+The body is read only after the token is checked, with its size capped while it
+streams in, and parsed in memory: call audio never touches disk unsealed (a form
+parser would spool large parts to a temporary file).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final
+import asyncio
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import Any, Final
 
-from fastapi import APIRouter, File, Form, Response, UploadFile, status
+from fastapi import APIRouter, Request, Response, status
 
 from archive.errors import ErrorCode, InvalidRequest
+from archive.service import Archive
 from ingest.calls import (
     CallInputError,
     NumberingPlan,
@@ -19,34 +29,87 @@ from search_api.deps import ArchiveDep, IngestUser
 router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
 
 MAX_UPLOAD_BYTES: Final = 512 * 1024 * 1024
+MAX_BODY_BYTES: Final = MAX_UPLOAD_BYTES + 1024 * 1024
 SOURCE: Final = "upload"
+_BODY_SCHEMA: Final = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {
+            "type": "object",
+            "required": ["audio", "metadata"],
+            "properties": {
+                "audio": {"type": "string", "format": "binary",
+                          "description": "WAV: mono/stereo, 8/16 kHz, PCM/µ-law/A-law"},
+                "metadata": {"type": "string",
+                             "description": "JSON sidecar: call_id, from, to, agent, "
+                                            "direction, start"},
+            },
+        }}},
+    }
+}
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-def upload_recording(
-    archive: ArchiveDep,
-    user: IngestUser,
-    response: Response,
-    audio: Annotated[UploadFile, File(description="WAV: mono/stereo, 8/16 kHz, PCM/µ-law/A-law")],
-    metadata: Annotated[
-        str, Form(description="JSON sidecar: call_id, from, to, agent, direction, start")
-    ],
-) -> dict[str, Any]:
-    """Archive one call recording; 201 only when it is durable (200 for a repeat upload)."""
-    data = audio.file.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise InvalidRequest("recording too large", code=ErrorCode.TOO_LARGE)
+def _too_large() -> InvalidRequest:
+    return InvalidRequest(f"recording upload over {MAX_UPLOAD_BYTES} bytes",
+                          code=ErrorCode.TOO_LARGE)
+
+
+def _form_parts(content_type: str, body: bytes) -> tuple[bytes, bytes]:
+    """The ``audio`` and ``metadata`` parts of a multipart/form-data body."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = BytesParser(policy=HTTP).parsebytes(head + body)
+    children = message.get_payload() if message.is_multipart() else None
+    if not isinstance(children, list):
+        raise InvalidRequest("expected multipart/form-data with parts 'audio' and 'metadata'")
+    parts: dict[str, bytes] = {}
+    for part in children:
+        if not isinstance(part, Message):
+            continue
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            parts[name] = payload
+    missing = [n for n in ("audio", "metadata") if n not in parts]
+    if missing:
+        raise InvalidRequest(f"multipart body lacks part(s) {', '.join(missing)}")
+    if len(parts["audio"]) > MAX_UPLOAD_BYTES:
+        raise _too_large()
+    return parts["audio"], parts["metadata"]
+
+
+def _archive(archive: Archive, actor: str, audio: bytes, metadata: bytes) -> dict[str, Any]:
     plan = NumberingPlan.from_archive(archive)
     try:
-        rec = recording_from_file(data, parse_sidecar(metadata), source=SOURCE, plan=plan)
+        rec = recording_from_file(audio, parse_sidecar(metadata), source=SOURCE, plan=plan)
     except CallInputError as exc:
         raise InvalidRequest(exc.reason) from None
-    result = archive.ingest(build_call_item(rec, plan), actor=user.name)
-    if not result.created:
-        response.status_code = status.HTTP_200_OK
+    result = archive.ingest(build_call_item(rec, plan), actor=actor)
     return {
         "item_id": result.item_id,
         "created": result.created,
         "duration_s": round(rec.duration_s, 3),
         "channels": len(rec.channels),
     }
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=_BODY_SCHEMA)
+async def upload_recording(
+    request: Request, archive: ArchiveDep, user: IngestUser, response: Response
+) -> dict[str, Any]:
+    """Archive one call recording; 201 only when it is durable (200 for a repeat upload)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _too_large()
+    content_type = request.headers.get("content-type", "")
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise InvalidRequest("expected multipart/form-data with parts 'audio' and 'metadata'")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise _too_large()
+    audio, metadata = await asyncio.to_thread(_form_parts, content_type, bytes(body))
+    outcome = await asyncio.to_thread(_archive, archive, user.name, audio, metadata)
+    if not outcome["created"]:
+        response.status_code = status.HTTP_200_OK
+    return outcome

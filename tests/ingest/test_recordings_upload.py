@@ -84,3 +84,37 @@ def test_archive_outage_answers_503_not_201(
     resp = upload(client, tokens["ingest"], write_wav(8000, [sine(300, 0.5)]))
     assert resp.status_code == 503
     assert resp.json()["error"]["code"] == "temporarily_unavailable"
+
+
+def test_upload_keeps_audio_off_disk_and_checks_the_token_before_the_body(
+    client: TestClient, archive: Archive, tokens: dict[str, str],
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import tempfile
+
+    spilled: list[object] = []
+    real = tempfile.TemporaryFile
+
+    def recording_temporary_file(*args: Any, **kwargs: Any) -> Any:
+        spilled.append(kwargs)  # a spooled upload rolling over to disk ends up here
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", recording_temporary_file)
+    wav = write_wav(8000, [sine(440, 200.0)])  # 3.2 MB: a form parser would spill it
+    assert len(wav) > 3_000_000
+    refused = upload(client, "cma_wrong", wav)
+    assert refused.status_code == 401
+    created = upload(client, tokens["ingest"], wav)
+    assert created.status_code == 201, created.text
+    assert spilled == []
+
+
+def test_declared_oversize_upload_is_refused_with_413_before_reading(
+    client: TestClient, tokens: dict[str, str],
+) -> None:
+    resp = client.post("/api/v1/recordings", content=b"x",
+                       headers={"Authorization": f"Bearer {tokens['ingest']}",
+                                "Content-Type": "multipart/form-data; boundary=b",
+                                "Content-Length": str(600 * 1024 * 1024)})
+    assert resp.status_code == 413
+    assert resp.json()["error"]["code"] == "too_large"
