@@ -236,6 +236,9 @@ tombstones = sa.Table(
     sa.Column("purged_at", UTCDateTime, nullable=False),
     sa.Column("reason", sa.String(40), nullable=False),
     sa.Column("reference", sa.String(200)),
+    # Keyed hash of the item's dedupe key: a late re-delivery of a purged item is
+    # recognised without the tombstone holding anything personal.
+    sa.Column("dedupe_mark", sa.String(64), index=True),
 )
 
 

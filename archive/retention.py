@@ -117,11 +117,12 @@ def _blob_keys(conn: Connection, item_ids: Sequence[str]) -> dict[str, list[str]
 
 def _purge_rows(
     conn: Connection, item_ids: Sequence[str], *, reason: str, reference: str | None,
-    now: datetime,
+    now: datetime, dedupe_mark: Callable[[str], str],
 ) -> list[str]:
     """Inside a write transaction: shred every key, tombstone, delete the items' rows."""
     rows = conn.execute(
-        sa.select(cat.items.c.id, cat.items.c.channel, cat.items.c.ingested_at)
+        sa.select(cat.items.c.id, cat.items.c.channel, cat.items.c.ingested_at,
+                  cat.items.c.dedupe_key)
         .where(cat.items.c.id.in_(list(item_ids)))
     ).all()
     ids = [str(r.id) for r in rows]
@@ -131,7 +132,8 @@ def _purge_rows(
     conn.execute(cat.wrapped_keys.delete().where(cat.wrapped_keys.c.item_id.in_(ids)))
     conn.execute(cat.tombstones.insert(), [
         {"item_id": r.id, "channel": r.channel, "ingested_at": r.ingested_at,
-         "purged_at": now, "reason": reason, "reference": reference} for r in rows])
+         "purged_at": now, "reason": reason, "reference": reference,
+         "dedupe_mark": dedupe_mark(r.dedupe_key) if r.dedupe_key else None} for r in rows])
     # Dependent rows go with the item; deleted explicitly so backends without
     # cascading foreign keys lose them too.
     for table in (cat.parts, cat.parties, cat.subjects, cat.purpose_tags, cat.restrictions,
@@ -217,7 +219,8 @@ def purge_items(
         if held:
             archive.mark_index_dirty(conn, sorted(held))
         blobs = _blob_keys(conn, todo)
-        purged = _purge_rows(conn, todo, reason=reason, reference=reference, now=now)
+        purged = _purge_rows(conn, todo, reason=reason, reference=reference, now=now,
+                             dedupe_mark=archive.dedupe_mark)
         event = None
         if purged:
             event = archive.audit.append(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -129,6 +130,7 @@ class Archive:
         self.keyring = keyring
         self.users = Users(catalog)
         self.audit = AuditLog(catalog, keyring.derive("audit"), data_dir / "audit.anchor")
+        self._dedupe_secret = keyring.derive("dedupe")
         # Items indexed since their dirty flag was last cleared; the flag is cleared in
         # the next write transaction that happens anyway, costing no extra fsync.
         self._indexed: set[str] = set()
@@ -194,6 +196,12 @@ class Archive:
         existing = self._find_dedupe(dedupe)
         if existing is not None:
             return self._merge_duplicate(existing, new, actor)
+        purged = self._find_tombstone(dedupe)
+        if purged is not None:
+            # A late re-delivery of something erased or expired must not bring it back.
+            self.audit.record(actor=actor, role=Role.INGEST.value, action="ingest_purged",
+                              item_ids=[purged], detail={"source": new.source})
+            return IngestResult(purged, False)
         now = now_utc()
         tags = decide_purposes(self.config, new, now)
         if not tags:
@@ -391,6 +399,18 @@ class Archive:
                 self.store.set_legal_hold(key, True)
             except StoreError as exc:
                 log.warning("storage legal hold on %s failed: %s", key, exc)
+
+    def dedupe_mark(self, dedupe: str) -> str:
+        """Keyed hash of a dedupe key, as kept in tombstones."""
+        return hmac.new(self._dedupe_secret, dedupe.encode(), hashlib.sha256).hexdigest()
+
+    def _find_tombstone(self, dedupe: str) -> str | None:
+        with self.catalog.read() as conn:
+            row = conn.execute(
+                sa.select(cat.tombstones.c.item_id)
+                .where(cat.tombstones.c.dedupe_mark == self.dedupe_mark(dedupe))
+            ).first()
+        return None if row is None else str(row[0])
 
     def _find_dedupe(self, dedupe: str) -> str | None:
         with self.catalog.read() as conn:

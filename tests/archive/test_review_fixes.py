@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from archive import holds, privacy
-from archive.config import Role
+from archive.config import ArchiveConfig, Role, TaggingRule
 from archive.errors import AccessDenied, ErrorCode
 from archive.index import IndexUnavailable, SearchQuery
 from archive.service import Archive
 from archive.users import User
-from tests.conftest import email_item
+from tests.conftest import email_item, make_archive
 
 QUALITY = User("q", Role.QUALITY)
 TRAINER = User("t", Role.TRAINER)
@@ -81,3 +83,20 @@ def test_trainer_sees_rectifications_redacted(archive: Archive) -> None:
     assert "0612345678" not in str(view.annotations)
     assert archive.get_item(User("p", Role.PRIVACY), item_id).annotations[0]["text"].startswith(
         "Correct number is 0612345678")
+
+
+def test_an_erased_message_delivered_again_stays_erased(tmp_path: Path) -> None:
+    from archive import catalog as cat
+
+    no_legal = ArchiveConfig(rules=(TaggingRule(purposes=("quality", "training")),))
+    archive = make_archive(tmp_path / "a", config=no_legal)
+    item = email_item(body="forget me", customer="gone@klant.nl")
+    first = archive.ingest(item).item_id
+    privacy.erase_subject(archive, "gone@klant.nl", actor="dpo")
+    again = archive.ingest(item)  # e.g. the MTA retried after a timeout
+    assert (again.item_id, again.created) == (first, False)
+    assert archive.item_ids() == []
+    assert archive.audit.events(action="ingest_purged")[-1].item_ids == (first,)
+    with archive.catalog.read() as conn:
+        mark = conn.execute(sa.select(cat.tombstones.c.dedupe_mark)).scalar_one()
+    assert item.dedupe_key and item.dedupe_key not in str(mark)  # keyed hash, not the key
