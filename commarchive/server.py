@@ -50,6 +50,7 @@ async def _start_ingesters(archive: Archive, settings: Settings) -> list[Closer]
         host, port = parse_hostport(settings.sip)
         sip = await start_sip_server(archive, SipConfig(
             host=host, port=port, advertise=settings.sip_advertise,
+            allowlist=tuple(settings.sip_allow),
             rtp_port_range=settings.rtp_port_range(),
             rtp_inactivity_timeout_s=settings.sip_rtp_timeout_seconds,
             max_calls=settings.sip_max_calls,

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     sip: str | None = None
     #: Address SBCs reach us at, put in Contact and SDP (needed when binding 0.0.0.0).
     sip_advertise: str | None = None
+    sip_allow: list[str] = ["127.0.0.0/8", "::1/128"]
     sip_rtp_ports: str = "20000-40000"
     sip_rtp_timeout_seconds: float = 30.0
     sip_max_calls: int = 500

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import socket
 import time
@@ -80,6 +81,8 @@ class SipConfig:
     tcp: bool = True
     #: Address put in Contact and SDP (defaults to ``host``, or 127.0.0.1 for a wildcard).
     advertise: str | None = None
+    #: Networks (CIDR) allowed to send SIP; everything else gets 403 and no call.
+    allowlist: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     rtp_port_range: tuple[int, int] = (20000, 40000)
     rtp_inactivity_timeout_s: float = 30.0
     max_calls: int = 500
@@ -113,6 +116,10 @@ class SipCounters:
     rtp_events: int = 0
     calls_started: int = 0
     calls_rejected: int = 0
+    #: Requests from addresses outside the allowlist (answered 403).
+    refused: int = 0
+    #: RTP packets from a source other than the stream's latched one (dropped).
+    rtp_foreign: int = 0
     calls_archived: int = 0
     calls_truncated: int = 0
     archive_failures: int = 0
@@ -133,6 +140,14 @@ class _RtpProtocol(asyncio.DatagramProtocol):
         self.stream = stream
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        # Latch onto the first source: nobody else can inject audio into the recording.
+        source = (str(addr[0]), int(addr[1]))
+        if self.stream.source is None:
+            self.stream.source = source
+        elif source != self.stream.source:
+            self.server.counters.dropped_rtp += 1
+            self.server.counters.rtp_foreign += 1
+            return
         self.server.on_rtp(self.call, self.stream, data)
 
     def error_received(self, exc: Exception) -> None:
@@ -150,6 +165,8 @@ class _Stream:
     active: bool = True
     #: The SRC offered to send on it (not on hold: a=inactive / a=recvonly).
     sending: bool = True
+    #: Where its RTP comes from (latched on the first packet).
+    source: tuple[str, int] | None = None
 
 
 @dataclass(slots=True)
@@ -276,6 +293,14 @@ class _SipServer:
         self._finishing_tasks: set[asyncio.Task[Any]] = set()
         self._retry_at = 0.0
         self._closing = False
+        self._networks = tuple(ipaddress.ip_network(n, strict=False) for n in config.allowlist)
+
+    def _allowed(self, host: str) -> bool:
+        try:
+            address = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return False
+        return any(address in network for network in self._networks)
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -412,6 +437,11 @@ class _SipServer:
             return
         if not msg.is_request:
             return  # responses to our BYEs: nothing to do
+        if not self._allowed(addr[0]):
+            self.counters.refused += 1
+            if msg.method != "ACK":
+                reply(make_response(msg, 403, "Forbidden (address not allowed)").to_bytes())
+            return
         self.counters.requests += 1
         method = msg.method or ""
         try:
