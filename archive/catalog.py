@@ -187,6 +187,18 @@ restrictions = sa.Table(
     sa.Index("ix_restrictions_item", "item_id"),
 )
 
+# A restriction asked for by a subject (Art. 18): it covers their items archived later too.
+subject_restrictions = sa.Table(
+    "subject_restrictions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("identifier", sa.String(600), nullable=False, index=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("lifted_at", UTCDateTime),
+)
+
 disclosures = sa.Table(
     "disclosures",
     metadata,

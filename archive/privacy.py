@@ -577,6 +577,9 @@ def restrict_subject(
     match = find_subject(archive, identifier)
     ids = match.item_ids
     with archive.catalog.write() as conn:
+        conn.execute(cat.subject_restrictions.insert(), [
+            {"identifier": ident, "reason": reason, "created_by": actor, "created_at": now}
+            for ident in (match.identifiers or (match.identifier,))])
         if ids:
             conn.execute(cat.restrictions.insert(), [
                 {"item_id": i, "reason": reason, "request_id": request_id,
@@ -606,6 +609,9 @@ def lift_restriction(
     match = find_subject(archive, identifier)
     ids = match.item_ids
     with archive.catalog.write() as conn:
+        conn.execute(cat.subject_restrictions.update().where(
+            cat.subject_restrictions.c.identifier.in_(match.identifiers or (match.identifier,)),
+            cat.subject_restrictions.c.lifted_at.is_(None)).values(lifted_at=now))
         active = [str(r[0]) for r in conn.execute(
             sa.select(cat.restrictions.c.item_id).distinct().where(
                 cat.restrictions.c.item_id.in_(ids), cat.restrictions.c.lifted_at.is_(None)))]

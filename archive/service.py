@@ -220,8 +220,9 @@ class Archive:
             with self.catalog.write() as conn:
                 self._insert_item(conn, item_id, new, digest, dedupe, now, tags, wrapped,
                                   part_rows)
-                held = self._apply_subject_holds(
-                    conn, item_id, list(self._subject_ids(new.parties, new.subject_ids)))
+                subject_ids = list(self._subject_ids(new.parties, new.subject_ids))
+                held = self._apply_subject_holds(conn, item_id, subject_ids)
+                restricted = self._apply_subject_restrictions(conn, item_id, subject_ids, now)
                 self._clear_index_flags(conn)
                 event = self.audit.append(
                     conn, actor=actor, role=Role.INGEST.value, action="ingest",
@@ -243,6 +244,8 @@ class Archive:
             raise TemporaryFailure("ingest", reason=str(exc) or type(exc).__name__) from exc
         self.audit.anchor(event)
         doc = self._doc_from_new(item_id, new, tags)
+        if restricted:
+            doc = dataclasses.replace(doc, restricted=True)
         if held:
             self._lock_in_store([r["blob_key"] for r in part_rows if r["blob_key"]])
             doc = dataclasses.replace(doc, held=True)
@@ -391,6 +394,24 @@ class Archive:
             conn.execute(cat.hold_items.insert(),
                          [{"hold_id": h, "item_id": item_id} for h in fresh])
         return bool(hold_ids)
+
+    def _apply_subject_restrictions(
+        self, conn: Connection, item_id: str, identifiers: Sequence[str], now: datetime
+    ) -> bool:
+        """Restrict a new item of a subject who asked for restriction (Art. 18)."""
+        if not identifiers:
+            return False
+        reasons = [r[0] for r in conn.execute(
+            sa.select(cat.subject_restrictions.c.reason).where(
+                cat.subject_restrictions.c.identifier.in_(list(identifiers)),
+                cat.subject_restrictions.c.lifted_at.is_(None)))]
+        if not reasons:
+            return False
+        conn.execute(cat.restrictions.insert().values(
+            item_id=item_id, reason=reasons[0], created_by=SYSTEM_ACTOR, created_at=now))
+        conn.execute(cat.items.update().where(cat.items.c.id == item_id)
+                     .values(restricted=True))
+        return True
 
     def _lock_in_store(self, blob_keys: Sequence[str]) -> None:
         """Object Lock legal hold on the blobs (where the store has one); best effort."""

@@ -100,3 +100,19 @@ def test_an_erased_message_delivered_again_stays_erased(tmp_path: Path) -> None:
     with archive.catalog.read() as conn:
         mark = conn.execute(sa.select(cat.tombstones.c.dedupe_mark)).scalar_one()
     assert item.dedupe_key and item.dedupe_key not in str(mark)  # keyed hash, not the key
+
+
+def test_a_subject_restriction_covers_their_items_archived_later(archive: Archive) -> None:
+    archive.ingest(email_item(customer="quiet@klant.nl", body="first"))
+    privacy.restrict_subject(archive, "quiet@klant.nl", reason="accuracy contested",
+                             actor="dpo")
+    later = archive.ingest(email_item(customer="quiet@klant.nl", body="second walrus")).item_id
+    assert archive.record(later).restricted
+    with pytest.raises(AccessDenied) as err:
+        archive.read_content(QUALITY, later)
+    assert err.value.code is ErrorCode.RESTRICTED
+    assert archive.search(QUALITY, SearchQuery(text="walrus")).result.total == 0
+    privacy.lift_restriction(archive, "quiet@klant.nl", actor="dpo", note="subject informed")
+    after = archive.ingest(email_item(customer="quiet@klant.nl", body="third")).item_id
+    assert not archive.record(after).restricted
+    assert not archive.record(later).restricted
