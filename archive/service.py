@@ -64,7 +64,6 @@ PART_ORIGINAL: Final = "original"
 PART_DETAILS: Final = "details"
 PART_INDEX: Final = "index"
 PART_TRANSCRIPT: Final = "transcript"
-INTERNAL_PURPOSE_PREFIX: Final = "_"
 INLINE_MAX_BYTES: Final = 256 * 1024
 READ_ROLES: Final = frozenset({Role.QUALITY, Role.TRAINER, Role.PRIVACY, Role.LEGAL})
 RESTRICTED_READERS: Final = frozenset({Role.PRIVACY, Role.LEGAL})
@@ -207,6 +206,7 @@ class Archive:
         if not tags:
             raise InvalidRequest("no tagging rule gives this item a purpose; not archived")
         item_id = new_item_id()
+        subjects = self._subject_ids(new.parties, new.subject_ids)
         dek = keys.new_dek()
         wrapped = [self.keyring.wrap(dek, t.purpose, item_id) for t in tags]
         written: list[str] = []
@@ -219,10 +219,10 @@ class Archive:
                 part_rows.append(row)
             with self.catalog.write() as conn:
                 self._insert_item(conn, item_id, new, digest, dedupe, now, tags, wrapped,
-                                  part_rows)
-                subject_ids = list(self._subject_ids(new.parties, new.subject_ids))
-                held = self._apply_subject_holds(conn, item_id, subject_ids)
-                restricted = self._apply_subject_restrictions(conn, item_id, subject_ids, now)
+                                  part_rows, subjects)
+                held = self._apply_subject_holds(conn, item_id, list(subjects))
+                asked = self._apply_subject_restrictions(conn, item_id, list(subjects), now)
+                restricted = asked or new.status is ItemStatus.UNPARSED
                 self._clear_index_flags(conn)
                 event = self.audit.append(
                     conn, actor=actor, role=Role.INGEST.value, action="ingest",
@@ -243,13 +243,10 @@ class Archive:
                 raise
             raise TemporaryFailure("ingest", reason=str(exc) or type(exc).__name__) from exc
         self.audit.anchor(event)
-        doc = self._doc_from_new(item_id, new, tags)
-        if restricted:
-            doc = dataclasses.replace(doc, restricted=True)
         if held:
             self._lock_in_store([r["blob_key"] for r in part_rows if r["blob_key"]])
-            doc = dataclasses.replace(doc, held=True)
-        self._index_docs([doc])
+        self._index_docs([self._doc_from_new(item_id, new, tags, subjects,
+                                             restricted=restricted, held=held)])
         result = IngestResult(item_id, True)
         for listener in self.ingest_listeners:
             try:
@@ -305,6 +302,7 @@ class Archive:
         tags: Sequence[PurposeTag],
         wrapped: Sequence[keys.WrappedKey],
         part_rows: list[dict[str, Any]],
+        subjects: dict[str, AddressKind],
     ) -> None:
         transcript = TranscriptStatus.PENDING if new.transcribe else TranscriptStatus.NONE
         unparsed = new.status is ItemStatus.UNPARSED
@@ -325,7 +323,10 @@ class Archive:
                 created_by=SYSTEM_ACTOR, created_at=now))
         conn.execute(cat.parts.insert(), part_rows)
         self._insert_parties(conn, item_id, new.parties)
-        self._insert_subjects(conn, item_id, new.parties, new.subject_ids)
+        if subjects:  # a new item has none yet: no need to look
+            conn.execute(cat.subjects.insert(), [
+                {"item_id": item_id, "identifier": ident, "kind": kind.value}
+                for ident, kind in subjects.items()])
         conn.execute(
             cat.purpose_tags.insert(),
             [{"item_id": item_id, "purpose": t.purpose, "retain_until": t.retain_until}
@@ -821,15 +822,16 @@ class Archive:
                     terms.append(term)
         return tuple(terms)
 
-    def _doc_from_new(self, item_id: str, new: NewItem, tags: Sequence[PurposeTag]) -> IndexDoc:
+    def _doc_from_new(
+        self, item_id: str, new: NewItem, tags: Sequence[PurposeTag],
+        subjects: dict[str, AddressKind], *, restricted: bool, held: bool,
+    ) -> IndexDoc:
         """The index document of a just-ingested item, from memory (no unsealing)."""
         return IndexDoc(
             item_id=item_id, channel=new.channel.value, direction=new.direction.value,
             started_at=new.started_at, parties=self._party_terms(new.parties),
-            subjects=tuple(self._subject_ids(new.parties, new.subject_ids)),
-            purposes=tuple(sorted(t.purpose for t in tags)),
-            restricted=new.status is ItemStatus.UNPARSED, held=False,
-            sections=tuple(new.sections),
+            subjects=tuple(subjects), purposes=tuple(sorted(t.purpose for t in tags)),
+            restricted=restricted, held=held, sections=tuple(new.sections),
             title=str(new.details.get("subject") or new.details.get("title") or ""),
         )
 

@@ -156,10 +156,6 @@ def index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchInde
     idx.close()
 
 
-def index_doc_factory() -> Callable[..., object]:
-    return index_doc
-
-
 def index_doc(
     item_id: str,
     *,

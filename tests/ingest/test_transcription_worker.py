@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -40,21 +39,11 @@ from ingest.transcription_worker import (
     backfill,
     transcribe_item,
 )
+from tests.ingest.test_transcribe import speak
 
 AGENT_LINE = "안녕하세요. 고객 센터입니다."
 CUSTOMER_LINE = "인터넷이 안 됩니다."
 WAIT_SECONDS = 60.0
-
-
-def speak(text: str) -> tuple[bytes, int]:
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        pytest.fail("espeak-ng is required for the transcription tests (apt-get install espeak-ng)")
-    wav = subprocess.run(
-        [exe, "-v", "ko", "--stdout", text], capture_output=True, check=True, timeout=60
-    ).stdout
-    channels, rate = read_wav_channels(wav)
-    return channels[0], rate
 
 
 def stereo_wav(rate: int, left: bytes, right: bytes) -> bytes:
