@@ -37,12 +37,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from archive.errors import AccessDenied, InvalidRequest, TemporaryFailure
 from archive.model import IngestResult, NewItem
 from ingest.mime import DEFAULT_LIMITS, MimeLimits, build_item, runaway_parse_threads
 from ingest.mime import Envelope as MailEnvelope
+from ingest.smtp_data import DataState, read_data
 
 log = logging.getLogger(__name__)
 
@@ -205,9 +206,35 @@ class _IngestSMTP(SMTP):
             return
         try:
             if self.transport is not None:  # the client may have left while we waited
-                await super().smtp_DATA(arg)
+                await self._receive_data()
         finally:
             slots.release()
+
+    async def _receive_data(self) -> None:
+        """aiosmtpd's DATA with the message read in bulk (see ``ingest.smtp_data``)."""
+        envelope = self.envelope
+        assert envelope is not None
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            content, state = await read_data(
+                self._reader, self.data_size_limit, self.line_length_limit
+            )
+        except asyncio.IncompleteReadError:  # the client left mid-message: nothing to answer
+            if self.transport is not None:
+                self.transport.close()
+            return
+        if state is DataState.TOO_MUCH:
+            await self.push("552 5.3.4 Error: Too much mail data")
+        elif state is DataState.TOO_LONG:
+            await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
+        else:
+            envelope.content = content
+            envelope.original_content = content
+            status = await self._call_handler_hook("DATA")
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
+            await self.push("250 OK" if status is MISSING else status)
+            return
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
 
 
 class _Handler:
