@@ -111,28 +111,44 @@ class AuditLog:
         detail: dict[str, Any] | None = None,
     ) -> AuditEvent:
         """Append inside the caller's write transaction (so state and audit agree)."""
+        return self.append_many(conn, [{
+            "actor": actor, "role": role, "action": action, "purpose": purpose,
+            "item_ids": item_ids, "subject": subject, "detail": detail}])[0]
+
+    def append_many(
+        self, conn: Connection, events: Sequence[dict[str, Any]]
+    ) -> list[AuditEvent]:
+        """Append several events (``append``'s keyword arguments each), chained in order."""
         last = conn.execute(
             sa.select(audit_events.c.seq, audit_events.c.hash)
             .order_by(audit_events.c.seq.desc())
             .limit(1)
         ).first()
-        seq, prev = (int(last[0]) + 1, str(last[1])) if last else (1, GENESIS_HASH)
+        seq, prev = (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
         at = datetime.now(UTC)
-        detail = detail or {}
-        item_ids = tuple(item_ids)
-        digest = self._mac(
-            prev, _canonical(seq, at, actor, role, action, purpose, item_ids, subject, detail)
-        )
-        conn.execute(
-            audit_events.insert().values(
-                seq=seq, at=at, actor=actor, role=role, action=action, purpose=purpose,
-                item_ids=json.dumps(list(item_ids)), subject=subject,
-                detail=json.dumps(detail, sort_keys=True, ensure_ascii=False),
-                prev_hash=prev, hash=digest,
+        out: list[AuditEvent] = []
+        rows: list[dict[str, Any]] = []
+        for fields in events:
+            seq += 1
+            actor, role, action = str(fields["actor"]), str(fields["role"]), str(fields["action"])
+            purpose, subject = fields.get("purpose"), fields.get("subject")
+            detail = dict(fields.get("detail") or {})
+            item_ids = tuple(fields.get("item_ids") or ())
+            digest = self._mac(
+                prev, _canonical(seq, at, actor, role, action, purpose, item_ids, subject, detail)
             )
-        )
-        return AuditEvent(seq, at, actor, role, action, purpose, item_ids, subject, detail,
-                          prev, digest)
+            rows.append({
+                "seq": seq, "at": at, "actor": actor, "role": role, "action": action,
+                "purpose": purpose, "item_ids": json.dumps(list(item_ids)), "subject": subject,
+                "detail": json.dumps(detail, sort_keys=True, ensure_ascii=False),
+                "prev_hash": prev, "hash": digest,
+            })
+            out.append(AuditEvent(seq, at, actor, role, action, purpose, item_ids, subject,
+                                  detail, prev, digest))
+            prev = digest
+        if rows:
+            conn.execute(audit_events.insert(), rows)
+        return out
 
     def record(self, **fields: Any) -> AuditEvent:
         """Append in a transaction of its own."""

@@ -16,6 +16,7 @@ Exceptions::
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class ErrorCode(StrEnum):
@@ -50,6 +51,9 @@ class TemporaryFailure(ArchiveError):
         self.what = what
         self.reason = reason
         super().__init__(f"{what} failed temporarily: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # crosses process boundaries (ingest workers)
+        return (_rebuild_temporary, (self.what, self.reason))
 
 
 class ItemNotFound(ArchiveError):
@@ -93,6 +97,17 @@ class InvalidRequest(ArchiveError):
         self.code = code
         super().__init__(message)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_invalid, (str(self), self.code))
+
 
 class ConfigError(ArchiveError):
     pass
+
+
+def _rebuild_temporary(what: str, reason: str) -> TemporaryFailure:
+    return TemporaryFailure(what, reason=reason)
+
+
+def _rebuild_invalid(message: str, code: ErrorCode) -> InvalidRequest:
+    return InvalidRequest(message, code=code)

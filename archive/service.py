@@ -64,7 +64,7 @@ PART_ORIGINAL: Final = "original"
 PART_DETAILS: Final = "details"
 PART_INDEX: Final = "index"
 PART_TRANSCRIPT: Final = "transcript"
-INLINE_MAX_BYTES: Final = 256 * 1024
+INLINE_MAX_BYTES: Final = 8 * 1024
 READ_ROLES: Final = frozenset({Role.QUALITY, Role.TRAINER, Role.PRIVACY, Role.LEGAL})
 RESTRICTED_READERS: Final = frozenset({Role.PRIVACY, Role.LEGAL})
 
@@ -190,70 +190,289 @@ class Archive:
         Anything that goes wrong before durability raises TemporaryFailure, so
         the sender retries; a re-delivery is recognised by its dedupe key.
         """
-        digest = hashlib.sha256(new.original).hexdigest()
-        dedupe = new.dedupe_key or f"sha256:{digest}"
-        existing = self._find_dedupe(dedupe)
-        if existing is not None:
-            return self._merge_duplicate(existing, new, actor)
-        purged = self._find_tombstone(dedupe)
-        if purged is not None:
-            # A late re-delivery of something erased or expired must not bring it back.
-            self.audit.record(actor=actor, role=Role.INGEST.value, action="ingest_purged",
-                              item_ids=[purged], detail={"source": new.source})
-            return IngestResult(purged, False)
+        result = self.ingest_many([new], actor=actor)[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def ingest_many(
+        self, news: Sequence[NewItem], *, actor: str = SYSTEM_ACTOR
+    ) -> list[IngestResult | Exception]:
+        """Group commit: ``ingest`` for several items, one catalog transaction for all.
+
+        Returns, in order, each item's IngestResult or the exception its own
+        ``ingest`` would have raised; one item's refusal (no purpose, a bad
+        part name) does not affect the others. A result is durable when this
+        returns.
+        """
+        results: list[IngestResult | Exception | None] = [None] * len(news)
+        prepared: list[tuple[int, PreparedItem]] = []
+        for i, new in enumerate(news):
+            try:
+                prepared.append((i, self.prepare(new)))
+            except (InvalidRequest, TemporaryFailure) as exc:
+                results[i] = exc
+        outcomes = self.commit_prepared([p for _, p in prepared], actor=actor)
+        for (i, _), outcome in zip(prepared, outcomes, strict=True):
+            results[i] = outcome
+        done = [r for r in results if r is not None]
+        assert len(done) == len(news)
+        return done
+
+    def prepare(self, new: NewItem) -> PreparedItem:
+        """Ingest's first stage, safe to run in many threads at once: purposes, keys,
+        sealed parts, blobs written and fsync'd. Nothing is in the catalog yet:
+        ``commit_prepared`` makes it an item (or a re-delivery of one), and a crash
+        in between leaves only an orphan blob of sealed bytes.
+
+        Raises InvalidRequest (no purpose applies, reserved part name) or
+        TemporaryFailure (the store failed; retry).
+        """
         now = now_utc()
         tags = decide_purposes(self.config, new, now)
         if not tags:
             raise InvalidRequest("no tagging rule gives this item a purpose; not archived")
+        digest = hashlib.sha256(new.original).hexdigest()
         item_id = new_item_id()
-        subjects = self._subject_ids(new.parties, new.subject_ids)
         dek = keys.new_dek()
-        wrapped = [self.keyring.wrap(dek, t.purpose, item_id) for t in tags]
-        written: list[str] = []
         try:
-            part_rows = []
+            wrapped = [self.keyring.wrap(dek, t.purpose, item_id) for t in tags]
+        except (keys.KeysError, OSError) as exc:
+            raise _temporary(exc) from exc
+        item = PreparedItem(item_id, new, digest, new.dedupe_key or f"sha256:{digest}", now,
+                            tags, wrapped, self._subject_ids(new.parties, new.subject_ids))
+        try:
             for name, data, ctype in self._parts_of(new):
                 row = self.seal_part(item_id, name, data, ctype, dek)
                 if row["blob_key"]:
-                    written.append(row["blob_key"])
-                part_rows.append(row)
+                    item.blobs.append(row["blob_key"])
+                item.part_rows.append(row)
+        except InvalidRequest:
+            self.abandon(item)
+            raise
+        except (StoreError, OSError, keys.KeysError) as exc:
+            self.abandon(item)
+            raise _temporary(exc) from exc
+        return item
+
+    def abandon(self, item: PreparedItem) -> None:
+        """Drop a prepared item that will not be committed (its blobs)."""
+        self._discard_blobs(item.blobs)
+        item.blobs.clear()
+
+    def commit_prepared(
+        self, items: Sequence[PreparedItem], *, actor: str = SYSTEM_ACTOR
+    ) -> list[IngestResult | Exception]:
+        """Ingest's second stage for a group: one catalog transaction (one fsync) for
+        the new items, then the audit anchor, the index and the listeners.
+
+        Returns, in order, each item's IngestResult or exception. Re-deliveries
+        (archived already, erased, or twice in ``items``) are merged or refused
+        one by one after the group, their prepared blobs dropped.
+        """
+        results: list[IngestResult | Exception | None] = [None] * len(items)
+        fresh: list[int] = []
+        later: list[int] = []
+        now = now_utc()
+        try:
             with self.catalog.write() as conn:
-                self._insert_item(conn, item_id, new, digest, dedupe, now, tags, wrapped,
-                                  part_rows, subjects)
-                held = self._apply_subject_holds(conn, item_id, list(subjects))
-                asked = self._apply_subject_restrictions(conn, item_id, list(subjects), now)
-                restricted = asked or new.status is ItemStatus.UNPARSED
-                self._clear_index_flags(conn)
-                event = self.audit.append(
-                    conn, actor=actor, role=Role.INGEST.value, action="ingest",
-                    item_ids=[item_id],
-                    detail={"source": new.source, "channel": new.channel.value,
-                            "purposes": [t.purpose for t in tags], "status": new.status.value},
-                )
+                existing, purged = self._find_known(conn, [p.dedupe for p in items])
+                seen: set[str] = set()
+                for i, p in enumerate(items):
+                    if p.dedupe in existing or p.dedupe in purged or p.dedupe in seen:
+                        later.append(i)
+                    else:
+                        seen.add(p.dedupe)
+                        fresh.append(i)
+                group = [items[i] for i in fresh]
+                if group:
+                    self._insert_items(conn, group, now)
+                    held = self._hold_new(conn, group)
+                    asked = self._restrict_new(conn, group, now)
+                    self._clear_index_flags(conn)
+                    events = self.audit.append_many(conn, [
+                        {"actor": actor, "role": Role.INGEST.value, "action": "ingest",
+                         "item_ids": [f.item_id],
+                         "detail": {"source": f.new.source, "channel": f.new.channel.value,
+                                    "purposes": [t.purpose for t in f.tags],
+                                    "status": f.new.status.value}}
+                        for f in group])
         except sa.exc.IntegrityError:
-            # Lost a race with a concurrent delivery of the same item: merge into it.
-            self._discard_blobs(written)
-            winner = self._find_dedupe(dedupe)
-            if winner is None:
-                raise TemporaryFailure("ingest", reason="dedupe race") from None
-            return self._merge_duplicate(winner, new, actor)
+            # Lost a race with a concurrent delivery of one of these: one by one, the
+            # loser merges into the winner.
+            for p in items:
+                self.abandon(p)
+            if len(items) == 1:
+                return [self._merge_race_loser(items[0], actor)]
+            return [r for p in items for r in self.ingest_many([p.new], actor=actor)]
         except (StoreError, TemporaryFailure, OSError, sa.exc.SQLAlchemyError) as exc:
-            self._discard_blobs(written)
-            if isinstance(exc, TemporaryFailure):
-                raise
-            raise TemporaryFailure("ingest", reason=str(exc) or type(exc).__name__) from exc
-        self.audit.anchor(event)
-        if held:
-            self._lock_in_store([r["blob_key"] for r in part_rows if r["blob_key"]])
-        self._index_docs([self._doc_from_new(item_id, new, tags, subjects,
-                                             restricted=restricted, held=held)])
-        result = IngestResult(item_id, True)
-        for listener in self.ingest_listeners:
-            try:
-                listener(result, new)
-            except Exception:  # a listener must never undo an acknowledged ingest
-                log.exception("ingest listener failed")
-        return result
+            for p in items:
+                self.abandon(p)
+            return [_temporary(exc) for _ in items]
+        for i in later:
+            self.abandon(items[i])
+        if group:
+            self.audit.anchor(events[-1])
+            for i, outcome in zip(fresh, self._after_commit(group, held, asked), strict=True):
+                results[i] = outcome
+        for i in later:
+            results[i] = self._ingest_known(items[i].new, items[i].dedupe, actor)
+        done = [r for r in results if r is not None]
+        assert len(done) == len(items)
+        return done
+
+    def _find_known(
+        self, conn: Connection, dedupes: Sequence[str]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Which dedupe keys are archived already, and which were erased (by key)."""
+        marks = {self.dedupe_mark(d): d for d in dedupes}
+        existing = {
+            str(r.dedupe_key): str(r.id) for r in conn.execute(
+                sa.select(cat.items.c.id, cat.items.c.dedupe_key)
+                .where(cat.items.c.dedupe_key.in_(sorted(set(dedupes)))))
+        }
+        purged = {
+            marks[r.dedupe_mark]: str(r.item_id) for r in conn.execute(
+                sa.select(cat.tombstones.c.item_id, cat.tombstones.c.dedupe_mark)
+                .where(cat.tombstones.c.dedupe_mark.in_(sorted(marks))))
+        }
+        return existing, purged
+
+    def _ingest_known(self, new: NewItem, dedupe: str, actor: str) -> IngestResult | Exception:
+        """A re-delivery: merge into the archived item, or refuse to revive an erased one."""
+        try:
+            existing = self._find_dedupe(dedupe)
+            if existing is not None:
+                return self._merge_duplicate(existing, new, actor)
+            purged = self._find_tombstone(dedupe)
+            if purged is not None:
+                # A late re-delivery of something erased or expired must not bring it back.
+                self.audit.record(actor=actor, role=Role.INGEST.value, action="ingest_purged",
+                                  item_ids=[purged], detail={"source": new.source})
+                return IngestResult(purged, False)
+        except (TemporaryFailure, OSError, sa.exc.SQLAlchemyError) as exc:
+            return _temporary(exc)
+        # Known a moment ago, gone now (erased and its tombstone expired?): a new item.
+        return self.ingest_many([new], actor=actor)[0]
+
+    def _after_commit(
+        self, group: list[PreparedItem], held: set[str], asked: set[str]
+    ) -> list[IngestResult]:
+        """Object Lock for held items, the index, the listeners: the items are durable."""
+        docs = []
+        for f in group:
+            if f.item_id in held:
+                self._lock_in_store(f.blobs)
+            restricted = f.item_id in asked or f.new.status is ItemStatus.UNPARSED
+            docs.append(self._doc_from_new(f.item_id, f.new, f.tags, f.subjects,
+                                           restricted=restricted, held=f.item_id in held))
+        self._index_docs(docs)
+        results = []
+        for f in group:
+            result = IngestResult(f.item_id, True)
+            for listener in self.ingest_listeners:
+                try:
+                    listener(result, f.new)
+                except Exception:  # a listener must never undo an acknowledged ingest
+                    log.exception("ingest listener failed")
+            results.append(result)
+        return results
+
+    def _merge_race_loser(self, lost: PreparedItem, actor: str) -> IngestResult | Exception:
+        try:
+            winner = self._find_dedupe(lost.dedupe)
+            if winner is None:
+                return TemporaryFailure("ingest", reason="dedupe race")
+            return self._merge_duplicate(winner, lost.new, actor)
+        except (TemporaryFailure, OSError, sa.exc.SQLAlchemyError) as exc:
+            return _temporary(exc)
+
+    def _insert_items(self, conn: Connection, fresh: Sequence[PreparedItem], now: datetime) -> None:
+        """The catalog rows of new items, one statement per table for the whole group."""
+        items: list[dict[str, Any]] = []
+        parts: list[dict[str, Any]] = []
+        parties: list[dict[str, Any]] = []
+        subjects: list[dict[str, Any]] = []
+        tags: list[dict[str, Any]] = []
+        wrapped: list[dict[str, Any]] = []
+        restrictions: list[dict[str, Any]] = []
+        for f in fresh:
+            new = f.new
+            unparsed = new.status is ItemStatus.UNPARSED
+            transcript = TranscriptStatus.PENDING if new.transcribe else TranscriptStatus.NONE
+            items.append({
+                "id": f.item_id, "channel": new.channel.value, "direction": new.direction.value,
+                "source": new.source, "started_at": new.started_at, "ended_at": new.ended_at,
+                "ingested_at": f.prepared_at, "status": new.status.value,
+                "status_reason": new.status_reason, "transcript_status": transcript.value,
+                "content_type": new.content_type, "size_bytes": len(new.original),
+                "sha256": f.digest, "dedupe_key": f.dedupe, "thread_key": new.thread_key,
+                "restricted": unparsed, "index_dirty": True,
+            })
+            if unparsed:
+                # Nobody has checked what an unparsable message contains: privacy first.
+                restrictions.append({
+                    "item_id": f.item_id, "reason": f"unparsed: {new.status_reason or 'unknown'}",
+                    "created_by": SYSTEM_ACTOR, "created_at": now})
+            parts.extend(f.part_rows)
+            parties.extend(_party_rows(f.item_id, new.parties))
+            subjects.extend({"item_id": f.item_id, "identifier": ident, "kind": kind.value}
+                            for ident, kind in f.subjects.items())
+            tags.extend({"item_id": f.item_id, "purpose": t.purpose,
+                         "retain_until": t.retain_until} for t in f.tags)
+            wrapped.extend({"item_id": f.item_id, "purpose": w.purpose,
+                            "kek_version": w.version, "blob": w.blob} for w in f.wrapped)
+        conn.execute(cat.items.insert(), items)
+        for table, rows in ((cat.restrictions, restrictions), (cat.parts, parts),
+                            (cat.parties, parties), (cat.subjects, subjects),
+                            (cat.purpose_tags, tags), (cat.wrapped_keys, wrapped)):
+            if rows:
+                conn.execute(table.insert(), rows)
+
+    def _hold_new(self, conn: Connection, fresh: Sequence[PreparedItem]) -> set[str]:
+        """Put new items under every active legal hold on one of their subjects."""
+        identifiers = sorted({s for f in fresh for s in f.subjects})
+        if not identifiers:
+            return set()
+        by_subject: dict[str, list[str]] = {}
+        for hold_id, target in conn.execute(
+            sa.select(cat.holds.c.id, cat.holds.c.target).where(
+                cat.holds.c.scope == "subject", cat.holds.c.lifted_at.is_(None),
+                cat.holds.c.target.in_(identifiers))):
+            by_subject.setdefault(str(target), []).append(str(hold_id))
+        rows = [{"hold_id": h, "item_id": f.item_id}
+                for f in fresh
+                for h in sorted({h for s in f.subjects for h in by_subject.get(s, ())})]
+        if rows:
+            conn.execute(cat.hold_items.insert(), rows)
+        return {r["item_id"] for r in rows}
+
+    def _restrict_new(
+        self, conn: Connection, fresh: Sequence[PreparedItem], now: datetime
+    ) -> set[str]:
+        """Restrict new items of subjects who asked for restriction (Art. 18)."""
+        identifiers = sorted({s for f in fresh for s in f.subjects})
+        if not identifiers:
+            return set()
+        reasons: dict[str, str] = {}
+        for ident, reason in conn.execute(
+            sa.select(cat.subject_restrictions.c.identifier, cat.subject_restrictions.c.reason)
+            .where(cat.subject_restrictions.c.identifier.in_(identifiers),
+                   cat.subject_restrictions.c.lifted_at.is_(None))
+            .order_by(cat.subject_restrictions.c.id)):
+            reasons.setdefault(str(ident), str(reason))
+        rows: list[dict[str, Any]] = []
+        for f in fresh:
+            asked = [reasons[s] for s in f.subjects if s in reasons]
+            if asked:
+                rows.append({"item_id": f.item_id, "reason": asked[0],
+                             "created_by": SYSTEM_ACTOR, "created_at": now})
+        if not rows:
+            return set()
+        conn.execute(cat.restrictions.insert(), rows)
+        ids = [str(r["item_id"]) for r in rows]
+        conn.execute(cat.items.update().where(cat.items.c.id.in_(ids)).values(restricted=True))
+        return set(ids)
 
     def seal_part(
         self, item_id: str, name: str, data: bytes, content_type: str, dek: bytes
@@ -291,60 +510,8 @@ class Archive:
                 raise InvalidRequest(f"reserved part name {name!r}")
             yield name, data, "application/octet-stream"
 
-    def _insert_item(
-        self,
-        conn: Connection,
-        item_id: str,
-        new: NewItem,
-        digest: str,
-        dedupe: str,
-        now: datetime,
-        tags: Sequence[PurposeTag],
-        wrapped: Sequence[keys.WrappedKey],
-        part_rows: list[dict[str, Any]],
-        subjects: dict[str, AddressKind],
-    ) -> None:
-        transcript = TranscriptStatus.PENDING if new.transcribe else TranscriptStatus.NONE
-        unparsed = new.status is ItemStatus.UNPARSED
-        conn.execute(
-            cat.items.insert().values(
-                id=item_id, channel=new.channel.value, direction=new.direction.value,
-                source=new.source, started_at=new.started_at, ended_at=new.ended_at,
-                ingested_at=now, status=new.status.value, status_reason=new.status_reason,
-                transcript_status=transcript.value, content_type=new.content_type,
-                size_bytes=len(new.original), sha256=digest, dedupe_key=dedupe,
-                thread_key=new.thread_key, restricted=unparsed, index_dirty=True,
-            )
-        )
-        if unparsed:
-            # Nobody has checked what an unparsable message contains: privacy first.
-            conn.execute(cat.restrictions.insert().values(
-                item_id=item_id, reason=f"unparsed: {new.status_reason or 'unknown'}",
-                created_by=SYSTEM_ACTOR, created_at=now))
-        conn.execute(cat.parts.insert(), part_rows)
-        self._insert_parties(conn, item_id, new.parties)
-        if subjects:  # a new item has none yet: no need to look
-            conn.execute(cat.subjects.insert(), [
-                {"item_id": item_id, "identifier": ident, "kind": kind.value}
-                for ident, kind in subjects.items()])
-        conn.execute(
-            cat.purpose_tags.insert(),
-            [{"item_id": item_id, "purpose": t.purpose, "retain_until": t.retain_until}
-             for t in tags],
-        )
-        conn.execute(
-            cat.wrapped_keys.insert(),
-            [{"item_id": item_id, "purpose": w.purpose, "kek_version": w.version, "blob": w.blob}
-             for w in wrapped],
-        )
-
     def _insert_parties(self, conn: Connection, item_id: str, parties: Iterable[Party]) -> int:
-        rows = [
-            {"item_id": item_id, "role": p.role.value, "kind": p.kind.value,
-             "address": p.address, "name": p.name, "side": p.side.value,
-             "channel_index": p.channel_index}
-            for p in parties
-        ]
+        rows = _party_rows(item_id, parties)
         if rows:
             conn.execute(cat.parties.insert(), rows)
         return len(rows)
@@ -395,24 +562,6 @@ class Archive:
             conn.execute(cat.hold_items.insert(),
                          [{"hold_id": h, "item_id": item_id} for h in fresh])
         return bool(hold_ids)
-
-    def _apply_subject_restrictions(
-        self, conn: Connection, item_id: str, identifiers: Sequence[str], now: datetime
-    ) -> bool:
-        """Restrict a new item of a subject who asked for restriction (Art. 18)."""
-        if not identifiers:
-            return False
-        reasons = [r[0] for r in conn.execute(
-            sa.select(cat.subject_restrictions.c.reason).where(
-                cat.subject_restrictions.c.identifier.in_(list(identifiers)),
-                cat.subject_restrictions.c.lifted_at.is_(None)))]
-        if not reasons:
-            return False
-        conn.execute(cat.restrictions.insert().values(
-            item_id=item_id, reason=reasons[0], created_by=SYSTEM_ACTOR, created_at=now))
-        conn.execute(cat.items.update().where(cat.items.c.id == item_id)
-                     .values(restricted=True))
-        return True
 
     def _lock_in_store(self, blob_keys: Sequence[str]) -> None:
         """Object Lock legal hold on the blobs (where the store has one); best effort."""
@@ -1033,3 +1182,37 @@ def _section_json(s: Section) -> dict[str, Any]:
 def _section_from_json(d: dict[str, Any]) -> Section:
     return Section(kind=d["kind"], text=d["text"], speaker=d.get("speaker"),
                    start_s=d.get("start_s"))
+
+
+@dataclass(slots=True)
+class PreparedItem:
+    """A new item sealed and in the store, waiting for its catalog rows (``Archive.prepare``)."""
+
+    item_id: str
+    new: NewItem
+    digest: str
+    dedupe: str
+    prepared_at: datetime
+    tags: list[PurposeTag]
+    wrapped: list[keys.WrappedKey]
+    subjects: dict[str, AddressKind]
+    part_rows: list[dict[str, Any]] = field(default_factory=list)
+    blobs: list[str] = field(default_factory=list)
+
+
+def _temporary(exc: BaseException) -> TemporaryFailure:
+    """What a sender sees for a failure before durability: retry later."""
+    if isinstance(exc, TemporaryFailure):
+        return exc
+    failure = TemporaryFailure("ingest", reason=str(exc) or type(exc).__name__)
+    failure.__cause__ = exc
+    return failure
+
+
+def _party_rows(item_id: str, parties: Iterable[Party]) -> list[dict[str, Any]]:
+    return [
+        {"item_id": item_id, "role": p.role.value, "kind": p.kind.value,
+         "address": p.address, "name": p.name, "side": p.side.value,
+         "channel_index": p.channel_index}
+        for p in parties
+    ]

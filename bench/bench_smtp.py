@@ -10,7 +10,7 @@ with MIME parsing and item building but a sink that stores nothing, to split
 the SMTP/MIME cost from the archive's. Cases alternate order per round; the
 best of the rounds per side is reported.
 
-    python bench/bench_smtp.py --seconds 8 --clients 4 --rounds 2
+    python bench/bench_smtp.py --seconds 8 --clients 4 --rounds 2 [--workers 2]
 """
 
 from __future__ import annotations
@@ -63,14 +63,18 @@ def run_noop(port: int) -> None:
     asyncio.run(main())
 
 
-def run_archive(port: int, data_dir: Path) -> None:
+def run_archive(port: int, data_dir: Path, workers: int) -> None:
+    import functools
+
     from commarchive import runtime
     from commarchive.settings import Settings
     from ingest.smtp import SmtpConfig, start_smtp_server
 
     async def main() -> None:
-        archive = runtime.open_archive(Settings(data_dir=data_dir))
-        await start_smtp_server(archive, SmtpConfig(port=port, hostname="bench"))
+        settings = Settings(data_dir=data_dir)
+        archive = runtime.open_archive(settings)
+        await start_smtp_server(archive, SmtpConfig(port=port, hostname="bench", workers=workers),
+                                preparer=functools.partial(runtime.open_preparer, settings))
         print("READY", flush=True)
         await asyncio.Event().wait()
 
@@ -89,6 +93,15 @@ def run_parse_only(port: int) -> None:
         def ingest(self, new: NewItem) -> IngestResult:
             return IngestResult("null", True)
 
+        def prepare(self, new: NewItem) -> Any:
+            return new
+
+        def commit_prepared(self, items: list[Any]) -> list[IngestResult | Exception]:
+            return [IngestResult("null", True) for _ in items]
+
+        def abandon(self, item: Any) -> None:
+            pass
+
         def authenticate(self, token: str) -> Any:
             raise NotImplementedError
 
@@ -101,10 +114,11 @@ def run_parse_only(port: int) -> None:
 
 
 class Server:
-    def __init__(self, kind: str, data_root: Path) -> None:
+    def __init__(self, kind: str, data_root: Path, workers: int = 0) -> None:
         self.port = free_port()
         args = [sys.executable, str(Path(__file__).resolve()), "_serve", kind, str(self.port)]
         if kind == "ours":
+            args.append(str(workers))
             from commarchive import runtime
             from commarchive.settings import Settings
 
@@ -182,17 +196,19 @@ def main() -> int:
         elif kind == "parse":
             run_parse_only(port)
         else:
-            run_archive(port, Path(sys.argv[4]))
+            run_archive(port, Path(sys.argv[5]), int(sys.argv[4]))
         return 0
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--sizes", default=",".join(SIZES))
+    parser.add_argument("--workers", type=int, default=2,
+                        help="ingest worker processes of our server (0: one process)")
     args = parser.parse_args()
     sizes = [s.strip() for s in args.sizes.split(",")]
     print(f"{args.clients} clients, {args.seconds:.0f} s per case, {args.rounds} rounds (ABBA), "
-          f"{os.cpu_count()} CPUs")
+          f"{os.cpu_count()} CPUs, our server with {args.workers} ingest worker process(es)")
     print("| size | no-op aiosmtpd msg/s | ours, durable msg/s | ratio | ours MB/s "
           "| ours without the archive (parse only) msg/s | ratio | 4xx |")
     print("|---|---|---|---|---|---|---|---|")
@@ -205,7 +221,7 @@ def main() -> int:
             for round_no in range(args.rounds):
                 order = kinds if round_no % 2 == 0 else kinds[::-1]
                 for kind in order:
-                    server = Server(kind, Path(tmp))
+                    server = Server(kind, Path(tmp), args.workers)
                     try:
                         rate, failed = measure(server.port, size, args.seconds, args.clients)
                     finally:

@@ -102,3 +102,23 @@ def open_archive(settings: Settings) -> Archive:
         data_dir=data_dir, config=config, catalog=catalog,
         store=build_store(settings, data_dir), index=index, keyring=keyring,
     )
+
+
+def open_preparer(settings: Settings) -> Archive:
+    """An Archive for ``prepare`` only (seal and store), for ingest worker processes.
+
+    Same configuration, keyring and object store as ``open_archive``; it never
+    writes the catalog or the index (the serving process commits and indexes),
+    so it sets neither up and its index is an unused in-memory one.
+    """
+    from archive.index.memory import MemoryIndex
+
+    data_dir = settings.require_data_dir()
+    if not is_archive(data_dir):
+        raise ConfigError(f"{data_dir} is not an archive; run `commarchive init {data_dir}`")
+    return Archive(
+        data_dir=data_dir, config=load_config(data_dir),
+        catalog=Catalog(settings.catalog_url or sqlite_url(data_dir / CATALOG_FILE)),
+        store=build_store(settings, data_dir), index=MemoryIndex(),
+        keyring=keys.Keyring(data_dir / KEYRING_FILE, _master_key(settings, data_dir)),
+    )

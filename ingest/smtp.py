@@ -6,9 +6,12 @@ durable. Everything that fails before that answers ``451`` so the sending MTA
 keeps the message and retries; a retry of something that did get stored is
 recognised by its dedupe key and merged, never stored twice.
 
-Parsing and sealing run in a bounded thread pool, never on the event loop, and
-a bounded number of messages is in flight at once: past that, clients get
-``451``/``421`` and retry, instead of the server queueing without limit.
+Parsing and sealing run in a bounded thread pool, never on the event loop;
+sealed messages go to one group committer (``archive.group_commit``), so the
+messages that arrive together share one catalog transaction and fsync, and
+each session gets its own answer once its group is durable. A bounded number of messages is in
+flight at once: past that, clients get ``451``/``421`` and retry, instead of
+the server queueing without limit.
 
 Access: a client-address allowlist (``554`` otherwise), optional STARTTLS with
 a configured certificate (``530`` when required and missing), optional AUTH
@@ -27,11 +30,14 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import multiprocessing
+import signal
 import socket
 import ssl
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +46,9 @@ from typing import Any, Final, Protocol
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from archive.errors import AccessDenied, InvalidRequest, TemporaryFailure
+from archive.group_commit import GroupCommitter
 from archive.model import IngestResult, NewItem
+from archive.service import PreparedItem
 from ingest.mime import DEFAULT_LIMITS, MimeLimits, build_item, runaway_parse_threads
 from ingest.mime import Envelope as MailEnvelope
 from ingest.smtp_data import DataState, read_data
@@ -80,6 +88,12 @@ class ArchiveSink(Protocol):
 
     def ingest(self, new: NewItem) -> IngestResult: ...
 
+    def prepare(self, new: NewItem) -> PreparedItem: ...
+
+    def commit_prepared(self, items: list[PreparedItem]) -> list[IngestResult | Exception]: ...
+
+    def abandon(self, item: PreparedItem) -> None: ...
+
     def is_internal_address(self, address: str) -> bool: ...
 
     def authenticate(self, token: str) -> IngestUser: ...
@@ -103,6 +117,10 @@ class SmtpConfig:
     #: 8-9x its size (aiosmtpd's receive buffers, the parse, the sealed copy), so the
     #: worst case is about max_concurrent x max_message_bytes x 9.
     max_concurrent: int = 8
+    #: Processes that parse and seal messages (``start_smtp_server``'s ``preparer``
+    #: opens the archive in each); 0 keeps everything in this process's threads.
+    #: This process still receives, commits (in groups) and indexes.
+    workers: int = 0
     max_connections: int = 200
     #: How long DATA waits for a free slot before answering 451.
     busy_wait_s: float = 10.0
@@ -121,12 +139,23 @@ class _State:
     networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     slots: asyncio.Semaphore
     executor: ThreadPoolExecutor
+    committer: GroupCommitter
+    preparer: Callable[[], ArchiveSink] | None = None
+    pool: ProcessPoolExecutor | None = None
     connections: int = 0
     protocols: set[_IngestSMTP] = field(default_factory=set)
     accepted: int = 0
     duplicates: int = 0
     tempfailed: int = 0
     refused: int = 0
+
+    def replace_pool(self, broken: ProcessPoolExecutor) -> None:
+        """Swap a broken worker pool for a new one (once, however many sessions noticed)."""
+        if self.pool is not broken:
+            return
+        log.error("an SMTP ingest worker process died; starting new workers")
+        broken.shutdown(wait=False, cancel_futures=True)
+        self.pool = _new_pool(self.config, self.preparer)
 
     def allowed(self, peer: object) -> bool:
         if not isinstance(peer, tuple) or not peer:
@@ -275,8 +304,7 @@ class _Handler:
             body_8bitmime="BODY=8BITMIME" in options,
         )
         state = self._state
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(state.executor, self._ingest, raw, mail_envelope)
+        future = asyncio.ensure_future(self._store(raw, mail_envelope))
         # Retrieve the outcome even if this session is gone before it completes.
         future.add_done_callback(_consume_late_result)
         try:
@@ -308,6 +336,22 @@ class _Handler:
             f" ({result.merged_parties} new recipients merged)"
         )
 
+    async def _store(self, raw: bytes, envelope: MailEnvelope) -> IngestResult:
+        """Parse and seal (worker process or thread), then commit in a group."""
+        state = self._state
+        loop = asyncio.get_running_loop()
+        pool = state.pool
+        if pool is None:
+            return await loop.run_in_executor(state.executor, self._ingest, raw, envelope)
+        try:
+            prepared = await loop.run_in_executor(pool, _prepare_in_worker, raw, envelope)
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): this message is not stored; the
+            # sender retries, by then on a fresh pool.
+            state.replace_pool(pool)
+            raise TemporaryFailure("ingest", reason="ingest worker process died") from None
+        return await asyncio.wrap_future(state.committer.submit(prepared))
+
     def _ingest(self, raw: bytes, envelope: MailEnvelope) -> IngestResult:
         config = self._state.config
         item = build_item(
@@ -317,11 +361,52 @@ class _Handler:
             limits=config.limits,
             source=config.source,
         )
-        return self._archive.ingest(item)
+        # Messages parsed while the previous group commits go into the next one.
+        return self._state.committer.ingest(item)
 
     async def handle_exception(self, error: Exception) -> str:
         log.error("SMTP session error (%s)", _where(error))
         return REPLY_INTERNAL
+
+
+#: This worker process's archive (opened by the pool's initializer), MIME limits, source.
+_worker: tuple[ArchiveSink, MimeLimits, str] | None = None
+
+
+def _start_worker(preparer: Callable[[], ArchiveSink], limits: MimeLimits, source: str) -> None:
+    global _worker
+    # Ctrl-C goes to the whole process group: the serving process stops the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.getLogger(AIOSMTPD_LOGGER).setLevel(logging.WARNING)
+    _worker = (preparer(), limits, source)
+
+
+def _worker_ready() -> bool:
+    return _worker is not None
+
+
+def _prepare_in_worker(raw: bytes, envelope: MailEnvelope) -> PreparedItem:
+    """In a worker process: parse the message, seal it and write its blobs."""
+    assert _worker is not None, "worker not initialised"
+    archive, limits, source = _worker
+    item = build_item(raw, envelope, is_internal=archive.is_internal_address, limits=limits,
+                      source=source)
+    return archive.prepare(item)
+
+
+def _new_pool(
+    config: SmtpConfig, preparer: Callable[[], ArchiveSink] | None
+) -> ProcessPoolExecutor | None:
+    if config.workers <= 0:
+        return None
+    if preparer is None:
+        raise SmtpConfigError("SMTP workers need a preparer (opens the archive in each worker)")
+    # spawn, not fork: a forked worker would inherit the listening socket (and keep the
+    # port after the server is killed) and the catalog's open connections.
+    return ProcessPoolExecutor(
+        max_workers=config.workers, mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker, initargs=(preparer, config.limits, config.source),
+    )
 
 
 def _consume_late_result(future: asyncio.Future[IngestResult]) -> None:
@@ -412,10 +497,26 @@ class SmtpServerHandle:
             )
         except TimeoutError:
             log.error("SMTP ingest threads still busy after %.0f s", drain_timeout_s)
+        pool = self._state.pool
+        if pool is not None:
+            try:
+                await asyncio.wait_for(asyncio.to_thread(pool.shutdown, wait=True),
+                                       drain_timeout_s)
+            except TimeoutError:
+                log.error("SMTP ingest workers still busy after %.0f s", drain_timeout_s)
+        await asyncio.to_thread(self._state.committer.close, drain_timeout_s)
 
 
-async def start_smtp_server(archive: ArchiveSink, config: SmtpConfig) -> SmtpServerHandle:
-    """Listen on ``config.host:config.port`` (port 0: any free port, see ``handle.port``)."""
+async def start_smtp_server(
+    archive: ArchiveSink, config: SmtpConfig,
+    *, preparer: Callable[[], ArchiveSink] | None = None,
+) -> SmtpServerHandle:
+    """Listen on ``config.host:config.port`` (port 0: any free port, see ``handle.port``).
+
+    With ``config.workers``, ``preparer`` (picklable, e.g. a ``functools.partial``)
+    opens the archive in each worker process; the workers are started, and must
+    come up, before this returns.
+    """
     if config.limits.parse_timeout_s != config.parse_timeout_s:
         limits = replace(config.limits, parse_timeout_s=config.parse_timeout_s)
         config = replace(config, limits=limits)
@@ -427,11 +528,29 @@ async def start_smtp_server(archive: ArchiveSink, config: SmtpConfig) -> SmtpSer
         executor=ThreadPoolExecutor(
             max_workers=config.max_concurrent, thread_name_prefix="smtp-ingest"
         ),
+        committer=GroupCommitter(archive, max_group=config.max_concurrent,
+                                 name="smtp-group-commit"),
+        preparer=preparer,
     )
+    loop = asyncio.get_running_loop()
+    try:
+        state.pool = _new_pool(config, preparer)
+        if state.pool is not None:  # start them all now: a worker that cannot open the
+            pool = state.pool       # archive must fail the start, not the first message
+            await asyncio.gather(*(loop.run_in_executor(pool, _worker_ready)
+                                   for _ in range(config.workers)))
+    except BaseException as exc:
+        state.executor.shutdown(wait=False)
+        state.committer.close()
+        if state.pool is not None:
+            state.pool.shutdown(wait=False, cancel_futures=True)
+        if isinstance(exc, BrokenProcessPool):
+            raise SmtpConfigError(
+                "SMTP ingest workers could not start (see their error above)") from exc
+        raise
     logging.getLogger(AIOSMTPD_LOGGER).setLevel(logging.WARNING)
     handler = _Handler(archive, state)
     authenticator = _authenticator(archive)
-    loop = asyncio.get_running_loop()
 
     def factory() -> _IngestSMTP:
         return _IngestSMTP(
@@ -455,6 +574,9 @@ async def start_smtp_server(archive: ArchiveSink, config: SmtpConfig) -> SmtpSer
         server = await loop.create_server(factory, host=config.host, port=config.port)
     except OSError:
         state.executor.shutdown(wait=False)
+        state.committer.close()
+        if state.pool is not None:
+            state.pool.shutdown(wait=False, cancel_futures=True)
         raise
     log.info("SMTP ingest listening on %s:%s", config.host, server.sockets[0].getsockname()[1])
     return SmtpServerHandle(server, state)

@@ -36,7 +36,7 @@ from archive.config import Role
 from archive.errors import TemporaryFailure
 from archive.index import SearchQuery
 from archive.model import IngestResult, ItemRecord, ItemStatus, NewItem, PartyRole
-from archive.service import Archive
+from archive.service import Archive, PreparedItem
 from archive.store import BlobWriter, StoreUnavailable
 from archive.users import User
 from ingest.smtp import SmtpConfig, SmtpConfigError, SmtpServerHandle, start_smtp_server
@@ -386,10 +386,10 @@ def test_internal_error_answers_451_and_logs_no_content(
     archive: Archive, serve: Serve, monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    def broken(new: NewItem, **kwargs: Any) -> IngestResult:
-        raise RuntimeError(f"failed on {new.details['subject']}")
+    def broken(news: list[PreparedItem], **kwargs: Any) -> list[IngestResult | Exception]:
+        raise RuntimeError(f"failed on {news[0].new.details['subject']}")
 
-    monkeypatch.setattr(archive, "ingest", broken)
+    monkeypatch.setattr(archive, "commit_prepared", broken)
     server = serve()
     caplog.set_level("DEBUG")
     with server.client() as smtp:
@@ -405,13 +405,13 @@ def test_internal_error_answers_451_and_logs_no_content(
 def test_ingest_timeout_answers_451_and_a_late_success_dedupes(
     archive: Archive, serve: Serve, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = archive.ingest
+    real = archive.commit_prepared
 
-    def slow(new: NewItem, **kwargs: Any) -> IngestResult:
+    def slow(news: list[PreparedItem], **kwargs: Any) -> list[IngestResult | Exception]:
         time.sleep(1.0)
-        return real(new)
+        return real(news)
 
-    monkeypatch.setattr(archive, "ingest", slow)
+    monkeypatch.setattr(archive, "commit_prepared", slow)
     server = serve(ingest_timeout_s=0.3)
     raw = message()
     with server.client() as smtp:
@@ -420,7 +420,7 @@ def test_ingest_timeout_answers_451_and_a_late_success_dedupes(
         smtp.rcpt("support@example.com")
         assert smtp.data(raw)[0] == 451
     time.sleep(1.2)
-    monkeypatch.setattr(archive, "ingest", real)
+    monkeypatch.setattr(archive, "commit_prepared", real)
     with server.client() as smtp:
         smtp.ehlo()
         smtp.mail("jan@customer.nl")
@@ -434,13 +434,13 @@ def test_ingest_timeout_answers_451_and_a_late_success_dedupes(
 
 
 def slow_ingest(archive: Archive, monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
-    real = archive.ingest
+    real = archive.commit_prepared
 
-    def slow(new: NewItem, **kwargs: Any) -> IngestResult:
+    def slow(news: list[PreparedItem], **kwargs: Any) -> list[IngestResult | Exception]:
         time.sleep(seconds)
-        return real(new)
+        return real(news)
 
-    monkeypatch.setattr(archive, "ingest", slow)
+    monkeypatch.setattr(archive, "commit_prepared", slow)
 
 
 def send_in_thread(server: RunningServer, raw: bytes) -> tuple[threading.Thread, list[Any]]:
@@ -726,7 +726,7 @@ def test_peer_outside_loopback_is_matched_by_cidr() -> None:
 
     state = smtp_module._State(
         config=SmtpConfig(), networks=smtp_module._networks(("192.0.2.0/24",)),
-        slots=asyncio.Semaphore(1), executor=None,  # type: ignore[arg-type]
+        slots=asyncio.Semaphore(1), executor=None, committer=None,  # type: ignore[arg-type]
     )
     assert state.allowed(("192.0.2.7", 25))
     assert state.allowed(("::ffff:192.0.2.7", 25, 0, 0))
@@ -738,10 +738,10 @@ def test_peer_outside_loopback_is_matched_by_cidr() -> None:
 def test_tempfail_from_archive_is_451(
     archive: Archive, serve: Serve, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def unavailable(new: NewItem, **kwargs: Any) -> IngestResult:
-        raise TemporaryFailure("catalog write", reason="OperationalError")
+    def unavailable(news: list[PreparedItem], **kwargs: Any) -> list[IngestResult | Exception]:
+        return [TemporaryFailure("catalog write", reason="OperationalError") for _ in news]
 
-    monkeypatch.setattr(archive, "ingest", unavailable)
+    monkeypatch.setattr(archive, "commit_prepared", unavailable)
     server = serve()
     with server.client() as smtp:
         smtp.ehlo()
