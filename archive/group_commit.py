@@ -1,18 +1,23 @@
 """Group commit: concurrent ingests share one catalog transaction.
 
 Ingesters that receive items concurrently (the SMTP server's sessions) call
-``GroupCommitter.ingest`` from their worker threads. Each caller prepares its
-own item (``Archive.prepare``: seal, write and fsync the blobs), in parallel;
-one committer thread takes whatever prepared items are waiting, hands them to
-``Archive.commit_prepared`` as one group (one catalog transaction, one WAL
-fsync, one audit anchor, one index update), and wakes each caller with its own
-result once the group is durable. Under light load a group is one item and
-nothing waits; under load, the items that were prepared while the previous
-group was committing go together.
+``GroupCommitter.ingest`` from their worker threads (or ``submit`` an item a
+worker process prepared). Each item is prepared on its own, in parallel
+(``Archive.prepare``: seal, write and fsync the blobs). Then two stages, each
+one thread, in a pipeline:
 
-Each caller still gets ``ingest``'s contract: its result is durable when
-``ingest`` returns, or it gets the exception its own ``ingest`` would have
-raised, and one item's refusal does not fail the others.
+1. the committer takes whatever prepared items are waiting and commits them as
+   one group (``Archive.commit_group``: one catalog transaction, one WAL fsync,
+   one audit run and anchor);
+2. the finisher indexes that group and runs the listeners
+   (``Archive.finish_group``) while the committer already commits the next one,
+   then wakes each caller with its own result.
+
+So a caller's answer still means "durable and searchable", as with
+``Archive.ingest``, or is the exception its own ``ingest`` would have raised;
+one item's refusal does not fail the others. Under light load a group is one
+item and nothing waits; under load, items prepared while the previous group was
+committing go together.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Final, Protocol
 
 from archive.errors import TemporaryFailure
 from archive.model import IngestResult, NewItem
-from archive.service import PreparedItem
+from archive.service import CommittedGroup, PreparedItem
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +41,9 @@ DEFAULT_MAX_GROUP: Final = 32
 class GroupSink(Protocol):
     def prepare(self, new: NewItem) -> PreparedItem: ...
 
-    def commit_prepared(self, items: list[PreparedItem]) -> list[IngestResult | Exception]: ...
+    def commit_group(self, items: list[PreparedItem]) -> CommittedGroup: ...
+
+    def finish_group(self, done: CommittedGroup) -> list[IngestResult | Exception]: ...
 
     def abandon(self, item: PreparedItem) -> None: ...
 
@@ -54,8 +61,13 @@ class GroupCommitter:
             queue.SimpleQueue())
         self._closed = False
         self._lock = threading.Lock()
+        self._finishing: queue.SimpleQueue[
+            tuple[CommittedGroup, list[Future[IngestResult]]] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._finisher = threading.Thread(target=self._finish, name=f"{name}-finish",
+                                          daemon=True)
         self._thread.start()
+        self._finisher.start()
         #: Groups committed and items in them (for stats and tests).
         self.groups = 0
         self.items = 0
@@ -85,40 +97,59 @@ class GroupCommitter:
             self._closed = True
             self._queue.put(None)
         self._thread.join(timeout)
+        self._finisher.join(timeout)
 
     def _run(self) -> None:
         stopping = False
-        while not stopping:
-            first = self._queue.get()
-            if first is None:
-                break
-            group = [first]
-            while len(group) < self._max_group:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
+        try:
+            while not stopping:
+                first = self._queue.get()
+                if first is None:
                     break
-                if more is None:
-                    stopping = True
-                    break
-                group.append(more)
-            self._commit(group)
+                group = [first]
+                while len(group) < self._max_group:
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        stopping = True
+                        break
+                    group.append(more)
+                self._commit(group)
+        finally:
+            self._finishing.put(None)
 
     def _commit(self, group: list[tuple[PreparedItem, Future[IngestResult]]]) -> None:
+        futures = [future for _, future in group]
         try:
-            results = self._sink.commit_prepared([item for item, _ in group])
-            if len(results) != len(group):
-                raise RuntimeError(f"{len(results)} results for {len(group)} items")
+            done = self._sink.commit_group([item for item, _ in group])
         except Exception as exc:  # a bug: every caller answers "internal error", none hangs
-            # No message text: it may quote the mail.
-            log.error("group commit of %d item(s) failed (%s)", len(group), type(exc).__name__)
-            for _, future in group:
-                future.set_exception(exc)
+            self._fail(futures, exc)
             return
-        self.groups += 1
-        self.items += len(group)
-        for (_, future), result in zip(group, results, strict=True):
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+        self._finishing.put((done, futures))
+
+    def _finish(self) -> None:
+        while (work := self._finishing.get()) is not None:
+            done, futures = work
+            try:
+                results = self._sink.finish_group(done)
+                if len(results) != len(futures):
+                    raise RuntimeError(f"{len(results)} results for {len(futures)} items")
+            except Exception as exc:
+                self._fail(futures, exc)
+                continue
+            self.groups += 1
+            self.items += len(futures)
+            for future, result in zip(futures, results, strict=True):
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+    @staticmethod
+    def _fail(futures: list[Future[IngestResult]], exc: Exception) -> None:
+        # No message text in the log: it may quote the mail.
+        log.error("group commit of %d item(s) failed (%s)", len(futures), type(exc).__name__)
+        for future in futures:
+            future.set_exception(exc)

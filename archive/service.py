@@ -270,9 +270,16 @@ class Archive:
         (archived already, erased, or twice in ``items``) are merged or refused
         one by one after the group, their prepared blobs dropped.
         """
-        results: list[IngestResult | Exception | None] = [None] * len(items)
-        fresh: list[int] = []
-        later: list[int] = []
+        return self.finish_group(self.commit_group(items, actor=actor))
+
+    def commit_group(
+        self, items: Sequence[PreparedItem], *, actor: str = SYSTEM_ACTOR
+    ) -> CommittedGroup:
+        """``commit_prepared``'s transaction: when this returns, the new items are
+        durable (or have their exceptions); ``finish_group`` does the rest. The two
+        may run in different threads, so one group is indexed while the next commits.
+        """
+        done = CommittedGroup(items, actor, [None] * len(items))
         now = now_utc()
         try:
             with self.catalog.write() as conn:
@@ -280,15 +287,15 @@ class Archive:
                 seen: set[str] = set()
                 for i, p in enumerate(items):
                     if p.dedupe in existing or p.dedupe in purged or p.dedupe in seen:
-                        later.append(i)
+                        done.later.append(i)
                     else:
                         seen.add(p.dedupe)
-                        fresh.append(i)
-                group = [items[i] for i in fresh]
+                        done.fresh.append(i)
+                group = [items[i] for i in done.fresh]
                 if group:
                     self._insert_items(conn, group, now)
-                    held = self._hold_new(conn, group)
-                    asked = self._restrict_new(conn, group, now)
+                    done.held = self._hold_new(conn, group)
+                    done.asked = self._restrict_new(conn, group, now)
                     self._clear_index_flags(conn)
                     events = self.audit.append_many(conn, [
                         {"actor": actor, "role": Role.INGEST.value, "action": "ingest",
@@ -302,24 +309,38 @@ class Archive:
             # loser merges into the winner.
             for p in items:
                 self.abandon(p)
+            done.fresh, done.later = [], []
             if len(items) == 1:
-                return [self._merge_race_loser(items[0], actor)]
-            return [r for p in items for r in self.ingest_many([p.new], actor=actor)]
+                done.results[0] = self._merge_race_loser(items[0], actor)
+            else:
+                done.results[:] = [r for p in items for r in self.ingest_many([p.new], actor=actor)]
+            return done
         except (StoreError, TemporaryFailure, OSError, sa.exc.SQLAlchemyError) as exc:
             for p in items:
                 self.abandon(p)
-            return [_temporary(exc) for _ in items]
-        for i in later:
+            done.fresh, done.later = [], []
+            done.results[:] = [_temporary(exc) for _ in items]
+            return done
+        for i in done.later:
             self.abandon(items[i])
         if group:
             self.audit.anchor(events[-1])
-            for i, outcome in zip(fresh, self._after_commit(group, held, asked), strict=True):
-                results[i] = outcome
-        for i in later:
-            results[i] = self._ingest_known(items[i].new, items[i].dedupe, actor)
-        done = [r for r in results if r is not None]
-        assert len(done) == len(items)
         return done
+
+    def finish_group(self, done: CommittedGroup) -> list[IngestResult | Exception]:
+        """After ``commit_group``: Object Lock, index and listeners for the new items,
+        then the re-deliveries one by one; returns every item's outcome in order."""
+        items = done.items
+        group = [items[i] for i in done.fresh]
+        if group:
+            for i, outcome in zip(done.fresh, self._after_commit(group, done.held, done.asked),
+                                  strict=True):
+                done.results[i] = outcome
+        for i in done.later:
+            done.results[i] = self._ingest_known(items[i].new, items[i].dedupe, done.actor)
+        results = [r for r in done.results if r is not None]
+        assert len(results) == len(items)
+        return results
 
     def _find_known(
         self, conn: Connection, dedupes: Sequence[str]
@@ -1198,6 +1219,19 @@ class PreparedItem:
     subjects: dict[str, AddressKind]
     part_rows: list[dict[str, Any]] = field(default_factory=list)
     blobs: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class CommittedGroup:
+    """A group after its catalog transaction (``Archive.commit_group``)."""
+
+    items: Sequence[PreparedItem]
+    actor: str
+    results: list[IngestResult | Exception | None]
+    fresh: list[int] = field(default_factory=list)  # committed as new items
+    later: list[int] = field(default_factory=list)  # re-deliveries, for finish_group
+    held: set[str] = field(default_factory=set)
+    asked: set[str] = field(default_factory=set)
 
 
 def _temporary(exc: BaseException) -> TemporaryFailure:

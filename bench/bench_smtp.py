@@ -72,6 +72,8 @@ def run_archive(port: int, data_dir: Path, workers: int) -> None:
 
     async def main() -> None:
         settings = Settings(data_dir=data_dir)
+        if os.environ.get('SWITCH'):
+            sys.setswitchinterval(float(os.environ['SWITCH']))
         archive = runtime.open_archive(settings)
         await start_smtp_server(archive, SmtpConfig(port=port, hostname="bench", workers=workers),
                                 preparer=functools.partial(runtime.open_preparer, settings))
@@ -96,7 +98,10 @@ def run_parse_only(port: int) -> None:
         def prepare(self, new: NewItem) -> Any:
             return new
 
-        def commit_prepared(self, items: list[Any]) -> list[IngestResult | Exception]:
+        def commit_group(self, items: list[Any]) -> Any:
+            return items
+
+        def finish_group(self, items: Any) -> list[IngestResult | Exception]:
             return [IngestResult("null", True) for _ in items]
 
         def abandon(self, item: Any) -> None:

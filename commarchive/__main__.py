@@ -1,3 +1,4 @@
 from commarchive.cli import main
 
-main()
+if __name__ == "__main__":  # ingest workers are spawned: they import this again
+    main()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -37,7 +38,9 @@ async def _start_ingesters(archive: Archive, settings: Settings) -> list[Closer]
                 max_message_bytes=settings.smtp_max_message_bytes,
                 max_recipients=settings.smtp_max_recipients,
                 max_concurrent=settings.smtp_max_concurrent,
+                workers=settings.smtp_workers,
             ),
+            preparer=functools.partial(runtime.open_preparer, settings),
         )
         closers.append(smtp.close)
         log.info("SMTP ingest listening on %s:%s", host, smtp.port)

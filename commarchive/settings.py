@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     smtp_max_message_bytes: int = 50 * 1024 * 1024
     smtp_max_recipients: int = 1000
     smtp_max_concurrent: int = 8
+    #: Processes that parse and seal incoming mail (0: all in the serving process).
+    smtp_workers: int = 2
 
     vosk_model: Path | None = None
     transcribe_workers: int = 1

@@ -30,14 +30,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import multiprocessing
-import signal
 import socket
 import ssl
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,10 +45,11 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Se
 from archive.errors import AccessDenied, InvalidRequest, TemporaryFailure
 from archive.group_commit import GroupCommitter
 from archive.model import IngestResult, NewItem
-from archive.service import PreparedItem
+from archive.service import CommittedGroup, PreparedItem
 from ingest.mime import DEFAULT_LIMITS, MimeLimits, build_item, runaway_parse_threads
 from ingest.mime import Envelope as MailEnvelope
 from ingest.smtp_data import DataState, read_data
+from ingest.workers import WorkerDied, WorkerPool, WorkerStartError
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +88,9 @@ class ArchiveSink(Protocol):
 
     def prepare(self, new: NewItem) -> PreparedItem: ...
 
-    def commit_prepared(self, items: list[PreparedItem]) -> list[IngestResult | Exception]: ...
+    def commit_group(self, items: list[PreparedItem]) -> CommittedGroup: ...
+
+    def finish_group(self, done: CommittedGroup) -> list[IngestResult | Exception]: ...
 
     def abandon(self, item: PreparedItem) -> None: ...
 
@@ -140,22 +140,13 @@ class _State:
     slots: asyncio.Semaphore
     executor: ThreadPoolExecutor
     committer: GroupCommitter
-    preparer: Callable[[], ArchiveSink] | None = None
-    pool: ProcessPoolExecutor | None = None
+    pool: WorkerPool | None = None
     connections: int = 0
     protocols: set[_IngestSMTP] = field(default_factory=set)
     accepted: int = 0
     duplicates: int = 0
     tempfailed: int = 0
     refused: int = 0
-
-    def replace_pool(self, broken: ProcessPoolExecutor) -> None:
-        """Swap a broken worker pool for a new one (once, however many sessions noticed)."""
-        if self.pool is not broken:
-            return
-        log.error("an SMTP ingest worker process died; starting new workers")
-        broken.shutdown(wait=False, cancel_futures=True)
-        self.pool = _new_pool(self.config, self.preparer)
 
     def allowed(self, peer: object) -> bool:
         if not isinstance(peer, tuple) or not peer:
@@ -339,16 +330,14 @@ class _Handler:
     async def _store(self, raw: bytes, envelope: MailEnvelope) -> IngestResult:
         """Parse and seal (worker process or thread), then commit in a group."""
         state = self._state
-        loop = asyncio.get_running_loop()
-        pool = state.pool
-        if pool is None:
+        if state.pool is None:
+            loop = asyncio.get_running_loop()
             return await loop.run_in_executor(state.executor, self._ingest, raw, envelope)
         try:
-            prepared = await loop.run_in_executor(pool, _prepare_in_worker, raw, envelope)
-        except BrokenProcessPool:
-            # A worker died (killed, out of memory): this message is not stored; the
-            # sender retries, by then on a fresh pool.
-            state.replace_pool(pool)
+            prepared = await state.pool.run(_prepare_in_worker, raw, envelope)
+        except WorkerDied:
+            # Killed or out of memory: this message is not stored and the sender
+            # retries; the pool has started a new worker meanwhile.
             raise TemporaryFailure("ingest", reason="ingest worker process died") from None
         return await asyncio.wrap_future(state.committer.submit(prepared))
 
@@ -375,14 +364,7 @@ _worker: tuple[ArchiveSink, MimeLimits, str] | None = None
 
 def _start_worker(preparer: Callable[[], ArchiveSink], limits: MimeLimits, source: str) -> None:
     global _worker
-    # Ctrl-C goes to the whole process group: the serving process stops the workers.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.getLogger(AIOSMTPD_LOGGER).setLevel(logging.WARNING)
     _worker = (preparer(), limits, source)
-
-
-def _worker_ready() -> bool:
-    return _worker is not None
 
 
 def _prepare_in_worker(raw: bytes, envelope: MailEnvelope) -> PreparedItem:
@@ -392,21 +374,6 @@ def _prepare_in_worker(raw: bytes, envelope: MailEnvelope) -> PreparedItem:
     item = build_item(raw, envelope, is_internal=archive.is_internal_address, limits=limits,
                       source=source)
     return archive.prepare(item)
-
-
-def _new_pool(
-    config: SmtpConfig, preparer: Callable[[], ArchiveSink] | None
-) -> ProcessPoolExecutor | None:
-    if config.workers <= 0:
-        return None
-    if preparer is None:
-        raise SmtpConfigError("SMTP workers need a preparer (opens the archive in each worker)")
-    # spawn, not fork: a forked worker would inherit the listening socket (and keep the
-    # port after the server is killed) and the catalog's open connections.
-    return ProcessPoolExecutor(
-        max_workers=config.workers, mp_context=multiprocessing.get_context("spawn"),
-        initializer=_start_worker, initargs=(preparer, config.limits, config.source),
-    )
 
 
 def _consume_late_result(future: asyncio.Future[IngestResult]) -> None:
@@ -483,6 +450,15 @@ class SmtpServerHandle:
                 "connections": s.connections,
                 "runaway_parse_threads": runaway_parse_threads()}
 
+    @property
+    def worker_pids(self) -> list[int]:
+        """Process ids of the running ingest workers (none with ``workers=0``)."""
+        return self._state.pool.pids if self._state.pool is not None else []
+
+    @property
+    def worker_restarts(self) -> int:
+        return self._state.pool.restarts if self._state.pool is not None else 0
+
     async def close(self, *, drain_timeout_s: float = 30.0) -> None:
         self._server.close()
         for protocol in list(self._state.protocols):
@@ -497,13 +473,8 @@ class SmtpServerHandle:
             )
         except TimeoutError:
             log.error("SMTP ingest threads still busy after %.0f s", drain_timeout_s)
-        pool = self._state.pool
-        if pool is not None:
-            try:
-                await asyncio.wait_for(asyncio.to_thread(pool.shutdown, wait=True),
-                                       drain_timeout_s)
-            except TimeoutError:
-                log.error("SMTP ingest workers still busy after %.0f s", drain_timeout_s)
+        if self._state.pool is not None:
+            await self._state.pool.close(drain_timeout_s)
         await asyncio.to_thread(self._state.committer.close, drain_timeout_s)
 
 
@@ -530,24 +501,24 @@ async def start_smtp_server(
         ),
         committer=GroupCommitter(archive, max_group=config.max_concurrent,
                                  name="smtp-group-commit"),
-        preparer=preparer,
     )
     loop = asyncio.get_running_loop()
-    try:
-        state.pool = _new_pool(config, preparer)
-        if state.pool is not None:  # start them all now: a worker that cannot open the
-            pool = state.pool       # archive must fail the start, not the first message
-            await asyncio.gather(*(loop.run_in_executor(pool, _worker_ready)
-                                   for _ in range(config.workers)))
-    except BaseException as exc:
-        state.executor.shutdown(wait=False)
-        state.committer.close()
-        if state.pool is not None:
-            state.pool.shutdown(wait=False, cancel_futures=True)
-        if isinstance(exc, BrokenProcessPool):
-            raise SmtpConfigError(
-                "SMTP ingest workers could not start (see their error above)") from exc
-        raise
+    if config.workers > 0:
+        if preparer is None:
+            raise SmtpConfigError("SMTP workers need a preparer (opens the archive in each)")
+        # All started now: a worker that cannot open the archive fails the start,
+        # not the first message.
+        pool = WorkerPool(config.workers, _start_worker, (preparer, config.limits, config.source),
+                          name="smtp-ingest-worker")
+        try:
+            await pool.start()
+        except BaseException as exc:
+            state.executor.shutdown(wait=False)
+            state.committer.close()
+            if isinstance(exc, WorkerStartError):
+                raise SmtpConfigError(f"SMTP ingest workers could not start: {exc}") from exc
+            raise
+        state.pool = pool
     logging.getLogger(AIOSMTPD_LOGGER).setLevel(logging.WARNING)
     handler = _Handler(archive, state)
     authenticator = _authenticator(archive)
@@ -576,7 +547,7 @@ async def start_smtp_server(
         state.executor.shutdown(wait=False)
         state.committer.close()
         if state.pool is not None:
-            state.pool.shutdown(wait=False, cancel_futures=True)
+            await state.pool.close()
         raise
     log.info("SMTP ingest listening on %s:%s", config.host, server.sockets[0].getsockname()[1])
     return SmtpServerHandle(server, state)

@@ -36,7 +36,7 @@ from archive.config import Role
 from archive.errors import TemporaryFailure
 from archive.index import SearchQuery
 from archive.model import IngestResult, ItemRecord, ItemStatus, NewItem, PartyRole
-from archive.service import Archive, PreparedItem
+from archive.service import Archive, CommittedGroup, PreparedItem
 from archive.store import BlobWriter, StoreUnavailable
 from archive.users import User
 from ingest.smtp import SmtpConfig, SmtpConfigError, SmtpServerHandle, start_smtp_server
@@ -386,10 +386,10 @@ def test_internal_error_answers_451_and_logs_no_content(
     archive: Archive, serve: Serve, monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    def broken(news: list[PreparedItem], **kwargs: Any) -> list[IngestResult | Exception]:
-        raise RuntimeError(f"failed on {news[0].new.details['subject']}")
+    def broken(items: list[PreparedItem], **kwargs: Any) -> CommittedGroup:
+        raise RuntimeError(f"failed on {items[0].new.details['subject']}")
 
-    monkeypatch.setattr(archive, "commit_prepared", broken)
+    monkeypatch.setattr(archive, "commit_group", broken)
     server = serve()
     caplog.set_level("DEBUG")
     with server.client() as smtp:
@@ -405,13 +405,13 @@ def test_internal_error_answers_451_and_logs_no_content(
 def test_ingest_timeout_answers_451_and_a_late_success_dedupes(
     archive: Archive, serve: Serve, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = archive.commit_prepared
+    real = archive.commit_group
 
-    def slow(news: list[PreparedItem], **kwargs: Any) -> list[IngestResult | Exception]:
+    def slow(items: list[PreparedItem], **kwargs: Any) -> CommittedGroup:
         time.sleep(1.0)
-        return real(news)
+        return real(items)
 
-    monkeypatch.setattr(archive, "commit_prepared", slow)
+    monkeypatch.setattr(archive, "commit_group", slow)
     server = serve(ingest_timeout_s=0.3)
     raw = message()
     with server.client() as smtp:
@@ -420,7 +420,7 @@ def test_ingest_timeout_answers_451_and_a_late_success_dedupes(
         smtp.rcpt("support@example.com")
         assert smtp.data(raw)[0] == 451
     time.sleep(1.2)
-    monkeypatch.setattr(archive, "commit_prepared", real)
+    monkeypatch.setattr(archive, "commit_group", real)
     with server.client() as smtp:
         smtp.ehlo()
         smtp.mail("jan@customer.nl")
@@ -434,13 +434,13 @@ def test_ingest_timeout_answers_451_and_a_late_success_dedupes(
 
 
 def slow_ingest(archive: Archive, monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
-    real = archive.commit_prepared
+    real = archive.commit_group
 
-    def slow(news: list[PreparedItem], **kwargs: Any) -> list[IngestResult | Exception]:
+    def slow(items: list[PreparedItem], **kwargs: Any) -> CommittedGroup:
         time.sleep(seconds)
-        return real(news)
+        return real(items)
 
-    monkeypatch.setattr(archive, "commit_prepared", slow)
+    monkeypatch.setattr(archive, "commit_group", slow)
 
 
 def send_in_thread(server: RunningServer, raw: bytes) -> tuple[threading.Thread, list[Any]]:
@@ -738,10 +738,10 @@ def test_peer_outside_loopback_is_matched_by_cidr() -> None:
 def test_tempfail_from_archive_is_451(
     archive: Archive, serve: Serve, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def unavailable(news: list[PreparedItem], **kwargs: Any) -> list[IngestResult | Exception]:
-        return [TemporaryFailure("catalog write", reason="OperationalError") for _ in news]
+    def unavailable(new: NewItem, **kwargs: Any) -> PreparedItem:
+        raise TemporaryFailure("object store", reason="ConnectionError")
 
-    monkeypatch.setattr(archive, "commit_prepared", unavailable)
+    monkeypatch.setattr(archive, "prepare", unavailable)
     server = serve()
     with server.client() as smtp:
         smtp.ehlo()
