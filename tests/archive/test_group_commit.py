@@ -1,0 +1,150 @@
+"""Group commit: many items, one transaction, each with its own outcome."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from archive import catalog as cat
+from archive.config import Role
+from archive.errors import InvalidRequest, TemporaryFailure
+from archive.group_commit import GroupCommitter
+from archive.holds import place_hold
+from archive.index import SearchQuery
+from archive.model import IngestResult, NewItem
+from archive.privacy import restrict_subject
+from archive.service import Archive, CommittedGroup, PreparedItem
+
+NewEmail = Callable[..., NewItem]
+
+
+def ingest_events(archive: Archive) -> list[Any]:
+    with archive.catalog.read() as conn:
+        return list(conn.execute(sa.select(cat.audit_events.c.at, cat.audit_events.c.item_ids)
+                                 .where(cat.audit_events.c.action == "ingest")))
+
+
+def test_one_group_each_item_its_own_outcome(archive: Archive, new_email: NewEmail) -> None:
+    place_hold(archive, actor="l", reason="dispute", case_ref="C-1", subject="held@customer.nl")
+    restrict_subject(archive, "quiet@customer.nl", actor="p", reason="Art. 18 request")
+    old = archive.ingest(new_email(message_id="<old@customer.nl>"))
+    first = new_email(message_id="<a@customer.nl>", body="walrus")
+    bad = dataclasses.replace(new_email(), extra_parts={"original": b"x"})
+    news = [
+        first,
+        new_email(message_id="<old@customer.nl>"),          # archived before
+        dataclasses.replace(first, parties=[*first.parties[:1]]),  # same message twice
+        bad,
+        new_email(customer="held@customer.nl", body="walrus"),
+        new_email(customer="quiet@customer.nl", body="walrus"),
+    ]
+    results = archive.ingest_many(news)
+    a, again_old, again_a, refused, held, quiet = results
+    assert isinstance(a, IngestResult) and a.created
+    assert again_old == IngestResult(old.item_id, False, 0)
+    assert isinstance(again_a, IngestResult) and (again_a.item_id, again_a.created) == (
+        a.item_id, False)
+    assert isinstance(refused, InvalidRequest) and "reserved part name" in str(refused)
+    assert isinstance(held, IngestResult) and isinstance(quiet, IngestResult)
+    assert archive.record(held.item_id).held
+    assert archive.record(quiet.item_id).restricted
+    # The three new items were one transaction: one audit timestamp, chained in order.
+    events = [e for e in ingest_events(archive) if old.item_id not in e.item_ids]
+    assert len(events) == 3 and len({e.at for e in events}) == 1
+    assert archive.audit.verify().ok
+    legal = archive.users.authenticate(archive.users.add("legal", Role.LEGAL))
+    # Durable and searchable when ingest_many returns (the restricted one is not found).
+    found = archive.search(legal, SearchQuery(text="walrus")).result
+    assert {h.item_id for h in found.hits} == {a.item_id, held.item_id}
+
+
+def test_a_store_failure_fails_only_that_item(
+    archive: Archive, new_email: NewEmail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = archive.prepare
+    calls = 0
+
+    def flaky(new: NewItem) -> PreparedItem:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise TemporaryFailure("object store", reason="ConnectionError")
+        return real(new)
+
+    monkeypatch.setattr(archive, "prepare", flaky)
+    results = archive.ingest_many([new_email(), new_email(), new_email()])
+    assert [type(r).__name__ for r in results] == ["IngestResult", "TemporaryFailure",
+                                                    "IngestResult"]
+    assert len(archive.item_ids()) == 2
+
+
+def test_a_failed_transaction_fails_the_group_and_leaves_no_blobs(
+    archive: Archive, new_email: NewEmail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def locked(*args: Any, **kwargs: Any) -> None:
+        raise TemporaryFailure("catalog write", reason="OperationalError")
+
+    prepared = [archive.prepare(new_email()) for _ in range(3)]
+    blobs = [k for p in prepared for k in p.blobs]
+    monkeypatch.setattr(archive, "_insert_items", locked)
+    results = archive.commit_prepared(prepared)
+    assert all(isinstance(r, TemporaryFailure) for r in results)
+    assert archive.item_ids() == []
+    assert not any(archive.store.exists(k) for k in blobs)
+
+
+def test_committer_groups_concurrent_callers_and_answers_each(
+    archive: Archive, new_email: NewEmail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = threading.Event()
+    real = archive.commit_group
+
+    def first_waits(items: list[PreparedItem], **kwargs: Any) -> CommittedGroup:
+        gate.wait(10)  # the first group holds the committer while the others queue up
+        return real(items)
+
+    monkeypatch.setattr(archive, "commit_group", first_waits)
+    committer = GroupCommitter(archive, max_group=32)
+    results: list[IngestResult | Exception] = []
+
+    def call(new: NewItem) -> None:
+        try:
+            results.append(committer.ingest(new))
+        except Exception as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=call, args=(new_email(),)) for _ in range(12)]
+    refused = dataclasses.replace(new_email(), extra_parts={"index": b"x"})
+    threads.append(threading.Thread(target=call, args=(refused,)))
+    for t in threads:
+        t.start()
+    threading.Event().wait(0.5)  # all prepared and queued behind the first group
+    gate.set()
+    for t in threads:
+        t.join(30)
+    committer.close()
+    created = [r for r in results if isinstance(r, IngestResult)]
+    assert len(created) == 12 and len({r.item_id for r in created}) == 12
+    assert sum(isinstance(r, InvalidRequest) for r in results) == 1
+    assert committer.items == 12 and committer.groups < 12
+    assert sorted(archive.item_ids()) == sorted(r.item_id for r in created)
+
+
+def test_closed_committer_refuses_and_drops_the_prepared_blobs(
+    archive: Archive, new_email: NewEmail
+) -> None:
+    committer = GroupCommitter(archive)
+    committer.close()
+    prepared = archive.prepare(new_email())
+    blobs = list(prepared.blobs)
+    assert blobs and all(archive.store.exists(k) for k in blobs)
+    with pytest.raises(TemporaryFailure):
+        committer.submit(prepared)
+    assert not any(archive.store.exists(k) for k in blobs)
+    with pytest.raises(TemporaryFailure):
+        committer.ingest(new_email())
