@@ -6,8 +6,9 @@ durable. Everything that fails before that answers ``451`` so the sending MTA
 keeps the message and retries; a retry of something that did get stored is
 recognised by its dedupe key and merged, never stored twice.
 
-Parsing and sealing run in a bounded thread pool, never on the event loop;
-sealed messages go to one group committer (``archive.group_commit``), so the
+Parsing and sealing run in worker processes (``SmtpConfig.workers``,
+``ingest.workers``) or, with ``workers=0``, a bounded thread pool, never on the
+event loop; sealed messages go to one group committer (``archive.group_commit``), so the
 messages that arrive together share one catalog transaction and fsync, and
 each session gets its own answer once its group is durable. A bounded number of messages is in
 flight at once: past that, clients get ``451``/``421`` and retry, instead of
