@@ -239,8 +239,9 @@ class Archive:
             wrapped = [self.keyring.wrap(dek, t.purpose, item_id) for t in tags]
         except (keys.KeysError, OSError) as exc:
             raise _temporary(exc) from exc
-        item = PreparedItem(item_id, new, digest, new.dedupe_key or f"sha256:{digest}", now,
-                            tags, wrapped, self._subject_ids(new.parties, new.subject_ids))
+        item = PreparedItem(item_id, new, len(new.original), digest,
+                            new.dedupe_key or f"sha256:{digest}", now, tags, wrapped,
+                            self._subject_ids(new.parties, new.subject_ids))
         try:
             for name, data, ctype in self._parts_of(new):
                 row = self.seal_part(item_id, name, data, ctype, dek)
@@ -305,15 +306,15 @@ class Archive:
                                     "status": f.new.status.value}}
                         for f in group])
         except sa.exc.IntegrityError:
-            # Lost a race with a concurrent delivery of one of these: one by one, the
-            # loser merges into the winner.
-            for p in items:
-                self.abandon(p)
+            # Lost a race with a concurrent delivery (another process) of one of these:
+            # one by one, the loser merges into the winner.
             done.fresh, done.later = [], []
             if len(items) == 1:
+                self.abandon(items[0])
                 done.results[0] = self._merge_race_loser(items[0], actor)
             else:
-                done.results[:] = [r for p in items for r in self.ingest_many([p.new], actor=actor)]
+                done.results[:] = [self.finish_group(self.commit_group([p], actor=actor))[0]
+                                   for p in items]
             return done
         except (StoreError, TemporaryFailure, OSError, sa.exc.SQLAlchemyError) as exc:
             for p in items:
@@ -321,8 +322,6 @@ class Archive:
             done.fresh, done.later = [], []
             done.results[:] = [_temporary(exc) for _ in items]
             return done
-        for i in done.later:
-            self.abandon(items[i])
         if group:
             self.audit.anchor(events[-1])
         return done
@@ -337,7 +336,7 @@ class Archive:
                                   strict=True):
                 done.results[i] = outcome
         for i in done.later:
-            done.results[i] = self._ingest_known(items[i].new, items[i].dedupe, done.actor)
+            done.results[i] = self._ingest_known(items[i], done.actor)
         results = [r for r in done.results if r is not None]
         assert len(results) == len(items)
         return results
@@ -359,22 +358,27 @@ class Archive:
         }
         return existing, purged
 
-    def _ingest_known(self, new: NewItem, dedupe: str, actor: str) -> IngestResult | Exception:
-        """A re-delivery: merge into the archived item, or refuse to revive an erased one."""
+    def _ingest_known(self, item: PreparedItem, actor: str) -> IngestResult | Exception:
+        """A re-delivery: merge into the archived item, or refuse to revive an erased one;
+        its prepared blobs are dropped either way."""
+        new = item.new
         try:
-            existing = self._find_dedupe(dedupe)
+            existing = self._find_dedupe(item.dedupe)
             if existing is not None:
+                self.abandon(item)
                 return self._merge_duplicate(existing, new, actor)
-            purged = self._find_tombstone(dedupe)
+            purged = self._find_tombstone(item.dedupe)
             if purged is not None:
+                self.abandon(item)
                 # A late re-delivery of something erased or expired must not bring it back.
                 self.audit.record(actor=actor, role=Role.INGEST.value, action="ingest_purged",
                                   item_ids=[purged], detail={"source": new.source})
                 return IngestResult(purged, False)
         except (TemporaryFailure, OSError, sa.exc.SQLAlchemyError) as exc:
+            self.abandon(item)
             return _temporary(exc)
-        # Known a moment ago, gone now (erased and its tombstone expired?): a new item.
-        return self.ingest_many([new], actor=actor)[0]
+        # Known a moment ago, gone now (its tombstone expired?): a new item after all.
+        return self.finish_group(self.commit_group([item], actor=actor))[0]
 
     def _after_commit(
         self, group: list[PreparedItem], held: set[str], asked: set[str]
@@ -426,7 +430,7 @@ class Archive:
                 "source": new.source, "started_at": new.started_at, "ended_at": new.ended_at,
                 "ingested_at": f.prepared_at, "status": new.status.value,
                 "status_reason": new.status_reason, "transcript_status": transcript.value,
-                "content_type": new.content_type, "size_bytes": len(new.original),
+                "content_type": new.content_type, "size_bytes": f.size,
                 "sha256": f.digest, "dedupe_key": f.dedupe, "thread_key": new.thread_key,
                 "restricted": unparsed, "index_dirty": True,
             })
@@ -1210,7 +1214,9 @@ class PreparedItem:
     """A new item sealed and in the store, waiting for its catalog rows (``Archive.prepare``)."""
 
     item_id: str
+    #: What was ingested; its ``original`` may be dropped once sealed (``without_original``).
     new: NewItem
+    size: int
     digest: str
     dedupe: str
     prepared_at: datetime
@@ -1232,6 +1238,13 @@ class CommittedGroup:
     later: list[int] = field(default_factory=list)  # re-deliveries, for finish_group
     held: set[str] = field(default_factory=set)
     asked: set[str] = field(default_factory=set)
+
+
+def without_original(item: PreparedItem) -> PreparedItem:
+    """The prepared item without its plaintext original (sealed in the store already):
+    what a worker process sends back, so the bytes are not copied back for nothing."""
+    item.new = dataclasses.replace(item.new, original=b"")
+    return item
 
 
 def _temporary(exc: BaseException) -> TemporaryFailure:

@@ -46,7 +46,7 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Se
 from archive.errors import AccessDenied, InvalidRequest, TemporaryFailure
 from archive.group_commit import GroupCommitter
 from archive.model import IngestResult, NewItem
-from archive.service import CommittedGroup, PreparedItem
+from archive.service import CommittedGroup, PreparedItem, without_original
 from ingest.mime import DEFAULT_LIMITS, MimeLimits, build_item, runaway_parse_threads
 from ingest.mime import Envelope as MailEnvelope
 from ingest.smtp_data import DataState, read_data
@@ -374,7 +374,7 @@ def _prepare_in_worker(raw: bytes, envelope: MailEnvelope) -> PreparedItem:
     archive, limits, source = _worker
     item = build_item(raw, envelope, is_internal=archive.is_internal_address, limits=limits,
                       source=source)
-    return archive.prepare(item)
+    return without_original(archive.prepare(item))
 
 
 def _consume_late_result(future: asyncio.Future[IngestResult]) -> None:

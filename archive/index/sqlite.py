@@ -116,8 +116,13 @@ class SqliteIndex:
             with self._lock:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
+                    ids = [doc.item_id for doc in docs]
+                    marks = ",".join("?" * len(ids))
+                    indexed = {r[0] for r in self._db.execute(
+                        f"SELECT item_id FROM docs WHERE item_id IN ({marks})", ids)}
                     for doc in docs:
-                        self._delete_rows(doc.item_id)
+                        if doc.item_id in indexed:  # a new item has nothing to replace
+                            self._delete_rows(doc.item_id)
                         self._insert(doc)
                     self._db.execute("COMMIT")
                 except BaseException:

@@ -166,6 +166,14 @@ def test_mail_through_worker_processes_is_stored_grouped_and_searchable(
             t.join(120)
         garbage = b"\x00\x01garbage that is not a message\r\n\xff\xfe\r\n"
         assert server.send(garbage)[0] == 250
+        # A re-delivery (the worker sends back no original) merges its new recipient.
+        with smtplib.SMTP("127.0.0.1", server.handle.port, timeout=60) as smtp:
+            smtp.ehlo("test")
+            smtp.mail("jan@customer.nl")
+            smtp.rcpt("support@example.com")
+            smtp.rcpt("legal@example.com")
+            code, reply = smtp.data(mail(3))
+        assert code == 250 and b"already archived" in reply and b"1 new recipients" in reply
     finally:
         server.close()
     assert codes == [250] * 40
