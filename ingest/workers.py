@@ -169,18 +169,23 @@ class WorkerPool:
         return await reader.readexactly(_HEADER.unpack(header)[0])
 
     async def _read_answers(self, worker: _Worker) -> None:
-        try:
-            while True:
-                status, value = pickle.loads(await self._read_frame(worker.reader))
-                future = worker.pending.popleft()
-                if future.done():
-                    continue
-                if status == "ok":
-                    future.set_result(value)
-                else:
-                    future.set_exception(value)
-        except (asyncio.IncompleteReadError, ConnectionError, pickle.UnpicklingError, IndexError):
-            pass
+        while True:
+            try:
+                frame = await self._read_frame(worker.reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                break
+            future = worker.pending.popleft() if worker.pending else None
+            try:
+                status, value = pickle.loads(frame)
+            except Exception as exc:  # one unreadable answer fails its call, not the worker
+                status, value = "err", RuntimeError(
+                    f"unreadable answer from {self._name}: {type(exc).__name__}")
+            if future is None or future.done():
+                continue
+            if status == "ok":
+                future.set_result(value)
+            else:
+                future.set_exception(value)
         await self._lost(worker)
 
     async def _lost(self, worker: _Worker) -> None:
@@ -195,7 +200,7 @@ class WorkerPool:
         log.error("%s (pid %s) exited; starting a new one", self._name, worker.process.pid)
         try:
             replacement = await self._spawn()
-        except WorkerStartError as exc:
+        except Exception as exc:
             log.error("could not replace %s: %s", self._name, exc)
             self._workers.remove(worker)
             return
