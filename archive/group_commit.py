@@ -116,9 +116,35 @@ class GroupCommitter:
                         stopping = True
                         break
                     group.append(more)
-                self._commit(group)
+                # A caller that gave up (cancelled) gets nothing committed; the others'
+                # futures can no longer be cancelled, so each answer below lands.
+                live = [(item, future) for item, future in group
+                        if future.set_running_or_notify_cancel() or self._drop(item)]
+                if live:
+                    self._commit(live)
         finally:
+            with self._lock:
+                self._closed = True
+            self._refuse_queued()
             self._finishing.put(None)
+
+    def _drop(self, item: PreparedItem) -> bool:
+        self._sink.abandon(item)
+        return False
+
+    def _refuse_queued(self) -> None:
+        """After the committer stopped (closed, or a bug): nobody waits forever."""
+        while True:
+            try:
+                left = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if left is None:
+                continue
+            item, future = left
+            self._sink.abandon(item)
+            if future.set_running_or_notify_cancel():
+                future.set_exception(TemporaryFailure("ingest", reason="shutting down"))
 
     def _commit(self, group: list[tuple[PreparedItem, Future[IngestResult]]]) -> None:
         futures = [future for _, future in group]

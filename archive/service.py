@@ -225,22 +225,35 @@ class Archive:
         ``commit_prepared`` makes it an item (or a re-delivery of one), and a crash
         in between leaves only an orphan blob of sealed bytes.
 
+        A re-delivery of an archived or erased item is recognised first and not
+        sealed again: its item carries no parts (``redelivery``), and
+        ``commit_prepared`` merges its recipients or refuses to revive it, even if
+        no tagging rule would give this copy a purpose.
+
         Raises InvalidRequest (no purpose applies, reserved part name) or
-        TemporaryFailure (the store failed; retry).
+        TemporaryFailure (the store or catalog failed; retry).
         """
         now = now_utc()
+        digest = hashlib.sha256(new.original).hexdigest()
+        dedupe = new.dedupe_key or f"sha256:{digest}"
+        try:
+            with self.catalog.read() as conn:
+                existing, purged = self._find_known(conn, [dedupe])
+        except (OSError, sa.exc.SQLAlchemyError) as exc:
+            raise _temporary(exc) from exc
+        if existing or purged:
+            return PreparedItem("", new, len(new.original), digest, dedupe, now, [], [], {},
+                                redelivery=True)
         tags = decide_purposes(self.config, new, now)
         if not tags:
             raise InvalidRequest("no tagging rule gives this item a purpose; not archived")
-        digest = hashlib.sha256(new.original).hexdigest()
         item_id = new_item_id()
         dek = keys.new_dek()
         try:
             wrapped = [self.keyring.wrap(dek, t.purpose, item_id) for t in tags]
         except (keys.KeysError, OSError) as exc:
             raise _temporary(exc) from exc
-        item = PreparedItem(item_id, new, len(new.original), digest,
-                            new.dedupe_key or f"sha256:{digest}", now, tags, wrapped,
+        item = PreparedItem(item_id, new, len(new.original), digest, dedupe, now, tags, wrapped,
                             self._subject_ids(new.parties, new.subject_ids))
         try:
             for name, data, ctype in self._parts_of(new):
@@ -287,7 +300,8 @@ class Archive:
                 existing, purged = self._find_known(conn, [p.dedupe for p in items])
                 seen: set[str] = set()
                 for i, p in enumerate(items):
-                    if p.dedupe in existing or p.dedupe in purged or p.dedupe in seen:
+                    if (p.redelivery or p.dedupe in existing or p.dedupe in purged
+                            or p.dedupe in seen):
                         done.later.append(i)
                     else:
                         seen.add(p.dedupe)
@@ -378,6 +392,8 @@ class Archive:
             self.abandon(item)
             return _temporary(exc)
         # Known a moment ago, gone now (its tombstone expired?): a new item after all.
+        if item.redelivery:  # not sealed: the sender's retry will be
+            return TemporaryFailure("ingest", reason="archived copy vanished; retry")
         return self.finish_group(self.commit_group([item], actor=actor))[0]
 
     def _after_commit(
@@ -391,7 +407,8 @@ class Archive:
             restricted = f.item_id in asked or f.new.status is ItemStatus.UNPARSED
             docs.append(self._doc_from_new(f.item_id, f.new, f.tags, f.subjects,
                                            restricted=restricted, held=f.item_id in held))
-        self._index_docs(docs)
+        if self._index_docs(docs):
+            self._recheck_indexed(docs)
         results = []
         for f in group:
             result = IngestResult(f.item_id, True)
@@ -402,6 +419,35 @@ class Archive:
                     log.exception("ingest listener failed")
             results.append(result)
         return results
+
+    def _recheck_indexed(self, docs: Sequence[IndexDoc]) -> None:
+        """Documents built at commit time went into the index a moment later: if the item
+        was erased, restricted or held in between (by another thread or process), fix
+        the index now. A change after this check comes with its own index update."""
+        ids = [d.item_id for d in docs]
+        try:
+            with self.catalog.read() as conn:
+                restricted = {str(r.id): bool(r.restricted) for r in conn.execute(
+                    sa.select(cat.items.c.id, cat.items.c.restricted)
+                    .where(cat.items.c.id.in_(ids)))}
+                held = {str(r[0]) for r in conn.execute(
+                    sa.select(cat.hold_items.c.item_id)
+                    .join(cat.holds, cat.holds.c.id == cat.hold_items.c.hold_id)
+                    .where(cat.hold_items.c.item_id.in_(ids), cat.holds.c.lifted_at.is_(None)))}
+        except TemporaryFailure as exc:
+            log.warning("could not re-check %d indexed item(s): %s", len(ids), exc.reason)
+            return
+        changed = []
+        for doc in docs:
+            if doc.item_id not in restricted:  # erased meanwhile: its text must go
+                try:
+                    self.index.delete(doc.item_id)
+                except IndexError_ as exc:
+                    log.error("erased item %s is still in the index: %s", doc.item_id, exc)
+            elif (restricted[doc.item_id], doc.item_id in held) != (doc.restricted, doc.held):
+                changed.append(doc.item_id)
+        if changed:
+            self._index_items(changed)
 
     def _merge_race_loser(self, lost: PreparedItem, actor: str) -> IngestResult | Exception:
         try:
@@ -1009,15 +1055,16 @@ class Archive:
             title=str(new.details.get("subject") or new.details.get("title") or ""),
         )
 
-    def _index_docs(self, docs: Sequence[IndexDoc]) -> None:
+    def _index_docs(self, docs: Sequence[IndexDoc]) -> bool:
         """Index documents; a failure leaves the items marked dirty for a later reindex."""
         try:
             self.index.upsert(docs)
         except IndexError_ as exc:
             log.warning("indexing %d item(s) deferred: %s", len(docs), exc)
-            return
+            return False
         with self._indexed_lock:
             self._indexed.update(d.item_id for d in docs)
+        return True
 
     def _index_items(self, item_ids: Sequence[str]) -> None:
         """Bring the index up to date; a failure leaves the items marked for reindex."""
@@ -1225,6 +1272,8 @@ class PreparedItem:
     subjects: dict[str, AddressKind]
     part_rows: list[dict[str, Any]] = field(default_factory=list)
     blobs: list[str] = field(default_factory=list)
+    #: Already archived (or erased) when prepared: nothing sealed, only merged or refused.
+    redelivery: bool = False
 
 
 @dataclass(slots=True)

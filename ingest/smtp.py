@@ -510,7 +510,7 @@ async def start_smtp_server(
         # All started now: a worker that cannot open the archive fails the start,
         # not the first message.
         pool = WorkerPool(config.workers, _start_worker, (preparer, config.limits, config.source),
-                          name="smtp-ingest-worker")
+                          name="smtp-ingest-worker", discard=archive.abandon)
         try:
             await pool.start()
         except BaseException as exc:

@@ -96,7 +96,10 @@ async def read_data(
         if state is DataState.NOMINAL:
             # Everything read so far but the final ".CRLF" is message content.
             if size_limit and total - 3 > size_limit:
-                state = DataState.TOO_MUCH
+                # Like aiosmtpd, an over-long line seen before the size ran out wins.
+                kept += chunk
+                long_line = has_long_line(kept, line_limit)
+                state = DataState.TOO_LONG if long_line else DataState.TOO_MUCH
                 kept = bytearray()
             else:
                 kept += chunk

@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 _HEADER: Final = struct.Struct("!Q")
 #: Seconds a new worker may take to import and run its initializer.
 START_TIMEOUT_S: Final = 60.0
+#: Back-off between attempts to replace a dead worker.
+RESPAWN_FIRST_DELAY_S: Final = 0.5
+RESPAWN_MAX_DELAY_S: Final = 30.0
 
 
 class WorkerDied(RuntimeError):
@@ -120,13 +123,16 @@ class WorkerPool:
     """``count`` spawned processes running ``initializer(*initargs)`` once each."""
 
     def __init__(self, count: int, initializer: Callable[..., object],
-                 initargs: tuple[Any, ...], *, name: str = "ingest-worker") -> None:
+                 initargs: tuple[Any, ...], *, name: str = "ingest-worker",
+                 discard: Callable[[Any], None] | None = None) -> None:
+        """``discard`` gets a result nobody waits for any more (its caller gave up)."""
         if count < 1:
             raise ValueError("a worker pool needs at least one worker")
         self._count = count
         self._initializer = initializer
         self._initargs = initargs
         self._name = name
+        self._discard = discard
         self._workers: list[_Worker] = []
         self._closing = False
         self.restarts = 0
@@ -181,6 +187,12 @@ class WorkerPool:
                 status, value = "err", RuntimeError(
                     f"unreadable answer from {self._name}: {type(exc).__name__}")
             if future is None or future.done():
+                if status == "ok" and self._discard is not None:
+                    try:
+                        self._discard(value)
+                    except Exception as exc:
+                        log.warning("could not discard an unwanted result (%s)",
+                                    type(exc).__name__)
                 continue
             if status == "ok":
                 future.set_result(value)
@@ -198,14 +210,22 @@ class WorkerPool:
         if self._closing or worker not in self._workers:
             return
         log.error("%s (pid %s) exited; starting a new one", self._name, worker.process.pid)
-        try:
-            replacement = await self._spawn()
-        except Exception as exc:
-            log.error("could not replace %s: %s", self._name, exc)
-            self._workers.remove(worker)
+        delay = RESPAWN_FIRST_DELAY_S
+        while not self._closing:
+            try:
+                replacement = await self._spawn()
+            except Exception as exc:  # keep trying: a pool must not shrink for good
+                log.error("could not replace %s (%s); trying again in %.0f s",
+                          self._name, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RESPAWN_MAX_DELAY_S)
+                continue
+            if self._closing:  # close() ran meanwhile: it did not see this one
+                self._kill(replacement)
+                return
+            self._workers[self._workers.index(worker)] = replacement
+            self.restarts += 1
             return
-        self._workers[self._workers.index(worker)] = replacement
-        self.restarts += 1
 
     def _kill(self, worker: _Worker) -> None:
         worker.writer.close()

@@ -5,20 +5,23 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from archive import catalog as cat
-from archive.config import Role
+from archive.config import Role, TaggingRule
 from archive.errors import InvalidRequest, TemporaryFailure
 from archive.group_commit import GroupCommitter
 from archive.holds import place_hold
 from archive.index import SearchQuery
-from archive.model import IngestResult, NewItem
+from archive.model import AddressKind, IngestResult, NewItem, Party, PartyRole, Side
 from archive.privacy import restrict_subject
+from archive.retention import purge_items
 from archive.service import Archive, CommittedGroup, PreparedItem
+from tests.conftest import TEST_CONFIG, email_item, make_archive
 
 NewEmail = Callable[..., NewItem]
 
@@ -148,3 +151,78 @@ def test_closed_committer_refuses_and_drops_the_prepared_blobs(
     assert not any(archive.store.exists(k) for k in blobs)
     with pytest.raises(TemporaryFailure):
         committer.ingest(new_email())
+
+
+def test_a_redelivery_merges_even_when_no_rule_would_tag_this_copy(tmp_path: Path) -> None:
+    # Journaling MTAs split one message per recipient: the copy to boss@ matches no rule,
+    # but it is the archived message, so boss@ must be merged in, not refused.
+    config = TEST_CONFIG.model_copy(update={"rules": (
+        TaggingRule(purposes=("legal",), mailbox="compliance@example.com"),)})
+    archive = make_archive(tmp_path / "data", config=config)
+    try:
+        base = email_item(message_id="<split@customer.nl>")
+
+        def to(bcc: str) -> NewItem:
+            extra = Party(PartyRole.BCC, bcc, AddressKind.EMAIL, None, Side.AGENT)
+            return dataclasses.replace(base, parties=[*base.parties, extra])
+
+        first = archive.ingest(to("compliance@example.com"))
+        (again,) = archive.ingest_many([to("boss@example.com")])
+        assert again == IngestResult(first.item_id, False, 1)
+        parties = {p.address for p in archive.record(first.item_id).parties}
+        assert {"compliance@example.com", "boss@example.com"} <= parties
+        with pytest.raises(InvalidRequest):  # a new message nobody may keep is still refused
+            archive.ingest(email_item())
+    finally:
+        archive.close()
+
+
+def test_callers_that_give_up_never_stop_the_committer(
+    archive: Archive, new_email: NewEmail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = threading.Event()
+    real = archive.commit_group
+
+    def held(items: list[PreparedItem], **kwargs: Any) -> CommittedGroup:
+        gate.wait(10)
+        return real(items)
+
+    monkeypatch.setattr(archive, "commit_group", held)
+    committer = GroupCommitter(archive)
+    try:
+        committing = committer.submit(archive.prepare(new_email(body="first")))
+        threading.Event().wait(0.2)  # the committer holds the first group at the gate
+        queued_item = archive.prepare(new_email(body="second"))
+        queued_blobs = list(queued_item.blobs)
+        queued = committer.submit(queued_item)
+        assert not committing.cancel()  # being committed: too late to take back
+        assert queued.cancel()  # still queued: it is dropped, never committed
+        gate.set()
+        first = committing.result(10)
+        assert first.created and archive.item_ids() == [first.item_id]
+        assert not any(archive.store.exists(k) for k in queued_blobs)
+        later = committer.ingest(new_email(body="third"))  # still serving
+        assert sorted(archive.item_ids()) == sorted([first.item_id, later.item_id])
+    finally:
+        gate.set()
+        committer.close()
+
+
+def test_erasure_or_restriction_between_commit_and_index_wins(
+    archive: Archive, new_email: NewEmail
+) -> None:
+    # The finisher indexes a group a moment after its commit; a privacy request in
+    # that moment must not be undone by the document built at commit time.
+    legal = archive.users.authenticate(archive.users.add("legal", Role.LEGAL))
+    erased = archive.prepare(new_email(customer="gone@customer.nl", body="aardvark"))
+    quiet = archive.prepare(new_email(customer="quiet@customer.nl", body="aardvark"))
+    kept = archive.prepare(new_email(customer="stays@customer.nl", body="aardvark"))
+    done = archive.commit_group([erased, quiet, kept])
+    purge_items(archive, [erased.item_id], reason="erasure", actor="p", role="privacy")
+    restrict_subject(archive, "quiet@customer.nl", actor="p", reason="Art. 18 request")
+    assert all(isinstance(r, IngestResult) for r in archive.finish_group(done))
+    hits = archive.search(legal, SearchQuery(text="aardvark")).result.hits
+    assert [h.item_id for h in hits] == [kept.item_id]
+    raw = archive.index.search(SearchQuery(text="aardvark", include_restricted=True))
+    assert raw.total == 2  # the erased one is out of the index, the restricted one flagged
+    assert erased.item_id not in archive.item_ids()

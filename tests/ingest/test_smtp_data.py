@@ -95,6 +95,10 @@ def test_a_line_over_the_line_limit_is_reported() -> None:
                                line_limit=1000, stream_limit=4096)
     assert (content, state, rest) == (b"", DataState.TOO_LONG, b"QUIT\r\n")
     assert run([b"b" * 998 + b"\r\n.\r\n"], line_limit=1000)[1] is DataState.NOMINAL
+    # A long line before the size limit runs out is reported as such (aiosmtpd's order).
+    wire = b"b" * 5000 + b"\r\n" + b"c" * 998 + b"\r\n"
+    assert run([wire * 4 + b".\r\n"], size_limit=9000, line_limit=1000,
+               stream_limit=4096)[1] is DataState.TOO_LONG
 
 
 def test_client_leaving_mid_message_raises() -> None:

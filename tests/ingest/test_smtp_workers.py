@@ -37,6 +37,12 @@ def _init_fails() -> None:
     raise OSError("cannot open the archive: no master key")
 
 
+def _init_unless(flag: str) -> None:
+    if Path(flag).exists():
+        raise OSError("archive unavailable")
+    _state["tag"] = "ready"
+
+
 def _tagged(value: int) -> tuple[str, int, int]:
     return _state["tag"], value * 2, os.getpid()
 
@@ -86,6 +92,31 @@ def test_a_killed_worker_fails_its_calls_and_is_replaced() -> None:
                 await asyncio.sleep(0.05)
             assert pool.restarts == 1 and pool.pids and pool.pids != [victim]
             assert (await pool.run(_tagged, 4))[:2] == ("ready", 8)
+        finally:
+            await pool.close()
+
+    asyncio.run(main())
+
+
+def test_a_worker_that_cannot_be_replaced_at_once_is_retried(tmp_path: Path) -> None:
+    flag = tmp_path / "unavailable"
+
+    async def main() -> None:
+        pool = WorkerPool(1, _init_unless, (str(flag),))
+        await pool.start()
+        try:
+            (victim,) = pool.pids
+            flag.touch()  # replacements fail to start for a while
+            os.kill(victim, signal.SIGKILL)
+            await asyncio.sleep(1.5)
+            assert pool.pids == [] and pool.restarts == 0
+            with pytest.raises(WorkerDied):
+                await pool.run(_tagged, 1)
+            flag.unlink()
+            deadline = time.monotonic() + 30
+            while not pool.pids and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            assert pool.restarts == 1 and (await pool.run(_tagged, 2))[:2] == ("ready", 4)
         finally:
             await pool.close()
 
