@@ -11,7 +11,8 @@ one thread, in a pipeline:
    one audit run and anchor);
 2. the finisher indexes that group and runs the listeners
    (``Archive.finish_group``) while the committer already commits the next one,
-   then wakes each caller with its own result.
+   wakes each caller with its own result, then re-checks the group's index
+   entries against privacy requests that raced it (``Archive.recheck_group``).
 
 So a caller's answer still means "durable and searchable", as with
 ``Archive.ingest``, or is the exception its own ``ingest`` would have raised;
@@ -44,6 +45,8 @@ class GroupSink(Protocol):
     def commit_group(self, items: list[PreparedItem]) -> CommittedGroup: ...
 
     def finish_group(self, done: CommittedGroup) -> list[IngestResult | Exception]: ...
+
+    def recheck_group(self, done: CommittedGroup) -> None: ...
 
     def abandon(self, item: PreparedItem) -> None: ...
 
@@ -172,6 +175,11 @@ class GroupCommitter:
                     future.set_exception(result)
                 else:
                     future.set_result(result)
+            try:  # after the answers: it only matters if a privacy request raced the index
+                self._sink.recheck_group(done)
+            except Exception as exc:
+                log.error("re-checking %d indexed item(s) failed (%s)", len(futures),
+                          type(exc).__name__)
 
     @staticmethod
     def _fail(futures: list[Future[IngestResult]], exc: Exception) -> None:

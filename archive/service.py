@@ -225,10 +225,10 @@ class Archive:
         ``commit_prepared`` makes it an item (or a re-delivery of one), and a crash
         in between leaves only an orphan blob of sealed bytes.
 
-        A re-delivery of an archived or erased item is recognised first and not
-        sealed again: its item carries no parts (``redelivery``), and
-        ``commit_prepared`` merges its recipients or refuses to revive it, even if
-        no tagging rule would give this copy a purpose.
+        A re-delivery of an archived or erased item is sealed like any item and
+        recognised by ``commit_prepared``, which drops it and merges its recipients
+        (or refuses to revive it). If no tagging rule gives the copy a purpose, it
+        is recognised here instead and carries no parts (``redelivery``).
 
         Raises InvalidRequest (no purpose applies, reserved part name) or
         TemporaryFailure (the store or catalog failed; retry).
@@ -236,16 +236,15 @@ class Archive:
         now = now_utc()
         digest = hashlib.sha256(new.original).hexdigest()
         dedupe = new.dedupe_key or f"sha256:{digest}"
-        try:
-            with self.catalog.read() as conn:
-                existing, purged = self._find_known(conn, [dedupe])
-        except (OSError, sa.exc.SQLAlchemyError) as exc:
-            raise _temporary(exc) from exc
-        if existing or purged:
-            return PreparedItem("", new, len(new.original), digest, dedupe, now, [], [], {},
-                                redelivery=True)
         tags = decide_purposes(self.config, new, now)
         if not tags:
+            # Refused, unless it is a copy of an archived (or erased) item: then its
+            # recipients are merged (or it is refused as erased) like any re-delivery.
+            with self.catalog.read() as conn:
+                existing, purged = self._find_known(conn, [dedupe])
+            if existing or purged:
+                return PreparedItem("", new, len(new.original), digest, dedupe, now, [], [],
+                                    {}, redelivery=True)
             raise InvalidRequest("no tagging rule gives this item a purpose; not archived")
         item_id = new_item_id()
         dek = keys.new_dek()
@@ -284,7 +283,10 @@ class Archive:
         (archived already, erased, or twice in ``items``) are merged or refused
         one by one after the group, their prepared blobs dropped.
         """
-        return self.finish_group(self.commit_group(items, actor=actor))
+        done = self.commit_group(items, actor=actor)
+        results = self.finish_group(done)
+        self.recheck_group(done)
+        return results
 
     def commit_group(
         self, items: Sequence[PreparedItem], *, actor: str = SYSTEM_ACTOR
@@ -342,12 +344,13 @@ class Archive:
 
     def finish_group(self, done: CommittedGroup) -> list[IngestResult | Exception]:
         """After ``commit_group``: Object Lock, index and listeners for the new items,
-        then the re-deliveries one by one; returns every item's outcome in order."""
+        then the re-deliveries one by one; returns every item's outcome in order.
+        Then ``recheck_group`` (which need not delay the answers)."""
         items = done.items
         group = [items[i] for i in done.fresh]
         if group:
-            for i, outcome in zip(done.fresh, self._after_commit(group, done.held, done.asked),
-                                  strict=True):
+            outcomes = self._after_commit(group, done.held, done.asked, done.indexed)
+            for i, outcome in zip(done.fresh, outcomes, strict=True):
                 done.results[i] = outcome
         for i in done.later:
             done.results[i] = self._ingest_known(items[i], done.actor)
@@ -396,8 +399,17 @@ class Archive:
             return TemporaryFailure("ingest", reason="archived copy vanished; retry")
         return self.finish_group(self.commit_group([item], actor=actor))[0]
 
+    def recheck_group(self, done: CommittedGroup) -> None:
+        """The group's documents were built at commit time and indexed a moment later:
+        if an item was erased, restricted or held in between (by another thread or
+        process), fix the index now. A change after this check brings its own index
+        update."""
+        if done.indexed:
+            self._recheck_indexed(done.indexed)
+
     def _after_commit(
-        self, group: list[PreparedItem], held: set[str], asked: set[str]
+        self, group: list[PreparedItem], held: set[str], asked: set[str],
+        indexed: list[IndexDoc],
     ) -> list[IngestResult]:
         """Object Lock for held items, the index, the listeners: the items are durable."""
         docs = []
@@ -408,7 +420,7 @@ class Archive:
             docs.append(self._doc_from_new(f.item_id, f.new, f.tags, f.subjects,
                                            restricted=restricted, held=f.item_id in held))
         if self._index_docs(docs):
-            self._recheck_indexed(docs)
+            indexed.extend(docs)
         results = []
         for f in group:
             result = IngestResult(f.item_id, True)
@@ -421,19 +433,17 @@ class Archive:
         return results
 
     def _recheck_indexed(self, docs: Sequence[IndexDoc]) -> None:
-        """Documents built at commit time went into the index a moment later: if the item
-        was erased, restricted or held in between (by another thread or process), fix
-        the index now. A change after this check comes with its own index update."""
         ids = [d.item_id for d in docs]
         try:
+            active_hold = sa.exists().where(
+                cat.hold_items.c.item_id == cat.items.c.id,
+                cat.holds.c.id == cat.hold_items.c.hold_id, cat.holds.c.lifted_at.is_(None))
             with self.catalog.read() as conn:
-                restricted = {str(r.id): bool(r.restricted) for r in conn.execute(
-                    sa.select(cat.items.c.id, cat.items.c.restricted)
-                    .where(cat.items.c.id.in_(ids)))}
-                held = {str(r[0]) for r in conn.execute(
-                    sa.select(cat.hold_items.c.item_id)
-                    .join(cat.holds, cat.holds.c.id == cat.hold_items.c.hold_id)
-                    .where(cat.hold_items.c.item_id.in_(ids), cat.holds.c.lifted_at.is_(None)))}
+                rows = conn.execute(
+                    sa.select(cat.items.c.id, cat.items.c.restricted, active_hold.label("held"))
+                    .where(cat.items.c.id.in_(ids))).all()
+            restricted = {str(r.id): bool(r.restricted) for r in rows}
+            held = {str(r.id) for r in rows if r.held}
         except TemporaryFailure as exc:
             log.warning("could not re-check %d indexed item(s): %s", len(ids), exc.reason)
             return
@@ -1287,6 +1297,7 @@ class CommittedGroup:
     later: list[int] = field(default_factory=list)  # re-deliveries, for finish_group
     held: set[str] = field(default_factory=set)
     asked: set[str] = field(default_factory=set)
+    indexed: list[IndexDoc] = field(default_factory=list)  # for recheck_group
 
 
 def without_original(item: PreparedItem) -> PreparedItem:

@@ -104,6 +104,9 @@ def run_parse_only(port: int) -> None:
         def finish_group(self, items: Any) -> list[IngestResult | Exception]:
             return [IngestResult("null", True) for _ in items]
 
+        def recheck_group(self, items: Any) -> None:
+            pass
+
         def abandon(self, item: Any) -> None:
             pass
 

@@ -221,6 +221,7 @@ def test_erasure_or_restriction_between_commit_and_index_wins(
     purge_items(archive, [erased.item_id], reason="erasure", actor="p", role="privacy")
     restrict_subject(archive, "quiet@customer.nl", actor="p", reason="Art. 18 request")
     assert all(isinstance(r, IngestResult) for r in archive.finish_group(done))
+    archive.recheck_group(done)  # what the committer does right after the answers
     hits = archive.search(legal, SearchQuery(text="aardvark")).result.hits
     assert [h.item_id for h in hits] == [kept.item_id]
     raw = archive.index.search(SearchQuery(text="aardvark", include_restricted=True))
