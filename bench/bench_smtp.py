@@ -92,9 +92,6 @@ def run_parse_only(port: int) -> None:
     class NullSink:
         is_internal_address = staticmethod(domain_matcher(["example.com"]))
 
-        def ingest(self, new: NewItem) -> IngestResult:
-            return IngestResult("null", True)
-
         def prepare(self, new: NewItem) -> Any:
             return new
 

@@ -8,11 +8,11 @@ recognised by its dedupe key and merged, never stored twice.
 
 Parsing and sealing run in worker processes (``SmtpConfig.workers``,
 ``ingest.workers``) or, with ``workers=0``, a bounded thread pool, never on the
-event loop; sealed messages go to one group committer (``archive.group_commit``), so the
-messages that arrive together share one catalog transaction and fsync, and
-each session gets its own answer once its group is durable. A bounded number of messages is in
-flight at once: past that, clients get ``451``/``421`` and retry, instead of
-the server queueing without limit.
+event loop. Sealed messages go to one group committer (``archive.group_commit``):
+messages that arrive together share one catalog transaction and fsync, and each
+session gets its own answer once its message is durable and indexed. A bounded
+number of messages is in flight at once: past that, clients get ``451``/``421``
+and retry, instead of the server queueing without limit.
 
 Access: a client-address allowlist (``554`` otherwise), optional STARTTLS with
 a configured certificate (``530`` when required and missing), optional AUTH
@@ -84,8 +84,6 @@ class IngestUser(Protocol):
 
 class ArchiveSink(Protocol):
     """What the SMTP server needs of ``archive.service.Archive``."""
-
-    def ingest(self, new: NewItem) -> IngestResult: ...
 
     def prepare(self, new: NewItem) -> PreparedItem: ...
 
@@ -451,6 +449,7 @@ class SmtpServerHandle:
         return {"accepted": s.accepted, "duplicates": s.duplicates,
                 "tempfailed": s.tempfailed, "refused": s.refused,
                 "connections": s.connections,
+                # this process's only: workers keep their own count
                 "runaway_parse_threads": runaway_parse_threads()}
 
     @property
