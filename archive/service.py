@@ -240,9 +240,7 @@ class Archive:
         if not tags:
             # Refused, unless it is a copy of an archived (or erased) item: then its
             # recipients are merged (or it is refused as erased) like any re-delivery.
-            with self.catalog.read() as conn:
-                existing, purged = self._find_known(conn, [dedupe])
-            if existing or purged:
+            if self._known(dedupe) != (None, None):
                 return PreparedItem("", new, len(new.original), digest, dedupe, now, [], [],
                                     {}, redelivery=True)
             raise InvalidRequest("no tagging rule gives this item a purpose; not archived")
@@ -311,7 +309,8 @@ class Archive:
                 group = [items[i] for i in done.fresh]
                 if group:
                     self._insert_items(conn, group, now)
-                    done.held = self._hold_new(conn, group)
+                    done.held = self._hold_by_subject(
+                        conn, {f.item_id: f.subjects.keys() for f in group})
                     done.asked = self._restrict_new(conn, group, now)
                     self._clear_index_flags(conn)
                     events = self.audit.append_many(conn, [
@@ -349,7 +348,7 @@ class Archive:
         items = done.items
         group = [items[i] for i in done.fresh]
         if group:
-            outcomes = self._after_commit(group, done.held, done.asked, done.indexed)
+            outcomes = self._after_commit(done, group)
             for i, outcome in zip(done.fresh, outcomes, strict=True):
                 done.results[i] = outcome
         for i in done.later:
@@ -380,11 +379,10 @@ class Archive:
         its prepared blobs are dropped either way."""
         new = item.new
         try:
-            existing = self._find_dedupe(item.dedupe)
+            existing, purged = self._known(item.dedupe)
             if existing is not None:
                 self.abandon(item)
                 return self._merge_duplicate(existing, new, actor)
-            purged = self._find_tombstone(item.dedupe)
             if purged is not None:
                 self.abandon(item)
                 # A late re-delivery of something erased or expired must not bring it back.
@@ -407,20 +405,18 @@ class Archive:
         if done.indexed:
             self._recheck_indexed(done.indexed)
 
-    def _after_commit(
-        self, group: list[PreparedItem], held: set[str], asked: set[str],
-        indexed: list[IndexDoc],
-    ) -> list[IngestResult]:
+    def _after_commit(self, done: CommittedGroup, group: list[PreparedItem]) -> list[IngestResult]:
         """Object Lock for held items, the index, the listeners: the items are durable."""
         docs = []
         for f in group:
-            if f.item_id in held:
+            held = f.item_id in done.held
+            if held:
                 self._lock_in_store(f.blobs)
-            restricted = f.item_id in asked or f.new.status is ItemStatus.UNPARSED
+            restricted = f.item_id in done.asked or f.new.status is ItemStatus.UNPARSED
             docs.append(self._doc_from_new(f.item_id, f.new, f.tags, f.subjects,
-                                           restricted=restricted, held=f.item_id in held))
+                                           restricted=restricted, held=held))
         if self._index_docs(docs):
-            indexed.extend(docs)
+            done.indexed.extend(docs)
         results = []
         for f in group:
             result = IngestResult(f.item_id, True)
@@ -461,7 +457,7 @@ class Archive:
 
     def _merge_race_loser(self, lost: PreparedItem, actor: str) -> IngestResult | Exception:
         try:
-            winner = self._find_dedupe(lost.dedupe)
+            winner, _ = self._known(lost.dedupe)
             if winner is None:
                 return TemporaryFailure("ingest", reason="dedupe race")
             return self._merge_duplicate(winner, lost.new, actor)
@@ -510,23 +506,31 @@ class Archive:
             if rows:
                 conn.execute(table.insert(), rows)
 
-    def _hold_new(self, conn: Connection, fresh: Sequence[PreparedItem]) -> set[str]:
-        """Put new items under every active legal hold on one of their subjects."""
-        identifiers = sorted({s for f in fresh for s in f.subjects})
+    def _hold_by_subject(
+        self, conn: Connection, subjects: dict[str, Iterable[str]]
+    ) -> set[str]:
+        """Put items (id -> their subject identifiers) under every active legal hold on
+        one of their subjects; returns the ids of the items such a hold covers."""
+        identifiers = sorted({s for ids in subjects.values() for s in ids})
         if not identifiers:
             return set()
-        by_subject: dict[str, list[str]] = {}
+        by_subject: dict[str, list[int]] = {}
         for hold_id, target in conn.execute(
             sa.select(cat.holds.c.id, cat.holds.c.target).where(
                 cat.holds.c.scope == "subject", cat.holds.c.lifted_at.is_(None),
                 cat.holds.c.target.in_(identifiers))):
-            by_subject.setdefault(str(target), []).append(str(hold_id))
-        rows = [{"hold_id": h, "item_id": f.item_id}
-                for f in fresh
-                for h in sorted({h for s in f.subjects for h in by_subject.get(s, ())})]
+            by_subject.setdefault(str(target), []).append(int(hold_id))
+        wanted = {(h, item_id) for item_id, ids in subjects.items()
+                  for s in ids for h in by_subject.get(s, ())}
+        if not wanted:
+            return set()
+        have = {(int(h), str(i)) for h, i in conn.execute(
+            sa.select(cat.hold_items.c.hold_id, cat.hold_items.c.item_id)
+            .where(cat.hold_items.c.item_id.in_(sorted({i for _, i in wanted}))))}
+        rows = [{"hold_id": h, "item_id": i} for h, i in sorted(wanted - have)]
         if rows:
             conn.execute(cat.hold_items.insert(), rows)
-        return {r["item_id"] for r in rows}
+        return {i for _, i in wanted}
 
     def _restrict_new(
         self, conn: Connection, fresh: Sequence[PreparedItem], now: datetime
@@ -626,24 +630,6 @@ class Archive:
         if rows:
             conn.execute(cat.subjects.insert(), rows)
 
-    def _apply_subject_holds(
-        self, conn: Connection, item_id: str, identifiers: Sequence[str]
-    ) -> bool:
-        """Put a new item under every active legal hold on one of its subjects."""
-        if not identifiers:
-            return False
-        hold_ids = [r[0] for r in conn.execute(
-            sa.select(cat.holds.c.id).where(
-                cat.holds.c.scope == "subject", cat.holds.c.lifted_at.is_(None),
-                cat.holds.c.target.in_(list(identifiers))))]
-        have = {r[0] for r in conn.execute(
-            sa.select(cat.hold_items.c.hold_id).where(cat.hold_items.c.item_id == item_id))}
-        fresh = [h for h in hold_ids if h not in have]
-        if fresh:
-            conn.execute(cat.hold_items.insert(),
-                         [{"hold_id": h, "item_id": item_id} for h in fresh])
-        return bool(hold_ids)
-
     def _lock_in_store(self, blob_keys: Sequence[str]) -> None:
         """Object Lock legal hold on the blobs (where the store has one); best effort."""
         for key in blob_keys:
@@ -656,20 +642,11 @@ class Archive:
         """Keyed hash of a dedupe key, as kept in tombstones."""
         return hmac.new(self._dedupe_secret, dedupe.encode(), hashlib.sha256).hexdigest()
 
-    def _find_tombstone(self, dedupe: str) -> str | None:
+    def _known(self, dedupe: str) -> tuple[str | None, str | None]:
+        """The archived item with this dedupe key, and the erased one (item ids)."""
         with self.catalog.read() as conn:
-            row = conn.execute(
-                sa.select(cat.tombstones.c.item_id)
-                .where(cat.tombstones.c.dedupe_mark == self.dedupe_mark(dedupe))
-            ).first()
-        return None if row is None else str(row[0])
-
-    def _find_dedupe(self, dedupe: str) -> str | None:
-        with self.catalog.read() as conn:
-            row = conn.execute(
-                sa.select(cat.items.c.id).where(cat.items.c.dedupe_key == dedupe)
-            ).first()
-        return None if row is None else str(row[0])
+            existing, purged = self._find_known(conn, [dedupe])
+        return existing.get(dedupe), purged.get(dedupe)
 
     def _merge_duplicate(self, item_id: str, new: NewItem, actor: str) -> IngestResult:
         """A re-delivery: keep one copy, but never drop a recipient it names."""
@@ -685,7 +662,7 @@ class Archive:
             merged = self._insert_parties(conn, item_id, fresh)
             if merged:
                 self._insert_subjects(conn, item_id, fresh)
-                self._apply_subject_holds(conn, item_id, list(self._subject_ids(fresh)))
+                self._hold_by_subject(conn, {item_id: self._subject_ids(fresh).keys()})
                 self.mark_index_dirty(conn, [item_id])
             event = self.audit.append(
                 conn, actor=actor, role=Role.INGEST.value, action="ingest_duplicate",
