@@ -18,13 +18,13 @@ they enter (every call to ``self._es`` goes through ``_call``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
 from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
 from archive.index import Hit, IndexDoc, IndexUnavailable, SearchQuery, SearchResult
+from archive.index.query import iso_utc as _iso
 from archive.index.query import make_snippet, parse_query, render_snippet, tokenize
 from archive.model import Section
 
@@ -78,10 +78,6 @@ SETTINGS: Final[dict[str, Any]] = {
     # Paging as deep as the embedded backends allow, within reason (default 10,000).
     "max_result_window": MAX_RESULT_WINDOW,
 }
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _token_text(text: str) -> str:
@@ -157,9 +153,15 @@ class ElasticIndex:
         try:
             return fn()
         except helpers.BulkIndexError as exc:
-            first = exc.errors[0] if exc.errors else {}
+            # Only id, status and error type: the client puts each failed document's
+            # source (mail and transcript text) in the error entries.
+            first: Any = next(iter((exc.errors[0] if exc.errors else {}).values()), {})
+            error = first.get("error") if isinstance(first, dict) else None
+            kind = error.get("type") if isinstance(error, dict) else error
+            detail = (f"{first.get('_id')} ({first.get('status')} {kind})"
+                      if isinstance(first, dict) else "?")
             raise IndexUnavailable(
-                reason=f"{what}: {len(exc.errors)} failed, e.g. {first}"
+                reason=f"{what}: {len(exc.errors)} failed, e.g. {detail}"
             ) from exc
         except ApiError as exc:
             raise IndexUnavailable(reason=f"{what}: {exc.meta.status} {exc.message}") from exc

@@ -6,6 +6,7 @@ import html
 import re
 import unicodedata
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Final
 
 _TOKEN_RE: Final = re.compile(r"\w+", re.UNICODE)
@@ -88,3 +89,8 @@ def mark_words(text: str, phrases: Sequence[tuple[str, ...]]) -> str:
         hit = wanted and any(t in wanted for t in tokenize(word))
         out.append(f"<mark>{escaped}</mark>" if hit else escaped)
     return " ".join(out)
+
+
+def iso_utc(value: datetime) -> str:
+    """A timestamp as both index backends store it: UTC, microseconds, sortable."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

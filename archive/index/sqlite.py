@@ -17,13 +17,13 @@ import importlib
 import sqlite3
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Final
 
 from archive.index import Hit, IndexDoc, IndexUnavailable, SearchQuery, SearchResult
 from archive.index.query import MARK_CLOSE, MARK_OPEN, parse_query, render_snippet
+from archive.index.query import iso_utc as _iso
 
 SNIPPET_TOKENS: Final = 12
 OPTIMIZE_EVERY_DELETES: Final = 50
@@ -63,10 +63,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS sections USING fts5(
 
 def _fts_phrase(tokens: tuple[str, ...]) -> str:
     return '"' + " ".join(tokens).replace('"', '""') + '"'
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class SqliteIndex:
