@@ -23,6 +23,8 @@ SPOOL_IN_MEMORY_BYTES: Final = 16 * 1024 * 1024
 PART_SIZE_BYTES: Final = 16 * 1024 * 1024
 TIMEOUT_S: Final = 10.0
 _NOT_FOUND: Final = frozenset({"NoSuchKey", "NoSuchVersion", "NoSuchObject"})
+#: Failures to reach S3 at all (S3Error, a MinioException, is handled first where it matters).
+_TRANSPORT: Final = (MinioException, urllib3.exceptions.HTTPError, OSError)
 _LOCKED: Final = frozenset({"AccessDenied", "ObjectLocked", "InvalidRequest"})
 
 
@@ -68,7 +70,7 @@ class S3Store:
         try:
             if not self._client.bucket_exists(self.bucket):
                 self._client.make_bucket(self.bucket, object_lock=self.object_lock)
-        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+        except _TRANSPORT as exc:
             raise StoreUnavailable(self.bucket, reason=_reason(exc)) from exc
 
     @contextlib.contextmanager
@@ -83,7 +85,7 @@ class S3Store:
                 self._client.put_object(
                     self.bucket, key, fh, length, part_size=PART_SIZE_BYTES  # type: ignore[arg-type]
                 )
-            except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+            except _TRANSPORT as exc:
                 raise StoreUnavailable(key, reason=_reason(exc)) from exc
 
     def put(self, key: str, data: bytes) -> None:
@@ -94,14 +96,10 @@ class S3Store:
         check_key(key)
         response = None
         try:
-            response = self._client.get_object(self.bucket, key, offset=offset, length=length)
-            return bytes(response.read())
-        except S3Error as exc:
-            if exc.code in _NOT_FOUND:
-                raise BlobNotFound(key) from None
-            raise StoreUnavailable(key, reason=_reason(exc)) from exc
-        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise StoreUnavailable(key, reason=_reason(exc)) from exc
+            with _failures(key):
+                response = self._client.get_object(self.bucket, key, offset=offset,
+                                                   length=length)
+                return bytes(response.read())
         finally:
             if response is not None:
                 response.close()
@@ -116,14 +114,8 @@ class S3Store:
         return self._get(key, start, length)
 
     def size(self, key: str) -> int:
-        try:
+        with _failures(key):
             return int(self._client.stat_object(self.bucket, check_key(key)).size or 0)
-        except S3Error as exc:
-            if exc.code in _NOT_FOUND:
-                raise BlobNotFound(key) from None
-            raise StoreUnavailable(key, reason=_reason(exc)) from exc
-        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise StoreUnavailable(key, reason=_reason(exc)) from exc
 
     def exists(self, key: str) -> bool:
         try:
@@ -147,7 +139,7 @@ class S3Store:
             if exc.code in _LOCKED:
                 raise BlobLocked(key) from exc
             raise StoreUnavailable(key, reason=_reason(exc)) from exc
-        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+        except _TRANSPORT as exc:
             raise StoreUnavailable(key, reason=_reason(exc)) from exc
 
     def keys(self, prefix: str = "") -> Iterator[str]:
@@ -155,7 +147,7 @@ class S3Store:
             for obj in self._client.list_objects(self.bucket, prefix=prefix, recursive=True):
                 if obj.object_name:
                     yield obj.object_name
-        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+        except _TRANSPORT as exc:
             raise StoreUnavailable(prefix, reason=_reason(exc)) from exc
 
     def set_legal_hold(self, key: str, on: bool) -> bool:
@@ -171,9 +163,7 @@ class S3Store:
                     self._client.enable_object_legal_hold(self.bucket, key, version_id=version)
                 else:
                     self._client.disable_object_legal_hold(self.bucket, key, version_id=version)
-        except S3Error as exc:
-            raise StoreUnavailable(key, reason=_reason(exc)) from exc
-        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+        except _TRANSPORT as exc:
             raise StoreUnavailable(key, reason=_reason(exc)) from exc
         return True
 
@@ -183,8 +173,21 @@ class S3Store:
     def check(self) -> None:
         try:
             self._client.bucket_exists(self.bucket)
-        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+        except _TRANSPORT as exc:
             raise StoreUnavailable(self.bucket, reason=_reason(exc)) from exc
+
+
+@contextlib.contextmanager
+def _failures(key: str) -> Iterator[None]:
+    """S3 errors as the store's: a missing object is BlobNotFound, the rest StoreUnavailable."""
+    try:
+        yield
+    except S3Error as exc:
+        if exc.code in _NOT_FOUND:
+            raise BlobNotFound(key) from None
+        raise StoreUnavailable(key, reason=_reason(exc)) from exc
+    except _TRANSPORT as exc:
+        raise StoreUnavailable(key, reason=_reason(exc)) from exc
 
 
 def _reason(exc: BaseException) -> str:
