@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -82,26 +83,14 @@ def init_archive(settings: Settings) -> Archive:
     config = load_config(data_dir)
     for purpose in config.purposes:
         ring.ensure_purpose(purpose.name)
-    archive = open_archive(settings)
-    archive.catalog.create_schema()
-    archive.index.ensure()
-    return archive
+    return open_archive(settings)
 
 
 def open_archive(settings: Settings) -> Archive:
-    data_dir = settings.require_data_dir()
-    if not is_archive(data_dir):
-        raise ConfigError(f"{data_dir} is not an archive; run `commarchive init {data_dir}`")
-    config = load_config(data_dir)
-    keyring = keys.Keyring(data_dir / KEYRING_FILE, _master_key(settings, data_dir))
-    catalog = Catalog(settings.catalog_url or sqlite_url(data_dir / CATALOG_FILE))
-    catalog.create_schema()
-    index = build_index(settings, data_dir)
-    index.ensure()
-    return Archive(
-        data_dir=data_dir, config=config, catalog=catalog,
-        store=build_store(settings, data_dir), index=index, keyring=keyring,
-    )
+    archive = _open(settings, lambda data_dir: build_index(settings, data_dir))
+    archive.catalog.create_schema()
+    archive.index.ensure()
+    return archive
 
 
 def open_preparer(settings: Settings) -> Archive:
@@ -113,12 +102,16 @@ def open_preparer(settings: Settings) -> Archive:
     """
     from archive.index.memory import MemoryIndex
 
+    return _open(settings, lambda _: MemoryIndex())
+
+
+def _open(settings: Settings, index: Callable[[Path], SearchIndex]) -> Archive:
     data_dir = settings.require_data_dir()
     if not is_archive(data_dir):
         raise ConfigError(f"{data_dir} is not an archive; run `commarchive init {data_dir}`")
     return Archive(
         data_dir=data_dir, config=load_config(data_dir),
         catalog=Catalog(settings.catalog_url or sqlite_url(data_dir / CATALOG_FILE)),
-        store=build_store(settings, data_dir), index=MemoryIndex(),
+        store=build_store(settings, data_dir), index=index(data_dir),
         keyring=keys.Keyring(data_dir / KEYRING_FILE, _master_key(settings, data_dir)),
     )
