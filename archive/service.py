@@ -614,19 +614,16 @@ class Archive:
         return found
 
     def _insert_subjects(
-        self,
-        conn: Connection,
-        item_id: str,
-        parties: Iterable[Party],
-        extra: Iterable[tuple[AddressKind, str]] = (),
+        self, conn: Connection, item_id: str, subjects: dict[str, AddressKind]
     ) -> None:
+        """Add data-subject identifiers to an item, skipping those it has."""
         have = {
             r[0] for r in conn.execute(
                 sa.select(cat.subjects.c.identifier).where(cat.subjects.c.item_id == item_id)
             )
         }
         rows = [{"item_id": item_id, "identifier": ident, "kind": kind.value}
-                for ident, kind in self._subject_ids(parties, extra).items() if ident not in have]
+                for ident, kind in subjects.items() if ident not in have]
         if rows:
             conn.execute(cat.subjects.insert(), rows)
 
@@ -661,8 +658,9 @@ class Archive:
             fresh = [p for p in new.parties if (p.role.value, p.address.lower()) not in have]
             merged = self._insert_parties(conn, item_id, fresh)
             if merged:
-                self._insert_subjects(conn, item_id, fresh)
-                self._hold_by_subject(conn, {item_id: self._subject_ids(fresh).keys()})
+                subjects = self._subject_ids(fresh)
+                self._insert_subjects(conn, item_id, subjects)
+                self._hold_by_subject(conn, {item_id: subjects.keys()})
                 self.mark_index_dirty(conn, [item_id])
             event = self.audit.append(
                 conn, actor=actor, role=Role.INGEST.value, action="ingest_duplicate",
@@ -816,8 +814,10 @@ class Archive:
             raise InvalidRequest(f"item {item_id} has no part {part!r}", code=ErrorCode.NOT_FOUND)
         return row
 
-    def _unseal(self, item_id: str, part: str, dek: bytes) -> bytes:
-        row = self._part_row(item_id, part)
+    def _unseal(
+        self, item_id: str, part: str, dek: bytes, row: sa.Row[Any] | None = None
+    ) -> bytes:
+        row = row if row is not None else self._part_row(item_id, part)
         try:
             sealed = row.inline if row.inline is not None else self.store.get(row.blob_key)
         except BlobNotFound:
@@ -840,7 +840,7 @@ class Archive:
         record = self.record(item_id)
         chosen = self.authorize(user, record, purpose)
         row = self._part_row(item_id, part)
-        data = self._unseal(item_id, part, self._dek(item_id, chosen.name))
+        data = self._unseal(item_id, part, self._dek(item_id, chosen.name), row)
         content_type = str(row.content_type)
         anonymised = chosen.anonymised and user.role not in RESTRICTED_READERS
         if anonymised:
@@ -961,6 +961,7 @@ class Archive:
         with self.catalog.read() as conn:
             records = self._records(conn, [h.item_id for h in result.hits])
         now = now_utc()
+        phrases = parse_query(query.text) if anonymised else []
         visible = []
         for hit in result.hits:
             record = records.get(hit.item_id)
@@ -969,7 +970,6 @@ class Archive:
                 continue
             if anonymised:
                 redactor = Redactor.for_parties(record.parties)
-                phrases = parse_query(query.text)
                 hit = dataclasses.replace(
                     hit, snippet=redactor.redact_snippet(hit.snippet, phrases),
                     title=redactor.redact(hit.title))
