@@ -350,8 +350,12 @@ def _strict_addresses(
             parsed.unparsed_address_text.append(_clean_line(raw_value, 4096))
 
 
-def _decode_part_text(part: Message, limits: MimeLimits) -> str | None:
-    payload = part.get_payload(decode=True)
+def _decode_part_text(
+    part: Message, limits: MimeLimits, payload: object = None
+) -> str | None:
+    """A text part's text for the index (``payload``: its decoded bytes, if at hand)."""
+    if payload is None:
+        payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return None
     payload = payload[: limits.max_part_text_bytes]
@@ -458,6 +462,7 @@ class _Walker:
         is_text = maintype == "text"
         is_file = disposition == "attachment" or name is not None or not is_text
         is_attachment = is_file or in_attachment
+        payload = None
         if is_file:
             payload = part.get_payload(decode=True)
             data = payload if isinstance(payload, bytes) else b""
@@ -468,7 +473,7 @@ class _Walker:
                 self.parsed.attachment_text.append((name, ""))
         if not is_text:
             return
-        text = _decode_part_text(part, self.limits)
+        text = _decode_part_text(part, self.limits, payload)
         if not text:
             return
         kept = self._budget(text)

@@ -448,10 +448,10 @@ def test_a_part_that_fails_to_decode_does_not_cost_the_others(
 ) -> None:
     real = mime._decode_part_text
 
-    def flaky(part: Any, limits: MimeLimits) -> str | None:
+    def flaky(part: Any, limits: MimeLimits, payload: object = None) -> str | None:
         if part.get_content_subtype() == "csv":
             raise LookupError("hostile charset")
-        return real(part, limits)
+        return real(part, limits, payload)
 
     monkeypatch.setattr(mime, "_decode_part_text", flaky)
     item = build(NESTED)
