@@ -8,7 +8,6 @@ Exceptions::
      ├── ItemNotFound
      ├── AccessDenied         carries an ErrorCode (wrong_role, purpose_not_held, ...)
      ├── ContentIntegrityError  sealed content failed authentication (names the item)
-     ├── ErasureRefused       legal hold / legal obligation (Art. 17(3))
      ├── InvalidRequest       caller error with a code and message
      └── ConfigError          archive configuration invalid
 """
@@ -82,14 +81,6 @@ class ContentIntegrityError(ArchiveError):
         self.part = part
         self.reason = reason
         super().__init__(f"item {item_id} part {part!r} failed its integrity check: {reason}")
-
-
-class ErasureRefused(ArchiveError):
-    def __init__(self, item_id: str, *, reason: ErrorCode, detail: str = "") -> None:
-        self.item_id = item_id
-        self.code = reason
-        self.reason = reason
-        super().__init__(f"item {item_id} cannot be erased: {reason.value} {detail}".strip())
 
 
 class InvalidRequest(ArchiveError):

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from archive import catalog as cat
-from archive.errors import ErasureRefused, ErrorCode, ItemNotFound
+from archive.errors import ErrorCode
 from archive.index import IndexError_
 from archive.service import Archive, now_utc
 from archive.store import BlobLocked, StoreError
@@ -243,26 +243,6 @@ def purge_items(
     return purged, failed, seq
 
 
-def purge_item(
-    archive: Archive, item_id: str, *, reason: str, actor: str, role: str,
-    subject: str | None = None, reference: str | None = None, now: datetime | None = None,
-) -> int:
-    """Purge one item; raises ErasureRefused under a legal hold. Returns the audit seq."""
-    archive.record(item_id)  # ItemNotFound / gone
-    purged, failed, seq = purge_items(
-        archive, [item_id], reason=reason, actor=actor, role=role, subject=subject,
-        reference=reference, now=now,
-    )
-    if not purged:
-        why = failed[0][1] if failed else "unknown"
-        if why == ErrorCode.LEGAL_HOLD.value:
-            raise ErasureRefused(item_id, reason=ErrorCode.LEGAL_HOLD)
-        raise ItemNotFound(item_id) if why == "missing" else ErasureRefused(
-            item_id, reason=ErrorCode.UNAVAILABLE, detail=why)
-    assert seq is not None
-    return seq
-
-
 def _due(conn: Connection, now: datetime) -> dict[str, list[str]]:
     """Items with expired tags (purpose lists), plus items with no tag at all."""
     due: dict[str, list[str]] = {}
@@ -295,7 +275,6 @@ def sweep(
     actor: str = "sweeper",
     progress: Callable[[int], None] | None = None,
     batch: int = SWEEP_BATCH_ITEMS,
-    on_total: Callable[[int], None] | None = None,
 ) -> SweepReport:
     """Drop expired purpose tags (destroying their keys) and purge items left with none."""
     started = time.perf_counter()
@@ -308,8 +287,6 @@ def sweep(
         with archive.catalog.write() as conn:
             if refresh_subject_holds(conn):
                 held = held_item_ids(conn, due)
-    if on_total:
-        on_total(len(due))
     report.examined = len(due)
     ids = list(due)
     for start in range(0, len(ids), batch):

@@ -51,16 +51,6 @@ class Users:
             )
         return token
 
-    def rotate_token(self, name: str) -> str:
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        with self._catalog.write() as conn:
-            result = conn.execute(
-                users.update().where(users.c.name == name).values(token_hash=hash_token(token))
-            )
-            if not result.rowcount:
-                raise InvalidRequest(f"no user {name!r}", code=ErrorCode.NOT_FOUND)
-        return token
-
     def disable(self, name: str) -> None:
         with self._catalog.write() as conn:
             conn.execute(users.update().where(users.c.name == name).values(disabled=True))

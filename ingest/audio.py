@@ -1,4 +1,6 @@
-"""Audio helpers for call recordings: WAV read/write, G.711 decode, resampling.
+"""Audio helpers for call recordings: WAV read/write, G.711 decode.
+
+Resampling for the recogniser lives with it (``ingest.transcribe.resample_pcm16``).
 
 Everything works on 16-bit signed little-endian PCM held in ``bytes``, one
 buffer per channel, so callers never deal with interleaving. Pure Python
@@ -17,7 +19,6 @@ import sys
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Final
 
 WAVE_FORMAT_PCM: Final = 0x0001
@@ -77,9 +78,6 @@ ULAW_TABLE: Final = [_ulaw_to_linear(i) for i in range(256)]
 ALAW_TABLE: Final = [_alaw_to_linear(i) for i in range(256)]
 _ULAW_LO, _ULAW_HI = _tables(ULAW_TABLE)
 _ALAW_LO, _ALAW_HI = _tables(ALAW_TABLE)
-#: The code for (near) silence in each law, used to pad gaps.
-ULAW_SILENCE: Final = 0xFF
-ALAW_SILENCE: Final = 0xD5
 
 
 def _expand(data: bytes | bytearray | memoryview, lo: bytes, hi: bytes) -> bytes:
@@ -278,56 +276,3 @@ def write_wav(sample_rate: int, channels: Sequence[bytes]) -> bytes:
         len(body),
     )
     return header + body
-
-
-# -- resampling -----------------------------------------------------------------
-
-
-def resample_int16(pcm: bytes, from_rate: int, to_rate: int) -> bytes:
-    """Resample mono 16-bit PCM by linear interpolation (box-filtered when downsampling).
-
-    Good enough for speech recognition of telephone audio (8 kHz -> 16 kHz).
-    """
-    if from_rate <= 0 or to_rate <= 0:
-        raise ValueError("sample rates must be positive")
-    if from_rate == to_rate or len(pcm) < 4:
-        return bytes(pcm[: len(pcm) - len(pcm) % 2]) if from_rate == to_rate else bytes(pcm)
-    src = _samples(pcm)
-    n = len(src)
-    if to_rate == 2 * from_rate:
-        out = array("h", bytes(4 * n))
-        out[0::2] = src
-        mids = array("h", [(a + b) >> 1 for a, b in pairwise(src)])
-        mids.append(src[-1])
-        out[1::2] = mids
-        return _to_bytes(out)
-    if to_rate < from_rate:
-        width = max(1, round(from_rate / to_rate))
-        if width > 1:
-            acc = 0
-            smoothed = array("h", bytes(2 * n))
-            window = [0] * width
-            for i, s in enumerate(src):
-                acc += s - window[i % width]
-                window[i % width] = s
-                smoothed[i] = acc // min(i + 1, width)
-            src = smoothed
-    out_n = n * to_rate // from_rate
-    step = from_rate / to_rate
-    result = array("h", bytes(2 * out_n))
-    last = n - 1
-    for j in range(out_n):
-        pos = j * step
-        i = int(pos)
-        if i >= last:
-            result[j] = src[last]
-            continue
-        frac = pos - i
-        a = src[i]
-        result[j] = int(a + (src[i + 1] - a) * frac)
-    return _to_bytes(result)
-
-
-def to_mono_16k(audio: Audio) -> list[bytes]:
-    """Each channel of ``audio`` as 16 kHz mono PCM (what vosk's small models expect)."""
-    return [resample_int16(c, audio.sample_rate, 16000) for c in audio.channels]

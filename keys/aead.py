@@ -134,10 +134,6 @@ class SealingWriter:
         self._buf = bytearray()
         self._closed = True
 
-    @property
-    def chunks_written(self) -> int:
-        return self._index
-
 
 def _decrypt(
     aead: AESGCM,
@@ -290,12 +286,3 @@ def read_sealed_range(
         hi = end - index * chunk_size if index == final else len(plain)
         out.append(plain[lo:hi])
     return b"".join(out)
-
-
-class _ListSink:
-    def __init__(self, parts: list[bytes]) -> None:
-        self._parts = parts
-
-    def write(self, data: bytes, /) -> int:
-        self._parts.append(bytes(data))
-        return len(data)

@@ -9,8 +9,6 @@ are merged into what we already know, as the RFC's "partial" datamode asks.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass, field
 from typing import Any, Final
 from xml.etree.ElementTree import Element
@@ -232,12 +230,3 @@ def parse_metadata(data: bytes) -> RecordingMetadata:
             part.associated_at = _child_text(assoc, "associate-time") or part.associated_at
             part.disassociated_at = _child_text(assoc, "disassociate-time") or part.disassociated_at
     return meta
-
-
-def readable_id(value: str) -> str:
-    """RFC 7865 ids are base64 UUIDs; show them as hex when they decode to 16 bytes."""
-    try:
-        raw = base64.b64decode(value + "=" * (-len(value) % 4), validate=False)
-    except (binascii.Error, ValueError):
-        return value
-    return raw.hex() if len(raw) == 16 else value

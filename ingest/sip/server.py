@@ -814,10 +814,8 @@ class _SipServer:
         call.last_activity = time.monotonic()
         body = call.last_answer
         if sdp is not None:
+            # Every stream may be removed (all ports 0): the session stays, metadata may follow.
             answers = await self._apply_offer(call, sdp)
-            if not any(a.port for a in answers) and not any(s.active for s in call.streams):
-                # Every stream removed: keep the session (metadata may follow), answer all 0.
-                pass
             body = self._answer_body(call, sdp, answers)
         self._write_info(call)
         headers = self._ok_headers(call)

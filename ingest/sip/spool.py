@@ -89,13 +89,11 @@ class SpoolWriter:
         self._pending: list[bytes] = [b"A"]
         self._pending_bytes = 0
         self.closed = False
-        self.bytes_written = 0
 
     def _record(self, payload: bytes) -> None:
         sealed = seal_bytes(payload, self._dek, f"{_context(self.spool_id)}/{self._seq}")
         self._seq += 1
         os.write(self._fd, _LEN.pack(len(sealed)) + sealed)
-        self.bytes_written += len(sealed) + 4
 
     def write_info(self, info: dict[str, Any]) -> None:
         self.flush()
@@ -122,10 +120,6 @@ class SpoolWriter:
         self._record(b"E" + json.dumps(end, separators=(",", ":")).encode())
         os.fsync(self._fd)
         self._close()
-
-    def sync(self) -> None:
-        if not self.closed:
-            os.fsync(self._fd)
 
     def _close(self) -> None:
         self.closed = True

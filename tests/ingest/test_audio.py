@@ -14,8 +14,6 @@ from ingest.audio import (
     alaw_decode,
     alaw_encode,
     read_wav,
-    resample_int16,
-    to_mono_16k,
     ulaw_decode,
     ulaw_encode,
     write_wav,
@@ -92,18 +90,3 @@ def test_garbage_is_refused(data: bytes) -> None:
         read_wav(data)
 
 
-def test_resample_8k_to_16k_doubles_length_and_keeps_the_tone() -> None:
-    pcm = sine(400, 1.0)
-    up = resample_int16(pcm, 8000, 16000)
-    assert len(up) == 2 * len(pcm)
-    assert samples(up)[0::2] == samples(pcm)
-    down = resample_int16(up, 16000, 8000)
-    assert abs(len(down) - len(pcm)) <= 2
-    assert resample_int16(pcm, 8000, 8000) == pcm
-    assert len(resample_int16(pcm, 8000, 11025)) // 2 == 11025
-
-
-def test_to_mono_16k_per_channel() -> None:
-    audio = read_wav(write_wav(8000, [sine(300, 0.5), sine(600, 0.5)]))
-    chans = to_mono_16k(audio)
-    assert [len(c) for c in chans] == [16000, 16000]
