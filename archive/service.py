@@ -311,7 +311,8 @@ class Archive:
                     self._insert_items(conn, group, now)
                     done.held = self._hold_by_subject(
                         conn, {f.item_id: f.subjects.keys() for f in group})
-                    done.asked = self._restrict_new(conn, group, now)
+                    done.asked = self._restrict_by_subject(
+                        conn, {f.item_id: f.subjects.keys() for f in group}, now)
                     self._clear_index_flags(conn)
                     events = self.audit.append_many(conn, [
                         {"actor": actor, "role": Role.INGEST.value, "action": "ingest",
@@ -532,11 +533,12 @@ class Archive:
             conn.execute(cat.hold_items.insert(), rows)
         return {i for _, i in wanted}
 
-    def _restrict_new(
-        self, conn: Connection, fresh: Sequence[PreparedItem], now: datetime
+    def _restrict_by_subject(
+        self, conn: Connection, subjects: dict[str, Iterable[str]], now: datetime
     ) -> set[str]:
-        """Restrict new items of subjects who asked for restriction (Art. 18)."""
-        identifiers = sorted({s for f in fresh for s in f.subjects})
+        """Restrict items (id -> their subject identifiers) of subjects who asked for
+        restriction (Art. 18); returns the ids of the items such a request covers."""
+        identifiers = sorted({s for ids in subjects.values() for s in ids})
         if not identifiers:
             return set()
         reasons: dict[str, str] = {}
@@ -546,18 +548,24 @@ class Archive:
                    cat.subject_restrictions.c.lifted_at.is_(None))
             .order_by(cat.subject_restrictions.c.id)):
             reasons.setdefault(str(ident), str(reason))
-        rows: list[dict[str, Any]] = []
-        for f in fresh:
-            asked = [reasons[s] for s in f.subjects if s in reasons]
+        wanted: dict[str, str] = {}
+        for item_id, ids in subjects.items():
+            asked = [reasons[s] for s in ids if s in reasons]
             if asked:
-                rows.append({"item_id": f.item_id, "reason": asked[0],
-                             "created_by": SYSTEM_ACTOR, "created_at": now})
-        if not rows:
+                wanted[item_id] = asked[0]
+        if not wanted:
             return set()
-        conn.execute(cat.restrictions.insert(), rows)
-        ids = [str(r["item_id"]) for r in rows]
-        conn.execute(cat.items.update().where(cat.items.c.id.in_(ids)).values(restricted=True))
-        return set(ids)
+        have = {(str(i), str(r)) for i, r in conn.execute(
+            sa.select(cat.restrictions.c.item_id, cat.restrictions.c.reason).where(
+                cat.restrictions.c.item_id.in_(sorted(wanted)),
+                cat.restrictions.c.lifted_at.is_(None)))}
+        rows = [{"item_id": i, "reason": r, "created_by": SYSTEM_ACTOR, "created_at": now}
+                for i, r in sorted(wanted.items()) if (i, r) not in have]
+        if rows:
+            conn.execute(cat.restrictions.insert(), rows)
+        conn.execute(cat.items.update().where(cat.items.c.id.in_(sorted(wanted)))
+                     .values(restricted=True))
+        return set(wanted)
 
     def seal_part(
         self, item_id: str, name: str, data: bytes, content_type: str, dek: bytes
@@ -661,6 +669,7 @@ class Archive:
                 subjects = self._subject_ids(fresh)
                 self._insert_subjects(conn, item_id, subjects)
                 self._hold_by_subject(conn, {item_id: subjects.keys()})
+                self._restrict_by_subject(conn, {item_id: subjects.keys()}, now_utc())
                 self.mark_index_dirty(conn, [item_id])
             event = self.audit.append(
                 conn, actor=actor, role=Role.INGEST.value, action="ingest_duplicate",

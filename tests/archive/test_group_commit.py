@@ -227,3 +227,18 @@ def test_erasure_or_restriction_between_commit_and_index_wins(
     raw = archive.index.search(SearchQuery(text="aardvark", include_restricted=True))
     assert raw.total == 2  # the erased one is out of the index, the restricted one flagged
     assert erased.item_id not in archive.item_ids()
+
+
+def test_a_redelivery_naming_a_restricted_subject_restricts_the_item(
+    archive: Archive, new_email: NewEmail
+) -> None:
+    restrict_subject(archive, "late@customer.nl", actor="p", reason="Art. 18 request")
+    first = new_email(message_id="<cc@customer.nl>", body="platypus")
+    item = archive.ingest(first)
+    assert not archive.record(item.item_id).restricted
+    cc = Party(PartyRole.CC, "late@customer.nl", AddressKind.EMAIL, None, Side.CUSTOMER)
+    again = archive.ingest(dataclasses.replace(first, parties=[*first.parties, cc]))
+    assert again == IngestResult(item.item_id, False, 1)
+    assert archive.record(item.item_id).restricted
+    legal = archive.users.authenticate(archive.users.add("legal", Role.LEGAL))
+    assert archive.search(legal, SearchQuery(text="platypus")).result.total == 0
