@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 
 import phonenumbers
@@ -89,10 +90,12 @@ def search_terms(config: ArchiveConfig, party: Party) -> list[str]:
         terms.append(party.name)
     if party.kind is AddressKind.PHONE and party.address.startswith("+"):
         terms.append(party.address[1:])
-        try:
-            parsed = phonenumbers.parse(party.address, None)
-            national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
-            terms.append("".join(c for c in national if c.isdigit()))
-        except phonenumbers.NumberParseException:
-            pass
+        with contextlib.suppress(phonenumbers.NumberParseException):
+            terms.append(national_digits(phonenumbers.parse(party.address, None)))
     return terms
+
+
+def national_digits(number: phonenumbers.PhoneNumber) -> str:
+    """A number as dialled inside its country, digits only (how agents often type it)."""
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return "".join(c for c in national if c.isdigit())

@@ -34,6 +34,7 @@ from archive.model import (
     Section,
     Side,
 )
+from archive.tagging import national_digits
 from ingest.audio import Audio, AudioError, read_wav, write_wav
 
 MAX_SIDECAR_BYTES: Final = 64 * 1024
@@ -93,9 +94,7 @@ def _phone(text: str, region: str | None) -> tuple[str, tuple[str, ...]] | None:
     if not phonenumbers.is_possible_number(number):
         return None
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    national = re.sub(
-        r"\D", "", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-    )
+    national = national_digits(number)
     variants = [e164, e164.lstrip("+")]
     if national and national not in variants:
         variants.append(national)
