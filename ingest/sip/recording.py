@@ -147,15 +147,18 @@ def recover_spools(archive: Archive, *, exclude: Collection[str] = ()) -> list[s
             recovered.append(archive_spool(archive, path))
             log.info("recovered call spool %s", path.stem)
         except SpoolError as exc:
-            aside = directory / UNREADABLE_DIR_NAME
-            aside.mkdir(exist_ok=True, mode=0o700)
-            path.rename(aside / path.name)
+            _move_aside(path, directory)
             log.error("spool %s unreadable (%s); moved aside", path.stem, exc.reason)
         except TemporaryFailure as exc:
             log.warning("spool %s not archived yet: %s", path.stem, exc.reason)
         except ArchiveError as exc:
-            aside = directory / UNREADABLE_DIR_NAME
-            aside.mkdir(exist_ok=True, mode=0o700)
-            path.rename(aside / path.name)
+            _move_aside(path, directory)
             log.error("spool %s refused by the archive (%s); moved aside", path.stem, exc.code)
     return recovered
+
+
+def _move_aside(path: Path, directory: Path) -> None:
+    """Out of the recovery loop, kept (still sealed) for an operator to look at."""
+    aside = directory / UNREADABLE_DIR_NAME
+    aside.mkdir(exist_ok=True, mode=0o700)
+    path.rename(aside / path.name)

@@ -71,6 +71,7 @@ TIMER_B_S: Final = 32.0
 TRANSACTION_TTL_S: Final = 32.0
 HOUSEKEEPING_S: Final = 0.25
 MAX_TCP_CONNECTIONS: Final = 1024
+SIP_RECEIVE_BUFFER_BYTES: Final = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,10 +313,7 @@ class _SipServer:
                 lambda: _UdpProtocol(self), local_addr=(cfg.host, cfg.port)
             )
             self._udp = transport
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+            _set_receive_buffer(transport, SIP_RECEIVE_BUFFER_BYTES)
             self.udp_port = int(transport.get_extra_info("sockname")[1])
         if cfg.tcp:
             tcp_port = self.udp_port if cfg.port == 0 and self.udp_port else cfg.port
@@ -541,7 +539,7 @@ class _SipServer:
             call = self._dialog_call(msg)
             if call is None or call.state not in ("confirmed", "pending"):
                 self._respond(
-                    key, reply, make_response(msg, 481, "Call/Transaction Does Not Exist")
+                    key, reply, _no_such_call(msg)
                 )
                 return
             self._spawn(self._reinvite(call, msg, reply, key))
@@ -656,12 +654,7 @@ class _SipServer:
                 )
             except OSError:
                 continue
-            sock = transport.get_extra_info("socket")
-            if sock is not None and self.config.rtp_socket_buffer_bytes:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(
-                        socket.SOL_SOCKET, socket.SO_RCVBUF, self.config.rtp_socket_buffer_bytes
-                    )
+            _set_receive_buffer(transport, self.config.rtp_socket_buffer_bytes)
             stream.port = port
             stream.transport = transport
             return True
@@ -826,7 +819,7 @@ class _SipServer:
     def _on_update(self, msg: SipMessage, reply: Reply, key: tuple[str, str, int, str]) -> None:
         call = self._dialog_call(msg)
         if call is None:
-            self._respond(key, reply, make_response(msg, 481, "Call/Transaction Does Not Exist"))
+            self._respond(key, reply, _no_such_call(msg))
             return
 
         async def run() -> None:
@@ -839,7 +832,7 @@ class _SipServer:
     def _on_cancel(self, msg: SipMessage, reply: Reply, key: tuple[str, str, int, str]) -> None:
         call = self.calls.get(msg.call_id)
         if call is None or call.invite.branch != msg.branch:
-            self._respond(key, reply, make_response(msg, 481, "Call/Transaction Does Not Exist"))
+            self._respond(key, reply, _no_such_call(msg))
             return
         self._respond(key, reply, make_response(msg, 200, "OK"))
         if call.state != "pending":
@@ -863,7 +856,7 @@ class _SipServer:
     def _on_bye(self, msg: SipMessage, reply: Reply, key: tuple[str, str, int, str]) -> None:
         call = self._dialog_call(msg)
         if call is None or call.state not in ("confirmed", "pending"):
-            self._respond(key, reply, make_response(msg, 481, "Call/Transaction Does Not Exist"))
+            self._respond(key, reply, _no_such_call(msg))
             return
         # Mark the transaction as in progress: retransmitted BYEs wait for the real answer.
         self._responses[key] = (None, time.monotonic() + TRANSACTION_TTL_S)
@@ -1077,3 +1070,15 @@ class _SipServer:
             return
         self.archived.extend(ids)
         self.counters.calls_archived += len(ids)
+
+
+def _no_such_call(msg: SipMessage) -> SipMessage:
+    return make_response(msg, 481, "Call/Transaction Does Not Exist")
+
+
+def _set_receive_buffer(transport: asyncio.BaseTransport, size: int) -> None:
+    """A bigger kernel receive buffer, so bursts are not dropped while we are busy."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and size:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
