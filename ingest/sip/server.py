@@ -538,9 +538,7 @@ class _SipServer:
         if to_tag:
             call = self._dialog_call(msg)
             if call is None or call.state not in ("confirmed", "pending"):
-                self._respond(
-                    key, reply, _no_such_call(msg)
-                )
+                self._respond(key, reply, _no_such_call(msg))
                 return
             self._spawn(self._reinvite(call, msg, reply, key))
             return
