@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -256,6 +256,18 @@ tombstones = sa.Table(
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
+
+
+def held_item_ids(conn: Connection, item_ids: Iterable[str] | None = None) -> set[str]:
+    """Items under at least one active (not lifted) legal hold."""
+    stmt = (
+        sa.select(hold_items.c.item_id)
+        .join(holds, holds.c.id == hold_items.c.hold_id)
+        .where(holds.c.lifted_at.is_(None))
+    )
+    if item_ids is not None:
+        stmt = stmt.where(hold_items.c.item_id.in_(list(item_ids)))
+    return {str(r[0]) for r in conn.execute(stmt)}
 
 
 class Catalog:

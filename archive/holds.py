@@ -19,10 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from archive import catalog as cat
+from archive.catalog import held_item_ids
 from archive.config import Role
 from archive.errors import ErrorCode, InvalidRequest
 from archive.index import IndexError_, SearchQuery
-from archive.retention import held_item_ids
 from archive.service import Archive, now_utc
 from archive.store import StoreError
 

@@ -21,12 +21,13 @@ from typing import Any, BinaryIO, Final
 import sqlalchemy as sa
 
 from archive import catalog as cat
+from archive.catalog import held_item_ids
 from archive.config import Role
 from archive.errors import ErrorCode, InvalidRequest, ItemNotFound
 from archive.holds import holds_on, inserted_id
 from archive.index import IndexError_, SearchQuery
 from archive.model import AddressKind, ItemRecord, Party, PartyRole, TranscriptStatus
-from archive.retention import PurgeReason, held_item_ids, purge_items, refresh_subject_holds
+from archive.retention import PurgeReason, purge_items, refresh_subject_holds
 from archive.service import (
     PART_DETAILS,
     PART_ORIGINAL,

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from archive import catalog as cat
+from archive.catalog import held_item_ids
 from archive.errors import ErrorCode
 from archive.index import IndexError_
 from archive.service import Archive, now_utc
@@ -71,18 +72,6 @@ class SweepReport:
             "items_per_second": round(self.examined / self.seconds, 1) if self.seconds else None,
             "audit_seq": self.audit_seq,
         }
-
-
-def held_item_ids(conn: Connection, item_ids: Iterable[str] | None = None) -> set[str]:
-    """Items under at least one active (not lifted) legal hold."""
-    stmt = (
-        sa.select(cat.hold_items.c.item_id)
-        .join(cat.holds, cat.holds.c.id == cat.hold_items.c.hold_id)
-        .where(cat.holds.c.lifted_at.is_(None))
-    )
-    if item_ids is not None:
-        stmt = stmt.where(cat.hold_items.c.item_id.in_(list(item_ids)))
-    return {str(r[0]) for r in conn.execute(stmt)}
 
 
 def refresh_subject_holds(conn: Connection) -> int:

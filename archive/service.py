@@ -700,13 +700,7 @@ class Archive:
         tag_rows = conn.execute(
             sa.select(cat.purpose_tags).where(cat.purpose_tags.c.item_id.in_(ids))
         ).all()
-        held = {
-            r[0] for r in conn.execute(
-                sa.select(cat.hold_items.c.item_id)
-                .join(cat.holds, cat.holds.c.id == cat.hold_items.c.hold_id)
-                .where(cat.hold_items.c.item_id.in_(ids), cat.holds.c.lifted_at.is_(None))
-            )
-        }
+        held = cat.held_item_ids(conn, ids)
         parties: dict[str, list[Party]] = {}
         for p in party_rows:
             parties.setdefault(p.item_id, []).append(
@@ -778,10 +772,7 @@ class Archive:
                                item_id=record.id)
         now = now or now_utc()
         held = self.config.purposes_for_role(user.role)
-        # A hold preserves data for legal/privacy; it does not extend anyone else's access.
-        carried = {t.purpose for t in record.purposes
-                   if t.retain_until > now
-                   or (record.held and user.role in RESTRICTED_READERS)}
+        carried = _live_purposes(record, user.role, now)
         if purpose is not None:
             if purpose not in held:
                 raise AccessDenied(ErrorCode.PURPOSE_NOT_HELD,
@@ -1001,8 +992,7 @@ class Archive:
         """The catalog's word on whether a search hit may be shown to this user."""
         if record.restricted and not include_restricted:
             return False
-        live = {t.purpose for t in record.purposes
-                if t.retain_until > now or (record.held and user.role in RESTRICTED_READERS)}
+        live = _live_purposes(record, user.role, now)
         return bool(live) if allowed is None else bool(live & allowed)
 
     # -- indexing -------------------------------------------------------------------------
@@ -1291,6 +1281,14 @@ def without_original(item: PreparedItem) -> PreparedItem:
     what a worker process sends back, so the bytes are not copied back for nothing."""
     item.new = dataclasses.replace(item.new, original=b"")
     return item
+
+
+def _live_purposes(record: ItemRecord, role: Role, now: datetime) -> set[str]:
+    """The purposes an item still carries for ``role``: those not past retention, and
+    all of them for legal and privacy while it is held (a hold preserves data for
+    them; it does not extend anyone else's access)."""
+    held = record.held and role in RESTRICTED_READERS
+    return {t.purpose for t in record.purposes if t.retain_until > now or held}
 
 
 def _temporary(exc: BaseException) -> TemporaryFailure:
