@@ -100,6 +100,8 @@ class ItemView:
     purpose: str | None
     annotations: list[dict[str, Any]] = field(default_factory=list)
     disclosures: list[dict[str, Any]] = field(default_factory=list)
+    #: Read through an anonymised purpose: names, addresses and disclosures withheld.
+    anonymised: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -886,7 +888,8 @@ class Archive:
         chosen = self.authorize(user, record)
         details = json.loads(self._unseal(item_id, PART_DETAILS, self._dek(item_id, chosen.name)))
         notes = self.annotations(item_id, chosen.name)
-        if chosen.anonymised and user.role not in RESTRICTED_READERS:
+        anonymised = chosen.anonymised and user.role not in RESTRICTED_READERS
+        if anonymised:
             redactor = Redactor.for_parties(record.parties)
             details = redactor.redact_json(details)
             notes = [{**n, "text": redactor.redact(n["text"]), "author": "[STAFF]"}
@@ -894,7 +897,7 @@ class Archive:
         self.audit.record(actor=user.name, role=user.role.value, action="read_metadata",
                           purpose=chosen.name, item_ids=[item_id])
         return ItemView(record, details, chosen.name, annotations=notes,
-                        disclosures=self.disclosures_of(item_id))
+                        disclosures=self.disclosures_of(item_id), anonymised=anonymised)
 
     def annotations(self, item_id: str, purpose: str | None = None) -> list[dict[str, Any]]:
         with self.catalog.read() as conn:

@@ -121,3 +121,28 @@ def test_openapi_documents_the_routes(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/v1/search", "/api/v1/items/{item_id}", "/api/v1/items/{item_id}/content",
             "/healthz"} <= set(paths)
+
+
+def test_item_read_through_an_anonymised_purpose_hides_parties_for_any_role(
+    tmp_path: Any,
+) -> None:
+    # A role holding a plain and an anonymised purpose reads an item that carries only
+    # the anonymised one: parties and disclosures are withheld, like the details.
+    from archive.config import LawfulBasis, Purpose, TaggingRule
+    from tests.conftest import TEST_CONFIG, make_archive
+
+    coaching = Purpose(name="coaching", lawful_basis=LawfulBasis.LEGITIMATE_INTEREST,
+                       retention_days=30, roles=(Role.QUALITY,), anonymised=True)
+    config = TEST_CONFIG.model_copy(update={
+        "purposes": (*TEST_CONFIG.purposes, coaching),
+        "rules": (TaggingRule(purposes=("coaching", "legal")),)})
+    archive = make_archive(tmp_path / "data", config=config)
+    try:
+        token = archive.users.add("q", Role.QUALITY)
+        item_id = archive.ingest(email_item(customer="jan@customer.nl")).item_id
+        with TestClient(create_app(archive)) as c:
+            body = c.get(f"/api/v1/items/{item_id}", headers=_auth(token)).json()
+        assert body["read_through"] == "coaching"
+        assert "jan@customer.nl" not in str(body)
+    finally:
+        archive.close()
