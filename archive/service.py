@@ -1161,7 +1161,8 @@ class Archive:
     def rotate_key(self, purpose: str, *, actor: str = SYSTEM_ACTOR,
                    progress: Callable[[int], None] | None = None) -> tuple[int, int]:
         """New KEK version for a purpose; re-wrap every DEK under it (content untouched)."""
-        self.config.purpose(purpose)
+        if purpose not in {p.name for p in self.config.purposes}:
+            raise InvalidRequest(f"unknown purpose {purpose!r}")
         version = self.keyring.rotate(purpose)
         with self.catalog.read() as conn:
             rows = conn.execute(
