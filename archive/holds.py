@@ -22,7 +22,7 @@ from archive import catalog as cat
 from archive.catalog import held_item_ids
 from archive.config import Role
 from archive.errors import ErrorCode, InvalidRequest
-from archive.index import IndexError_, SearchQuery
+from archive.index import IndexError_, SearchQuery, hit_pages
 from archive.service import Archive, now_utc
 from archive.store import StoreError
 
@@ -84,21 +84,18 @@ def _search_all(archive: Archive, text: str) -> list[str]:
     may read those), so a hold by search cannot be used to probe, or to list the
     ids of, items tagged only for quality or training.
     """
-    found: list[str] = []
-    offset = 0
-    legal_purposes = archive.config.purposes_for_role(Role.LEGAL)
-    while True:
-        try:
-            result = archive.index.search(SearchQuery(
-                text=text, purposes=legal_purposes, include_restricted=True,
-                limit=SEARCH_PAGE_ITEMS, offset=offset))
-        except IndexError_ as exc:
-            raise InvalidRequest(f"search for the hold failed: {exc}",
-                                 code=ErrorCode.UNAVAILABLE) from exc
-        found.extend(h.item_id for h in result.hits if h.item_id not in found)
-        offset += SEARCH_PAGE_ITEMS
-        if not result.hits or offset >= result.total or len(found) > MAX_HOLD_ITEMS:
-            return found
+    found: dict[str, None] = {}
+    query = SearchQuery(text=text, purposes=archive.config.purposes_for_role(Role.LEGAL),
+                        include_restricted=True)
+    try:
+        for ids in hit_pages(archive.index, query, SEARCH_PAGE_ITEMS):
+            found.update(dict.fromkeys(ids))
+            if len(found) > MAX_HOLD_ITEMS:
+                break
+    except IndexError_ as exc:
+        raise InvalidRequest(f"search for the hold failed: {exc}",
+                             code=ErrorCode.UNAVAILABLE) from exc
+    return list(found)
 
 
 def _blob_keys(conn: Connection, item_ids: list[str]) -> list[str]:

@@ -25,7 +25,7 @@ from archive.catalog import held_item_ids
 from archive.config import Role
 from archive.errors import ErrorCode, InvalidRequest, ItemNotFound
 from archive.holds import holds_on, inserted_id
-from archive.index import IndexError_, SearchQuery
+from archive.index import IndexError_, SearchQuery, hit_pages
 from archive.model import AddressKind, ItemRecord, Party, PartyRole, TranscriptStatus
 from archive.retention import PurgeReason, purge_items, refresh_subject_holds
 from archive.service import (
@@ -101,21 +101,15 @@ def _variants(archive: Archive, kind: AddressKind, identifier: str) -> list[str]
 
 def _mentions(archive: Archive, variants: Sequence[str]) -> list[str]:
     found: list[str] = []
-    for variant in variants:
-        text = '"' + variant.replace('"', " ") + '"'
-        offset = 0
-        while True:
-            try:
-                result = archive.index.search(SearchQuery(
-                    text=text, include_restricted=True, limit=MENTION_PAGE_ITEMS,
-                    offset=offset))
-            except IndexError_ as exc:
-                raise InvalidRequest(f"subject lookup failed: {exc}",
-                                     code=ErrorCode.UNAVAILABLE) from exc
-            found.extend(h.item_id for h in result.hits)
-            offset += MENTION_PAGE_ITEMS
-            if not result.hits or offset >= result.total:
-                break
+    try:
+        for variant in variants:
+            query = SearchQuery(text='"' + variant.replace('"', " ") + '"',
+                                include_restricted=True)
+            for ids in hit_pages(archive.index, query, MENTION_PAGE_ITEMS):
+                found.extend(ids)
+    except IndexError_ as exc:
+        raise InvalidRequest(f"subject lookup failed: {exc}",
+                             code=ErrorCode.UNAVAILABLE) from exc
     return found
 
 

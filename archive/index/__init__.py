@@ -16,7 +16,8 @@ Exceptions::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -113,3 +114,17 @@ class SearchIndex(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def hit_pages(index: SearchIndex, query: SearchQuery, page: int) -> Iterator[list[str]]:
+    """The item ids of every hit of ``query`` (its limit and offset ignored), a page at a
+    time; raises IndexError_ if the index fails."""
+    offset = 0
+    while True:
+        result = index.search(dataclasses.replace(query, limit=page, offset=offset))
+        if not result.hits:
+            return
+        yield [h.item_id for h in result.hits]
+        offset += page
+        if offset >= result.total:
+            return
