@@ -288,26 +288,21 @@ def _zip_chunks(archive: Archive, match: SubjectMatch, now: datetime,
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for record in sorted(records.values(), key=lambda r: (r.started_at, r.id)):
             base = f"items/{record.id}"
-            dek = archive._dek(record.id, None)
-            original = archive._unseal(record.id, PART_ORIGINAL, dek)
-            details = json.loads(archive._unseal(record.id, PART_DETAILS, dek))
+            shared = disclosures.get(record.id, [])
+            part, dek, raw = _unsealed(archive, record, shared)
+            details, notes = part.details, part.annotations
             files = [f"{base}/original.{_ext(record.content_type)}", f"{base}/details.json"]
-            zf.writestr(files[0], original)
+            zf.writestr(files[0], part.original)
             zf.writestr(files[1], json.dumps(details, ensure_ascii=False, indent=2))
-            transcript: dict[str, Any] | None = None
-            if record.transcript_status is TranscriptStatus.DONE:
-                raw = archive._unseal(record.id, PART_TRANSCRIPT, dek)
-                transcript = json.loads(raw)
+            if raw is not None:
                 text = archive._unseal(record.id, "transcript-text", dek)
                 zf.writestr(f"{base}/transcript.json", raw)
                 zf.writestr(f"{base}/transcript.txt", text)
                 files += [f"{base}/transcript.json", f"{base}/transcript.txt"]
-            notes = archive.annotations(record.id)
             if notes:
                 zf.writestr(f"{base}/rectifications.json",
                             json.dumps(notes, ensure_ascii=False, indent=2))
                 files.append(f"{base}/rectifications.json")
-            shared = disclosures.get(record.id, [])
             entries.append({
                 "id": record.id, "channel": record.channel.value,
                 "direction": record.direction.value, "source": record.source,
@@ -323,8 +318,7 @@ def _zip_chunks(archive: Archive, match: SubjectMatch, now: datetime,
                 "transcript_status": record.transcript_status.value,
                 "files": files,
             })
-            conversations.setdefault(conversation_key(record), []).append(ConversationPart(
-                record, details, original, transcript, notes, shared))
+            conversations.setdefault(conversation_key(record), []).append(part)
             yield sink.take()
         vcon_files = []
         for key, parts in conversations.items():
@@ -413,15 +407,25 @@ def vcons_of(archive: Archive, identifier: Identifiers, *, actor: str,
     disclosures = _disclosures(archive, list(records))
     groups: dict[str, list[ConversationPart]] = {}
     for record in sorted(records.values(), key=lambda r: (r.started_at, r.id)):
-        dek = archive._dek(record.id, None)
-        transcript = (json.loads(archive._unseal(record.id, PART_TRANSCRIPT, dek))
-                      if record.transcript_status is TranscriptStatus.DONE else None)
-        groups.setdefault(conversation_key(record), []).append(ConversationPart(
-            record, json.loads(archive._unseal(record.id, PART_DETAILS, dek)),
-            archive._unseal(record.id, PART_ORIGINAL, dek), transcript,
-            archive.annotations(record.id), disclosures.get(record.id, [])))
+        part, _, _ = _unsealed(archive, record, disclosures.get(record.id, []))
+        groups.setdefault(conversation_key(record), []).append(part)
     now = now_utc()
     return [build_vcon(parts, archive.config, created_at=now) for parts in groups.values()]
+
+
+def _unsealed(
+    archive: Archive, record: ItemRecord, shared: list[dict[str, Any]]
+) -> tuple[ConversationPart, bytes, bytes | None]:
+    """What an export holds of one item, its data key, and the transcript as stored."""
+    dek = archive._dek(record.id, None)
+    raw = (archive._unseal(record.id, PART_TRANSCRIPT, dek)
+           if record.transcript_status is TranscriptStatus.DONE else None)
+    part = ConversationPart(
+        record, json.loads(archive._unseal(record.id, PART_DETAILS, dek)),
+        archive._unseal(record.id, PART_ORIGINAL, dek),
+        json.loads(raw) if raw is not None else None,
+        archive.annotations(record.id), shared)
+    return part, dek, raw
 
 
 # -- erasure ------------------------------------------------------------------------------
