@@ -267,6 +267,10 @@ class AuditLog:
             conds.append(audit_events.c.action == action)
         if item_id:
             conds.append(audit_events.c.item_ids.like(f'%"{item_id}"%'))
-        where = sa.and_(*conds) if conds else None
-        out = [self._event(r) for r in self._rows(where)]
-        return out[-limit:]
+        # The newest ``limit`` events, oldest first: read newest-first, stop at the limit.
+        stmt = sa.select(audit_events).order_by(audit_events.c.seq.desc()).limit(limit)
+        if conds:
+            stmt = stmt.where(*conds)
+        with self._catalog.read() as conn:
+            rows = conn.execute(stmt).all()
+        return [self._event(r) for r in reversed(rows)]

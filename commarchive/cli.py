@@ -244,7 +244,7 @@ def audit_verify(ctx: Ctx) -> None:
 @click.option("--actor")
 @click.option("--subject")
 @click.option("--item")
-@click.option("--limit", type=int, default=100)
+@click.option("--limit", type=click.IntRange(min=1), default=100)
 @pass_ctx
 @user_errors
 def audit_list(ctx: Ctx, actor: str | None, subject: str | None, item: str | None,
