@@ -113,9 +113,8 @@ def scan_once(
         try:
             if audio.stat().st_size > config.max_audio_bytes:
                 raise CallInputError("audio file too large")
-            rec = _recording_from_file(
-                audio.read_bytes(), parse_sidecar(sidecar.read_bytes()), source=SOURCE, plan=plan
-            )
+            info = parse_sidecar(sidecar.read_bytes())  # before reading up to 1 GiB of audio
+            rec = _recording_from_file(audio.read_bytes(), info, source=SOURCE, plan=plan)
             ingest = archive.ingest(build_call_item(rec, plan))
         except CallInputError as exc:
             _reject(config, stem, [audio, sidecar], exc.reason)
