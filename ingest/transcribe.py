@@ -382,9 +382,10 @@ class Transcriber:
         import vosk as _vosk
 
         _vosk.SetLogLevel(-1)
-        if not _model_in(model_dir):
+        found = _model_in(model_dir)
+        if found is None:
             raise ModelUnavailable(model_dir, reason="is not a vosk model directory")
-        self.model_dir = _model_in(model_dir) or model_dir
+        self.model_dir = found
         self.sample_rate = model_sample_rate(self.model_dir)
         self.model_name = _model_label(self.model_dir)
         self._vosk = _vosk
