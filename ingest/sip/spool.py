@@ -159,7 +159,7 @@ class SpoolContents:
 
 
 def _place(audio: dict[int, bytearray], stream: int, codec: int, offset: int, data: bytes) -> None:
-    pcm = alaw_decode(data) if codec == 8 else ulaw_decode(data)
+    pcm = alaw_decode(data) if _CODECS_BY_ID[codec] is Codec.PCMA else ulaw_decode(data)
     buf = audio.setdefault(stream, bytearray())
     start = 2 * offset
     if len(buf) < start:
