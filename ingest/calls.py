@@ -121,12 +121,14 @@ def normalise_address(raw: str, plan: NumberingPlan) -> Address:
         # Lower-cased whole, as the archive normalises a subject's SIP identifier.
         host = host.lower()
         uri = f"sip:{user.lower()}@{host}" if user else f"sip:{host}"
+        # The domain without a port, as ArchiveConfig.is_internal_sip compares it.
+        domain = host.split("]")[0] + "]" if host.startswith("[") else host.split(":")[0]
         if user and _PHONE_CHARS.match(user):
             found = _phone(user, plan.default_region)
             if found:
-                return Address(AddressKind.PHONE, found[0], (*found[1], uri), domain=host)
+                return Address(AddressKind.PHONE, found[0], (*found[1], uri), domain=domain)
         variants = (uri, user) if user else (uri,)
-        return Address(AddressKind.SIP, uri, variants, domain=host)
+        return Address(AddressKind.SIP, uri, variants, domain=domain)
     if _PHONE_CHARS.match(text):
         found = _phone(text, plan.default_region)
         if found:

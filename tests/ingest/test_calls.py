@@ -14,6 +14,7 @@ from ingest.calls import (
     CallRecording,
     NumberingPlan,
     build_call_item,
+    is_internal,
     normalise_address,
     parse_sidecar,
 )
@@ -44,6 +45,17 @@ def test_normalise_address(raw: str, kind: AddressKind, address: str, variants: 
     got = normalise_address(raw, PLAN)
     assert (got.kind, got.address) == (kind, address)
     assert variants <= set(got.variants)
+
+
+@pytest.mark.parametrize("raw", [
+    "sip:agent7@pbx.example.com:5060", "<sip:agent7@PBX.example.com:5061;transport=tcp>",
+    "sip:agent7@sub.pbx.example.com",
+])
+def test_an_agent_uri_with_a_port_is_still_internal(raw: str) -> None:
+    # Ports are not part of the domain (as ArchiveConfig.is_internal_sip reads it): an
+    # agent must never become a data subject because the PBX added one.
+    assert is_internal(normalise_address(raw, PLAN), PLAN)
+    assert not is_internal(normalise_address("sip:jan@customer.nl:5060", PLAN), PLAN)
 
 
 def test_call_item_parties_sides_direction_sections_and_details() -> None:
