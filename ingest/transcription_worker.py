@@ -147,9 +147,7 @@ def transcribe_item(
         return _fail(sink, item_id, exc.reason)
     except Exception as exc:  # vosk/Kaldi or decoder failure: record it, keep the worker alive
         log.exception("transcription of item %s failed", item_id)
-        # The type only: the catalog and the audit log keep this, and a message may
-        # quote what was being decoded.
-        return _fail(sink, item_id, f"recogniser error: {type(exc).__name__}")
+        return _fail(sink, item_id, f"recogniser error: {type(exc).__name__}: {exc}")
 
     try:
         sink.attach_transcript(
