@@ -258,6 +258,13 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def inserted_id(result: sa.CursorResult[Any]) -> int:
+    """The new row's integer primary key."""
+    pk = result.inserted_primary_key
+    assert pk is not None
+    return int(pk[0])
+
+
 def held_item_ids(conn: Connection, item_ids: Iterable[str] | None = None) -> set[str]:
     """Items under at least one active (not lifted) legal hold."""
     stmt = (

@@ -1,15 +1,28 @@
 """Exceptions of the archive package.
 
+Every error the archive raises derives from ``ArchiveError`` and carries an
+``ErrorCode`` (the HTTP API's ``error.code``), so callers catch the root, not a
+tuple. Third-party errors (SQLAlchemy, minio, elasticsearch, OSError) are
+converted where they enter: the seams raise ``StoreError`` and
+``SearchIndexError``, the rooms turn what a sender may retry into
+``TemporaryFailure``.
+
 Exceptions::
 
     ArchiveError
-     ├── TemporaryFailure     anything retryable before durability (store/catalog down,
-     │                        disk full, lock timeout): ingesters answer 451 / 503
-     ├── ItemNotFound
-     ├── AccessDenied         carries an ErrorCode (wrong_role, purpose_not_held, ...)
+     ├── TemporaryFailure       anything retryable before durability (store/catalog down,
+     │                          disk full, lock timeout): ingesters answer 451 / 503
+     ├── ItemNotFound           (``gone`` when it was erased: 410)
+     ├── AccessDenied           carries an ErrorCode (wrong_role, purpose_not_held, ...)
      ├── ContentIntegrityError  sealed content failed authentication (names the item)
-     ├── InvalidRequest       caller error with a code and message
-     └── ConfigError          archive configuration invalid
+     ├── InvalidRequest         caller error with a code and message
+     ├── ConfigError            archive configuration invalid
+     ├── StoreError             the object-store seam (archive.store)
+     │    ├── StoreUnavailable  backend down / unreachable / out of space: retry later
+     │    ├── BlobNotFound      no object under that key
+     │    └── BlobLocked        object under a legal hold / WORM lock: refuses deletion
+     └── SearchIndexError       the search-index seam (archive.index)
+          └── IndexUnavailable  backend down or not ready
 """
 
 from __future__ import annotations
@@ -94,6 +107,42 @@ class InvalidRequest(ArchiveError):
 
 class ConfigError(ArchiveError):
     pass
+
+
+class StoreError(ArchiveError):
+    code = ErrorCode.UNAVAILABLE
+
+
+class StoreUnavailable(StoreError):
+    def __init__(self, key: str, *, reason: str) -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(f"object store unavailable for {key}: {reason}")
+
+
+class BlobNotFound(StoreError):
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"no blob {key}")
+
+
+class BlobLocked(StoreError):
+    code = ErrorCode.LEGAL_HOLD
+
+    def __init__(self, key: str, *, reason: str = "legal_hold") -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(f"blob {key} is locked ({reason})")
+
+
+class SearchIndexError(ArchiveError):
+    code = ErrorCode.UNAVAILABLE
+
+
+class IndexUnavailable(SearchIndexError):
+    def __init__(self, *, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"search index unavailable: {reason}")
 
 
 def _rebuild_temporary(what: str, reason: str) -> TemporaryFailure:

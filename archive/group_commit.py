@@ -30,8 +30,8 @@ from concurrent.futures import Future
 from typing import Final, Protocol
 
 from archive.errors import TemporaryFailure
+from archive.intake import CommittedGroup, PreparedItem
 from archive.model import IngestResult, NewItem
-from archive.service import CommittedGroup, PreparedItem
 
 log = logging.getLogger(__name__)
 

@@ -9,33 +9,24 @@ hold too, so not even a bucket operator can delete them meanwhile.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from archive import catalog as cat
-from archive.catalog import held_item_ids
+from archive.catalog import held_item_ids, inserted_id
 from archive.config import Role
-from archive.errors import ErrorCode, InvalidRequest
-from archive.index import IndexError_, SearchQuery, hit_pages
-from archive.service import Archive, now_utc
-from archive.store import StoreError
-
-log = logging.getLogger(__name__)
+from archive.errors import ErrorCode, InvalidRequest, SearchIndexError
+from archive.index import SearchQuery, hit_pages
+from archive.model import HoldScope, now_utc
+from archive.rights.subjects import find_subject
+from archive.service import Archive
 
 SEARCH_PAGE_ITEMS: Final = 500
 MAX_HOLD_ITEMS: Final = 100_000
-
-
-class HoldScope(StrEnum):
-    ITEM = "item"
-    SUBJECT = "subject"
-    SEARCH = "search"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +61,6 @@ class Hold:
         }
 
 
-def inserted_id(result: sa.CursorResult[Any]) -> int:
-    """The new row's integer primary key."""
-    pk = result.inserted_primary_key
-    assert pk is not None
-    return int(pk[0])
-
-
 def _search_all(archive: Archive, text: str) -> list[str]:
     """Every item a search matches among those the legal role may see.
 
@@ -92,32 +76,10 @@ def _search_all(archive: Archive, text: str) -> list[str]:
             found.update(dict.fromkeys(ids))
             if len(found) > MAX_HOLD_ITEMS:
                 break
-    except IndexError_ as exc:
+    except SearchIndexError as exc:
         raise InvalidRequest(f"search for the hold failed: {exc}",
                              code=ErrorCode.UNAVAILABLE) from exc
     return list(found)
-
-
-def _blob_keys(conn: Connection, item_ids: list[str]) -> list[str]:
-    if not item_ids:
-        return []
-    return [str(r[0]) for r in conn.execute(
-        sa.select(cat.parts.c.blob_key).where(cat.parts.c.item_id.in_(item_ids),
-                                              cat.parts.c.blob_key.is_not(None)))]
-
-
-def _storage_hold(archive: Archive, keys: list[str], on: bool) -> int:
-    done = 0
-    for key in keys:
-        try:
-            if not archive.store.set_legal_hold(key, on):
-                return 0
-        except StoreError as exc:
-            log.warning("storage legal hold %s on %s failed: %s", "set" if on else "clear",
-                        key, exc)
-            continue
-        done += 1
-    return done
 
 
 def _load(conn: Connection, row: sa.Row[Any], storage_locks: int = 0) -> Hold:
@@ -159,8 +121,6 @@ def place_hold(
             raise InvalidRequest(f"no such item(s): {', '.join(missing)}",
                                  code=ErrorCode.NOT_FOUND)
     elif subject is not None:
-        from archive.privacy import find_subject
-
         match = find_subject(archive, subject)
         norm_subject = match.identifier
         scope, target, ids = HoldScope.SUBJECT, match.identifier, list(match.item_ids)
@@ -169,7 +129,8 @@ def place_hold(
         if not query.strip():
             raise InvalidRequest("a search hold needs a query")
         scope, target, ids = HoldScope.SEARCH, query, _search_all(archive, query)
-    with archive.catalog.write() as conn:
+    with archive.vault.write() as tx:
+        conn = tx.conn
         hold_id = inserted_id(conn.execute(cat.holds.insert().values(
             scope=scope.value, target=target, reason=reason, case_ref=case_ref,
             created_by=actor, created_at=now,
@@ -180,18 +141,17 @@ def place_hold(
         if ids:
             conn.execute(cat.hold_items.insert(),
                          [{"hold_id": hold_id, "item_id": i} for i in ids])
-            archive.mark_index_dirty(conn, ids)
-        keys = _blob_keys(conn, ids)
-        event = archive.audit.append(
-            conn, actor=actor, role=role, action="hold_place", item_ids=ids,
+            archive.indexer.mark_dirty(conn, ids)
+        keys = [k for ks in archive.vault.blob_keys(conn, ids).values() for k in ks]
+        tx.event(
+            actor=actor, role=role, action="hold_place", item_ids=ids,
             subject=norm_subject,
             detail={"hold_id": hold_id, "scope": scope.value, "target": target,
                     "reason": reason, "case_ref": case_ref},
         )
-    archive.audit.anchor(event)
-    locks = _storage_hold(archive, keys, True)
+    locks = archive.vault.storage_hold(keys, True)
     if ids:
-        archive._index_items(ids)
+        archive.indexer.index_items(ids)
     with archive.catalog.read() as conn:
         row = conn.execute(sa.select(cat.holds).where(cat.holds.c.id == hold_id)).one()
         return _load(conn, row, locks)
@@ -205,7 +165,8 @@ def lift_hold(
     if not note.strip():
         raise InvalidRequest("lifting a hold needs a note")
     now = now or now_utc()
-    with archive.catalog.write() as conn:
+    with archive.vault.write() as tx:
+        conn = tx.conn
         row = conn.execute(sa.select(cat.holds).where(cat.holds.c.id == hold_id)).first()
         if row is None:
             raise InvalidRequest(f"no hold {hold_id}", code=ErrorCode.NOT_FOUND)
@@ -217,19 +178,18 @@ def lift_hold(
             sa.select(cat.hold_items.c.item_id).where(cat.hold_items.c.hold_id == hold_id))]
         still = held_item_ids(conn, ids)
         if ids:
-            archive.mark_index_dirty(conn, ids)
+            archive.indexer.mark_dirty(conn, ids)
         freed = [i for i in ids if i not in still]
-        keys = _blob_keys(conn, freed)
-        event = archive.audit.append(
-            conn, actor=actor, role=role, action="hold_lift", item_ids=ids,
+        keys = [k for ks in archive.vault.blob_keys(conn, freed).values() for k in ks]
+        tx.event(
+            actor=actor, role=role, action="hold_lift", item_ids=ids,
             subject=row.target if row.scope == HoldScope.SUBJECT.value else None,
             detail={"hold_id": hold_id, "case_ref": row.case_ref, "note": note,
                     "released": len(freed)},
         )
-    archive.audit.anchor(event)
-    _storage_hold(archive, keys, False)
+    archive.vault.storage_hold(keys, False)
     if ids:
-        archive._index_items(ids)
+        archive.indexer.index_items(ids)
     return get_hold(archive, hold_id)
 
 
@@ -247,18 +207,3 @@ def list_holds(archive: Archive, *, active_only: bool = True) -> list[Hold]:
         stmt = stmt.where(cat.holds.c.lifted_at.is_(None))
     with archive.catalog.read() as conn:
         return [_load(conn, r) for r in conn.execute(stmt).all()]
-
-
-def holds_on(archive: Archive, item_ids: list[str]) -> dict[str, list[str]]:
-    """Active holds' case references per item."""
-    out: dict[str, list[str]] = {}
-    if not item_ids:
-        return out
-    with archive.catalog.read() as conn:
-        for item_id, case_ref in conn.execute(
-            sa.select(cat.hold_items.c.item_id, cat.holds.c.case_ref)
-            .join(cat.holds, cat.holds.c.id == cat.hold_items.c.hold_id)
-            .where(cat.hold_items.c.item_id.in_(item_ids), cat.holds.c.lifted_at.is_(None))
-        ):
-            out.setdefault(str(item_id), []).append(str(case_ref))
-    return out

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+
+def now_utc() -> datetime:
+    """The archive's clock: timezone-aware UTC."""
+    return datetime.now(UTC)
 
 
 class Channel(StrEnum):
@@ -62,6 +67,14 @@ class Side(StrEnum):
     UNKNOWN = "unknown"
 
 
+class HoldScope(StrEnum):
+    """What a legal hold was placed on; a subject hold also covers later items."""
+
+    ITEM = "item"
+    SUBJECT = "subject"
+    SEARCH = "search"
+
+
 @dataclass(frozen=True, slots=True)
 class Party:
     role: PartyRole
@@ -71,6 +84,17 @@ class Party:
     side: Side = Side.UNKNOWN
     #: For calls: the audio channel (0-based) on which this party speaks.
     channel_index: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The party as plain JSON values: catalog rows, exports and API responses."""
+        return {"role": self.role.value, "kind": self.kind.value, "address": self.address,
+                "name": self.name, "side": self.side.value, "channel_index": self.channel_index}
+
+    @classmethod
+    def from_row(cls, row: Any) -> Party:
+        """A party from its catalog row (or any object with the same attributes)."""
+        return cls(PartyRole(row.role), row.address, AddressKind(row.kind), row.name,
+                   Side(row.side), row.channel_index)
 
 
 @dataclass(frozen=True, slots=True)

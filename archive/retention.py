@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -23,14 +22,13 @@ from sqlalchemy.engine import Connection
 from archive import catalog as cat
 from archive.catalog import held_item_ids
 from archive.errors import ErrorCode
-from archive.index import IndexError_
-from archive.service import Archive, now_utc
-from archive.store import BlobLocked, StoreError
+from archive.model import now_utc
+from archive.service import Archive
+from archive.standing import refresh_subject_holds
 
 log = logging.getLogger(__name__)
 
 SWEEP_BATCH_ITEMS: Final = 200
-BLOB_DELETE_THREADS: Final = 8
 SWEEP_ROLE: Final = "system"
 
 
@@ -74,99 +72,6 @@ class SweepReport:
         }
 
 
-def refresh_subject_holds(conn: Connection) -> int:
-    """Bring subject-scoped holds up to date with items archived since they were placed."""
-    active = conn.execute(
-        sa.select(cat.holds.c.id, cat.holds.c.target)
-        .where(cat.holds.c.scope == "subject", cat.holds.c.lifted_at.is_(None))
-    ).all()
-    added = 0
-    for hold_id, subject in active:
-        have = sa.select(cat.hold_items.c.item_id).where(cat.hold_items.c.hold_id == hold_id)
-        fresh = conn.execute(
-            sa.select(cat.subjects.c.item_id).distinct()
-            .where(cat.subjects.c.identifier == subject, cat.subjects.c.item_id.not_in(have))
-        ).all()
-        if fresh:
-            conn.execute(cat.hold_items.insert(),
-                         [{"hold_id": hold_id, "item_id": r[0]} for r in fresh])
-            added += len(fresh)
-    return added
-
-
-def _blob_keys(conn: Connection, item_ids: Sequence[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {i: [] for i in item_ids}
-    for row in conn.execute(
-        sa.select(cat.parts.c.item_id, cat.parts.c.blob_key)
-        .where(cat.parts.c.item_id.in_(list(item_ids)), cat.parts.c.blob_key.is_not(None))
-    ):
-        out[str(row[0])].append(str(row[1]))
-    return out
-
-
-def _purge_rows(
-    conn: Connection, item_ids: Sequence[str], *, reason: str, reference: str | None,
-    now: datetime, dedupe_mark: Callable[[str], str],
-) -> list[str]:
-    """Inside a write transaction: shred every key, tombstone, delete the items' rows."""
-    rows = conn.execute(
-        sa.select(cat.items.c.id, cat.items.c.channel, cat.items.c.ingested_at,
-                  cat.items.c.dedupe_key)
-        .where(cat.items.c.id.in_(list(item_ids)))
-    ).all()
-    ids = [str(r.id) for r in rows]
-    if not ids:
-        return ids
-    # Crypto-shredding first: with the wrapped DEKs gone the sealed blobs are noise.
-    conn.execute(cat.wrapped_keys.delete().where(cat.wrapped_keys.c.item_id.in_(ids)))
-    conn.execute(cat.tombstones.insert(), [
-        {"item_id": r.id, "channel": r.channel, "ingested_at": r.ingested_at,
-         "purged_at": now, "reason": reason, "reference": reference,
-         "dedupe_mark": dedupe_mark(r.dedupe_key) if r.dedupe_key else None} for r in rows])
-    # Dependent rows go with the item; deleted explicitly so backends without
-    # cascading foreign keys lose them too.
-    for table in (cat.parts, cat.parties, cat.subjects, cat.purpose_tags, cat.restrictions,
-                  cat.disclosures, cat.item_annotations, cat.hold_items):
-        conn.execute(table.delete().where(table.c.item_id.in_(ids)))
-    conn.execute(cat.items.delete().where(cat.items.c.id.in_(ids)))
-    return ids
-
-
-def _delete_one(archive: Archive, key: str) -> str | None:
-    try:
-        archive.store.delete(key)
-    except BlobLocked:
-        # A storage-level lock left behind (e.g. an Object Lock hold not cleared):
-        # the keys are gone, so the blob is noise; report it.
-        return key
-    except StoreError as exc:
-        log.warning("could not delete blob %s: %s", key, exc)
-        return key
-    return None
-
-
-def _delete_blobs(archive: Archive, keys: Sequence[str]) -> list[str]:
-    """Delete sealed blobs (in parallel: each is a durable unlink); returns the leftovers.
-
-    They are undecryptable already, so a failure only leaves garbage behind.
-    """
-    if len(keys) <= 1:
-        return [k for k in (_delete_one(archive, key) for key in keys) if k]
-    with ThreadPoolExecutor(max_workers=BLOB_DELETE_THREADS) as pool:
-        return [k for k in pool.map(lambda key: _delete_one(archive, key), keys) if k]
-
-
-def _drop_index_docs(archive: Archive, item_ids: Iterable[str]) -> list[tuple[str, str]]:
-    """The index is the only plaintext at rest: it goes first, or the purge waits."""
-    failed: list[tuple[str, str]] = []
-    for item_id in item_ids:
-        try:
-            archive.index.delete(item_id)
-        except IndexError_ as exc:
-            failed.append((item_id, f"index: {exc}"))
-    return failed
-
-
 def purge_items(
     archive: Archive,
     item_ids: Sequence[str],
@@ -191,14 +96,15 @@ def purge_items(
     with archive.catalog.read() as conn:
         held_before = held_item_ids(conn, item_ids)
     failed = [(i, ErrorCode.LEGAL_HOLD.value) for i in item_ids if i in held_before]
-    failed += _drop_index_docs(archive, [i for i in item_ids if i not in held_before])
+    failed += archive.indexer.drop([i for i in item_ids if i not in held_before])
     bad = {i for i, _ in failed}
     candidates = [i for i in item_ids if i not in bad]
     purged: list[str] = []
     seq: int | None = None
     if not candidates:
         return purged, failed, seq
-    with archive.catalog.write() as conn:
+    with archive.vault.write() as tx:
+        conn = tx.conn
         refresh_subject_holds(conn)
         held = held_item_ids(conn, candidates)
         for item_id in candidates:
@@ -206,24 +112,20 @@ def purge_items(
                 failed.append((item_id, ErrorCode.LEGAL_HOLD.value))
         todo = [i for i in candidates if i not in held]
         if held:
-            archive.mark_index_dirty(conn, sorted(held))
-        blobs = _blob_keys(conn, todo)
-        purged = _purge_rows(conn, todo, reason=reason, reference=reference, now=now,
-                             dedupe_mark=archive.dedupe_mark)
-        event = None
+            archive.indexer.mark_dirty(conn, sorted(held))
+        blobs = archive.vault.blob_keys(conn, todo)
+        purged = archive.vault.purge_rows(conn, todo, reason=reason, reference=reference,
+                                          now=now)
         if purged:
-            event = archive.audit.append(
-                conn, actor=actor, role=role, action="purge", purpose=purpose,
+            seq = tx.event(
+                actor=actor, role=role, action="purge", purpose=purpose,
                 item_ids=purged, subject=subject,
                 detail={"reason": reason, "reference": reference, **(detail or {})},
-            )
-    if event is not None:
-        archive.audit.anchor(event)
-        seq = event.seq
+            ).seq
     # Held items whose index doc we removed get it back.
     if held:
-        archive._index_items(sorted(held))
-    leftovers = _delete_blobs(archive, [k for i in purged for k in blobs.get(i, [])])
+        archive.indexer.index_items(sorted(held))
+    leftovers = archive.vault.delete_blobs([k for i in purged for k in blobs.get(i, [])])
     if leftovers:
         log.warning("%d item(s) purged; %d sealed blob(s) left behind", len(purged),
                     len(leftovers))
@@ -284,7 +186,7 @@ def sweep(
         if progress:
             progress(len(chunk))
     if not dry_run and (report.dropped or report.purged):
-        event = archive.audit.record(
+        event = archive.vault.record_event(
             actor=actor, role=SWEEP_ROLE, action="sweep",
             item_ids=sorted({i for i, _ in report.dropped} | set(report.purged)),
             detail={"now": now.isoformat(), "dropped": len(report.dropped),
@@ -328,28 +230,26 @@ def _sweep_chunk(
         return
     if to_drop:
         dropped_now: list[str] = []
-        last_event = None
-        with archive.catalog.write() as conn:
+        with archive.vault.write() as tx:
+            conn = tx.conn
             still_held = held_item_ids(conn, to_drop)
             for item_id, purposes in to_drop.items():
                 if item_id in still_held:
                     report.held.append(item_id)
                     continue
-                gone = archive.shred(item_id, purposes=purposes, conn=conn)
+                gone = archive.vault.shred(conn, item_id, purposes=purposes)
                 for purpose in purposes:
                     report.dropped.append((item_id, purpose))
-                    last_event = archive.audit.append(
-                        conn, actor=actor, role=SWEEP_ROLE, action="retention_drop",
+                    tx.event(
+                        actor=actor, role=SWEEP_ROLE, action="retention_drop",
                         purpose=purpose, item_ids=[item_id],
                         detail={"now": now.isoformat(), "key_destroyed": purpose in gone},
                     )
                 dropped_now.append(item_id)
             if dropped_now:
-                archive.mark_index_dirty(conn, dropped_now)
-        if last_event is not None:
-            archive.audit.anchor(last_event)
+                archive.indexer.mark_dirty(conn, dropped_now)
         if dropped_now:
-            archive._index_items(dropped_now)
+            archive.indexer.index_items(dropped_now)
     if to_purge:
         purged, failed, _seq = purge_items(
             archive, to_purge, reason=PurgeReason.RETENTION, actor=actor, role=SWEEP_ROLE,

@@ -19,9 +19,8 @@ from pydantic import ValidationError
 
 import keys
 from archive.config import Role
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, StoreError
 from archive.service import Archive
-from archive.store import StoreError
 from commarchive import runtime
 from commarchive.settings import Settings
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from archive import holds, privacy, retention
+from archive import holds, retention, rights
 from archive.config import Role
 from archive.errors import InvalidRequest
 from commarchive.cli import Ctx, _now_option, main, pass_ctx, user_errors
@@ -80,7 +80,7 @@ purposes_group = _group("purposes", "Purposes on record: lawful basis, retention
 def purposes_report(ctx: Ctx, now: str | None, as_json: bool) -> None:
     """Each purpose with its lawful basis, retention, roles and item counts."""
     with ctx.archive() as arc:
-        rows = privacy.purposes_report(arc, now=_when(now))
+        rows = rights.purposes_report(arc, now=_when(now))
     if as_json:
         _echo_json(rows)
         return
@@ -175,7 +175,7 @@ def _ids(identifier: str, also: tuple[str, ...]) -> list[str]:
 def subjects_find(ctx: Ctx, identifier: str, also: tuple[str, ...], actor: str) -> None:
     """Items of a data subject: where they are a party, or mentioned."""
     with ctx.archive() as arc:
-        _echo_json(privacy.subject_overview(arc, _ids(identifier, also), actor=actor))
+        _echo_json(rights.subject_overview(arc, _ids(identifier, also), actor=actor))
 
 
 @subjects_group.command("export")
@@ -195,7 +195,7 @@ def subjects_export(ctx: Ctx, identifier: str, out: Path, also: tuple[str, ...],
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "wb") as fh:
-                plan = privacy.export_subject(arc, _ids(identifier, also), fh, actor=actor,
+                plan = rights.export_subject(arc, _ids(identifier, also), fh, actor=actor,
                                               request_id=request_id)
         except BaseException:
             out.unlink(missing_ok=True)
@@ -220,7 +220,7 @@ def subjects_erase(ctx: Ctx, identifier: str, parties_only: bool, erase_others: 
                    also: tuple[str, ...], request_id: int | None, actor: str) -> None:
     """Erasure (Art. 17): crypto-shred and purge; prints the certificate as JSON."""
     with ctx.archive() as arc:
-        cert = privacy.erase_subject(arc, _ids(identifier, also), actor=actor,
+        cert = rights.erase_subject(arc, _ids(identifier, also), actor=actor,
                                      request_id=request_id, mentions=not parties_only,
                                      erase_others=erase_others)
     _echo_json(cert.public())
@@ -238,7 +238,7 @@ def subjects_restrict(ctx: Ctx, identifier: str, reason: str, also: tuple[str, .
                       request_id: int | None, actor: str) -> None:
     """Restriction (Art. 18): items stay stored but only privacy and legal see them."""
     with ctx.archive() as arc:
-        _echo_json(privacy.restrict_subject(arc, _ids(identifier, also), actor=actor,
+        _echo_json(rights.restrict_subject(arc, _ids(identifier, also), actor=actor,
                                             reason=reason, request_id=request_id))
 
 
@@ -253,7 +253,7 @@ def subjects_unrestrict(ctx: Ctx, identifier: str, note: str, also: tuple[str, .
                         actor: str) -> None:
     """Lift a restriction; needs a note that the subject was informed."""
     with ctx.archive() as arc:
-        _echo_json(privacy.lift_restriction(arc, _ids(identifier, also), actor=actor,
+        _echo_json(rights.lift_restriction(arc, _ids(identifier, also), actor=actor,
                                             note=note))
 
 
@@ -272,7 +272,7 @@ def subjects_object(ctx: Ctx, identifier: str, purposes: tuple[str, ...],
                     actor: str) -> None:
     """Objection / consent withdrawal (Art. 21, 7(3)): end purposes, keys destroyed."""
     with ctx.archive() as arc:
-        _echo_json(privacy.object_subject(
+        _echo_json(rights.object_subject(
             arc, _ids(identifier, also), actor=actor, purposes=list(purposes) or None,
             withdrawal=withdraw_consent, request_id=request_id))
 
@@ -294,7 +294,7 @@ def items_annotate(ctx: Ctx, item_id: str, text: str, subject: str | None,
                    request_id: int | None, actor: str) -> None:
     """Rectification (Art. 16): a sealed annotation; the original stays intact."""
     with ctx.archive() as arc:
-        _echo_json(privacy.annotate_item(arc, item_id, text, actor=actor, subject=subject,
+        _echo_json(rights.annotate_item(arc, item_id, text, actor=actor, subject=subject,
                                          request_id=request_id))
 
 
@@ -318,7 +318,7 @@ def disclosures_add(ctx: Ctx, items: tuple[str, ...], recipient: str, legal_basi
                     date: str | None, reference: str | None, role: str, actor: str) -> None:
     """Record that items were given to a recipient."""
     with ctx.archive() as arc:
-        _echo_json(privacy.record_disclosure(
+        _echo_json(rights.record_disclosure(
             arc, list(items), recipient=recipient, legal_basis=legal_basis, actor=actor,
             role=role, disclosed_at=_when(date), reference=reference))
 
@@ -331,7 +331,7 @@ def disclosures_add(ctx: Ctx, items: tuple[str, ...], recipient: str, legal_basi
 def disclosures_list(ctx: Ctx, subject: str | None, item_id: str | None) -> None:
     """List disclosures (JSON lines)."""
     with ctx.archive() as arc:
-        for row in privacy.list_disclosures(arc, subject=subject, item_id=item_id):
+        for row in rights.list_disclosures(arc, subject=subject, item_id=item_id):
             click.echo(json.dumps(row, ensure_ascii=False))
 
 
@@ -341,7 +341,7 @@ requests_group = _group("requests", "Data-subject requests and their deadlines."
 
 
 @requests_group.command("add")
-@click.option("--kind", required=True, type=click.Choice([k.value for k in privacy.RequestKind]))
+@click.option("--kind", required=True, type=click.Choice([k.value for k in rights.RequestKind]))
 @click.option("--subject", required=True, help="An identifier of the data subject.")
 @click.option("--requested-by", required=True, help="Who asked, and how.")
 @click.option("--verified-by", help="Who verified their identity.")
@@ -355,21 +355,21 @@ def requests_add(ctx: Ctx, kind: str, subject: str, requested_by: str,
                  actor: str) -> None:
     """Track a request; due one month after receipt."""
     with ctx.archive() as arc:
-        _echo_json(privacy.add_request(arc, kind=kind, subject=subject,
+        _echo_json(rights.add_request(arc, kind=kind, subject=subject,
                                        requested_by=requested_by, verified_by=verified_by,
                                        actor=actor, received_at=_when(received), note=note))
 
 
 @requests_group.command("list")
 @click.option("--overdue", is_flag=True, help="Only open requests past their due date.")
-@click.option("--status", type=click.Choice([s.value for s in privacy.RequestStatus]))
+@click.option("--status", type=click.Choice([s.value for s in rights.RequestStatus]))
 @click.option("--now", "now", metavar="ISO-8601")
 @pass_ctx
 @user_errors
 def requests_list(ctx: Ctx, overdue: bool, status: str | None, now: str | None) -> None:
     """List requests (JSON lines), soonest due first."""
     with ctx.archive() as arc:
-        for row in privacy.list_requests(arc, overdue=overdue, status=status, now=_when(now)):
+        for row in rights.list_requests(arc, overdue=overdue, status=status, now=_when(now)):
             click.echo(json.dumps(row, ensure_ascii=False))
 
 
@@ -385,5 +385,5 @@ def requests_close(ctx: Ctx, request_id: int, status: str, note: str | None,
                    actor: str) -> None:
     """Close a request as done or refused."""
     with ctx.archive() as arc:
-        _echo_json(privacy.close_request(arc, request_id, actor=actor, status=status,
+        _echo_json(rights.close_request(arc, request_id, actor=actor, status=status,
                                          note=note))

@@ -45,8 +45,8 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Se
 
 from archive.errors import AccessDenied, InvalidRequest, TemporaryFailure
 from archive.group_commit import GroupCommitter
+from archive.intake import CommittedGroup, PreparedItem, without_original
 from archive.model import IngestResult, NewItem
-from archive.service import CommittedGroup, PreparedItem, without_original
 from ingest.mime import DEFAULT_LIMITS, MimeLimits, build_item, runaway_parse_threads
 from ingest.mime import Envelope as MailEnvelope
 from ingest.smtp_data import DataState, read_data

@@ -8,10 +8,7 @@ Query language (every backend): words are ANDed; ``"quoted phrases"`` match
 as phrases; matching is case-insensitive on whole tokens. Snippets are HTML-safe:
 text is escaped and matches are wrapped in ``<mark>...</mark>``.
 
-Exceptions::
-
-    IndexError_
-     └── IndexUnavailable   backend down or not ready
+Its errors (``SearchIndexError``, ``IndexUnavailable``) live in ``archive.errors``.
 """
 
 from __future__ import annotations
@@ -23,16 +20,6 @@ from datetime import datetime
 from typing import Protocol
 
 from archive.model import Section
-
-
-class IndexError_(Exception):
-    pass
-
-
-class IndexUnavailable(IndexError_):
-    def __init__(self, *, reason: str) -> None:
-        self.reason = reason
-        super().__init__(f"search index unavailable: {reason}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +105,7 @@ class SearchIndex(Protocol):
 
 def hit_pages(index: SearchIndex, query: SearchQuery, page: int) -> Iterator[list[str]]:
     """The item ids of every hit of ``query`` (its limit and offset ignored), a page at a
-    time; raises IndexError_ if the index fails."""
+    time; raises SearchIndexError if the index fails."""
     offset = 0
     while True:
         result = index.search(dataclasses.replace(query, limit=page, offset=offset))

@@ -11,7 +11,7 @@ filters, and this way every backend splits and folds text identically. The
 original section text stays in ``_source`` only, and snippets are cut from it
 here, with the same marks as the embedded backends.
 
-Client errors are converted to :class:`~archive.index.IndexUnavailable` where
+Client errors are converted to :class:`~archive.errors.IndexUnavailable` where
 they enter (every call to ``self._es`` goes through ``_call``).
 """
 
@@ -23,9 +23,9 @@ from typing import Any, Final, TypeVar
 from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
-from archive.index import Hit, IndexDoc, IndexUnavailable, SearchQuery, SearchResult
-from archive.index.query import iso_utc as _iso
-from archive.index.query import make_snippet, parse_query, render_snippet, tokenize
+from archive.errors import IndexUnavailable
+from archive.index import Hit, IndexDoc, SearchQuery, SearchResult
+from archive.index.query import iso_utc, make_snippet, parse_query, render_snippet, tokenize
 from archive.model import Section
 
 BULK_CHUNK_DOCS: Final = 500
@@ -96,7 +96,7 @@ def _source(doc: IndexDoc) -> dict[str, Any]:
         "item_id": doc.item_id,
         "channel": str(doc.channel),
         "direction": str(doc.direction),
-        "started_at": _iso(doc.started_at),
+        "started_at": iso_utc(doc.started_at),
         "parties": list(doc.parties),
         "parties_tokens": _token_text(" ".join(doc.parties)),
         "subjects": list(doc.subjects),
@@ -379,9 +379,9 @@ class ElasticIndex:
         if query.since or query.until:
             bounds: dict[str, str] = {}
             if query.since:
-                bounds["gte"] = _iso(query.since)
+                bounds["gte"] = iso_utc(query.since)
             if query.until:
-                bounds["lt"] = _iso(query.until)
+                bounds["lt"] = iso_utc(query.until)
             filters.append({"range": {"started_at": bounds}})
         party = parse_query(f'"{query.party}"') if query.party else []
         if party:

@@ -21,9 +21,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Final
 
-from archive.index import Hit, IndexDoc, IndexUnavailable, SearchQuery, SearchResult
-from archive.index.query import MARK_CLOSE, MARK_OPEN, parse_query, render_snippet
-from archive.index.query import iso_utc as _iso
+from archive.errors import IndexUnavailable
+from archive.index import Hit, IndexDoc, SearchQuery, SearchResult
+from archive.index.query import MARK_CLOSE, MARK_OPEN, iso_utc, parse_query, render_snippet
 
 SNIPPET_TOKENS: Final = 12
 OPTIMIZE_EVERY_DELETES: Final = 50
@@ -130,7 +130,7 @@ class SqliteIndex:
     def _insert(self, doc: IndexDoc) -> None:
         self._db.execute(
             "INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (doc.item_id, doc.channel, doc.direction, _iso(doc.started_at),
+            (doc.item_id, doc.channel, doc.direction, iso_utc(doc.started_at),
              int(doc.restricted), int(doc.held), doc.title),
         )
         self._db.executemany(
@@ -212,10 +212,10 @@ class SqliteIndex:
             params.append(query.subject)
         if query.since:
             where.append("d.started_at >= ?")
-            params.append(_iso(query.since))
+            params.append(iso_utc(query.since))
         if query.until:
             where.append("d.started_at < ?")
-            params.append(_iso(query.until))
+            params.append(iso_utc(query.until))
         party = parse_query(f'"{query.party}"') if query.party else []
         if party:
             where.append(

@@ -3,12 +3,7 @@
 Only sealed bytes are ever given to a store. Writers are context managers: the
 object exists (durably) after a clean exit and not at all after an exception.
 
-Exceptions::
-
-    StoreError
-     ├── StoreUnavailable    backend down / unreachable / out of space: retry later
-     ├── BlobNotFound        no object under that key
-     └── BlobLocked          object under a legal hold / WORM lock: refuses deletion
+Its errors (``StoreError`` and subclasses) live in ``archive.errors``.
 """
 
 from __future__ import annotations
@@ -16,30 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Protocol
-
-
-class StoreError(Exception):
-    pass
-
-
-class StoreUnavailable(StoreError):
-    def __init__(self, key: str, *, reason: str) -> None:
-        self.key = key
-        self.reason = reason
-        super().__init__(f"object store unavailable for {key}: {reason}")
-
-
-class BlobNotFound(StoreError):
-    def __init__(self, key: str) -> None:
-        self.key = key
-        super().__init__(f"no blob {key}")
-
-
-class BlobLocked(StoreError):
-    def __init__(self, key: str, *, reason: str = "legal_hold") -> None:
-        self.key = key
-        self.reason = reason
-        super().__init__(f"blob {key} is locked ({reason})")
 
 
 class BlobWriter(Protocol):

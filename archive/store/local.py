@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from archive.store import BlobNotFound, StoreUnavailable
-from archive.store._keys import check_key
+from archive.errors import BlobNotFound, StoreUnavailable
+from archive.store.naming import check_key
 
 
 class _FileWriter:

@@ -6,8 +6,8 @@ import contextlib
 import threading
 from collections.abc import Iterator
 
-from archive.store import BlobLocked, BlobNotFound, StoreUnavailable
-from archive.store._keys import check_key
+from archive.errors import BlobLocked, BlobNotFound, StoreUnavailable
+from archive.store.naming import check_key
 
 
 class _BufferWriter:

@@ -16,8 +16,8 @@ import urllib3
 from minio import Minio
 from minio.error import MinioException, S3Error
 
-from archive.store import BlobLocked, BlobNotFound, StoreUnavailable
-from archive.store._keys import check_key
+from archive.errors import BlobLocked, BlobNotFound, StoreUnavailable
+from archive.store.naming import check_key
 
 SPOOL_IN_MEMORY_BYTES: Final = 16 * 1024 * 1024
 PART_SIZE_BYTES: Final = 16 * 1024 * 1024

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from archive.service import PART_ORIGINAL, PART_TRANSCRIPT
+from archive.vault import PART_ORIGINAL, PART_TRANSCRIPT
 from search_api.deps import ArchiveDep, CurrentUser
 from search_api.schemas import public_record
 

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from archive import privacy, retention
+from archive import retention, rights
 from archive.config import Role
 from archive.errors import InvalidRequest
-from archive.service import now_utc
+from archive.model import now_utc
 from archive.users import User
 from search_api.deps import ArchiveDep, PrivacyUser, require_roles
 
@@ -80,7 +80,7 @@ class DisclosureIn(_Body):
 
 
 class RequestIn(_Body):
-    kind: privacy.RequestKind
+    kind: rights.RequestKind
     subject: str = Field(min_length=1, max_length=600)
     requested_by: str = Field(min_length=1, max_length=300)
     verified_by: str | None = Field(default=None, max_length=200)
@@ -103,7 +103,7 @@ def _ids(identifier: str, also: list[str] | None) -> list[str]:
 @router.get("/purposes/report")
 def purposes_report(archive: ArchiveDep, user: PrivacyUser) -> list[dict[str, Any]]:
     """Each purpose with lawful basis, retention, roles and item counts (Art. 30)."""
-    return privacy.purposes_report(archive)
+    return rights.purposes_report(archive)
 
 
 @router.post("/sweep")
@@ -123,7 +123,7 @@ def sweep(body: SweepIn, archive: ArchiveDep, user: SweepUser) -> dict[str, Any]
 def find_subject(identifier: str, archive: ArchiveDep, user: PrivacyUser,
                  also: AlsoQuery = None) -> dict[str, Any]:
     """Items where the subject is a party or is mentioned (metadata only)."""
-    return privacy.subject_overview(archive, _ids(identifier, also), actor=user.name,
+    return rights.subject_overview(archive, _ids(identifier, also), actor=user.name,
                                     role=user.role.value)
 
 
@@ -132,7 +132,7 @@ def find_subject(identifier: str, archive: ArchiveDep, user: PrivacyUser,
 def export_subject(identifier: str, archive: ArchiveDep, user: PrivacyUser,
                    also: AlsoQuery = None, request_id: int | None = None) -> StreamingResponse:
     """Access and portability (Art. 15, 20): the ZIP, streamed (never spooled to disk)."""
-    plan = privacy.start_export(archive, _ids(identifier, also), actor=user.name,
+    plan = rights.start_export(archive, _ids(identifier, also), actor=user.name,
                                 role=user.role.value, request_id=request_id)
     safe = "".join(c if c.isalnum() else "_" for c in plan.match.identifier)[:60]
     return StreamingResponse(
@@ -146,7 +146,7 @@ def export_subject(identifier: str, archive: ArchiveDep, user: PrivacyUser,
 def subject_vcon(identifier: str, archive: ArchiveDep, user: PrivacyUser,
                  also: AlsoQuery = None) -> list[dict[str, Any]]:
     """The subject's conversations in the IETF vCon JSON format."""
-    return privacy.vcons_of(archive, _ids(identifier, also), actor=user.name,
+    return rights.vcons_of(archive, _ids(identifier, also), actor=user.name,
                             role=user.role.value)
 
 
@@ -154,7 +154,7 @@ def subject_vcon(identifier: str, archive: ArchiveDep, user: PrivacyUser,
 def erase_subject(identifier: str, body: EraseIn, archive: ArchiveDep,
                   user: PrivacyUser) -> dict[str, Any]:
     """Erasure (Art. 17): the certificate of what was erased and what was kept, and why."""
-    cert = privacy.erase_subject(archive, _ids(identifier, body.also), actor=user.name,
+    cert = rights.erase_subject(archive, _ids(identifier, body.also), actor=user.name,
                                  role=user.role.value, request_id=body.request_id,
                                  mentions=not body.parties_only,
                                  erase_others=body.erase_others)
@@ -165,7 +165,7 @@ def erase_subject(identifier: str, body: EraseIn, archive: ArchiveDep,
 def restrict_subject(identifier: str, body: RestrictIn, archive: ArchiveDep,
                      user: PrivacyUser) -> dict[str, Any]:
     """Restriction (Art. 18)."""
-    return privacy.restrict_subject(archive, _ids(identifier, body.also), actor=user.name,
+    return rights.restrict_subject(archive, _ids(identifier, body.also), actor=user.name,
                                     role=user.role.value, reason=body.reason,
                                     request_id=body.request_id)
 
@@ -174,7 +174,7 @@ def restrict_subject(identifier: str, body: RestrictIn, archive: ArchiveDep,
 def unrestrict_subject(identifier: str, body: UnrestrictIn, archive: ArchiveDep,
                        user: PrivacyUser) -> dict[str, Any]:
     """Lift a restriction; the note records that the subject was informed."""
-    return privacy.lift_restriction(archive, _ids(identifier, body.also), actor=user.name,
+    return rights.lift_restriction(archive, _ids(identifier, body.also), actor=user.name,
                                     role=user.role.value, note=body.note)
 
 
@@ -182,7 +182,7 @@ def unrestrict_subject(identifier: str, body: UnrestrictIn, archive: ArchiveDep,
 def object_subject(identifier: str, body: ObjectIn, archive: ArchiveDep,
                    user: PrivacyUser) -> dict[str, Any]:
     """Objection or consent withdrawal (Art. 21, 7(3)): purposes end, keys destroyed."""
-    return privacy.object_subject(archive, _ids(identifier, body.also), actor=user.name,
+    return rights.object_subject(archive, _ids(identifier, body.also), actor=user.name,
                                   role=user.role.value, purposes=body.purposes,
                                   withdrawal=body.withdrawal, request_id=body.request_id)
 
@@ -194,7 +194,7 @@ def object_subject(identifier: str, body: ObjectIn, archive: ArchiveDep,
 def annotate_item(item_id: str, body: AnnotationIn, archive: ArchiveDep,
                   user: PrivacyUser) -> dict[str, Any]:
     """Rectification (Art. 16): a sealed annotation beside the intact original."""
-    return privacy.annotate_item(archive, item_id, body.text, actor=user.name,
+    return rights.annotate_item(archive, item_id, body.text, actor=user.name,
                                  role=user.role.value, request_id=body.request_id,
                                  subject=body.subject)
 
@@ -203,7 +203,7 @@ def annotate_item(item_id: str, body: AnnotationIn, archive: ArchiveDep,
 def add_disclosure(body: DisclosureIn, archive: ArchiveDep,
                    user: DisclosureUser) -> dict[str, Any]:
     """Record that items were given to a recipient (privacy or legal)."""
-    return privacy.record_disclosure(archive, body.item_ids, recipient=body.recipient,
+    return rights.record_disclosure(archive, body.item_ids, recipient=body.recipient,
                                      legal_basis=body.legal_basis, actor=user.name,
                                      role=user.role.value, disclosed_at=body.disclosed_at,
                                      reference=body.reference)
@@ -212,7 +212,7 @@ def add_disclosure(body: DisclosureIn, archive: ArchiveDep,
 @router.get("/disclosures")
 def list_disclosures(archive: ArchiveDep, user: DisclosureUser, subject: str | None = None,
                      item_id: str | None = None) -> list[dict[str, Any]]:
-    return privacy.list_disclosures(archive, subject=subject, item_id=item_id)
+    return rights.list_disclosures(archive, subject=subject, item_id=item_id)
 
 
 # -- requests ----------------------------------------------------------------------------------
@@ -221,7 +221,7 @@ def list_disclosures(archive: ArchiveDep, user: DisclosureUser, subject: str | N
 @router.post("/requests", status_code=status.HTTP_201_CREATED)
 def add_request(body: RequestIn, archive: ArchiveDep, user: PrivacyUser) -> dict[str, Any]:
     """Track a data-subject request; due one month after receipt."""
-    return privacy.add_request(archive, kind=body.kind.value, subject=body.subject,
+    return rights.add_request(archive, kind=body.kind.value, subject=body.subject,
                                requested_by=body.requested_by, verified_by=body.verified_by,
                                actor=user.name, role=user.role.value,
                                received_at=body.received_at, note=body.note)
@@ -231,13 +231,13 @@ def add_request(body: RequestIn, archive: ArchiveDep, user: PrivacyUser) -> dict
 def list_requests(archive: ArchiveDep, user: PrivacyUser, overdue: bool = False,
                   status_filter: Annotated[str | None, Query(alias="status")] = None,
                   ) -> list[dict[str, Any]]:
-    return privacy.list_requests(archive, overdue=overdue, status=status_filter)
+    return rights.list_requests(archive, overdue=overdue, status=status_filter)
 
 
 @router.post("/requests/{request_id}/close")
 def close_request(request_id: int, body: RequestCloseIn, archive: ArchiveDep,
                   user: PrivacyUser) -> dict[str, Any]:
-    return privacy.close_request(archive, request_id, actor=user.name, role=user.role.value,
+    return rights.close_request(archive, request_id, actor=user.name, role=user.role.value,
                                  status=body.status, note=body.note)
 
 

@@ -10,7 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from archive.config import Role
-from archive.service import Archive, blob_key
+from archive.service import Archive
+from archive.vault import blob_key
 from search_api.app import create_app
 from tests.conftest import email_item
 

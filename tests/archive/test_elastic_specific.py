@@ -12,7 +12,8 @@ import elasticsearch
 import pytest
 from elasticsearch import Elasticsearch
 
-from archive.index import IndexDoc, IndexUnavailable, SearchQuery
+from archive.errors import IndexUnavailable
+from archive.index import IndexDoc, SearchQuery
 from archive.index.elastic import ElasticIndex
 from archive.model import Section
 from tests.services import ES_VERSION, REPO_ROOT, elasticsearch_secure, elasticsearch_url, free_port

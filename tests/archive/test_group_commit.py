@@ -18,9 +18,10 @@ from archive.group_commit import GroupCommitter
 from archive.holds import place_hold
 from archive.index import SearchQuery
 from archive.model import AddressKind, IngestResult, NewItem, Party, PartyRole, Side
-from archive.privacy import restrict_subject
+from archive.rights import restrict_subject
 from archive.retention import purge_items
-from archive.service import Archive, CommittedGroup, PreparedItem
+from archive.intake import CommittedGroup, PreparedItem
+from archive.service import Archive
 from tests.conftest import TEST_CONFIG, email_item, make_archive
 
 NewEmail = Callable[..., NewItem]
@@ -69,7 +70,7 @@ def test_one_group_each_item_its_own_outcome(archive: Archive, new_email: NewEma
 def test_a_store_failure_fails_only_that_item(
     archive: Archive, new_email: NewEmail, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = archive.prepare
+    real = archive.intake.prepare
     calls = 0
 
     def flaky(new: NewItem) -> PreparedItem:
@@ -79,7 +80,7 @@ def test_a_store_failure_fails_only_that_item(
             raise TemporaryFailure("object store", reason="ConnectionError")
         return real(new)
 
-    monkeypatch.setattr(archive, "prepare", flaky)
+    monkeypatch.setattr(archive.intake, "prepare", flaky)
     results = archive.ingest_many([new_email(), new_email(), new_email()])
     assert [type(r).__name__ for r in results] == ["IngestResult", "TemporaryFailure",
                                                     "IngestResult"]
@@ -94,8 +95,8 @@ def test_a_failed_transaction_fails_the_group_and_leaves_no_blobs(
 
     prepared = [archive.prepare(new_email()) for _ in range(3)]
     blobs = [k for p in prepared for k in p.blobs]
-    monkeypatch.setattr(archive, "_insert_items", locked)
-    results = archive.commit_prepared(prepared)
+    monkeypatch.setattr(archive.intake, "_insert_items", locked)
+    results = archive.finish_group(archive.commit_group(prepared))
     assert all(isinstance(r, TemporaryFailure) for r in results)
     assert archive.item_ids() == []
     assert not any(archive.store.exists(k) for k in blobs)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from archive import privacy
+from archive import rights
 from archive.config import ArchiveConfig, Role, TaggingRule
 from archive.index import SearchIndex, SearchQuery
 from archive.index.sqlite import SqliteIndex
@@ -70,7 +70,7 @@ def test_erasure_leaves_the_index_and_reindex_restores_identical_results(arc: Ar
 
     before = arc.search(privacy_user, SearchQuery(text="fibre")).result.total
     assert before == 1
-    privacy.erase_subject(arc, erased_customer, actor="dpo")
+    rights.erase_subject(arc, erased_customer, actor="dpo")
     assert arc.search(privacy_user, SearchQuery(text="fibre")).result.total == 0
     assert arc.search(privacy_user, SearchQuery(subject=erased_customer)).result.total == 0
 

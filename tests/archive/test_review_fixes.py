@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from archive import holds, privacy
+from archive import holds, rights
 from archive.config import ArchiveConfig, Role, TaggingRule
 from archive.errors import AccessDenied, ErrorCode
-from archive.index import IndexUnavailable, SearchQuery
+from archive.errors import IndexUnavailable
+from archive.index import SearchQuery
 from archive.service import Archive
 from archive.users import User
 from tests.conftest import email_item, make_archive
@@ -30,7 +31,7 @@ def test_search_follows_the_catalog_when_the_index_lags(
         raise IndexUnavailable(reason="down for the test")
 
     monkeypatch.setattr(archive.index, "upsert", index_down)
-    privacy.restrict_subject(archive, "zed@klant.nl", reason="disputed", actor="dpo")
+    rights.restrict_subject(archive, "zed@klant.nl", reason="disputed", actor="dpo")
     assert archive.record(item_id).restricted
     assert archive.search(QUALITY, SearchQuery(text="zebra")).result.total == 0
     assert archive.search(TRAINER, SearchQuery(text="zebra")).result.hits == ()
@@ -77,7 +78,7 @@ def test_a_hold_keeps_data_for_legal_but_does_not_extend_quality_access(
 
 def test_trainer_sees_rectifications_redacted(archive: Archive) -> None:
     item_id = archive.ingest(email_item(body="my modem")).item_id
-    privacy.annotate_item(archive, item_id, "Correct number is 0612345678, name Johannes",
+    rights.annotate_item(archive, item_id, "Correct number is 0612345678, name Johannes",
                      actor="dpo")
     view = archive.get_item(TRAINER, item_id)
     assert "0612345678" not in str(view.annotations)
@@ -92,7 +93,7 @@ def test_an_erased_message_delivered_again_stays_erased(tmp_path: Path) -> None:
     archive = make_archive(tmp_path / "a", config=no_legal)
     item = email_item(body="forget me", customer="gone@klant.nl")
     first = archive.ingest(item).item_id
-    privacy.erase_subject(archive, "gone@klant.nl", actor="dpo")
+    rights.erase_subject(archive, "gone@klant.nl", actor="dpo")
     again = archive.ingest(item)  # e.g. the MTA retried after a timeout
     assert (again.item_id, again.created) == (first, False)
     assert archive.item_ids() == []
@@ -104,7 +105,7 @@ def test_an_erased_message_delivered_again_stays_erased(tmp_path: Path) -> None:
 
 def test_a_subject_restriction_covers_their_items_archived_later(archive: Archive) -> None:
     archive.ingest(email_item(customer="quiet@klant.nl", body="first"))
-    privacy.restrict_subject(archive, "quiet@klant.nl", reason="accuracy contested",
+    rights.restrict_subject(archive, "quiet@klant.nl", reason="accuracy contested",
                              actor="dpo")
     later = archive.ingest(email_item(customer="quiet@klant.nl", body="second walrus")).item_id
     assert archive.record(later).restricted
@@ -112,7 +113,7 @@ def test_a_subject_restriction_covers_their_items_archived_later(archive: Archiv
         archive.read_content(QUALITY, later)
     assert err.value.code is ErrorCode.RESTRICTED
     assert archive.search(QUALITY, SearchQuery(text="walrus")).result.total == 0
-    privacy.lift_restriction(archive, "quiet@klant.nl", actor="dpo", note="subject informed")
+    rights.lift_restriction(archive, "quiet@klant.nl", actor="dpo", note="subject informed")
     after = archive.ingest(email_item(customer="quiet@klant.nl", body="third")).item_id
     assert not archive.record(after).restricted
     assert not archive.record(later).restricted

@@ -12,7 +12,8 @@ import pytest
 
 from archive.config import Role
 from archive.errors import AccessDenied, ContentIntegrityError
-from archive.service import Archive, blob_key
+from archive.service import Archive
+from archive.vault import blob_key
 from ingest.audio import write_wav
 from ingest.calls import NumberingPlan, build_call_item, parse_sidecar, recording_from_file
 from ingest.mime import Envelope, build_item
@@ -141,4 +142,4 @@ def test_crypto_shred_makes_content_unrecoverable_though_blob_remains(archive: A
         with pytest.raises(AccessDenied):
             archive.read_content(user, item_id)
     with pytest.raises(AccessDenied):
-        archive._dek(item_id, None)
+        archive.vault.dek(item_id)

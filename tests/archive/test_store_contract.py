@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from archive.store import BlobLocked, BlobNotFound, ObjectStore
+from archive.errors import BlobLocked, BlobNotFound
+from archive.store import ObjectStore
 
 
 def test_written_object_reads_back_whole_and_by_range(store: ObjectStore) -> None:

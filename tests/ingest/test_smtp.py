@@ -36,8 +36,10 @@ from archive.config import Role
 from archive.errors import TemporaryFailure
 from archive.index import SearchQuery
 from archive.model import IngestResult, ItemRecord, ItemStatus, NewItem, PartyRole
-from archive.service import Archive, CommittedGroup, PreparedItem
-from archive.store import BlobWriter, StoreUnavailable
+from archive.intake import CommittedGroup, PreparedItem
+from archive.service import Archive
+from archive.errors import StoreUnavailable
+from archive.store import BlobWriter
 from archive.users import User
 from ingest.smtp import SmtpConfig, SmtpConfigError, SmtpServerHandle, start_smtp_server
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from archive import holds, privacy
+from archive import holds, rights
 from archive.retention import sweep
 from commarchive import runtime
 from commarchive.settings import Settings
@@ -23,12 +23,12 @@ def _run_privacy_actions(mixed: Mixed) -> None:
     from datetime import timedelta
 
     arc = mixed.archive
-    privacy.export_subject(arc, A.email, io.BytesIO(), actor="dpo")
-    privacy.restrict_subject(arc, B.email, actor="dpo", reason="contested")
+    rights.export_subject(arc, A.email, io.BytesIO(), actor="dpo")
+    rights.restrict_subject(arc, B.email, actor="dpo", reason="contested")
     holds.place_hold(arc, actor="legal-1", reason="r", case_ref="C", subject=B.phone)
-    privacy.record_disclosure(arc, [mixed.a_order], recipient="Tax", legal_basis="law",
+    rights.record_disclosure(arc, [mixed.a_order], recipient="Tax", legal_basis="law",
                               actor="legal-1", role="legal")
-    privacy.erase_subject(arc, A.email, actor="dpo")
+    rights.erase_subject(arc, A.email, actor="dpo")
     sweep(arc, now=T0 + timedelta(days=100), actor="sweeper")
 
 

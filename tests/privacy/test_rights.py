@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 import keys
 from archive import catalog as cat
-from archive import holds, privacy
+from archive import holds, rights
 from archive.config import Role
 from archive.errors import AccessDenied, ContentIntegrityError, InvalidRequest, ItemNotFound
 from archive.index import SearchQuery
@@ -32,18 +32,18 @@ ALL_OF_A = [A.email, A.phone, A.customer_number]
 
 def _export(archive: Archive, identifier: str | list[str]) -> zipfile.ZipFile:
     buf = io.BytesIO()
-    privacy.export_subject(archive, identifier, buf, actor="dpo")
+    rights.export_subject(archive, identifier, buf, actor="dpo")
     return zipfile.ZipFile(io.BytesIO(buf.getvalue()))
 
 
 def test_lookup_finds_party_items_by_every_identifier_and_mentions(mixed: Mixed) -> None:
     arc = mixed.archive
     a_items = set(mixed.items[A.email])
-    by_mail = privacy.find_subject(arc, "Anna@Customer.NL")
+    by_mail = rights.find_subject(arc, "Anna@Customer.NL")
     assert by_mail.identifier == A.email
-    by_phone = privacy.find_subject(arc, "06 12345678")
+    by_phone = rights.find_subject(arc, "06 12345678")
     assert by_phone.identifier == A.phone
-    by_number = privacy.find_subject(arc, A.customer_number)
+    by_number = rights.find_subject(arc, A.customer_number)
     assert set(by_mail.party_items) | set(by_phone.party_items) | set(by_number.party_items) \
         == a_items - set(mixed.items["mention"])
     assert set(by_number.mention_items) == set(mixed.items["mention"])
@@ -54,10 +54,10 @@ def test_lookup_finds_party_items_by_every_identifier_and_mentions(mixed: Mixed)
 
 def test_access_export_contains_all_of_a_and_nothing_of_b_or_c(mixed: Mixed) -> None:
     arc = mixed.archive
-    privacy.record_disclosure(arc, [mixed.a_order], recipient="Tax authority",
+    rights.record_disclosure(arc, [mixed.a_order], recipient="Tax authority",
                               legal_basis="Art. 6(1)(c); tax law", actor="legal-1",
                               role="legal", reference="TAX-9")
-    privacy.annotate_item(arc, mixed.items[A.email][0], "Customer says the date is wrong.",
+    rights.annotate_item(arc, mixed.items[A.email][0], "Customer says the date is wrong.",
                           actor="dpo", subject=A.email)
     zf = _export(arc, ALL_OF_A)
     names = zf.namelist()
@@ -99,7 +99,7 @@ def test_erasure_shreds_and_purges_keeps_held_and_legal_and_certifies(mixed: Mix
     held_item = a_items[1]
     holds.place_hold(arc, actor="legal-1", reason="dispute", case_ref="CASE-7",
                      item_ids=[held_item])
-    privacy.record_disclosure(arc, [a_items[0]], recipient="Police", legal_basis="warrant",
+    rights.record_disclosure(arc, [a_items[0]], recipient="Police", legal_basis="warrant",
                               actor="legal-1", role="legal")
     saved = {}
     with arc.catalog.read() as conn:
@@ -107,7 +107,7 @@ def test_erasure_shreds_and_purges_keeps_held_and_legal_and_certifies(mixed: Mix
             sealed_copy = row.inline if row.inline is not None else arc.store.get(row.blob_key)
             saved[(row.item_id, row.name)] = sealed_copy
 
-    cert = privacy.erase_subject(arc, ALL_OF_A, actor="dpo", request_id=4).public()
+    cert = rights.erase_subject(arc, ALL_OF_A, actor="dpo", request_id=4).public()
 
     erased = {e["item_id"] for e in cert["erased"]}
     kept = {k["item_id"]: k["reason"] for k in cert["kept"]}
@@ -154,7 +154,7 @@ def test_erasure_shreds_and_purges_keeps_held_and_legal_and_certifies(mixed: Mix
 
 def test_restriction_hides_items_from_quality_and_trainer_until_lifted(mixed: Mixed) -> None:
     arc = mixed.archive
-    result = privacy.restrict_subject(arc, A.phone, actor="dpo", reason="accuracy contested")
+    result = rights.restrict_subject(arc, A.phone, actor="dpo", reason="accuracy contested")
     call = next(i for i in mixed.items[A.email] if arc.record(i).channel.value == "call")
     assert call in result["restricted"]
     for user in (QUALITY, TRAINER):
@@ -168,8 +168,8 @@ def test_restriction_hides_items_from_quality_and_trainer_until_lifted(mixed: Mi
     assert arc.read_content(PRIVACY, call).data
     assert arc.read_content(LEGAL, mixed.a_order).purpose == "legal"
     with pytest.raises(InvalidRequest):
-        privacy.lift_restriction(arc, A.phone, actor="dpo", note=" ")
-    lifted = privacy.lift_restriction(arc, A.phone, actor="dpo",
+        rights.lift_restriction(arc, A.phone, actor="dpo", note=" ")
+    lifted = rights.lift_restriction(arc, A.phone, actor="dpo",
                                       note="subject informed by e-mail on 2026-02-01")
     assert call in lifted["lifted"]
     assert arc.read_content(QUALITY, call).purpose == "quality"
@@ -179,7 +179,7 @@ def test_restriction_hides_items_from_quality_and_trainer_until_lifted(mixed: Mi
 
 def test_objection_drops_quality_and_training_keys_and_keeps_legal(mixed: Mixed) -> None:
     arc = mixed.archive
-    result = privacy.object_subject(arc, ALL_OF_A, actor="dpo")
+    result = rights.object_subject(arc, ALL_OF_A, actor="dpo")
     assert set(result["purposes"]) == {"quality", "training"}
     assert mixed.a_order not in result["purged"]
     assert arc.record(mixed.a_order).purpose_names == frozenset({"legal"})
@@ -193,12 +193,12 @@ def test_objection_drops_quality_and_training_keys_and_keeps_legal(mixed: Mixed)
                             .where(cat.wrapped_keys.c.item_id == mixed.a_order)).all()
     assert [r[0] for r in left] == ["legal"]
     with pytest.raises(InvalidRequest):
-        privacy.object_subject(arc, A.email, actor="dpo", purposes=["legal"])
+        rights.object_subject(arc, A.email, actor="dpo", purposes=["legal"])
 
 
 def test_consent_withdrawal_of_one_purpose_only(mixed: Mixed) -> None:
     arc = mixed.archive
-    result = privacy.object_subject(arc, [B.email, B.phone], actor="dpo", purposes=["training"],
+    result = rights.object_subject(arc, [B.email, B.phone], actor="dpo", purposes=["training"],
                                     withdrawal=True)
     assert {d["purpose"] for d in result["dropped"]} == {"training"}
     for item_id in mixed.items[B.email]:
@@ -212,9 +212,9 @@ def test_rectification_is_an_annotation_beside_the_intact_original(mixed: Mixed)
     arc = mixed.archive
     item = mixed.items[C.email][0]
     before = arc.read_content(PRIVACY, item).data
-    privacy.record_disclosure(arc, [item], recipient="Processor X", legal_basis="Art. 28 DPA",
+    rights.record_disclosure(arc, [item], recipient="Processor X", legal_basis="Art. 28 DPA",
                               actor="dpo")
-    out = privacy.annotate_item(arc, item, "Correct address: Main St 2.", actor="dpo",
+    out = rights.annotate_item(arc, item, "Correct address: Main St 2.", actor="dpo",
                                 subject=C.email)
     assert out["recipients_to_notify"][0]["recipient"] == "Processor X"
     view = arc.get_item(QUALITY, item)
@@ -225,28 +225,28 @@ def test_rectification_is_an_annotation_beside_the_intact_original(mixed: Mixed)
 
 def test_disclosures_are_listed_per_subject(mixed: Mixed) -> None:
     arc = mixed.archive
-    privacy.record_disclosure(arc, mixed.items[B.email][:2], recipient="Regulator",
+    rights.record_disclosure(arc, mixed.items[B.email][:2], recipient="Regulator",
                               legal_basis="Art. 6(1)(c)", actor="legal-1", role="legal",
                               reference="REG-1")
-    listed = privacy.list_disclosures(arc, subject=[B.email, B.phone])
+    listed = rights.list_disclosures(arc, subject=[B.email, B.phone])
     assert {d["item_id"] for d in listed} == set(mixed.items[B.email][:2])
-    assert privacy.list_disclosures(arc, subject=A.email) == []
+    assert rights.list_disclosures(arc, subject=A.email) == []
 
 
 def test_requests_are_tracked_with_a_one_month_deadline(parch: Archive) -> None:
-    req = privacy.add_request(parch, kind="access", subject="Anna@customer.nl",
+    req = rights.add_request(parch, kind="access", subject="Anna@customer.nl",
                               requested_by="Anna by letter", verified_by="dpo",
                               actor="dpo", received_at=T0)
     assert req["due_at"] == (T0 + timedelta(days=30)).isoformat()
     assert req["subject"] == A.email
     late = T0 + timedelta(days=31)
-    assert [r["id"] for r in privacy.list_requests(parch, overdue=True, now=late)] == [req["id"]]
-    assert privacy.list_requests(parch, overdue=True, now=T0 + timedelta(days=29)) == []
-    closed = privacy.close_request(parch, req["id"], actor="dpo", note="export sent")
+    assert [r["id"] for r in rights.list_requests(parch, overdue=True, now=late)] == [req["id"]]
+    assert rights.list_requests(parch, overdue=True, now=T0 + timedelta(days=29)) == []
+    closed = rights.close_request(parch, req["id"], actor="dpo", note="export sent")
     assert closed["status"] == "done"
-    assert privacy.list_requests(parch, overdue=True, now=late) == []
+    assert rights.list_requests(parch, overdue=True, now=late) == []
     with pytest.raises(InvalidRequest):
-        privacy.add_request(parch, kind="gossip", subject="x", requested_by="y",
+        rights.add_request(parch, kind="gossip", subject="x", requested_by="y",
                             verified_by=None, actor="dpo")
 
 
@@ -256,12 +256,12 @@ def test_subject_hold_covers_later_items_and_blocks_erasure(mixed: Mixed) -> Non
                             subject=C.phone)
     assert set(hold.item_ids) == {i for i in mixed.items[C.email]
                                   if arc.record(i).channel.value == "call"}
-    cert = privacy.erase_subject(arc, C.phone, actor="dpo").public()
+    cert = rights.erase_subject(arc, C.phone, actor="dpo").public()
     assert {k["reason"] for k in cert["kept"]} == {"legal_hold"}
     assert cert["erased"] == []
     lifted = holds.lift_hold(arc, hold.id, actor="legal-1", note="settled")
     assert not lifted.active
-    cert = privacy.erase_subject(arc, C.phone, actor="dpo").public()
+    cert = rights.erase_subject(arc, C.phone, actor="dpo").public()
     assert len(cert["erased"]) == 1
 
 
@@ -269,7 +269,7 @@ def test_search_hold_and_storage_lock(tmp_path: object) -> None:
     from pathlib import Path
 
     from archive.index.memory import MemoryIndex
-    from archive.store import BlobLocked
+    from archive.errors import BlobLocked
     from archive.store.memory import MemoryStore
     from tests.conftest import email_item, make_archive
     from tests.privacy.conftest import ORDERS_MAILBOX, PRIVACY_CONFIG
@@ -306,10 +306,10 @@ def test_erasure_keeps_other_subjects_mail_that_only_mentions_the_subject(mixed:
     bobs = arc.ingest(email_item(subject="About my neighbour",
                                  body=f"My neighbour {A.customer_number} gets my post.",
                                  customer=B.email)).item_id
-    cert = privacy.erase_subject(arc, ALL_OF_A, actor="dpo").public()
+    cert = rights.erase_subject(arc, ALL_OF_A, actor="dpo").public()
     kept = {k["item_id"]: k["reason"] for k in cert["kept"]}
     assert kept[bobs] == "other_subjects"
     assert mixed.items["mention"][0] in {e["item_id"] for e in cert["erased"]}  # nobody else's
     assert arc.read_content(QUALITY, bobs).purpose == "quality"  # Bob's mail is intact
-    again = privacy.erase_subject(arc, ALL_OF_A, actor="dpo", erase_others=True).public()
+    again = rights.erase_subject(arc, ALL_OF_A, actor="dpo", erase_others=True).public()
     assert bobs in {e["item_id"] for e in again["erased"]}

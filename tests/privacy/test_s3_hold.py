@@ -10,7 +10,7 @@ import pytest
 from archive import holds
 from archive.index.memory import MemoryIndex
 from archive.retention import sweep
-from archive.store import BlobLocked
+from archive.errors import BlobLocked
 from tests.conftest import email_item, make_archive, make_s3_store
 from tests.privacy.conftest import PRIVACY_CONFIG, T0
 

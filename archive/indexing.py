@@ -1,0 +1,238 @@
+"""Indexing: the one builder of an item's index document, and keeping the index current.
+
+The index is derived: it is built from the catalog and the sealed ``index``
+(and ``transcript-index``) parts, and can be rebuilt at any time (``reindex``).
+At ingest the document is built from memory (the same builder, no unsealing).
+An item whose state changed is marked dirty in the same transaction as the
+change, so a failed index update is retried (``reindex_dirty``) rather than lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+import keys
+from archive import catalog as cat
+from archive.errors import (
+    AccessDenied,
+    ContentIntegrityError,
+    ItemNotFound,
+    SearchIndexError,
+    TemporaryFailure,
+)
+from archive.index import IndexDoc, SearchIndex
+from archive.model import Channel, Direction, NewItem, Party, PurposeTag, Section
+from archive.model import TranscriptStatus as TS
+from archive.tagging import search_terms
+from archive.vault import PART_INDEX, PART_TRANSCRIPT_INDEX, Vault
+
+log = logging.getLogger(__name__)
+
+REINDEX_BATCH_ITEMS: Final = 200
+
+
+def title_of(details: Mapping[str, Any]) -> str:
+    """An item's title: an e-mail's subject, a call's title."""
+    return str(details.get("subject") or details.get("title") or "")
+
+
+def section_json(s: Section) -> dict[str, Any]:
+    return {"kind": s.kind, "text": s.text, "speaker": s.speaker, "start_s": s.start_s}
+
+
+def section_from_json(d: Mapping[str, Any]) -> Section:
+    return Section(kind=d["kind"], text=d["text"], speaker=d.get("speaker"),
+                   start_s=d.get("start_s"))
+
+
+def index_part(details: Mapping[str, Any], sections: Iterable[Section]) -> dict[str, Any]:
+    """What is sealed as an item's ``index`` part, to rebuild its document later."""
+    return {"title": title_of(details), "sections": [section_json(s) for s in sections]}
+
+
+class Indexer:
+    """Builds index documents and keeps the index in step with the catalog."""
+
+    def __init__(self, vault: Vault, index: SearchIndex) -> None:
+        self._vault = vault
+        self.index = index
+        # Items indexed since their dirty flag was last cleared; the flag is cleared in
+        # the next write transaction that happens anyway, costing no extra fsync.
+        self._indexed: set[str] = set()
+        self._indexed_lock = threading.Lock()
+
+    # -- dirty flags --------------------------------------------------------------------
+
+    def clear_flags(self, conn: Connection) -> None:
+        """Clear the dirty flag of items indexed since, inside the caller's write."""
+        with self._indexed_lock:
+            done, self._indexed = self._indexed, set()
+        if done:
+            conn.execute(cat.items.update().where(cat.items.c.id.in_(sorted(done)))
+                         .values(index_dirty=False))
+
+    def mark_dirty(self, conn: Connection, item_ids: Sequence[str]) -> None:
+        """The index must be updated for these items (their state changed in ``conn``)."""
+        with self._indexed_lock:
+            self._indexed.difference_update(item_ids)
+        conn.execute(cat.items.update().where(cat.items.c.id.in_(list(item_ids)))
+                     .values(index_dirty=True))
+
+    def flush_flags(self) -> None:
+        if self._indexed:
+            with self._vault.catalog.write() as conn:
+                self.clear_flags(conn)
+
+    # -- documents ------------------------------------------------------------------------
+
+    def party_terms(self, parties: Iterable[Party]) -> tuple[str, ...]:
+        terms: list[str] = []
+        for party in parties:
+            for term in search_terms(self._vault.config, party):
+                if term not in terms:
+                    terms.append(term)
+        return tuple(terms)
+
+    def document(
+        self, item_id: str, *, channel: Channel, direction: Direction, started_at: datetime,
+        parties: Iterable[Party], subjects: Iterable[str], purposes: Iterable[str],
+        restricted: bool, held: bool, sections: Iterable[Section], title: str,
+    ) -> IndexDoc:
+        """The one builder of an index document, at ingest and from sealed parts alike."""
+        return IndexDoc(
+            item_id=item_id, channel=channel.value, direction=direction.value,
+            started_at=started_at, parties=self.party_terms(parties),
+            subjects=tuple(subjects), purposes=tuple(sorted(purposes)),
+            restricted=restricted, held=held, sections=tuple(sections), title=title,
+        )
+
+    def document_of_new(
+        self, item_id: str, new: NewItem, tags: Sequence[PurposeTag],
+        subjects: Iterable[str], *, restricted: bool, held: bool,
+    ) -> IndexDoc:
+        """The document of a just-ingested item, from memory (no unsealing)."""
+        return self.document(
+            item_id, channel=new.channel, direction=new.direction, started_at=new.started_at,
+            parties=new.parties, subjects=subjects, purposes=(t.purpose for t in tags),
+            restricted=restricted, held=held, sections=new.sections,
+            title=title_of(new.details))
+
+    def build(self, item_id: str) -> IndexDoc:
+        """The document of an archived item, from the catalog and its sealed parts."""
+        vault = self._vault
+        record = vault.record(item_id)
+        dek = vault.dek(item_id)
+        part = json.loads(vault.unseal(item_id, PART_INDEX, dek))
+        sections = [section_from_json(s) for s in part["sections"]]
+        if record.transcript_status is TS.DONE:
+            transcript = json.loads(vault.unseal(item_id, PART_TRANSCRIPT_INDEX, dek))
+            sections.extend(section_from_json(s) for s in transcript["sections"])
+        return self.document(
+            item_id, channel=record.channel, direction=record.direction,
+            started_at=record.started_at, parties=record.parties,
+            subjects=vault.subject_identifiers(item_id), purposes=record.purpose_names,
+            restricted=record.restricted, held=record.held, sections=sections,
+            title=str(part.get("title", "")))
+
+    # -- keeping the index current -------------------------------------------------------------
+
+    def index_docs(self, docs: Sequence[IndexDoc]) -> bool:
+        """Index documents; a failure leaves the items marked dirty for a later reindex."""
+        try:
+            self.index.upsert(docs)
+        except SearchIndexError as exc:
+            log.warning("indexing %d item(s) deferred: %s", len(docs), exc)
+            return False
+        with self._indexed_lock:
+            self._indexed.update(d.item_id for d in docs)
+        return True
+
+    def index_items(self, item_ids: Sequence[str]) -> None:
+        """Bring the index up to date; a failure leaves the items marked for reindex."""
+        try:
+            docs = [self.build(i) for i in item_ids]
+        except (TemporaryFailure, keys.KeysError, ContentIntegrityError, ItemNotFound) as exc:
+            log.warning("indexing %d item(s) deferred: %s", len(item_ids), exc)
+            return
+        self.index_docs(docs)
+
+    def drop(self, item_ids: Iterable[str]) -> list[tuple[str, str]]:
+        """Delete the items' documents; returns (item id, reason) for those that failed."""
+        failed: list[tuple[str, str]] = []
+        for item_id in item_ids:
+            try:
+                self.index.delete(item_id)
+            except SearchIndexError as exc:
+                failed.append((item_id, f"index: {exc}"))
+        return failed
+
+    def recheck(self, docs: Sequence[IndexDoc]) -> None:
+        """Documents built a moment ago from memory: if an item was erased, restricted or
+        held meanwhile (by another thread or process), fix the index now."""
+        ids = [d.item_id for d in docs]
+        try:
+            active_hold = sa.exists().where(
+                cat.hold_items.c.item_id == cat.items.c.id,
+                cat.holds.c.id == cat.hold_items.c.hold_id, cat.holds.c.lifted_at.is_(None))
+            with self._vault.catalog.read() as conn:
+                rows = conn.execute(
+                    sa.select(cat.items.c.id, cat.items.c.restricted, active_hold.label("held"))
+                    .where(cat.items.c.id.in_(ids))).all()
+            restricted = {str(r.id): bool(r.restricted) for r in rows}
+            held = {str(r.id) for r in rows if r.held}
+        except TemporaryFailure as exc:
+            log.warning("could not re-check %d indexed item(s): %s", len(ids), exc.reason)
+            return
+        changed = []
+        for doc in docs:
+            if doc.item_id not in restricted:  # erased meanwhile: its text must go
+                for item_id, why in self.drop([doc.item_id]):
+                    log.error("erased item %s is still in the index: %s", item_id, why)
+            elif (restricted[doc.item_id], doc.item_id in held) != (doc.restricted, doc.held):
+                changed.append(doc.item_id)
+        if changed:
+            self.index_items(changed)
+
+    def reindex(
+        self, *, clear: bool = True, batch: int = REINDEX_BATCH_ITEMS,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Rebuild the derived index from the catalog and sealed content."""
+        self.index.ensure()
+        if clear:
+            self.index.clear()
+        ids = self._vault.item_ids()
+        done = 0
+        for start in range(0, len(ids), batch):
+            chunk = ids[start : start + batch]
+            docs = []
+            for item_id in chunk:
+                try:
+                    docs.append(self.build(item_id))
+                except (ContentIntegrityError, keys.KeysError, AccessDenied) as exc:
+                    log.warning("item %s not indexed: %s", item_id, exc)
+            self.index.upsert(docs)
+            with self._vault.catalog.write() as conn:
+                conn.execute(cat.items.update().where(cat.items.c.id.in_(chunk))
+                             .values(index_dirty=False))
+            done += len(chunk)
+            if progress:
+                progress(len(chunk))
+        return done
+
+    def reindex_dirty(self) -> int:
+        """Index whatever a failed or interrupted indexing left behind."""
+        self.flush_flags()
+        ids = self._vault.item_ids(where=cat.items.c.index_dirty.is_(True))
+        for start in range(0, len(ids), REINDEX_BATCH_ITEMS):
+            self.index_items(ids[start : start + REINDEX_BATCH_ITEMS])
+        self.flush_flags()
+        return len(ids)

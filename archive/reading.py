@@ -1,0 +1,300 @@
+"""Reading: authorise by role and purpose, unseal, anonymise, search; every read audited.
+
+Content is readable only through a purpose the caller's role holds AND the item
+still carries (not past retention; for legal and privacy, also while held). A
+purpose marked ``anonymised`` (training) gives only the anonymised view:
+redacted text, bleeped audio, names withheld.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from archive import catalog as cat
+from archive.anonymise import Redactor, bleep_wav, looks_identifying, pii_spans
+from archive.config import ArchiveConfig, Purpose, Role
+from archive.errors import AccessDenied, ErrorCode, SearchIndexError, TemporaryFailure
+from archive.index import SearchIndex, SearchQuery, SearchResult
+from archive.index.query import parse_query
+from archive.model import Channel, ItemRecord, TranscriptStatus, now_utc
+from archive.users import User
+from archive.vault import (
+    PART_DETAILS,
+    PART_INDEX,
+    PART_ORIGINAL,
+    PART_TRANSCRIPT,
+    Vault,
+    json_bytes,
+)
+
+log = logging.getLogger(__name__)
+
+READ_ROLES: Final = frozenset({Role.QUALITY, Role.TRAINER, Role.PRIVACY, Role.LEGAL})
+RESTRICTED_READERS: Final = frozenset({Role.PRIVACY, Role.LEGAL})
+MAX_SEARCH_LIMIT: Final = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    item_id: str
+    part: str
+    data: bytes
+    content_type: str
+    purpose: str
+    anonymised: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    record: ItemRecord
+    details: dict[str, Any]
+    purpose: str | None
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+    disclosures: list[dict[str, Any]] = field(default_factory=list)
+    #: Read through an anonymised purpose: names, addresses and disclosures withheld.
+    anonymised: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    result: SearchResult
+    records: dict[str, ItemRecord]
+
+
+def live_purposes(record: ItemRecord, role: Role, now: datetime) -> set[str]:
+    """The purposes an item still carries for ``role``: those not past retention, and
+    all of them for legal and privacy while it is held (a hold preserves data for
+    them; it does not extend anyone else's access)."""
+    held = record.held and role in RESTRICTED_READERS
+    return {t.purpose for t in record.purposes if t.retain_until > now or held}
+
+
+class Reader:
+    """Everything a person reads of the archive goes through here."""
+
+    def __init__(self, vault: Vault, index: SearchIndex) -> None:
+        self._vault = vault
+        self._index = index
+
+    @property
+    def _config(self) -> ArchiveConfig:
+        return self._vault.config
+
+    def role_is_anonymised(self, role: Role) -> bool:
+        """Whether everything this role may read is anonymised (e.g. trainers)."""
+        if role in self._config.all_purpose_roles or role in RESTRICTED_READERS:
+            return False
+        names = self._config.purposes_for_role(role)
+        return bool(names) and all(self._config.purpose(n).anonymised for n in names)
+
+    def authorize(
+        self, user: User, record: ItemRecord, purpose: str | None = None, *,
+        now: datetime | None = None,
+    ) -> Purpose:
+        """The purpose through which ``user`` may read ``record`` (or AccessDenied)."""
+        config = self._config
+        if user.role not in READ_ROLES:
+            raise AccessDenied(ErrorCode.WRONG_ROLE,
+                               f"role {user.role.value} may not read content",
+                               item_id=record.id)
+        if record.restricted and user.role not in RESTRICTED_READERS:
+            raise AccessDenied(ErrorCode.RESTRICTED,
+                               "item is restricted (Art. 18); only privacy and legal may read it",
+                               item_id=record.id)
+        now = now or now_utc()
+        held = config.purposes_for_role(user.role)
+        carried = live_purposes(record, user.role, now)
+        if purpose is not None:
+            if purpose not in held:
+                raise AccessDenied(ErrorCode.PURPOSE_NOT_HELD,
+                                   f"role {user.role.value} does not hold purpose {purpose!r}",
+                                   item_id=record.id)
+            if purpose not in carried:
+                raise AccessDenied(ErrorCode.PURPOSE_NOT_CARRIED,
+                                   f"item does not carry purpose {purpose!r}", item_id=record.id)
+            return config.purpose(purpose)
+        usable = sorted(held & carried)
+        if not usable:
+            raise AccessDenied(ErrorCode.PURPOSE_NOT_CARRIED,
+                               f"item carries none of the purposes of role {user.role.value}",
+                               item_id=record.id)
+        # Prefer a purpose that gives the full (not anonymised) view.
+        usable.sort(key=lambda n: config.purpose(n).anonymised)
+        return config.purpose(usable[0])
+
+    def read_content(
+        self, user: User, item_id: str, *, part: str = PART_ORIGINAL,
+        purpose: str | None = None,
+    ) -> Content:
+        """Unseal a part for ``user`` through a purpose they hold; audited."""
+        vault = self._vault
+        record = vault.record(item_id)
+        chosen = self.authorize(user, record, purpose)
+        row = vault.part_row(item_id, part)
+        data = vault.unseal(item_id, part, vault.dek(item_id, chosen.name), row)
+        content_type = str(row.content_type)
+        anonymised = chosen.anonymised and user.role not in RESTRICTED_READERS
+        if anonymised:
+            data, content_type = self._anonymise(record, part, data)
+        vault.record_event(
+            actor=user.name, role=user.role.value, action="read", purpose=chosen.name,
+            item_ids=[item_id], detail={"part": part, "anonymised": anonymised},
+        )
+        return Content(item_id, part, data, content_type, chosen.name, anonymised)
+
+    def _anonymise(self, record: ItemRecord, part: str, data: bytes) -> tuple[bytes, str]:
+        """The anonymised form of a part: redacted text, or audio with PII bleeped."""
+        vault = self._vault
+        redactor = Redactor.for_parties(record.parties)
+        if part == PART_ORIGINAL and record.channel is Channel.EMAIL:
+            index_part = json.loads(vault.unseal_for_system(record.id, PART_INDEX))
+            text = "\n\n".join(s["text"] for s in index_part["sections"]
+                               if s["kind"] in ("subject", "body"))
+            return redactor.redact(text).encode(), "text/plain; charset=utf-8"
+        if part == PART_TRANSCRIPT:
+            transcript = json.loads(data)
+            return json_bytes(redactor.redact_json(transcript)), "application/json"
+        if part == PART_ORIGINAL and record.channel is Channel.CALL:
+            if record.transcript_status is not TranscriptStatus.DONE:
+                raise AccessDenied(
+                    ErrorCode.PURPOSE_NOT_CARRIED,
+                    "anonymised audio needs the transcript to find what to bleep; "
+                    f"transcript is {record.transcript_status.value}",
+                    item_id=record.id,
+                )
+            transcript = json.loads(vault.unseal_for_system(record.id, PART_TRANSCRIPT))
+            try:
+                return bleep_wav(data, pii_spans(transcript, redactor)), "audio/wav"
+            except (ValueError, EOFError) as exc:
+                raise AccessDenied(ErrorCode.PURPOSE_NOT_CARRIED,
+                                   f"recording cannot be anonymised: {exc}",
+                                   item_id=record.id) from None
+        raise AccessDenied(ErrorCode.PURPOSE_NOT_CARRIED,
+                           f"part {part!r} has no anonymised form", item_id=record.id)
+
+    def get_item(self, user: User, item_id: str) -> ItemView:
+        """Metadata and sealed details of an item, for a user who may read it; audited."""
+        vault = self._vault
+        record = vault.record(item_id)
+        chosen = self.authorize(user, record)
+        details = json.loads(vault.unseal(item_id, PART_DETAILS, vault.dek(item_id, chosen.name)))
+        notes = self.annotations(item_id, chosen.name)
+        anonymised = chosen.anonymised and user.role not in RESTRICTED_READERS
+        if anonymised:
+            redactor = Redactor.for_parties(record.parties)
+            details = redactor.redact_json(details)
+            notes = [{**n, "text": redactor.redact(n["text"]), "author": "[STAFF]"}
+                     for n in notes]
+        vault.record_event(actor=user.name, role=user.role.value, action="read_metadata",
+                           purpose=chosen.name, item_ids=[item_id])
+        return ItemView(record, details, chosen.name, annotations=notes,
+                        disclosures=self.disclosures_of(item_id), anonymised=anonymised)
+
+    def annotations(self, item_id: str, purpose: str | None = None) -> list[dict[str, Any]]:
+        """Rectification notes (Art. 16) of an item, unsealed."""
+        vault = self._vault
+        with vault.catalog.read() as conn:
+            rows = conn.execute(
+                sa.select(cat.item_annotations).where(cat.item_annotations.c.item_id == item_id)
+                .order_by(cat.item_annotations.c.id)
+            ).all()
+        if not rows:
+            return []
+        dek = vault.dek(item_id, purpose)
+        return [
+            {"id": r.id, "author": r.author, "created_at": r.created_at.isoformat(),
+             "text": vault.unseal(item_id, r.part, dek).decode()}
+            for r in rows
+        ]
+
+    def disclosures_of(self, item_id: str) -> list[dict[str, Any]]:
+        with self._vault.catalog.read() as conn:
+            rows = conn.execute(
+                sa.select(cat.disclosures).where(cat.disclosures.c.item_id == item_id)
+                .order_by(cat.disclosures.c.id)
+            ).all()
+        return [
+            {"recipient": r.recipient, "legal_basis": r.legal_basis,
+             "disclosed_at": r.disclosed_at.isoformat(), "reference": r.reference}
+            for r in rows
+        ]
+
+    # -- search -------------------------------------------------------------------------------
+
+    def search(self, user: User, query: SearchQuery) -> SearchPage:
+        """Search within what the user's role may see; snippets anonymised for trainers.
+
+        The index is derived and may lag (a failed update leaves an item dirty), so
+        every hit is checked against the catalog before anything of it is shown.
+        """
+        config = self._config
+        if user.role not in READ_ROLES:
+            raise AccessDenied(ErrorCode.WRONG_ROLE, f"role {user.role.value} may not search")
+        allowed = (None if user.role in config.all_purpose_roles
+                   else config.purposes_for_role(user.role))
+        wanted = query.purposes
+        if wanted is not None:
+            if allowed is not None and not wanted <= allowed:
+                raise AccessDenied(ErrorCode.PURPOSE_NOT_HELD,
+                                   f"role {user.role.value} does not hold "
+                                   f"{sorted(wanted - allowed)}")
+            allowed = wanted
+        anonymised = self.role_is_anonymised(user.role)
+        if anonymised and (query.party or query.subject or looks_identifying(query.text)):
+            raise AccessDenied(ErrorCode.WRONG_ROLE,
+                               "anonymised access cannot search for a person "
+                               "(no party, subject, address or number terms)")
+        scoped = SearchQuery(
+            text=query.text, purposes=allowed,
+            include_restricted=user.role in RESTRICTED_READERS and query.include_restricted,
+            channel=query.channel, party=query.party, subject=query.subject,
+            since=query.since, until=query.until,
+            limit=max(1, min(query.limit, MAX_SEARCH_LIMIT)), offset=max(0, query.offset),
+        )
+        try:
+            result = self._index.search(scoped)
+        except SearchIndexError as exc:
+            raise TemporaryFailure("search", reason=str(exc)) from exc
+        records = self._vault.records_of([h.item_id for h in result.hits])
+        now = now_utc()
+        phrases = parse_query(query.text) if anonymised else []
+        visible = []
+        for hit in result.hits:
+            record = records.get(hit.item_id)
+            if record is None or not self._may_see(user, record, allowed, now,
+                                                   include_restricted=scoped.include_restricted):
+                continue
+            if anonymised:
+                redactor = Redactor.for_parties(record.parties)
+                hit = dataclasses.replace(
+                    hit, snippet=redactor.redact_snippet(hit.snippet, phrases),
+                    title=redactor.redact(hit.title))
+            visible.append(hit)
+        hidden = len(result.hits) - len(visible)
+        result = SearchResult(max(0, result.total - hidden), tuple(visible))
+        if hidden:
+            log.info("search: %d hit(s) the index still showed were withheld", hidden)
+        self._vault.record_event(
+            actor=user.name, role=user.role.value, action="search",
+            detail={"q": query.text, "total": result.total},
+            item_ids=[h.item_id for h in result.hits],
+        )
+        return SearchPage(result, records)
+
+    @staticmethod
+    def _may_see(
+        user: User, record: ItemRecord, allowed: frozenset[str] | None, now: datetime,
+        *, include_restricted: bool,
+    ) -> bool:
+        """The catalog's word on whether a search hit may be shown to this user."""
+        if record.restricted and not include_restricted:
+            return False
+        live = live_purposes(record, user.role, now)
+        return bool(live) if allowed is None else bool(live & allowed)

@@ -1,0 +1,159 @@
+"""Erasure (Art. 17): crypto-shred and purge a subject's items, item by item.
+
+Another person's item is never destroyed by this subject's request: an item
+that only mentions the subject while other data subjects are its parties is
+kept and listed (``other_subjects``) unless the officer asks otherwise. Legal
+holds and legal obligations (Art. 17(3)) keep what they must, and the
+certificate says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from archive.catalog import held_item_ids
+from archive.errors import ErrorCode
+from archive.model import ItemRecord, now_utc
+from archive.retention import PurgeReason, purge_items
+from archive.rights.subjects import (
+    PRIVACY,
+    Identifiers,
+    find_subject,
+    item_summary,
+    recipients_to_notify,
+)
+from archive.service import Archive
+from archive.standing import refresh_subject_holds
+
+
+@dataclass(slots=True)
+class ErasureCertificate:
+    subject: str
+    issued_at: datetime
+    actor: str
+    request_id: int | None
+    erased: list[dict[str, Any]] = field(default_factory=list)
+    kept: list[dict[str, Any]] = field(default_factory=list)
+    recipients_to_notify: list[dict[str, Any]] = field(default_factory=list)
+    audit_seq: int | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "certificate": "erasure (GDPR Art. 17)",
+            "subject": self.subject,
+            "request_id": self.request_id,
+            "issued_at": self.issued_at.isoformat(),
+            "issued_by": self.actor,
+            "method": "crypto-shredding: every wrapped data key destroyed, then sealed blobs, "
+                      "index entries and catalog rows deleted; a tombstone without personal "
+                      "data remains",
+            "erased": self.erased,
+            "kept": self.kept,
+            "recipients_to_notify": self.recipients_to_notify,
+            "audit_seq": self.audit_seq,
+        }
+
+
+def _other_subjects(archive: Archive, record: ItemRecord, identifier: str) -> bool:
+    """Whether a party of the item is a data subject other than ``identifier``."""
+    ids = archive.vault.subject_ids(record.parties)
+    return any(i != identifier for i in ids)
+
+
+def erase_subject(
+    archive: Archive, identifier: Identifiers, *, actor: str, role: str = PRIVACY,
+    request_id: int | None = None, mentions: bool = True, now: datetime | None = None,
+    erase_others: bool = False,
+) -> ErasureCertificate:
+    """Crypto-shred and purge the subject's items, refusing item by item (Art. 17(3)).
+
+    Under a legal hold an item is kept whole. An item carrying a purpose for a
+    legal obligation keeps only that purpose: the others' keys are destroyed.
+    An item that only mentions the subject but has another data subject as a
+    party is someone else's communication: it is kept and listed for review
+    (``other_subjects``) unless ``erase_others``.
+    """
+    now = now or now_utc()
+    match = find_subject(archive, identifier, mentions=mentions)
+    ids = match.item_ids
+    recipients = recipients_to_notify(archive, ids)
+    cert = ErasureCertificate(match.identifier, now, actor, request_id,
+                              recipients_to_notify=recipients)
+    with archive.catalog.write() as conn:
+        refresh_subject_holds(conn)
+        held = held_item_ids(conn, ids)
+    records = archive.vault.records_of(ids)
+    cases = archive.vault.hold_cases(sorted(held))
+    purge: list[str] = []
+    partial: list[str] = []
+    for item_id in ids:
+        record = records.get(item_id)
+        if record is None:
+            continue
+        summary = {**item_summary(record), "match": match.match_of(item_id)}
+        if (not erase_others and item_id not in match.party_items
+                and _other_subjects(archive, record, match.identifier)):
+            cert.kept.append({**summary, "reason": "other_subjects",
+                              "detail": "only mentions the subject; other data subjects are "
+                                        "parties: review and annotate or redact instead"})
+            continue
+        if item_id in held:
+            cert.kept.append({**summary, "reason": ErrorCode.LEGAL_HOLD.value,
+                              "detail": "under legal hold: " + ", ".join(cases.get(item_id, []))})
+            continue
+        legal = [t for t in record.purposes
+                 if t.retain_until > now and _blocks_erasure(archive, t.purpose)]
+        if legal:
+            drop = sorted(record.purpose_names - {t.purpose for t in legal})
+            with archive.catalog.write() as conn:
+                if item_id in held_item_ids(conn, [item_id]):
+                    cert.kept.append({**summary, "reason": ErrorCode.LEGAL_HOLD.value,
+                                      "detail": "placed under legal hold meanwhile"})
+                    continue
+                archive.vault.shred(conn, item_id, purposes=drop)
+                archive.indexer.mark_dirty(conn, [item_id])
+            partial.append(item_id)
+            cert.kept.append({
+                **summary, "reason": ErrorCode.LEGAL_OBLIGATION.value,
+                "detail": "kept for a legal obligation (Art. 17(3)(b)) until "
+                          + max(t.retain_until for t in legal).isoformat(),
+                "kept_purposes": sorted(t.purpose for t in legal),
+                "purposes_erased": drop,
+            })
+            continue
+        purge.append(item_id)
+    if partial:
+        archive.indexer.index_items(partial)
+    purged, failed, _ = purge_items(
+        archive, purge, reason=PurgeReason.ERASURE, actor=actor, role=role,
+        subject=match.identifier, reference=str(request_id) if request_id else None, now=now,
+    )
+    done = set(purged)
+    for item_id in purge:
+        record = records[item_id]
+        summary = {**item_summary(record), "match": match.match_of(item_id)}
+        if item_id in done:
+            cert.erased.append(summary)
+    for item_id, why in failed:
+        summary = {**item_summary(records[item_id]), "match": match.match_of(item_id)}
+        cert.kept.append({**summary, "reason": why, "detail": "not erased; retry"})
+    event = archive.vault.record_event(
+        actor=actor, role=role, action="erase", subject=match.identifier,
+        item_ids=[e["item_id"] for e in cert.erased],
+        detail={"request_id": request_id, "erased": len(cert.erased),
+                "identifiers": list(match.identifiers),
+                "kept": [{"item_id": k["item_id"], "reason": k["reason"]} for k in cert.kept],
+                "recipients": [r["recipient"] for r in recipients]},
+    )
+    cert.audit_seq = event.seq
+    archive.catalog.checkpoint()
+    return cert
+
+
+def _blocks_erasure(archive: Archive, purpose: str) -> bool:
+    try:
+        return archive.config.purpose(purpose).blocks_erasure
+    except KeyError:
+        return False

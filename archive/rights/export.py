@@ -1,0 +1,250 @@
+"""Access and portability (Art. 15 and 20): the subject's export, streamed.
+
+The ZIP (``index.json``, originals, transcripts, rectifications, vCon per
+conversation, a plain-language summary) is produced chunk by chunk in memory:
+no plaintext touches the disk here; the caller chooses where the bytes go.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, BinaryIO, Final
+
+from archive.model import ItemRecord, TranscriptStatus, now_utc
+from archive.rights.subjects import (
+    PRIVACY,
+    Identifiers,
+    SubjectMatch,
+    disclosures_by_item,
+    find_subject,
+)
+from archive.service import Archive
+from archive.vault import PART_DETAILS, PART_ORIGINAL, PART_TRANSCRIPT, PART_TRANSCRIPT_TEXT
+from archive.vcon import ConversationPart, build_vcon, conversation_key
+
+EXPORT_FORMAT: Final = "commarchive-subject-export/1"
+
+
+class _Chunks(io.RawIOBase):
+    """A write-only, unseekable sink that hands its bytes out chunk by chunk."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._pos = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        b = bytes(data)
+        self._buf += b
+        self._pos += len(b)
+        return len(b)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def take(self) -> bytes:
+        out = bytes(self._buf)
+        self._buf.clear()
+        return out
+
+
+def _ext(content_type: str) -> str:
+    if content_type == "message/rfc822":
+        return "eml"
+    if content_type.startswith("audio/"):
+        return "wav"
+    return "bin"
+
+
+@dataclass(slots=True)
+class ExportPlan:
+    match: SubjectMatch
+    audit_seq: int
+    chunks: Iterator[bytes]
+
+
+def _purpose_json(archive: Archive, record: ItemRecord) -> list[dict[str, Any]]:
+    out = []
+    for tag in record.purposes:
+        try:
+            p = archive.config.purpose(tag.purpose)
+        except KeyError:
+            continue
+        out.append({"purpose": p.name, "description": p.description,
+                    "lawful_basis": p.lawful_basis.value,
+                    "retain_until": tag.retain_until.isoformat(),
+                    "roles": [r.value for r in p.roles]})
+    return out
+
+
+def start_export(
+    archive: Archive, identifier: Identifiers, *, actor: str, role: str = PRIVACY,
+    request_id: int | None = None, now: datetime | None = None,
+) -> ExportPlan:
+    """Audit the export, then stream the ZIP (no plaintext ever touches the disk here)."""
+    now = now or now_utc()
+    match = find_subject(archive, identifier)
+    event = archive.vault.record_event(
+        actor=actor, role=role, action="export", item_ids=match.item_ids,
+        subject=match.identifier,
+        detail={"request_id": request_id, "format": EXPORT_FORMAT,
+                "identifiers": list(match.identifiers)},
+    )
+    return ExportPlan(match, event.seq, _zip_chunks(archive, match, now, request_id, event.seq))
+
+
+def _zip_chunks(archive: Archive, match: SubjectMatch, now: datetime,
+                request_id: int | None, audit_seq: int) -> Iterator[bytes]:
+    sink = _Chunks()
+    records = archive.vault.records_of(match.item_ids)
+    disclosures = disclosures_by_item(archive, list(records))
+    entries: list[dict[str, Any]] = []
+    conversations: dict[str, list[ConversationPart]] = {}
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for record in sorted(records.values(), key=lambda r: (r.started_at, r.id)):
+            base = f"items/{record.id}"
+            shared = disclosures.get(record.id, [])
+            part, dek, raw = _unsealed(archive, record, shared)
+            details, notes = part.details, part.annotations
+            files = [f"{base}/original.{_ext(record.content_type)}", f"{base}/details.json"]
+            zf.writestr(files[0], part.original)
+            zf.writestr(files[1], json.dumps(details, ensure_ascii=False, indent=2))
+            if raw is not None:
+                text = archive.vault.unseal(record.id, PART_TRANSCRIPT_TEXT, dek)
+                zf.writestr(f"{base}/transcript.json", raw)
+                zf.writestr(f"{base}/transcript.txt", text)
+                files += [f"{base}/transcript.json", f"{base}/transcript.txt"]
+            if notes:
+                zf.writestr(f"{base}/rectifications.json",
+                            json.dumps(notes, ensure_ascii=False, indent=2))
+                files.append(f"{base}/rectifications.json")
+            entries.append({
+                "id": record.id, "channel": record.channel.value,
+                "direction": record.direction.value, "source": record.source,
+                "started_at": record.started_at.isoformat(),
+                "ended_at": record.ended_at.isoformat() if record.ended_at else None,
+                "archived_at": record.ingested_at.isoformat(),
+                "match": match.match_of(record.id),
+                "subject_line": details.get("subject") or details.get("title"),
+                "parties": [p.as_dict() for p in record.parties],
+                "purposes": _purpose_json(archive, record),
+                "restricted": record.restricted, "held": record.held,
+                "disclosed_to": shared, "rectifications": notes,
+                "transcript_status": record.transcript_status.value,
+                "files": files,
+            })
+            conversations.setdefault(conversation_key(record), []).append(part)
+            yield sink.take()
+        vcon_files = []
+        for key, parts in conversations.items():
+            vcon = build_vcon(parts, archive.config, created_at=now)
+            name = f"vcon/{vcon['uuid']}.vcon.json"
+            vcon_files.append({"file": name, "items": [p.record.id for p in parts],
+                               "conversation": key})
+            zf.writestr(name, json.dumps(vcon, ensure_ascii=False, indent=1))
+            yield sink.take()
+        index = {
+            "format": EXPORT_FORMAT,
+            "controller": archive.config.organisation,
+            "subject": match.identifier,
+            "subject_kind": match.kind.value,
+            "identifiers": list(match.identifiers),
+            "generated_at": now.isoformat(),
+            "request_id": request_id,
+            "audit_seq": audit_seq,
+            "purposes": [
+                {"purpose": p.name, "description": p.description,
+                 "lawful_basis": p.lawful_basis.value, "retention_days": p.retention_days,
+                 "roles": [r.value for r in p.roles]}
+                for p in archive.config.purposes
+            ],
+            "items": entries,
+            "vcon": vcon_files,
+        }
+        zf.writestr("index.json", json.dumps(index, ensure_ascii=False, indent=2))
+        zf.writestr("summary.txt", _summary_text(index))
+    yield sink.take()
+
+
+def _summary_text(index: dict[str, Any]) -> str:
+    lines = [
+        f"Your data held by {index['controller']}",
+        "=" * 60,
+        f"Identifier: {index['subject']}",
+        f"Prepared: {index['generated_at']}",
+        f"Recordings and messages found: {len(index['items'])}",
+        "",
+        "Why we keep them (purposes and lawful basis):",
+    ]
+    for p in index["purposes"]:
+        lines.append(f"  - {p['purpose']}: {p['description']} "
+                     f"(basis: {p['lawful_basis'].replace('_', ' ')}; "
+                     f"kept {p['retention_days']} days)")
+    lines += ["", "Items:"]
+    for item in index["items"]:
+        purposes = ", ".join(f"{p['purpose']} until {p['retain_until'][:10]}"
+                             for p in item["purposes"]) or "none"
+        lines.append(f"  - {item['started_at'][:16]} {item['channel']} "
+                     f"({item['direction']}): {item['subject_line'] or ''}")
+        lines.append(f"      purposes: {purposes}")
+        for d in item["disclosed_to"]:
+            lines.append(f"      disclosed to {d['recipient']} on {d['disclosed_at'][:10]} "
+                         f"({d['legal_basis']})")
+        for note in item["rectifications"]:
+            lines.append(f"      correction noted {note['created_at'][:10]}: {note['text']}")
+        if item["restricted"]:
+            lines.append("      processing restricted at your request")
+    lines += ["", "index.json holds the same in machine-readable form; vcon/ holds each "
+              "conversation in the IETF vCon format; items/ holds the originals and "
+              "transcripts.", ""]
+    return "\n".join(lines)
+
+
+def export_subject(
+    archive: Archive, identifier: Identifiers, out: BinaryIO, *, actor: str, role: str = PRIVACY,
+    request_id: int | None = None, now: datetime | None = None,
+) -> ExportPlan:
+    """Write the subject's export ZIP to ``out`` (the caller's explicit choice)."""
+    plan = start_export(archive, identifier, actor=actor, role=role, request_id=request_id,
+                        now=now)
+    for chunk in plan.chunks:
+        out.write(chunk)
+    return plan
+
+
+def vcons_of(archive: Archive, identifier: Identifiers, *, actor: str,
+             role: str = PRIVACY) -> list[dict[str, Any]]:
+    """The subject's conversations as vCon objects (audited like an export)."""
+    match = find_subject(archive, identifier)
+    archive.vault.record_event(actor=actor, role=role, action="export", item_ids=match.item_ids,
+                         subject=match.identifier, detail={"format": "vcon"})
+    records = archive.vault.records_of(match.item_ids)
+    disclosures = disclosures_by_item(archive, list(records))
+    groups: dict[str, list[ConversationPart]] = {}
+    for record in sorted(records.values(), key=lambda r: (r.started_at, r.id)):
+        part, _, _ = _unsealed(archive, record, disclosures.get(record.id, []))
+        groups.setdefault(conversation_key(record), []).append(part)
+    now = now_utc()
+    return [build_vcon(parts, archive.config, created_at=now) for parts in groups.values()]
+
+
+def _unsealed(
+    archive: Archive, record: ItemRecord, shared: list[dict[str, Any]]
+) -> tuple[ConversationPart, bytes, bytes | None]:
+    """What an export holds of one item, its data key, and the transcript as stored."""
+    dek = archive.vault.dek(record.id)
+    raw = (archive.vault.unseal(record.id, PART_TRANSCRIPT, dek)
+           if record.transcript_status is TranscriptStatus.DONE else None)
+    part = ConversationPart(
+        record, json.loads(archive.vault.unseal(record.id, PART_DETAILS, dek)),
+        archive.vault.unseal(record.id, PART_ORIGINAL, dek),
+        json.loads(raw) if raw is not None else None,
+        archive.reader.annotations(record.id), shared)
+    return part, dek, raw

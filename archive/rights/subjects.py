@@ -1,0 +1,160 @@
+"""Finding a data subject's items, and what every right reports about them.
+
+A subject's items are those where one of their identifiers is a party (the
+catalog's subject identifiers) plus those whose content mentions one (the
+search index). Every action is audited with the subject's normalised
+identifier, so ``audit list --subject`` finds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from archive import catalog as cat
+from archive.config import Role
+from archive.errors import ErrorCode, InvalidRequest, SearchIndexError
+from archive.index import SearchQuery, hit_pages
+from archive.model import AddressKind, ItemRecord, Party, PartyRole
+from archive.service import Archive
+from archive.tagging import normalise_identifier, search_terms
+
+MENTION_PAGE_ITEMS: Final = 500
+PRIVACY: Final = Role.PRIVACY.value
+
+
+class MatchKind(StrEnum):
+    PARTY = "party"
+    MENTION = "mention"
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectMatch:
+    #: The first identifier given, normalised: what audit events carry as ``subject``.
+    identifier: str
+    kind: AddressKind
+    party_items: tuple[str, ...]
+    mention_items: tuple[str, ...]
+    #: Every identifier given, normalised (a subject may give several).
+    identifiers: tuple[str, ...] = ()
+
+    @property
+    def item_ids(self) -> list[str]:
+        return sorted(set(self.party_items) | set(self.mention_items))
+
+    def match_of(self, item_id: str) -> list[str]:
+        out = []
+        if item_id in self.party_items:
+            out.append(MatchKind.PARTY.value)
+        if item_id in self.mention_items:
+            out.append(MatchKind.MENTION.value)
+        return out
+
+
+Identifiers = str | Sequence[str]
+
+
+def _variants(archive: Archive, kind: AddressKind, identifier: str) -> list[str]:
+    if kind is AddressKind.PHONE:
+        return search_terms(archive.config, Party(PartyRole.PARTICIPANT, identifier, kind))
+    return [identifier]
+
+
+def _mentions(archive: Archive, variants: Sequence[str]) -> list[str]:
+    found: list[str] = []
+    try:
+        for variant in variants:
+            query = SearchQuery(text='"' + variant.replace('"', " ") + '"',
+                                include_restricted=True)
+            for ids in hit_pages(archive.index, query, MENTION_PAGE_ITEMS):
+                found.extend(ids)
+    except SearchIndexError as exc:
+        raise InvalidRequest(f"subject lookup failed: {exc}",
+                             code=ErrorCode.UNAVAILABLE) from exc
+    return found
+
+
+def find_subject(archive: Archive, identifier: Identifiers, *,
+                 mentions: bool = True) -> SubjectMatch:
+    """Items of a data subject, by any of their identifiers (e-mail, phone, customer number).
+
+    Items where an identifier is a party, plus (``mentions``) items whose
+    content mentions one.
+    """
+    raw = [identifier] if isinstance(identifier, str) else list(identifier)
+    raw = [r.strip() for r in raw if r and r.strip()]
+    if not raw:
+        raise InvalidRequest("an identifier is required")
+    normalised = [normalise_identifier(archive.config, r) for r in raw]
+    forms: set[str] = set()
+    for r, (_kind, norm) in zip(raw, normalised, strict=True):
+        forms |= {norm, r, r.lower()}
+    with archive.catalog.read() as conn:
+        party = sorted({str(r[0]) for r in conn.execute(
+            sa.select(cat.subjects.c.item_id).where(cat.subjects.c.identifier.in_(forms)))})
+    mention: list[str] = []
+    if mentions:
+        hits: set[str] = set()
+        for kind, norm in normalised:
+            hits |= set(_mentions(archive, _variants(archive, kind, norm)))
+        if hits:
+            with archive.catalog.read() as conn:
+                live = {str(r[0]) for r in conn.execute(
+                    sa.select(cat.items.c.id).where(cat.items.c.id.in_(sorted(hits))))}
+            mention = sorted(live)
+    kind, first = normalised[0]
+    return SubjectMatch(first, kind, tuple(party), tuple(mention),
+                        tuple(dict.fromkeys(n for _k, n in normalised)))
+
+
+def disclosures_by_item(archive: Archive, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    if not ids:
+        return out
+    with archive.catalog.read() as conn:
+        for r in conn.execute(sa.select(cat.disclosures)
+                              .where(cat.disclosures.c.item_id.in_(list(ids)))
+                              .order_by(cat.disclosures.c.id)):
+            out.setdefault(r.item_id, []).append({
+                "id": r.id, "recipient": r.recipient, "legal_basis": r.legal_basis,
+                "disclosed_at": r.disclosed_at.isoformat(), "reference": r.reference,
+                "recorded_by": r.recorded_by})
+    return out
+
+
+def recipients_to_notify(archive: Archive, ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Recipients the items were disclosed to (Art. 19: tell them of changes)."""
+    grouped: dict[str, dict[str, Any]] = {}
+    for item_id, rows in disclosures_by_item(archive, ids).items():
+        for d in rows:
+            entry = grouped.setdefault(d["recipient"], {
+                "recipient": d["recipient"], "item_ids": [], "disclosures": []})
+            if item_id not in entry["item_ids"]:
+                entry["item_ids"].append(item_id)
+            entry["disclosures"].append({k: d[k] for k in
+                                         ("legal_basis", "disclosed_at", "reference")})
+    return [grouped[k] for k in sorted(grouped)]
+
+
+def item_summary(record: ItemRecord) -> dict[str, Any]:
+    return {"item_id": record.id, "channel": record.channel.value,
+            "started_at": record.started_at.isoformat()}
+
+
+def subject_overview(archive: Archive, identifier: Identifiers, *, actor: str,
+                     role: str = PRIVACY) -> dict[str, Any]:
+    """What ``subjects find`` shows: the items' metadata (no content); audited."""
+    match = find_subject(archive, identifier)
+    records = archive.vault.records_of(match.item_ids)
+    items = [
+        {**item_summary(r), "match": match.match_of(r.id), "direction": r.direction.value,
+         "purposes": sorted(r.purpose_names), "restricted": r.restricted, "held": r.held}
+        for r in sorted(records.values(), key=lambda r: r.started_at)
+    ]
+    archive.vault.record_event(actor=actor, role=role, action="subject_lookup",
+                         item_ids=match.item_ids, subject=match.identifier)
+    return {"subject": match.identifier, "kind": match.kind.value, "items": items}

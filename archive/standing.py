@@ -1,0 +1,102 @@
+"""Standing requests about a data subject, applied to items archived later.
+
+A legal hold on a subject and a subject's restriction request (Art. 18) cover
+every item of that subject, including items that arrive after the hold or the
+request: intake applies them inside the transaction that commits a new item
+(or merges a re-delivery's new parties), and a sweep or erasure brings
+subject holds up to date before it decides. This module is the one place
+where that rule is written; it works on the catalog only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from archive import catalog as cat
+from archive.audit import SYSTEM_ACTOR
+from archive.model import HoldScope
+
+
+def hold_by_subject(conn: Connection, subjects: Mapping[str, Iterable[str]]) -> set[str]:
+    """Put items (id -> their subject identifiers) under every active legal hold on
+    one of their subjects; returns the ids of the items such a hold covers."""
+    identifiers = sorted({s for ids in subjects.values() for s in ids})
+    if not identifiers:
+        return set()
+    by_subject: dict[str, list[int]] = {}
+    for hold_id, target in conn.execute(
+        sa.select(cat.holds.c.id, cat.holds.c.target).where(
+            cat.holds.c.scope == HoldScope.SUBJECT.value, cat.holds.c.lifted_at.is_(None),
+            cat.holds.c.target.in_(identifiers))):
+        by_subject.setdefault(str(target), []).append(int(hold_id))
+    wanted = {(h, item_id) for item_id, ids in subjects.items()
+              for s in ids for h in by_subject.get(s, ())}
+    if not wanted:
+        return set()
+    have = {(int(h), str(i)) for h, i in conn.execute(
+        sa.select(cat.hold_items.c.hold_id, cat.hold_items.c.item_id)
+        .where(cat.hold_items.c.item_id.in_(sorted({i for _, i in wanted}))))}
+    rows = [{"hold_id": h, "item_id": i} for h, i in sorted(wanted - have)]
+    if rows:
+        conn.execute(cat.hold_items.insert(), rows)
+    return {i for _, i in wanted}
+
+
+def refresh_subject_holds(conn: Connection) -> int:
+    """Bring subject-scoped holds up to date with items archived since they were placed
+    (a safety net: intake already applies them); returns how many items were added."""
+    active = conn.execute(
+        sa.select(cat.holds.c.id, cat.holds.c.target)
+        .where(cat.holds.c.scope == HoldScope.SUBJECT.value, cat.holds.c.lifted_at.is_(None))
+    ).all()
+    added = 0
+    for hold_id, subject in active:
+        have = sa.select(cat.hold_items.c.item_id).where(cat.hold_items.c.hold_id == hold_id)
+        fresh = conn.execute(
+            sa.select(cat.subjects.c.item_id).distinct()
+            .where(cat.subjects.c.identifier == subject, cat.subjects.c.item_id.not_in(have))
+        ).all()
+        if fresh:
+            conn.execute(cat.hold_items.insert(),
+                         [{"hold_id": hold_id, "item_id": r[0]} for r in fresh])
+            added += len(fresh)
+    return added
+
+
+def restrict_by_subject(
+    conn: Connection, subjects: Mapping[str, Iterable[str]], now: datetime
+) -> set[str]:
+    """Restrict items (id -> their subject identifiers) of subjects who asked for
+    restriction (Art. 18); returns the ids of the items such a request covers."""
+    identifiers = sorted({s for ids in subjects.values() for s in ids})
+    if not identifiers:
+        return set()
+    reasons: dict[str, str] = {}
+    for ident, reason in conn.execute(
+        sa.select(cat.subject_restrictions.c.identifier, cat.subject_restrictions.c.reason)
+        .where(cat.subject_restrictions.c.identifier.in_(identifiers),
+               cat.subject_restrictions.c.lifted_at.is_(None))
+        .order_by(cat.subject_restrictions.c.id)):
+        reasons.setdefault(str(ident), str(reason))
+    wanted: dict[str, str] = {}
+    for item_id, ids in subjects.items():
+        asked = [reasons[s] for s in ids if s in reasons]
+        if asked:
+            wanted[item_id] = asked[0]
+    if not wanted:
+        return set()
+    have = {(str(i), str(r)) for i, r in conn.execute(
+        sa.select(cat.restrictions.c.item_id, cat.restrictions.c.reason).where(
+            cat.restrictions.c.item_id.in_(sorted(wanted)),
+            cat.restrictions.c.lifted_at.is_(None)))}
+    rows = [{"item_id": i, "reason": r, "created_by": SYSTEM_ACTOR, "created_at": now}
+            for i, r in sorted(wanted.items()) if (i, r) not in have]
+    if rows:
+        conn.execute(cat.restrictions.insert(), rows)
+    conn.execute(cat.items.update().where(cat.items.c.id.in_(sorted(wanted)))
+                 .values(restricted=True))
+    return set(wanted)
