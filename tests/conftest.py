@@ -22,6 +22,8 @@ from archive.store import ObjectStore
 from archive.store.local import LocalStore
 from archive.store.memory import MemoryStore
 
+pytest_plugins = ["tests.subjects"]
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 TEST_CONFIG = ArchiveConfig(

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from archive.config import Role
 from archive.service import Archive
 from search_api.app import create_app
-from tests.privacy.conftest import A, B, C, Mixed
+from tests.subjects import A, B, C, Mixed
 
 
 @pytest.fixture

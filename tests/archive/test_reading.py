@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from archive import holds, rights
 from archive.config import Role
-from archive.errors import AccessDenied, ErrorCode
+from archive.errors import AccessDenied, ErrorCode, IndexUnavailable
 from archive.index import SearchQuery
 from archive.service import Archive
 from archive.users import User
@@ -98,3 +99,76 @@ def test_tokens_are_stored_hashed(archive: Archive) -> None:
     token = archive.users.add("someone", Role.QUALITY)
     raw = (archive.data_dir / "catalog.sqlite").read_bytes()
     assert token.encode() not in raw
+
+
+QUALITY = User("q", Role.QUALITY)
+
+
+TRAINER = User("t", Role.TRAINER)
+
+
+LEGAL = User("l", Role.LEGAL)
+
+
+def test_search_follows_the_catalog_when_the_index_lags(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    item_id = archive.ingest(email_item(body="zebra complaint", customer="zed@klant.nl")).item_id
+
+    def index_down(*_args: object, **_kw: object) -> None:
+        raise IndexUnavailable(reason="down for the test")
+
+    monkeypatch.setattr(archive.index, "upsert", index_down)
+    rights.restrict_subject(archive, "zed@klant.nl", reason="disputed", actor="dpo")
+    assert archive.record(item_id).restricted
+    assert archive.search(QUALITY, SearchQuery(text="zebra")).result.total == 0
+    assert archive.search(TRAINER, SearchQuery(text="zebra")).result.hits == ()
+
+
+def test_trainer_snippets_lose_addresses_and_numbers_split_by_highlighting(
+    archive: Archive,
+) -> None:
+    archive.ingest(email_item(
+        body="Please call piet.jansen@gmail.com or 06 1234 5678 about the modem jansen"))
+    hits = archive.search(TRAINER, SearchQuery(text="modem jansen")).result.hits
+    assert len(hits) == 1
+    snippet = hits[0].snippet
+    assert "gmail" not in snippet and "1234" not in snippet, snippet
+    assert "<mark>modem</mark>" in snippet
+    quality_hit = archive.search(QUALITY, SearchQuery(text="modem")).result.hits[0]
+    assert "1234" in quality_hit.snippet  # only the anonymised view is redacted
+
+
+@pytest.mark.parametrize("query", [
+    SearchQuery(party="jan@customer.nl"),
+    SearchQuery(subject="jan@customer.nl"),
+    SearchQuery(text="jan@customer.nl"),
+    SearchQuery(text="0612345678"),
+])
+def test_trainers_cannot_search_for_a_person(archive: Archive, query: SearchQuery) -> None:
+    archive.ingest(email_item())
+    with pytest.raises(AccessDenied) as err:
+        archive.search(TRAINER, query)
+    assert err.value.code is ErrorCode.WRONG_ROLE
+
+
+def test_a_hold_keeps_data_for_legal_but_does_not_extend_quality_access(
+    archive: Archive,
+) -> None:
+    started = datetime.now(UTC) - timedelta(days=100)  # past quality's 90 days
+    item_id = archive.ingest(email_item(started_at=started, body="kept for court")).item_id
+    holds.place_hold(archive, actor="legal-1", reason="case", case_ref="X", item_ids=[item_id])
+    with pytest.raises(AccessDenied):
+        archive.read_content(QUALITY, item_id)
+    assert archive.read_content(LEGAL, item_id).purpose == "legal"
+    assert archive.search(QUALITY, SearchQuery(text="court")).result.total == 0
+
+
+def test_trainer_sees_rectifications_redacted(archive: Archive) -> None:
+    item_id = archive.ingest(email_item(body="my modem")).item_id
+    rights.annotate_item(archive, item_id, "Correct number is 0612345678, name Johannes",
+                     actor="dpo")
+    view = archive.get_item(TRAINER, item_id)
+    assert "0612345678" not in str(view.annotations)
+    assert archive.get_item(User("p", Role.PRIVACY), item_id).annotations[0]["text"].startswith(
+        "Correct number is 0612345678")

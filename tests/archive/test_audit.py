@@ -14,9 +14,10 @@ import pytest
 
 from archive import holds, rights
 from archive.retention import sweep
+from archive.service import Archive
 from commarchive import runtime
 from commarchive.settings import Settings
-from tests.privacy.conftest import T0, A, B, Mixed, build_mixed
+from tests.subjects import T0, A, B, Mixed, build_mixed
 
 
 def _run_privacy_actions(mixed: Mixed) -> None:

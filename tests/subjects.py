@@ -1,4 +1,4 @@
-"""A mixed archive of e-mails and calls from three data subjects."""
+"""A mixed archive of e-mails and calls from three data subjects (fixtures ``parch``, ``mixed``)."""
 
 from __future__ import annotations
 

@@ -14,10 +14,14 @@ from archive.retention import sweep
 from archive.service import Archive
 from archive.users import User
 from tests.conftest import email_item
-from tests.privacy.conftest import ORDERS_MAILBOX, T0
+from tests.subjects import ORDERS_MAILBOX, T0
 
 QUALITY = User("q", Role.QUALITY)
+
+
 LEGAL = User("l", Role.LEGAL)
+
+
 TRAINER = User("t", Role.TRAINER)
 
 
@@ -93,20 +97,3 @@ def test_sweep_is_audited_and_chain_stays_valid(parch: Archive) -> None:
         from archive import catalog as cat
         tomb = conn.execute(sa.select(cat.tombstones)).one()
     assert tomb.item_id == item and tomb.reason == "retention"
-
-
-def test_a_subject_hold_covers_items_archived_after_it_at_once(archive: Archive) -> None:
-    archive.ingest(email_item(customer="held@customer.nl"))
-    hold = holds.place_hold(archive, actor="legal-1", reason="litigation", case_ref="C-9",
-                            subject="held@customer.nl")
-    later = archive.ingest(email_item(customer="held@customer.nl", body="arrived later")).item_id
-    other = archive.ingest(email_item(customer="free@customer.nl")).item_id
-    assert archive.record(later).held
-    assert not archive.record(other).held
-    assert later in holds.get_hold(archive, hold.id).item_ids
-    # Held from the start: a sweep long after every retention end leaves it alone.
-    report = sweep(archive, now=T0 + timedelta(days=20 * 365), actor="sweeper")
-    assert later in report.held and later not in report.purged
-    legal = User("l", Role.LEGAL)
-    hits = archive.search(legal, SearchQuery(text="arrived later")).result.hits
-    assert [h.item_id for h in hits] == [later]

@@ -1,0 +1,74 @@
+"""One end-to-end test per data-subject right, on a mixed archive of three subjects."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+from archive import rights
+from archive.config import Role
+from archive.service import Archive
+from archive.users import User
+from tests.subjects import A, B, C, Mixed
+
+PRIVACY = User("p", Role.PRIVACY)
+
+
+QUALITY = User("q", Role.QUALITY)
+
+
+TRAINER = User("t", Role.TRAINER)
+
+
+LEGAL = User("l", Role.LEGAL)
+
+
+ALL_OF_A = [A.email, A.phone, A.customer_number]
+
+
+def _export(archive: Archive, identifier: str | list[str]) -> zipfile.ZipFile:
+    buf = io.BytesIO()
+    rights.export_subject(archive, identifier, buf, actor="dpo")
+    return zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+
+
+def test_access_export_contains_all_of_a_and_nothing_of_b_or_c(mixed: Mixed) -> None:
+    arc = mixed.archive
+    rights.record_disclosure(arc, [mixed.a_order], recipient="Tax authority",
+                              legal_basis="Art. 6(1)(c); tax law", actor="legal-1",
+                              role="legal", reference="TAX-9")
+    rights.annotate_item(arc, mixed.items[A.email][0], "Customer says the date is wrong.",
+                          actor="dpo", subject=A.email)
+    zf = _export(arc, ALL_OF_A)
+    names = zf.namelist()
+    index = json.loads(zf.read("index.json"))
+    exported = {i["id"] for i in index["items"]}
+    expected = set(mixed.items[A.email])
+    assert exported == expected
+    others = set(mixed.items[B.email]) | set(mixed.items[C.email])
+    assert not any(o in n for o in others for n in names)
+    blob = b"".join(zf.read(n) for n in names)
+    for other in (B, C):
+        assert other.email.encode() not in blob and other.phone.encode() not in blob
+    order = next(i for i in index["items"] if i["id"] == mixed.a_order)
+    assert {p["lawful_basis"] for p in order["purposes"]} == {"legitimate_interest",
+                                                              "legal_obligation"}
+    assert all(p["retain_until"] for p in order["purposes"])
+    assert order["disclosed_to"][0]["recipient"] == "Tax authority"
+    call = next(i for i in index["items"] if i["channel"] == "call")
+    assert f"items/{call['id']}/original.wav" in names
+    words = json.loads(zf.read(f"items/{call['id']}/transcript.json"))
+    assert words["speakers"][0]["words"][0]["start"] == 0.0
+    assert b"router" in zf.read(f"items/{call['id']}/transcript.txt")
+    first = next(i for i in index["items"] if i["id"] == mixed.items[A.email][0])
+    assert first["rectifications"][0]["text"] == "Customer says the date is wrong."
+    assert zf.read(f"items/{first['id']}/original.eml").startswith(b"From: Jan <anna@")
+    assert "Tax authority" in zf.read("summary.txt").decode()
+    vcons = [json.loads(zf.read(n)) for n in names if n.startswith("vcon/")]
+    assert sum(len(v["dialog"]) for v in vcons) == len(expected)
+    recording = next(d for v in vcons for d in v["dialog"] if d["type"] == "recording")
+    assert recording["encoding"] == "base64url" and recording["parties"]
+    assert any(a["type"] == "lawful_basis" for v in vcons for a in v["attachments"])
+    events = arc.audit.events(subject=A.email, action="export")
+    assert events and set(events[-1].item_ids) == set(exported)

@@ -1,0 +1,78 @@
+"""One end-to-end test per data-subject right, on a mixed archive of three subjects."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import timedelta
+
+import pytest
+
+from archive import rights
+from archive.config import Role
+from archive.errors import InvalidRequest
+from archive.service import Archive
+from archive.users import User
+from tests.subjects import T0, A, B, C, Mixed
+
+PRIVACY = User("p", Role.PRIVACY)
+
+
+QUALITY = User("q", Role.QUALITY)
+
+
+TRAINER = User("t", Role.TRAINER)
+
+
+LEGAL = User("l", Role.LEGAL)
+
+
+ALL_OF_A = [A.email, A.phone, A.customer_number]
+
+
+def _export(archive: Archive, identifier: str | list[str]) -> zipfile.ZipFile:
+    buf = io.BytesIO()
+    rights.export_subject(archive, identifier, buf, actor="dpo")
+    return zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+
+
+def test_rectification_is_an_annotation_beside_the_intact_original(mixed: Mixed) -> None:
+    arc = mixed.archive
+    item = mixed.items[C.email][0]
+    before = arc.read_content(PRIVACY, item).data
+    rights.record_disclosure(arc, [item], recipient="Processor X", legal_basis="Art. 28 DPA",
+                              actor="dpo")
+    out = rights.annotate_item(arc, item, "Correct address: Main St 2.", actor="dpo",
+                                subject=C.email)
+    assert out["recipients_to_notify"][0]["recipient"] == "Processor X"
+    view = arc.get_item(QUALITY, item)
+    assert view.annotations[0]["text"] == "Correct address: Main St 2."
+    assert arc.read_content(PRIVACY, item).data == before
+    assert arc.audit.events(subject=C.email)[-1].action == "rectify"
+
+
+def test_disclosures_are_listed_per_subject(mixed: Mixed) -> None:
+    arc = mixed.archive
+    rights.record_disclosure(arc, mixed.items[B.email][:2], recipient="Regulator",
+                              legal_basis="Art. 6(1)(c)", actor="legal-1", role="legal",
+                              reference="REG-1")
+    listed = rights.list_disclosures(arc, subject=[B.email, B.phone])
+    assert {d["item_id"] for d in listed} == set(mixed.items[B.email][:2])
+    assert rights.list_disclosures(arc, subject=A.email) == []
+
+
+def test_requests_are_tracked_with_a_one_month_deadline(parch: Archive) -> None:
+    req = rights.add_request(parch, kind="access", subject="Anna@customer.nl",
+                              requested_by="Anna by letter", verified_by="dpo",
+                              actor="dpo", received_at=T0)
+    assert req["due_at"] == (T0 + timedelta(days=30)).isoformat()
+    assert req["subject"] == A.email
+    late = T0 + timedelta(days=31)
+    assert [r["id"] for r in rights.list_requests(parch, overdue=True, now=late)] == [req["id"]]
+    assert rights.list_requests(parch, overdue=True, now=T0 + timedelta(days=29)) == []
+    closed = rights.close_request(parch, req["id"], actor="dpo", note="export sent")
+    assert closed["status"] == "done"
+    assert rights.list_requests(parch, overdue=True, now=late) == []
+    with pytest.raises(InvalidRequest):
+        rights.add_request(parch, kind="gossip", subject="x", requested_by="y",
+                            verified_by=None, actor="dpo")

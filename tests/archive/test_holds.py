@@ -1,0 +1,131 @@
+"""On S3 with Object Lock, a legal hold also locks the objects at the storage level."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from archive import holds, rights
+from archive.config import Role
+from archive.errors import BlobLocked, ContentIntegrityError, ItemNotFound
+from archive.index.memory import MemoryIndex
+from archive.retention import sweep
+from archive.service import Archive
+from archive.users import User
+from tests.conftest import email_item, make_archive, make_s3_store
+from tests.subjects import PRIVACY_CONFIG, T0, A, C, Mixed
+
+
+@pytest.mark.service
+def test_hold_sets_object_lock_legal_hold_and_lifting_releases_it(tmp_path: Path) -> None:
+    store = make_s3_store(object_lock=True)
+    arc = make_archive(tmp_path / "s3", store=store, index=MemoryIndex(), config=PRIVACY_CONFIG)
+    try:
+        item = arc.ingest(email_item(body="keep this", started_at=T0)).item_id
+        hold = holds.place_hold(arc, actor="legal-1", reason="litigation", case_ref="S3-1",
+                                item_ids=[item])
+        keys = [k for k in store.keys("items/") if item in k]
+        assert keys and hold.storage_locks == len(keys)
+        with pytest.raises(BlobLocked):
+            store.delete(keys[0])
+        report = sweep(arc, now=T0 + timedelta(days=400))
+        assert report.held == [item]
+        holds.lift_hold(arc, hold.id, actor="legal-1", note="closed")
+        report = sweep(arc, now=T0 + timedelta(days=400))
+        assert report.purged == [item]
+        assert not [k for k in store.keys("items/") if item in k]
+    finally:
+        arc.close()
+
+
+@pytest.mark.service
+def test_item_archived_under_a_subject_hold_is_locked_in_the_store_at_once(
+    tmp_path: Path,
+) -> None:
+    store = make_s3_store(object_lock=True)
+    arc = make_archive(tmp_path / "s3", store=store, index=MemoryIndex(), config=PRIVACY_CONFIG)
+    try:
+        arc.ingest(email_item(customer="held@customer.nl", started_at=T0))
+        holds.place_hold(arc, actor="legal-1", reason="litigation", case_ref="S3-2",
+                         subject="held@customer.nl")
+        later = arc.ingest(email_item(customer="held@customer.nl", body="x" * 300_000)).item_id
+        keys = [k for k in store.keys("items/") if later in k]
+        assert keys  # the original is a blob (large parts never go inline)
+        with pytest.raises(BlobLocked):
+            store.delete(keys[0])
+    finally:
+        arc.close()
+
+
+PRIVACY = User("p", Role.PRIVACY)
+
+
+QUALITY = User("q", Role.QUALITY)
+
+
+TRAINER = User("t", Role.TRAINER)
+
+
+LEGAL = User("l", Role.LEGAL)
+
+
+ALL_OF_A = [A.email, A.phone, A.customer_number]
+
+
+def _export(archive: Archive, identifier: str | list[str]) -> zipfile.ZipFile:
+    buf = io.BytesIO()
+    rights.export_subject(archive, identifier, buf, actor="dpo")
+    return zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+
+
+def test_subject_hold_covers_later_items_and_blocks_erasure(mixed: Mixed) -> None:
+    arc = mixed.archive
+    hold = holds.place_hold(arc, actor="legal-1", reason="claim", case_ref="C-2",
+                            subject=C.phone)
+    assert set(hold.item_ids) == {i for i in mixed.items[C.email]
+                                  if arc.record(i).channel.value == "call"}
+    cert = rights.erase_subject(arc, C.phone, actor="dpo").public()
+    assert {k["reason"] for k in cert["kept"]} == {"legal_hold"}
+    assert cert["erased"] == []
+    lifted = holds.lift_hold(arc, hold.id, actor="legal-1", note="settled")
+    assert not lifted.active
+    cert = rights.erase_subject(arc, C.phone, actor="dpo").public()
+    assert len(cert["erased"]) == 1
+
+
+def test_search_hold_and_storage_lock(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from archive.errors import BlobLocked
+    from archive.index.memory import MemoryIndex
+    from archive.store.memory import MemoryStore
+    from tests.conftest import email_item, make_archive
+    from tests.subjects import ORDERS_MAILBOX, PRIVACY_CONFIG
+
+    assert isinstance(tmp_path, Path)
+    store = MemoryStore()
+    arc = make_archive(tmp_path / "m", store=store, index=MemoryIndex(), config=PRIVACY_CONFIG)
+    try:
+        item = arc.ingest(email_item(body="fraud suspected here", agent=ORDERS_MAILBOX,
+                                     started_at=T0)).item_id
+        arc.ingest(email_item(body="nothing to see", started_at=T0))
+        # Tagged for quality/training only: legal may not see it, so a search hold
+        # neither covers nor reveals it.
+        arc.ingest(email_item(body="fraud rumour in a quality-only mail", started_at=T0))
+        hold = holds.place_hold(arc, actor="l", reason="fraud", case_ref="F-1",
+                                query="fraud")
+        assert hold.item_ids == (item,) and hold.storage_locks >= 1
+        key = next(k for k in store.keys("items/") if item in k)
+        with pytest.raises(BlobLocked):
+            store.delete(key)
+        holds.lift_hold(arc, hold.id, actor="l", note="cleared")
+        report = sweep(arc, now=T0 + timedelta(days=3000))  # past legal's 7 years
+        assert item in report.purged
+        with pytest.raises((ItemNotFound, ContentIntegrityError)):
+            arc.read_content(PRIVACY, item)
+    finally:
+        arc.close()
