@@ -7,6 +7,7 @@ so the OpenAPI document shows what a client gets when it is refused.
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any, Final
 
 from fastapi import FastAPI, Request
@@ -35,8 +36,6 @@ STATUS_BY_CODE: Final[dict[ErrorCode, int]] = {
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.UNAVAILABLE: 503,
 }
-
-
 
 
 class ProblemPublic(BaseModel):
@@ -68,10 +67,11 @@ class ErrorPublic(BaseModel):
 
 
 def _describe(status: int) -> str:
-    codes = ", ".join(c.value for c, s in STATUS_BY_CODE.items() if s == status)
+    """The reason phrase and the codes a client can meet under that status."""
+    codes = [c.value for c, s in STATUS_BY_CODE.items() if s == status]
     if status == 422:
-        codes = ErrorCode.INVALID.value
-    return f"Refused ({codes})" if codes else "Refused"
+        codes = [ErrorCode.INVALID.value]
+    return f"{HTTPStatus(status).phrase}: {', '.join(codes)}"
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -86,6 +86,7 @@ AUTHENTICATED_ERRORS: Final = error_responses(401, 403, 503)
 
 
 def error_response(code: ErrorCode, message: str, status: int, **extra: Any) -> JSONResponse:
+    """The error answer; ``extra`` holds only fields :class:`ErrorDetailPublic` declares."""
     headers: dict[str, str] = {}
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
