@@ -34,8 +34,6 @@ def ingest_cmd(ctx: Ctx, path: Path, channel: str | None, sidecar: Path | None) 
     click.echo(result.item_id)
 
 
-
-
 @click.command("transcribe")
 @click.option("--pending", is_flag=True, required=True,
               help="Transcribe every call still waiting for a transcript.")
