@@ -1,0 +1,7 @@
+"""The HTTP API and the reviewers' web UI over one :class:`archive.service.Archive`.
+
+Holds the FastAPI app (``app``), one router per resource (``routers/``), the JSON
+shapes it sends and accepts (``schemas/``), the one error shape (``errors``), the
+bearer-token dependencies (``deps``) and the static UI (``ui``). May import
+``archive`` (and ``ingest`` for call uploads); only ``commarchive`` imports it.
+"""

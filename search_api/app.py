@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
-import logging
-
 from fastapi import FastAPI
 
 from archive.service import Archive
+from search_api import ui
 from search_api.errors import install_error_handlers
-from search_api.routers import health, items, search
-
-log = logging.getLogger(__name__)
-
-#: Routers that live beside optional features; included when their module exists.
-OPTIONAL_ROUTERS = (
-    "search_api.routers.recordings",
-    "search_api.routers.privacy",
-    "search_api.routers.holds",
-    "search_api.routers.admin",
-    "search_api.ui",
-)
+from search_api.routers import admin, health, holds, items, privacy, recordings, search
 
 
 def create_app(archive: Archive) -> FastAPI:
@@ -32,15 +19,7 @@ def create_app(archive: Archive) -> FastAPI:
     )
     app.state.archive = archive
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(search.router)
-    app.include_router(items.router)
-    for name in OPTIONAL_ROUTERS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        app.include_router(module.router)
+    for router in (health.router, search.router, items.router, recordings.router,
+                   privacy.router, holds.router, admin.router, ui.router):
+        app.include_router(router)
     return app

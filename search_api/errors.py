@@ -1,12 +1,19 @@
-"""One JSON error shape for every refusal: {"error": {"code", "message", ...}}."""
+"""One JSON error shape for every refusal: {"error": {"code", "message", ...}}.
+
+The shape is the :class:`ErrorPublic` model: every error body is built through it,
+and routes name it for each error status they can answer (:func:`error_responses`),
+so the OpenAPI document shows what a client gets when it is refused.
+"""
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any, Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from archive.errors import AccessDenied, ArchiveError, ErrorCode, TemporaryFailure
@@ -31,15 +38,62 @@ STATUS_BY_CODE: Final[dict[ErrorCode, int]] = {
 }
 
 
-def error_response(
-    code: ErrorCode | str, message: str, status: int, **extra: Any
-) -> JSONResponse:
+class ProblemPublic(BaseModel):
+    """One invalid parameter or body field of a 422 answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field: str = Field(description="where: location and name, dot-separated (query.limit)")
+    problem: str
+
+
+class ErrorDetailPublic(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: ErrorCode = Field(description="stable, machine-readable reason")
+    message: str = Field(description="for people; never quotes archived content")
+    item_id: str | None = Field(default=None,
+                                description="the item refused (only where one is)")
+    details: list[ProblemPublic] | None = Field(
+        default=None, description="each invalid parameter (only on 422)")
+
+
+class ErrorPublic(BaseModel):
+    """The body of every error answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetailPublic
+
+
+def _describe(status: int) -> str:
+    """The reason phrase and the codes a client can meet under that status."""
+    codes = [c.value for c, s in STATUS_BY_CODE.items() if s == status]
+    if status == 422:
+        codes = [ErrorCode.INVALID.value]
+    return f"{HTTPStatus(status).phrase}: {', '.join(codes)}"
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for the error statuses a route answers, in the one shape."""
+    return {status: {"model": ErrorPublic, "description": _describe(status)}
+            for status in sorted(statuses)}
+
+
+#: What any route behind a bearer token can answer: no or a bad token, a role
+#: that may not, the catalog briefly unavailable.
+AUTHENTICATED_ERRORS: Final = error_responses(401, 403, 503)
+
+
+def error_response(code: ErrorCode, message: str, status: int, **extra: Any) -> JSONResponse:
+    """The error answer; ``extra`` holds only fields :class:`ErrorDetailPublic` declares."""
     headers: dict[str, str] = {}
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     if status == 503:
         headers["Retry-After"] = "30"
-    body = {"error": {"code": str(code), "message": message, **extra}}
+    detail = ErrorDetailPublic(code=code, message=message, **extra)
+    body = ErrorPublic(error=detail).model_dump(mode="json", exclude_unset=True)
     return JSONResponse(body, status_code=status, headers=headers)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
@@ -10,19 +10,22 @@ from archive.config import Role
 from archive.model import ItemStatus
 from archive.users import User
 from search_api.deps import ArchiveDep, require_roles
+from search_api.errors import AUTHENTICATED_ERRORS, error_responses
+from search_api.schemas.items import ItemSummariesPublic, ItemSummaryPublic
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=AUTHENTICATED_ERRORS)
 AdminOrPrivacy = Annotated[User, Depends(require_roles(Role.ADMIN, Role.PRIVACY))]
 
 
-@router.get("/items")
+# ``parties`` is sent to privacy staff only: the key is absent (not null) for admins.
+@router.get("/items", responses=error_responses(422), response_model_exclude_unset=True)
 def list_items(
     archive: ArchiveDep,
     user: AdminOrPrivacy,
     status: ItemStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:
+) -> ItemSummariesPublic:
     """Items by status, newest first: ids, status and reason, sizes; never content.
 
     Admins see no parties (personal data); privacy staff do.
@@ -31,16 +34,5 @@ def list_items(
     archive.audit.record(actor=user.name, role=user.role.value, action="list_items",
                          detail={"status": status.value if status else None,
                                  "count": len(records)})
-    items = []
-    for r in records:
-        entry: dict[str, Any] = {
-            "id": r.id, "channel": r.channel.value, "source": r.source,
-            "status": r.status.value, "status_reason": r.status_reason,
-            "ingested_at": r.ingested_at.isoformat(), "size_bytes": r.size_bytes,
-            "restricted": r.restricted, "held": r.held,
-            "purposes": sorted(r.purpose_names),
-        }
-        if user.role is Role.PRIVACY:
-            entry["parties"] = [{"role": p.role.value, "address": p.address} for p in r.parties]
-        items.append(entry)
-    return {"items": items}
+    return ItemSummariesPublic(items=[ItemSummaryPublic.of_record(r, role=user.role)
+                                      for r in records])

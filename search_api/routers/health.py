@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Response, status
 
 from search_api.deps import ArchiveDep
+from search_api.schemas.health import HealthPublic
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
-def healthz(archive: ArchiveDep) -> JSONResponse:
-    status: dict[str, Any] = archive.health()
-    return JSONResponse(status, status_code=200 if status["ok"] else 503)
+@router.get("/healthz", responses={
+    status.HTTP_503_SERVICE_UNAVAILABLE: {"model": HealthPublic,
+                                          "description": "A component is not ok"}})
+def healthz(archive: ArchiveDep, response: Response) -> HealthPublic:
+    """Each component's state; 503 when any is not ok."""
+    health = HealthPublic.model_validate(archive.health())
+    if not health.ok:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return health

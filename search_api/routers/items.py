@@ -10,26 +10,26 @@ from fastapi.responses import Response
 
 from archive.vault import PART_ORIGINAL, PART_TRANSCRIPT
 from search_api.deps import ArchiveDep, CurrentUser
-from search_api.schemas import public_record
+from search_api.errors import AUTHENTICATED_ERRORS, error_responses
+from search_api.schemas.items import ItemPublic, TranscriptPublic
 
-router = APIRouter(prefix="/api/v1/items", tags=["items"])
+router = APIRouter(prefix="/api/v1/items", tags=["items"], responses=AUTHENTICATED_ERRORS)
 PurposeQuery = Annotated[str | None, Query(max_length=64, description="read through this purpose")]
+#: What reading an item can answer beyond a bad token or role.
+READ_ERRORS = error_responses(404, 410, 422, 500)
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
 
 
-@router.get("/{item_id}")
-def get_item(item_id: str, archive: ArchiveDep, user: CurrentUser) -> dict[str, Any]:
-    view = archive.get_item(user, item_id)
-    anonymised = view.anonymised  # as the details were: by the purpose read through
-    body = public_record(view.record, anonymised=anonymised)
-    body["details"] = view.details
-    body["read_through"] = view.purpose
-    body["channels"] = view.details.get("channels", [])
-    body["annotations"] = view.annotations
-    body["disclosures"] = [] if anonymised else view.disclosures
-    return body
+@router.get("/{item_id}", responses=READ_ERRORS)
+def get_item(item_id: str, archive: ArchiveDep, user: CurrentUser) -> ItemPublic:
+    return ItemPublic.of_view(archive.get_item(user, item_id))
 
 
-@router.get("/{item_id}/content")
+@router.get("/{item_id}/content", response_class=Response, responses={
+    200: {"description": "The original, exactly as archived, in its own media type",
+          "content": {"message/rfc822": _BINARY, "audio/wav": _BINARY}},
+    **READ_ERRORS,
+})
 def get_content(
     item_id: str, archive: ArchiveDep, user: CurrentUser, purpose: PurposeQuery = None,
 ) -> Response:
@@ -47,10 +47,11 @@ def get_content(
     )
 
 
-@router.get("/{item_id}/transcript")
+@router.get("/{item_id}/transcript", responses=READ_ERRORS)
 def get_transcript(
     item_id: str, archive: ArchiveDep, user: CurrentUser, purpose: PurposeQuery = None,
-) -> dict[str, Any]:
+) -> TranscriptPublic:
     content = archive.read_content(user, item_id, part=PART_TRANSCRIPT, purpose=purpose)
     transcript: dict[str, Any] = json.loads(content.data)
-    return {"item_id": item_id, "read_through": content.purpose, "transcript": transcript}
+    return TranscriptPublic(item_id=item_id, read_through=content.purpose,
+                            transcript=transcript)

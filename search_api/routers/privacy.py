@@ -7,12 +7,10 @@ of the same person as repeated ``also`` parameters or body fields.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from archive import retention, rights
 from archive.config import Role
@@ -20,77 +18,37 @@ from archive.errors import InvalidRequest
 from archive.model import now_utc
 from archive.users import User
 from search_api.deps import ArchiveDep, PrivacyUser, require_roles
+from search_api.errors import AUTHENTICATED_ERRORS, error_responses
+from search_api.schemas.audit import AuditEventPublic, AuditVerifyPublic
+from search_api.schemas.privacy import (
+    AnnotationCreate,
+    AnnotationCreatedPublic,
+    DisclosureCreate,
+    DisclosureCreatedPublic,
+    DisclosurePublic,
+    ErasureCertificatePublic,
+    ErasureCreate,
+    ObjectionCreate,
+    ObjectionPublic,
+    PurposeReportPublic,
+    RestrictionCreate,
+    RestrictionLift,
+    RestrictionLiftedPublic,
+    RestrictionPublic,
+    SubjectOverviewPublic,
+    SubjectRequestClose,
+    SubjectRequestCreate,
+    SubjectRequestPublic,
+    SweepReportPublic,
+    SweepRun,
+    VConPublic,
+)
 
-router = APIRouter(prefix="/api/v1", tags=["privacy"])
+router = APIRouter(prefix="/api/v1", tags=["privacy"], responses=AUTHENTICATED_ERRORS)
 
 DisclosureUser = Annotated[User, Depends(require_roles(Role.PRIVACY, Role.LEGAL))]
 SweepUser = Annotated[User, Depends(require_roles(Role.PRIVACY, Role.ADMIN))]
 AlsoQuery = Annotated[list[str] | None, Query(description="further identifiers of the person")]
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SweepIn(_Body):
-    dry_run: bool = True
-    #: Only for a dry run: what a sweep at that time would do.
-    now: datetime | None = None
-
-
-class EraseIn(_Body):
-    also: list[str] = Field(default_factory=list)
-    request_id: int | None = None
-    parties_only: bool = False
-    #: Also erase items that mention the subject but belong to other data subjects.
-    erase_others: bool = False
-
-
-class RestrictIn(_Body):
-    reason: str = Field(min_length=1, max_length=2000)
-    also: list[str] = Field(default_factory=list)
-    request_id: int | None = None
-
-
-class UnrestrictIn(_Body):
-    note: str = Field(min_length=1, max_length=2000,
-                      description="how and when the subject was informed (Art. 18(3))")
-    also: list[str] = Field(default_factory=list)
-
-
-class ObjectIn(_Body):
-    purposes: list[str] | None = None
-    withdrawal: bool = False
-    also: list[str] = Field(default_factory=list)
-    request_id: int | None = None
-
-
-class AnnotationIn(_Body):
-    text: str = Field(min_length=1, max_length=20_000)
-    subject: str | None = None
-    request_id: int | None = None
-
-
-class DisclosureIn(_Body):
-    item_ids: list[str] = Field(min_length=1, max_length=10_000)
-    recipient: str = Field(min_length=1, max_length=300)
-    legal_basis: str = Field(min_length=1, max_length=2000)
-    disclosed_at: datetime | None = None
-    reference: str | None = Field(default=None, max_length=300)
-
-
-class RequestIn(_Body):
-    kind: rights.RequestKind
-    subject: str = Field(min_length=1, max_length=600)
-    requested_by: str = Field(min_length=1, max_length=300)
-    verified_by: str | None = Field(default=None, max_length=200)
-    received_at: datetime | None = None
-    note: str | None = None
-
-
-class RequestCloseIn(_Body):
-    status: str = Field(default="done", pattern="^(done|refused)$")
-    note: str | None = None
 
 
 def _ids(identifier: str, also: list[str] | None) -> list[str]:
@@ -101,34 +59,37 @@ def _ids(identifier: str, also: list[str] | None) -> list[str]:
 
 
 @router.get("/purposes/report")
-def purposes_report(archive: ArchiveDep, user: PrivacyUser) -> list[dict[str, Any]]:
+def purposes_report(archive: ArchiveDep, user: PrivacyUser) -> list[PurposeReportPublic]:
     """Each purpose with lawful basis, retention, roles and item counts (Art. 30)."""
-    return rights.purposes_report(archive)
+    return [PurposeReportPublic.model_validate(r) for r in rights.purposes_report(archive)]
 
 
-@router.post("/sweep")
-def sweep(body: SweepIn, archive: ArchiveDep, user: SweepUser) -> dict[str, Any]:
+@router.post("/sweep", responses=error_responses(400, 422))
+def sweep(body: SweepRun, archive: ArchiveDep, user: SweepUser) -> SweepReportPublic:
     """Run the retention sweep now (or a dry run, optionally as of another time)."""
     if body.now is not None and not body.dry_run:
         raise InvalidRequest("'now' may only be moved for a dry run")
     when = body.now if body.now is not None else now_utc()
     report = retention.sweep(archive, now=when, dry_run=body.dry_run, actor=user.name)
-    return report.public()
+    return SweepReportPublic.model_validate(report.public())
 
 
 # -- subjects ---------------------------------------------------------------------------------
 
 
-@router.get("/subjects/{identifier}")
+@router.get("/subjects/{identifier}", responses=error_responses(400, 422))
 def find_subject(identifier: str, archive: ArchiveDep, user: PrivacyUser,
-                 also: AlsoQuery = None) -> dict[str, Any]:
+                 also: AlsoQuery = None) -> SubjectOverviewPublic:
     """Items where the subject is a party or is mentioned (metadata only)."""
-    return rights.subject_overview(archive, _ids(identifier, also), actor=user.name,
-                                    role=user.role.value)
+    return SubjectOverviewPublic.model_validate(rights.subject_overview(
+        archive, _ids(identifier, also), actor=user.name, role=user.role.value))
 
 
-@router.get("/subjects/{identifier}/export", response_class=StreamingResponse,
-            responses={200: {"content": {"application/zip": {}}}})
+@router.get("/subjects/{identifier}/export", response_class=StreamingResponse, responses={
+    200: {"description": "The ZIP: index.json, originals, transcripts, vCon files, summary",
+          "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+    **error_responses(400, 422, 500),
+})
 def export_subject(identifier: str, archive: ArchiveDep, user: PrivacyUser,
                    also: AlsoQuery = None, request_id: int | None = None) -> StreamingResponse:
     """Access and portability (Art. 15, 20): the ZIP, streamed (never spooled to disk)."""
@@ -142,125 +103,137 @@ def export_subject(identifier: str, archive: ArchiveDep, user: PrivacyUser,
     )
 
 
-@router.get("/subjects/{identifier}/vcon")
+@router.get("/subjects/{identifier}/vcon", responses=error_responses(400, 422, 500))
 def subject_vcon(identifier: str, archive: ArchiveDep, user: PrivacyUser,
-                 also: AlsoQuery = None) -> list[dict[str, Any]]:
+                 also: AlsoQuery = None) -> list[VConPublic]:
     """The subject's conversations in the IETF vCon JSON format."""
-    return rights.vcons_of(archive, _ids(identifier, also), actor=user.name,
-                            role=user.role.value)
+    return [VConPublic.model_validate(v) for v in rights.vcons_of(
+        archive, _ids(identifier, also), actor=user.name, role=user.role.value)]
 
 
-@router.post("/subjects/{identifier}/erase")
-def erase_subject(identifier: str, body: EraseIn, archive: ArchiveDep,
-                  user: PrivacyUser) -> dict[str, Any]:
+# Kept items carry ``kept_purposes`` and ``purposes_erased`` only where a legal
+# obligation kept them: those keys are absent, not null, elsewhere.
+@router.post("/subjects/{identifier}/erase", responses=error_responses(400, 422),
+             response_model_exclude_unset=True)
+def erase_subject(identifier: str, body: ErasureCreate, archive: ArchiveDep,
+                  user: PrivacyUser) -> ErasureCertificatePublic:
     """Erasure (Art. 17): the certificate of what was erased and what was kept, and why."""
     cert = rights.erase_subject(archive, _ids(identifier, body.also), actor=user.name,
                                  role=user.role.value, request_id=body.request_id,
                                  mentions=not body.parties_only,
                                  erase_others=body.erase_others)
-    return cert.public()
+    return ErasureCertificatePublic.model_validate(cert.public())
 
 
-@router.post("/subjects/{identifier}/restrict")
-def restrict_subject(identifier: str, body: RestrictIn, archive: ArchiveDep,
-                     user: PrivacyUser) -> dict[str, Any]:
+@router.post("/subjects/{identifier}/restrict", responses=error_responses(400, 422))
+def restrict_subject(identifier: str, body: RestrictionCreate, archive: ArchiveDep,
+                     user: PrivacyUser) -> RestrictionPublic:
     """Restriction (Art. 18)."""
-    return rights.restrict_subject(archive, _ids(identifier, body.also), actor=user.name,
-                                    role=user.role.value, reason=body.reason,
-                                    request_id=body.request_id)
+    return RestrictionPublic.model_validate(rights.restrict_subject(
+        archive, _ids(identifier, body.also), actor=user.name, role=user.role.value,
+        reason=body.reason, request_id=body.request_id))
 
 
-@router.post("/subjects/{identifier}/unrestrict")
-def unrestrict_subject(identifier: str, body: UnrestrictIn, archive: ArchiveDep,
-                       user: PrivacyUser) -> dict[str, Any]:
+@router.post("/subjects/{identifier}/unrestrict", responses=error_responses(400, 422))
+def unrestrict_subject(identifier: str, body: RestrictionLift, archive: ArchiveDep,
+                       user: PrivacyUser) -> RestrictionLiftedPublic:
     """Lift a restriction; the note records that the subject was informed."""
-    return rights.lift_restriction(archive, _ids(identifier, body.also), actor=user.name,
-                                    role=user.role.value, note=body.note)
+    return RestrictionLiftedPublic.model_validate(rights.lift_restriction(
+        archive, _ids(identifier, body.also), actor=user.name, role=user.role.value,
+        note=body.note))
 
 
-@router.post("/subjects/{identifier}/object")
-def object_subject(identifier: str, body: ObjectIn, archive: ArchiveDep,
-                   user: PrivacyUser) -> dict[str, Any]:
+# A kept item names its ``purposes`` only where a legal hold kept it: absent elsewhere.
+@router.post("/subjects/{identifier}/object", responses=error_responses(400, 409, 422),
+             response_model_exclude_unset=True)
+def object_subject(identifier: str, body: ObjectionCreate, archive: ArchiveDep,
+                   user: PrivacyUser) -> ObjectionPublic:
     """Objection or consent withdrawal (Art. 21, 7(3)): purposes end, keys destroyed."""
-    return rights.object_subject(archive, _ids(identifier, body.also), actor=user.name,
-                                  role=user.role.value, purposes=body.purposes,
-                                  withdrawal=body.withdrawal, request_id=body.request_id)
+    return ObjectionPublic.model_validate(rights.object_subject(
+        archive, _ids(identifier, body.also), actor=user.name, role=user.role.value,
+        purposes=body.purposes, withdrawal=body.withdrawal, request_id=body.request_id))
 
 
 # -- rectification and disclosures ------------------------------------------------------------
 
 
-@router.post("/items/{item_id}/annotations", status_code=status.HTTP_201_CREATED)
-def annotate_item(item_id: str, body: AnnotationIn, archive: ArchiveDep,
-                  user: PrivacyUser) -> dict[str, Any]:
+@router.post("/items/{item_id}/annotations", status_code=status.HTTP_201_CREATED,
+             responses=error_responses(400, 404, 410, 422, 500))
+def annotate_item(item_id: str, body: AnnotationCreate, archive: ArchiveDep,
+                  user: PrivacyUser) -> AnnotationCreatedPublic:
     """Rectification (Art. 16): a sealed annotation beside the intact original."""
-    return rights.annotate_item(archive, item_id, body.text, actor=user.name,
-                                 role=user.role.value, request_id=body.request_id,
-                                 subject=body.subject)
+    return AnnotationCreatedPublic.model_validate(rights.annotate_item(
+        archive, item_id, body.text, actor=user.name, role=user.role.value,
+        request_id=body.request_id, subject=body.subject))
 
 
-@router.post("/disclosures", status_code=status.HTTP_201_CREATED)
-def add_disclosure(body: DisclosureIn, archive: ArchiveDep,
-                   user: DisclosureUser) -> dict[str, Any]:
+@router.post("/disclosures", status_code=status.HTTP_201_CREATED,
+             responses=error_responses(400, 404, 422))
+def add_disclosure(body: DisclosureCreate, archive: ArchiveDep,
+                   user: DisclosureUser) -> DisclosureCreatedPublic:
     """Record that items were given to a recipient (privacy or legal)."""
-    return rights.record_disclosure(archive, body.item_ids, recipient=body.recipient,
-                                     legal_basis=body.legal_basis, actor=user.name,
-                                     role=user.role.value, disclosed_at=body.disclosed_at,
-                                     reference=body.reference)
+    return DisclosureCreatedPublic.model_validate(rights.record_disclosure(
+        archive, body.item_ids, recipient=body.recipient, legal_basis=body.legal_basis,
+        actor=user.name, role=user.role.value, disclosed_at=body.disclosed_at,
+        reference=body.reference))
 
 
-@router.get("/disclosures")
+@router.get("/disclosures", responses=error_responses(400, 422))
 def list_disclosures(archive: ArchiveDep, user: DisclosureUser, subject: str | None = None,
-                     item_id: str | None = None) -> list[dict[str, Any]]:
-    return rights.list_disclosures(archive, subject=subject, item_id=item_id)
+                     item_id: str | None = None) -> list[DisclosurePublic]:
+    return [DisclosurePublic.model_validate(d)
+            for d in rights.list_disclosures(archive, subject=subject, item_id=item_id)]
 
 
 # -- requests ----------------------------------------------------------------------------------
 
 
-@router.post("/requests", status_code=status.HTTP_201_CREATED)
-def add_request(body: RequestIn, archive: ArchiveDep, user: PrivacyUser) -> dict[str, Any]:
+@router.post("/requests", status_code=status.HTTP_201_CREATED,
+             responses=error_responses(400, 422))
+def add_request(body: SubjectRequestCreate, archive: ArchiveDep,
+                user: PrivacyUser) -> SubjectRequestPublic:
     """Track a data-subject request; due one month after receipt."""
-    return rights.add_request(archive, kind=body.kind.value, subject=body.subject,
-                               requested_by=body.requested_by, verified_by=body.verified_by,
-                               actor=user.name, role=user.role.value,
-                               received_at=body.received_at, note=body.note)
+    return SubjectRequestPublic.model_validate(rights.add_request(
+        archive, kind=body.kind.value, subject=body.subject, requested_by=body.requested_by,
+        verified_by=body.verified_by, actor=user.name, role=user.role.value,
+        received_at=body.received_at, note=body.note))
 
 
-@router.get("/requests")
+@router.get("/requests", responses=error_responses(422))
 def list_requests(archive: ArchiveDep, user: PrivacyUser, overdue: bool = False,
                   status_filter: Annotated[str | None, Query(alias="status")] = None,
-                  ) -> list[dict[str, Any]]:
-    return rights.list_requests(archive, overdue=overdue, status=status_filter)
+                  ) -> list[SubjectRequestPublic]:
+    return [SubjectRequestPublic.model_validate(r)
+            for r in rights.list_requests(archive, overdue=overdue, status=status_filter)]
 
 
-@router.post("/requests/{request_id}/close")
-def close_request(request_id: int, body: RequestCloseIn, archive: ArchiveDep,
-                  user: PrivacyUser) -> dict[str, Any]:
-    return rights.close_request(archive, request_id, actor=user.name, role=user.role.value,
-                                 status=body.status, note=body.note)
+@router.post("/requests/{request_id}/close", responses=error_responses(400, 404, 409, 422))
+def close_request(request_id: int, body: SubjectRequestClose, archive: ArchiveDep,
+                  user: PrivacyUser) -> SubjectRequestPublic:
+    return SubjectRequestPublic.model_validate(rights.close_request(
+        archive, request_id, actor=user.name, role=user.role.value, status=body.status,
+        note=body.note))
 
 
 # -- audit trail ---------------------------------------------------------------------------------
 
 
-@router.get("/audit/events")
+@router.get("/audit/events", responses=error_responses(422))
 def audit_events(
     archive: ArchiveDep, user: PrivacyUser, subject: str | None = None,
     actor: str | None = None, item_id: str | None = None, action: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-) -> list[dict[str, Any]]:
+) -> list[AuditEventPublic]:
     """Audit events per subject, actor, item or action."""
     norm = archive.normalise_subject(subject) if subject else None
-    return [e.public() for e in archive.audit.events(actor=actor, subject=norm,
-                                                     item_id=item_id, action=action,
-                                                     limit=limit)]
+    return [AuditEventPublic.model_validate(e.public())
+            for e in archive.audit.events(actor=actor, subject=norm, item_id=item_id,
+                                          action=action, limit=limit)]
 
 
 @router.get("/audit/verify")
-def audit_verify(archive: ArchiveDep, user: PrivacyUser) -> dict[str, Any]:
+def audit_verify(archive: ArchiveDep, user: PrivacyUser) -> AuditVerifyPublic:
     """Check the hash chain; names the first bad position."""
     report = archive.audit.verify()
-    return {"ok": report.ok, "events": report.events, "position": report.position,
-            "problem": report.problem, "notes": report.notes}
-
+    return AuditVerifyPublic(ok=report.ok, events=report.events, position=report.position,
+                             problem=report.problem, notes=report.notes)

@@ -25,8 +25,11 @@ from ingest.calls import (
     recording_from_file,
 )
 from search_api.deps import ArchiveDep, IngestUser
+from search_api.errors import AUTHENTICATED_ERRORS, error_responses
+from search_api.schemas.recordings import RecordingPublic
 
-router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
+router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"],
+                   responses=AUTHENTICATED_ERRORS)
 
 MAX_UPLOAD_BYTES: Final = 512 * 1024 * 1024
 MAX_BODY_BYTES: Final = MAX_UPLOAD_BYTES + 1024 * 1024
@@ -92,7 +95,11 @@ def _archive(archive: Archive, actor: str, audio: bytes, metadata: bytes) -> dic
     }
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=_BODY_SCHEMA)
+@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=_BODY_SCHEMA,
+             response_model=RecordingPublic, responses={
+                 200: {"model": RecordingPublic,
+                       "description": "Already archived: the earlier item"},
+                 **error_responses(400, 413)})
 async def upload_recording(
     request: Request, archive: ArchiveDep, user: IngestUser, response: Response
 ) -> dict[str, Any]:

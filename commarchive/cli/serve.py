@@ -1,0 +1,51 @@
+"""Set up an archive and run it: ``init`` and ``serve``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from commarchive import runtime
+from commarchive.cli.common import Ctx, pass_ctx, user_errors
+from commarchive.settings import Settings
+
+
+@click.command("init")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False))
+@user_errors
+def init_cmd(data_dir: Path) -> None:
+    """Create a new archive in DATA_DIR (refuses to overwrite one)."""
+    arc = runtime.init_archive(Settings(data_dir=data_dir))
+    arc.close()
+    click.echo(f"initialised archive in {data_dir}", err=True)
+    if not (data_dir / runtime.MASTER_KEY_FILE).exists():
+        return
+    click.echo(f"master key written to {data_dir / runtime.MASTER_KEY_FILE} (mode 0600); "
+               "keep a copy somewhere else", err=True)
+
+
+@click.command("serve")
+@click.option("--http", "http", help="HOST:PORT for the HTTP API (default 127.0.0.1:8000).")
+@click.option("--smtp", help="HOST:PORT for SMTP journaling ingest (e.g. 127.0.0.1:2525).")
+@click.option("--sip", help="HOST:PORT for the SIPREC recording server (e.g. 127.0.0.1:5060).")
+@click.option("--drop-folder", type=click.Path(path_type=Path, file_okay=False),
+              help="Watch this directory for PBX recordings (WAV + JSON sidecar).")
+@pass_ctx
+@user_errors
+def serve_cmd(ctx: Ctx, http: str | None, smtp: str | None, sip: str | None,
+              drop_folder: Path | None) -> None:
+    """Run the HTTP API, and the SMTP / SIP / drop-folder ingesters when asked."""
+    from commarchive.server import serve
+
+    overrides: dict[str, Any] = {}
+    if http:
+        overrides["http"] = http
+    if smtp:
+        overrides["smtp"] = smtp
+    if sip:
+        overrides["sip"] = sip
+    if drop_folder:
+        overrides["drop_folder"] = drop_folder
+    serve(ctx.settings(**overrides))

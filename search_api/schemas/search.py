@@ -1,0 +1,53 @@
+"""Search results: one page of hits with the catalog state of each item."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from archive.index import Hit
+from archive.model import Channel, Direction, ItemRecord, ItemStatus, TranscriptStatus
+from search_api.schemas.common import PublicModel, Timestamp
+from search_api.schemas.items import PartyPublic
+
+
+class SearchHitPublic(PublicModel):
+    id: str
+    channel: Channel
+    direction: Direction
+    started_at: Timestamp
+    duration_s: float | None
+    status: ItemStatus
+    transcript_status: TranscriptStatus
+    parties: list[PartyPublic]
+    purposes: list[str]
+    title: str
+    snippet: str = Field(description="matched words in <mark>...</mark>")
+    speaker: str | None = Field(description="for a transcript match: who said it")
+    offset_s: float | None = Field(description="for a transcript match: seconds into the call")
+    score: float
+
+    @classmethod
+    def of_hit(cls, hit: Hit, record: ItemRecord, *, anonymised: bool) -> SearchHitPublic:
+        return cls(
+            id=record.id,
+            channel=record.channel,
+            direction=record.direction,
+            started_at=record.started_at.isoformat(),
+            duration_s=record.duration_s,
+            status=record.status,
+            transcript_status=record.transcript_status,
+            parties=PartyPublic.of_record(record, anonymised=anonymised),
+            purposes=sorted(record.purpose_names),
+            title=hit.title,
+            snippet=hit.snippet,
+            speaker=hit.speaker,
+            offset_s=hit.start_s,
+            score=hit.score,
+        )
+
+
+class SearchResultsPublic(PublicModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[SearchHitPublic]
