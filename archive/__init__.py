@@ -1,1 +1,22 @@
-"""commarchive: sealed archive of customer e-mails and calls."""
+"""The archive core: a vault of sealed items and the rooms built on it.
+
+May import ``keys`` (and third-party libraries); never ``ingest``,
+``search_api`` or ``commarchive``. Layers, lowest first (a module imports only
+those below it):
+
+    model, errors, config, tagging         the domain: items, parties, purposes, errors
+    catalog, audit, users, store/, index/  state, the hash-chained audit log, the seams
+    anonymise, vcon                        derived views (trainer text/audio, vCon export)
+    vault                                  keys and sealed bytes: seal/unseal, records,
+                                           shredding, the one audited write path
+    standing                               subject holds/restrictions that cover later items
+    indexing                               the one builder of index documents; reindex
+    intake, reading, transcripts           the rooms: new items, reads and search, transcripts
+    group_commit                           the intake pipeline for concurrent deliveries
+    service                                ``Archive``: the facade the other packages use
+    retention, rights/, holds              operations over the facade: sweep and purge,
+                                           data-subject rights, legal holds
+
+Every error derives from ``archive.errors.ArchiveError``. See
+docs/architecture.md for the map and the path of an e-mail and a call.
+"""
