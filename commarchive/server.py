@@ -25,7 +25,8 @@ REINDEX_INTERVAL_SECONDS: Final = 60
 async def _start_ingesters(archive: Archive, settings: Settings) -> list[Closer]:
     closers: list[Closer] = []
     if settings.smtp:
-        from ingest.smtp import SmtpConfig, start_smtp_server
+        from ingest.email.config import SmtpConfig
+        from ingest.email.smtp import start_smtp_server
 
         host, port = parse_hostport(settings.smtp)
         smtp = await start_smtp_server(

@@ -39,7 +39,9 @@ from archive.model import IngestResult, ItemRecord, ItemStatus, NewItem, PartyRo
 from archive.service import Archive, CommittedGroup, PreparedItem
 from archive.store import BlobWriter, StoreUnavailable
 from archive.users import User
-from ingest.smtp import SmtpConfig, SmtpConfigError, SmtpServerHandle, start_smtp_server
+from ingest.email.config import SmtpConfig
+from ingest.email.smtp import SmtpServerHandle, start_smtp_server
+from ingest.errors import SmtpConfigError
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SWAKS = shutil.which("swaks")
@@ -722,10 +724,11 @@ def test_no_plaintext_content_reaches_disk_or_logs(
 
 def test_peer_outside_loopback_is_matched_by_cidr() -> None:
     # The allowlist logic without sockets: IPv4-mapped IPv6 peers count as IPv4.
-    from ingest import smtp as smtp_module
+    from ingest.email.config import parse_allowlist
+    from ingest.email.session import SessionState
 
-    state = smtp_module._State(
-        config=SmtpConfig(), networks=smtp_module._networks(("192.0.2.0/24",)),
+    state = SessionState(
+        config=SmtpConfig(), networks=parse_allowlist(("192.0.2.0/24",)),
         slots=asyncio.Semaphore(1), executor=None, committer=None,  # type: ignore[arg-type]
     )
     assert state.allowed(("192.0.2.7", 25))
