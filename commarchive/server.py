@@ -83,8 +83,8 @@ def _cancel(task: asyncio.Task[Any]) -> Closer:
 
 async def _start_background(archive: Archive, settings: Settings) -> list[Closer]:
     closers: list[Closer] = []
-    from ingest.transcribe import Transcriber
-    from ingest.transcription_worker import TranscriptionWorker
+    from ingest.transcription.engine import Transcriber
+    from ingest.transcription.worker import TranscriptionWorker
 
     def discover() -> Transcriber | None:
         return Transcriber.discover(settings.vosk_model)

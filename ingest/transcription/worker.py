@@ -22,14 +22,10 @@ from typing import Any, Final, Protocol, runtime_checkable
 
 from archive.errors import ContentIntegrityError, ItemNotFound
 from archive.model import ItemRecord, Section
-from ingest.transcribe import (
-    AudioUnusable,
-    Transcriber,
-    TranscriptionCancelled,
-    default_labels,
-    read_wav_channels,
-    speaker_labels,
-)
+from ingest.errors import AudioUnusable, TranscriptionCancelled
+from ingest.transcription.audio import read_wav_channels
+from ingest.transcription.engine import Transcriber
+from ingest.transcription.transcript import default_labels, speaker_labels
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +53,7 @@ class TranscriptSink(Protocol):
 
 
 #: Labels for an item's channels, given its id and channel count (e.g. from its
-#: parties' channel map via ``ingest.transcribe.speaker_labels``).
+#: parties' channel map via ``transcript.speaker_labels``).
 Labeler = Callable[[str, int], Sequence[str]]
 
 

@@ -15,21 +15,16 @@ import numpy as np
 import pytest
 
 from archive.model import AddressKind, Party, PartyRole, Side
-from ingest.transcribe import (
+from ingest.errors import AudioUnusable, ModelUnavailable
+from ingest.transcription.audio import read_wav_channels, resample_pcm16
+from ingest.transcription.discovery import (
     DEFAULT_MODEL_SAMPLE_RATE_HZ,
-    AudioUnusable,
-    ModelUnavailable,
-    Transcriber,
-    Transcript,
-    Word,
     find_model,
     installed_model_packages,
     model_sample_rate,
-    phrases,
-    read_wav_channels,
-    resample_pcm16,
-    speaker_labels,
 )
+from ingest.transcription.engine import Transcriber
+from ingest.transcription.transcript import Transcript, Word, phrases, speaker_labels
 
 AGENT_LINE = "안녕하세요. 고객 센터입니다. 무엇을 도와드릴까요?"
 CUSTOMER_LINE = "인터넷이 안 됩니다. 확인해 주세요."
