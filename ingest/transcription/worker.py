@@ -29,6 +29,8 @@ from ingest.transcription.transcript import default_labels, speaker_labels
 
 log = logging.getLogger(__name__)
 
+#: Recordings transcribed at once (each keeps one core busy).
+DEFAULT_WORKERS: Final = 1
 POLL_INTERVAL_SECONDS: Final = 2.0
 #: After a temporary failure an item is not retried for this long.
 RETRY_BACKOFF_SECONDS: Final = 60.0
@@ -175,7 +177,7 @@ def backfill(
     transcriber: Transcriber,
     progress: Callable[[int, int], None] | None = None,
     *,
-    workers: int = 1,
+    workers: int = DEFAULT_WORKERS,
     labeler: Labeler | None = None,
     limit: int | None = None,
 ) -> BackfillCounts:
@@ -225,7 +227,7 @@ class TranscriptionWorker:
         sink: TranscriptSink,
         transcriber: Transcriber | None,
         *,
-        workers: int = 1,
+        workers: int = DEFAULT_WORKERS,
         poll_interval_s: float = POLL_INTERVAL_SECONDS,
         retry_backoff_s: float = RETRY_BACKOFF_SECONDS,
         labeler: Labeler | None = None,
