@@ -28,7 +28,7 @@ enter; archive errors (``archive.errors``) pass through ingest unchanged.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ingest.email.parsed import UnparsedReason
@@ -51,6 +51,9 @@ class MimeLimitExceeded(IngestError):
     def __init__(self, reason: UnparsedReason) -> None:
         self.reason = reason
         super().__init__(reason.value)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # parsing runs in worker processes too
+        return (type(self), (self.reason,))
 
 
 class WorkerDied(IngestError, RuntimeError):
