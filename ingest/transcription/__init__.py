@@ -2,7 +2,7 @@
 
 Ingest marks a call ``pending``; ``worker`` (a polling pool inside ``serve``, and
 the ``transcribe --pending`` backfill) reads its audio through the archive,
-decodes and resamples it (``audio``), runs one recogniser per channel with the
+decodes and resamples it (``pcm``), runs one recogniser per channel with the
 model ``discovery`` found (``engine``) and hands the ``transcript`` back to the
 archive to seal and index.
 

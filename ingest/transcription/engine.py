@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from ingest.errors import AudioUnusable, ModelUnavailable, TranscriptionCancelled
-from ingest.transcription.audio import read_wav_channels, resample_pcm16
 from ingest.transcription.discovery import find_model, model_in, model_label, model_sample_rate
+from ingest.transcription.pcm import read_wav_channels, resample_pcm16
 from ingest.transcription.transcript import (
     SpeakerTranscript,
     Transcript,

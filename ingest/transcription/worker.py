@@ -23,8 +23,8 @@ from typing import Any, Final, Protocol, runtime_checkable
 from archive.errors import ContentIntegrityError, ItemNotFound
 from archive.model import ItemRecord, Section
 from ingest.errors import AudioUnusable, TranscriptionCancelled
-from ingest.transcription.audio import read_wav_channels
 from ingest.transcription.engine import Transcriber
+from ingest.transcription.pcm import read_wav_channels
 from ingest.transcription.transcript import default_labels, speaker_labels
 
 log = logging.getLogger(__name__)

@@ -31,9 +31,9 @@ from archive.model import (
     TranscriptStatus,
 )
 from archive.service import Archive
-from ingest.transcription.audio import read_wav_channels
 from ingest.transcription.discovery import find_model
 from ingest.transcription.engine import Transcriber
+from ingest.transcription.pcm import read_wav_channels
 from ingest.transcription.worker import (
     BackfillCounts,
     Outcome,
