@@ -32,6 +32,7 @@ from typing import Final, Protocol
 from archive.errors import TemporaryFailure
 from archive.intake import CommittedGroup, PreparedItem
 from archive.model import IngestResult, NewItem
+from archive.users import User
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,12 @@ DEFAULT_MAX_GROUP: Final = 32
 
 
 class GroupSink(Protocol):
+    """What group commit and the ingesters feeding it need of ``Archive``.
+
+    The committer uses the prepare/commit/finish/recheck/abandon stages; the SMTP
+    server also asks who is internal (parties' sides) and checks AUTH tokens.
+    """
+
     def prepare(self, new: NewItem) -> PreparedItem: ...
 
     def commit_group(self, items: list[PreparedItem]) -> CommittedGroup: ...
@@ -49,6 +56,10 @@ class GroupSink(Protocol):
     def recheck_group(self, done: CommittedGroup) -> None: ...
 
     def abandon(self, item: PreparedItem) -> None: ...
+
+    def is_internal_address(self, address: str) -> bool: ...
+
+    def authenticate(self, token: str) -> User: ...
 
 
 class GroupCommitter:

@@ -3,9 +3,9 @@
 Both servers run as subprocesses on 127.0.0.1; client processes (smtplib, one
 persistent connection each) send distinct messages for a fixed time and count
 ``250`` replies. **no-op** is aiosmtpd with a handler that answers 250 at once
-(same size limit and extensions); **ours** is ``ingest.smtp`` on a fresh archive
+(same size limit and extensions); **ours** is ``ingest.email.smtp`` on a fresh archive
 (local store + SQLite catalog + SQLite FTS5 index): MIME parse, seal, fsync the
-blobs, commit the catalog row, index, then 250; **parse only** is ``ingest.smtp``
+blobs, commit the catalog row, index, then 250; **parse only** is ``ingest.email.smtp``
 with MIME parsing and item building but a sink that stores nothing, to split
 the SMTP/MIME cost from the archive's. Cases alternate order per round; the
 best of the rounds per side is reported.
@@ -68,7 +68,8 @@ def run_archive(port: int, data_dir: Path, workers: int) -> None:
 
     from commarchive import runtime
     from commarchive.settings import Settings
-    from ingest.smtp import SmtpConfig, start_smtp_server
+    from ingest.email.config import SmtpConfig
+    from ingest.email.smtp import start_smtp_server
 
     async def main() -> None:
         settings = Settings(data_dir=data_dir)
@@ -86,8 +87,9 @@ def run_archive(port: int, data_dir: Path, workers: int) -> None:
 def run_parse_only(port: int) -> None:
     """Our SMTP server and MIME parsing, over a sink that stores nothing (cost split)."""
     from archive.model import IngestResult, NewItem
-    from ingest.mime import domain_matcher
-    from ingest.smtp import SmtpConfig, start_smtp_server
+    from ingest.email.config import SmtpConfig
+    from ingest.email.mime import domain_matcher
+    from ingest.email.smtp import start_smtp_server
 
     class NullSink:
         is_internal_address = staticmethod(domain_matcher(["example.com"]))

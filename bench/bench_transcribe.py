@@ -30,13 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ingest.transcribe import (
-    FEED_CHUNK_SECONDS,
-    Transcriber,
-    find_model,
-    read_wav_channels,
-    resample_pcm16,
-)
+from ingest.transcription.discovery import find_model
+from ingest.transcription.engine import FEED_CHUNK_SECONDS, Transcriber
+from ingest.transcription.pcm import read_wav_channels, resample_pcm16
 
 SENTENCES = (
     "안녕하세요. 고객 센터입니다. 무엇을 도와드릴까요?",

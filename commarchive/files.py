@@ -23,7 +23,7 @@ def build_item_from_file(
     if channel == "email":
         if sidecar is not None:
             raise InvalidRequest("--meta is for calls; an e-mail carries its own headers")
-        from ingest.mime import Envelope, build_item
+        from ingest.email.item import Envelope, build_item
 
         envelope = Envelope(mail_from="", rcpt_tos=(), received_at=datetime.now(UTC))
         return build_item(data, envelope, is_internal=archive.config.is_internal_address,

@@ -13,7 +13,9 @@ import uvicorn
 
 from archive.service import Archive
 from commarchive import runtime
-from commarchive.settings import Settings, parse_hostport
+from commarchive.settings import Settings, SipSettings, SmtpSettings, parse_hostport
+from ingest.email.config import SmtpConfig
+from ingest.sip.server import SipConfig
 from search_api.app import create_app
 
 log = logging.getLogger("commarchive.serve")
@@ -22,44 +24,63 @@ Closer = Callable[[], Awaitable[None]]
 REINDEX_INTERVAL_SECONDS: Final = 60
 
 
+def smtp_config(smtp: SmtpSettings) -> SmtpConfig:
+    """The SMTP listener ``settings.smtp`` describes (its ``listen`` must be set)."""
+    if not smtp.listen:
+        raise ValueError("no SMTP listen address")
+    host, port = parse_hostport(smtp.listen)
+    return SmtpConfig(
+        host=host, port=port, allowlist=tuple(smtp.allow),
+        tls_cert=smtp.tls_cert, tls_key=smtp.tls_key,
+        require_tls=smtp.require_tls, require_auth=smtp.require_auth,
+        max_message_bytes=smtp.max_message_bytes, max_recipients=smtp.max_recipients,
+        max_concurrent=smtp.max_concurrent, workers=smtp.workers,
+        max_connections=smtp.max_connections, busy_wait_s=smtp.busy_wait_seconds,
+        ingest_timeout_s=smtp.ingest_timeout_seconds,
+        parse_timeout_s=smtp.parse_timeout_seconds, idle_timeout_s=smtp.idle_timeout_seconds,
+    )
+
+
+def sip_config(sip: SipSettings) -> SipConfig:
+    """The SIPREC server ``settings.sip`` describes (its ``listen`` must be set)."""
+    if not sip.listen:
+        raise ValueError("no SIP listen address")
+    host, port = parse_hostport(sip.listen)
+    return SipConfig(
+        host=host, port=port, advertise=sip.advertise, allowlist=tuple(sip.allow),
+        rtp_port_range=sip.rtp_port_range(),
+        rtp_inactivity_timeout_s=sip.rtp_timeout_seconds, max_calls=sip.max_calls,
+        session_expires_s=sip.session_expires_seconds,
+        min_session_expires_s=sip.min_session_expires_seconds,
+        bye_archive_timeout_s=sip.bye_archive_timeout_seconds,
+        archive_retry_interval_s=sip.archive_retry_interval_seconds,
+        max_call_duration_s=sip.max_call_duration_seconds,
+        rtp_socket_buffer_bytes=sip.rtp_socket_buffer_bytes,
+    )
+
+
 async def _start_ingesters(archive: Archive, settings: Settings) -> list[Closer]:
     closers: list[Closer] = []
-    if settings.smtp:
-        from ingest.smtp import SmtpConfig, start_smtp_server
+    if settings.smtp.listen:
+        from ingest.email.smtp import start_smtp_server
 
-        host, port = parse_hostport(settings.smtp)
+        config = smtp_config(settings.smtp)
         smtp = await start_smtp_server(
-            archive,
-            SmtpConfig(
-                host=host, port=port, allowlist=tuple(settings.smtp_allow),
-                tls_cert=settings.smtp_tls_cert, tls_key=settings.smtp_tls_key,
-                require_tls=settings.smtp_require_tls,
-                require_auth=settings.smtp_require_auth,
-                max_message_bytes=settings.smtp_max_message_bytes,
-                max_recipients=settings.smtp_max_recipients,
-                max_concurrent=settings.smtp_max_concurrent,
-                workers=settings.smtp_workers,
-            ),
-            preparer=functools.partial(runtime.open_preparer, settings),
+            archive, config, preparer=functools.partial(runtime.open_preparer, settings),
         )
         closers.append(smtp.close)
-        log.info("SMTP ingest listening on %s:%s", host, smtp.port)
-    if settings.sip:
-        from ingest.sip.server import SipConfig, recover_spools, start_sip_server
+        log.info("SMTP ingest listening on %s:%s", config.host, smtp.port)
+    if settings.sip.listen:
+        from ingest.sip.server import recover_spools, start_sip_server
 
         recovered = await asyncio.to_thread(recover_spools, archive)
         if recovered:
             log.warning("recovered %d interrupted call(s) as truncated", len(recovered))
-        host, port = parse_hostport(settings.sip)
-        sip = await start_sip_server(archive, SipConfig(
-            host=host, port=port, advertise=settings.sip_advertise,
-            allowlist=tuple(settings.sip_allow),
-            rtp_port_range=settings.rtp_port_range(),
-            rtp_inactivity_timeout_s=settings.sip_rtp_timeout_seconds,
-            max_calls=settings.sip_max_calls,
-        ))
+        sip_cfg = sip_config(settings.sip)
+        sip = await start_sip_server(archive, sip_cfg)
         closers.append(sip.close)
-        log.info("SIPREC server listening on %s:%s (UDP and TCP)", host, sip.udp_port)
+        log.info("SIPREC server listening on %s:%s (UDP and TCP)", sip_cfg.host,
+                 sip.udp_port)
     if settings.drop_folder:
         from ingest.dropfolder import DropFolderConfig, run_drop_folder
 
@@ -82,11 +103,11 @@ def _cancel(task: asyncio.Task[Any]) -> Closer:
 
 async def _start_background(archive: Archive, settings: Settings) -> list[Closer]:
     closers: list[Closer] = []
-    from ingest.transcribe import Transcriber
-    from ingest.transcription_worker import TranscriptionWorker
+    from ingest.transcription.engine import Transcriber
+    from ingest.transcription.worker import TranscriptionWorker
 
     def discover() -> Transcriber | None:
-        return Transcriber.discover(settings.vosk_model)
+        return Transcriber.discover(settings.transcribe.vosk_model)
 
     transcriber = await asyncio.to_thread(discover)
     if transcriber is None:
@@ -94,7 +115,7 @@ async def _start_background(archive: Archive, settings: Settings) -> list[Closer
                  "looking for one every minute")
     else:
         log.info("transcribing with vosk model %s", transcriber.model_name)
-    worker = TranscriptionWorker(archive, transcriber, workers=settings.transcribe_workers,
+    worker = TranscriptionWorker(archive, transcriber, workers=settings.transcribe.workers,
                                  discover=discover)
     worker.start()
     archive.ingest_listeners.append(

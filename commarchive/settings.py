@@ -1,15 +1,63 @@
-"""Deployment settings: one object, ``COMMARCHIVE_``-prefixed environment variables."""
+"""Deployment settings: one registry, ``COMMARCHIVE_``-prefixed environment variables.
+
+The channels are nested models: ``settings.smtp``, ``settings.sip`` and
+``settings.transcribe`` (``settings.smtp.max_concurrent``). A top-level setting
+is read from ``COMMARCHIVE_<NAME>``, a nested one from
+``COMMARCHIVE_<GROUP>_<NAME>`` (``env_nested_delimiter="_"`` with
+``env_nested_max_split=1``: only the ``_`` after the group splits, so
+``COMMARCHIVE_SMTP_MAX_CONCURRENT`` is ``smtp.max_concurrent``). Two shapes are
+kept from the flat names every deployment already uses:
+
+- ``COMMARCHIVE_SMTP`` / ``COMMARCHIVE_SIP`` (and ``--smtp``, ``--sip``, i.e.
+  ``Settings(smtp="HOST:PORT")``) set the group's ``listen`` address: a bare
+  string given for a listener group means its address;
+- ``COMMARCHIVE_VOSK_MODEL`` sets ``transcribe.vosk_model``.
+
+``env_var_name(path)`` names the variable of any setting; the README's table
+lists them all, and a test holds it to that.
+
+Defaults are written once, in the ingest configuration each setting feeds:
+``SmtpConfig`` (``ingest.email.config``), ``SipConfig`` (``ingest.sip``) and the
+transcription worker's constants. The nested models here take their defaults
+from those, not the reverse, because the arrow points that way: commarchive
+may import ingest, ingest never imports commarchive, and the dataclasses are
+also what tests, benchmarks and embedders construct directly. The one
+deliberate difference is ``smtp.workers``: ``serve`` parses in 2 worker
+processes, while ``SmtpConfig`` defaults to 0 (in-process), which needs no
+``preparer``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
-from pydantic import SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from ingest.email.config import SmtpConfig
+from ingest.sip.server import SipConfig
+from ingest.transcription.worker import DEFAULT_WORKERS as TRANSCRIBE_WORKERS
+
+ENV_PREFIX: Final = "COMMARCHIVE_"
+#: The nested field a bare string for a listener group (``smtp``, ``sip``) sets.
+LISTEN: Final = "listen"
+#: Settings whose variable is not ``COMMARCHIVE_<GROUP>_<NAME>`` (names from before nesting).
+ENV_RENAMED: Final = {"transcribe.vosk_model": "COMMARCHIVE_VOSK_MODEL"}
+#: Workers ``serve`` parses incoming mail in (``SmtpConfig`` itself defaults to 0).
+SERVE_SMTP_WORKERS: Final = 2
 
 _PLACEHOLDERS: Final = frozenset({"changeme", "change-me", "secret", "password", "minioadmin"})
+_SMTP: Final = SmtpConfig()
+_SIP: Final = SipConfig()
 
 
 class StoreBackend(StrEnum):
@@ -36,8 +84,103 @@ def parse_hostport(value: str, default_host: str = "127.0.0.1") -> tuple[str, in
     return host, number
 
 
+def env_var_name(path: str) -> str:
+    """The environment variable that sets the setting at ``path`` (``"smtp.max_concurrent"``)."""
+    if path in ENV_RENAMED:
+        return ENV_RENAMED[path]
+    group, _, name = path.partition(".")
+    if name == LISTEN:
+        return f"{ENV_PREFIX}{group}".upper()
+    return f"{ENV_PREFIX}{path.replace('.', '_')}".upper()
+
+
+class SmtpSettings(BaseModel):
+    """``settings.smtp``: the journaling listener (``commarchive.server`` builds SmtpConfig)."""
+
+    #: HOST:PORT to listen on; None: no SMTP ingest.
+    listen: str | None = None
+    allow: list[str] = list(_SMTP.allowlist)
+    tls_cert: Path | None = _SMTP.tls_cert
+    tls_key: Path | None = _SMTP.tls_key
+    require_tls: bool = _SMTP.require_tls
+    require_auth: bool = _SMTP.require_auth
+    max_message_bytes: int = _SMTP.max_message_bytes
+    max_recipients: int = _SMTP.max_recipients
+    max_concurrent: int = _SMTP.max_concurrent
+    #: Processes that parse and seal incoming mail (0: all in the serving process).
+    workers: int = SERVE_SMTP_WORKERS
+    max_connections: int = _SMTP.max_connections
+    busy_wait_seconds: float = _SMTP.busy_wait_s
+    ingest_timeout_seconds: float = _SMTP.ingest_timeout_s
+    parse_timeout_seconds: float = _SMTP.parse_timeout_s
+    idle_timeout_seconds: float = _SMTP.idle_timeout_s
+
+
+class SipSettings(BaseModel):
+    """``settings.sip``: the SIPREC recording server (``commarchive.server`` builds SipConfig)."""
+
+    #: HOST:PORT to listen on (UDP and TCP); None: no SIPREC server.
+    listen: str | None = None
+    #: Address SBCs reach us at, put in Contact and SDP (needed when binding 0.0.0.0).
+    advertise: str | None = _SIP.advertise
+    allow: list[str] = list(_SIP.allowlist)
+    rtp_ports: str = "{}-{}".format(*_SIP.rtp_port_range)
+    rtp_timeout_seconds: float = _SIP.rtp_inactivity_timeout_s
+    max_calls: int = _SIP.max_calls
+    session_expires_seconds: int = _SIP.session_expires_s
+    min_session_expires_seconds: int = _SIP.min_session_expires_s
+    bye_archive_timeout_seconds: float = _SIP.bye_archive_timeout_s
+    archive_retry_interval_seconds: float = _SIP.archive_retry_interval_s
+    max_call_duration_seconds: float = _SIP.max_call_duration_s
+    rtp_socket_buffer_bytes: int = _SIP.rtp_socket_buffer_bytes
+
+    def rtp_port_range(self) -> tuple[int, int]:
+        low, sep, high = self.rtp_ports.partition("-")
+        try:
+            lo, hi = int(low), int(high)
+        except ValueError:
+            raise ValueError(f"sip_rtp_ports {self.rtp_ports!r} is not LOW-HIGH") from None
+        if not (1024 <= lo < hi <= 65535) or not sep:
+            raise ValueError(f"sip_rtp_ports {self.rtp_ports!r} is not a port range")
+        return lo, hi
+
+
+class TranscribeSettings(BaseModel):
+    """``settings.transcribe``: speech-to-text of recorded calls inside ``serve``."""
+
+    #: vosk model directory; None: the first installed ``vosk-model-*`` package.
+    vosk_model: Path | None = None
+    workers: int = TRANSCRIBE_WORKERS
+
+
+#: Nested groups whose bare string value is their ``listen`` address.
+_LISTENER_GROUPS: Final = frozenset({"smtp", "sip"})
+
+
+class _EnvSource(EnvSettingsSource):
+    """The environment, with the two shapes kept from the flat names (module docstring)."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        if field_name in _LISTENER_GROUPS and field is Settings.model_fields[field_name]:
+            return {LISTEN: value}
+        return super().decode_complex_value(field_name, field, value)
+
+    def explode_env_vars(
+        self, field_name: str, field: FieldInfo, env_vars: Mapping[str, str | None]
+    ) -> dict[str, Any]:
+        exploded = super().explode_env_vars(field_name, field, env_vars)
+        for path, name in ENV_RENAMED.items():
+            group, _, key = path.partition(".")
+            value = env_vars.get(name.lower())
+            if group == field_name and value is not None:
+                exploded[key] = value
+        return exploded
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="COMMARCHIVE_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", env_nested_delimiter="_", env_nested_max_split=1
+    )
 
     data_dir: Path | None = None
     master_key: SecretStr | None = None
@@ -60,30 +203,30 @@ class Settings(BaseSettings):
     es_prefix: str = "commarchive"
 
     http: str = "127.0.0.1:8000"
-    smtp: str | None = None
-    sip: str | None = None
-    #: Address SBCs reach us at, put in Contact and SDP (needed when binding 0.0.0.0).
-    sip_advertise: str | None = None
-    sip_allow: list[str] = ["127.0.0.0/8", "::1/128"]
-    sip_rtp_ports: str = "20000-40000"
-    sip_rtp_timeout_seconds: float = 30.0
-    sip_max_calls: int = 500
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    sip: SipSettings = Field(default_factory=SipSettings)
+    transcribe: TranscribeSettings = Field(default_factory=TranscribeSettings)
     drop_folder: Path | None = None
-
-    smtp_allow: list[str] = ["127.0.0.0/8", "::1/128"]
-    smtp_tls_cert: Path | None = None
-    smtp_tls_key: Path | None = None
-    smtp_require_tls: bool = False
-    smtp_require_auth: bool = False
-    smtp_max_message_bytes: int = 50 * 1024 * 1024
-    smtp_max_recipients: int = 1000
-    smtp_max_concurrent: int = 8
-    #: Processes that parse and seal incoming mail (0: all in the serving process).
-    smtp_workers: int = 2
-
-    vosk_model: Path | None = None
-    transcribe_workers: int = 1
     sweep_interval_seconds: int = 3600
+
+    def __init__(self, **values: Any) -> None:
+        # ``Settings(smtp="HOST:PORT")`` (the --smtp flag) sets only the address, so it
+        # merges with COMMARCHIVE_SMTP_* instead of replacing the whole group.
+        for group in _LISTENER_GROUPS:
+            if isinstance(values.get(group), str):
+                values[group] = {LISTEN: values[group]}
+        super().__init__(**values)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _EnvSource(settings_cls), dotenv_settings, file_secret_settings
 
     @field_validator("s3_secret_key", "es_password", "master_key")
     @classmethod
@@ -102,22 +245,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"store=s3 needs {names}")
         if self.index is IndexBackend.ELASTICSEARCH and not self.es_url:
             raise ValueError("index=elasticsearch needs COMMARCHIVE_ES_URL")
-        self.rtp_port_range()
-        for name in ("http", "smtp", "sip"):
-            value = getattr(self, name)
+        self.sip.rtp_port_range()
+        for value in (self.http, self.smtp.listen, self.sip.listen):
             if value:
                 parse_hostport(value)
         return self
-
-    def rtp_port_range(self) -> tuple[int, int]:
-        low, sep, high = self.sip_rtp_ports.partition("-")
-        try:
-            lo, hi = int(low), int(high)
-        except ValueError:
-            raise ValueError(f"sip_rtp_ports {self.sip_rtp_ports!r} is not LOW-HIGH") from None
-        if not (1024 <= lo < hi <= 65535) or not sep:
-            raise ValueError(f"sip_rtp_ports {self.sip_rtp_ports!r} is not a port range")
-        return lo, hi
 
     def require_data_dir(self) -> Path:
         if self.data_dir is None:

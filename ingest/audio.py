@@ -1,6 +1,6 @@
 """Audio helpers for call recordings: WAV read/write, G.711 decode.
 
-Resampling for the recogniser lives with it (``ingest.transcribe.resample_pcm16``).
+Resampling for the recogniser lives with it (``ingest.transcription.pcm.resample_pcm16``).
 
 Everything works on 16-bit signed little-endian PCM held in ``bytes``, one
 buffer per channel, so callers never deal with interleaving. Pure Python

@@ -44,8 +44,8 @@ def ingest_cmd(ctx: Ctx, path: Path, channel: str | None, sidecar: Path | None) 
 @user_errors
 def transcribe_cmd(ctx: Ctx, pending: bool, model: Path | None, workers: int) -> None:
     """Backfill transcripts for calls archived while no model was available."""
-    from ingest.transcribe import Transcriber
-    from ingest.transcription_worker import backfill
+    from ingest.transcription.engine import Transcriber
+    from ingest.transcription.worker import backfill
 
     transcriber = Transcriber.discover(model)
     if transcriber is None:

@@ -16,7 +16,7 @@ from archive.service import Archive
 from archive.vault import blob_key
 from ingest.audio import write_wav
 from ingest.calls import NumberingPlan, build_call_item, parse_sidecar, recording_from_file
-from ingest.mime import Envelope, build_item
+from ingest.email.item import Envelope, build_item
 from keys.aead import CHUNK_OVERHEAD_BYTES, CHUNK_SIZE_BYTES, HEADER_SIZE_BYTES
 from tests.conftest import email_item
 

@@ -12,7 +12,7 @@ Long form (minutes)::
     python -m tests.soak.smtp_crash soak --messages 3000 --kills 40 --clients 8
     python -m tests.soak.smtp_crash soak --messages 3000 --kills 40 --cli  # via the CLI
 
-The bounded CI form is ``tests/ingest/test_smtp_crash.py``. ``serve`` is the
+The bounded CI form is ``tests/ingest/email/test_smtp_crash.py``. ``serve`` is the
 small server runner used by default (``--cli`` uses ``commarchive serve``,
 which also starts the HTTP API and background jobs, so restarts are slower).
 """
@@ -79,7 +79,8 @@ def serve_main(data_dir: Path, port: int) -> None:
     """Open the archive and run the SMTP server until killed (prints READY when listening)."""
     from commarchive import runtime
     from commarchive.settings import Settings
-    from ingest.smtp import SmtpConfig, start_smtp_server
+    from ingest.email.config import SmtpConfig
+    from ingest.email.smtp import start_smtp_server
 
     async def run() -> None:
         archive = runtime.open_archive(Settings(data_dir=data_dir))

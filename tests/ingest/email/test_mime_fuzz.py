@@ -22,7 +22,9 @@ from archive.config import Role
 from archive.model import ItemStatus
 from archive.service import Archive
 from archive.users import User
-from ingest.mime import Envelope, MimeLimits, build_item, domain_matcher
+from ingest.email.item import Envelope, build_item
+from ingest.email.mime import domain_matcher
+from ingest.email.parsed import MimeLimits
 from tests.conftest import make_archive
 
 PARSE_LIMIT_S = 2.0

@@ -31,15 +31,17 @@ from archive.model import (
     TranscriptStatus,
 )
 from archive.service import Archive
-from ingest.transcribe import Transcriber, find_model, read_wav_channels
-from ingest.transcription_worker import (
+from ingest.transcription.discovery import find_model
+from ingest.transcription.engine import Transcriber
+from ingest.transcription.pcm import read_wav_channels
+from ingest.transcription.worker import (
     BackfillCounts,
     Outcome,
     TranscriptionWorker,
     backfill,
     transcribe_item,
 )
-from tests.ingest.test_transcribe import speak
+from tests.ingest.transcription.test_engine import speak
 
 AGENT_LINE = "안녕하세요. 고객 센터입니다."
 CUSTOMER_LINE = "인터넷이 안 됩니다."

@@ -22,17 +22,15 @@ from typing import Any, Final, Protocol, runtime_checkable
 
 from archive.errors import ContentIntegrityError, ItemNotFound
 from archive.model import ItemRecord, Section
-from ingest.transcribe import (
-    AudioUnusable,
-    Transcriber,
-    TranscriptionCancelled,
-    default_labels,
-    read_wav_channels,
-    speaker_labels,
-)
+from ingest.errors import AudioUnusable, TranscriptionCancelled
+from ingest.transcription.engine import Transcriber
+from ingest.transcription.pcm import read_wav_channels
+from ingest.transcription.transcript import default_labels, speaker_labels
 
 log = logging.getLogger(__name__)
 
+#: Recordings transcribed at once (each keeps one core busy).
+DEFAULT_WORKERS: Final = 1
 POLL_INTERVAL_SECONDS: Final = 2.0
 #: After a temporary failure an item is not retried for this long.
 RETRY_BACKOFF_SECONDS: Final = 60.0
@@ -57,7 +55,7 @@ class TranscriptSink(Protocol):
 
 
 #: Labels for an item's channels, given its id and channel count (e.g. from its
-#: parties' channel map via ``ingest.transcribe.speaker_labels``).
+#: parties' channel map via ``transcript.speaker_labels``).
 Labeler = Callable[[str, int], Sequence[str]]
 
 
@@ -179,7 +177,7 @@ def backfill(
     transcriber: Transcriber,
     progress: Callable[[int, int], None] | None = None,
     *,
-    workers: int = 1,
+    workers: int = DEFAULT_WORKERS,
     labeler: Labeler | None = None,
     limit: int | None = None,
 ) -> BackfillCounts:
@@ -229,7 +227,7 @@ class TranscriptionWorker:
         sink: TranscriptSink,
         transcriber: Transcriber | None,
         *,
-        workers: int = 1,
+        workers: int = DEFAULT_WORKERS,
         poll_interval_s: float = POLL_INTERVAL_SECONDS,
         retry_backoff_s: float = RETRY_BACKOFF_SECONDS,
         labeler: Labeler | None = None,

@@ -7,7 +7,7 @@ keeps the message and retries; a retry of something that did get stored is
 recognised by its dedupe key and merged, never stored twice.
 
 Parsing and sealing run in worker processes (``SmtpConfig.workers``,
-``ingest.workers``) or, with ``workers=0``, a bounded thread pool, never on the
+``ingest.email.workers``) or, with ``workers=0``, a bounded thread pool, never on the
 event loop. Sealed messages go to one group committer (``archive.group_commit``):
 messages that arrive together share one catalog transaction and fsync, and each
 session gets its own answer once its message is durable and indexed. A bounded
@@ -21,7 +21,11 @@ whose password is the bearer token of an ``ingest`` user (``535`` otherwise).
 Nothing here writes message content anywhere but ``archive.ingest``: no spool
 files, and no subject, body or address in a log line.
 
-Exceptions::
+The modules beside this one: ``config`` (``SmtpConfig``, TLS and allowlist
+checks), ``session`` (one connection: admission, DATA slots), ``smtp_data``
+(the bulk DATA read), ``item``/``mime`` (bytes to ``NewItem``), ``workers``.
+
+Exceptions (``ingest.errors``)::
 
     SmtpConfigError    invalid SmtpConfig (bad CIDR, AUTH without TLS, unreadable cert)
 """
@@ -29,136 +33,42 @@ Exceptions::
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
-import socket
-import ssl
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
-from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from archive.errors import AccessDenied, InvalidRequest, TemporaryFailure
-from archive.group_commit import GroupCommitter
-from archive.intake import CommittedGroup, PreparedItem, without_original
-from archive.model import IngestResult, NewItem
-from ingest.mime import DEFAULT_LIMITS, MimeLimits, build_item, runaway_parse_threads
-from ingest.mime import Envelope as MailEnvelope
-from ingest.smtp_data import DataState, read_data
-from ingest.workers import WorkerDied, WorkerPool, WorkerStartError
+from archive.group_commit import GroupCommitter, GroupSink
+from archive.intake import PreparedItem, without_original
+from archive.model import IngestResult
+from ingest.email.config import SmtpConfig, parse_allowlist, tls_context
+from ingest.email.item import Envelope as MailEnvelope
+from ingest.email.item import build_item
+from ingest.email.mime import runaway_parse_threads
+from ingest.email.parsed import MimeLimits
+from ingest.email.session import IngestSMTP, SessionState
+from ingest.email.workers import WorkerPool
+from ingest.errors import SmtpConfigError, WorkerDied, WorkerStartError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT: Final = 2525
 INGEST_ROLE: Final = "ingest"
 #: aiosmtpd's own logger quotes command lines and, at DEBUG, message lines: keep it quiet.
 AIOSMTPD_LOGGER: Final = "mail.log"
-#: RFC 5321 caps lines at 1000 octets; journaled mail from real MTAs sometimes exceeds
-#: that, so accept long lines (still bounded per connection) rather than bounce them.
-LINE_LENGTH_LIMIT_BYTES: Final = 1024 * 1024
 
 REPLY_TEMPFAIL: Final = "451 4.3.0 Message not archived (archive unavailable); try again later"
 REPLY_INTERNAL: Final = "451 4.3.0 Message not archived (internal error); try again later"
 REPLY_TIMEOUT: Final = "451 4.3.0 Message not archived in time; try again later"
-REPLY_BUSY: Final = "451 4.3.2 Too busy; try again later"
-REPLY_TOO_MANY_CONNECTIONS: Final = "421 4.3.2 Too many connections; try again later"
-REPLY_NOT_ALLOWED: Final = "554 5.7.1 Client host not allowed to deliver to this archive"
 REPLY_TOO_MANY_RCPTS: Final = "452 4.5.3 Too many recipients"
 REPLY_AUTH_INVALID: Final = "535 5.7.8 Authentication credentials invalid"
 REPLY_AUTH_TEMPFAIL: Final = "454 4.7.0 Temporary authentication failure"
-
-
-class SmtpConfigError(ValueError):
-    pass
-
-
-class IngestUser(Protocol):
-    @property
-    def role(self) -> Any: ...
-
-
-class ArchiveSink(Protocol):
-    """What the SMTP server needs of ``archive.service.Archive``."""
-
-    def prepare(self, new: NewItem) -> PreparedItem: ...
-
-    def commit_group(self, items: list[PreparedItem]) -> CommittedGroup: ...
-
-    def finish_group(self, done: CommittedGroup) -> list[IngestResult | Exception]: ...
-
-    def recheck_group(self, done: CommittedGroup) -> None: ...
-
-    def abandon(self, item: PreparedItem) -> None: ...
-
-    def is_internal_address(self, address: str) -> bool: ...
-
-    def authenticate(self, token: str) -> IngestUser: ...
-
-
-@dataclass(frozen=True, slots=True)
-class SmtpConfig:
-    host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
-    #: Client networks allowed to connect (CIDR); everything else gets 554.
-    allowlist: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    #: Refuse mail transactions until STARTTLS (needs tls_cert/tls_key).
-    require_tls: bool = False
-    #: Require AUTH (password = bearer token of an ``ingest`` user; needs TLS).
-    require_auth: bool = False
-    max_message_bytes: int = 50 * 1024 * 1024
-    max_recipients: int = 1000
-    #: Messages being received or ingested at once. Peak memory per message is about
-    #: 8-9x its size (aiosmtpd's receive buffers, the parse, the sealed copy), so the
-    #: worst case is about max_concurrent x max_message_bytes x 9.
-    max_concurrent: int = 8
-    #: Processes that parse and seal messages (``start_smtp_server``'s ``preparer``
-    #: opens the archive in each); 0 keeps everything in this process's threads.
-    #: This process still receives, commits (in groups) and indexes.
-    workers: int = 0
-    max_connections: int = 200
-    #: How long DATA waits for a free slot before answering 451.
-    busy_wait_s: float = 10.0
-    #: Upper bound on parse + seal + store for one message before answering 451.
-    ingest_timeout_s: float = 120.0
-    parse_timeout_s: float = 10.0
-    idle_timeout_s: float = 300.0
-    hostname: str = field(default_factory=socket.gethostname)
-    source: str = "smtp"
-    limits: MimeLimits = DEFAULT_LIMITS
-
-
-@dataclass(slots=True)
-class _State:
-    config: SmtpConfig
-    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
-    slots: asyncio.Semaphore
-    executor: ThreadPoolExecutor
-    committer: GroupCommitter
-    pool: WorkerPool | None = None
-    connections: int = 0
-    protocols: set[_IngestSMTP] = field(default_factory=set)
-    accepted: int = 0
-    duplicates: int = 0
-    tempfailed: int = 0
-    refused: int = 0
-
-    def allowed(self, peer: object) -> bool:
-        if not isinstance(peer, tuple) or not peer:
-            return False
-        try:
-            address = ipaddress.ip_address(str(peer[0]).split("%", 1)[0])
-        except ValueError:
-            return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        return any(address in net for net in self.networks)
 
 
 def _where(exc: BaseException) -> str:
@@ -170,96 +80,9 @@ def _where(exc: BaseException) -> str:
     return f"{type(exc).__name__} at {Path(last.filename).name}:{last.lineno}"
 
 
-class _IngestSMTP(SMTP):
-    """aiosmtpd's SMTP with an address allowlist, a connection cap and DATA slots."""
-
-    line_length_limit = LINE_LENGTH_LIMIT_BYTES
-
-    def __init__(self, handler: _Handler, state: _State, **kwargs: Any) -> None:
-        super().__init__(handler, **kwargs)
-        self._state = state
-
-    async def _handle_client(self) -> None:
-        # Overrides aiosmtpd's per-connection loop to refuse before the 220 greeting.
-        state = self._state
-        session = self.session
-        assert session is not None
-        refusal = None
-        if not state.allowed(session.peer):
-            log.warning("refused SMTP client %s (not in allowlist)", session.peer)
-            refusal = REPLY_NOT_ALLOWED
-        elif state.connections >= state.config.max_connections:
-            refusal = REPLY_TOO_MANY_CONNECTIONS
-        if refusal is not None:
-            await self.push(refusal)
-            if self.transport is not None:
-                self.transport.close()
-            return
-        state.connections += 1
-        state.protocols.add(self)
-        try:
-            await super()._handle_client()
-        finally:
-            state.connections -= 1
-            state.protocols.discard(self)
-
-    async def smtp_DATA(self, arg: str | None) -> None:
-        session = self.session
-        envelope = self.envelope
-        ready = (
-            session is not None
-            and session.host_name
-            and envelope is not None
-            and envelope.rcpt_tos
-            and not arg
-            and (not self._auth_required or session.authenticated)
-            and not (self.require_starttls and not self._tls_protocol)
-        )
-        if not ready:  # aiosmtpd answers the protocol error itself
-            await super().smtp_DATA(arg)
-            return
-        slots = self._state.slots
-        try:
-            async with asyncio.timeout(self._state.config.busy_wait_s):
-                await slots.acquire()
-        except TimeoutError:
-            await self.push(REPLY_BUSY)
-            return
-        try:
-            if self.transport is not None:  # the client may have left while we waited
-                await self._receive_data()
-        finally:
-            slots.release()
-
-    async def _receive_data(self) -> None:
-        """aiosmtpd's DATA with the message read in bulk (see ``ingest.smtp_data``)."""
-        envelope = self.envelope
-        assert envelope is not None
-        await self.push("354 End data with <CR><LF>.<CR><LF>")
-        try:
-            content, state = await read_data(
-                self._reader, self.data_size_limit, self.line_length_limit
-            )
-        except asyncio.IncompleteReadError:  # the client left mid-message: nothing to answer
-            if self.transport is not None:
-                self.transport.close()
-            return
-        if state is DataState.TOO_MUCH:
-            await self.push("552 5.3.4 Error: Too much mail data")
-        elif state is DataState.TOO_LONG:
-            await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
-        else:
-            envelope.content = content
-            envelope.original_content = content
-            status = await self._call_handler_hook("DATA")
-            self._set_post_data_state()  # type: ignore[no-untyped-call]
-            await self.push("250 OK" if status is MISSING else status)
-            return
-        self._set_post_data_state()  # type: ignore[no-untyped-call]
-
 
 class _Handler:
-    def __init__(self, archive: ArchiveSink, state: _State) -> None:
+    def __init__(self, archive: GroupSink, state: SessionState) -> None:
         self._archive = archive
         self._state = state
 
@@ -282,6 +105,7 @@ class _Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        """``250`` only once the message is durable (``_store`` returned); ``451`` before."""
         if server.transport is None:  # client gone: no 250 can reach it, so it will retry
             return REPLY_INTERNAL
         raw = envelope.original_content
@@ -360,10 +184,10 @@ class _Handler:
 
 
 #: This worker process's archive (opened by the pool's initializer), MIME limits, source.
-_worker: tuple[ArchiveSink, MimeLimits, str] | None = None
+_worker: tuple[GroupSink, MimeLimits, str] | None = None
 
 
-def _start_worker(preparer: Callable[[], ArchiveSink], limits: MimeLimits, source: str) -> None:
+def _start_worker(preparer: Callable[[], GroupSink], limits: MimeLimits, source: str) -> None:
     global _worker
     _worker = (preparer(), limits, source)
 
@@ -384,7 +208,8 @@ def _consume_late_result(future: asyncio.Future[IngestResult]) -> None:
         future.exception()
 
 
-def _authenticator(archive: ArchiveSink) -> Callable[..., AuthResult]:
+
+def _authenticator(archive: GroupSink) -> Callable[..., AuthResult]:
     def authenticate(
         server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
     ) -> AuthResult:
@@ -407,37 +232,10 @@ def _authenticator(archive: ArchiveSink) -> Callable[..., AuthResult]:
     return authenticate
 
 
-def _tls_context(config: SmtpConfig) -> ssl.SSLContext | None:
-    if config.tls_cert is None and config.tls_key is None:
-        if config.require_tls:
-            raise SmtpConfigError("require_tls needs tls_cert and tls_key")
-        if config.require_auth:
-            raise SmtpConfigError("AUTH is only offered over STARTTLS: set tls_cert and tls_key")
-        return None
-    if config.tls_cert is None or config.tls_key is None:
-        raise SmtpConfigError("set both tls_cert and tls_key")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        context.load_cert_chain(config.tls_cert, config.tls_key)
-    except (OSError, ssl.SSLError) as exc:
-        raise SmtpConfigError(f"cannot load TLS certificate/key: {exc}") from exc
-    return context
-
-
-def _networks(
-    allowlist: tuple[str, ...],
-) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    try:
-        return tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in allowlist)
-    except ValueError as exc:
-        raise SmtpConfigError(f"invalid SMTP allowlist entry: {exc}") from exc
-
-
 class SmtpServerHandle:
     """A running SMTP listener; ``await close()`` stops it and drains in-flight ingests."""
 
-    def __init__(self, server: asyncio.Server, state: _State) -> None:
+    def __init__(self, server: asyncio.Server, state: SessionState) -> None:
         self._server = server
         self._state = state
         self.port: int = server.sockets[0].getsockname()[1]
@@ -481,8 +279,8 @@ class SmtpServerHandle:
 
 
 async def start_smtp_server(
-    archive: ArchiveSink, config: SmtpConfig,
-    *, preparer: Callable[[], ArchiveSink] | None = None,
+    archive: GroupSink, config: SmtpConfig,
+    *, preparer: Callable[[], GroupSink] | None = None,
 ) -> SmtpServerHandle:
     """Listen on ``config.host:config.port`` (port 0: any free port, see ``handle.port``).
 
@@ -493,10 +291,10 @@ async def start_smtp_server(
     if config.limits.parse_timeout_s != config.parse_timeout_s:
         limits = replace(config.limits, parse_timeout_s=config.parse_timeout_s)
         config = replace(config, limits=limits)
-    context = _tls_context(config)
-    state = _State(
+    context = tls_context(config)
+    state = SessionState(
         config=config,
-        networks=_networks(config.allowlist),
+        networks=parse_allowlist(config.allowlist),
         slots=asyncio.Semaphore(config.max_concurrent),
         executor=ThreadPoolExecutor(
             max_workers=config.max_concurrent, thread_name_prefix="smtp-ingest"
@@ -525,8 +323,8 @@ async def start_smtp_server(
     handler = _Handler(archive, state)
     authenticator = _authenticator(archive)
 
-    def factory() -> _IngestSMTP:
-        return _IngestSMTP(
+    def factory() -> IngestSMTP:
+        return IngestSMTP(
             handler,
             state,
             data_size_limit=config.max_message_bytes,

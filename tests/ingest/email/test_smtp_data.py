@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.smtp_data import DataState, read_data
+from ingest.email.smtp_data import DataState, read_data
 
 LIMIT = 1024 * 1024
 

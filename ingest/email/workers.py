@@ -11,6 +11,8 @@ Workers are spawned (never forked, so they do not inherit the listening sockets
 or open database connections), exit when the serving process goes away (their
 socket reaches EOF), and a worker that dies is replaced; the calls it had taken
 fail with ``WorkerDied`` (the SMTP server answers 451, the sender retries).
+
+Only the SMTP server uses it today; nothing here is specific to e-mail.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from ingest.errors import WorkerDied, WorkerStartError
+
 log = logging.getLogger(__name__)
 
 _HEADER: Final = struct.Struct("!Q")
@@ -36,14 +40,6 @@ START_TIMEOUT_S: Final = 60.0
 #: Back-off between attempts to replace a dead worker.
 RESPAWN_FIRST_DELAY_S: Final = 0.5
 RESPAWN_MAX_DELAY_S: Final = 30.0
-
-
-class WorkerDied(RuntimeError):
-    """The worker handling a call exited before answering."""
-
-
-class WorkerStartError(RuntimeError):
-    """A worker could not start (its initializer failed or it timed out)."""
 
 
 def _portable(exc: BaseException) -> BaseException:

@@ -21,8 +21,10 @@ from archive.model import ItemStatus
 from archive.service import Archive
 from commarchive import runtime
 from commarchive.settings import Settings
-from ingest.smtp import SmtpConfig, SmtpConfigError, SmtpServerHandle, start_smtp_server
-from ingest.workers import WorkerDied, WorkerPool, WorkerStartError
+from ingest.email.config import SmtpConfig
+from ingest.email.smtp import SmtpServerHandle, start_smtp_server
+from ingest.email.workers import WorkerPool
+from ingest.errors import SmtpConfigError, WorkerDied, WorkerStartError
 
 # ------------------------------------------------------------------ in the workers
 

@@ -12,10 +12,10 @@ from archive.config import ArchiveConfig, Role, TaggingRule
 from archive.errors import AccessDenied, ErrorCode
 from archive.model import Channel
 from archive.service import Archive
-from ingest.smtp import SmtpConfig
+from ingest.email.config import SmtpConfig
 from search_api.app import create_app
 from tests.conftest import make_archive
-from tests.ingest.test_smtp import RunningServer, Serve, message, serve  # noqa: F401  (fixture)
+from tests.ingest.email.test_smtp import RunningServer, Serve, message, serve  # noqa: F401  (fixture)
 
 
 def test_unparsed_mail_is_readable_by_privacy_only_and_listed_for_admin(
