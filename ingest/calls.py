@@ -36,12 +36,13 @@ from archive.model import (
 )
 from archive.tagging import national_digits
 from ingest.audio import Audio, AudioError, read_wav, write_wav
+from ingest.errors import IngestError
 
 MAX_SIDECAR_BYTES: Final = 64 * 1024
 _PHONE_CHARS: Final = re.compile(r"^\+?[0-9().\- ]{3,32}$")
 
 
-class CallInputError(ValueError):
+class CallInputError(IngestError, ValueError):
     """Input that cannot become a call item; ``reason`` is safe to show (no content)."""
 
     def __init__(self, reason: str) -> None:
