@@ -27,6 +27,7 @@ from archive.errors import ErrorCode, InvalidRequest, ItemNotFound
 from archive.holds import holds_on, inserted_id
 from archive.index import IndexError_, SearchQuery, hit_pages
 from archive.model import AddressKind, ItemRecord, Party, PartyRole, TranscriptStatus
+from archive.parties import normalise_identifier, search_terms
 from archive.retention import PurgeReason, purge_items, refresh_subject_holds
 from archive.service import (
     PART_DETAILS,
@@ -35,7 +36,6 @@ from archive.service import (
     Archive,
     now_utc,
 )
-from archive.tagging import normalise_identifier, search_terms
 from archive.vcon import ConversationPart, build_vcon, conversation_key
 
 EXPORT_FORMAT: Final = "commarchive-subject-export/1"

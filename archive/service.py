@@ -54,8 +54,9 @@ from archive.model import (
     Side,
     TranscriptStatus,
 )
+from archive.parties import is_internal_address, is_subject, normalise_identifier, search_terms
 from archive.store import BlobNotFound, ObjectStore, StoreError
-from archive.tagging import decide_purposes, is_subject, normalise_identifier, search_terms
+from archive.tagging import decide_purposes
 from archive.users import User, Users
 
 log = logging.getLogger(__name__)
@@ -171,7 +172,7 @@ class Archive:
         return self.users.authenticate(token)
 
     def is_internal_address(self, address: str) -> bool:
-        return self.config.is_internal_address(address)
+        return is_internal_address(self.config, address)
 
     def normalise_subject(self, identifier: str) -> str:
         """The catalog form of a data-subject identifier (e-mail, E.164, SIP URI ...)."""

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from archive.config import ArchiveConfig
 from archive.errors import ArchiveError, TemporaryFailure
 from archive.model import ItemStatus, NewItem, PartyRole
-from ingest.calls import CallParticipant, CallRecording, NumberingPlan, build_call_item
+from ingest.calls import CallParticipant, CallRecording, build_call_item
 from ingest.sip.metadata import RecordingMetadata
 from ingest.sip.rtp import SAMPLE_RATE
 from ingest.sip.spool import SpoolContents, SpoolError, is_live, list_spools, read_spool
@@ -40,7 +41,7 @@ def _parse_time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def item_from_spool(contents: SpoolContents, plan: NumberingPlan) -> NewItem:
+def item_from_spool(contents: SpoolContents, config: ArchiveConfig) -> NewItem:
     """The call item for a spool; ``truncated`` unless the call ended cleanly."""
     info = contents.info
     streams: list[dict[str, Any]] = list(info.get("streams") or [])
@@ -117,7 +118,7 @@ def item_from_spool(contents: SpoolContents, plan: NumberingPlan) -> NewItem:
         },
         extra_parts=extra,
     )
-    return build_call_item(rec, plan)
+    return build_call_item(rec, config)
 
 
 def archive_spool(archive: Archive, path: Path, keyring: Keyring | None = None) -> str:
@@ -126,7 +127,7 @@ def archive_spool(archive: Archive, path: Path, keyring: Keyring | None = None) 
     Raises TemporaryFailure (spool kept for a retry) or SpoolError (unreadable).
     """
     contents = read_spool(path, keyring or archive.keyring)
-    item = item_from_spool(contents, NumberingPlan.from_archive(archive))
+    item = item_from_spool(contents, archive.config)
     result = archive.ingest(item)
     path.unlink(missing_ok=True)
     return result.item_id
