@@ -45,7 +45,7 @@ async def _start_ingesters(archive: Archive, settings: Settings) -> list[Closer]
         closers.append(smtp.close)
         log.info("SMTP ingest listening on %s:%s", host, smtp.port)
     if settings.sip:
-        from ingest.sip.server import SipConfig, recover_spools, start_sip_server
+        from ingest.sip import SipConfig, recover_spools, start_sip_server
 
         recovered = await asyncio.to_thread(recover_spools, archive)
         if recovered:
