@@ -7,8 +7,8 @@ This module wires the pieces and routes requests; each piece has one job:
   retransmitted request gets the same answer and never a second recording;
   the ``200`` to an INVITE retransmitted over UDP until the ACK;
 * :mod:`ingest.sip.uas`: what INVITE, ACK, re-INVITE/UPDATE, CANCEL and BYE do
-  to a recording session, and how one ends (BYE is answered ``200`` only once
-  the item is durable);
+  to a recording session, and how one ends (the durability invariant of the
+  BYE answer is written and kept there);
 * :mod:`ingest.sip.session`: one session and its :class:`CallState` machine;
 * :mod:`ingest.sip.media`: RTP ports and streams; every packet is placed on
   the call's timeline (:mod:`ingest.sip.rtp`) and sealed into the call's spool

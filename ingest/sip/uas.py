@@ -6,9 +6,10 @@ once its RTP ports are bound (re-INVITE and UPDATE renegotiate; CANCEL drops a
 session not answered yet). A session ends by BYE, or by the server when RTP
 stops, the session timer runs out or the call is too long (then it is
 ``truncated`` and we send the BYE). Ending stops the media, closes the spool
-and archives it in a worker thread: BYE is answered ``200`` only once the item
-is durable, and ``500`` (Retry-After) when the archive cannot take it within
-``bye_archive_timeout_s``; the sealed spool then stays and is retried.
+and archives it in a worker thread (:meth:`RecordingUas._finish`), and
+BYE is answered ``200`` only once the item is durable;
+``500`` (Retry-After) when the archive cannot take it within
+``bye_archive_timeout_s``: the sealed spool then stays and is retried.
 """
 
 from __future__ import annotations
