@@ -22,6 +22,7 @@ from ingest.calls import CallParticipant, CallRecording, build_call_item
 from ingest.sip.counters import SipCounters
 from ingest.sip.metadata import RecordingMetadata
 from ingest.sip.rtp import SAMPLE_RATE
+from ingest.sip.session import EndStatus
 from ingest.sip.spool import SpoolContents, SpoolError, is_live, list_spools, read_spool
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ def item_from_spool(contents: SpoolContents, config: ArchiveConfig) -> NewItem:
         or _parse_time(contents.created)
         or datetime.now(UTC)
     )
-    if contents.complete and end.get("status", "ok") == "ok":
+    if contents.complete and end.get("status", EndStatus.OK) == EndStatus.OK:
         status, reason = ItemStatus.OK, None
     else:
         status = ItemStatus.TRUNCATED

@@ -61,6 +61,7 @@ __all__ = [
     "METADATA_TYPE",
     "CallSession",
     "CallState",
+    "EndStatus",
     "InvalidTransition",
     "RtpOutcome",
     "negotiate_session_expires",
@@ -109,6 +110,15 @@ class InvalidTransition(IngestError, RuntimeError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.call_id, self.current, self.wanted))
+
+
+class EndStatus(StrEnum):
+    """How a session ended, as written in its spool's end record."""
+
+    #: BYE from the SRC: the recording is complete.
+    OK = "ok"
+    #: Ended by us (no RTP, session timer, maximum duration): kept, marked truncated.
+    TRUNCATED = "truncated"
 
 
 class RtpOutcome(StrEnum):

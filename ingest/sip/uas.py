@@ -41,6 +41,7 @@ from ingest.sip.sdp import AnswerStream, SessionDescription
 from ingest.sip.session import (
     CallSession,
     CallState,
+    EndStatus,
     RtpOutcome,
     negotiate_session_expires,
     parse_offer,
@@ -377,12 +378,13 @@ class RecordingUas:
             return
         # Mark the transaction as in progress: retransmitted BYEs wait for the real answer.
         self.responses.hold(key)
-        self.tasks.spawn(self._finish(call, "ok", None, bye=(msg, reply, key)), finishing=True)
+        ending = self._finish(call, EndStatus.OK, None, bye=(msg, reply, key))
+        self.tasks.spawn(ending, finishing=True)
 
     async def _finish(
         self,
         call: CallSession,
-        status: str,
+        status: EndStatus,
         reason: str | None,
         *,
         bye: tuple[SipMessage, Reply, TransactionKey] | None = None,
@@ -419,7 +421,7 @@ class RecordingUas:
             call.close()
             self.calls.pop(call.call_id, None)
             self.finishing.discard(call.call_id)
-        if status != "ok":
+        if status is not EndStatus.OK:
             self.counters.calls_truncated += 1
         if bye is not None:
             msg, reply, key = bye
@@ -466,7 +468,7 @@ class RecordingUas:
             elif now - call.created_mono > self.config.max_call_duration_s:
                 reason = "maximum call duration reached"
             if reason is not None:
-                self.tasks.spawn(self._finish(call, "truncated", reason), finishing=True)
+                self.tasks.spawn(self._finish(call, EndStatus.TRUNCATED, reason), finishing=True)
 
     async def retry_spools(self) -> None:
         """Archive spools left by failed attempts (archive was down) or earlier crashes."""
