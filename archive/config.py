@@ -1,7 +1,8 @@
 """The archive's own configuration file (``DATA_DIR/archive.toml``).
 
 Purposes (lawful basis, retention, roles), tagging rules, and who counts as
-internal. Deployment settings (ports, backends, secrets) live in the
+internal (the rules that read those settings live in :mod:`archive.parties`).
+Deployment settings (ports, backends, secrets) live in the
 composition root's ``Settings`` instead.
 """
 
@@ -13,7 +14,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
-import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from archive.errors import ConfigError
@@ -152,27 +152,6 @@ class ArchiveConfig(BaseModel):
         if role in self.all_purpose_roles:
             return frozenset(p.name for p in self.purposes)
         return frozenset(p.name for p in self.purposes if role in p.roles)
-
-    def is_internal_address(self, address: str) -> bool:
-        domain = address.rpartition("@")[2].lower()
-        return any(domain == d or domain.endswith("." + d) for d in self.internal_domains)
-
-    def is_internal_number(self, e164: str) -> bool:
-        return any(e164.startswith(prefix) for prefix in self.internal_numbers if prefix)
-
-    def is_internal_sip(self, uri: str) -> bool:
-        host = uri.split("@")[-1].split(";")[0].split(":")[0].lower()
-        return any(host == d or host.endswith("." + d) for d in self.internal_sip_domains)
-
-    def normalise_number(self, raw: str) -> str | None:
-        """E.164 form of a phone number, or None if it is not one."""
-        try:
-            parsed = phonenumbers.parse(raw, self.default_region)
-        except phonenumbers.NumberParseException:
-            return None
-        if not phonenumbers.is_possible_number(parsed):
-            return None
-        return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
 def load_config(data_dir: Path) -> ArchiveConfig:

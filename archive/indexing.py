@@ -31,7 +31,7 @@ from archive.errors import (
 from archive.index import IndexDoc, SearchIndex
 from archive.model import Channel, Direction, NewItem, Party, PurposeTag, Section
 from archive.model import TranscriptStatus as TS
-from archive.tagging import search_terms
+from archive.parties import search_terms
 from archive.vault import PART_INDEX, PART_TRANSCRIPT_INDEX, Vault
 
 log = logging.getLogger(__name__)

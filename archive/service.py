@@ -26,9 +26,9 @@ from archive.index import IndexDoc, SearchIndex, SearchQuery
 from archive.indexing import Indexer
 from archive.intake import CommittedGroup, IngestListener, Intake, PreparedItem
 from archive.model import IngestResult, ItemRecord, ItemStatus, NewItem, Section
+from archive.parties import is_internal_address, normalise_identifier
 from archive.reading import Content, ItemView, Reader, SearchPage
 from archive.store import ObjectStore
-from archive.tagging import normalise_identifier
 from archive.transcripts import Transcripts
 from archive.users import User, Users
 from archive.vault import PART_ORIGINAL, Vault
@@ -98,7 +98,7 @@ class Archive:
         return self.users.authenticate(token)
 
     def is_internal_address(self, address: str) -> bool:
-        return self.config.is_internal_address(address)
+        return is_internal_address(self.config, address)
 
     def normalise_subject(self, identifier: str) -> str:
         """The catalog form of a data-subject identifier (e-mail, E.164, SIP URI ...)."""

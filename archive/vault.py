@@ -54,8 +54,8 @@ from archive.model import (
     PurposeTag,
     TranscriptStatus,
 )
+from archive.parties import is_subject
 from archive.store import ObjectStore
-from archive.tagging import is_subject
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from archive.catalog import Catalog, sqlite_url
 from archive.config import ArchiveConfig
 from archive.index.sqlite import SqliteIndex
 from archive.model import AddressKind, Channel, Direction, NewItem, Party, PartyRole, Section, Side
-from archive.rights import export_subject, find_subject
 from archive.retention import sweep
+from archive.rights import export_subject, find_subject
 from archive.service import Archive
 from archive.store.local import LocalStore
 

@@ -66,7 +66,7 @@ def cpu_seconds(pid: int) -> float:
 def serve(data_dir: Path) -> None:
     from commarchive.runtime import open_archive
     from commarchive.settings import Settings
-    from ingest.sip.server import SipConfig, start_sip_server
+    from ingest.sip import SipConfig, start_sip_server
 
     archive = open_archive(Settings(data_dir=data_dir))
 

@@ -87,8 +87,8 @@ def run_archive(port: int, data_dir: Path, workers: int) -> None:
 def run_parse_only(port: int) -> None:
     """Our SMTP server and MIME parsing, over a sink that stores nothing (cost split)."""
     from archive.model import IngestResult, NewItem
+    from archive.parties import domain_matcher
     from ingest.email.config import SmtpConfig
-    from ingest.email.mime import domain_matcher
     from ingest.email.smtp import start_smtp_server
 
     class NullSink:

@@ -1,23 +1,24 @@
-"""Turn a file given on the command line into an archive item."""
+"""Archive a file given on the command line (``commarchive ingest``)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from archive.errors import InvalidRequest
-from archive.model import NewItem
+from archive.model import IngestResult
 from archive.service import Archive
 
 
-def build_item_from_file(
+def ingest_file(
     archive: Archive,
     name: str,
     data: bytes,
     *,
     channel: str | None,
     sidecar: bytes | None,
-) -> NewItem:
-    """An RFC 5322 message or a WAV (with an optional JSON sidecar) as a NewItem."""
+    actor: str,
+) -> IngestResult:
+    """An RFC 5322 message or a WAV (with an optional JSON sidecar), archived durably."""
     if channel is None:
         channel = "call" if name.lower().endswith(".wav") or data[:4] == b"RIFF" else "email"
     if channel == "email":
@@ -26,22 +27,11 @@ def build_item_from_file(
         from ingest.email.item import Envelope, build_item
 
         envelope = Envelope(mail_from="", rcpt_tos=(), received_at=datetime.now(UTC))
-        return build_item(data, envelope, is_internal=archive.config.is_internal_address,
-                          source="cli")
-    from ingest.calls import (
-        CallInputError,
-        NumberingPlan,
-        Sidecar,
-        build_call_item,
-        parse_sidecar,
-        recording_from_file,
-    )
+        item = build_item(data, envelope, is_internal=archive.is_internal_address, source="cli")
+        return archive.ingest(item, actor=actor)
+    from ingest.calls import CallInputError, ingest_call_file
 
     try:
-        meta = (parse_sidecar(sidecar) if sidecar is not None else
-                Sidecar(call_id=None, from_=None, to=None, agent=None, direction=None,
-                        start=datetime.now(UTC)))
-        plan = NumberingPlan.from_archive(archive)
-        return build_call_item(recording_from_file(data, meta, source="cli", plan=plan), plan)
+        return ingest_call_file(archive, data, sidecar, source="cli", actor=actor).ingest
     except CallInputError as exc:
         raise InvalidRequest(f"{name}: {exc.reason}") from None

@@ -15,7 +15,7 @@ from archive.service import Archive
 from commarchive import runtime
 from commarchive.settings import Settings, SipSettings, SmtpSettings, parse_hostport
 from ingest.email.config import SmtpConfig
-from ingest.sip.server import SipConfig
+from ingest.sip.config import SipConfig
 from search_api.app import create_app
 
 log = logging.getLogger("commarchive.serve")
@@ -71,7 +71,7 @@ async def _start_ingesters(archive: Archive, settings: Settings) -> list[Closer]
         closers.append(smtp.close)
         log.info("SMTP ingest listening on %s:%s", config.host, smtp.port)
     if settings.sip.listen:
-        from ingest.sip.server import recover_spools, start_sip_server
+        from ingest.sip import recover_spools, start_sip_server
 
         recovered = await asyncio.to_thread(recover_spools, archive)
         if recovered:

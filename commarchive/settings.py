@@ -44,7 +44,7 @@ from pydantic_settings import (
 )
 
 from ingest.email.config import SmtpConfig
-from ingest.sip.server import SipConfig
+from ingest.sip.config import SipConfig
 from ingest.transcription.worker import DEFAULT_WORKERS as TRANSCRIBE_WORKERS
 
 ENV_PREFIX: Final = "COMMARCHIVE_"

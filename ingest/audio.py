@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from ingest.errors import IngestError
+
 WAVE_FORMAT_PCM: Final = 0x0001
 WAVE_FORMAT_IEEE_FLOAT: Final = 0x0003
 WAVE_FORMAT_ALAW: Final = 0x0006
@@ -31,7 +33,7 @@ MAX_CHANNELS: Final = 16
 _LITTLE: Final = sys.byteorder == "little"
 
 
-class AudioError(ValueError):
+class AudioError(IngestError, ValueError):
     """The input is not audio this module understands (with the reason)."""
 
 

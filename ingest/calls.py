@@ -1,12 +1,17 @@
 """Build call items: one place that turns audio plus who-was-on-the-call into a NewItem.
 
-Used by the SIPREC server, the PBX drop folder and the HTTP upload, so a call
-is findable the same way whichever path it came by: every participant's number
-in several normalisations (E.164, digits, national), SIP URI and display name
-go into a ``parties`` section; the channel-to-participant map and the duration
-go into the item's details.
+Used by the SIPREC server, the PBX drop folder, the HTTP upload and the CLI, so
+a call is findable the same way whichever path it came by: every participant's
+number in several normalisations (E.164, digits, national), SIP URI and display
+name go into a ``parties`` section; the channel-to-participant map and the
+duration go into the item's details. Who is on the company's side is decided
+by :mod:`archive.parties` from the archive's configuration.
 
-Exceptions::
+A PBX file (WAV plus JSON sidecar) has one way in, whoever hands it over::
+
+    ingest_call_file(archive, audio, sidecar, source="dropfolder", actor=...)
+
+Exceptions (see :mod:`ingest.errors`)::
 
     CallInputError     a sidecar or audio file that cannot become a call item
 """
@@ -15,18 +20,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 
-import phonenumbers
-
+from archive.config import ArchiveConfig
 from archive.model import (
     AddressKind,
     Channel,
     Direction,
+    IngestResult,
     ItemStatus,
     NewItem,
     Party,
@@ -34,130 +39,22 @@ from archive.model import (
     Section,
     Side,
 )
-from archive.tagging import national_digits
+from archive.parties import PartyAddress, is_internal, normalise_party_address
 from ingest.audio import Audio, AudioError, read_wav, write_wav
+from ingest.errors import IngestError
+
+if TYPE_CHECKING:
+    from archive.service import Archive
 
 MAX_SIDECAR_BYTES: Final = 64 * 1024
-_PHONE_CHARS: Final = re.compile(r"^\+?[0-9().\- ]{3,32}$")
 
 
-class CallInputError(ValueError):
+class CallInputError(IngestError, ValueError):
     """Input that cannot become a call item; ``reason`` is safe to show (no content)."""
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
-
-
-@dataclass(frozen=True, slots=True)
-class NumberingPlan:
-    """How to read numbers and tell the agent side from the customer side."""
-
-    default_region: str | None = None
-    internal_numbers: tuple[str, ...] = ()
-    internal_sip_domains: tuple[str, ...] = ()
-
-    @classmethod
-    def from_archive(cls, archive: object) -> NumberingPlan:
-        config = getattr(archive, "config", None)
-        region = getattr(config, "default_region", None) or getattr(config, "phone_region", None)
-        return cls(
-            default_region=str(region) if region else None,
-            internal_numbers=tuple(str(n) for n in getattr(config, "internal_numbers", ()) or ()),
-            internal_sip_domains=tuple(
-                str(d).lower() for d in getattr(config, "internal_sip_domains", ()) or ()
-            ),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Address:
-    kind: AddressKind
-    #: E.164 for numbers, ``sip:user@host`` for SIP, the raw text otherwise.
-    address: str
-    #: Every form worth finding it by.
-    variants: tuple[str, ...]
-    domain: str | None = None
-
-
-def _phone(text: str, region: str | None) -> tuple[str, tuple[str, ...]] | None:
-    candidate = text.strip()
-    if candidate.startswith("00"):
-        candidate = "+" + candidate[2:]
-    digits = re.sub(r"\D", "", candidate)
-    if not digits:
-        return None
-    try:
-        number = phonenumbers.parse(candidate, None if candidate.startswith("+") else region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    national = national_digits(number)
-    variants = [e164, e164.lstrip("+")]
-    if national and national not in variants:
-        variants.append(national)
-    return e164, tuple(variants)
-
-
-def normalise_address(raw: str, plan: NumberingPlan) -> Address:
-    """Read a SIP/tel URI, a number or a name into a searchable, comparable address."""
-    text = raw.strip()
-    if text.startswith("<") and text.endswith(">"):
-        text = text[1:-1].strip()
-    lower = text.lower()
-    if lower.startswith("tel:"):
-        number = text[4:].split(";")[0]
-        found = _phone(number, plan.default_region)
-        if found:
-            return Address(AddressKind.PHONE, found[0], found[1])
-        return Address(AddressKind.PHONE, number, (number,))
-    if lower.startswith(("sip:", "sips:")):
-        body = text.split(":", 1)[1].split(";")[0].split("?")[0]
-        user, at, host = body.rpartition("@")
-        if not at:
-            user, host = "", body
-        # Lower-cased whole, as the archive normalises a subject's SIP identifier.
-        host = host.lower()
-        uri = f"sip:{user.lower()}@{host}" if user else f"sip:{host}"
-        # The domain without a port, as ArchiveConfig.is_internal_sip compares it.
-        domain = host.split("]")[0] + "]" if host.startswith("[") else host.split(":")[0]
-        if user and _PHONE_CHARS.match(user):
-            found = _phone(user, plan.default_region)
-            if found:
-                return Address(AddressKind.PHONE, found[0], (*found[1], uri), domain=domain)
-        variants = (uri, user) if user else (uri,)
-        return Address(AddressKind.SIP, uri, variants, domain=domain)
-    if _PHONE_CHARS.match(text):
-        found = _phone(text, plan.default_region)
-        if found:
-            return Address(AddressKind.PHONE, found[0], found[1])
-        digits = re.sub(r"\D", "", text)
-        return Address(AddressKind.PHONE, digits, (digits,))
-    if "@" in text and " " not in text:
-        user, _, host = text.rpartition("@")
-        uri = f"sip:{user}@{host}".lower()
-        return Address(AddressKind.SIP, uri, (uri, user), domain=host.lower())
-    return Address(AddressKind.NAME, text, (text,))
-
-
-def is_internal(address: Address, plan: NumberingPlan) -> bool:
-    if address.domain and any(
-        address.domain == d or address.domain.endswith("." + d) for d in plan.internal_sip_domains
-    ):
-        return True
-    if address.kind is AddressKind.PHONE:
-        for entry in plan.internal_numbers:
-            entry = entry.strip().replace(" ", "")
-            if not entry:
-                continue
-            if entry.startswith("+"):
-                if address.address.startswith(entry):
-                    return True
-            elif address.address == entry or address.address.lstrip("+").startswith(entry):
-                return True
-    return False
 
 
 @dataclass(slots=True)
@@ -166,7 +63,7 @@ class CallParticipant:
     name: str | None = None
     role: PartyRole = PartyRole.PARTICIPANT
     channel_index: int | None = None
-    #: Forced side (e.g. the sidecar names the agent); None = decide from the numbering plan.
+    #: Forced side (e.g. the sidecar names the agent); None = decide from the archive's rules.
     side: Side | None = None
 
 
@@ -208,21 +105,21 @@ def _direction(parties: Sequence[Party]) -> Direction:
     return Direction.UNKNOWN
 
 
-def build_call_item(rec: CallRecording, plan: NumberingPlan) -> NewItem:
+def build_call_item(rec: CallRecording, config: ArchiveConfig) -> NewItem:
     """The NewItem for a call: stereo/multichannel 16-bit WAV, parties, search text, details."""
     parties: list[Party] = []
     search_terms: list[str] = []
     channel_rows: list[dict[str, Any]] = []
     for part in rec.participants:
-        addr = normalise_address(part.address, plan) if part.address else None
+        addr = normalise_party_address(config, part.address) if part.address else None
         if part.side is not None:
             side = part.side
         elif addr is not None:
-            side = Side.AGENT if is_internal(addr, plan) else Side.CUSTOMER
+            side = Side.AGENT if is_internal(config, addr) else Side.CUSTOMER
         else:
             side = Side.UNKNOWN
         if addr is None and part.name:
-            addr = Address(AddressKind.NAME, part.name, (part.name,))
+            addr = PartyAddress(AddressKind.NAME, part.name, (part.name,))
         if addr is None:
             continue
         parties.append(
@@ -360,7 +257,7 @@ def parse_sidecar(raw: bytes | str | dict[str, Any]) -> Sidecar:
 
 
 def recording_from_file(
-    wav: bytes, sidecar: Sidecar, *, source: str, plan: NumberingPlan
+    wav: bytes, sidecar: Sidecar, *, source: str, config: ArchiveConfig
 ) -> CallRecording:
     """A PBX recording (mono or stereo WAV, any G.711/PCM encoding) plus its sidecar."""
     try:
@@ -385,10 +282,10 @@ def recording_from_file(
 
     agent = sidecar.agent
     from_side = to_side = None
-    from_addr = normalise_address(sidecar.from_, plan) if sidecar.from_ else None
-    to_addr = normalise_address(sidecar.to, plan) if sidecar.to else None
+    from_addr = normalise_party_address(config, sidecar.from_) if sidecar.from_ else None
+    to_addr = normalise_party_address(config, sidecar.to) if sidecar.to else None
     if agent:
-        agent_addr = normalise_address(agent, plan)
+        agent_addr = normalise_party_address(config, agent)
         if from_addr and agent_addr.address == from_addr.address:
             from_side, to_side = Side.AGENT, Side.CUSTOMER
         elif to_addr and agent_addr.address == to_addr.address:
@@ -429,3 +326,45 @@ def recording_from_file(
         direction=sidecar.direction,
         details={"file_sha256": digest, "agent": agent} if agent else {"file_sha256": digest},
     )
+
+
+# -- the one way in for a call file (drop folder, HTTP upload, CLI) ------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallFileResult:
+    """The archive's answer for a call file, plus what its audio held."""
+
+    ingest: IngestResult
+    #: Seconds of audio, to the millisecond.
+    duration_s: float
+    channels: int
+
+
+def ingest_call_file(
+    archive: Archive,
+    audio: bytes | Path,
+    sidecar: bytes | None,
+    *,
+    source: str,
+    actor: str,
+) -> CallFileResult:
+    """Validate a PBX recording and its JSON sidecar, build the call item, ingest it.
+
+    The sidecar is read first, so a bad one costs no audio read when ``audio``
+    is a path. ``sidecar=None`` (a bare WAV from the command line) gives a call
+    dated now with no named parties. Input that cannot become a call raises
+    :class:`CallInputError` with a reason safe to show; the archive's own
+    errors (``TemporaryFailure``, ...) pass through for the caller to handle.
+    The item is durable when this returns.
+    """
+    if sidecar is None:
+        info = Sidecar(
+            call_id=None, from_=None, to=None, agent=None, direction=None, start=datetime.now(UTC)
+        )
+    else:
+        info = parse_sidecar(sidecar)
+    wav = audio.read_bytes() if isinstance(audio, Path) else audio
+    rec = recording_from_file(wav, info, source=source, config=archive.config)
+    result = archive.ingest(build_call_item(rec, archive.config), actor=actor)
+    return CallFileResult(result, round(rec.duration_s, 3), len(rec.channels))

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from archive.audit import SYSTEM_ACTOR
 from archive.errors import ArchiveError, TemporaryFailure
-from ingest.calls import CallInputError, NumberingPlan, build_call_item, parse_sidecar
-from ingest.calls import recording_from_file as _recording_from_file
+from ingest.calls import CallInputError, ingest_call_file
 
 if TYPE_CHECKING:
     from archive.service import Archive
@@ -95,7 +95,6 @@ def scan_once(
     result = ScanResult()
     if not config.path.is_dir():
         return result
-    plan = NumberingPlan.from_archive(archive)
     for stem, files in sorted(_pairs(config).items()):
         audio, sidecar = files.get("audio"), files.get("sidecar")
         present = [f for f in (audio, sidecar) if f is not None]
@@ -113,9 +112,10 @@ def scan_once(
         try:
             if audio.stat().st_size > config.max_audio_bytes:
                 raise CallInputError("audio file too large")
-            info = parse_sidecar(sidecar.read_bytes())  # before reading up to 1 GiB of audio
-            rec = _recording_from_file(audio.read_bytes(), info, source=SOURCE, plan=plan)
-            ingest = archive.ingest(build_call_item(rec, plan))
+            # The sidecar is read before up to 1 GiB of audio (a bad one costs no audio read).
+            ingest = ingest_call_file(
+                archive, audio, sidecar.read_bytes(), source=SOURCE, actor=SYSTEM_ACTOR
+            ).ingest
         except CallInputError as exc:
             _reject(config, stem, [audio, sidecar], exc.reason)
             result.rejected.append(stem)

@@ -3,7 +3,23 @@
 Exceptions::
 
     IngestError
-     │   -- e-mail and transcription --
+     │
+     │   -- SIP and call ingest (defined beside the code that raises them) --
+     ├── CallInputError           ingest.calls: a sidecar or audio file that cannot become a
+     │                            call item (also ValueError; ``reason`` is safe to show)
+     ├── AudioError               ingest.audio: bytes that are not a WAV this package reads
+     │                            (also ValueError)
+     ├── SipParseError            ingest.sip.message: malformed SIP, answered 400 with the
+     │                            reason phrase (also ValueError)
+     ├── SdpError                 ingest.sip.sdp: a malformed SDP offer (also ValueError)
+     ├── MetadataError            ingest.sip.metadata: unsafe or malformed RFC 7865
+     │                            recording metadata (also ValueError)
+     ├── SpoolError               ingest.sip.spool: a call spool that cannot be read or
+     │                            unwrapped (moved aside, never deleted)
+     ├── InvalidTransition        ingest.sip.session: a call session move its state
+     │                            machine does not allow (a bug, never input)
+     │
+     │   -- e-mail and transcription (defined here) --
      ├── SmtpConfigError          invalid SmtpConfig (bad CIDR, AUTH without TLS, unreadable
      │                            cert, workers that cannot start); also a ValueError
      ├── MimeLimitExceeded        a message past a MimeLimits bound; never escapes

@@ -20,8 +20,8 @@ from archive.config import Role
 from archive.errors import ErrorCode, InvalidRequest, SearchIndexError
 from archive.index import SearchQuery, hit_pages
 from archive.model import AddressKind, ItemRecord, Party, PartyRole
+from archive.parties import normalise_identifier, search_terms
 from archive.service import Archive
-from archive.tagging import normalise_identifier, search_terms
 
 MENTION_PAGE_ITEMS: Final = 500
 PRIVACY: Final = Role.PRIVACY.value

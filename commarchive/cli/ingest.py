@@ -21,13 +21,12 @@ from commarchive.cli.common import Ctx, pass_ctx, user_errors
 @user_errors
 def ingest_cmd(ctx: Ctx, path: Path, channel: str | None, sidecar: Path | None) -> None:
     """Archive a file (an RFC 5322 message or a WAV); prints the item id."""
-    from commarchive.files import build_item_from_file
+    from commarchive.files import ingest_file
 
     data = path.read_bytes()
     with ctx.archive() as arc:
-        item = build_item_from_file(arc, path.name, data, channel=channel,
-                                    sidecar=sidecar.read_bytes() if sidecar else None)
-        result = arc.ingest(item, actor="cli")
+        result = ingest_file(arc, path.name, data, channel=channel,
+                             sidecar=sidecar.read_bytes() if sidecar else None, actor="cli")
     if not result.created:
         click.echo(f"already archived as {result.item_id}"
                    f" ({result.merged_parties} new parties merged)", err=True)

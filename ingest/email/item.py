@@ -30,15 +30,14 @@ from archive.model import (
     Section,
     Side,
 )
-from ingest.email.mime import normalise_address, parse_with_timeout
+from archive.parties import clean_line, clean_text, normalise_email
+from ingest.email.mime import parse_with_timeout
 from ingest.email.parsed import (
     DEFAULT_LIMITS,
     MAX_ADDRESS_CHARS,
     MimeLimits,
     ParsedMessage,
     UnparsedReason,
-    clean_line,
-    clean_text,
 )
 
 log = logging.getLogger(__name__)
@@ -115,9 +114,9 @@ def item_from_parsed(
         seen.add((role, address))
         parties.append(Party(role, address, AddressKind.EMAIL, name, _side(address, is_internal)))
 
-    envelope_from = normalise_address(envelope.mail_from) if envelope.mail_from else None
+    envelope_from = normalise_email(envelope.mail_from) if envelope.mail_from else None
     add(PartyRole.ENVELOPE_FROM, envelope_from)
-    envelope_rcpts = [normalise_address(r) for r in envelope.rcpt_tos]
+    envelope_rcpts = [normalise_email(r) for r in envelope.rcpt_tos]
     for rcpt in envelope_rcpts:
         add(PartyRole.ENVELOPE_TO, rcpt)
     for ref in parsed.addresses:

@@ -23,7 +23,6 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
@@ -33,24 +32,18 @@ from email.parser import BytesParser
 from typing import Any, Final, cast
 
 from archive.model import ItemStatus, PartyRole
+from archive.parties import clean_line, clean_text, normalise_email
 from ingest.email.parsed import (
     DEFAULT_LIMITS,
-    MAX_ADDRESS_CHARS,
     MAX_NAME_CHARS,
     AddressRef,
     MimeLimits,
     ParsedMessage,
     UnparsedReason,
-    clean_line,
-    clean_text,
     sha256_hex,
 )
 from ingest.email.parts import PartWalker
 from ingest.errors import MimeLimitExceeded
-
-# ``normalise_address`` keeps its body verbatim (it is about to move to one shared
-# address module), so it calls ``clean_line`` by this name.
-_clean_line = clean_line
 
 log = logging.getLogger(__name__)
 
@@ -71,30 +64,6 @@ ADDRESS_HEADERS: Final[tuple[tuple[str, PartyRole], ...]] = (
 
 
 # --------------------------------------------------------------------------- addresses
-
-
-def normalise_address(address: str) -> str | None:
-    """Lower-cased ``local@domain`` or None when it is not a plausible mailbox."""
-    addr = _clean_line(address, MAX_ADDRESS_CHARS + 1).strip("<>").strip()
-    if not addr or len(addr) > MAX_ADDRESS_CHARS or any(c.isspace() for c in addr):
-        return None
-    local, at, domain = addr.rpartition("@")
-    if not at or not local or not domain or "@" in domain:
-        return None
-    if "@" in local and not (local.startswith('"') and local.endswith('"')):
-        return None
-    return f"{local}@{domain}".lower()
-
-
-def domain_matcher(domains: Iterable[str]) -> Callable[[str], bool]:
-    """``is_internal(address)`` for a list of domains (subdomains included)."""
-    wanted = tuple(d.lower().strip().lstrip("@").rstrip(".") for d in domains if d.strip())
-
-    def is_internal(address: str) -> bool:
-        domain = address.rpartition("@")[2].lower().rstrip(".")
-        return any(domain == d or domain.endswith("." + d) for d in wanted)
-
-    return is_internal
 
 
 # --------------------------------------------------------------------------- prescan
@@ -192,7 +161,7 @@ def _strict_addresses(
             addresses: tuple[Address, ...] = tuple(getattr(header, "addresses", ()))
             strict_ok = not any(type(d).__name__ == "InvalidHeaderDefect" for d in defects)
             for addr in addresses:
-                spec = normalise_address(addr.addr_spec) if addr.username and addr.domain else None
+                spec = normalise_email(addr.addr_spec) if addr.username and addr.domain else None
                 if spec is None:
                     strict_ok = False
                     break

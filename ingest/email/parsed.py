@@ -9,7 +9,6 @@ each other.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -20,7 +19,6 @@ from archive.model import ItemStatus, PartyRole
 MAX_ADDRESS_CHARS: Final = 320
 MAX_NAME_CHARS: Final = 256
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class UnparsedReason(StrEnum):
@@ -125,20 +123,6 @@ class ParsedMessage:
         if self.references:
             return self.references[0]
         return self.in_reply_to or self.message_id
-
-
-def clean_text(value: str) -> str:
-    """Valid Unicode without NULs: raw 8-bit bytes (surrogate-escaped) are read as UTF-8."""
-    try:
-        text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    except UnicodeEncodeError:
-        text = value.encode("utf-8", "replace").decode("utf-8")
-    return text.replace("\x00", "")
-
-
-def clean_line(value: str, limit: int) -> str:
-    """One line of text for details and the index: no control characters, at most ``limit``."""
-    return _CONTROL.sub(" ", clean_text(value)).strip()[:limit]
 
 
 def sha256_hex(data: bytes) -> str:

@@ -13,14 +13,13 @@ from email import policy
 from email.message import Message
 from typing import Final
 
+from archive.parties import clean_line, clean_text
 from ingest.email.htmltext import html_to_text
 from ingest.email.parsed import (
     Attachment,
     MimeLimits,
     ParsedMessage,
     UnparsedReason,
-    clean_line,
-    clean_text,
     sha256_hex,
 )
 from ingest.errors import MimeLimitExceeded

@@ -12,6 +12,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Final
 
+from ingest.errors import IngestError
+
 MAX_MESSAGE_BYTES: Final = 65_535
 MAX_HEADERS: Final = 128
 SIP_VERSION: Final = "SIP/2.0"
@@ -35,7 +37,7 @@ _REQUEST_LINE = re.compile(r"^([A-Za-z0-9.!%*_+`'~-]+) (\S+) SIP/2\.0$")
 _STATUS_LINE = re.compile(r"^SIP/2\.0 ([1-6][0-9]{2}) ?(.*)$")
 
 
-class SipParseError(ValueError):
+class SipParseError(IngestError, ValueError):
     """A message that cannot be understood; ``reason`` is the 400 reason phrase."""
 
     def __init__(self, reason: str, *, partial: SipMessage | None = None) -> None:

@@ -16,11 +16,13 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
+from ingest.errors import IngestError
+
 MAX_METADATA_BYTES: Final = 64 * 1024
 
 
-class MetadataError(ValueError):
-    pass
+class MetadataError(IngestError, ValueError):
+    """Recording metadata refused as unsafe (DTD, entities) or malformed."""
 
 
 @dataclass(slots=True)

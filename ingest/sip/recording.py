@@ -1,18 +1,28 @@
-"""Turn a sealed call spool into a call item, and recover spools left by a crash."""
+"""Turn a sealed call spool into a call item: at the end of a call, or after a crash.
+
+A call's spool is archived while its BYE waits (:func:`archive_with_deadline`),
+and deleted only once the item is durable; spools no live call owns are
+archived at startup and retried by the server (:func:`recover_spools`).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from archive.config import ArchiveConfig
 from archive.errors import ArchiveError, TemporaryFailure
 from archive.model import ItemStatus, NewItem, PartyRole
-from ingest.calls import CallParticipant, CallRecording, NumberingPlan, build_call_item
+from ingest.calls import CallParticipant, CallRecording, build_call_item
+from ingest.sip.counters import SipCounters
 from ingest.sip.metadata import RecordingMetadata
 from ingest.sip.rtp import SAMPLE_RATE
+from ingest.sip.session import EndStatus
 from ingest.sip.spool import SpoolContents, SpoolError, is_live, list_spools, read_spool
 
 if TYPE_CHECKING:
@@ -24,6 +34,8 @@ log = logging.getLogger("commarchive.sip")
 SOURCE: Final = "siprec"
 SPOOL_DIR_NAME: Final = "spool"
 UNREADABLE_DIR_NAME: Final = "unreadable"
+#: Longest pause between attempts to archive a spool while a BYE waits.
+MAX_ARCHIVE_RETRY_DELAY_S: Final = 2.0
 
 
 def spool_dir(archive: Archive) -> Path:
@@ -40,7 +52,7 @@ def _parse_time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def item_from_spool(contents: SpoolContents, plan: NumberingPlan) -> NewItem:
+def item_from_spool(contents: SpoolContents, config: ArchiveConfig) -> NewItem:
     """The call item for a spool; ``truncated`` unless the call ended cleanly."""
     info = contents.info
     streams: list[dict[str, Any]] = list(info.get("streams") or [])
@@ -80,7 +92,7 @@ def item_from_spool(contents: SpoolContents, plan: NumberingPlan) -> NewItem:
         or _parse_time(contents.created)
         or datetime.now(UTC)
     )
-    if contents.complete and end.get("status", "ok") == "ok":
+    if contents.complete and end.get("status", EndStatus.OK) == EndStatus.OK:
         status, reason = ItemStatus.OK, None
     else:
         status = ItemStatus.TRUNCATED
@@ -117,7 +129,7 @@ def item_from_spool(contents: SpoolContents, plan: NumberingPlan) -> NewItem:
         },
         extra_parts=extra,
     )
-    return build_call_item(rec, plan)
+    return build_call_item(rec, config)
 
 
 def archive_spool(archive: Archive, path: Path, keyring: Keyring | None = None) -> str:
@@ -126,10 +138,39 @@ def archive_spool(archive: Archive, path: Path, keyring: Keyring | None = None) 
     Raises TemporaryFailure (spool kept for a retry) or SpoolError (unreadable).
     """
     contents = read_spool(path, keyring or archive.keyring)
-    item = item_from_spool(contents, NumberingPlan.from_archive(archive))
+    item = item_from_spool(contents, archive.config)
     result = archive.ingest(item)
     path.unlink(missing_ok=True)
     return result.item_id
+
+
+async def archive_with_deadline(
+    archive: Archive, path: Path, *, timeout_s: float, counters: SipCounters
+) -> str | None:
+    """Archive a finished call's spool in a worker thread, retrying until ``timeout_s``.
+
+    The item id once durable; None when the archive did not take it in time or
+    refused it (the sealed spool stays for the retry or for recovery).
+    """
+    deadline = time.monotonic() + timeout_s
+    delay = 0.2
+    while True:
+        try:
+            item_id = await asyncio.to_thread(archive_spool, archive, path)
+        except TemporaryFailure as exc:
+            counters.archive_failures += 1
+            log.warning("archive unavailable for spool %s: %s", path.stem, exc.reason)
+            if time.monotonic() + delay > deadline:
+                return None  # the sealed spool stays; housekeeping retries it
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_ARCHIVE_RETRY_DELAY_S)
+            continue
+        except Exception as exc:  # the sealed spool stays; recovery retries or sets it aside
+            counters.archive_failures += 1
+            log.error("spool %s not archived: %s", path.stem, type(exc).__name__)
+            return None
+        counters.calls_archived += 1
+        return item_id
 
 
 def recover_spools(archive: Archive, *, exclude: Collection[str] = ()) -> list[str]:

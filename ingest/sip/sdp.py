@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
+from ingest.errors import IngestError
 
-class SdpError(ValueError):
-    pass
+
+class SdpError(IngestError, ValueError):
+    """An SDP body that cannot be read as an offer."""
 
 
 class Codec(StrEnum):

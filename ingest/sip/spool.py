@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ingest.audio import alaw_decode, ulaw_decode
+from ingest.errors import IngestError
 from ingest.sip.sdp import Codec
 from keys import IntegrityError, Keyring, KeysError, WrappedKey, new_dek, seal_bytes, unseal_bytes
 
@@ -51,11 +52,20 @@ FLUSH_BYTES: Final = 16 * 1024
 MAX_RECORD_BYTES: Final = 8 * 1024 * 1024
 
 
-class SpoolError(Exception):
+class SpoolError(IngestError):
+    """A spool that cannot be read or unwrapped; ``reason`` never quotes content."""
+
     def __init__(self, path: Path, *, reason: str) -> None:
         self.path = path
         self.reason = reason
         super().__init__(f"spool {path.name}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # keyword-only reason: rebuild explicitly
+        return (_rebuild_spool_error, (self.path, self.reason))
+
+
+def _rebuild_spool_error(path: Path, reason: str) -> SpoolError:
+    return SpoolError(path, reason=reason)
 
 
 def _context(spool_id: str) -> str:

@@ -17,13 +17,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from archive.errors import ErrorCode, InvalidRequest
 from archive.service import Archive
-from ingest.calls import (
-    CallInputError,
-    NumberingPlan,
-    build_call_item,
-    parse_sidecar,
-    recording_from_file,
-)
+from ingest.calls import CallInputError, ingest_call_file
 from search_api.deps import ArchiveDep, IngestUser
 from search_api.errors import AUTHENTICATED_ERRORS, error_responses
 from search_api.schemas.recordings import RecordingPublic
@@ -81,17 +75,15 @@ def _form_parts(content_type: str, body: bytes) -> tuple[bytes, bytes]:
 
 
 def _archive(archive: Archive, actor: str, audio: bytes, metadata: bytes) -> dict[str, Any]:
-    plan = NumberingPlan.from_archive(archive)
     try:
-        rec = recording_from_file(audio, parse_sidecar(metadata), source=SOURCE, plan=plan)
+        outcome = ingest_call_file(archive, audio, metadata, source=SOURCE, actor=actor)
     except CallInputError as exc:
         raise InvalidRequest(exc.reason) from None
-    result = archive.ingest(build_call_item(rec, plan), actor=actor)
     return {
-        "item_id": result.item_id,
-        "created": result.created,
-        "duration_s": round(rec.duration_s, 3),
-        "channels": len(rec.channels),
+        "item_id": outcome.ingest.item_id,
+        "created": outcome.ingest.created,
+        "duration_s": outcome.duration_s,
+        "channels": outcome.channels,
     }
 
 

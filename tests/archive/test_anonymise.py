@@ -13,7 +13,7 @@ from archive.errors import AccessDenied
 from archive.model import Section
 from archive.service import Archive
 from ingest.audio import write_wav
-from ingest.calls import NumberingPlan, build_call_item, parse_sidecar, recording_from_file
+from ingest.calls import build_call_item, parse_sidecar, recording_from_file
 
 RATE = 8000
 
@@ -24,8 +24,8 @@ def _call(archive: Archive) -> str:
     sidecar = parse_sidecar({"call_id": "anon-1", "from": "+31612345678", "from_name": "Kees Klant",
                              "to": "+31205550100", "agent": "+31205550100",
                              "direction": "inbound", "start": "2026-11-02T09:00:00Z"})
-    plan = NumberingPlan.from_archive(archive)
-    rec = recording_from_file(write_wav(RATE, [speech, speech]), sidecar, source="t", plan=plan)
+    plan = archive.config
+    rec = recording_from_file(write_wav(RATE, [speech, speech]), sidecar, source="t", config=plan)
     return archive.ingest(build_call_item(rec, plan)).item_id
 
 

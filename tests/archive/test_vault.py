@@ -15,7 +15,7 @@ from archive.errors import AccessDenied, ContentIntegrityError
 from archive.service import Archive
 from archive.vault import blob_key
 from ingest.audio import write_wav
-from ingest.calls import NumberingPlan, build_call_item, parse_sidecar, recording_from_file
+from ingest.calls import build_call_item, parse_sidecar, recording_from_file
 from ingest.email.item import Envelope, build_item
 from keys.aead import CHUNK_OVERHEAD_BYTES, CHUNK_SIZE_BYTES, HEADER_SIZE_BYTES
 from tests.conftest import email_item
@@ -49,16 +49,16 @@ def _tone_wav() -> tuple[bytes, bytes]:
 def _ingest_mail(archive: Archive, raw: bytes) -> str:
     env = Envelope(mail_from="anna@customer.de", rcpt_tos=("support@example.com",),
                    received_at=datetime.now(UTC))
-    item = build_item(raw, env, is_internal=archive.config.is_internal_address)
+    item = build_item(raw, env, is_internal=archive.is_internal_address)
     return archive.ingest(item).item_id
 
 
 def _ingest_call(archive: Archive, wav: bytes) -> str:
     sidecar = parse_sidecar({"call_id": "c-1", "from": "+31612345678", "to": "+31205550100",
                              "direction": "inbound", "start": "2026-11-01T10:00:00Z"})
-    plan = NumberingPlan.from_archive(archive)
+    plan = archive.config
     return archive.ingest(build_call_item(
-        recording_from_file(wav, sidecar, source="test", plan=plan), plan)).item_id
+        recording_from_file(wav, sidecar, source="test", config=plan), plan)).item_id
 
 
 def _files(root: Path) -> list[Path]:

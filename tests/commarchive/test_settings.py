@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from commarchive.server import sip_config, smtp_config
 from commarchive.settings import Settings, env_var_name
 from ingest.email.config import SmtpConfig
-from ingest.sip.server import SipConfig
+from ingest.sip.config import SipConfig
 from ingest.transcription.worker import TranscriptionWorker, backfill
 
 

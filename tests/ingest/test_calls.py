@@ -3,59 +3,27 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from archive.model import AddressKind, Direction, PartyRole, Side
+from archive.config import ArchiveConfig
+from archive.model import Direction, PartyRole, Side
+from archive.service import Archive
 from ingest.audio import write_wav
 from ingest.calls import (
     CallInputError,
     CallParticipant,
     CallRecording,
-    NumberingPlan,
     build_call_item,
-    is_internal,
-    normalise_address,
+    ingest_call_file,
     parse_sidecar,
 )
+from ingest.errors import IngestError
 
-PLAN = NumberingPlan(
+PLAN = ArchiveConfig(
     default_region="NL", internal_numbers=("+3120555",), internal_sip_domains=("pbx.example.com",)
 )
-
-
-@pytest.mark.parametrize(
-    ("raw", "kind", "address", "variants"),
-    [
-        (
-            "sip:+31201234567@carrier.net;user=phone",
-            AddressKind.PHONE,
-            "+31201234567",
-            {"+31201234567", "31201234567", "0201234567"},
-        ),
-        ("tel:+31-20-123-4567", AddressKind.PHONE, "+31201234567", {"0201234567"}),
-        ("<sip:020 123 4567@pbx.example.com>", AddressKind.PHONE, "+31201234567", {"31201234567"}),
-        ("0031201234567", AddressKind.PHONE, "+31201234567", {"+31201234567"}),
-        ("sip:Alice@Example.COM", AddressKind.SIP, "sip:alice@example.com", {"Alice"}),
-        ("sip:1001@pbx.example.com", AddressKind.SIP, "sip:1001@pbx.example.com", {"1001"}),
-        ("Jan Jansen", AddressKind.NAME, "Jan Jansen", {"Jan Jansen"}),
-    ],
-)
-def test_normalise_address(raw: str, kind: AddressKind, address: str, variants: set[str]) -> None:
-    got = normalise_address(raw, PLAN)
-    assert (got.kind, got.address) == (kind, address)
-    assert variants <= set(got.variants)
-
-
-@pytest.mark.parametrize("raw", [
-    "sip:agent7@pbx.example.com:5060", "<sip:agent7@PBX.example.com:5061;transport=tcp>",
-    "sip:agent7@sub.pbx.example.com",
-])
-def test_an_agent_uri_with_a_port_is_still_internal(raw: str) -> None:
-    # Ports are not part of the domain (as ArchiveConfig.is_internal_sip reads it): an
-    # agent must never become a data subject because the PBX added one.
-    assert is_internal(normalise_address(raw, PLAN), PLAN)
-    assert not is_internal(normalise_address("sip:jan@customer.nl:5060", PLAN), PLAN)
 
 
 def test_call_item_parties_sides_direction_sections_and_details() -> None:
@@ -118,8 +86,62 @@ def test_sidecar_channels_map_agent_and_customer() -> None:
             "direction": "inbound",
         }
     )
-    rec = recording_from_file(wav, side, source="t", plan=PLAN)
+    rec = recording_from_file(wav, side, source="t", config=PLAN)
     by_role = {p.role: p for p in rec.participants}
     assert by_role[PartyRole.CALLER].channel_index == 1  # the customer called in
     assert by_role[PartyRole.CALLEE].channel_index == 0
     assert by_role[PartyRole.CALLEE].side is Side.AGENT
+
+
+# -- ingest_call_file: the one way in for drop folder, upload and CLI -----------------
+
+CALL_SIDECAR = (
+    b'{"call_id": "f-1", "from": "+31201234567", "to": "+31205550123",'
+    b' "agent": "+31205550123", "start": "2026-01-01T10:00:00Z"}'
+)
+
+
+def test_call_file_is_archived_once_with_its_duration_and_channels(archive: Archive) -> None:
+    wav = write_wav(8000, [b"\x01\x00" * 12000, b"\x02\x00" * 12000])
+    first = ingest_call_file(archive, wav, CALL_SIDECAR, source="t", actor="tester")
+    assert first.ingest.created and first.duration_s == 1.5 and first.channels == 2
+    record = archive.record(first.ingest.item_id)
+    assert record.source == "t"
+    assert {p.address: p.side for p in record.parties} == {
+        "+31201234567": Side.CUSTOMER,
+        "+31205550123": Side.AGENT,
+    }
+    again = ingest_call_file(archive, wav, CALL_SIDECAR, source="t", actor="tester")
+    assert not again.ingest.created and again.ingest.item_id == first.ingest.item_id
+
+
+def test_call_file_reads_the_sidecar_before_the_audio(archive: Archive, tmp_path: Path) -> None:
+    missing = tmp_path / "never-written.wav"
+    with pytest.raises(CallInputError, match="not valid JSON"):
+        ingest_call_file(archive, missing, b"{broken", source="t", actor="tester")
+    audio = tmp_path / "call.wav"
+    audio.write_bytes(write_wav(8000, [b"\x01\x00" * 800]))
+    done = ingest_call_file(archive, audio, CALL_SIDECAR, source="t", actor="tester")
+    assert done.ingest.created and done.channels == 1
+
+
+@pytest.mark.parametrize(
+    ("wav", "reason"),
+    [(b"junk", "audio: "), (write_wav(8000, [b""]), "audio: no samples")],
+)
+def test_call_file_refuses_bad_audio_with_one_error_type(
+    archive: Archive, wav: bytes, reason: str
+) -> None:
+    with pytest.raises(CallInputError) as caught:
+        ingest_call_file(archive, wav, CALL_SIDECAR, source="t", actor="tester")
+    assert caught.value.reason.startswith(reason)
+    assert isinstance(caught.value, IngestError) and archive.item_ids() == []
+
+
+def test_call_file_without_sidecar_is_dated_now_with_no_parties(archive: Archive) -> None:
+    before = datetime.now(UTC)
+    done = ingest_call_file(
+        archive, write_wav(8000, [b"\x01\x00" * 800]), None, source="cli", actor="cli"
+    )
+    record = archive.record(done.ingest.item_id)
+    assert not record.parties and record.started_at >= before.replace(microsecond=0)

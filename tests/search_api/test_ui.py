@@ -23,7 +23,7 @@ from archive.config import Role
 from archive.model import Section
 from archive.service import Archive
 from ingest.audio import write_wav
-from ingest.calls import NumberingPlan, build_call_item, parse_sidecar, recording_from_file
+from ingest.calls import build_call_item, parse_sidecar, recording_from_file
 from tests.conftest import IN_CI, email_item
 from tests.services import free_port
 
@@ -72,9 +72,9 @@ def _call(archive: Archive) -> str:
     sidecar = parse_sidecar({"call_id": "ui-1", "from": "+31612345678", "from_name": "Kees Klant",
                              "to": "+31205550100", "agent": "+31205550100",
                              "direction": "inbound", "start": "2026-11-02T09:00:00Z"})
-    plan = NumberingPlan.from_archive(archive)
+    plan = archive.config
     item_id = archive.ingest(build_call_item(
-        recording_from_file(write_wav(8000, [pcm, pcm]), sidecar, source="test", plan=plan),
+        recording_from_file(write_wav(8000, [pcm, pcm]), sidecar, source="test", config=plan),
         plan)).item_id
     transcript = {"speakers": [
         {"label": "agent", "channel": 1, "words": [],

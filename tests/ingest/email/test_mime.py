@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from archive.model import AddressKind, Channel, Direction, ItemStatus, NewItem, PartyRole, Side
+from archive.parties import domain_matcher
 from ingest.email import mime, parts
 from ingest.email.item import Envelope, build_item
-from ingest.email.mime import domain_matcher, parse_message, parse_with_timeout
+from ingest.email.mime import parse_message, parse_with_timeout
 from ingest.email.parsed import DEFAULT_LIMITS, MimeLimits, ParsedMessage, UnparsedReason
 
 IS_INTERNAL = domain_matcher(["example.com"])

@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 
 from archive.config import Role
 from archive.model import ItemStatus
+from archive.parties import domain_matcher
 from archive.service import Archive
 from archive.users import User
 from ingest.email.item import Envelope, build_item
-from ingest.email.mime import domain_matcher
 from ingest.email.parsed import MimeLimits
 from tests.conftest import make_archive
 

@@ -32,12 +32,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from archive.config import Role
-from archive.errors import TemporaryFailure
+from archive.errors import StoreUnavailable, TemporaryFailure
 from archive.index import SearchQuery
-from archive.model import IngestResult, ItemRecord, ItemStatus, NewItem, PartyRole
 from archive.intake import CommittedGroup, PreparedItem
+from archive.model import ItemRecord, ItemStatus, NewItem, PartyRole
 from archive.service import Archive
-from archive.errors import StoreUnavailable
 from archive.store import BlobWriter
 from archive.users import User
 from ingest.email.config import SmtpConfig

@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 import pytest
 
 from archive.service import Archive
-from ingest.sip.server import SipConfig, SipServerHandle, start_sip_server
+from ingest.sip.config import SipConfig
+from ingest.sip.server import SipServerHandle, start_sip_server
 
 T = TypeVar("T")
 

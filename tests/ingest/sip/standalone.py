@@ -16,7 +16,8 @@ from archive.catalog import Catalog, sqlite_url
 from archive.index.sqlite import SqliteIndex
 from archive.service import Archive
 from archive.store.local import LocalStore
-from ingest.sip.server import SipConfig, start_sip_server
+from ingest.sip.config import SipConfig
+from ingest.sip.server import start_sip_server
 from tests.conftest import TEST_CONFIG
 
 

@@ -1,0 +1,43 @@
+"""Settings of the SIPREC recording server: where it listens, whom it serves, its limits.
+
+A frozen value handed to :func:`ingest.sip.server.start_sip_server`; the
+defaults here are the defaults of ``commarchive serve``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["SipConfig"]
+
+
+@dataclass(frozen=True, slots=True)
+class SipConfig:
+    host: str = "127.0.0.1"
+    port: int = 5060
+    udp: bool = True
+    tcp: bool = True
+    #: Address put in Contact and SDP (defaults to ``host``, or 127.0.0.1 for a wildcard).
+    advertise: str | None = None
+    #: Networks (CIDR) allowed to send SIP; everything else gets 403 and no call.
+    allowlist: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    rtp_port_range: tuple[int, int] = (20000, 40000)
+    rtp_inactivity_timeout_s: float = 30.0
+    max_calls: int = 500
+    session_expires_s: int = 1800
+    min_session_expires_s: int = 90
+    #: Wait this long before answering an INVITE (a window for CANCEL; 0 in production).
+    answer_delay_s: float = 0.0
+    #: How long BYE waits for the archive before answering 500 (the spool is kept and retried).
+    bye_archive_timeout_s: float = 10.0
+    archive_retry_interval_s: float = 5.0
+    #: A call (even one on hold, with no session timer) is ended, truncated, after this long.
+    max_call_duration_s: float = 6 * 3600.0
+    #: Receive buffer per RTP socket: rides out bursts and short stalls (capped by rmem_max).
+    rtp_socket_buffer_bytes: int = 1024 * 1024
+
+    @property
+    def contact_host(self) -> str:
+        if self.advertise:
+            return self.advertise
+        return "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host

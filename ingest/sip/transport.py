@@ -1,0 +1,203 @@
+"""SIP over UDP and TCP: the listeners, TCP framing, the source allowlist, socket buffers.
+
+Only bytes cross this module's edge. Every complete message goes to a
+:class:`MessageSink` together with a ``reply`` function bound to its peer
+(the datagram's source, or the TCP connection it came on), so the layers above
+never see a socket. TCP carries a stream: messages are cut at their
+Content-Length (:func:`ingest.sip.message.frame_length`), RFC 5626 keep-alives
+are answered, and a stream that cannot be framed is closed after a best-effort
+``400``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import socket
+from collections.abc import Callable, Iterable
+from enum import StrEnum
+from typing import Any, Final, Protocol, cast
+
+from ingest.sip.config import SipConfig
+from ingest.sip.message import SipParseError, frame_length
+
+__all__ = [
+    "MAX_TCP_CONNECTIONS",
+    "SIP_RECEIVE_BUFFER_BYTES",
+    "Allowlist",
+    "MessageSink",
+    "Peer",
+    "Reply",
+    "SipListeners",
+    "Transport",
+    "set_receive_buffer",
+]
+
+MAX_TCP_CONNECTIONS: Final = 1024
+SIP_RECEIVE_BUFFER_BYTES: Final = 4 * 1024 * 1024
+TCP_READ_BYTES: Final = 65536
+#: How much of an unframeable TCP stream is parsed to answer it 400.
+UNFRAMEABLE_ECHO_BYTES: Final = 4096
+
+#: Sends one message back to where the request came from.
+Reply = Callable[[bytes], None]
+#: (host, port) of the other end.
+Peer = tuple[str, int]
+
+
+class Transport(StrEnum):
+    UDP = "udp"
+    TCP = "tcp"
+
+
+class MessageSink(Protocol):
+    """Where the listeners deliver what they receive."""
+
+    def on_message(self, data: bytes, reply: Reply, transport: Transport, peer: Peer) -> None:
+        """One SIP message (or a blank keep-alive) from ``peer``."""
+
+    def on_unframeable(self, data: bytes, exc: SipParseError, reply: Reply) -> None:
+        """The start of a TCP stream that cannot be cut into messages (it is closed next)."""
+
+
+class Allowlist:
+    """The networks allowed to send SIP; everyone else is refused before any call exists."""
+
+    def __init__(self, networks: Iterable[str]) -> None:
+        self._networks = tuple(ipaddress.ip_network(n, strict=False) for n in networks)
+
+    def allows(self, host: str) -> bool:
+        try:
+            address = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return False
+        return any(address in network for network in self._networks)
+
+
+def set_receive_buffer(transport: asyncio.BaseTransport, size: int) -> None:
+    """A bigger kernel receive buffer, so bursts are not dropped while we are busy."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and size:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, sink: MessageSink) -> None:
+        self.sink = sink
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        transport = self.transport
+        if transport is None:
+            return
+        peer = (str(addr[0]), int(addr[1]))
+
+        def reply(payload: bytes) -> None:
+            transport.sendto(payload, peer)
+
+        self.sink.on_message(data, reply, Transport.UDP, peer)
+
+    def error_received(self, exc: Exception) -> None:
+        pass
+
+
+class SipListeners:
+    """The bound UDP socket and TCP server, and the TCP connections they accepted."""
+
+    def __init__(self, config: SipConfig, sink: MessageSink) -> None:
+        self.config = config
+        self.sink = sink
+        self.udp_port: int | None = None
+        self.tcp_port: int | None = None
+        #: Set when the server shuts down: TCP connections stop reading.
+        self.closing = False
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.Server | None = None
+        self._tcp_writers: set[asyncio.StreamWriter] = set()
+
+    def port_for(self, transport: Transport) -> int | None:
+        """Our port on ``transport`` (what Contact and Via name)."""
+        return self.tcp_port if transport is Transport.TCP else self.udp_port
+
+    async def start(self) -> None:
+        """Bind UDP and/or TCP; with port 0, TCP takes UDP's port when it is free."""
+        loop = asyncio.get_running_loop()
+        cfg = self.config
+        if cfg.udp:
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _UdpProtocol(self.sink), local_addr=(cfg.host, cfg.port)
+            )
+            self._udp = transport
+            set_receive_buffer(transport, SIP_RECEIVE_BUFFER_BYTES)
+            self.udp_port = int(transport.get_extra_info("sockname")[1])
+        if cfg.tcp:
+            tcp_port = self.udp_port if cfg.port == 0 and self.udp_port else cfg.port
+            try:
+                self._tcp = await asyncio.start_server(self._serve_tcp, cfg.host, tcp_port)
+            except OSError:
+                if cfg.port != 0:
+                    raise
+                self._tcp = await asyncio.start_server(self._serve_tcp, cfg.host, 0)
+            self.tcp_port = int(self._tcp.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        self.closing = True
+        if self._udp:
+            self._udp.close()
+        if self._tcp:
+            self._tcp.close()
+            for writer in list(self._tcp_writers):
+                writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._tcp.wait_closed(), timeout=2)
+
+    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._tcp_writers) >= MAX_TCP_CONNECTIONS:
+            writer.close()
+            return
+        self._tcp_writers.add(writer)
+        peername = writer.get_extra_info("peername") or ("", 0)
+        peer = (str(peername[0]), int(peername[1]))
+
+        def reply(payload: bytes) -> None:
+            if not writer.is_closing():
+                writer.write(payload)
+
+        buffer = bytearray()
+        try:
+            while not self.closing:
+                chunk = await reader.read(TCP_READ_BYTES)
+                if not chunk:
+                    break
+                buffer += chunk
+                while buffer:
+                    # RFC 5626 keep-alive: CRLFCRLF ping, CRLF pong.
+                    if buffer.startswith(b"\r\n\r\n"):
+                        del buffer[:4]
+                        reply(b"\r\n")
+                        continue
+                    if buffer.startswith(b"\r\n"):
+                        del buffer[:2]
+                        continue
+                    try:
+                        size = frame_length(buffer)
+                    except SipParseError as exc:
+                        self.sink.on_unframeable(
+                            bytes(buffer[:UNFRAMEABLE_ECHO_BYTES]), exc, reply
+                        )
+                        return
+                    if size is None:
+                        break
+                    frame = bytes(buffer[:size])
+                    del buffer[:size]
+                    self.sink.on_message(frame, reply, Transport.TCP, peer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._tcp_writers.discard(writer)
+            writer.close()
