@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+import weakref
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
@@ -386,6 +387,41 @@ def test_parse_timeout_stores_unparsed_and_stops_the_parse_thread(
     assert mime.runaway_parse_threads() == 0
     monkeypatch.setattr(mime, "parse_message", real)
     assert parse_with_timeout(SIMPLE, MimeLimits(parse_timeout_s=5)).status is ItemStatus.OK
+
+
+class _Garbage:
+    pass
+
+
+def test_an_overrun_parse_is_stopped_even_when_the_first_abort_lands_in_a_finalizer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a parse that, when its time is up, is running a weakref callback (as the
+    # garbage collector runs them in whichever thread allocates): an exception raised
+    # there is swallowed as "unraisable", so a single abort is lost
+    def callback_then_loop(raw: bytes, limits: MimeLimits) -> ParsedMessage:
+        def slow_callback(_ref: object) -> None:
+            until = time.monotonic() + 0.5
+            while time.monotonic() < until:
+                pass
+
+        victim = _Garbage()
+        ref = weakref.ref(victim, slow_callback)
+        del victim  # the callback runs now, in this thread, past the 0.2 s limit
+        assert ref() is None
+        while True:
+            time.sleep(0.001)
+
+    monkeypatch.setattr(mime, "parse_message", callback_then_loop)
+    # WHEN the parse overruns
+    parsed = parse_with_timeout(SIMPLE, MimeLimits(parse_timeout_s=0.2))
+    # THEN it is reported as a timeout, the thread is stopped by a later abort, and the
+    # swallowed one is not reported as an error (pytest turns unraisable ones into failures)
+    assert parsed.status is ItemStatus.UNPARSED and parsed.reason is UnparsedReason.PARSE_TIMEOUT
+    deadline = time.monotonic() + 2
+    while mime.runaway_parse_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert mime.runaway_parse_threads() == 0
 
 
 def test_pathological_headers_finish_within_the_time_limit() -> None:
