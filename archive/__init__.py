@@ -2,9 +2,10 @@
 
 May import ``keys`` (and third-party libraries); never ``ingest``,
 ``search_api`` or ``commarchive``. Layers, lowest first (a module imports only
-those below it):
+its own layer and those below it):
 
-    model, errors, config, tagging         the domain: items, parties, purposes, errors
+    model, errors, config, tagging,        the domain: items, parties, purposes, errors;
+    parties                                who is internal, addresses and numbers normalised
     catalog, audit, users, store/, index/  state, the hash-chained audit log, the seams
     anonymise, vcon                        derived views (trainer text/audio, vCon export)
     vault                                  keys and sealed bytes: seal/unseal, records,

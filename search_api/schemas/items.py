@@ -36,12 +36,11 @@ class PartyPublic(PublicModel):
         redactor = Redactor.for_parties(record.parties) if anonymised else None
         out = []
         for p in record.parties:
-            address, name = p.address, p.name
+            fields = p.as_dict()
             if redactor is not None:
-                address = redactor.redact(address)
-                name = redactor.redact(name) if name else None
-            out.append(cls(role=p.role, kind=p.kind, address=address, name=name, side=p.side,
-                           channel_index=p.channel_index))
+                fields["address"] = redactor.redact(p.address)
+                fields["name"] = redactor.redact(p.name) if p.name else None
+            out.append(cls.model_validate(fields))
         return out
 
 
