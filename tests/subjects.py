@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import uuid
 import wave
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from archive import rights
 from archive.config import ArchiveConfig, Role, TaggingRule
 from archive.model import AddressKind, Channel, Direction, NewItem, Party, PartyRole, Section, Side
 from archive.service import Archive
@@ -142,3 +144,17 @@ def parch(tmp_path: Path) -> Iterator[Archive]:
 @pytest.fixture
 def mixed(parch: Archive) -> Mixed:
     return build_mixed(parch)
+
+
+PRIVACY = User("p", Role.PRIVACY)
+QUALITY = User("q", Role.QUALITY)
+TRAINER = User("t", Role.TRAINER)
+LEGAL = User("l", Role.LEGAL)
+ALL_OF_A = [A.email, A.phone, A.customer_number]
+
+
+def export_zip(archive: Archive, identifier: str | list[str]) -> zipfile.ZipFile:
+    """A subject's access export, as the ZIP the subject receives."""
+    buf = io.BytesIO()
+    rights.export_subject(archive, identifier, buf, actor="dpo")
+    return zipfile.ZipFile(io.BytesIO(buf.getvalue()))

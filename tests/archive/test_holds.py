@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from archive import holds, rights
-from archive.config import Role
 from archive.errors import BlobLocked, ContentIntegrityError, ItemNotFound
 from archive.index.memory import MemoryIndex
 from archive.retention import sweep
-from archive.service import Archive
-from archive.users import User
 from tests.conftest import email_item, make_archive, make_s3_store
-from tests.subjects import PRIVACY_CONFIG, T0, A, C, Mixed
+from tests.subjects import PRIVACY, PRIVACY_CONFIG, T0, C, Mixed
 
 
 @pytest.mark.service
@@ -59,27 +54,6 @@ def test_item_archived_under_a_subject_hold_is_locked_in_the_store_at_once(
             store.delete(keys[0])
     finally:
         arc.close()
-
-
-PRIVACY = User("p", Role.PRIVACY)
-
-
-QUALITY = User("q", Role.QUALITY)
-
-
-TRAINER = User("t", Role.TRAINER)
-
-
-LEGAL = User("l", Role.LEGAL)
-
-
-ALL_OF_A = [A.email, A.phone, A.customer_number]
-
-
-def _export(archive: Archive, identifier: str | list[str]) -> zipfile.ZipFile:
-    buf = io.BytesIO()
-    rights.export_subject(archive, identifier, buf, actor="dpo")
-    return zipfile.ZipFile(io.BytesIO(buf.getvalue()))
 
 
 def test_subject_hold_covers_later_items_and_blocks_erasure(mixed: Mixed) -> None:

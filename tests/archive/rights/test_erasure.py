@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
 from datetime import timedelta
 
 import pytest
@@ -12,33 +10,10 @@ import sqlalchemy as sa
 import keys
 from archive import catalog as cat
 from archive import holds, rights
-from archive.config import Role
 from archive.errors import AccessDenied, ItemNotFound
 from archive.index import SearchQuery
 from archive.retention import sweep
-from archive.service import Archive
-from archive.users import User
-from tests.subjects import T0, A, B, C, Mixed
-
-PRIVACY = User("p", Role.PRIVACY)
-
-
-QUALITY = User("q", Role.QUALITY)
-
-
-TRAINER = User("t", Role.TRAINER)
-
-
-LEGAL = User("l", Role.LEGAL)
-
-
-ALL_OF_A = [A.email, A.phone, A.customer_number]
-
-
-def _export(archive: Archive, identifier: str | list[str]) -> zipfile.ZipFile:
-    buf = io.BytesIO()
-    rights.export_subject(archive, identifier, buf, actor="dpo")
-    return zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+from tests.subjects import ALL_OF_A, LEGAL, PRIVACY, QUALITY, T0, A, B, C, Mixed
 
 
 def test_erasure_shreds_and_purges_keeps_held_and_legal_and_certifies(mixed: Mixed) -> None:

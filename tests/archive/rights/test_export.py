@@ -2,35 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 
 from archive import rights
-from archive.config import Role
-from archive.service import Archive
-from archive.users import User
-from tests.subjects import A, B, C, Mixed
-
-PRIVACY = User("p", Role.PRIVACY)
-
-
-QUALITY = User("q", Role.QUALITY)
-
-
-TRAINER = User("t", Role.TRAINER)
-
-
-LEGAL = User("l", Role.LEGAL)
-
-
-ALL_OF_A = [A.email, A.phone, A.customer_number]
-
-
-def _export(archive: Archive, identifier: str | list[str]) -> zipfile.ZipFile:
-    buf = io.BytesIO()
-    rights.export_subject(archive, identifier, buf, actor="dpo")
-    return zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+from tests.subjects import ALL_OF_A, A, B, C, Mixed, export_zip
 
 
 def test_access_export_contains_all_of_a_and_nothing_of_b_or_c(mixed: Mixed) -> None:
@@ -40,7 +15,7 @@ def test_access_export_contains_all_of_a_and_nothing_of_b_or_c(mixed: Mixed) -> 
                               role="legal", reference="TAX-9")
     rights.annotate_item(arc, mixed.items[A.email][0], "Customer says the date is wrong.",
                           actor="dpo", subject=A.email)
-    zf = _export(arc, ALL_OF_A)
+    zf = export_zip(arc, ALL_OF_A)
     names = zf.namelist()
     index = json.loads(zf.read("index.json"))
     exported = {i["id"] for i in index["items"]}

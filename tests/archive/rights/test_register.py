@@ -2,38 +2,14 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
 from datetime import timedelta
 
 import pytest
 
 from archive import rights
-from archive.config import Role
 from archive.errors import InvalidRequest
 from archive.service import Archive
-from archive.users import User
-from tests.subjects import T0, A, B, C, Mixed
-
-PRIVACY = User("p", Role.PRIVACY)
-
-
-QUALITY = User("q", Role.QUALITY)
-
-
-TRAINER = User("t", Role.TRAINER)
-
-
-LEGAL = User("l", Role.LEGAL)
-
-
-ALL_OF_A = [A.email, A.phone, A.customer_number]
-
-
-def _export(archive: Archive, identifier: str | list[str]) -> zipfile.ZipFile:
-    buf = io.BytesIO()
-    rights.export_subject(archive, identifier, buf, actor="dpo")
-    return zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+from tests.subjects import PRIVACY, QUALITY, T0, A, B, C, Mixed
 
 
 def test_rectification_is_an_annotation_beside_the_intact_original(mixed: Mixed) -> None:

@@ -2,40 +2,14 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
-
 import pytest
 import sqlalchemy as sa
 
 from archive import catalog as cat
 from archive import rights
-from archive.config import Role
 from archive.errors import AccessDenied, InvalidRequest
 from archive.index import SearchQuery
-from archive.service import Archive
-from archive.users import User
-from tests.subjects import A, B, Mixed
-
-PRIVACY = User("p", Role.PRIVACY)
-
-
-QUALITY = User("q", Role.QUALITY)
-
-
-TRAINER = User("t", Role.TRAINER)
-
-
-LEGAL = User("l", Role.LEGAL)
-
-
-ALL_OF_A = [A.email, A.phone, A.customer_number]
-
-
-def _export(archive: Archive, identifier: str | list[str]) -> zipfile.ZipFile:
-    buf = io.BytesIO()
-    rights.export_subject(archive, identifier, buf, actor="dpo")
-    return zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+from tests.subjects import ALL_OF_A, LEGAL, PRIVACY, QUALITY, TRAINER, A, B, Mixed
 
 
 def test_restriction_hides_items_from_quality_and_trainer_until_lifted(mixed: Mixed) -> None:

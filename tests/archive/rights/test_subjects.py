@@ -2,34 +2,8 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
-
 from archive import rights
-from archive.config import Role
-from archive.service import Archive
-from archive.users import User
 from tests.subjects import A, B, C, Mixed
-
-PRIVACY = User("p", Role.PRIVACY)
-
-
-QUALITY = User("q", Role.QUALITY)
-
-
-TRAINER = User("t", Role.TRAINER)
-
-
-LEGAL = User("l", Role.LEGAL)
-
-
-ALL_OF_A = [A.email, A.phone, A.customer_number]
-
-
-def _export(archive: Archive, identifier: str | list[str]) -> zipfile.ZipFile:
-    buf = io.BytesIO()
-    rights.export_subject(archive, identifier, buf, actor="dpo")
-    return zipfile.ZipFile(io.BytesIO(buf.getvalue()))
 
 
 def test_lookup_finds_party_items_by_every_identifier_and_mentions(mixed: Mixed) -> None:
