@@ -42,8 +42,8 @@ from archive.users import User
 from ingest.email.config import SmtpConfig
 from ingest.email.smtp import SmtpServerHandle, start_smtp_server
 from ingest.errors import SmtpConfigError
+from tests.conftest import IN_CI
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 SWAKS = shutil.which("swaks")
 
 
