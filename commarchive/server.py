@@ -38,6 +38,7 @@ def smtp_config(smtp: SmtpSettings) -> SmtpConfig:
         max_connections=smtp.max_connections, busy_wait_s=smtp.busy_wait_seconds,
         ingest_timeout_s=smtp.ingest_timeout_seconds,
         parse_timeout_s=smtp.parse_timeout_seconds, idle_timeout_s=smtp.idle_timeout_seconds,
+        data_timeout_s=smtp.data_timeout_seconds,
     )
 
 

@@ -114,6 +114,7 @@ class SmtpSettings(BaseModel):
     ingest_timeout_seconds: float = _SMTP.ingest_timeout_s
     parse_timeout_seconds: float = _SMTP.parse_timeout_s
     idle_timeout_seconds: float = _SMTP.idle_timeout_s
+    data_timeout_seconds: float = _SMTP.data_timeout_s
 
 
 class SipSettings(BaseModel):
