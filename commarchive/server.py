@@ -57,6 +57,8 @@ def sip_config(sip: SipSettings) -> SipConfig:
         archive_retry_interval_s=sip.archive_retry_interval_seconds,
         max_call_duration_s=sip.max_call_duration_seconds,
         rtp_socket_buffer_bytes=sip.rtp_socket_buffer_bytes,
+        tcp_idle_timeout_s=sip.tcp_idle_timeout_seconds,
+        max_tcp_connections_per_source=sip.max_tcp_connections_per_source,
     )
 
 

@@ -134,6 +134,8 @@ class SipSettings(BaseModel):
     archive_retry_interval_seconds: float = _SIP.archive_retry_interval_s
     max_call_duration_seconds: float = _SIP.max_call_duration_s
     rtp_socket_buffer_bytes: int = _SIP.rtp_socket_buffer_bytes
+    tcp_idle_timeout_seconds: float = _SIP.tcp_idle_timeout_s
+    max_tcp_connections_per_source: int = _SIP.max_tcp_connections_per_source
 
     def rtp_port_range(self) -> tuple[int, int]:
         low, sep, high = self.rtp_ports.partition("-")
