@@ -210,6 +210,8 @@ class Settings(BaseSettings):
     sip: SipSettings = Field(default_factory=SipSettings)
     transcribe: TranscribeSettings = Field(default_factory=TranscribeSettings)
     drop_folder: Path | None = None
+    #: Rejected drop-folder recordings (sealed) are purged by the sweep after this long.
+    drop_folder_rejected_days: int = Field(default=30, ge=1)
     sweep_interval_seconds: int = 3600
 
     def __init__(self, **values: Any) -> None:
