@@ -16,7 +16,9 @@ chunks (``keys.SealingWriter``), so only the archive's keys open it
 (:func:`open_rejected`) and a copy of the data directory alone opens nothing.
 Rejected material does not stay forever: :func:`purge_rejected` deletes what
 is older than the retention the sweep passes (``commarchive serve`` runs it
-with the retention sweep).
+with the retention sweep), and :func:`erase_rejected` finds and deletes the
+rejected recordings whose sealed sidecar names a data subject (for erasure;
+those without a readable sidecar are listed for review, never guessed).
 
 Exceptions (``ingest.errors.IngestError``)::
 
@@ -50,8 +52,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DropFolderConfig",
+    "RejectedErasure",
     "RejectedFileError",
     "ScanResult",
+    "erase_rejected",
     "open_rejected",
     "purge_rejected",
     "run_drop_folder",
@@ -202,6 +206,65 @@ def _seal_leftovers(keyring: Keyring, config: DropFolderConfig) -> None:
                 and not name.endswith((SEALED_SUFFIX, REASON_SUFFIX))):
             _seal_file(keyring, entry, directory)
             log.info("drop folder: sealed %s left in plaintext in the rejected folder", name)
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedErasure:
+    """What :func:`erase_rejected` did: stems deleted, and stems it could not attribute."""
+
+    erased: list[str]
+    #: Rejected recordings without a sidecar that can be read: nobody can say whose they
+    #: are without listening, so they are left for review (and the sweep's purge).
+    unattributed: list[str]
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    return []
+
+
+def erase_rejected(
+    archive: Archive, config: DropFolderConfig, identifier: str, *, actor: str = SYSTEM_ACTOR
+) -> RejectedErasure:
+    """Delete every rejected recording whose sidecar names ``identifier`` (any written form).
+
+    Sidecar values are normalised like the identifier (``Archive.normalise_subject``),
+    so ``+31 20 123 4567`` in a sidecar matches ``0201234567``. One audit event.
+    """
+    directory = config.rejected_dir
+    wanted = archive.normalise_subject(identifier)
+    stems: dict[str, list[Path]] = {}
+    if directory.is_dir():
+        for entry in directory.iterdir():
+            if entry.is_file() and not entry.name.startswith("."):
+                stems.setdefault(_stem_of(entry.name), []).append(entry)
+    erased: list[str] = []
+    unattributed: list[str] = []
+    for stem, files in sorted(stems.items()):
+        sidecar = next((f for f in files if f.name.endswith(SIDECAR_SUFFIX + SEALED_SUFFIX)), None)
+        try:
+            if sidecar is None:
+                raise RejectedFileError(directory / stem, reason="no sidecar")
+            values = _strings(json.loads(open_rejected(archive.keyring, sidecar)[1]))
+        except (RejectedFileError, ValueError):
+            unattributed.append(stem)
+            continue
+        forms = set()
+        for value in values:
+            with contextlib.suppress(Exception):  # not an identifier: cannot name anyone
+                forms.add(archive.normalise_subject(value))
+        if wanted in forms:
+            for f in files:
+                f.unlink(missing_ok=True)
+            erased.append(stem)
+    archive.audit.record(actor=actor, role="privacy", action="erase_rejected", subject=wanted,
+                         detail={"erased": len(erased), "unattributed": len(unattributed)})
+    return RejectedErasure(erased, unattributed)
 
 
 def _stem_of(name: str) -> str:

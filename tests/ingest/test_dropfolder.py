@@ -21,6 +21,7 @@ from ingest.audio import alaw_encode, ulaw_encode, write_wav
 from ingest.dropfolder import (
     DropFolderConfig,
     RejectedFileError,
+    erase_rejected,
     open_rejected,
     purge_rejected,
     run_drop_folder,
@@ -221,3 +222,21 @@ def test_run_drop_folder_polls_until_stopped(archive: Archive, tmp_path: Path) -
     asyncio.run(main())
     assert not (folder / "polled.wav").exists()
     assert len(archive.item_ids()) == 1
+
+
+def test_erasure_finds_rejected_recordings_by_any_written_form_of_the_subject(
+    archive: Archive, tmp_path: Path
+) -> None:
+    folder = tmp_path / "drop"
+    config = DropFolderConfig(folder)
+    drop(folder, "jan", b"garbage", SIDECAR)  # from "+31 20 123 4567"
+    drop(folder, "piet", b"garbage", {**SIDECAR, "from": "+31 6 11111111"})
+    drop(folder, "broken", write_wav(8000, [sine(300, 0.5)]), b"{not json")
+    assert sorted(scan_once(archive, config).rejected) == ["broken", "jan", "piet"]
+    outcome = erase_rejected(archive, config, "0201234567")
+    assert outcome.erased == ["jan"] and outcome.unattributed == ["broken"]
+    names = sorted(p.name for p in (folder / "rejected").iterdir())
+    assert not [n for n in names if n.startswith("jan.")]
+    assert [n for n in names if n.startswith("piet.")] != []
+    [event] = archive.audit.events(action="erase_rejected")
+    assert event.detail == {"erased": 1, "unattributed": 1}
