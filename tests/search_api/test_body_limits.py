@@ -27,7 +27,7 @@ from search_api.routers.recordings import MAX_BODY_BYTES as UPLOAD_MAX_BODY_BYTE
 LARGE_BYTES: Final = 64 * 1024 * 1024
 CHUNK_BYTES: Final = 16 * 1024
 #: How long the client waits for an answer after each slow chunk.
-ANSWER_WAIT_S: Final = 0.02
+ANSWER_WAIT_S: Final = 0.05
 #: The client gives up sending after this long (a full 64 MiB at this pace takes hours).
 SEND_FOR_S: Final = 10.0
 
@@ -51,7 +51,7 @@ def server(archive: Archive) -> Iterator[tuple[str, int]]:
 
 def slow_post(
     address: tuple[str, int], path: str, *, headers: dict[str, str], chunked: bool = False,
-    declared: int = LARGE_BYTES,
+    declared: int = LARGE_BYTES, chunk_bytes: int = CHUNK_BYTES,
 ) -> tuple[int, dict[str, object], int]:
     """POST a large body slowly; (status, JSON body, body bytes sent before the answer)."""
     kind = "multipart/form-data; boundary=b" if "recordings" in path else "application/json"
@@ -73,7 +73,7 @@ def slow_post(
             if not chunked and sent >= declared:
                 sock.settimeout(5)  # all sent: the answer comes once the body is handled
                 continue
-            chunk = b"[" * min(CHUNK_BYTES, declared - sent if not chunked else CHUNK_BYTES)
+            chunk = b"[" * min(chunk_bytes, declared - sent if not chunked else chunk_bytes)
             try:
                 sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
             except OSError:  # the server closed after answering
@@ -134,6 +134,6 @@ def test_uploads_keep_their_larger_cap(server: tuple[str, int], tokens: dict[str
     assert status == 413 and body["error"]["code"] == "too_large"  # type: ignore[index]
     # Over the default cap but under the upload cap: read, then refused for what it is.
     status, body, sent = slow_post(server, "/api/v1/recordings", headers=auth,
-                                   declared=2 * DEFAULT_MAX_BODY_BYTES)
+                                   declared=2 * DEFAULT_MAX_BODY_BYTES, chunk_bytes=256 * 1024)
     assert status == 400, body
     assert sent >= 2 * DEFAULT_MAX_BODY_BYTES

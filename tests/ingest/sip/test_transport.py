@@ -179,7 +179,7 @@ def test_tcp_from_outside_the_allowlist_is_closed_on_accept() -> None:
 
 def test_an_idle_tcp_connection_is_closed_after_the_idle_timeout() -> None:
     sink = Recorder()
-    config = SipConfig(host="127.0.0.1", port=0, tcp_idle_timeout_s=0.3)
+    config = SipConfig(host="127.0.0.1", port=0, tcp_idle_timeout_s=1.0)
 
     async def main() -> tuple[bool, bool, bool]:
         listeners = await started(sink, config)
@@ -189,16 +189,16 @@ def test_an_idle_tcp_connection_is_closed_after_the_idle_timeout() -> None:
         sink.in_use.add(busy_writer.get_extra_info("sockname")[:2])
         # Traffic keeps a connection open: each message restarts the idle clock.
         talk_reader, talk_writer = await asyncio.open_connection("127.0.0.1", listeners.tcp_port)
-        for n in range(4):
+        for n in range(5):  # 1.5 s in all, each pause well inside the timeout
             talk_writer.write(options(n))
             await talk_writer.drain()
             await asyncio.wait_for(talk_reader.readexactly(len(b"echo:OPTIONS")), 5)
-            await asyncio.sleep(0.15)
+            await asyncio.sleep(0.3)
         talk_writer.write(options(9))
         await talk_writer.drain()
         talk_open = await asyncio.wait_for(talk_reader.readexactly(12), 5) == b"echo:OPTIONS"
-        idle_closed = await closed_by_server(idle_reader, 2.0)
-        busy_closed = await closed_by_server(busy_reader, 1.0)
+        idle_closed = await closed_by_server(idle_reader, 3.0)
+        busy_closed = await closed_by_server(busy_reader, 1.5)
         for writer in (idle_writer, busy_writer, talk_writer):
             writer.close()
         await listeners.close()
