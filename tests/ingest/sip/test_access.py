@@ -69,7 +69,7 @@ def test_rtp_from_the_offers_media_address_is_recorded(sip: RunningSip) -> None:
     play(dialog.ports[0], tone_packets(1.0, code=0x55), source="127.0.0.3")
     assert client.bye(dialog).status == 200
     [item_id] = sip.handle.archived
-    audio, details = read_call(sip.archive, item_id)
+    _, details = read_call(sip.archive, item_id)
     assert abs(details["duration_s"] - 1.0) < 0.05 and sip.handle.counters.rtp_foreign == 0
 
 

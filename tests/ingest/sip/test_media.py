@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import itertools
 import socket
 
 import pytest
@@ -174,7 +175,7 @@ def test_the_next_port_cannot_be_told_from_the_last() -> None:
     ports = RtpPorts(SipConfig(rtp_port_range=(20000, 40000)))
     draws = [ports.candidates()[0] for _ in range(20)]
     assert all(20000 <= p < 40000 and p % 2 == 0 for p in draws)
-    steps = {b - a for a, b in zip(draws, draws[1:], strict=False)}
+    steps = {b - a for a, b in itertools.pairwise(draws)}
     assert len(steps) > 1 and steps != {2}
     assert len(ports.candidates()) == MAX_PORT_TRIES
 

@@ -1,4 +1,4 @@
-"""Archiving a finished call's spool while its BYE waits, and after a crash (ingest.sip.recording)."""
+"""Archiving a call's spool while its BYE waits, and after a crash (ingest.sip.recording)."""
 
 from __future__ import annotations
 
