@@ -7,10 +7,12 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, Final
 
 import uvicorn
 
+from archive.retention import SweepReport, sweep
 from archive.service import Archive
 from commarchive import runtime
 from commarchive.settings import Settings, SipSettings, SmtpSettings, parse_hostport
@@ -38,6 +40,7 @@ def smtp_config(smtp: SmtpSettings) -> SmtpConfig:
         max_connections=smtp.max_connections, busy_wait_s=smtp.busy_wait_seconds,
         ingest_timeout_s=smtp.ingest_timeout_seconds,
         parse_timeout_s=smtp.parse_timeout_seconds, idle_timeout_s=smtp.idle_timeout_seconds,
+        data_timeout_s=smtp.data_timeout_seconds,
     )
 
 
@@ -56,6 +59,8 @@ def sip_config(sip: SipSettings) -> SipConfig:
         archive_retry_interval_s=sip.archive_retry_interval_seconds,
         max_call_duration_s=sip.max_call_duration_seconds,
         rtp_socket_buffer_bytes=sip.rtp_socket_buffer_bytes,
+        tcp_idle_timeout_s=sip.tcp_idle_timeout_seconds,
+        max_tcp_connections_per_source=sip.max_tcp_connections_per_source,
     )
 
 
@@ -132,10 +137,30 @@ def _async(fn: Callable[[], object]) -> Closer:
     return close
 
 
+def sweep_once(archive: Archive, settings: Settings) -> tuple[SweepReport, list[str]]:
+    """The retention sweep, then rejected drop-folder recordings past their retention.
+
+    Rejected recordings are not items (nothing in the catalog), so the sweep
+    cannot see them; without this they would be kept forever. The second value
+    names the rejected recordings purged.
+    """
+    report = sweep(archive, actor="sweeper")
+    purged: list[str] = []
+    if settings.drop_folder:
+        from ingest.dropfolder import DropFolderConfig, purge_rejected
+
+        purged = purge_rejected(
+            DropFolderConfig(path=settings.drop_folder),
+            older_than=timedelta(days=settings.drop_folder_rejected_days),
+        )
+        if purged:
+            archive.audit.record(actor="sweeper", role="system", action="purge_rejected",
+                                 detail={"count": len(purged)})
+    return report, purged
+
+
 async def _periodic_jobs(archive: Archive, settings: Settings) -> None:
     """Catch-up indexing every minute; the retention sweep on its own interval."""
-    from archive.retention import sweep
-
     loop = asyncio.get_running_loop()
     next_sweep = loop.time()
     while True:
@@ -143,10 +168,11 @@ async def _periodic_jobs(archive: Archive, settings: Settings) -> None:
             await asyncio.to_thread(archive.reindex_dirty)
             if loop.time() >= next_sweep:
                 next_sweep = loop.time() + settings.sweep_interval_seconds
-                report = await asyncio.to_thread(sweep, archive, actor="sweeper")
-                if report.dropped or report.purged:
-                    log.info("retention sweep: %d tag(s) dropped, %d item(s) purged",
-                             len(report.dropped), len(report.purged))
+                report, rejected = await asyncio.to_thread(sweep_once, archive, settings)
+                if report.dropped or report.purged or rejected:
+                    log.info("retention sweep: %d tag(s) dropped, %d item(s) purged, "
+                             "%d rejected recording(s) purged", len(report.dropped),
+                             len(report.purged), len(rejected))
         except Exception:  # keep the jobs alive; the next round retries
             log.exception("periodic job failed")
         await asyncio.sleep(REINDEX_INTERVAL_SECONDS)

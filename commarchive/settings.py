@@ -114,6 +114,7 @@ class SmtpSettings(BaseModel):
     ingest_timeout_seconds: float = _SMTP.ingest_timeout_s
     parse_timeout_seconds: float = _SMTP.parse_timeout_s
     idle_timeout_seconds: float = _SMTP.idle_timeout_s
+    data_timeout_seconds: float = _SMTP.data_timeout_s
 
 
 class SipSettings(BaseModel):
@@ -133,6 +134,8 @@ class SipSettings(BaseModel):
     archive_retry_interval_seconds: float = _SIP.archive_retry_interval_s
     max_call_duration_seconds: float = _SIP.max_call_duration_s
     rtp_socket_buffer_bytes: int = _SIP.rtp_socket_buffer_bytes
+    tcp_idle_timeout_seconds: float = _SIP.tcp_idle_timeout_s
+    max_tcp_connections_per_source: int = _SIP.max_tcp_connections_per_source
 
     def rtp_port_range(self) -> tuple[int, int]:
         low, sep, high = self.rtp_ports.partition("-")
@@ -207,6 +210,8 @@ class Settings(BaseSettings):
     sip: SipSettings = Field(default_factory=SipSettings)
     transcribe: TranscribeSettings = Field(default_factory=TranscribeSettings)
     drop_folder: Path | None = None
+    #: Rejected drop-folder recordings (sealed) are purged by the sweep after this long.
+    drop_folder_rejected_days: int = Field(default=30, ge=1)
     sweep_interval_seconds: int = 3600
 
     def __init__(self, **values: Any) -> None:

@@ -1,4 +1,4 @@
-"""The FastAPI application: API routers, error shape, web UI."""
+"""The FastAPI application: API routers, error shape, body limits, web UI."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from archive.service import Archive
 from search_api import ui
+from search_api.body_limits import BodyGuard, BodyLimits
 from search_api.errors import install_error_handlers
 from search_api.routers import admin, health, holds, items, privacy, recordings, search
 
@@ -19,6 +20,8 @@ def create_app(archive: Archive) -> FastAPI:
     )
     app.state.archive = archive
     install_error_handlers(app)
+    limits = BodyLimits(routes={recordings.router.prefix: recordings.MAX_BODY_BYTES})
+    app.add_middleware(BodyGuard, archive=archive, limits=limits)
     for router in (health.router, search.router, items.router, recordings.router,
                    privacy.router, holds.router, admin.router, ui.router):
         app.include_router(router)

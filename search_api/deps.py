@@ -36,6 +36,19 @@ def current_user(
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
+def optional_user(
+    archive: ArchiveDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User | None:
+    """The caller when a token is sent, None without one; a bad token is still refused."""
+    if credentials is None:
+        return None
+    return current_user(archive, credentials)
+
+
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+
+
 def require_roles(*roles: Role) -> Callable[[User], User]:
     def _check(user: CurrentUser) -> User:
         if user.role not in roles:

@@ -7,6 +7,7 @@ so the OpenAPI document shows what a client gets when it is refused.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -85,9 +86,12 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 AUTHENTICATED_ERRORS: Final = error_responses(401, 403, 503)
 
 
-def error_response(code: ErrorCode, message: str, status: int, **extra: Any) -> JSONResponse:
+def error_response(
+    code: ErrorCode, message: str, status: int, *, headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     """The error answer; ``extra`` holds only fields :class:`ErrorDetailPublic` declares."""
-    headers: dict[str, str] = {}
+    headers = dict(headers or {})
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     if status == 503:
@@ -124,4 +128,4 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.INVALID, 413: ErrorCode.TOO_LARGE}.get(
             exc.status_code, ErrorCode.INVALID
         )
-        return error_response(code, str(exc.detail), exc.status_code)
+        return error_response(code, str(exc.detail), exc.status_code, headers=exc.headers)

@@ -3,7 +3,7 @@
 Each service is started once per test session, or found already started by
 ``scripts/test.sh``, which exports ``COMMARCHIVE_TEST_ES_URL`` and
 ``COMMARCHIVE_TEST_S3_URL``. A service that cannot be had fails the calling
-test under ``CI=true`` (integration tests never skip in CI) and skips it,
+test under CI (``CI`` set to 1, true or yes; integration tests never skip in CI) and skips it,
 with the reason, elsewhere.
 
 Elasticsearch is the ``integ-test-zip`` distribution from Maven Central, at the
@@ -70,8 +70,17 @@ class S3Endpoint(TypedDict):
     region: str
 
 
+#: Values of ``CI`` that mean "in CI" (CI systems set ``true`` or ``1``).
+CI_TRUTHY: Final = frozenset({"1", "true", "yes"})
+
+
 def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+    """Whether the tests run in CI: the one place that reads ``CI``.
+
+    ``tests.conftest.IN_CI`` is this answer for the tests; this module asks it
+    itself because it also runs outside pytest (``python -m tests.services``).
+    """
+    return os.environ.get("CI", "").strip().lower() in CI_TRUTHY
 
 
 def unavailable(service: str, reason: str) -> NoReturn:

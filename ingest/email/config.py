@@ -53,6 +53,9 @@ class SmtpConfig:
     ingest_timeout_s: float = 120.0
     parse_timeout_s: float = 10.0
     idle_timeout_s: float = 300.0
+    #: The whole DATA phase (354 to the final dot) must end within this; a sender
+    #: trickling its message is answered 421 and disconnected, nothing stored.
+    data_timeout_s: float = 600.0
     hostname: str = field(default_factory=socket.gethostname)
     source: str = "smtp"
     limits: MimeLimits = DEFAULT_LIMITS

@@ -2,7 +2,9 @@
 
 Before the ``220`` greeting a client outside the allowlist gets ``554`` and one
 past the connection cap ``421``; DATA waits (bounded) for one of
-``max_concurrent`` slots, else ``451``. The answer to DATA is whatever the
+``max_concurrent`` slots, else ``451``; the whole DATA phase must end within
+``data_timeout_s`` (a sender trickling its message holds a slot), else ``421``
+and the connection is closed, nothing stored. The answer to DATA is whatever the
 handler in ``ingest.email.smtp`` returns, which is where the durability promise
 (``250`` only once the message is stored) is kept.
 """
@@ -32,6 +34,7 @@ LINE_LENGTH_LIMIT_BYTES: Final = 1024 * 1024
 REPLY_BUSY: Final = "451 4.3.2 Too busy; try again later"
 REPLY_TOO_MANY_CONNECTIONS: Final = "421 4.3.2 Too many connections; try again later"
 REPLY_NOT_ALLOWED: Final = "554 5.7.1 Client host not allowed to deliver to this archive"
+REPLY_DATA_TIMEOUT: Final = "421 4.4.2 Message took too long to send; closing connection"
 
 
 @dataclass(slots=True)
@@ -130,10 +133,19 @@ class IngestSMTP(SMTP):
         assert envelope is not None
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         try:
-            content, state = await read_data(
-                self._reader, self.data_size_limit, self.line_length_limit
-            )
+            async with asyncio.timeout(self._state.config.data_timeout_s):
+                content, state = await read_data(
+                    self._reader, self.data_size_limit, self.line_length_limit
+                )
         except asyncio.IncompleteReadError:  # the client left mid-message: nothing to answer
+            if self.transport is not None:
+                self.transport.close()
+            return
+        except TimeoutError:  # trickled past the limit: it holds a slot; nothing is stored
+            log.warning("SMTP DATA from %s exceeded %.0f s; answered 421",
+                        self.session.peer if self.session else "?",
+                        self._state.config.data_timeout_s)
+            await self.push(REPLY_DATA_TIMEOUT)
             if self.transport is not None:
                 self.transport.close()
             return

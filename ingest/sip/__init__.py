@@ -13,7 +13,8 @@ listeners), ``transactions`` (answers per transaction, 200 retransmission),
 a session), ``session`` (one session and its ``CallState`` machine), ``media``
 (RTP ports and streams), ``sdp``, ``metadata``, ``rtp`` (timeline), ``spool``
 (sealed call spool), ``recording`` (spool -> call item, crash recovery),
-``config`` and ``counters``. This package may import ``archive`` and ``keys``
+``config``, ``counters`` and ``tasks`` (the server's background tasks).
+This package may import ``archive`` and ``keys``
 and ``ingest``'s shared modules (``calls``, ``audio``, ``errors``), never
 ``search_api`` or ``commarchive``.
 

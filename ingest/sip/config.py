@@ -35,6 +35,10 @@ class SipConfig:
     max_call_duration_s: float = 6 * 3600.0
     #: Receive buffer per RTP socket: rides out bursts and short stalls (capped by rmem_max).
     rtp_socket_buffer_bytes: int = 1024 * 1024
+    #: A TCP connection that sends nothing this long is closed, unless a live call uses it.
+    tcp_idle_timeout_s: float = 120.0
+    #: TCP connections one source address may hold at once (further ones are closed at once).
+    max_tcp_connections_per_source: int = 32
 
     @property
     def contact_host(self) -> str:

@@ -28,6 +28,8 @@ class SipCounters:
     rtp_foreign: int = 0
     calls_archived: int = 0
     calls_truncated: int = 0
+    #: Sessions that ended without ever receiving RTP (not archived).
+    calls_without_audio: int = 0
     archive_failures: int = 0
     #: Worst event-loop delay seen by the housekeeping timer (ms): a stall indicator.
     loop_lag_max_ms: int = 0

@@ -1,23 +1,31 @@
 """The media side of a recording session: RTP ports, one stream per offered m= line.
 
-Each recordable audio stream gets its own even-numbered UDP port from
-``SipConfig.rtp_port_range`` (taken in turn, wrapping around, skipping ports in
-use) and a :class:`MediaStream` that places its packets on the call's timeline
-(:mod:`ingest.sip.rtp`). A stream latches onto the first source that sends to
-it: nobody else can inject audio into the recording. Streams are matched
-across re-offers by their ``a=label``, so a re-INVITE keeps its channel.
+Each recordable audio stream gets its own even-numbered UDP port, drawn at
+random from ``SipConfig.rtp_port_range`` (skipping ports in use: a port cannot
+be guessed from the previous call's), and a :class:`MediaStream` that places
+its packets on the call's timeline (:mod:`ingest.sip.rtp`).
+
+Who may send audio into a stream: only the addresses the session negotiated,
+that is the ``c=`` address of the offer for that stream and the SRC that sent
+the INVITE (allowlisted); packets from anywhere else are dropped and counted.
+Among those, the stream latches onto the first source (address and port) that
+sends, so a second sender cannot mix into the recording either. Streams are
+matched across re-offers by their ``a=label``, so a re-INVITE keeps its
+channel; a re-offer that moves the media elsewhere moves the allowed senders.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import ipaddress
+import random
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
 from ingest.sip.config import SipConfig
 from ingest.sip.rtp import StreamTimeline
-from ingest.sip.sdp import AnswerStream, Codec, SessionDescription
+from ingest.sip.sdp import AnswerStream, Codec, Media, SessionDescription
 from ingest.sip.transport import Peer, set_receive_buffer
 
 __all__ = [
@@ -27,10 +35,36 @@ __all__ = [
     "RtpProtocol",
     "apply_offer",
     "close_stream",
+    "media_senders",
 ]
 
 #: Ports tried per stream before the offer is answered without it.
 MAX_PORT_TRIES: Final = 64
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_RANDOM: Final = random.SystemRandom()
+
+
+def _ip(host: str) -> IpAddress | None:
+    """``host`` as an address (zone dropped, IPv4-mapped IPv6 as IPv4); None for a name."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def media_senders(src_host: str, sdp: SessionDescription, media: Media) -> frozenset[IpAddress]:
+    """Who may send RTP to ``media``: its ``c=`` address (or the session's) and the SRC.
+
+    A ``c=`` that is a name or unspecified (``0.0.0.0``, hold in old SDP) adds
+    nobody: names are never trusted, and the SRC's own address still counts.
+    """
+    hosts: Iterable[str | None] = (src_host, media.connection or sdp.connection)
+    found = {_ip(h) for h in hosts if h}
+    return frozenset(a for a in found if a is not None and not a.is_unspecified)
 
 
 @dataclass(slots=True)
@@ -46,12 +80,14 @@ class MediaStream:
     active: bool = True
     #: The SRC offered to send on it (not on hold: a=inactive / a=recvonly).
     sending: bool = True
-    #: Where its RTP comes from (latched on the first packet).
+    #: Where its RTP comes from (latched on the first packet from an allowed sender).
     source: Peer | None = None
+    #: Addresses the session negotiated for it (:func:`media_senders`); none: nobody.
+    senders: frozenset[IpAddress] = frozenset()
 
 
 class RtpProtocol(asyncio.DatagramProtocol):
-    """Receives one stream's RTP: packets from its latched source, nothing from others."""
+    """Receives one stream's RTP: from a negotiated address, then only its latched source."""
 
     def __init__(
         self,
@@ -66,6 +102,9 @@ class RtpProtocol(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         source = (str(addr[0]), int(addr[1]))
         if self.stream.source is None:
+            if _ip(source[0]) not in self.stream.senders:
+                self.on_foreign()
+                return
             self.stream.source = source
         elif source != self.stream.source:
             self.on_foreign()
@@ -77,11 +116,18 @@ class RtpProtocol(asyncio.DatagramProtocol):
 
 
 class RtpPorts:
-    """Hands out RTP ports from the configured range, in turn."""
+    """Hands out even RTP ports drawn at random from the configured range."""
 
     def __init__(self, config: SipConfig) -> None:
         self.config = config
-        self._next_port = config.rtp_port_range[0] & ~1
+
+    def candidates(self) -> list[int]:
+        """The ports to try for one stream, in random order (at most MAX_PORT_TRIES)."""
+        low, high = self.config.rtp_port_range
+        base = low & ~1
+        count = max(1, (high - base + 1) // 2)
+        picks = _RANDOM.sample(range(count), min(count, MAX_PORT_TRIES))
+        return [base + 2 * i for i in picks]
 
     async def open(
         self,
@@ -91,13 +137,7 @@ class RtpPorts:
     ) -> bool:
         """Bind a port for ``stream`` (sets its port and transport); False if none is free."""
         loop = asyncio.get_running_loop()
-        low, high = self.config.rtp_port_range
-        span = max(2, high - low)
-        for _ in range(min(MAX_PORT_TRIES, span // 2)):
-            port = self._next_port
-            self._next_port += 2
-            if self._next_port >= high:
-                self._next_port = low & ~1
+        for port in self.candidates():
             try:
                 transport, _ = await loop.create_datagram_endpoint(
                     lambda: RtpProtocol(stream, on_packet, on_foreign),
@@ -124,11 +164,14 @@ async def apply_offer(
     streams: list[MediaStream],
     sdp: SessionDescription,
     open_stream: Callable[[MediaStream], Awaitable[bool]],
+    *,
+    src_host: str,
 ) -> list[AnswerStream]:
     """Map offered m= lines to ``streams`` (by a=label), opening ports for new ones.
 
     New streams are appended to ``streams``; the answer has one entry per m=
-    line, port 0 for a stream refused, removed or without a free port.
+    line, port 0 for a stream refused, removed or without a free port. Each
+    stream's allowed senders follow the offer (``src_host`` sent the INVITE).
     """
     answers: list[AnswerStream] = []
     used: set[int] = set()
@@ -157,6 +200,9 @@ async def apply_offer(
             stream.payloads = payloads
             stream.timeline.payloads = dict(payloads)
         stream.sending = media.direction in ("sendonly", "sendrecv")
+        stream.senders = media_senders(src_host, sdp, media)
+        if stream.source is not None and _ip(stream.source[0]) not in stream.senders:
+            stream.source = None  # the media moved: latch again, onto the new address
         used.add(stream.index)
         answers.append(AnswerStream(stream.port, payloads))
     return answers

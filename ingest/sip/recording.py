@@ -137,11 +137,19 @@ def archive_spool(archive: Archive, path: Path, keyring: Keyring | None = None) 
 
     Raises TemporaryFailure (spool kept for a retry) or SpoolError (unreadable).
     """
-    contents = read_spool(path, keyring or archive.keyring)
+    return _archive_contents(archive, read_spool(path, keyring or archive.keyring))
+
+
+def _archive_contents(archive: Archive, contents: SpoolContents) -> str:
     item = item_from_spool(contents, archive.config)
     result = archive.ingest(item)
-    path.unlink(missing_ok=True)
+    contents.path.unlink(missing_ok=True)
     return result.item_id
+
+
+def carried_audio(contents: SpoolContents) -> bool:
+    """Whether the call ever received RTP (a session without any is not a recording)."""
+    return bool(contents.info.get("media_started_at")) or any(contents.audio.values())
 
 
 async def archive_with_deadline(
@@ -176,8 +184,10 @@ async def archive_with_deadline(
 def recover_spools(archive: Archive, *, exclude: Collection[str] = ()) -> list[str]:
     """Archive every spool no live call owns (after a crash they become ``truncated``).
 
-    Unreadable spools are moved aside (never deleted); ones the archive cannot take
-    now stay for the next attempt.
+    A spool of a call that never received RTP is removed, not archived (no audio,
+    no recording: as for a live call, ``ingest.sip.uas``). Unreadable spools are
+    moved aside (never deleted); ones the archive cannot take now stay for the
+    next attempt.
     """
     recovered: list[str] = []
     directory = spool_dir(archive)
@@ -185,7 +195,13 @@ def recover_spools(archive: Archive, *, exclude: Collection[str] = ()) -> list[s
         if path.stem in exclude or is_live(path):
             continue
         try:
-            recovered.append(archive_spool(archive, path))
+            contents = read_spool(path, archive.keyring)
+            if not carried_audio(contents):
+                # Like a live call ended without audio: nothing heard, nothing to archive.
+                path.unlink(missing_ok=True)
+                log.warning("spool %s never carried audio; removed, not archived", path.stem)
+                continue
+            recovered.append(_archive_contents(archive, contents))
             log.info("recovered call spool %s", path.stem)
         except SpoolError as exc:
             _move_aside(path, directory)

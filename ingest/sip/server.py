@@ -16,7 +16,8 @@ This module wires the pieces and routes requests; each piece has one job:
   crash leaves a recoverable recording.
 
 Here: requests from outside the allowlist are refused (``403``) before
-anything else; malformed ones get ``400`` when they can be answered at all;
+anything else (TCP connections from outside it are closed on accept, see
+:mod:`ingest.sip.transport`); malformed ones get ``400`` when they can be answered at all;
 OPTIONS, INFO and unknown methods are answered directly; a housekeeping timer
 ends silent or expired sessions, expires transactions and retries spools the
 archive could not take.
@@ -35,7 +36,7 @@ from ingest.sip.counters import SipCounters
 from ingest.sip.message import SipParseError, make_response, new_tag, parse_message
 from ingest.sip.session import ACCEPT, ALLOW
 from ingest.sip.transactions import ResponseCache, transaction_key
-from ingest.sip.transport import Allowlist, Peer, Reply, SipListeners, Transport
+from ingest.sip.transport import Peer, Reply, SipListeners, Transport
 from ingest.sip.uas import RecordingUas
 
 if TYPE_CHECKING:
@@ -55,9 +56,9 @@ class SipServer:
         self.archive = archive
         self.config = config
         self.counters = SipCounters()
-        self.allowlist = Allowlist(config.allowlist)
         self.responses = ResponseCache()
         self.listeners = SipListeners(config, self)
+        self.allowlist = self.listeners.allowlist
         self.uas = RecordingUas(
             archive, config, self.counters, self.responses, self.listeners.port_for
         )
@@ -150,6 +151,13 @@ class SipServer:
                 reply,
                 make_response(msg, 405, "Method Not Allowed", headers=[("Allow", ALLOW)]),
             )
+
+    def connection_in_use(self, peer: Peer) -> bool:
+        """A live call came in on this TCP connection (its BYE and ours travel on it)."""
+        return any(
+            call.transport is Transport.TCP and call.remote_addr == peer and call.state.live
+            for call in self.uas.calls.values()
+        )
 
     def on_unframeable(self, data: bytes, exc: SipParseError, reply: Reply) -> None:
         self.counters.dropped_sip += 1

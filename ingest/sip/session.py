@@ -59,6 +59,7 @@ __all__ = [
     "ACCEPT",
     "ALLOW",
     "METADATA_TYPE",
+    "NO_AUDIO_REASON",
     "CallSession",
     "CallState",
     "EndStatus",
@@ -72,6 +73,8 @@ log = logging.getLogger("commarchive.sip")
 
 ALLOW: Final = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO"
 ACCEPT: Final = "application/sdp, application/rs-metadata+xml, multipart/mixed"
+#: Why a session that never received RTP was ended (it is not archived).
+NO_AUDIO_REASON: Final = "no RTP since the call started"
 METADATA_TYPE: Final = "application/rs-metadata+xml"
 
 
@@ -206,6 +209,25 @@ class CallSession:
     def on_hold(self) -> bool:
         """No stream is expected to carry RTP (all inactive or not sending)."""
         return not any(st.active and st.sending for st in self.streams)
+
+    def end_reason(self, now: float, config: SipConfig) -> str | None:
+        """Why the server should end this recording session now, or None to let it run."""
+        timeout_s = config.rtp_inactivity_timeout_s
+        if self.first_rtp is None:
+            # Counted from the start, on hold or not, re-INVITEs or not: a call that
+            # never sends audio does not hold a slot past the inactivity timeout.
+            if now - self.created_mono > timeout_s:
+                return NO_AUDIO_REASON
+        else:
+            if self.on_hold:
+                self.last_activity = now  # no RTP is expected while held
+            if now - self.last_activity > timeout_s:
+                return "no RTP before the inactivity timeout"
+        if self.session_deadline is not None and now > self.session_deadline:
+            return "session timer expired"
+        if now - self.created_mono > config.max_call_duration_s:
+            return "maximum call duration reached"
+        return None
 
     def receive_rtp(self, stream: MediaStream, data: bytes) -> RtpOutcome:
         """Place one datagram from ``stream`` on the timeline and seal it into the spool."""

@@ -7,6 +7,14 @@ never see a socket. TCP carries a stream: messages are cut at their
 Content-Length (:func:`ingest.sip.message.frame_length`), RFC 5626 keep-alives
 are answered, and a stream that cannot be framed is closed after a best-effort
 ``400``.
+
+TCP admission, so idle sockets cannot crowd out real recordings: a connection
+from outside the allowlist is closed on accept, before a byte is read; one
+source address holds at most ``max_tcp_connections_per_source`` connections
+(and all together :data:`MAX_TCP_CONNECTIONS`); a connection that sends
+nothing for ``tcp_idle_timeout_s`` is closed unless a live call uses it (the
+sink says which, :meth:`MessageSink.connection_in_use`): an SRC reconnects
+when it has something to say.
 """
 
 from __future__ import annotations
@@ -59,6 +67,9 @@ class MessageSink(Protocol):
 
     def on_unframeable(self, data: bytes, exc: SipParseError, reply: Reply) -> None:
         """The start of a TCP stream that cannot be cut into messages (it is closed next)."""
+
+    def connection_in_use(self, peer: Peer) -> bool:
+        """Whether a live call uses the TCP connection from ``peer`` (kept open when idle)."""
 
 
 class Allowlist:
@@ -119,6 +130,11 @@ class SipListeners:
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
         self._tcp_writers: set[asyncio.StreamWriter] = set()
+        self.allowlist = Allowlist(config.allowlist)
+        #: Open TCP connections per source address.
+        self._per_source: dict[str, int] = {}
+        #: TCP connections closed on accept (outside the allowlist or over a cap).
+        self.refused_connections = 0
 
     def port_for(self, transport: Transport) -> int | None:
         """Our port on ``transport`` (what Contact and Via name)."""
@@ -156,13 +172,36 @@ class SipListeners:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._tcp.wait_closed(), timeout=2)
 
-    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._tcp_writers) >= MAX_TCP_CONNECTIONS:
-            writer.close()
-            return
-        self._tcp_writers.add(writer)
+    def _admit(self, writer: asyncio.StreamWriter) -> Peer | None:
+        """The peer of a new TCP connection, or None when it is to be closed at once."""
         peername = writer.get_extra_info("peername") or ("", 0)
         peer = (str(peername[0]), int(peername[1]))
+        if (
+            not self.allowlist.allows(peer[0])
+            or len(self._tcp_writers) >= MAX_TCP_CONNECTIONS
+            or self._per_source.get(peer[0], 0) >= self.config.max_tcp_connections_per_source
+        ):
+            self.refused_connections += 1
+            return None
+        return peer
+
+    async def _read_or_idle(self, reader: asyncio.StreamReader, peer: Peer) -> bytes | None:
+        """The next bytes; None when the connection idled out (no live call uses it)."""
+        while True:
+            try:
+                async with asyncio.timeout(self.config.tcp_idle_timeout_s):
+                    return await reader.read(TCP_READ_BYTES)
+            except TimeoutError:
+                if not self.sink.connection_in_use(peer):
+                    return None
+
+    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = self._admit(writer)
+        if peer is None:
+            writer.transport.abort()  # closed before a byte is read
+            return
+        self._tcp_writers.add(writer)
+        self._per_source[peer[0]] = self._per_source.get(peer[0], 0) + 1
 
         def reply(payload: bytes) -> None:
             if not writer.is_closing():
@@ -171,7 +210,7 @@ class SipListeners:
         buffer = bytearray()
         try:
             while not self.closing:
-                chunk = await reader.read(TCP_READ_BYTES)
+                chunk = await self._read_or_idle(reader, peer)
                 if not chunk:
                     break
                 buffer += chunk
@@ -200,4 +239,9 @@ class SipListeners:
             pass
         finally:
             self._tcp_writers.discard(writer)
+            left = self._per_source.get(peer[0], 1) - 1
+            if left > 0:
+                self._per_source[peer[0]] = left
+            else:
+                self._per_source.pop(peer[0], None)
             writer.close()

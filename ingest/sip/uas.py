@@ -5,7 +5,9 @@ An INVITE with a recordable offer opens a sealed spool and a
 once its RTP ports are bound (re-INVITE and UPDATE renegotiate; CANCEL drops a
 session not answered yet). A session ends by BYE, or by the server when RTP
 stops, the session timer runs out or the call is too long (then it is
-``truncated`` and we send the BYE). Ending stops the media, closes the spool
+``truncated`` and we send the BYE); a session that never received RTP is ended
+once the inactivity timeout has passed since it began, held or not, and is not
+archived at all (no audio, no recording). Ending stops the media, closes the spool
 and archives it in a worker thread (:meth:`RecordingUas._finish`), and
 BYE is answered ``200`` only once the item is durable;
 ``500`` (Retry-After) when the archive cannot take it within
@@ -18,9 +20,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from archive.errors import ArchiveError
 from ingest.sip.config import SipConfig
@@ -47,6 +49,7 @@ from ingest.sip.session import (
     parse_offer,
 )
 from ingest.sip.spool import SpoolWriter
+from ingest.sip.tasks import BackgroundTasks
 from ingest.sip.transactions import (
     ResponseCache,
     TransactionKey,
@@ -59,37 +62,9 @@ from keys import KeysError
 if TYPE_CHECKING:
     from archive.service import Archive
 
-__all__ = ["BackgroundTasks", "RecordingUas"]
+__all__ = ["RecordingUas"]
 
 log = logging.getLogger("commarchive.sip")
-
-class BackgroundTasks:
-    """The server's tasks; those finishing a call are let run to the end at shutdown."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._finishing: set[asyncio.Task[Any]] = set()
-
-    def spawn(
-        self, coro: Coroutine[Any, Any, Any], *, finishing: bool = False
-    ) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        if finishing:
-            self._finishing.add(task)
-            task.add_done_callback(self._finishing.discard)
-        return task
-
-    async def shutdown(self, timeout_s: float) -> None:
-        """Cancel all but the finishing tasks, then wait (at most ``timeout_s``) for all."""
-        for task in list(self._tasks):
-            if task not in self._finishing:
-                task.cancel()
-        pending = list(self._tasks)
-        if pending:
-            await asyncio.wait(pending, timeout=timeout_s)
-
 
 def no_such_call(msg: SipMessage) -> SipMessage:
     return make_response(msg, 481, "Call/Transaction Does Not Exist")
@@ -324,7 +299,7 @@ class RecordingUas:
                 on_foreign=self._on_foreign_rtp,
             )
 
-        return await apply_offer(call.streams, sdp, open_stream)
+        return await apply_offer(call.streams, sdp, open_stream, src_host=call.remote_addr[0])
 
     def _on_rtp(self, call: CallSession, stream: MediaStream, data: bytes) -> None:
         outcome = call.receive_rtp(stream, data)
@@ -392,6 +367,9 @@ class RecordingUas:
         """End a session: stop media, close and archive the spool, then answer the BYE."""
         if not call.start_ending():
             return
+        if call.first_rtp is None:
+            self._end_without_audio(call, reason, bye)
+            return
         self.finishing.add(call.call_id)
         call.stop_media()
         for stream in call.streams:
@@ -439,6 +417,31 @@ class RecordingUas:
         else:
             self._send_bye(call)
 
+    def _end_without_audio(
+        self,
+        call: CallSession,
+        reason: str | None,
+        bye: tuple[SipMessage, Reply, TransactionKey] | None,
+    ) -> None:
+        """A session that never carried audio: no recording, so nothing is archived.
+
+        Archiving it would make an item of a call nobody heard, with the parties
+        the metadata claims; the signalling alone is not a recording. Its BYE is
+        answered 200 (there is nothing to make durable); a session we end gets ours.
+        """
+        self.counters.calls_without_audio += 1
+        log.warning("call ended without any audio (%s); nothing archived",
+                    reason or "BYE from the SRC")
+        call.stop_media()
+        call.spool.discard()
+        call.close()
+        self.calls.pop(call.call_id, None)
+        if bye is not None:
+            msg, reply, key = bye
+            self.responses.respond(key, reply, make_response(msg, 200, "OK"))
+        else:
+            self._send_bye(call)
+
     def _send_bye(self, call: CallSession) -> None:
         """Tell the SRC we ended the session (inactivity, session timer): best effort."""
         bye = call.bye_request(
@@ -458,15 +461,7 @@ class RecordingUas:
                 call.spool.flush()
             except OSError as exc:
                 log.error("spool flush failed: %s", type(exc).__name__)
-            if call.on_hold:
-                call.last_activity = now  # no RTP is expected while held
-            reason: str | None = None
-            if now - call.last_activity > self.config.rtp_inactivity_timeout_s:
-                reason = "no RTP before the inactivity timeout"
-            elif call.session_deadline is not None and now > call.session_deadline:
-                reason = "session timer expired"
-            elif now - call.created_mono > self.config.max_call_duration_s:
-                reason = "maximum call duration reached"
+            reason = call.end_reason(now, self.config)
             if reason is not None:
                 self.tasks.spawn(self._finish(call, EndStatus.TRUNCATED, reason), finishing=True)
 

@@ -1,4 +1,4 @@
-"""Liveness and readiness of the archive's components."""
+"""Readiness, and for operators the state of each component."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from search_api.schemas.common import PublicModel
 
 
 class HealthPublic(PublicModel):
-    catalog: str = Field(description='"ok", or what is wrong')
-    store: str = Field(description='"ok", or what is wrong')
-    index: str = Field(description='"ok", or what is wrong')
-    ok: bool
+    """``ok`` for anyone; the components only for admin and privacy (absent otherwise)."""
+
+    ok: bool = Field(description="every component is ok: the archive is ready")
+    catalog: str | None = Field(default=None, description='"ok", or what is wrong')
+    store: str | None = Field(default=None, description='"ok", or what is wrong')
+    index: str | None = Field(default=None, description='"ok", or what is wrong')

@@ -1,4 +1,5 @@
-"""PBX drop folder: WAV + JSON sidecar pairs ingested once, removed only when durable."""
+"""PBX drop folder: WAV + JSON sidecar pairs ingested once, removed only when durable;
+rejected pairs sealed, with a plain reason beside them, and purged after their time."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import json
 import os
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,16 @@ from archive.index import SearchQuery
 from archive.model import Direction, Side
 from archive.service import Archive
 from ingest.audio import alaw_encode, ulaw_encode, write_wav
-from ingest.dropfolder import DropFolderConfig, run_drop_folder, scan_once
+from ingest.dropfolder import (
+    DropFolderConfig,
+    RejectedFileError,
+    erase_rejected,
+    open_rejected,
+    purge_rejected,
+    run_drop_folder,
+    scan_once,
+)
+from tests.conftest import make_archive
 from tests.ingest.sip.conftest import quality_user, read_call
 from tests.ingest.test_audio import sine, wav_with
 
@@ -102,9 +113,62 @@ def test_bad_pairs_go_to_rejected_with_a_reason(
     result = scan_once(archive, DropFolderConfig(folder))
     assert result.rejected == ["bad"] and not result.ingested
     rejected = folder / "rejected"
-    assert (rejected / "bad.wav").exists() and (rejected / "bad.json").exists()
     assert reason in (rejected / "bad.reason.txt").read_text()
     assert not (folder / "bad.wav").exists()
+    # Sealed like a call spool: no plaintext recording or sidecar stays on disk ...
+    assert sorted(p.name for p in rejected.iterdir()) == [
+        "bad.json.sealed", "bad.reason.txt", "bad.wav.sealed"]
+    raw = sidecar if isinstance(sidecar, bytes) else json.dumps(sidecar).encode()
+    for path in rejected.glob("*.sealed"):
+        sealed = path.read_bytes()
+        assert raw[:24] not in sealed and wav[:16] not in sealed and b"RIFF" not in sealed
+    # ... and only the archive's keys open them again.
+    assert open_rejected(archive.keyring, rejected / "bad.wav.sealed") == ("bad.wav", wav)
+    assert open_rejected(archive.keyring, rejected / "bad.json.sealed") == ("bad.json", raw)
+    other = make_archive(tmp_path / "other")
+    with pytest.raises(RejectedFileError, match="cannot be unwrapped"):
+        open_rejected(other.keyring, rejected / "bad.wav.sealed")
+    other.close()
+
+
+def test_the_reason_file_holds_no_content(archive: Archive, tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    drop(folder, "bad", write_wav(8000, [sine(300, 0.5)]), {**SIDECAR, "direction": "sideways"})
+    scan_once(archive, DropFolderConfig(folder))
+    text = (folder / "rejected" / "bad.reason.txt").read_text()
+    for secret in ("Jan Jansen", "123 4567", "pbx-1", "sideways"):
+        assert secret not in text
+
+
+def test_rejected_recordings_are_purged_after_their_time(archive: Archive, tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    config = DropFolderConfig(folder)
+    drop(folder, "old", b"garbage", SIDECAR)
+    scan_once(archive, config)
+    drop(folder, "new", b"garbage", SIDECAR)
+    later = time.time() + 40 * 86400
+    scan_once(archive, config, now=later)
+    rejected = folder / "rejected"
+    for path in rejected.glob("new.*"):
+        os.utime(path, (later, later))
+    purged = purge_rejected(config, older_than=timedelta(days=30), now=later + 86400)
+    assert purged == ["old"]
+    assert sorted(p.name for p in rejected.iterdir()) == [
+        "new.json.sealed", "new.reason.txt", "new.wav.sealed"]
+    assert purge_rejected(config, older_than=timedelta(days=30), now=later) == []
+
+
+def test_plaintext_left_in_rejected_by_an_older_version_is_sealed(
+    archive: Archive, tmp_path: Path
+) -> None:
+    folder = tmp_path / "drop"
+    rejected = folder / "rejected"
+    rejected.mkdir(parents=True)
+    (rejected / "legacy.wav").write_bytes(b"RIFF plain audio")
+    (rejected / "legacy.reason.txt").write_text("audio: bad\n")
+    scan_once(archive, DropFolderConfig(folder))
+    assert sorted(p.name for p in rejected.iterdir()) == ["legacy.reason.txt", "legacy.wav.sealed"]
+    assert open_rejected(archive.keyring, rejected / "legacy.wav.sealed")[1] == b"RIFF plain audio"
 
 
 def test_archive_outage_keeps_the_files_and_the_same_pair_is_ingested_once(
@@ -135,6 +199,8 @@ def test_lone_files_are_rejected_after_the_orphan_timeout(archive: Archive, tmp_
     (folder / "lone.json").unlink()
     assert scan_once(archive, DropFolderConfig(folder, orphan_after_s=1000)).waiting == 1
     assert scan_once(archive, DropFolderConfig(folder, orphan_after_s=50)).rejected == ["lone"]
+    assert [p.name for p in (folder / "rejected").glob("lone.*")] != []
+    assert not list((folder / "rejected").glob("*.wav"))
 
 
 def test_run_drop_folder_polls_until_stopped(archive: Archive, tmp_path: Path) -> None:
@@ -156,3 +222,21 @@ def test_run_drop_folder_polls_until_stopped(archive: Archive, tmp_path: Path) -
     asyncio.run(main())
     assert not (folder / "polled.wav").exists()
     assert len(archive.item_ids()) == 1
+
+
+def test_erasure_finds_rejected_recordings_by_any_written_form_of_the_subject(
+    archive: Archive, tmp_path: Path
+) -> None:
+    folder = tmp_path / "drop"
+    config = DropFolderConfig(folder)
+    drop(folder, "jan", b"garbage", SIDECAR)  # from "+31 20 123 4567"
+    drop(folder, "piet", b"garbage", {**SIDECAR, "from": "+31 6 11111111"})
+    drop(folder, "broken", write_wav(8000, [sine(300, 0.5)]), b"{not json")
+    assert sorted(scan_once(archive, config).rejected) == ["broken", "jan", "piet"]
+    outcome = erase_rejected(archive, config, "0201234567")
+    assert outcome.erased == ["jan"] and outcome.unattributed == ["broken"]
+    names = sorted(p.name for p in (folder / "rejected").iterdir())
+    assert not [n for n in names if n.startswith("jan.")]
+    assert [n for n in names if n.startswith("piet.")] != []
+    [event] = archive.audit.events(action="erase_rejected")
+    assert event.detail == {"erased": 1, "unattributed": 1}

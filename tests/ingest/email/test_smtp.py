@@ -42,8 +42,8 @@ from archive.users import User
 from ingest.email.config import SmtpConfig
 from ingest.email.smtp import SmtpServerHandle, start_smtp_server
 from ingest.errors import SmtpConfigError
+from tests.conftest import IN_CI
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 SWAKS = shutil.which("swaks")
 
 
@@ -781,3 +781,43 @@ def test_client_vanishing_mid_data_stores_nothing_and_server_goes_on(
     while server.handle.stats["connections"] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.handle.stats["connections"] == 0
+
+
+def test_data_trickled_past_the_time_limit_gets_421_and_nothing_is_stored(
+    archive: Archive, serve: Serve
+) -> None:
+    # GIVEN a client that sends its message a line at a time, each well inside the idle
+    # timeout, so only a limit on the whole DATA phase can end it.
+    server = serve(data_timeout_s=1.0, idle_timeout_s=30.0)
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        reader = sock.makefile("rb")
+        reader.readline()
+        sock.sendall(b"EHLO slow.test\r\nMAIL FROM:<jan@customer.nl>\r\n"
+                     b"RCPT TO:<a@example.com>\r\nDATA\r\n")
+        while not reader.readline().startswith(b"354"):
+            pass
+        reader.close()  # read raw from here: a timed-out makefile cannot be read again
+        sock.settimeout(0.2)
+        answer = b""
+        for line in range(100):
+            try:
+                sock.sendall(b"X-Slow-%d: still sending\r\n" % line)
+            except OSError:
+                break
+            try:
+                answer = sock.recv(4096)
+            except TimeoutError:
+                continue
+            break
+        # THEN the server answers 421 within the limit and closes the connection.
+        assert answer.startswith(b"421"), answer
+        assert time.monotonic() - started < 10
+        sock.settimeout(5)
+        rest = b"-"
+        while rest:
+            rest = sock.recv(4096)
+    assert archive.item_ids() == []
+    with server.client() as smtp:  # and the next client is served as usual
+        assert smtp.sendmail("jan@customer.nl", ["support@example.com"], message()) == {}
+    assert len(archive.item_ids()) == 1

@@ -110,8 +110,10 @@ def sdp_offer(
     base_port: int = 40000,
     pts: str = "8 0 101",
     ports: Sequence[int] | None = None,
+    media_host: str = "127.0.0.1",
+    direction: str = "a=sendonly",
 ) -> str:
-    lines = ["v=0", "o=src 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0"]
+    lines = ["v=0", "o=src 1 1 IN IP4 127.0.0.1", "s=-", f"c=IN IP4 {media_host}", "t=0 0"]
     for i, label in enumerate(labels):
         port = ports[i] if ports is not None else base_port + 2 * i
         lines += [
@@ -120,7 +122,7 @@ def sdp_offer(
             "a=rtpmap:0 PCMU/8000",
             "a=rtpmap:101 telephone-event/8000",
             f"a=label:{label}",
-            "a=sendonly",
+            direction,
         ]
     return "\r\n".join(lines) + "\r\n"
 
@@ -263,9 +265,12 @@ class SiprecClient:
         call_id: str | None = None,
         extra: Sequence[str] = ("Require: siprec", "Supported: timer"),
         pts: str = "8 0 101",
+        media_host: str = "127.0.0.1",
+        direction: str = "a=sendonly",
     ) -> tuple[Dialog, Response]:
         dialog = Dialog(call_id or uuid.uuid4().hex, uuid.uuid4().hex[:8])
-        ctype, body = multipart(sdp_offer(labels, pts=pts), xml)
+        offer = sdp_offer(labels, pts=pts, media_host=media_host, direction=direction)
+        ctype, body = multipart(offer, xml)
         self.request("INVITE", dialog, content_type=ctype, body=body, extra=extra)
         resp = self.recv_final()
         if resp.status == 200:
@@ -281,9 +286,13 @@ class SiprecClient:
         return self.recv_final()
 
 
-def play(port: int, packets: Sequence[tuple[float, bytes]], *, speed: float = 1.0) -> None:
-    """Send RTP packets to 127.0.0.1:port at their capture times."""
+def play(
+    port: int, packets: Sequence[tuple[float, bytes]], *, speed: float = 1.0,
+    source: str = "127.0.0.1",
+) -> None:
+    """Send RTP packets to 127.0.0.1:port at their capture times, from ``source``."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((source, 0))
     start = time.monotonic()
     try:
         for t, data in packets:

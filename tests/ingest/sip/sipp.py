@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -11,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import IN_CI
 from tests.ingest.sip.client import find_pcap
 
 SCENARIOS = Path(__file__).parent / "scenarios"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def sipp_binary() -> str:

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import itertools
 import socket
 
+import pytest
+
 from ingest.sip.config import SipConfig
-from ingest.sip.media import MediaStream, RtpPorts, RtpProtocol, apply_offer, close_stream
+from ingest.sip.media import (
+    MAX_PORT_TRIES,
+    MediaStream,
+    RtpPorts,
+    RtpProtocol,
+    apply_offer,
+    close_stream,
+    media_senders,
+)
 from ingest.sip.rtp import StreamTimeline
 from ingest.sip.sdp import Codec, parse_sdp
 
@@ -39,7 +51,7 @@ class FakePorts:
 
 
 def run_offer(streams: list[MediaStream], sdp: bytes, ports: FakePorts) -> list[int]:
-    answers = asyncio.run(apply_offer(streams, parse_sdp(sdp), ports.open))
+    answers = asyncio.run(apply_offer(streams, parse_sdp(sdp), ports.open, src_host="10.0.0.9"))
     return [a.port for a in answers]
 
 
@@ -81,40 +93,91 @@ def stream() -> MediaStream:
     return MediaStream(0, "a", 0, {0: Codec.PCMU}, StreamTimeline({0: Codec.PCMU}))
 
 
-def test_rtp_latches_onto_its_first_source() -> None:
+def test_rtp_is_taken_only_from_negotiated_addresses_then_latched() -> None:
     got: list[bytes] = []
     foreign: list[bool] = []
     st = stream()
+    st.senders = frozenset({ipaddress.ip_address("10.0.0.1"), ipaddress.ip_address("10.0.0.9")})
     protocol = RtpProtocol(st, got.append, lambda: foreign.append(True))
-    protocol.datagram_received(b"one", ("10.0.0.1", 4000))
+    # The first sender is not negotiated: it must not latch (audio injection).
     protocol.datagram_received(b"evil", ("10.0.0.66", 4000))
+    protocol.datagram_received(b"one", ("10.0.0.1", 4000))
+    protocol.datagram_received(b"evil", ("10.0.0.9", 4000))  # allowed, but not the latched one
     protocol.datagram_received(b"evil", ("10.0.0.1", 4002))
-    protocol.datagram_received(b"two", ("10.0.0.1", 4000))
-    assert got == [b"one", b"two"] and len(foreign) == 2
+    protocol.datagram_received(b"two", ("::ffff:10.0.0.1", 4000))
+    protocol.datagram_received(b"three", ("10.0.0.1", 4000))
+    assert got == [b"one", b"three"] and len(foreign) == 4
     assert st.source == ("10.0.0.1", 4000)
 
 
-def test_ports_are_taken_in_turn_skipping_busy_ones_and_wrap_around() -> None:
+def test_a_stream_with_no_negotiated_sender_takes_nothing() -> None:
+    got: list[bytes] = []
+    protocol = RtpProtocol(stream(), got.append, lambda: None)
+    protocol.datagram_received(b"one", ("127.0.0.1", 4000))
+    assert got == []
+
+
+@pytest.mark.parametrize(
+    ("session_c", "media_c", "expected"),
+    [
+        ("10.0.0.1", None, {"10.0.0.1", "10.0.0.9"}),
+        ("10.0.0.1", "10.0.0.5", {"10.0.0.5", "10.0.0.9"}),  # the m= line's own c= wins
+        ("0.0.0.0", None, {"10.0.0.9"}),  # old-style hold: nobody new
+        ("media.example.net", None, {"10.0.0.9"}),  # names are never trusted
+    ],
+)
+def test_senders_are_the_offers_c_address_and_the_src(
+    session_c: str, media_c: str | None, expected: set[str]
+) -> None:
+    text = HEAD.replace("c=IN IP4 10.0.0.1", f"c=IN IP4 {session_c}") + audio("a")
+    if media_c:
+        text += f"c=IN IP4 {media_c}\r\n"
+    sdp = parse_sdp(text.encode())
+    senders = media_senders("10.0.0.9", sdp, sdp.media[0])
+    assert {str(a) for a in senders} == expected
+
+
+def test_a_re_offer_moving_the_media_moves_the_allowed_senders() -> None:
+    streams: list[MediaStream] = []
+    ports = FakePorts()
+    run_offer(streams, offer(audio("a")), ports)
+    streams[0].source = ("10.0.0.1", 4000)
+    moved = (HEAD.replace("10.0.0.1", "10.0.0.7") + audio("a")).encode()
+    run_offer(streams, moved, ports)
+    assert {str(a) for a in streams[0].senders} == {"10.0.0.7", "10.0.0.9"}
+    assert streams[0].source is None  # latches again, onto the new address
+
+
+def test_ports_are_drawn_at_random_even_and_in_range_skipping_busy_ones() -> None:
     config = SipConfig(host="127.0.0.1", rtp_port_range=(39001, 39006))
 
-    async def main() -> list[int]:
+    async def main() -> set[int]:
         ports = RtpPorts(config)
         busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         busy.bind(("127.0.0.1", 39002))
-        opened: list[MediaStream] = []
+        seen: set[int] = set()
         try:
-            for _ in range(3):
+            for _ in range(30):
                 st = stream()
                 assert await ports.open(st, lambda data: None, lambda: None)
-                opened.append(st)
+                seen.add(st.port)
                 close_stream(st)
+                assert st.transport is None and not st.active
         finally:
             busy.close()
-        assert all(s.transport is None and not s.active for s in opened)
-        return [s.port for s in opened]
+        return seen
 
-    # Even ports from the (rounded down) start: 39000, 39002 is busy, 39004, then wrap.
-    assert asyncio.run(main()) == [39000, 39004, 39000]
+    # Even ports from the (rounded down) start: 39000, 39004 (39002 is busy).
+    assert asyncio.run(main()) == {39000, 39004}
+
+
+def test_the_next_port_cannot_be_told_from_the_last() -> None:
+    ports = RtpPorts(SipConfig(rtp_port_range=(20000, 40000)))
+    draws = [ports.candidates()[0] for _ in range(20)]
+    assert all(20000 <= p < 40000 and p % 2 == 0 for p in draws)
+    steps = {b - a for a, b in itertools.pairwise(draws)}
+    assert len(steps) > 1 and steps != {2}
+    assert len(ports.candidates()) == MAX_PORT_TRIES
 
 
 def test_no_free_port_means_the_stream_is_not_opened() -> None:

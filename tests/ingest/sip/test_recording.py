@@ -1,4 +1,4 @@
-"""Archiving a finished call's spool while its BYE waits (ingest.sip.recording)."""
+"""Archiving a call's spool while its BYE waits, and after a crash (ingest.sip.recording)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from typing import Any
 import pytest
 
 from archive.errors import TemporaryFailure
+from archive.service import Archive
 from ingest.sip import recording
 from ingest.sip.counters import SipCounters
-from ingest.sip.recording import archive_with_deadline
+from ingest.sip.recording import archive_with_deadline, recover_spools, spool_dir
+from ingest.sip.sdp import Codec
+from ingest.sip.spool import SpoolWriter, list_spools
 
 SPOOL = Path("/nonexistent/abc.spool")
 #: archive_spool is replaced in these tests: the archive itself is never used.
@@ -60,3 +63,24 @@ def test_a_refused_spool_is_not_retried_while_the_bye_waits(
     counters = SipCounters()
     got = asyncio.run(archive_with_deadline(NO_ARCHIVE, SPOOL, timeout_s=5, counters=counters))
     assert got is None and len(calls) == 1 and counters.archive_failures == 1
+
+
+def test_a_crashed_call_that_never_carried_audio_is_not_recovered_as_an_item(
+    archive: Archive,
+) -> None:
+    # A crash after the INVITE was answered but before any RTP: the spool holds only
+    # the call info (parties from the metadata). No audio, no recording, no item.
+    directory = spool_dir(archive)
+    silent = SpoolWriter(directory, archive.keyring)
+    silent.write_info({"call_id": "c-silent", "started_at": "2026-11-20T10:00:00+00:00",
+                       "media_started_at": None, "metadata": {}, "streams": []})
+    silent.release()
+    heard = SpoolWriter(directory, archive.keyring)
+    heard.write_info({"call_id": "c-heard", "started_at": "2026-11-20T10:00:00+00:00",
+                      "media_started_at": "2026-11-20T10:00:01+00:00", "metadata": {},
+                      "streams": [{"index": 0, "label": "1", "codecs": ["PCMU"]}]})
+    heard.add_audio(0, Codec.PCMU, 0, b"\x55" * 160)
+    heard.release()
+    [item_id] = recover_spools(archive)
+    assert archive.item_ids() == [item_id]
+    assert list_spools(directory) == []

@@ -64,6 +64,23 @@ def test_call_over_tcp_is_recorded(sip: RunningSip) -> None:
     assert len(audio.channels) == 2 and abs(details["duration_s"] - 1.0) < 0.05
 
 
+def test_a_quiet_tcp_connection_of_a_live_call_is_kept_and_an_idle_one_closed(
+    make_sip: Callable[..., RunningSip],
+) -> None:
+    sip = make_sip(tcp_idle_timeout_s=0.3, rtp_inactivity_timeout_s=10.0)
+    assert sip.handle.tcp_port is not None
+    idle = socket.create_connection(("127.0.0.1", sip.handle.tcp_port), timeout=3)
+    client = SiprecClient(sip.handle.tcp_port, tcp=True)
+    dialog, resp = client.invite(["1"], metadata_xml("sess-quiet", [JAN, AGENT]))
+    assert resp.status == 200, resp.reason
+    play(dialog.ports[0], tone_packets(0.5))
+    time.sleep(1.0)  # the call's connection says nothing for longer than the idle timeout
+    assert idle.recv(100) == b""  # the idle one was closed
+    idle.close()
+    assert client.bye(dialog).status == 200  # the call's is still there
+    assert len(sip.handle.archived) == 1
+
+
 def test_lost_reordered_duplicated_rtp_and_silence_suppression_keep_the_timeline(
     sip: RunningSip,
 ) -> None:

@@ -1,11 +1,66 @@
-"""GET /healthz: each component's state."""
+"""GET /healthz: ready / not ready for anyone; which component and why only for admin or privacy.
+
+A load balancer needs one bit; the error text of a failing component (a
+store path, an index URL, a database message) is for the operators.
+"""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
+from archive.errors import IndexUnavailable
+from archive.service import Archive
+from tests.search_api.conftest import assert_error, bearer
 
-def test_healthz_reports_each_component(client: TestClient) -> None:
+INDEX_DOWN = "connection refused by http://10.0.0.7:9200 (index-secret-name)"
+
+
+@pytest.fixture
+def index_down(archive: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken() -> None:
+        raise IndexUnavailable(reason=INDEX_DOWN)
+
+    monkeypatch.setattr(archive.index, "health", broken)
+
+
+def test_without_a_token_only_ready(client: TestClient) -> None:
     resp = client.get("/healthz")
     assert resp.status_code == 200
+    assert resp.json() == {"ok": True}
+
+
+def test_without_a_token_not_ready_says_nothing_more(client: TestClient, index_down: None) -> None:
+    resp = client.get("/healthz")
+    assert resp.status_code == 503
+    assert resp.json() == {"ok": False}
+    assert "index" not in resp.text and "9200" not in resp.text
+
+
+@pytest.mark.parametrize("role", ["quality", "trainer", "legal", "ingest"])
+def test_other_roles_get_only_ready(
+    client: TestClient, tokens: dict[str, str], index_down: None, role: str
+) -> None:
+    resp = client.get("/healthz", headers=bearer(tokens[role]))
+    assert resp.status_code == 503
+    assert resp.json() == {"ok": False}
+
+
+@pytest.mark.parametrize("role", ["admin", "privacy"])
+def test_admin_and_privacy_get_each_component(
+    client: TestClient, tokens: dict[str, str], index_down: None, role: str
+) -> None:
+    resp = client.get("/healthz", headers=bearer(tokens[role]))
+    assert resp.status_code == 503
+    body = resp.json()
+    assert body["ok"] is False and body["catalog"] == "ok" and body["store"] == "ok"
+    assert "9200" in body["index"]
+
+
+def test_admin_sees_all_ok(client: TestClient, tokens: dict[str, str]) -> None:
+    resp = client.get("/healthz", headers=bearer(tokens["admin"]))
     assert resp.json() == {"catalog": "ok", "store": "ok", "index": "ok", "ok": True}
+
+
+def test_a_bad_token_is_refused_in_the_error_shape(client: TestClient) -> None:
+    assert_error(client.get("/healthz", headers=bearer("cma_bogus")), 401, "token_unknown")
