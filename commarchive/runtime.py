@@ -167,8 +167,12 @@ def init_archive(settings: Settings) -> Archive:
     config = load_config(data_dir)
     for purpose in config.purposes:
         ring.ensure_purpose(purpose.name)
-    ring.close()
-    return open_archive(settings)
+    # The same keyring, not opened again: a passphrase read from a descriptor or a
+    # prompt is read once.
+    archive = _open(settings, lambda data_dir: build_index(settings, data_dir), ring)
+    archive.catalog.create_schema()
+    archive.index.ensure()
+    return archive
 
 
 def open_archive(settings: Settings) -> Archive:
@@ -202,11 +206,12 @@ def open_keyring(settings: Settings, data_dir: Path) -> keys.Keyring:
         raise
 
 
-def _open(settings: Settings, index: Callable[[Path], SearchIndex]) -> Archive:
+def _open(settings: Settings, index: Callable[[Path], SearchIndex],
+          ring: keys.Keyring | None = None) -> Archive:
     data_dir = settings.require_data_dir()
     if not is_archive(data_dir):
         raise ConfigError(f"{data_dir} is not an archive; run `commarchive init {data_dir}`")
-    ring = open_keyring(settings, data_dir)
+    ring = ring or open_keyring(settings, data_dir)
     anchor, ledger = anchor_path(settings, ring.archive_id), ledger_path(settings, ring.archive_id)
     refuse_inside(anchor, data_dir, "audit anchor")
     refuse_inside(ledger, data_dir, "erasure ledger")

@@ -212,3 +212,71 @@ def test_master_rotation_while_serving_then_retirement_locks_the_old_key_out(
         assert "rotate_master" in actions and "retire_master" in actions
     finally:
         reopened.close()
+
+
+def _pipe_with(text: str) -> int:
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, text.encode())
+    os.close(write_fd)
+    return read_fd
+
+
+def _cli_fd(*args: str, env: dict[str, str], fd: int,
+            check: bool = True) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if k != "COMMARCHIVE_DATA_DIR"}
+    proc = subprocess.run([sys.executable, "-m", "commarchive", *args], capture_output=True,
+                          text=True, env={**full, **env}, timeout=120, pass_fds=(fd,))
+    os.close(fd)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_passphrase_provider_from_a_descriptor_and_a_systemd_credential(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "arc"
+    phrase = "a long enough passphrase for tests"
+    fd = _pipe_with(phrase + "\n")
+    env = {"COMMARCHIVE_KEY_PROVIDER": "passphrase", "COMMARCHIVE_PASSPHRASE_SOURCE": f"fd:{fd}"}
+    proc = _cli_fd("init", str(data_dir), env=env, fd=fd)
+    assert "passphrase or pkcs11" not in proc.stderr  # no key-file warning
+    assert not list((Path(os.environ["XDG_CONFIG_HOME"]) / "commarchive").glob("*.key"))
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "commarchive-passphrase").write_text(phrase + "\n")
+    ok = cli("audit", "verify", data_dir=data_dir, env={
+        "COMMARCHIVE_KEY_PROVIDER": "passphrase", "CREDENTIALS_DIRECTORY": str(creds)})
+    assert "audit log OK" in ok.stdout
+    wrong = _pipe_with("not the passphrase at all\n")
+    proc = _cli_fd("--data-dir", str(data_dir), "audit", "verify", check=False, fd=wrong,
+                   env={**env, "COMMARCHIVE_PASSPHRASE_SOURCE": f"fd:{wrong}"})
+    assert proc.returncode == 1 and "does not open with this passphrase" in proc.stderr
+    plain_env = cli("audit", "verify", data_dir=data_dir, check=False, env={
+        "COMMARCHIVE_KEY_PROVIDER": "passphrase", "COMMARCHIVE_PASSPHRASE_SOURCE": "env",
+        "COMMARCHIVE_PASSPHRASE": phrase})
+    assert plain_env.returncode == 1 and "development mode" in plain_env.stderr
+
+
+def test_pkcs11_provider_keeps_the_master_key_in_the_hsm(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from tests.keys.softhsm import softhsm_token
+
+    hsm = softhsm_token(tmp_path_factory.mktemp("hsm"))
+    env = {"COMMARCHIVE_KEY_PROVIDER": "pkcs11", "COMMARCHIVE_PKCS11_MODULE": str(hsm.module),
+           "COMMARCHIVE_PKCS11_TOKEN": hsm.token_label, "COMMARCHIVE_PKCS11_PIN": hsm.pin,
+           "COMMARCHIVE_PKCS11_KEY_LABEL": f"cli-{secrets.token_hex(4)}",
+           "SOFTHSM2_CONF": str(hsm.conf)}
+    data_dir = tmp_path / "arc"
+    cli("init", str(data_dir), env=env)
+    mail = tmp_path / "m.eml"
+    mail.write_bytes(SAMPLE_MAIL)
+    cli("ingest", str(mail), data_dir=data_dir, env=env)
+    assert "audit log OK" in cli("audit", "verify", data_dir=data_dir, env=env).stdout
+    other = {**env, "COMMARCHIVE_PKCS11_KEY_LABEL": "no-such-key"}
+    proc = cli("audit", "verify", data_dir=data_dir, env=other, check=False)
+    assert proc.returncode == 1 and "does not open with HSM key 'no-such-key'" in proc.stderr
+    masters = json.loads(cli("keys", "masters", data_dir=data_dir, env=env).stdout)
+    assert masters["kind"] == "pkcs11" and masters["key_label"] == env[
+        "COMMARCHIVE_PKCS11_KEY_LABEL"]
