@@ -176,8 +176,11 @@ class AuditLog:
 
     def _read_anchor(self) -> tuple[int, str] | None:
         """The newest anchor record: None when there is none, (-1, "") when it fails
-        its MAC, (0, "") for an anchor that holds no record."""
-        raw = self._anchor.latest()
+        its MAC, (-2, "") when it cannot be read, (0, "") when it holds no record."""
+        try:
+            raw = self._anchor.latest()
+        except OSError:
+            return (-2, "")
         if raw is None:
             return None
         if not raw.strip():
@@ -242,6 +245,8 @@ class AuditLog:
             return VerifyReport(False, count, 1, f"{where} is missing: none of the "
                                 f"{count} events can be vouched for")
         seq, digest = anchor
+        if seq == -2:
+            return VerifyReport(False, count, None, f"{where} cannot be read")
         if seq < 0:
             return VerifyReport(False, count, None, f"{where} was altered (MAC mismatch)")
         if seq > count:

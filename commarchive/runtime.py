@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Final
 
 import keys
+from archive.anchors import AuditAnchor
 from archive.anchors.file import FileAnchor
 from archive.catalog import Catalog, sqlite_url
 from archive.config import CONFIG_FILE_NAME, DEFAULT_CONFIG_TOML, load_config
@@ -59,6 +60,27 @@ def anchor_path(settings: Settings, archive_id: str) -> Path:
 def ledger_path(settings: Settings, archive_id: str) -> Path:
     return (settings.erasure_ledger
             or _beside_keys(settings, archive_id) / f"{archive_id}.erasures")
+
+
+def build_anchor(settings: Settings, data_dir: Path, archive_id: str) -> AuditAnchor:
+    """The S3 Object Lock anchor when a bucket is configured, else the append-only file."""
+    if settings.audit_anchor_s3_bucket:
+        from archive.anchors.s3 import S3Anchor
+
+        assert settings.s3_endpoint and settings.s3_access_key and settings.s3_secret_key
+        anchor = S3Anchor(
+            settings.s3_endpoint.removeprefix("http://").removeprefix("https://"),
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key.get_secret_value(),
+            bucket=settings.audit_anchor_s3_bucket, prefix=f"audit-anchor/{archive_id}",
+            secure=settings.s3_secure and not settings.s3_endpoint.startswith("http://"),
+            region=settings.s3_region,
+            retention_days=settings.audit_anchor_s3_retention_days)
+        anchor.ensure_bucket()
+        return anchor
+    path = anchor_path(settings, archive_id)
+    refuse_inside(path, data_dir, "audit anchor")
+    return FileAnchor(path)
 
 
 def build_provider(settings: Settings, data_dir: Path, archive_id: str, *,
@@ -212,14 +234,14 @@ def _open(settings: Settings, index: Callable[[Path], SearchIndex],
     if not is_archive(data_dir):
         raise ConfigError(f"{data_dir} is not an archive; run `commarchive init {data_dir}`")
     ring = ring or open_keyring(settings, data_dir)
-    anchor, ledger = anchor_path(settings, ring.archive_id), ledger_path(settings, ring.archive_id)
-    refuse_inside(anchor, data_dir, "audit anchor")
+    ledger = ledger_path(settings, ring.archive_id)
     refuse_inside(ledger, data_dir, "erasure ledger")
+    anchor = build_anchor(settings, data_dir, ring.archive_id)
     return Archive(
         data_dir=data_dir, config=load_config(data_dir),
         catalog=Catalog(settings.catalog_url or sqlite_url(data_dir / CATALOG_FILE)),
         store=build_store(settings, data_dir), index=index(data_dir),
-        keyring=ring, anchor=FileAnchor(anchor), ledger_path=ledger,
+        keyring=ring, anchor=anchor, ledger_path=ledger,
     )
 
 

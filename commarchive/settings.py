@@ -205,6 +205,9 @@ class Settings(BaseSettings):
     dev_keys_from_env: bool = False
     #: Append-only anchor of the audit chain; default beside the key file.
     audit_anchor: Path | None = None
+    #: Anchor the audit chain in this S3 Object Lock bucket (compliance mode) instead.
+    audit_anchor_s3_bucket: str | None = None
+    audit_anchor_s3_retention_days: int = 3650
     #: Erasure ledger replayed by ``restore``; default beside the key file.
     erasure_ledger: Path | None = None
     catalog_url: str | None = None
@@ -271,6 +274,12 @@ class Settings(BaseSettings):
             if missing:
                 names = ", ".join("COMMARCHIVE_" + m.upper() for m in missing)
                 raise ValueError(f"key_provider=pkcs11 needs {names}")
+        if self.audit_anchor_s3_bucket:
+            missing = [n for n in ("s3_endpoint", "s3_access_key", "s3_secret_key")
+                       if getattr(self, n) is None]
+            if missing:
+                names = ", ".join("COMMARCHIVE_" + m.upper() for m in missing)
+                raise ValueError(f"audit_anchor_s3_bucket needs {names}")
         if self.index is IndexBackend.ELASTICSEARCH and not self.es_url:
             raise ValueError("index=elasticsearch needs COMMARCHIVE_ES_URL")
         self.sip.rtp_port_range()

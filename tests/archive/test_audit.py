@@ -221,3 +221,50 @@ def test_the_audit_key_is_not_derivable_from_the_data_directory(tmp_path: Path) 
         env={**{k: v for k, v in os.environ.items() if not k.startswith("COMMARCHIVE_")},
              "XDG_CONFIG_HOME": str(env_home)})
     assert proc.returncode == 1 and "does not exist" in proc.stderr
+
+
+def test_the_s3_object_lock_anchor_catches_truncation_and_cannot_be_deleted(
+    archive: Archive,
+) -> None:
+    import uuid
+
+    from minio.error import S3Error
+
+    from archive import catalog as cat
+    from archive.anchors.s3 import S3Anchor
+    from archive.audit import AuditLog
+    from tests.services import s3_endpoint
+
+    ep = s3_endpoint()
+    anchor = S3Anchor(ep["endpoint"], access_key=ep["access_key"], secret_key=ep["secret_key"],
+                      bucket=f"anchor-{uuid.uuid4().hex[:12]}", prefix="audit-anchor/t",
+                      secure=ep["secure"], region=ep["region"], retention_days=1)
+    anchor.ensure_bucket()
+    log = AuditLog(archive.catalog, archive.keyring.secret("audit"), anchor)
+    assert log.verify().ok  # no events, no anchor: nothing to vouch for
+    for n in range(4):
+        log.record(actor="a", role="privacy", action=f"step{n}")
+    assert log.verify().ok
+    names = sorted(o.object_name for o in anchor._client.list_objects(
+        anchor.bucket, prefix="audit-anchor/t/"))
+    newest = names[-1]
+    with pytest.raises(S3Error):
+        for version in anchor._client.list_objects(anchor.bucket, prefix=newest,
+                                                   include_version=True):
+            anchor._client.remove_object(anchor.bucket, newest, version_id=version.version_id)
+    # Putting an older record under the newest name changes nothing (oldest version wins).
+    import base64
+    import hashlib
+
+    older = anchor._client.get_object(anchor.bucket, names[1]).read()
+    anchor._client.put_object(
+        anchor.bucket, newest, io.BytesIO(older), len(older),
+        metadata={"x-amz-sdk-checksum-algorithm": "SHA256",
+                  "x-amz-checksum-sha256": base64.b64encode(hashlib.sha256(older).digest())
+                  .decode()})
+    assert log.verify().ok
+    with archive.catalog.write() as conn:
+        conn.execute(cat.audit_events.delete().where(cat.audit_events.c.seq >= 3))
+    report = log.verify()
+    assert not report.ok and report.position == 3
+    assert "removed from the end" in (report.problem or "")
