@@ -361,9 +361,10 @@ class Vault:
     # -- shredding and purging ----------------------------------------------------------------
 
     def shred(self, conn: Connection, item_id: str, *,
-              purposes: Iterable[str] | None = None) -> list[str]:
+              purposes: Iterable[str] | None = None, ledger: bool = True) -> list[str]:
         """Destroy wrapped DEKs and their purpose tags (all, or for some purposes):
-        crypto-shredding. Returns the purposes whose key was destroyed."""
+        crypto-shredding, noted in the erasure ledger (not when replaying it).
+        Returns the purposes whose key was destroyed."""
         stmt = sa.select(cat.wrapped_keys.c.purpose).where(cat.wrapped_keys.c.item_id == item_id)
         delete = cat.wrapped_keys.delete().where(cat.wrapped_keys.c.item_id == item_id)
         tags = cat.purpose_tags.delete().where(cat.purpose_tags.c.item_id == item_id)
@@ -373,7 +374,7 @@ class Vault:
             delete = delete.where(cat.wrapped_keys.c.purpose.in_(chosen))
             tags = tags.where(cat.purpose_tags.c.purpose.in_(chosen))
         gone = [str(r[0]) for r in conn.execute(stmt)]
-        if gone:
+        if gone and ledger:
             self.ledger.record("shred", [item_id], purposes=gone)
         conn.execute(delete)
         conn.execute(tags)
@@ -381,9 +382,10 @@ class Vault:
 
     def purge_rows(
         self, conn: Connection, item_ids: Sequence[str], *, reason: str,
-        reference: str | None, now: datetime,
+        reference: str | None, now: datetime, ledger: bool = True,
     ) -> list[str]:
-        """Inside a write transaction: shred every key, tombstone, delete the items' rows."""
+        """Inside a write transaction: shred every key, tombstone, delete the items' rows;
+        noted in the erasure ledger first (not when replaying it)."""
         rows = conn.execute(
             sa.select(cat.items.c.id, cat.items.c.channel, cat.items.c.ingested_at,
                       cat.items.c.dedupe_key)
@@ -392,7 +394,8 @@ class Vault:
         ids = [str(r.id) for r in rows]
         if not ids:
             return ids
-        self.ledger.record("purge", ids, reason=reason, reference=reference, at=now)
+        if ledger:
+            self.ledger.record("purge", ids, reason=reason, reference=reference, at=now)
         # Crypto-shredding first: with the wrapped DEKs gone the sealed blobs are noise.
         conn.execute(cat.wrapped_keys.delete().where(cat.wrapped_keys.c.item_id.in_(ids)))
         conn.execute(cat.tombstones.insert(), [
