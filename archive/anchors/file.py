@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Final
+
+#: Far more than one record (about 150 bytes), so the tail holds the newest whole line.
+TAIL_BYTES: Final = 64 * 1024
 
 
 class FileAnchor:
@@ -28,8 +32,12 @@ class FileAnchor:
         os.fsync(self._fd)
 
     def latest(self) -> bytes | None:
+        """The last complete line, read from the file's tail (the file only grows)."""
         try:
-            raw = self.path.read_bytes()
+            with self.path.open("rb") as fh:
+                size = fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, size - TAIL_BYTES))
+                raw = fh.read()
         except FileNotFoundError:
             return None
         lines = raw.split(b"\n")

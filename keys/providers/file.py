@@ -55,7 +55,11 @@ def write_key_file(path: Path) -> bytes:
     key = secrets.token_bytes(KEY_SIZE_BYTES)
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise MasterKeyError(f"master key file {path} already exists; a new key gets a "
+                             "new file (choose another path)") from None
     with os.fdopen(fd, "w") as fh:
         fh.write(base64.urlsafe_b64encode(key).decode() + "\n")
         fh.flush()

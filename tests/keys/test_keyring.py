@@ -17,7 +17,7 @@ def test_master_key_file_is_created_0600_and_reloads(tmp_path: Path) -> None:
     assert path.stat().st_mode & 0o777 == 0o600
     assert path.parent.stat().st_mode & 0o777 == 0o700
     assert read_key_file(path) == key
-    with pytest.raises(FileExistsError):
+    with pytest.raises(MasterKeyError, match="already exists"):
         write_key_file(path)
 
 
