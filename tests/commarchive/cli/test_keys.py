@@ -280,3 +280,32 @@ def test_pkcs11_provider_keeps_the_master_key_in_the_hsm(
     masters = json.loads(cli("keys", "masters", data_dir=data_dir, env=env).stdout)
     assert masters["kind"] == "pkcs11" and masters["key_label"] == env[
         "COMMARCHIVE_PKCS11_KEY_LABEL"]
+
+
+def test_purpose_key_rotation_then_retirement_from_the_command_line(tmp_path: Path) -> None:
+    data_dir = tmp_path / "arc"
+    cli("init", str(data_dir))
+    mail = tmp_path / "m.eml"
+    mail.write_bytes(SAMPLE_MAIL)
+    item_id = cli("ingest", str(mail), data_dir=data_dir).stdout.strip()
+    current = cli("keys", "retire", "quality", "1", data_dir=data_dir, check=False)
+    assert current.returncode == 1 and "current key" in current.stderr
+    assert json.loads(cli("keys", "rotate", "quality", data_dir=data_dir).stdout)["version"] == 2
+    assert json.loads(cli("keys", "retire", "quality", "1", data_dir=data_dir).stdout) == {
+        "purpose": "quality", "retired": 1}
+    arc = runtime.open_archive(Settings(data_dir=data_dir))
+    try:
+        assert arc.keyring.versions("quality") == [2]
+        assert b"glasvezel" in arc.vault.unseal_for_system(item_id, "original")
+    finally:
+        arc.close()
+
+
+def test_pkcs11_settings_are_complete_or_refused() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="COMMARCHIVE_PKCS11_MODULE"):
+        Settings(key_provider="pkcs11", pkcs11_token="t", pkcs11_pin="4711-1234")
+    with pytest.raises(ValidationError, match="placeholder"):
+        Settings(key_provider="pkcs11", pkcs11_module="/x.so", pkcs11_token="t",
+                 pkcs11_pin="changeme")
