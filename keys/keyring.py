@@ -379,7 +379,7 @@ class Keyring:
             entry = self._data.get(purpose)
             encoded = entry["versions"].get(str(version)) if entry else None
             if not isinstance(encoded, str):
-                retired = bool(entry) and version in entry.get("retired", [])  # type: ignore[union-attr]
+                retired = entry is not None and version in entry.get("retired", [])
                 raise UnknownKey(purpose, version, retired=retired)
             return AESGCM(base64.b64decode(encoded))
 
