@@ -1,10 +1,13 @@
 """Hash-chained, keyed audit log in the catalog.
 
-Each event's hash is an HMAC (key derived from the master key) over the
-previous hash and the event itself, sequence number included, so editing,
-removing or reordering events breaks the chain at a reportable position and
-cannot be papered over without the master key. An anchor file outside the
-catalog remembers the newest event, so cutting events off the end shows too.
+Each event's hash is an HMAC over the previous hash and the event itself,
+sequence number included, so editing, removing or reordering events breaks the
+chain at a reportable position. The MAC key is the archive's own audit secret,
+sealed in the keyring: whoever holds only the data directory cannot recompute
+it. After every audited write the newest event is appended to an anchor
+outside the catalog's directory (``archive.anchors``); ``verify`` fails when
+the chain is shorter than the anchor (events cut off the end), longer than it
+(the anchor rolled back to an older one, or lost) or disagrees with it.
 """
 
 from __future__ import annotations
@@ -12,20 +15,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from archive.anchors import AuditAnchor
 from archive.catalog import Catalog, audit_events
 
+log = logging.getLogger(__name__)
+
 GENESIS_HASH: Final = "0" * 64
-ANCHOR_SLOT_BYTES: Final = 256
 SYSTEM_ACTOR: Final = "system"
 
 
@@ -89,11 +93,10 @@ def _canonical(
 
 
 class AuditLog:
-    def __init__(self, catalog: Catalog, key: bytes, anchor_path: Path) -> None:
+    def __init__(self, catalog: Catalog, key: bytes, anchor: AuditAnchor) -> None:
         self._catalog = catalog
         self._key = key
-        self._anchor_path = anchor_path
-        self._anchor_fd: int | None = None
+        self._anchor = anchor
 
     def _mac(self, prev_hash: str, body: bytes) -> str:
         return hmac.new(self._key, prev_hash.encode() + b"\n" + body, hashlib.sha256).hexdigest()
@@ -158,49 +161,41 @@ class AuditLog:
         return event
 
     def anchor(self, event: AuditEvent) -> None:
-        """Remember the newest event outside the catalog (best effort, after commit).
-
-        Two fixed-size slots written in place (slot = seq mod 2), so a torn write
-        after a crash spoils at most one of them; no rename, no extra open.
-        """
-        body = json.dumps({"seq": event.seq, "hash": event.hash})
+        """Append the newest event to the anchor, after its commit. A failure is logged
+        loudly: the next ``verify`` reports the unanchored events."""
+        body = json.dumps({"seq": event.seq, "hash": event.hash}, sort_keys=True)
         record = json.dumps({"body": body, "mac": self._mac("anchor", body.encode())})
-        slot = record.encode().ljust(ANCHOR_SLOT_BYTES - 1) + b"\n"
         try:
-            if self._anchor_fd is None:
-                self._anchor_fd = os.open(self._anchor_path, os.O_RDWR | os.O_CREAT, 0o600)
-            os.pwrite(self._anchor_fd, slot, (event.seq % 2) * ANCHOR_SLOT_BYTES)
-        except OSError:
-            return
+            self._anchor.append(event.seq, record.encode())
+        except OSError as exc:
+            log.error("could not anchor audit event %d in %s: %s", event.seq,
+                      self._anchor.describe(), exc)
 
     def close(self) -> None:
-        if self._anchor_fd is not None:
-            os.close(self._anchor_fd)
-            self._anchor_fd = None
+        self._anchor.close()
 
     def _read_anchor(self) -> tuple[int, str] | None:
-        """The newest valid anchor slot; (-1, "") when a slot fails its MAC."""
+        """The newest anchor record: None when there is none, (-1, "") when it fails
+        its MAC, (-2, "") when it cannot be read, (0, "") when it holds no record."""
         try:
-            raw = self._anchor_path.read_bytes()
+            raw = self._anchor.latest()
         except OSError:
+            return (-2, "")
+        if raw is None:
             return None
-        best: tuple[int, str] | None = None
-        for offset in (0, ANCHOR_SLOT_BYTES):
-            chunk = raw[offset : offset + ANCHOR_SLOT_BYTES].strip()
-            if not chunk:
-                continue
-            try:
-                payload = json.loads(chunk)
-                body = str(payload["body"])
-                mac = str(payload["mac"])
-                data = json.loads(body)
-            except (ValueError, KeyError, TypeError):
-                continue  # torn by a crash mid-write: the other slot still counts
-            if not hmac.compare_digest(self._mac("anchor", body.encode()), mac):
-                return (-1, "")
-            if best is None or int(data["seq"]) > best[0]:
-                best = (int(data["seq"]), str(data["hash"]))
-        return best
+        if not raw.strip():
+            return (0, "")
+        try:
+            payload = json.loads(raw)
+            body = str(payload["body"])
+            mac = str(payload["mac"])
+            data = json.loads(body)
+            seq, digest = int(data["seq"]), str(data["hash"])
+        except (ValueError, KeyError, TypeError):
+            return (-1, "")
+        if not hmac.compare_digest(self._mac("anchor", body.encode()), mac):
+            return (-1, "")
+        return (seq, digest)
 
     def _rows(self, where: Any = None) -> Iterator[sa.Row[Any]]:
         stmt = sa.select(audit_events).order_by(audit_events.c.seq)
@@ -238,16 +233,41 @@ class AuditLog:
             prev = event.hash
             expected_seq += 1
             count += 1
+        return self._compare_anchor(count, prev)
+
+    def _compare_anchor(self, count: int, head: str) -> VerifyReport:
+        """The chain (``count`` events ending in ``head``) against the newest anchor."""
+        where = self._anchor.describe()
         anchor = self._read_anchor()
-        notes: list[str] = []
         if anchor is None:
-            notes.append("no anchor file; removal of the newest events cannot be ruled out")
-        elif anchor[0] < 0:
-            return VerifyReport(False, count, None, "anchor file was altered")
-        elif anchor[0] > count:
+            if count == 0:
+                return VerifyReport(True, 0)
+            return VerifyReport(False, count, 1, f"{where} is missing: none of the "
+                                f"{count} events can be vouched for")
+        seq, digest = anchor
+        if seq == -2:
+            return VerifyReport(False, count, None, f"{where} cannot be read")
+        if seq < 0:
+            return VerifyReport(False, count, None, f"{where} was altered (MAC mismatch)")
+        if seq > count:
             return VerifyReport(False, count, count + 1,
-                                f"events {count + 1}..{anchor[0]} were removed from the end")
-        return VerifyReport(True, count, notes=notes)
+                                f"events {count + 1}..{seq} were removed from the end "
+                                f"(truncated; {where} names event {seq})")
+        if seq and self._hash_of(seq) != digest:
+            return VerifyReport(False, count, seq, f"event {seq} is not the one {where} "
+                                "names (the chain was rewritten)")
+        if seq < count:
+            return VerifyReport(False, count, seq + 1,
+                                f"events {seq + 1}..{count} are newer than the newest anchor "
+                                f"(rolled back to an older {where}, or not anchored)")
+        assert seq == 0 or digest == head
+        return VerifyReport(True, count)
+
+    def _hash_of(self, seq: int) -> str | None:
+        with self._catalog.read() as conn:
+            row = conn.execute(sa.select(audit_events.c.hash)
+                               .where(audit_events.c.seq == seq)).first()
+        return str(row[0]) if row else None
 
     def events(
         self,

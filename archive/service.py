@@ -18,6 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 
 import keys
+from archive import keyadmin
+from archive.anchors import AuditAnchor
 from archive.audit import SYSTEM_ACTOR, AuditLog
 from archive.catalog import Catalog
 from archive.config import ArchiveConfig, Purpose, Role
@@ -46,9 +48,11 @@ class Archive:
         store: ObjectStore,
         index: SearchIndex,
         keyring: keys.Keyring,
+        anchor: AuditAnchor | None = None,
+        ledger_path: Path | None = None,
     ) -> None:
         self.vault = Vault(data_dir=data_dir, config=config, catalog=catalog, store=store,
-                           keyring=keyring)
+                           keyring=keyring, anchor=anchor, ledger_path=ledger_path)
         self.index = index
         self.indexer = Indexer(self.vault, index)
         self.intake = Intake(self.vault, self.indexer)
@@ -204,7 +208,7 @@ class Archive:
 
     def rotate_key(self, purpose: str, *, actor: str = SYSTEM_ACTOR,
                    progress: Callable[[int], None] | None = None) -> tuple[int, int]:
-        return self.vault.rotate_key(purpose, actor=actor, progress=progress)
+        return keyadmin.rotate_key(self.vault, purpose, actor=actor, progress=progress)
 
     def shred(self, item_id: str, *, purposes: Iterable[str] | None = None) -> list[str]:
         """Destroy an item's wrapped DEKs (all, or for some purposes): crypto-shredding."""

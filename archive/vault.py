@@ -17,7 +17,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,9 +30,11 @@ from sqlalchemy.engine import Connection
 
 import keys
 from archive import catalog as cat
+from archive.anchors import AuditAnchor
+from archive.anchors.memory import MemoryAnchor
 from archive.audit import AuditEvent, AuditLog
 from archive.catalog import Catalog
-from archive.config import ArchiveConfig, Role
+from archive.config import ArchiveConfig
 from archive.errors import (
     AccessDenied,
     BlobLocked,
@@ -44,6 +46,7 @@ from archive.errors import (
     StoreError,
     TemporaryFailure,
 )
+from archive.ledger import ErasureLedger
 from archive.model import (
     AddressKind,
     Channel,
@@ -69,7 +72,6 @@ RESERVED_PARTS: Final = frozenset({PART_ORIGINAL, PART_DETAILS, PART_INDEX, PART
 #: Parts up to this size (other than the original) are sealed inline in the catalog row.
 INLINE_MAX_BYTES: Final = 8 * 1024
 BLOB_DELETE_THREADS: Final = 8
-REWRAP_BATCH_KEYS: Final = 500
 
 
 def json_bytes(value: Any) -> bytes:
@@ -118,17 +120,25 @@ class Vault:
         catalog: Catalog,
         store: ObjectStore,
         keyring: keys.Keyring,
+        anchor: AuditAnchor | None = None,
+        ledger_path: Path | None = None,
     ) -> None:
+        """``anchor`` and ``ledger_path`` live outside ``data_dir`` (the composition
+        root puts them with the key provider); without them the audit anchor and the
+        erasure ledger are kept in memory, good for one process only."""
         self.data_dir = data_dir
         self.config = config
         self.catalog = catalog
         self.store = store
         self.keyring = keyring
-        self.audit = AuditLog(catalog, keyring.derive("audit"), data_dir / "audit.anchor")
-        self._dedupe_secret = keyring.derive("dedupe")
+        self.audit = AuditLog(catalog, keyring.secret("audit"),
+                              anchor if anchor is not None else MemoryAnchor())
+        self.ledger = ErasureLedger(ledger_path, keyring.secret("audit"))
+        self._dedupe_secret = keyring.secret("dedupe")
 
     def close(self) -> None:
         self.audit.close()
+        self.keyring.close()
         self.store.close()
         self.catalog.dispose()
 
@@ -351,9 +361,10 @@ class Vault:
     # -- shredding and purging ----------------------------------------------------------------
 
     def shred(self, conn: Connection, item_id: str, *,
-              purposes: Iterable[str] | None = None) -> list[str]:
+              purposes: Iterable[str] | None = None, ledger: bool = True) -> list[str]:
         """Destroy wrapped DEKs and their purpose tags (all, or for some purposes):
-        crypto-shredding. Returns the purposes whose key was destroyed."""
+        crypto-shredding, noted in the erasure ledger (not when replaying it).
+        Returns the purposes whose key was destroyed."""
         stmt = sa.select(cat.wrapped_keys.c.purpose).where(cat.wrapped_keys.c.item_id == item_id)
         delete = cat.wrapped_keys.delete().where(cat.wrapped_keys.c.item_id == item_id)
         tags = cat.purpose_tags.delete().where(cat.purpose_tags.c.item_id == item_id)
@@ -363,15 +374,18 @@ class Vault:
             delete = delete.where(cat.wrapped_keys.c.purpose.in_(chosen))
             tags = tags.where(cat.purpose_tags.c.purpose.in_(chosen))
         gone = [str(r[0]) for r in conn.execute(stmt)]
+        if gone and ledger:
+            self.ledger.record("shred", [item_id], purposes=gone)
         conn.execute(delete)
         conn.execute(tags)
         return gone
 
     def purge_rows(
         self, conn: Connection, item_ids: Sequence[str], *, reason: str,
-        reference: str | None, now: datetime,
+        reference: str | None, now: datetime, ledger: bool = True,
     ) -> list[str]:
-        """Inside a write transaction: shred every key, tombstone, delete the items' rows."""
+        """Inside a write transaction: shred every key, tombstone, delete the items' rows;
+        noted in the erasure ledger first (not when replaying it)."""
         rows = conn.execute(
             sa.select(cat.items.c.id, cat.items.c.channel, cat.items.c.ingested_at,
                       cat.items.c.dedupe_key)
@@ -380,6 +394,8 @@ class Vault:
         ids = [str(r.id) for r in rows]
         if not ids:
             return ids
+        if ledger:
+            self.ledger.record("purge", ids, reason=reason, reference=reference, at=now)
         # Crypto-shredding first: with the wrapped DEKs gone the sealed blobs are noise.
         conn.execute(cat.wrapped_keys.delete().where(cat.wrapped_keys.c.item_id.in_(ids)))
         conn.execute(cat.tombstones.insert(), [
@@ -460,36 +476,3 @@ class Vault:
             ):
                 out.setdefault(str(item_id), []).append(str(case_ref))
         return out
-
-    # -- key rotation ----------------------------------------------------------------------
-
-    def rotate_key(self, purpose: str, *, actor: str,
-                   progress: Callable[[int], None] | None = None) -> tuple[int, int]:
-        """New KEK version for a purpose; re-wrap every DEK under it (content untouched)."""
-        if purpose not in {p.name for p in self.config.purposes}:
-            raise InvalidRequest(f"unknown purpose {purpose!r}")
-        version = self.keyring.rotate(purpose)
-        with self.catalog.read() as conn:
-            rows = conn.execute(
-                sa.select(cat.wrapped_keys).where(cat.wrapped_keys.c.purpose == purpose,
-                                                  cat.wrapped_keys.c.kek_version < version)
-            ).all()
-        done = 0
-        for start in range(0, len(rows), REWRAP_BATCH_KEYS):
-            batch = rows[start : start + REWRAP_BATCH_KEYS]
-            with self.catalog.write() as conn:
-                for r in batch:
-                    fresh = self.keyring.rewrap(
-                        keys.WrappedKey(r.purpose, r.kek_version, r.blob), r.item_id)
-                    conn.execute(
-                        cat.wrapped_keys.update()
-                        .where(cat.wrapped_keys.c.item_id == r.item_id,
-                               cat.wrapped_keys.c.purpose == purpose)
-                        .values(kek_version=fresh.version, blob=fresh.blob)
-                    )
-            done += len(batch)
-            if progress:
-                progress(len(batch))
-        self.record_event(actor=actor, role=Role.ADMIN.value, action="rotate_key",
-                          purpose=purpose, detail={"version": version, "rewrapped": done})
-        return version, done

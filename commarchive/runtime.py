@@ -1,30 +1,129 @@
-"""Composition root: the only place that picks backends and opens the archive."""
+"""Composition root: the only place that picks backends and opens the archive.
+
+It also decides where the keys live: the master key comes from the configured
+provider (a key file outside the data directory by default, a passphrase, or
+an HSM), and the audit anchor and the erasure ledger sit with it, so that a
+copy of the data directory opens nothing and vouches for nothing.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
 import keys
+from archive.anchors import AuditAnchor
+from archive.anchors.file import FileAnchor
 from archive.catalog import Catalog, sqlite_url
 from archive.config import CONFIG_FILE_NAME, DEFAULT_CONFIG_TOML, load_config
 from archive.errors import ConfigError
 from archive.index import SearchIndex
 from archive.service import Archive
 from archive.store import ObjectStore
-from commarchive.settings import IndexBackend, Settings, StoreBackend
+from commarchive.settings import IndexBackend, KeyProviderKind, Settings, StoreBackend
+from keys.providers import KeyProvider, refuse_inside
+from keys.providers.file import FileKeyProvider, decode_key, read_key_file
+from keys.providers.memory import MemoryKeyProvider
 
 KEYRING_FILE: Final = "keyring.sealed"
-MASTER_KEY_FILE: Final = "master.key"
+#: Where old archives kept their master key; refused now (``keys move-master``).
+LEGACY_MASTER_KEY_FILE: Final = "master.key"
+LEGACY_ANCHOR_FILE: Final = "audit.anchor"
 CATALOG_FILE: Final = "catalog.sqlite"
 INDEX_FILE: Final = "index.sqlite"
 BLOBS_DIR: Final = "blobs"
+APP_DIR_NAME: Final = "commarchive"
 
 
-def _master_key(settings: Settings, data_dir: Path) -> bytes:
-    env = settings.master_key.get_secret_value() if settings.master_key else None
-    return keys.load_master_key(env, settings.master_key_file or data_dir / MASTER_KEY_FILE)
+def config_dir() -> Path:
+    """The per-user directory for key files, anchors and ledgers ($XDG_CONFIG_HOME)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / APP_DIR_NAME
+
+
+def key_file_path(settings: Settings, archive_id: str) -> Path:
+    return settings.master_key_file or config_dir() / f"{archive_id}.key"
+
+
+def _beside_keys(settings: Settings, archive_id: str) -> Path:
+    if settings.key_provider is KeyProviderKind.FILE and settings.master_key is None:
+        return key_file_path(settings, archive_id).parent
+    return config_dir()
+
+
+def anchor_path(settings: Settings, archive_id: str) -> Path:
+    return settings.audit_anchor or _beside_keys(settings, archive_id) / f"{archive_id}.anchor"
+
+
+def ledger_path(settings: Settings, archive_id: str) -> Path:
+    return (settings.erasure_ledger
+            or _beside_keys(settings, archive_id) / f"{archive_id}.erasures")
+
+
+def build_anchor(settings: Settings, data_dir: Path, archive_id: str) -> AuditAnchor:
+    """The S3 Object Lock anchor when a bucket is configured, else the append-only file."""
+    if settings.audit_anchor_s3_bucket:
+        from archive.anchors.s3 import S3Anchor
+
+        assert settings.s3_endpoint and settings.s3_access_key and settings.s3_secret_key
+        anchor = S3Anchor(
+            settings.s3_endpoint.removeprefix("http://").removeprefix("https://"),
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key.get_secret_value(),
+            bucket=settings.audit_anchor_s3_bucket, prefix=f"audit-anchor/{archive_id}",
+            secure=settings.s3_secure and not settings.s3_endpoint.startswith("http://"),
+            region=settings.s3_region,
+            retention_days=settings.audit_anchor_s3_retention_days)
+        anchor.ensure_bucket()
+        return anchor
+    path = anchor_path(settings, archive_id)
+    refuse_inside(path, data_dir, "audit anchor")
+    return FileAnchor(path)
+
+
+def build_provider(settings: Settings, data_dir: Path, archive_id: str, *,
+                   create: bool = False) -> KeyProvider:
+    """The master key's provider; with ``create``, a new key file or HSM key."""
+    kind = settings.key_provider
+    if kind is KeyProviderKind.PASSPHRASE:
+        from keys.providers.passphrase import PassphraseKeyProvider, read_passphrase
+
+        default = "credential" if os.environ.get("CREDENTIALS_DIRECTORY") else "prompt"
+        return PassphraseKeyProvider(read_passphrase(
+            settings.passphrase_source or default, allow_env=settings.dev_keys_from_env,
+            confirm=create))
+    if kind is KeyProviderKind.PKCS11:
+        from keys.providers.pkcs11 import Pkcs11KeyProvider
+
+        assert settings.pkcs11_module and settings.pkcs11_token and settings.pkcs11_pin
+        hsm = Pkcs11KeyProvider(settings.pkcs11_module, token_label=settings.pkcs11_token,
+                                pin=settings.pkcs11_pin.get_secret_value(),
+                                key_label=settings.pkcs11_key_label)
+        if create:
+            hsm.create_key()
+        return hsm
+    if settings.master_key is not None:
+        if not settings.dev_keys_from_env:
+            raise keys.MasterKeyError(
+                "COMMARCHIVE_MASTER_KEY is read only in development mode "
+                "(COMMARCHIVE_DEV_KEYS_FROM_ENV=true); use a key file, a passphrase or pkcs11")
+        return MemoryKeyProvider(decode_key(settings.master_key.get_secret_value(),
+                                            "COMMARCHIVE_MASTER_KEY"))
+    path = key_file_path(settings, archive_id)
+    if create:
+        return FileKeyProvider.create(path, data_dir=data_dir)
+    return FileKeyProvider(path, data_dir=data_dir)
+
+
+def _refuse_legacy(data_dir: Path) -> None:
+    legacy = data_dir / LEGACY_MASTER_KEY_FILE
+    if legacy.exists():
+        raise keys.MasterKeyError(
+            f"{legacy}: this archive keeps its master key inside the data directory, so a "
+            "copy of the directory opens everything; move it out with `commarchive "
+            "--data-dir DIR keys move-master` (README, Keys and backups)")
 
 
 def build_store(settings: Settings, data_dir: Path) -> ObjectStore:
@@ -76,14 +175,26 @@ def init_archive(settings: Settings) -> Archive:
         raise FileExistsError(f"{data_dir} already holds an archive; refusing to overwrite it")
     data_dir.mkdir(parents=True, exist_ok=True)
     data_dir.chmod(0o700)
+    archive_id = os.urandom(16).hex()
+    for path, what in ((anchor_path(settings, archive_id), "audit anchor"),
+                       (ledger_path(settings, archive_id), "erasure ledger")):
+        refuse_inside(path, data_dir, what)
+    provider = build_provider(settings, data_dir, archive_id, create=True)
+    try:
+        ring = keys.Keyring.create(data_dir / KEYRING_FILE, provider, archive_id=archive_id)
+    except BaseException:
+        provider.close()
+        raise
     (data_dir / CONFIG_FILE_NAME).write_text(DEFAULT_CONFIG_TOML)
-    if settings.master_key is None and settings.master_key_file is None:
-        keys.new_master_key(data_dir / MASTER_KEY_FILE)
-    ring = keys.Keyring.create(data_dir / KEYRING_FILE, _master_key(settings, data_dir))
     config = load_config(data_dir)
     for purpose in config.purposes:
         ring.ensure_purpose(purpose.name)
-    return open_archive(settings)
+    # The same keyring, not opened again: a passphrase read from a descriptor or a
+    # prompt is read once.
+    archive = _open(settings, lambda data_dir: build_index(settings, data_dir), ring)
+    archive.catalog.create_schema()
+    archive.index.ensure()
+    return archive
 
 
 def open_archive(settings: Settings) -> Archive:
@@ -105,13 +216,88 @@ def open_preparer(settings: Settings) -> Archive:
     return _open(settings, lambda _: MemoryIndex())
 
 
-def _open(settings: Settings, index: Callable[[Path], SearchIndex]) -> Archive:
+def open_keyring(settings: Settings, data_dir: Path) -> keys.Keyring:
+    """The archive's keyring, opened through the configured provider."""
+    _refuse_legacy(data_dir)
+    path = data_dir / KEYRING_FILE
+    provider = build_provider(settings, data_dir, keys.archive_id_of(path))
+    try:
+        return keys.Keyring(path, provider)
+    except BaseException:
+        provider.close()
+        raise
+
+
+def _open(settings: Settings, index: Callable[[Path], SearchIndex],
+          ring: keys.Keyring | None = None) -> Archive:
     data_dir = settings.require_data_dir()
     if not is_archive(data_dir):
         raise ConfigError(f"{data_dir} is not an archive; run `commarchive init {data_dir}`")
+    ring = ring or open_keyring(settings, data_dir)
+    ledger = ledger_path(settings, ring.archive_id)
+    refuse_inside(ledger, data_dir, "erasure ledger")
+    anchor = build_anchor(settings, data_dir, ring.archive_id)
     return Archive(
         data_dir=data_dir, config=load_config(data_dir),
         catalog=Catalog(settings.catalog_url or sqlite_url(data_dir / CATALOG_FILE)),
         store=build_store(settings, data_dir), index=index(data_dir),
-        keyring=keys.Keyring(data_dir / KEYRING_FILE, _master_key(settings, data_dir)),
+        keyring=ring, anchor=anchor, ledger_path=ledger,
     )
+
+
+def move_master(settings: Settings, old_key_file: Path | None = None) -> Path | None:
+    """Move an old archive's master key out of its data directory: the keyring is
+    re-sealed under a new master key from the configured provider, the old key
+    file and anchor are deleted, and an audit event (anchored anew) records it.
+    Returns the new key file (None for passphrase or pkcs11)."""
+    data_dir = settings.require_data_dir()
+    old_path = old_key_file or data_dir / LEGACY_MASTER_KEY_FILE
+    old_master = read_key_file(old_path)
+    path = data_dir / KEYRING_FILE
+    archive_id = os.urandom(16).hex()
+    provider = build_provider(settings, data_dir, archive_id, create=True)
+    ring = keys.Keyring.upgrade(path, old_master, provider, archive_id=archive_id)
+    ring.close()
+    if old_path.is_relative_to(data_dir):
+        old_path.unlink()
+    (data_dir / LEGACY_ANCHOR_FILE).unlink(missing_ok=True)
+    arc = open_archive(settings)
+    try:
+        arc.vault.record_event(actor="cli", role="admin", action="move_master",
+                               detail={"provider": settings.key_provider.value})
+    finally:
+        arc.close()
+    if isinstance(provider, FileKeyProvider):
+        return provider.path
+    return None
+
+
+def rotate_master(settings: Settings, arc: Archive, *, new_key_file: Path | None = None,
+                  new_provider: KeyProviderKind | None = None,
+                  new_pkcs11_key_label: str | None = None) -> tuple[int, str]:
+    """A new master key from ``new_provider`` (default: the current kind) becomes the
+    current one; returns its version and where it is."""
+    from archive import keyadmin
+
+    data_dir = settings.require_data_dir()
+    archive_id = arc.keyring.archive_id
+    version = max(m.version for m in arc.keyring.masters()) + 1
+    kind = new_provider or settings.key_provider
+    provider: KeyProvider
+    if kind is KeyProviderKind.FILE:
+        old = key_file_path(settings, archive_id)
+        path = new_key_file or old.with_name(f"{archive_id}.v{version}.key")
+        provider = FileKeyProvider.create(path, data_dir=data_dir)
+        where = str(path)
+    else:
+        changes: dict[str, object] = {"key_provider": kind, "passphrase_source": "prompt"}
+        if new_pkcs11_key_label:
+            changes["pkcs11_key_label"] = new_pkcs11_key_label
+        fresh = settings.model_copy(update=changes)
+        provider = build_provider(fresh, data_dir, archive_id, create=True)
+        where = provider.describe()
+    try:
+        keyadmin.rotate_master(arc.vault, provider, actor="cli")
+    finally:
+        provider.close()
+    return version, where

@@ -65,6 +65,12 @@ class StoreBackend(StrEnum):
     S3 = "s3"
 
 
+class KeyProviderKind(StrEnum):
+    FILE = "file"
+    PASSPHRASE = "passphrase"
+    PKCS11 = "pkcs11"
+
+
 class IndexBackend(StrEnum):
     SQLITE = "sqlite"
     ELASTICSEARCH = "elasticsearch"
@@ -186,8 +192,27 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path | None = None
-    master_key: SecretStr | None = None
+    #: Where the master key lives (never in the data directory): README, Keys and backups.
+    key_provider: KeyProviderKind = KeyProviderKind.FILE
+    #: Default: $XDG_CONFIG_HOME/commarchive/<archive-id>.key (created by ``init``).
     master_key_file: Path | None = None
+    #: A raw master key in the environment: development only (``dev_keys_from_env``).
+    master_key: SecretStr | None = None
+    #: ``prompt``, ``fd:N``, ``credential:NAME`` (systemd), or ``env`` (development only).
+    passphrase_source: str | None = None
+    pkcs11_module: Path | None = None
+    pkcs11_token: str | None = None
+    pkcs11_pin: SecretStr | None = None
+    pkcs11_key_label: str = "commarchive-master"
+    #: Allow COMMARCHIVE_MASTER_KEY / COMMARCHIVE_PASSPHRASE: never in production.
+    dev_keys_from_env: bool = False
+    #: Append-only anchor of the audit chain; default beside the key file.
+    audit_anchor: Path | None = None
+    #: Anchor the audit chain in this S3 Object Lock bucket (compliance mode) instead.
+    audit_anchor_s3_bucket: str | None = None
+    audit_anchor_s3_retention_days: int = 3650
+    #: Erasure ledger replayed by ``restore``; default beside the key file.
+    erasure_ledger: Path | None = None
     catalog_url: str | None = None
 
     store: StoreBackend = StoreBackend.LOCAL
@@ -233,7 +258,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, _EnvSource(settings_cls), dotenv_settings, file_secret_settings
 
-    @field_validator("s3_secret_key", "es_password", "master_key")
+    @field_validator("s3_secret_key", "es_password", "master_key", "pkcs11_pin")
     @classmethod
     def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
@@ -248,6 +273,18 @@ class Settings(BaseSettings):
             if missing:
                 names = ", ".join("COMMARCHIVE_" + m.upper() for m in missing)
                 raise ValueError(f"store=s3 needs {names}")
+        if self.key_provider is KeyProviderKind.PKCS11:
+            missing = [n for n in ("pkcs11_module", "pkcs11_token", "pkcs11_pin")
+                       if getattr(self, n) is None]
+            if missing:
+                names = ", ".join("COMMARCHIVE_" + m.upper() for m in missing)
+                raise ValueError(f"key_provider=pkcs11 needs {names}")
+        if self.audit_anchor_s3_bucket:
+            missing = [n for n in ("s3_endpoint", "s3_access_key", "s3_secret_key")
+                       if getattr(self, n) is None]
+            if missing:
+                names = ", ".join("COMMARCHIVE_" + m.upper() for m in missing)
+                raise ValueError(f"audit_anchor_s3_bucket needs {names}")
         if self.index is IndexBackend.ELASTICSEARCH and not self.es_url:
             raise ValueError("index=elasticsearch needs COMMARCHIVE_ES_URL")
         self.sip.rtp_port_range()

@@ -1,4 +1,7 @@
-"""Key hierarchy: master key -> per-purpose KEKs (versioned) -> per-item DEKs.
+"""Key hierarchy: master key -> keyring key -> per-purpose KEKs (versioned) -> per-item DEKs.
+
+The master key comes from a provider (``keys.providers``: key file, passphrase,
+PKCS#11) and never from the data directory; it only wraps the keyring key.
 
 Content is sealed under a random per-item DEK; the DEK is wrapped once per
 purpose the item carries, so dropping a purpose (destroying its wrapped DEK)
@@ -25,21 +28,23 @@ from keys.aead import (
     unseal_bytes,
 )
 from keys.errors import IntegrityError, KeysError, MasterKeyError, UnknownKey, UnwrapError
-from keys.keyring import Keyring, WrappedKey, load_master_key, new_dek, new_master_key
+from keys.keyring import Keyring, MasterVersion, WrappedKey, archive_id_of, new_dek
+from keys.providers import KeyProvider
 
 __all__ = [
     "CHUNK_SIZE_BYTES",
     "IntegrityError",
+    "KeyProvider",
     "Keyring",
     "KeysError",
     "MasterKeyError",
+    "MasterVersion",
     "SealingWriter",
     "UnknownKey",
     "UnwrapError",
     "WrappedKey",
-    "load_master_key",
+    "archive_id_of",
     "new_dek",
-    "new_master_key",
     "open_sealed",
     "read_sealed_range",
     "seal_bytes",

@@ -12,11 +12,17 @@ class MasterKeyError(KeysError):
 
 
 class UnknownKey(KeysError):
-    def __init__(self, purpose: str, version: int | None = None) -> None:
+    def __init__(self, purpose: str, version: int | None = None, *,
+                 retired: bool = False) -> None:
         self.purpose = purpose
         self.version = version
+        self.retired = retired
         at = f" version {version}" if version is not None else ""
-        super().__init__(f"no key-encryption key for purpose {purpose!r}{at}")
+        if retired:
+            super().__init__(f"key-encryption key {purpose!r}{at} was retired; "
+                             "what it wrapped can no longer be read")
+        else:
+            super().__init__(f"no key-encryption key for purpose {purpose!r}{at}")
 
 
 class UnwrapError(KeysError):

@@ -1,20 +1,28 @@
-"""Master key and the keyring file of per-purpose, versioned KEKs sealed by it."""
+"""The keyring: per-purpose, versioned KEKs in one file sealed by a keyring key.
+
+The keyring key is random and lives only wrapped, in the file's header, once
+per active master key (``keys.providers``: a key file, a passphrase, an HSM).
+Rotating the master key seals the keyring under a fresh keyring key wrapped
+under both the old and the new master key; retiring the old one seals it again
+under a key only the new master wraps, so the old master opens nothing that is
+written afterwards. The file also holds the archive's own secrets (the audit
+MAC key, the dedupe key): random, never derivable from what lies beside them.
+"""
 
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import fcntl
 import json
 import os
 import secrets
-import stat
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -22,62 +30,18 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from keys.errors import MasterKeyError, UnknownKey, UnwrapError
+from keys.providers import KEY_SIZE_BYTES, KeyProvider
+from keys.providers.memory import MemoryKeyProvider
 
-KEY_SIZE_BYTES: Final = 32
-_KEYRING_MAGIC: Final = b"CMKR1"
-_KEYRING_AAD: Final = b"commarchive keyring v1"
-_PLACEHOLDERS: Final = frozenset({"changeme", "change-me", "secret", "test", "password", "xxx"})
+_MAGIC_V1: Final = b"CMKR1"
+_MAGIC_V2: Final = b"CMKR2\n"
+_AAD_V1: Final = b"commarchive keyring v1"
+#: The archive's own secrets, created with the keyring.
+SECRET_LABELS: Final = ("audit", "dedupe")
 
 
 def new_dek() -> bytes:
     return secrets.token_bytes(KEY_SIZE_BYTES)
-
-
-def _decode_key(text: str, where: str) -> bytes:
-    text = text.strip()
-    if text.lower() in _PLACEHOLDERS:
-        raise MasterKeyError(f"master key from {where} is a placeholder; generate a real one")
-    candidates: list[bytes] = []
-    if len(text) == 2 * KEY_SIZE_BYTES:
-        with contextlib.suppress(ValueError):
-            candidates.append(bytes.fromhex(text))
-    for decoder in (base64.urlsafe_b64decode, base64.b64decode):
-        with contextlib.suppress(binascii.Error, ValueError):
-            candidates.append(decoder(text + "=" * (-len(text) % 4)))
-    for key in candidates:
-        if len(key) == KEY_SIZE_BYTES:
-            return key
-    raise MasterKeyError(
-        f"master key from {where} must be 32 bytes as base64 or 64 hex digits"
-    )
-
-
-def load_master_key(env_value: str | None, key_file: Path | None) -> bytes:
-    """The master key from the environment value, else from a 0600 key file."""
-    if env_value:
-        return _decode_key(env_value, "COMMARCHIVE_MASTER_KEY")
-    if key_file is None:
-        raise MasterKeyError("no master key: set COMMARCHIVE_MASTER_KEY or a key file")
-    try:
-        st = key_file.stat()
-    except FileNotFoundError:
-        raise MasterKeyError(f"master key file {key_file} does not exist") from None
-    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise MasterKeyError(
-            f"master key file {key_file} is accessible by group or others; chmod 600 it"
-        )
-    return _decode_key(key_file.read_text(), str(key_file))
-
-
-def new_master_key(key_file: Path) -> bytes:
-    """Create a new random master key in a 0600 file; refuses to overwrite one."""
-    key = secrets.token_bytes(KEY_SIZE_BYTES)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(base64.urlsafe_b64encode(key).decode() + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,44 +53,145 @@ class WrappedKey:
     blob: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class MasterVersion:
+    """One master key that can open the keyring (its wrapped bytes left out)."""
+
+    version: int
+    kind: str
+    current: bool
+    detail: dict[str, str]
+
+
 def _wrap_aad(context: str, purpose: str, version: int) -> bytes:
     return f"dek|{context}|{purpose}|{version}".encode()
 
 
-class Keyring:
-    """Per-purpose KEKs, versioned, in a file sealed by the master key.
+def _body_aad(archive_id: str) -> bytes:
+    return f"commarchive keyring v2|{archive_id}".encode()
 
-    The file is re-read when another process (``commarchive keys rotate``)
-    changed it, and changed under an exclusive lock, so a running server and
-    the CLI agree on the current versions.
+
+def _master_context(archive_id: str, version: int) -> str:
+    return f"{archive_id}|master-v{version}"
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def _split(raw: bytes, path: Path) -> tuple[bytes, bytes]:
+    if raw.startswith(_MAGIC_V1):
+        raise MasterKeyError(
+            f"keyring {path} is in the old format, sealed directly by a master key that "
+            "lived in the data directory; move that key out with `commarchive keys "
+            "move-master` (README, Keys and backups)")
+    if not raw.startswith(_MAGIC_V2):
+        raise MasterKeyError(f"{path} is not a commarchive keyring")
+    header, sep, body = raw[len(_MAGIC_V2):].partition(b"\n")
+    if not sep:
+        raise MasterKeyError(f"keyring {path} is truncated")
+    return header, body
+
+
+def archive_id_of(path: Path) -> str:
+    """The archive id in a keyring's (public) header: names its key file and anchor."""
+    try:
+        header, _ = _split(path.read_bytes(), path)
+    except FileNotFoundError:
+        raise MasterKeyError(f"keyring {path} does not exist") from None
+    return str(json.loads(header)["archive_id"])
+
+
+def _as_provider(master: KeyProvider | bytes) -> KeyProvider:
+    return MemoryKeyProvider(master) if isinstance(master, bytes) else master
+
+
+class Keyring:
+    """Per-purpose KEKs, versioned, in a file sealed by a keyring key.
+
+    The file is re-read when another process (``commarchive keys rotate``,
+    ``rotate-master``) changed it, and changed under an exclusive lock, so a
+    running server and the CLI agree on the current versions.
     """
 
-    def __init__(self, path: Path, master_key: bytes) -> None:
-        if len(master_key) != KEY_SIZE_BYTES:
-            raise MasterKeyError("master key must be 32 bytes")
+    def __init__(self, path: Path, master: KeyProvider | bytes) -> None:
         self._path = path
-        self._master = AESGCM(master_key)
-        self._master_key = master_key
+        self._provider = _as_provider(master)
         self._lock = threading.RLock()
-        self._data: dict[str, dict[str, object]] = {}
+        self._header: dict[str, Any] = {}
+        self._header_raw = b""
+        self._krk = b""
+        self._opened_version = 0
+        self._data: dict[str, dict[str, Any]] = {}
+        self._secrets: dict[str, str] = {}
         self._mtime_ns = -1
         self._reload(force=True)
 
     @classmethod
-    def create(cls, path: Path, master_key: bytes) -> Keyring:
+    def create(cls, path: Path, master: KeyProvider | bytes, *,
+               archive_id: str | None = None,
+               initial_secrets: Mapping[str, bytes] | None = None) -> Keyring:
+        """A new keyring whose keyring key is wrapped under ``master`` (version 1)."""
         if path.exists():
             raise FileExistsError(f"keyring {path} already exists")
+        provider = _as_provider(master)
+        archive_id = archive_id or uuid.uuid4().hex
+        krk = new_dek()
+        entry = {**provider.wrap(krk, _master_context(archive_id, 1)), "version": "1"}
         ring = cls.__new__(cls)
         ring._path = path
-        ring._master = AESGCM(master_key)
-        ring._master_key = master_key
+        ring._provider = provider
         ring._lock = threading.RLock()
+        ring._header = {"archive_id": archive_id, "current_master": 1, "masters": [entry]}
+        ring._krk = krk
+        ring._opened_version = 1
         ring._data = {}
+        given = dict(initial_secrets or {})
+        ring._secrets = {label: _b64(given.get(label) or new_dek()) for label in SECRET_LABELS}
         ring._mtime_ns = -1
         ring._save()
         return ring
 
+    @classmethod
+    def upgrade(cls, path: Path, old_master: bytes, master: KeyProvider, *,
+                archive_id: str | None = None) -> Keyring:
+        """Rewrite an old-format keyring (sealed directly by ``old_master``) under a
+        keyring key wrapped by ``master``. The audit and dedupe secrets keep the
+        values the old format derived, so the audit chain and tombstones stay valid."""
+        raw = path.read_bytes()
+        if not raw.startswith(_MAGIC_V1):
+            raise MasterKeyError(f"{path} is not an old-format keyring")
+        body = raw[len(_MAGIC_V1):]
+        try:
+            plain = AESGCM(old_master).decrypt(body[:12], body[12:], _AAD_V1)
+        except InvalidTag:
+            raise MasterKeyError(f"keyring {path} does not open with the old master key") from None
+        kept = {label: _hkdf(old_master, label) for label in SECRET_LABELS}
+        backup = path.with_name(path.name + ".v1")
+        path.replace(backup)
+        try:
+            ring = cls.create(path, master, archive_id=archive_id, initial_secrets=kept)
+        except BaseException:
+            backup.replace(path)
+            raise
+        with ring._mutating():
+            ring._data = json.loads(plain)
+        backup.unlink()
+        return ring
+
     # -- persistence -------------------------------------------------------
+
+    def _open_krk(self, header: dict[str, Any]) -> tuple[bytes, int]:
+        archive_id = str(header["archive_id"])
+        entries = sorted(header["masters"], key=lambda e: e["version"] != str(
+            header["current_master"]))
+        for entry in entries:
+            version = int(entry["version"])
+            with contextlib.suppress(MasterKeyError):
+                return self._provider.unwrap(entry, _master_context(archive_id, version)), version
+        raise MasterKeyError(
+            f"keyring {self._path} does not open with {self._provider.describe()} (not this "
+            "archive's master key, or one that was retired)")
 
     def _reload(self, *, force: bool = False) -> None:
         try:
@@ -135,23 +200,29 @@ class Keyring:
             raise MasterKeyError(f"keyring {self._path} does not exist") from None
         if not force and mtime == self._mtime_ns:
             return
-        raw = self._path.read_bytes()
-        if not raw.startswith(_KEYRING_MAGIC):
-            raise MasterKeyError(f"{self._path} is not a commarchive keyring")
-        body = raw[len(_KEYRING_MAGIC) :]
+        header_raw, body = _split(self._path.read_bytes(), self._path)
+        header = json.loads(header_raw)
+        if header_raw != self._header_raw:
+            self._krk, self._opened_version = self._open_krk(header)
         try:
-            plain = self._master.decrypt(body[:12], body[12:], _KEYRING_AAD)
+            plain = AESGCM(self._krk).decrypt(body[:12], body[12:],
+                                              _body_aad(str(header["archive_id"])))
         except InvalidTag:
-            raise MasterKeyError(
-                f"keyring {self._path} does not open with this master key"
-            ) from None
-        self._data = json.loads(plain)
+            raise MasterKeyError(f"keyring {self._path} was altered") from None
+        content = json.loads(plain)
+        self._header, self._header_raw = header, header_raw
+        self._data = content["purposes"]
+        self._secrets = content["secrets"]
         self._mtime_ns = mtime
 
     def _save(self) -> None:
+        header_raw = json.dumps(self._header, sort_keys=True).encode()
+        plain = json.dumps({"purposes": self._data, "secrets": self._secrets},
+                           sort_keys=True).encode()
         nonce = secrets.token_bytes(12)
-        plain = json.dumps(self._data, sort_keys=True).encode()
-        sealed = _KEYRING_MAGIC + nonce + self._master.encrypt(nonce, plain, _KEYRING_AAD)
+        sealed = (_MAGIC_V2 + header_raw + b"\n" + nonce
+                  + AESGCM(self._krk).encrypt(nonce, plain,
+                                              _body_aad(str(self._header["archive_id"]))))
         tmp = self._path.with_name(self._path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
@@ -164,6 +235,7 @@ class Keyring:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+        self._header_raw = header_raw
         self._mtime_ns = self._path.stat().st_mtime_ns
 
     @contextlib.contextmanager
@@ -178,6 +250,65 @@ class Keyring:
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
 
+    # -- master keys -------------------------------------------------------------
+
+    @property
+    def archive_id(self) -> str:
+        with self._lock:
+            self._reload()
+            return str(self._header["archive_id"])
+
+    def masters(self) -> list[MasterVersion]:
+        with self._lock:
+            self._reload()
+            current = int(self._header["current_master"])
+            return [MasterVersion(int(e["version"]), str(e["kind"]),
+                                  int(e["version"]) == current,
+                                  {k: str(v) for k, v in e.items()
+                                   if k not in ("wrapped", "version", "kind")})
+                    for e in self._header["masters"]]
+
+    def add_master(self, provider: KeyProvider) -> int:
+        """Make ``provider``'s key the current master; the old one still opens the
+        keyring (so running servers keep working) until it is retired."""
+        with self._mutating():
+            masters = self._header["masters"]
+            if len(masters) > 1:
+                old = [e["version"] for e in masters
+                       if e["version"] != str(self._header["current_master"])]
+                raise MasterKeyError(f"retire master key version {', '.join(old)} first "
+                                     "(`commarchive keys retire-master`)")
+            archive_id = str(self._header["archive_id"])
+            version = int(masters[0]["version"]) + 1
+            krk = new_dek()
+            kept = {**self._provider.wrap(krk, _master_context(archive_id, self._opened_version)),
+                    "version": str(self._opened_version)}
+            added = {**provider.wrap(krk, _master_context(archive_id, version)),
+                     "version": str(version)}
+            self._header["masters"] = [kept, added]
+            self._header["current_master"] = version
+            self._krk = krk
+            return version
+
+    def retire_master(self, version: int) -> None:
+        """Seal the keyring under a fresh keyring key wrapped only by the current
+        master, so the retired master opens nothing written from now on."""
+        with self._mutating():
+            current = int(self._header["current_master"])
+            if version == current:
+                raise MasterKeyError("cannot retire the current master key; rotate first")
+            if version not in {int(e["version"]) for e in self._header["masters"]}:
+                raise MasterKeyError(f"no active master key version {version}")
+            if self._opened_version != current:
+                raise MasterKeyError("open the keyring with the current master key "
+                                     f"(version {current}) to retire version {version}")
+            krk = new_dek()
+            entry = {**self._provider.wrap(
+                krk, _master_context(str(self._header["archive_id"]), current)),
+                "version": str(current)}
+            self._header["masters"] = [entry]
+            self._krk = krk
+
     # -- KEKs ---------------------------------------------------------------
 
     def purposes(self) -> list[str]:
@@ -191,9 +322,13 @@ class Keyring:
             entry = self._data.get(purpose)
             if entry is None:
                 return []
-            versions = entry["versions"]
-            assert isinstance(versions, dict)
-            return sorted(int(v) for v in versions)
+            return sorted(int(v) for v in entry["versions"])
+
+    def retired_versions(self, purpose: str) -> list[int]:
+        with self._lock:
+            self._reload()
+            entry = self._data.get(purpose)
+            return sorted(int(v) for v in entry.get("retired", [])) if entry else []
 
     def current_version(self, purpose: str) -> int:
         with self._lock:
@@ -201,9 +336,7 @@ class Keyring:
             entry = self._data.get(purpose)
             if entry is None:
                 raise UnknownKey(purpose)
-            current = entry["current"]
-            assert isinstance(current, int)
-            return current
+            return int(entry["current"])
 
     def ensure_purpose(self, purpose: str) -> int:
         """Create the purpose's first KEK if it has none; return its current version."""
@@ -223,33 +356,31 @@ class Keyring:
             if entry is None:
                 raise UnknownKey(purpose)
             versions = entry["versions"]
-            assert isinstance(versions, dict)
-            new = max(int(v) for v in versions) + 1
+            new = max(int(v) for v in [*versions, *entry.get("retired", [])]) + 1
             versions[str(new)] = _new_kek()
             entry["current"] = new
             return new
 
     def retire(self, purpose: str, version: int) -> None:
-        """Destroy an old KEK version (after every DEK under it was re-wrapped)."""
+        """Destroy an old KEK version (after every DEK under it was re-wrapped); a
+        later read that needs it fails naming the retired version."""
         with self._mutating():
             entry = self._data.get(purpose)
-            if entry is None:
+            if entry is None or str(version) not in entry["versions"]:
                 raise UnknownKey(purpose, version)
             if entry["current"] == version:
                 raise ValueError("cannot retire the current KEK version")
-            versions = entry["versions"]
-            assert isinstance(versions, dict)
-            versions.pop(str(version), None)
+            entry["versions"].pop(str(version))
+            entry["retired"] = sorted({*entry.get("retired", []), version})
 
     def _kek(self, purpose: str, version: int) -> AESGCM:
         with self._lock:
             self._reload()
             entry = self._data.get(purpose)
-            versions = entry["versions"] if entry else None
-            assert versions is None or isinstance(versions, dict)
-            encoded = versions.get(str(version)) if versions else None
+            encoded = entry["versions"].get(str(version)) if entry else None
             if not isinstance(encoded, str):
-                raise UnknownKey(purpose, version)
+                retired = entry is not None and version in entry.get("retired", [])
+                raise UnknownKey(purpose, version, retired=retired)
             return AESGCM(base64.b64decode(encoded))
 
     # -- DEKs ----------------------------------------------------------------
@@ -277,15 +408,24 @@ class Keyring:
         """Re-wrap a DEK under the purpose's current KEK; the content is untouched."""
         return self.wrap(self.unwrap(wrapped, context), wrapped.purpose, context)
 
-    def derive(self, label: str) -> bytes:
-        """A stable secret derived from the master key, e.g. for the audit HMAC."""
-        return HKDF(
-            algorithm=hashes.SHA256(),
-            length=KEY_SIZE_BYTES,
-            salt=None,
-            info=f"commarchive/{label}".encode(),
-        ).derive(self._master_key)
+    def secret(self, label: str) -> bytes:
+        """One of the archive's own secrets (``SECRET_LABELS``): the audit MAC key,
+        the dedupe key. Random, kept sealed in the keyring, unchanged by rotations."""
+        with self._lock:
+            self._reload()
+            if label not in self._secrets:
+                raise UnknownKey(f"secret:{label}")
+            return base64.b64decode(self._secrets[label])
+
+    def close(self) -> None:
+        self._provider.close()
+
+
+def _hkdf(master: bytes, label: str) -> bytes:
+    """How the old format derived its secrets from the master key (kept for upgrades)."""
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE_BYTES, salt=None,
+                info=f"commarchive/{label}".encode()).derive(master)
 
 
 def _new_kek() -> str:
-    return base64.b64encode(secrets.token_bytes(KEY_SIZE_BYTES)).decode()
+    return _b64(secrets.token_bytes(KEY_SIZE_BYTES))

@@ -2,8 +2,9 @@
 # Install commarchive and run it on its embedded defaults:
 #   bash scripts/run.sh [DATA_DIR]          (default ./archive-data)
 # local directory store, SQLite catalog, SQLite FTS5 index, vosk if a model is
-# installed. Creates the archive (and a 0600 master key) on first run, prints
-# an admin hint, then serves HTTP on 127.0.0.1:8000, SMTP on 127.0.0.1:2525 and
+# installed. Creates the archive on first run (its 0600 master key goes to
+# $XDG_CONFIG_HOME/commarchive/, outside DATA_DIR; production uses a passphrase or
+# an HSM: README, Keys and backups), prints an admin hint, then serves HTTP on 127.0.0.1:8000, SMTP on 127.0.0.1:2525 and
 # SIPREC on 127.0.0.1:5060. Override with COMMARCHIVE_* variables (README).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

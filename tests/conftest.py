@@ -11,6 +11,7 @@ from typing import Final
 import pytest
 
 import keys
+from archive.anchors.file import FileAnchor
 from archive.catalog import Catalog, sqlite_url
 from archive.config import ArchiveConfig, Role
 from archive.index import SearchIndex
@@ -57,7 +58,17 @@ def make_archive(
         data_dir=data_dir, config=config, catalog=catalog,
         store=store if store is not None else LocalStore(data_dir / "blobs"),
         index=index, keyring=ring,
+        # Outside the data directory, as the composition root places them.
+        anchor=FileAnchor(data_dir.parent / f"{data_dir.name}.anchor"),
+        ledger_path=data_dir.parent / f"{data_dir.name}.erasures",
     )
+
+
+@pytest.fixture(autouse=True)
+def _private_config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Key files, anchors and ledgers that ``init`` puts in the per-user config
+    directory go to this test's temporary directory (subprocesses inherit it)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
 
 
 @pytest.fixture

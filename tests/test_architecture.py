@@ -33,10 +33,10 @@ SEARCH_API_MAY_USE_OF_INGEST: Final = {"ingest.calls", "ingest.errors"}
 #: only modules of its own layer or of the layers below.
 ARCHIVE_LAYERS: Final = (
     ("model", "errors", "config", "tagging", "parties"),
-    ("catalog", "audit", "users", "store", "index"),
+    ("catalog", "audit", "users", "store", "index", "anchors", "ledger"),
     ("anonymise", "vcon"),
     ("vault",),
-    ("standing",),
+    ("standing", "keyadmin"),
     ("indexing",),
     ("intake", "reading", "transcripts"),
     ("group_commit",),

@@ -13,6 +13,7 @@ import click
 
 from commarchive.cli import (
     audit,
+    backup,
     disclosures,
     holds,
     index,
@@ -42,5 +43,6 @@ for _command in (
     audit.audit_group, index.reindex_cmd, index.search_cmd, ingest.transcribe_cmd,
     purposes.purposes_group, purposes.sweep_cmd, holds.holds_group, subjects.subjects_group,
     items.items_group, disclosures.disclosures_group, requests.requests_group,
+    backup.backup_cmd, backup.restore_cmd,
 ):
     main.add_command(_command)

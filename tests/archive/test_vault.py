@@ -143,3 +143,56 @@ def test_crypto_shred_makes_content_unrecoverable_though_blob_remains(archive: A
             archive.read_content(user, item_id)
     with pytest.raises(AccessDenied):
         archive.vault.dek(item_id)
+
+
+# -- forensic erasure: nothing of an erased item survives in any file the archive owns --
+
+
+def _forensic_forms(secret: bytes) -> list[bytes]:
+    import base64
+
+    return [secret, secret.hex().encode(), base64.b64encode(secret).rstrip(b"=")]
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["inline", "blob"])
+def test_after_an_erasure_no_file_holds_the_wrapped_keys_or_the_content(
+    tmp_path: Path, large: bool,
+) -> None:
+    import sqlalchemy as sa
+
+    from archive import catalog as cat
+    from archive import rights
+    from archive.config import ArchiveConfig, TaggingRule
+    from tests.conftest import TEST_CONFIG, make_archive
+
+    config = ArchiveConfig(internal_domains=TEST_CONFIG.internal_domains,
+                           rules=(TaggingRule(purposes=("quality", "training")),))
+    data_dir = tmp_path / "data"
+    arc = make_archive(data_dir, config=config)
+    phrase = "Zyxwvut geheime aanvraag 4471 van Anna"
+    body = phrase + (" extra padding words" * 2000 if large else "")
+    erased = arc.ingest(email_item(customer="anna@customer.nl", subject="Qwzx subject 91",
+                                   body=body)).item_id
+    kept = arc.ingest(email_item(customer="bob@other.nl", body="Bob keeps his mail")).item_id
+    with arc.catalog.read() as conn:
+        wrapped = [bytes(r.blob) for r in conn.execute(
+            sa.select(cat.wrapped_keys).where(cat.wrapped_keys.c.item_id == erased))]
+    dek = arc.vault.dek(erased)
+    assert len(wrapped) == 2
+    certificate = rights.erase_subject(arc, "anna@customer.nl", actor="dpo")
+    assert [e["item_id"] for e in certificate.erased] == [erased]
+    needles = [w for key in (*wrapped, dek) for w in _forensic_forms(key)]
+    needles += [phrase.encode(), b"Qwzx subject 91", "Zyxwvut".encode("utf-16-le")]
+
+    def leftovers() -> list[tuple[str, int]]:
+        owned = [p for root in (data_dir, tmp_path) for p in root.rglob("*") if p.is_file()]
+        return [(str(p.relative_to(tmp_path)), n) for p in owned
+                for n, needle in enumerate(needles) if needle in p.read_bytes()]
+
+    # While the archive is open (catalog and index WAL files present) ...
+    assert list(data_dir.glob("*-wal")), "expected SQLite WAL files to scan"
+    assert leftovers() == []
+    assert arc.vault.unseal_for_system(kept, "original")
+    arc.close()
+    # ... and after it closed.
+    assert leftovers() == []

@@ -7,43 +7,49 @@ from pathlib import Path
 
 import pytest
 
-from keys import (
-    Keyring,
-    MasterKeyError,
-    UnknownKey,
-    UnwrapError,
-    load_master_key,
-    new_dek,
-    new_master_key,
-)
+from keys import Keyring, MasterKeyError, UnknownKey, UnwrapError, new_dek
+from keys.providers.file import FileKeyProvider, decode_key, read_key_file, write_key_file
 
 
 def test_master_key_file_is_created_0600_and_reloads(tmp_path: Path) -> None:
-    path = tmp_path / "master.key"
-    key = new_master_key(path)
+    path = tmp_path / "keys" / "master.key"
+    key = write_key_file(path)
     assert path.stat().st_mode & 0o777 == 0o600
-    assert load_master_key(None, path) == key
-    with pytest.raises(FileExistsError):
-        new_master_key(path)
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    assert read_key_file(path) == key
+    with pytest.raises(MasterKeyError, match="already exists"):
+        write_key_file(path)
 
 
 def test_master_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "master.key"
-    new_master_key(path)
+    write_key_file(path)
     path.chmod(0o644)
     with pytest.raises(MasterKeyError, match="chmod 600"):
-        load_master_key(None, path)
+        FileKeyProvider(path)
 
 
-def test_master_key_from_environment_forms_and_placeholders() -> None:
+def test_master_key_file_inside_the_data_directory_is_refused(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    for where in (data_dir / "master.key", data_dir / "sub" / "k.key"):
+        with pytest.raises(MasterKeyError, match="inside the data directory"):
+            FileKeyProvider.create(where, data_dir=data_dir)
+        assert not where.exists()
+    # A link from outside that leads into the data directory is still inside it.
+    write_key_file(data_dir / "hidden.key")
+    (tmp_path / "link.key").symlink_to(data_dir / "hidden.key")
+    with pytest.raises(MasterKeyError, match="inside the data directory"):
+        FileKeyProvider(tmp_path / "link.key", data_dir=data_dir)
+
+
+def test_master_key_text_forms_and_placeholders() -> None:
     raw = bytes(range(32))
-    assert load_master_key(raw.hex(), None) == raw
-    assert load_master_key(base64.b64encode(raw).decode(), None) == raw
+    assert decode_key(raw.hex(), "x") == raw
+    assert decode_key(base64.b64encode(raw).decode(), "x") == raw
     for bad in ("changeme", "dG9vIHNob3J0", "zz" * 32):
         with pytest.raises(MasterKeyError):
-            load_master_key(bad, None)
-    with pytest.raises(MasterKeyError, match="no master key"):
-        load_master_key(None, None)
+            decode_key(bad, "x")
 
 
 def test_wrong_master_key_cannot_open_the_keyring(tmp_path: Path) -> None:
@@ -63,8 +69,10 @@ def test_rotation_keeps_old_wraps_readable_and_rewraps_to_current(tmp_path: Path
     assert fresh.version == 2
     assert ring.unwrap(fresh, "item1") == dek
     ring.retire("quality", 1)
-    with pytest.raises(UnknownKey):
+    with pytest.raises(UnknownKey, match="was retired") as err:
         ring.unwrap(old, "item1")
+    assert err.value.retired and err.value.version == 1
+    assert ring.rotate("quality") == 3  # a retired version number is never reused
 
 
 def test_wrapped_key_is_bound_to_item_and_purpose(tmp_path: Path) -> None:

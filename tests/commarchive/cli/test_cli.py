@@ -47,7 +47,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def test_init_creates_private_archive_and_refuses_to_overwrite(data_dir: Path) -> None:
-    assert (data_dir / "master.key").stat().st_mode & 0o777 == 0o600
+    assert not (data_dir / "master.key").exists()
     assert data_dir.stat().st_mode & 0o777 == 0o700
     again = cli("init", str(data_dir), check=False)
     assert again.returncode == 1
