@@ -20,3 +20,26 @@ def test_trainer_sees_pseudonyms_not_addresses(
     meta = client.get(f"/api/v1/items/{item_id}", headers=bearer(tokens["trainer"])).json()
     assert "kees@klant.nl" not in str(meta)
     assert any(p["address"] == "[CUSTOMER-1]" for p in meta["parties"])
+
+
+def test_trainer_cannot_find_a_customer_by_name_in_parties_or_body(
+    client: TestClient, archive: Archive, tokens: dict[str, str]
+) -> None:
+    by_party = archive.ingest(email_item(body="my router blinks red",
+                                         customer="piet.jansen@klant.nl")).item_id
+    by_body = archive.ingest(email_item(body="this is Jan again, the router blinks red",
+                                        customer="jan@customer.nl")).item_id
+    trainer, quality = bearer(tokens["trainer"]), bearer(tokens["quality"])
+
+    def found(q: str, who: dict[str, str]) -> list[str]:
+        resp = client.get("/api/v1/search", params={"q": q}, headers=who)
+        assert resp.status_code == 200, resp.text
+        return sorted(h["id"] for h in resp.json()["items"])
+
+    assert found("jansen", quality) == [by_party]  # the parties field, for quality
+    assert found("jansen", trainer) == []
+    assert found("klant", trainer) == []
+    assert found("jan", trainer) == []  # the customer's name written in the body
+    assert found("router blinks", trainer) == sorted([by_party, by_body])
+    assert "Jan" not in str(client.get("/api/v1/search", params={"q": "router"},
+                                       headers=trainer).json())
