@@ -46,6 +46,14 @@ _NUMBER_WORDS: Final = (
     "nul|een|één|twee|drie|vier|vijf|zes|zeven|acht|negen|"
     "zéro|un|deux|trois|quatre|cinq|sept|huit|neuf"
 )
+#: Number words beyond single digits (teens, tens, ordinals), for dates said aloud.
+_SPOKEN_NUMBER: Final = (
+    rf"(?:{_NUMBER_WORDS}|ten|eleven|twelve|\w+teen|\w*ty(?:-\w+)?|hundred|thousand|first|"
+    r"second|third|\w+th|tien|elf|twaalf|\w+tien|\w*(?:twintig|dertig|veertig|vijftig|"
+    r"zestig|zeventig|tachtig|negentig)|honderd|duizend|eerste|\w+de|dix(?:-\w+)?|onze|"
+    r"douze|treize|quatorze|quinze|seize|vingt(?:-\w+)?|trente(?:-\w+)?|quarante(?:-\w+)?|"
+    r"cinquante(?:-\w+)?|soixante(?:-\w+)?|quatre-vingts?(?:-\w+)?|cent|mille|premier)"
+)
 _CAP: Final = "[A-ZÀ-Ý][\\w'\u2019-]*"
 _PARTICLES: Final = r"(?:van|de|der|den|ter|ten|le|la|du|des|d'|l'|von)"
 _NAME: Final = rf"(?:{_CAP}|{_PARTICLES})(?:[ \t]+(?:{_CAP}|{_PARTICLES})){{0,3}}(?<![ \t])"
@@ -76,6 +84,9 @@ _DATE_RE: Final = re.compile(
     rf"\b(?:\d{{1,2}}[-/.]\d{{1,2}}[-/.](?:19|20)?\d{{2}}|(?:19|20)\d{{2}}-\d{{2}}-\d{{2}}"
     rf"|\d{{1,2}}(?:er|st|nd|rd|th)?[ \t]+(?:{_MONTHS})\.?[ \t]+(?:19|20)\d{{2}}"
     rf"|(?:{_MONTHS})[ \t]+\d{{1,2}},?[ \t]+(?:19|20)\d{{2}})\b", re.IGNORECASE)
+_SPOKEN_DATE_RE: Final = re.compile(
+    rf"\b(?:(?:{_SPOKEN_NUMBER})[\s-]+){{1,3}}(?:{_MONTHS})\b(?:[\s-]+(?:{_SPOKEN_NUMBER})\b){{0,6}}"
+    rf"|\b(?:{_MONTHS})(?:[\s-]+(?:{_SPOKEN_NUMBER})\b){{1,4}}", re.IGNORECASE)
 _POSTCODE_RE: Final = re.compile(r"(?<![\w-])" + _POSTCODE)
 _PHONE_RE: Final = re.compile(r"(?<![\w])\+?\d[\d\s().\-/]{5,}\d(?![\w])")
 _SPOKEN_RE: Final = re.compile(
@@ -117,6 +128,7 @@ _PATTERNS: Final[tuple[tuple[re.Pattern[str], str | Callable[[str], str | None]]
     (_ADDRESS_RE, "[ADDRESS]"),
     (_PHONE_RE, _national),
     (_DATE_RE, "[DATE]"),
+    (_SPOKEN_DATE_RE, "[DATE]"),
     (_POSTCODE_RE, "[POSTCODE]"),
     (_PHONE_RE, "[PHONE]"),
     (_SPOKEN_RE, "[NUMBER]"),
