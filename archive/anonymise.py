@@ -94,7 +94,10 @@ _SPOKEN_RE: Final = re.compile(
 _TITLED_NAME_RE: Final = re.compile(
     r"\b(?i:meneer|mevrouw|mevr\.|dhr\.|mw\.|heer|mr\.?|mrs\.?|ms\.?|miss|monsieur|madame|"
     r"mme\.?|mlle\.?|m\.|dr\.?|my name is|mijn naam is|ik ben|je m'appelle|je suis|"
-    r"this is|namens|de la part de|on behalf of)[ \t]+(" + _NAME + ")")
+    r"this is|namens|de la part de|on behalf of|buurman|buurvrouw|partner|echtgeno(?:o|te)|"
+    r"broer|zus|moeder|vader|zoon|dochter|neighbou?r|husband|wife|sister|brother|mother|"
+    r"father|son|daughter|mari|femme|mère|père|frère|sœur|voisine?|fils|fille)"
+    r"[ \t]+(" + _NAME + ")")
 _SIGNED_NAME_RE: Final = re.compile(
     r"(?i:groet(?:en)?|regards|cordialement|salutations|bien à vous|sincerely|"
     r"groetjes),?[ \t]*\n[ \t]*(" + _NAME + ")")
@@ -188,7 +191,10 @@ class Redactor:
                 add(m.start(), m.end(), make if isinstance(make, str) else make(m.group()))
         for pattern in (_TITLED_NAME_RE, _SIGNED_NAME_RE):
             for m in pattern.finditer(text):
-                add(m.start(1), m.end(1), "[NAME]")
+                # "Mrs Emily Wright", where Wright is a party: the name up to the party.
+                end = min([t.start for t in taken if m.start(1) < t.start < m.end(1)]
+                          + [m.end(1)])
+                add(m.start(1), m.start(1) + len(text[m.start(1):end].rstrip()), "[NAME]")
         return sorted(taken, key=lambda s: s.start)
 
     def redact(self, text: str) -> str:
