@@ -1,33 +1,146 @@
-"""PII redaction for anonymised purposes (training), with consistent pseudonyms.
+"""The anonymised view of an item: everything a trainer sees of it comes from here.
 
-The same person gets the same token within an item (``[CUSTOMER-1]``), so a
-trainer can still follow who said what. Numbers spoken as words ("zero six
-one two ...") are caught too, since regex redaction of digits alone misses them.
+``AnonymisedView`` is the one object that turns an item into what an anonymised
+purpose (training) may show: the e-mail text, the transcript (utterances AND
+words, so the two cannot disagree), the bleep spans of the audio (the times of
+exactly the redacted words), search snippets and titles, the details (attachment
+names included), rectification notes and the parties. Reading, search, the item
+schema and the index's redacted copy (``archive.indexing``) all call it, so no
+endpoint can show what another withholds.
+
+Redaction finds spans in the original text, first the item's own parties (the
+same person gets the same token within an item, ``[CUSTOMER-1]``, so a trainer
+can still follow who said what), then structured identifiers: e-mail addresses,
+IBANs, street addresses, postcodes, dates, national numbers (validated with
+python-stdnum), phone numbers, numbers spoken as words ("zes twee drie ...",
+"six two three ...", which digit patterns alone miss), and names after a title
+or an introduction ("mevrouw De Vries", "my name is ..."). Names of third parties
+written without such a cue are not found: their recall is measured by
+``bench/bench_anonymise.py``.
 """
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any, Final
 
-from archive.index.query import mark_words
-from archive.model import Party, Side
+from stdnum.be import nn as be_nn
+from stdnum.fr import nir as fr_nir
+from stdnum.nl import bsn as nl_bsn
 
-_EMAIL_RE: Final = re.compile(r"[\w.+\-]+@[\w\-]+(\.[\w\-]+)+", re.UNICODE)
-_PHONE_RE: Final = re.compile(r"(?<![\w])\+?\d[\d\s().\-/]{5,}\d(?![\w])")
-_IBAN_RE: Final = re.compile(r"\b[A-Z]{2}\d{2}[A-Z0-9 ]{10,30}\b")
+from archive.index.query import mark_words
+from archive.model import Party, Section, Side
+
+_MONTHS: Final = (
+    "januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|"
+    "december|janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|"
+    "octobre|novembre|décembre|decembre|january|february|march|may|june|july|august|"
+    "october|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
 _NUMBER_WORDS: Final = (
     "zero|oh|one|two|three|four|five|six|seven|eight|nine|"
-    "nul|een|één|twee|drie|vier|vijf|zes|zeven|acht|negen"
+    "nul|een|één|twee|drie|vier|vijf|zes|zeven|acht|negen|"
+    "zéro|un|deux|trois|quatre|cinq|sept|huit|neuf"
 )
+#: Number words beyond single digits (teens, tens, ordinals), for dates said aloud.
+_SPOKEN_NUMBER: Final = (
+    rf"(?:{_NUMBER_WORDS}|ten|eleven|twelve|\w+teen|\w*ty(?:-\w+)?|hundred|thousand|first|"
+    r"second|third|\w+th|tien|elf|twaalf|\w+tien|\w*(?:twintig|dertig|veertig|vijftig|"
+    r"zestig|zeventig|tachtig|negentig)|honderd|duizend|eerste|\w+de|dix(?:-\w+)?|onze|"
+    r"douze|treize|quatorze|quinze|seize|vingt(?:-\w+)?|trente(?:-\w+)?|quarante(?:-\w+)?|"
+    r"cinquante(?:-\w+)?|soixante(?:-\w+)?|quatre-vingts?(?:-\w+)?|cent|mille|premier)"
+)
+_CAP: Final = "[A-ZÀ-Ý][\\w'\u2019-]*"
+_PARTICLES: Final = r"(?:van|de|der|den|ter|ten|le|la|du|des|d'|l'|von)"
+_NAME: Final = rf"(?:{_CAP}|{_PARTICLES})(?:[ \t]+(?:{_CAP}|{_PARTICLES})){{0,3}}(?<![ \t])"
+_POSTCODE: Final = (
+    r"(?:\d{4}[ \t]?[A-Z]{2}(?![\w])|(?:B-|F-|L-)?\d{4,5}(?:[ \t]+" + _CAP + r")+"
+    r"|[A-Z]{1,2}\d[A-Z\d]?[ \t]\d[A-Z]{2}\b)"
+)
+_STREET_NL: Final = (
+    r"\b" + _CAP + r"(?:straat|laan|weg|plein|gracht|dijk|kade|singel|steenweg|dreef|"
+    r"pad|hof|markt|lei|baan|steeg|park|veld)[ \t]+\d{1,4}(?:[ \t]?[a-zA-Z]\b|-\d+)?"
+)
+_STREET_FR: Final = (
+    r"(?:\b\d{1,4}(?:[ \t]?(?:bis|ter))?,?[ \t]+)?\b(?i:rue|avenue|boulevard|bd|chemin|place|"
+    r"allée|impasse|quai|route|chaussée)[ \t]+(?:(?:de|du|des|la|le)[ \t]+|l'|d')*"
+    + _CAP + r"(?:[ \t]+" + _CAP + r")*(?:[ \t]+\d{1,4}(?![\w]))?"
+)
+_STREET_EN: Final = (
+    r"\b\d{1,5}[ \t]+(?:" + _CAP + r"[ \t]+){1,3}(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|"
+    r"Lane|Drive|Close|Way|Court|Place|Gardens|Terrace|Crescent)"
+)
+_ADDRESS_RE: Final = re.compile(
+    rf"(?:{_STREET_NL}|{_STREET_FR}|{_STREET_EN})(?:,?[ \t]+{_POSTCODE})?"
+)
+#: Starts only where an address can start, so a long run without "@" is scanned once,
+#: not once per character (a 300 KB line of text must not take minutes).
+_EMAIL_RE: Final = re.compile(r"(?<![\w.+\-])[\w.+\-]+@[\w\-]+(\.[\w\-]+)+", re.UNICODE)
+_IBAN_RE: Final = re.compile(
+    r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b", re.IGNORECASE)
+_DATE_RE: Final = re.compile(
+    rf"\b(?:\d{{1,2}}[-/.]\d{{1,2}}[-/.](?:19|20)?\d{{2}}|(?:19|20)\d{{2}}-\d{{2}}-\d{{2}}"
+    rf"|\d{{1,2}}(?:er|st|nd|rd|th)?[ \t]+(?:{_MONTHS})\.?[ \t]+(?:19|20)\d{{2}}"
+    rf"|(?:{_MONTHS})[ \t]+\d{{1,2}},?[ \t]+(?:19|20)\d{{2}})\b", re.IGNORECASE)
+_SPOKEN_DATE_RE: Final = re.compile(
+    rf"\b(?:(?:{_SPOKEN_NUMBER})[\s-]+){{1,3}}(?:{_MONTHS})\b(?:[\s-]+(?:{_SPOKEN_NUMBER})\b){{0,6}}"
+    rf"|\b(?:{_MONTHS})(?:[\s-]+(?:{_SPOKEN_NUMBER})\b){{1,4}}", re.IGNORECASE)
+_POSTCODE_RE: Final = re.compile(r"(?<![\w-])" + _POSTCODE)
+_PHONE_RE: Final = re.compile(r"(?<![\w])\+?\d[\d\s().\-/]{5,}\d(?![\w])")
 _SPOKEN_RE: Final = re.compile(
-    rf"\b(?:(?:{_NUMBER_WORDS})[\s,\-]+){{3,}}(?:{_NUMBER_WORDS})\b", re.IGNORECASE
-)
-
-
+    rf"\b(?:(?:{_NUMBER_WORDS})[\s,\-]+){{2,}}(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
+_TITLED_NAME_RE: Final = re.compile(
+    r"\b(?i:meneer|mevrouw|mevr\.|dhr\.|mw\.|heer|mr\.?|mrs\.?|ms\.?|miss|monsieur|madame|"
+    r"mme\.?|mlle\.?|m\.|dr\.?|my name is|mijn naam is|ik ben|je m'appelle|je suis|"
+    r"this is|namens|de la part de|on behalf of|buurman|buurvrouw|partner|echtgeno(?:o|te)|"
+    r"broer|zus|moeder|vader|zoon|dochter|neighbou?r|husband|wife|sister|brother|mother|"
+    r"father|son|daughter|mari|femme|mère|père|frère|sœur|voisine?|fils|fille)"
+    r"[ \t]+(" + _NAME + ")")
+_SIGNED_NAME_RE: Final = re.compile(
+    r"(?i:groet(?:en)?|regards|cordialement|salutations|bien à vous|sincerely|"
+    r"groetjes),?[ \t]*\n[ \t]*(" + _NAME + ")")
 _MARK_TAG_RE: Final = re.compile(r"</?mark>")
+_DIGIT_RE: Final = re.compile(r"\d")
+
+
+def _iban(match: str) -> str | None:
+    """An IBAN in any case; a word that merely starts like one has too few digits."""
+    return "[IBAN]" if sum(c.isdigit() for c in match) >= 8 else None
+
+
+def _national(match: str) -> str | None:
+    """A national number (BSN, Belgian national number, French NIR), validated with
+    python-stdnum so that a date or a phone number is not mistaken for one."""
+    digits = "".join(c for c in match if c.isdigit())
+    if not 8 <= len(digits) <= 15:  # BSN 9 (or 8), Belgian 11, NIR 15
+        return None
+    return "[ID]" if any(m.is_valid(digits) for m in (nl_bsn, be_nn, fr_nir)) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: int
+    end: int
+    token: str
+
+
+#: What is redacted, in order of precedence (earlier wins where spans overlap).
+_PATTERNS: Final[tuple[tuple[re.Pattern[str], str | Callable[[str], str | None]], ...]] = (
+    (_EMAIL_RE, "[EMAIL]"),
+    (_IBAN_RE, _iban),
+    (_ADDRESS_RE, "[ADDRESS]"),
+    (_PHONE_RE, _national),
+    (_DATE_RE, "[DATE]"),
+    (_SPOKEN_DATE_RE, "[DATE]"),
+    (_POSTCODE_RE, "[POSTCODE]"),
+    (_PHONE_RE, "[PHONE]"),
+    (_SPOKEN_RE, "[NUMBER]"),
+)
 
 
 def looks_identifying(text: str) -> bool:
@@ -37,6 +150,8 @@ def looks_identifying(text: str) -> bool:
 
 
 class Redactor:
+    """Finds what is personal data in a text; ``AnonymisedView`` decides what to show."""
+
     def __init__(self, replacements: list[tuple[re.Pattern[str], str]]) -> None:
         self._replacements = replacements
 
@@ -65,22 +180,41 @@ class Redactor:
         ]
         return cls(compiled)
 
-    def redact(self, text: str) -> str:
+    def spans(self, text: str) -> list[Span]:
+        """Non-overlapping spans of personal data in ``text``, in order."""
+        taken: list[Span] = []  # sorted and disjoint, so neighbours decide overlaps
+        starts: list[int] = []
+
+        def add(start: int, end: int, token: str | None) -> None:
+            if not token or end <= start:
+                return
+            at = bisect.bisect_left(starts, start)
+            if (at and taken[at - 1].end > start) or (at < len(taken) and taken[at].start < end):
+                return
+            taken.insert(at, Span(start, end, token))
+            starts.insert(at, start)
+
         for pattern, token in self._replacements:
-            text = pattern.sub(token, text)
-        text = _EMAIL_RE.sub("[EMAIL]", text)
-        text = _IBAN_RE.sub("[IBAN]", text)
-        text = _PHONE_RE.sub("[PHONE]", text)
-        return _SPOKEN_RE.sub("[NUMBER]", text)
+            for m in pattern.finditer(text):
+                add(m.start(), m.end(), token)
+        for pattern, make in _PATTERNS:
+            for m in pattern.finditer(text):
+                add(m.start(), m.end(), make if isinstance(make, str) else make(m.group()))
+        for pattern in (_TITLED_NAME_RE, _SIGNED_NAME_RE):
+            for m in pattern.finditer(text):
+                # "Mrs Emily Wright", where Wright is a party: the name up to the party.
+                end = min([t.start for t in taken if m.start(1) < t.start < m.end(1)]
+                          + [m.end(1)])
+                add(m.start(1), m.start(1) + len(text[m.start(1):end].rstrip()), "[NAME]")
+        return taken
 
-    def redact_snippet(self, snippet: str, phrases: Sequence[tuple[str, ...]]) -> str:
-        """Redact a highlighted, HTML-escaped snippet.
-
-        Highlight marks split addresses and numbers, so they come off first; the
-        plain text is redacted, escaped again, and surviving query words re-marked.
-        """
-        plain = html.unescape(_MARK_TAG_RE.sub("", snippet))
-        return mark_words(self.redact(plain), phrases)
+    def redact(self, text: str) -> str:
+        out, pos = [], 0
+        for span in self.spans(text):
+            out += [text[pos:span.start], span.token]
+            pos = span.end
+        out.append(text[pos:])
+        return "".join(out)
 
     def redact_json(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -92,37 +226,135 @@ class Redactor:
         return value
 
 
+#: Details a trainer never needs and that identify people or threads.
+WITHHELD_DETAILS: Final = frozenset({"headers", "message_id", "in_reply_to", "references",
+                                     "address_errors", "call_id", "session_id"})
+#: Section kinds that never enter the anonymised copy (names and addresses by design).
+WITHHELD_SECTIONS: Final = frozenset({"parties"})
+
+
+class AnonymisedView:
+    """The anonymised form of one item's every representation."""
+
+    def __init__(self, parties: Sequence[Party]) -> None:
+        self._parties = list(parties)
+        self.redactor = Redactor.for_parties(self._parties)
+
+    def text(self, text: str) -> str:
+        return self.redactor.redact(text)
+
+    def email_text(self, index_part: Mapping[str, Any]) -> str:
+        """An e-mail's readable text (subject and body) from its sealed index part."""
+        return self.text("\n\n".join(s["text"] for s in index_part["sections"]
+                                     if s["kind"] in ("subject", "body")))
+
+    def snippet(self, snippet: str, phrases: Sequence[tuple[str, ...]]) -> str:
+        """Redact a highlighted, HTML-escaped snippet.
+
+        Highlight marks split addresses and numbers, so they come off first; the
+        plain text is redacted, escaped again, and surviving query words re-marked.
+        """
+        plain = html.unescape(_MARK_TAG_RE.sub("", snippet))
+        return mark_words(self.text(plain), phrases)
+
+    def sections(self, sections: Iterable[Section]) -> tuple[Section, ...]:
+        """The redacted copy of an item's text that anonymised search matches."""
+        return tuple(Section(s.kind, self.text(s.text), s.speaker, s.start_s)
+                     for s in sections if s.kind not in WITHHELD_SECTIONS)
+
+    def parties(self) -> list[dict[str, Any]]:
+        """The parties with addresses and names replaced by their pseudonyms."""
+        out = []
+        for p in self._parties:
+            fields = p.as_dict()
+            fields["address"] = self.text(p.address)
+            fields["name"] = self.text(p.name) if p.name else None
+            out.append(fields)
+        return out
+
+    def details(self, details: Mapping[str, Any]) -> dict[str, Any]:
+        """Details without headers and message ids; attachment names kept to their type."""
+        kept = {k: v for k, v in details.items() if k not in WITHHELD_DETAILS}
+        attachments = kept.get("attachments")
+        if isinstance(attachments, list):
+            kept["attachments"] = [
+                {**a, "name": _attachment_name(i, a.get("name"))} if isinstance(a, dict) else a
+                for i, a in enumerate(attachments, 1)
+            ]
+        redacted: dict[str, Any] = self.redactor.redact_json(kept)
+        return redacted
+
+    def annotations(self, notes: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        return [{**n, "text": self.text(str(n["text"])), "author": "[STAFF]"} for n in notes]
+
+    def transcript(self, transcript: Mapping[str, Any]) -> dict[str, Any]:
+        """Words and utterances redacted together: a redacted span's words become one
+        word carrying the token, and each utterance is its own (redacted) words."""
+        speakers = []
+        for speaker in transcript.get("speakers", []):
+            words = _redacted_words(self.redactor, speaker.get("words", []))
+            utterances = []
+            for u in speaker.get("utterances", []):
+                inside = [w["word"] for w in words
+                          if float(u["start"]) - 1e-6 <= float(w["start"]) <= float(u["end"])]
+                text = " ".join(inside) if inside else self.text(str(u.get("text", "")))
+                utterances.append({**u, "text": text})
+            speakers.append({**speaker, "words": words, "utterances": utterances})
+        return {**transcript, "speakers": speakers}
+
+    def bleep_spans(self, transcript: Mapping[str, Any]) -> list[tuple[float, float]]:
+        """The times of exactly the words the anonymised transcript redacts."""
+        spans = []
+        for speaker in transcript.get("speakers", []):
+            for word in _redacted_words(self.redactor, speaker.get("words", [])):
+                if word.get("redacted"):
+                    spans.append((float(word["start"]), float(word["end"])))
+        return sorted(spans)
+
+
+def _attachment_name(index: int, name: object) -> str:
+    suffix = PurePosixPath(str(name or "")).suffix.lower()
+    return f"attachment-{index}{suffix if suffix.isascii() and len(suffix) <= 6 else ''}"
+
+
+def _redacted_words(redactor: Redactor, words: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A speaker's words with each redacted span (names, spoken and written numbers, even
+    across words) merged into one word that carries the token and ``redacted: true``."""
+    text, offsets = "", []
+    for w in words:
+        if text:
+            text += " "
+        offsets.append((len(text), len(text) + len(str(w["word"]))))
+        text += str(w["word"])
+    spans = redactor.spans(text)
+    out: list[dict[str, Any]] = []
+    i = k = 0
+    while i < len(words):
+        start, end = offsets[i]
+        while k < len(spans) and spans[k].end <= start:
+            k += 1
+        span = spans[k] if k < len(spans) and spans[k].start < end else None
+        if span is None and _DIGIT_RE.search(str(words[i]["word"])):
+            span = Span(start, end, "[NUMBER]")
+        if span is None:
+            out.append(dict(words[i]))
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(words) and offsets[j + 1][0] < span.end:
+            j += 1
+        out.append({"word": span.token, "start": words[i]["start"], "end": words[j]["end"],
+                    "conf": min(float(w.get("conf", 1.0)) for w in words[i:j + 1]),
+                    "redacted": True})
+        i = j + 1
+    return out
+
+
 # -- audio ------------------------------------------------------------------------
 
 BLEEP_HZ: Final = 1000.0
 BLEEP_AMPLITUDE: Final = 3000
 BLEEP_PAD_S: Final = 0.08
-_NUMBER_WORD_RE: Final = re.compile(rf"^(?:{_NUMBER_WORDS})$", re.IGNORECASE)
-
-
-def pii_spans(transcript: dict[str, Any], redactor: Redactor) -> list[tuple[float, float]]:
-    """Time spans of words that are personal data: names, addresses, numbers, spelled digits.
-
-    A run of three or more number words is treated as a spoken number (a phone
-    or customer number); a single "five" is not.
-    """
-    spans: list[tuple[float, float]] = []
-    for speaker in transcript.get("speakers", []):
-        words = speaker.get("words", [])
-        run: list[dict[str, Any]] = []
-        for word in [*words, None]:
-            if word is not None and _NUMBER_WORD_RE.match(str(word["word"])):
-                run.append(word)
-                continue
-            if len(run) >= 3:
-                spans.append((float(run[0]["start"]), float(run[-1]["end"])))
-            run = []
-            if word is None:
-                break
-            text = str(word["word"])
-            if any(c.isdigit() for c in text) or redactor.redact(text) != text:
-                spans.append((float(word["start"]), float(word["end"])))
-    return sorted(spans)
 
 
 def bleep_wav(wav: bytes, spans: list[tuple[float, float]]) -> bytes:

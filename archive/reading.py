@@ -18,7 +18,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from archive import catalog as cat
-from archive.anonymise import Redactor, bleep_wav, looks_identifying, pii_spans
+from archive.anonymise import AnonymisedView, bleep_wav, looks_identifying
 from archive.config import ArchiveConfig, Purpose, Role
 from archive.errors import AccessDenied, ErrorCode, SearchIndexError, TemporaryFailure
 from archive.index import SearchIndex, SearchQuery, SearchResult
@@ -60,12 +60,16 @@ class ItemView:
     disclosures: list[dict[str, Any]] = field(default_factory=list)
     #: Read through an anonymised purpose: names, addresses and disclosures withheld.
     anonymised: bool = False
+    #: The parties as the reader may see them (pseudonymised when anonymised).
+    parties: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
 class SearchPage:
     result: SearchResult
     records: dict[str, ItemRecord]
+    #: Each hit's parties as the searcher may see them (pseudonymised when anonymised).
+    parties: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def live_purposes(record: ItemRecord, role: Role, now: datetime) -> set[str]:
@@ -152,15 +156,12 @@ class Reader:
     def _anonymise(self, record: ItemRecord, part: str, data: bytes) -> tuple[bytes, str]:
         """The anonymised form of a part: redacted text, or audio with PII bleeped."""
         vault = self._vault
-        redactor = Redactor.for_parties(record.parties)
+        view = AnonymisedView(record.parties)
         if part == PART_ORIGINAL and record.channel is Channel.EMAIL:
             index_part = json.loads(vault.unseal_for_system(record.id, PART_INDEX))
-            text = "\n\n".join(s["text"] for s in index_part["sections"]
-                               if s["kind"] in ("subject", "body"))
-            return redactor.redact(text).encode(), "text/plain; charset=utf-8"
+            return view.email_text(index_part).encode(), "text/plain; charset=utf-8"
         if part == PART_TRANSCRIPT:
-            transcript = json.loads(data)
-            return json_bytes(redactor.redact_json(transcript)), "application/json"
+            return json_bytes(view.transcript(json.loads(data))), "application/json"
         if part == PART_ORIGINAL and record.channel is Channel.CALL:
             if record.transcript_status is not TranscriptStatus.DONE:
                 raise AccessDenied(
@@ -171,7 +172,7 @@ class Reader:
                 )
             transcript = json.loads(vault.unseal_for_system(record.id, PART_TRANSCRIPT))
             try:
-                return bleep_wav(data, pii_spans(transcript, redactor)), "audio/wav"
+                return bleep_wav(data, view.bleep_spans(transcript)), "audio/wav"
             except (ValueError, EOFError) as exc:
                 raise AccessDenied(ErrorCode.PURPOSE_NOT_CARRIED,
                                    f"recording cannot be anonymised: {exc}",
@@ -187,15 +188,17 @@ class Reader:
         details = json.loads(vault.unseal(item_id, PART_DETAILS, vault.dek(item_id, chosen.name)))
         notes = self.annotations(item_id, chosen.name)
         anonymised = chosen.anonymised and user.role not in RESTRICTED_READERS
+        parties = [p.as_dict() for p in record.parties]
+        disclosures = self.disclosures_of(item_id)
         if anonymised:
-            redactor = Redactor.for_parties(record.parties)
-            details = redactor.redact_json(details)
-            notes = [{**n, "text": redactor.redact(n["text"]), "author": "[STAFF]"}
-                     for n in notes]
+            view = AnonymisedView(record.parties)
+            details, notes, parties = view.details(details), view.annotations(notes), view.parties()
+            disclosures = []
         vault.record_event(actor=user.name, role=user.role.value, action="read_metadata",
-                           purpose=chosen.name, item_ids=[item_id])
+                           purpose=chosen.name, item_ids=[item_id],
+                           detail={"anonymised": anonymised})
         return ItemView(record, details, chosen.name, annotations=notes,
-                        disclosures=self.disclosures_of(item_id), anonymised=anonymised)
+                        disclosures=disclosures, anonymised=anonymised, parties=parties)
 
     def annotations(self, item_id: str, purpose: str | None = None) -> list[dict[str, Any]]:
         """Rectification notes (Art. 16) of an item, unsealed."""
@@ -231,6 +234,9 @@ class Reader:
     def search(self, user: User, query: SearchQuery) -> SearchPage:
         """Search within what the user's role may see; snippets anonymised for trainers.
 
+        A search through anonymised purposes only matches the index's redacted copy
+        of the text, and every hit is shown through the item's anonymised view.
+
         The index is derived and may lag (a failed update leaves an item dirty), so
         every hit is checked against the catalog before anything of it is shown.
         """
@@ -246,8 +252,17 @@ class Reader:
                                    f"role {user.role.value} does not hold "
                                    f"{sorted(wanted - allowed)}")
             allowed = wanted
-        anonymised = self.role_is_anonymised(user.role)
-        if anonymised and (query.party or query.subject or looks_identifying(query.text)):
+        anonymised = False
+        if allowed is not None and user.role not in RESTRICTED_READERS:
+            read_anonymised = frozenset(n for n in allowed if config.purpose(n).anonymised)
+            if read_anonymised == allowed:
+                anonymised = bool(allowed)
+            else:
+                # A role that reads some purposes in full and others anonymised searches the
+                # full text of the former only; it names an anonymised purpose to search it.
+                allowed = allowed - read_anonymised
+        if anonymised and (query.party or query.subject or query.mention
+                           or looks_identifying(query.text)):
             raise AccessDenied(ErrorCode.WRONG_ROLE,
                                "anonymised access cannot search for a person "
                                "(no party, subject, address or number terms)")
@@ -255,7 +270,7 @@ class Reader:
             text=query.text, purposes=allowed,
             include_restricted=user.role in RESTRICTED_READERS and query.include_restricted,
             channel=query.channel, party=query.party, subject=query.subject,
-            since=query.since, until=query.until,
+            mention=query.mention, anonymised=anonymised, since=query.since, until=query.until,
             limit=max(1, min(query.limit, MAX_SEARCH_LIMIT)), offset=max(0, query.offset),
         )
         try:
@@ -266,16 +281,19 @@ class Reader:
         now = now_utc()
         phrases = parse_query(query.text) if anonymised else []
         visible = []
+        parties: dict[str, list[dict[str, Any]]] = {}
         for hit in result.hits:
             record = records.get(hit.item_id)
             if record is None or not self._may_see(user, record, allowed, now,
                                                    include_restricted=scoped.include_restricted):
                 continue
             if anonymised:
-                redactor = Redactor.for_parties(record.parties)
-                hit = dataclasses.replace(
-                    hit, snippet=redactor.redact_snippet(hit.snippet, phrases),
-                    title=redactor.redact(hit.title))
+                view = AnonymisedView(record.parties)
+                hit = dataclasses.replace(hit, snippet=view.snippet(hit.snippet, phrases),
+                                          title=view.text(hit.title))
+                parties[hit.item_id] = view.parties()
+            else:
+                parties[hit.item_id] = [p.as_dict() for p in record.parties]
             visible.append(hit)
         hidden = len(result.hits) - len(visible)
         result = SearchResult(max(0, result.total - hidden), tuple(visible))
@@ -283,10 +301,10 @@ class Reader:
             log.info("search: %d hit(s) the index still showed were withheld", hidden)
         self._vault.record_event(
             actor=user.name, role=user.role.value, action="search",
-            detail={"q": query.text, "total": result.total},
+            detail={"q": query.text, "total": result.total, "anonymised": anonymised},
             item_ids=[h.item_id for h in result.hits],
         )
-        return SearchPage(result, records)
+        return SearchPage(result, records, parties)
 
     @staticmethod
     def _may_see(

@@ -4,6 +4,10 @@ The index is the only plaintext at rest; it is rebuilt from the catalog and the
 sealed content by ``commarchive reindex`` and an item's document is deleted
 with the item.
 
+Every backend keeps two views of an item's text: the original sections (and the
+parties field) that every plain search matches, and the redacted copy that an
+``anonymised`` query matches, which cannot contain what it never indexed.
+
 Query language (every backend): words are ANDed; ``"quoted phrases"`` match
 as phrases; matching is case-insensitive on whole tokens. Snippets are HTML-safe:
 text is escaped and matches are wrapped in ``<mark>...</mark>``.
@@ -37,6 +41,12 @@ class IndexDoc:
     held: bool
     sections: tuple[Section, ...]
     title: str = ""
+    #: Phone numbers (E.164) and e-mail addresses (lower-case) written in the text, so a
+    #: subject lookup finds every written form of them.
+    mentions: tuple[str, ...] = ()
+    #: The anonymised copy of the text sections (redacted, parties never among them),
+    #: the only text an anonymised search matches; empty when no anonymised purpose applies.
+    redacted: tuple[Section, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +60,11 @@ class SearchQuery:
     party: str | None = None
     #: Exact normalised data-subject identifier.
     subject: str | None = None
+    #: Exact normalised identifier written in the text (see ``IndexDoc.mentions``).
+    mention: str | None = None
+    #: Match only the anonymised copy of the text (``IndexDoc.redacted``): never the
+    #: parties field, never the original text; snippets are cut from the copy too.
+    anonymised: bool = False
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 20

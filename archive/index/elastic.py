@@ -46,6 +46,7 @@ PROPERTIES: Final[dict[str, Any]] = {
     "parties": {"type": "keyword"},
     "parties_tokens": _TOKENS,
     "subjects": {"type": "keyword"},
+    "mentions": {"type": "keyword"},
     "purposes": {"type": "keyword"},
     "restricted": {"type": "boolean"},
     "held": {"type": "boolean"},
@@ -88,10 +89,16 @@ def _phrase_text(phrase: tuple[str, ...]) -> str:
     return " ".join(phrase)
 
 
+#: Kind prefix of the nested sections that hold an item's redacted copy.
+REDACTED_KIND: Final = "redacted:"
+
+
 def _source(doc: IndexDoc) -> dict[str, Any]:
     sections: list[Section] = list(doc.sections)
     if doc.parties:
         sections.append(Section(kind="parties", text=" ".join(doc.parties)))
+    sections += [Section(REDACTED_KIND + s.kind, s.text, s.speaker, s.start_s)
+                 for s in doc.redacted]
     return {
         "item_id": doc.item_id,
         "channel": str(doc.channel),
@@ -100,6 +107,7 @@ def _source(doc: IndexDoc) -> dict[str, Any]:
         "parties": list(doc.parties),
         "parties_tokens": _token_text(" ".join(doc.parties)),
         "subjects": list(doc.subjects),
+        "mentions": list(doc.mentions),
         "purposes": list(doc.purposes),
         "restricted": doc.restricted,
         "held": doc.held,
@@ -118,8 +126,13 @@ def _source(doc: IndexDoc) -> dict[str, Any]:
     }
 
 
-def _in_sections(phrase: tuple[str, ...]) -> dict[str, Any]:
-    return {"match_phrase": {"sections.tokens": {"query": _phrase_text(phrase)}}}
+def _in_sections(phrase: tuple[str, ...], anonymised: bool) -> dict[str, Any]:
+    """The phrase in one section of the query's view: the redacted copy, or the rest."""
+    view = {"prefix": {"sections.kind": REDACTED_KIND}}
+    return {"bool": {
+        "must": [{"match_phrase": {"sections.tokens": {"query": _phrase_text(phrase)}}}],
+        **({"filter": [view]} if anonymised else {"must_not": [view]}),
+    }}
 
 
 class ElasticIndex:
@@ -301,7 +314,8 @@ class ElasticIndex:
             return SearchResult(0, ())
         filters = self._filters(query)
         for phrase in phrases:
-            filters.append({"nested": {"path": "sections", "query": _in_sections(phrase)}})
+            filters.append({"nested": {"path": "sections",
+                                       "query": _in_sections(phrase, query.anonymised)}})
         bool_query: dict[str, Any] = {"filter": filters}
         if phrases:
             # Scores the item by its best section and returns that section.
@@ -312,7 +326,8 @@ class ElasticIndex:
                         "score_mode": "max",
                         "query": {
                             "bool": {
-                                "should": [_in_sections(p) for p in phrases],
+                                "should": [_in_sections(p, query.anonymised)
+                                           for p in phrases],
                                 "minimum_should_match": 1,
                             }
                         },
@@ -376,6 +391,8 @@ class ElasticIndex:
             filters.append({"term": {"channel": str(query.channel)}})
         if query.subject:
             filters.append({"term": {"subjects": query.subject}})
+        if query.mention:
+            filters.append({"term": {"mentions": query.mention}})
         if query.since or query.until:
             bounds: dict[str, str] = {}
             if query.since:

@@ -59,7 +59,8 @@ class MemoryIndex:
         for doc in docs:
             if not _filters_pass(doc, query):
                 continue
-            sections = [*doc.sections, Section(kind="parties", text=" ".join(doc.parties))]
+            sections = (list(doc.redacted) if query.anonymised else
+                        [*doc.sections, Section(kind="parties", text=" ".join(doc.parties))])
             if party:
                 ptoks = tokenize(" ".join(doc.parties))
                 if _contains(ptoks, party[0]) < 0:
@@ -93,6 +94,8 @@ def _filters_pass(doc: IndexDoc, q: SearchQuery) -> bool:
     if q.channel and doc.channel != q.channel:
         return False
     if q.subject and q.subject not in doc.subjects:
+        return False
+    if q.mention and q.mention not in doc.mentions:
         return False
     if q.since and doc.started_at < q.since:
         return False

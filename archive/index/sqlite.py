@@ -52,6 +52,9 @@ CREATE TABLE IF NOT EXISTS doc_purposes (item_id TEXT NOT NULL, purpose TEXT NOT
 CREATE TABLE IF NOT EXISTS doc_subjects (item_id TEXT NOT NULL, identifier TEXT NOT NULL,
     PRIMARY KEY (item_id, identifier));
 CREATE INDEX IF NOT EXISTS doc_subjects_identifier ON doc_subjects(identifier);
+CREATE TABLE IF NOT EXISTS doc_mentions (item_id TEXT NOT NULL, mention TEXT NOT NULL,
+    PRIMARY KEY (item_id, mention));
+CREATE INDEX IF NOT EXISTS doc_mentions_mention ON doc_mentions(mention);
 CREATE TABLE IF NOT EXISTS section_rows (rid INTEGER PRIMARY KEY, item_id TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS section_rows_item ON section_rows(item_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS sections USING fts5(
@@ -59,6 +62,15 @@ CREATE VIRTUAL TABLE IF NOT EXISTS sections USING fts5(
     tokenize = 'unicode61 remove_diacritics 2'
 );
 """
+
+
+#: Kind prefix of the FTS rows that hold an item's redacted copy (``IndexDoc.redacted``).
+REDACTED_KIND: Final = "redacted:"
+
+
+def _view_clause(anonymised: bool) -> str:
+    """Which FTS rows a query may match: the redacted copy, or everything else."""
+    return f"kind {'' if anonymised else 'NOT '}LIKE '{REDACTED_KIND}%'"
 
 
 def _fts_phrase(tokens: tuple[str, ...]) -> str:
@@ -104,7 +116,7 @@ class SqliteIndex:
         self._db.execute(
             "DELETE FROM sections WHERE rowid IN "
             "(SELECT rid FROM section_rows WHERE item_id = ?)", (item_id,))
-        for table in ("docs", "doc_purposes", "doc_subjects", "section_rows"):
+        for table in ("docs", "doc_purposes", "doc_subjects", "doc_mentions", "section_rows"):
             self._db.execute(f"DELETE FROM {table} WHERE item_id = ?", (item_id,))
 
     def upsert(self, docs: Sequence[IndexDoc]) -> None:
@@ -141,9 +153,15 @@ class SqliteIndex:
             "INSERT OR IGNORE INTO doc_subjects VALUES (?, ?)",
             [(doc.item_id, s) for s in doc.subjects],
         )
+        self._db.executemany(
+            "INSERT OR IGNORE INTO doc_mentions VALUES (?, ?)",
+            [(doc.item_id, m) for m in doc.mentions],
+        )
         rows = [(s.text, doc.item_id, s.kind, s.speaker, s.start_s) for s in doc.sections]
         if doc.parties:
             rows.append((" ".join(doc.parties), doc.item_id, "parties", None, None))
+        rows += [(s.text, doc.item_id, REDACTED_KIND + s.kind, s.speaker, s.start_s)
+                 for s in doc.redacted]
         for row in rows:
             cur = self._db.execute(
                 "INSERT INTO sections (text, item_id, kind, speaker, start_s) "
@@ -173,7 +191,8 @@ class SqliteIndex:
 
     def clear(self) -> None:
         with self._lock:
-            for table in ("docs", "doc_purposes", "doc_subjects", "section_rows", "sections"):
+            for table in ("docs", "doc_purposes", "doc_subjects", "doc_mentions",
+                          "section_rows", "sections"):
                 self._db.execute(f"DELETE FROM {table}")
             self._optimize()
             self._db.execute("VACUUM")
@@ -210,6 +229,9 @@ class SqliteIndex:
         if query.subject:
             where.append("d.item_id IN (SELECT item_id FROM doc_subjects WHERE identifier = ?)")
             params.append(query.subject)
+        if query.mention:
+            where.append("d.item_id IN (SELECT item_id FROM doc_mentions WHERE mention = ?)")
+            params.append(query.mention)
         if query.since:
             where.append("d.started_at >= ?")
             params.append(iso_utc(query.since))
@@ -226,8 +248,10 @@ class SqliteIndex:
         phrases = parse_query(query.text)
         if query.text.strip() and not phrases:
             return SearchResult(0, ())
+        view = _view_clause(query.anonymised)
         for phrase in phrases:
-            where.append("d.item_id IN (SELECT item_id FROM sections WHERE sections MATCH ?)")
+            where.append("d.item_id IN (SELECT item_id FROM sections WHERE sections MATCH ? "
+                         f"AND {view})")
             params.append(_fts_phrase(phrase))
         clause = " AND ".join(where) or "1"
         total = int(self._exec(f"SELECT count(*) FROM docs d WHERE {clause}", params)[0][0])
@@ -247,7 +271,7 @@ class SqliteIndex:
             f"""
             WITH ranked AS MATERIALIZED (
                 SELECT item_id, rowid AS rid, rank AS score FROM sections
-                WHERE sections MATCH ?
+                WHERE sections MATCH ? AND {view}
                   AND item_id IN (SELECT d.item_id FROM docs d WHERE {clause})
             ), best AS (
                 SELECT item_id, rid, min(score) AS score FROM ranked GROUP BY item_id

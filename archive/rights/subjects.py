@@ -64,12 +64,17 @@ def _variants(archive: Archive, kind: AddressKind, identifier: str) -> list[str]
     return [identifier]
 
 
-def _mentions(archive: Archive, variants: Sequence[str]) -> list[str]:
+def _mentions(archive: Archive, kind: AddressKind, identifier: str) -> list[str]:
+    """Items whose text mentions the identifier: by the index's ``mentions`` field (every
+    written form of a number or address, normalised when the document was built) and,
+    for whatever that field does not cover, by its variants as phrases."""
+    queries = [SearchQuery(text='"' + variant.replace('"', " ") + '"', include_restricted=True)
+               for variant in _variants(archive, kind, identifier)]
+    if kind in (AddressKind.PHONE, AddressKind.EMAIL):
+        queries.append(SearchQuery(mention=identifier, include_restricted=True))
     found: list[str] = []
     try:
-        for variant in variants:
-            query = SearchQuery(text='"' + variant.replace('"', " ") + '"',
-                                include_restricted=True)
+        for query in queries:
             for ids in hit_pages(archive.index, query, MENTION_PAGE_ITEMS):
                 found.extend(ids)
     except SearchIndexError as exc:
@@ -100,7 +105,7 @@ def find_subject(archive: Archive, identifier: Identifiers, *,
     if mentions:
         hits: set[str] = set()
         for kind, norm in normalised:
-            hits |= set(_mentions(archive, _variants(archive, kind, norm)))
+            hits |= set(_mentions(archive, kind, norm))
         if hits:
             with archive.catalog.read() as conn:
                 live = {str(r[0]) for r in conn.execute(

@@ -28,13 +28,18 @@ def list_holds(
     archive: ArchiveDep, user: LegalUser,
     show_all: Annotated[bool, Query(alias="all", description="include lifted holds")] = False,
 ) -> list[HoldPublic]:
-    return [HoldPublic.model_validate(h.public())
-            for h in holds.list_holds(archive, active_only=not show_all)]
+    found = [h.public() for h in holds.list_holds(archive, active_only=not show_all)]
+    archive.audit.record(actor=user.name, role=user.role.value, action="list_holds",
+                         item_ids=sorted({i for h in found for i in h["item_ids"]}))
+    return [HoldPublic.model_validate(h) for h in found]
 
 
 @router.get("/{hold_id}", responses=error_responses(404, 422))
 def get_hold(hold_id: int, archive: ArchiveDep, user: LegalUser) -> HoldPublic:
-    return HoldPublic.model_validate(holds.get_hold(archive, hold_id).public())
+    hold = holds.get_hold(archive, hold_id).public()
+    archive.audit.record(actor=user.name, role=user.role.value, action="read_hold",
+                         item_ids=list(hold["item_ids"]), detail={"hold_id": hold_id})
+    return HoldPublic.model_validate(hold)
 
 
 @router.post("/{hold_id}/lift", responses=error_responses(404, 409, 422))

@@ -55,6 +55,7 @@ def _ids(identifier: str, also: list[str] | None) -> list[str]:
     return [identifier, *(also or [])]
 
 
+
 # -- purposes and retention ------------------------------------------------------------------
 
 
@@ -71,6 +72,10 @@ def sweep(body: SweepRun, archive: ArchiveDep, user: SweepUser) -> SweepReportPu
         raise InvalidRequest("'now' may only be moved for a dry run")
     when = body.now if body.now is not None else now_utc()
     report = retention.sweep(archive, now=when, dry_run=body.dry_run, actor=user.name)
+    if body.dry_run:  # a preview lists items too: audited like any read
+        archive.audit.record(actor=user.name, role=user.role.value, action="sweep_preview",
+                             item_ids=sorted({i for i, _ in report.dropped} | set(report.purged)
+                                             | set(report.held)), detail={"now": str(when)})
     return SweepReportPublic.model_validate(report.public())
 
 
@@ -181,8 +186,10 @@ def add_disclosure(body: DisclosureCreate, archive: ArchiveDep,
 @router.get("/disclosures", responses=error_responses(400, 422))
 def list_disclosures(archive: ArchiveDep, user: DisclosureUser, subject: str | None = None,
                      item_id: str | None = None) -> list[DisclosurePublic]:
-    return [DisclosurePublic.model_validate(d)
-            for d in rights.list_disclosures(archive, subject=subject, item_id=item_id)]
+    found = rights.list_disclosures(archive, subject=subject, item_id=item_id)
+    archive.audit.record(actor=user.name, role=user.role.value, action="list_disclosures",
+                         item_ids=sorted({str(d["item_id"]) for d in found}))
+    return [DisclosurePublic.model_validate(d) for d in found]
 
 
 # -- requests ----------------------------------------------------------------------------------
@@ -203,8 +210,10 @@ def add_request(body: SubjectRequestCreate, archive: ArchiveDep,
 def list_requests(archive: ArchiveDep, user: PrivacyUser, overdue: bool = False,
                   status_filter: Annotated[str | None, Query(alias="status")] = None,
                   ) -> list[SubjectRequestPublic]:
-    return [SubjectRequestPublic.model_validate(r)
-            for r in rights.list_requests(archive, overdue=overdue, status=status_filter)]
+    found = rights.list_requests(archive, overdue=overdue, status=status_filter)
+    archive.audit.record(actor=user.name, role=user.role.value, action="list_requests",
+                         detail={"count": len(found)})
+    return [SubjectRequestPublic.model_validate(r) for r in found]
 
 
 @router.post("/requests/{request_id}/close", responses=error_responses(400, 404, 409, 422))
@@ -226,9 +235,12 @@ def audit_events(
 ) -> list[AuditEventPublic]:
     """Audit events per subject, actor, item or action."""
     norm = archive.normalise_subject(subject) if subject else None
-    return [AuditEventPublic.model_validate(e.public())
-            for e in archive.audit.events(actor=actor, subject=norm, item_id=item_id,
-                                          action=action, limit=limit)]
+    found = archive.audit.events(actor=actor, subject=norm, item_id=item_id, action=action,
+                                 limit=limit)
+    archive.audit.record(actor=user.name, role=user.role.value, action="list_audit",
+                         subject=norm, item_ids=[item_id] if item_id else [],
+                         detail={"count": len(found)})
+    return [AuditEventPublic.model_validate(e.public()) for e in found]
 
 
 @router.get("/audit/verify")

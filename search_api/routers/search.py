@@ -39,11 +39,10 @@ def search(
             limit=limit, offset=offset,
         ),
     )
-    anonymised = archive.role_is_anonymised(user.role)
     items = []
     for hit in page.result.hits:
         record = page.records.get(hit.item_id)
         if record is None:  # purged between index and catalog read
             continue
-        items.append(SearchHitPublic.of_hit(hit, record, anonymised=anonymised))
+        items.append(SearchHitPublic.of_hit(hit, record, page.parties.get(hit.item_id, [])))
     return SearchResultsPublic(total=page.result.total, limit=limit, offset=offset, items=items)

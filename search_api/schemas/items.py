@@ -6,7 +6,6 @@ from typing import Any
 
 from pydantic import Field
 
-from archive.anonymise import Redactor
 from archive.config import Role
 from archive.model import (
     AddressKind,
@@ -31,17 +30,9 @@ class PartyPublic(PublicModel):
     channel_index: int | None = Field(description="audio channel of a call party")
 
     @classmethod
-    def of_record(cls, record: ItemRecord, *, anonymised: bool) -> list[PartyPublic]:
-        """The item's parties; under an anonymised purpose, addresses and names redacted."""
-        redactor = Redactor.for_parties(record.parties) if anonymised else None
-        out = []
-        for p in record.parties:
-            fields = p.as_dict()
-            if redactor is not None:
-                fields["address"] = redactor.redact(p.address)
-                fields["name"] = redactor.redact(p.name) if p.name else None
-            out.append(cls.model_validate(fields))
-        return out
+    def of_dicts(cls, parties: list[dict[str, Any]]) -> list[PartyPublic]:
+        """The parties as the reader gave them (pseudonymised by its anonymised view)."""
+        return [cls.model_validate(p) for p in parties]
 
 
 class PurposeTagPublic(PublicModel):
@@ -119,15 +110,14 @@ class ItemPublic(PublicModel):
             restricted=record.restricted,
             held=record.held,
             thread_key=None if anonymised else record.thread_key,
-            parties=PartyPublic.of_record(record, anonymised=anonymised),
+            parties=PartyPublic.of_dicts(view.parties),
             purposes=[PurposeTagPublic(purpose=t.purpose, retain_until=t.retain_until.isoformat())
                       for t in record.purposes],
             details=view.details,
             read_through=view.purpose,
             channels=view.details.get("channels", []),
             annotations=[AnnotationPublic.model_validate(a) for a in view.annotations],
-            disclosures=([] if anonymised else
-                         [ItemDisclosurePublic.model_validate(d) for d in view.disclosures]),
+            disclosures=[ItemDisclosurePublic.model_validate(d) for d in view.disclosures],
         )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from archive.index import Hit
@@ -27,7 +29,9 @@ class SearchHitPublic(PublicModel):
     score: float
 
     @classmethod
-    def of_hit(cls, hit: Hit, record: ItemRecord, *, anonymised: bool) -> SearchHitPublic:
+    def of_hit(cls, hit: Hit, record: ItemRecord,
+               parties: list[dict[str, Any]]) -> SearchHitPublic:
+        """A hit; its snippet, title and parties as the reader's (anonymised) view gave them."""
         return cls(
             id=record.id,
             channel=record.channel,
@@ -36,7 +40,7 @@ class SearchHitPublic(PublicModel):
             duration_s=record.duration_s,
             status=record.status,
             transcript_status=record.transcript_status,
-            parties=PartyPublic.of_record(record, anonymised=anonymised),
+            parties=PartyPublic.of_dicts(parties),
             purposes=sorted(record.purpose_names),
             title=hit.title,
             snippet=hit.snippet,

@@ -69,3 +69,17 @@ def test_trainer_hears_names_and_spoken_numbers_bleeped(archive: Archive) -> Non
     # A transcript read by a trainer is redacted too.
     text = archive.read_content(trainer, item_id, part="transcript").data.decode()
     assert "kees" not in text.lower()
+
+
+@pytest.mark.parametrize("text", ["x" * 300_000, "word " * 60_000, "1 " * 100_000,
+                                  "0612345678 " * 20_000, "a@b.nl " * 30_000])
+def test_long_texts_are_redacted_and_indexed_in_linear_time(archive: Archive, text: str) -> None:
+    import time
+
+    from archive.anonymise import AnonymisedView
+    from archive.indexing import mentions_in
+
+    started = time.perf_counter()
+    AnonymisedView([]).text(text)
+    mentions_in(archive.config, [Section("body", text)])
+    assert time.perf_counter() - started < 10  # quadratic patterns took minutes

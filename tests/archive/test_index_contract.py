@@ -150,3 +150,43 @@ def test_clear_removes_everything(index: SearchIndex) -> None:
 
 def test_health_reports_when_ready(index: SearchIndex) -> None:
     assert index.health()["backend"] == index.name
+
+
+def _redacted(doc: IndexDoc, *texts: str) -> IndexDoc:
+    from dataclasses import replace
+
+    from archive.model import Section
+    return replace(doc, redacted=tuple(Section("body", t) for t in texts))
+
+
+def test_an_anonymised_query_matches_only_the_redacted_copy_never_parties(
+    index: SearchIndex,
+) -> None:
+    index.upsert([
+        _redacted(_doc("a", text="Jansen asks about the modem", parties=("jansen@klant.nl",
+                                                                         "Piet Jansen")),
+                  "[CUSTOMER-1] asks about the modem"),
+        _doc("b", text="modem for Jansen", parties=("Piet Jansen",)),  # no redacted copy
+    ])
+    assert _ids(index, text="jansen") == ["a", "b"]
+    assert _ids(index, text="klant") == ["a"]  # the parties field, for a plain search
+    assert _ids(index, text="jansen", anonymised=True) == []
+    assert _ids(index, text="klant", anonymised=True) == []
+    assert _ids(index, text="modem", anonymised=True) == ["a"]
+    hit = index.search(SearchQuery(text="modem", anonymised=True)).hits[0]
+    assert "Jansen" not in hit.snippet and "CUSTOMER" in hit.snippet
+    # The redacted copy never answers a plain search.
+    assert _ids(index, text="customer") == []
+
+
+def test_mentions_are_matched_exactly(index: SearchIndex) -> None:
+    from dataclasses import replace
+
+    index.upsert([replace(_doc("a", text="bel 06-12345678"),
+                          mentions=("+31612345678", "piet@example.org")),
+                  _doc("b", text="nothing")])
+    assert _ids(index, mention="+31612345678") == ["a"]
+    assert _ids(index, mention="piet@example.org") == ["a"]
+    assert _ids(index, mention="+3161234567") == []
+    index.delete("a")
+    assert _ids(index, mention="+31612345678") == []

@@ -83,3 +83,29 @@ def test_erasure_leaves_the_index_and_reindex_restores_identical_results(arc: Ar
     hit = next(h for h in arc.search(privacy_user, SearchQuery(text="router kapot")).result.hits
                if h.item_id == call_id)
     assert (hit.speaker, hit.start_s) == ("customer", 12.5)
+
+
+def test_the_builder_extracts_mentions_from_text_not_from_the_parties(archive: Archive) -> None:
+    item = email_item(body="Bel Piet op 06 1234 5678 of PIET@Elders.NL", customer="jan@klant.nl")
+    item.sections.append(Section("parties", "jan@klant.nl +31201234567"))
+    doc = archive.build_index_doc(archive.ingest(item).item_id)
+    assert set(doc.mentions) == {"+31612345678", "piet@elders.nl"}
+
+
+def test_only_items_with_an_anonymised_purpose_get_a_redacted_copy(tmp_path: Path) -> None:
+    config = ArchiveConfig(internal_domains=("example.com",),
+                           rules=(TaggingRule(purposes=("quality",)),))
+    quality_only = make_archive(tmp_path / "q", config=config)
+    try:
+        doc = quality_only.build_index_doc(quality_only.ingest(email_item()).item_id)
+        assert doc.redacted == ()
+    finally:
+        quality_only.close()
+    trained = make_archive(tmp_path / "t")
+    try:
+        item = email_item(body="Jan asks about 06 1234 5678")
+        doc = trained.build_index_doc(trained.ingest(item).item_id)
+        assert [s.kind for s in doc.redacted] == ["subject", "body"]
+        assert doc.redacted[1].text == "[CUSTOMER-1] asks about [PHONE]"
+    finally:
+        trained.close()

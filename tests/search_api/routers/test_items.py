@@ -73,3 +73,50 @@ def test_item_read_through_an_anonymised_purpose_hides_parties_for_any_role(
         assert "jan@customer.nl" not in str(body)
     finally:
         archive.close()
+
+
+def _trainer_call(archive: Archive, words: str) -> str:
+    from datetime import UTC, datetime
+
+    from tests.subjects import Subject, call_item, transcribe
+
+    kees = Subject("kees@klant.nl", "+31612345678", "K-1", "Kees Klant")
+    item_id = archive.ingest(call_item(kees, started_at=datetime.now(UTC))).item_id
+    transcribe(archive, item_id, words)
+    return item_id
+
+
+def test_trainer_transcript_words_and_utterances_agree_on_what_is_redacted(
+    client: TestClient, archive: Archive, tokens: dict[str, str]
+) -> None:
+    item_id = _trainer_call(archive, "hallo met kees mijn nummer is zes twee drie vier vijf "
+                                     "en mijn mail is kees@klant.nl dank u")
+    body = client.get(f"/api/v1/items/{item_id}/transcript",
+                      headers=bearer(tokens["trainer"])).json()["transcript"]
+    speaker = body["speakers"][0]
+    words = [w["word"] for w in speaker["words"]]
+    assert not {"zes", "twee", "drie", "vier", "vijf", "kees", "kees@klant.nl"} & set(words)
+    assert words == ["hallo", "met", "[CUSTOMER-1]", "mijn", "nummer", "is", "[NUMBER]", "en",
+                     "mijn", "mail", "is", "[CUSTOMER-1]", "dank", "u"]
+    assert speaker["utterances"][0]["text"] == " ".join(words)
+    quality = client.get(f"/api/v1/items/{item_id}/transcript",
+                         headers=bearer(tokens["quality"])).json()["transcript"]
+    assert "zes" in [w["word"] for w in quality["speakers"][0]["words"]]
+
+
+def test_trainer_metadata_withholds_headers_and_attachment_names(
+    client: TestClient, archive: Archive, tokens: dict[str, str]
+) -> None:
+    import dataclasses
+
+    item = email_item(subject="Contract of Jan", customer="jan.smit@klant.nl")
+    item = dataclasses.replace(item, details={
+        **item.details, "headers": [["Received", "from host-84-12-3-4.klant.nl"]],
+        "attachments": [{"name": "jan_smit_paspoort.PDF", "type": "application/pdf",
+                         "size": 10, "sha256": "00", "disposition": "attachment"}]})
+    item_id = archive.ingest(item).item_id
+    meta = client.get(f"/api/v1/items/{item_id}", headers=bearer(tokens["trainer"])).json()
+    assert "headers" not in meta["details"] and "message_id" not in meta["details"]
+    assert meta["details"]["attachments"][0]["name"] == "attachment-1.pdf"
+    assert meta["details"]["subject"] == "Contract of [CUSTOMER-1]"
+    assert "smit" not in str(meta).lower() and "84-12" not in str(meta)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.testclient import TestClient
 
 from archive.service import Archive
@@ -20,3 +22,58 @@ def test_trainer_sees_pseudonyms_not_addresses(
     meta = client.get(f"/api/v1/items/{item_id}", headers=bearer(tokens["trainer"])).json()
     assert "kees@klant.nl" not in str(meta)
     assert any(p["address"] == "[CUSTOMER-1]" for p in meta["parties"])
+
+
+def test_trainer_cannot_find_a_customer_by_name_in_parties_or_body(
+    client: TestClient, archive: Archive, tokens: dict[str, str]
+) -> None:
+    by_party = archive.ingest(email_item(body="my router blinks red",
+                                         customer="piet.jansen@klant.nl")).item_id
+    by_body = archive.ingest(email_item(body="this is Jan again, the router blinks red",
+                                        customer="jan@customer.nl")).item_id
+    trainer, quality = bearer(tokens["trainer"]), bearer(tokens["quality"])
+
+    def found(q: str, who: dict[str, str]) -> list[str]:
+        resp = client.get("/api/v1/search", params={"q": q}, headers=who)
+        assert resp.status_code == 200, resp.text
+        return sorted(h["id"] for h in resp.json()["items"])
+
+    assert found("jansen", quality) == [by_party]  # the parties field, for quality
+    assert found("jansen", trainer) == []
+    assert found("klant", trainer) == []
+    assert found("jan", trainer) == []  # the customer's name written in the body
+    assert found("router blinks", trainer) == sorted([by_party, by_body])
+    assert "Jan" not in str(client.get("/api/v1/search", params={"q": "router"},
+                                       headers=trainer).json())
+
+
+def test_a_role_with_a_plain_and_an_anonymised_purpose_searches_the_latter_redacted(
+    tmp_path: Any,
+) -> None:
+    from archive.config import LawfulBasis, Purpose, Role, TaggingRule
+    from search_api.app import create_app
+    from tests.conftest import TEST_CONFIG, make_archive
+
+    coaching = Purpose(name="coaching", lawful_basis=LawfulBasis.LEGITIMATE_INTEREST,
+                       retention_days=30, roles=(Role.QUALITY,), anonymised=True)
+    config = TEST_CONFIG.model_copy(update={
+        "purposes": (*TEST_CONFIG.purposes, coaching),
+        "rules": (TaggingRule(purposes=("coaching", "legal")),)})
+    archive = make_archive(tmp_path / "data", config=config)
+    try:
+        token = bearer(archive.users.add("q", Role.QUALITY))
+        item_id = archive.ingest(email_item(body="modem broken, regards Jan",
+                                            customer="jan.smit@klant.nl")).item_id
+        with TestClient(create_app(archive)) as c:
+            def hits(**params: str) -> list[dict[str, Any]]:
+                resp = c.get("/api/v1/search", params=params, headers=token)
+                assert resp.status_code == 200, resp.text
+                return list(resp.json()["items"])
+
+            assert hits(q="smit") == [] and hits(q="modem") == []  # not read in full
+            assert hits(q="smit", purpose="coaching") == []
+            found = hits(q="modem", purpose="coaching")
+            assert [h["id"] for h in found] == [item_id]
+            assert "Jan" not in str(found) and "smit" not in str(found)
+    finally:
+        archive.close()

@@ -1,0 +1,197 @@
+"""Every route that returns anything of an item writes an audit event (issue: every read
+is audited, not only content).
+
+The table below is checked against the app's own route table, so a route added
+later without an entry here fails ``test_every_route_is_in_the_audit_table``; a
+route that shows nothing of an item says why instead of naming its event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from archive import holds, rights
+from archive.service import Archive
+from search_api.app import create_app
+from tests.conftest import email_item
+from tests.search_api.conftest import bearer
+from tests.subjects import Subject, call_item, transcribe, wav_bytes
+
+ANNA = Subject("anna@customer.nl", "+31612345678", "K-1001", "Anna")
+
+
+@dataclass(frozen=True)
+class Audited:
+    """A call of the route, by ``role``, that must append an ``action`` event; ``about``
+    names the fixture item (``item`` or ``call``) the event must list, if any."""
+
+    role: str
+    action: str
+    url: str
+    body: dict[str, Any] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    about: str | None = "item"
+
+
+NOTHING_OF_AN_ITEM = "static page or script of the web UI"
+
+ROUTES: dict[tuple[str, str], Audited | str] = {
+    ("GET", "/healthz"): "readiness only",
+    ("GET", "/"): NOTHING_OF_AN_ITEM,
+    ("GET", "/ui/app.js"): NOTHING_OF_AN_ITEM,
+    ("GET", "/ui/app.css"): NOTHING_OF_AN_ITEM,
+    ("GET", "/api/v1/purposes/report"): "counts per purpose, no item or subject",
+    ("GET", "/api/v1/audit/verify"): "the chain's length and first bad position only",
+    ("GET", "/api/v1/search"): Audited("quality", "search", "/api/v1/search",
+                                       params={"q": "router"}),
+    ("GET", "/api/v1/items/{item_id}"): Audited("quality", "read_metadata",
+                                                "/api/v1/items/{item}"),
+    ("GET", "/api/v1/items/{item_id}/content"): Audited("quality", "read",
+                                                        "/api/v1/items/{item}/content"),
+    ("GET", "/api/v1/items/{item_id}/transcript"): Audited(
+        "quality", "read", "/api/v1/items/{call}/transcript", about="call"),
+    ("POST", "/api/v1/recordings"): Audited("ingest", "ingest", "/api/v1/recordings",
+                                           about=None),
+    ("POST", "/api/v1/sweep"): Audited("privacy", "sweep_preview", "/api/v1/sweep",
+                                       body={"dry_run": True, "now": "2099-01-01T00:00:00Z"}),
+    ("GET", "/api/v1/subjects/{identifier}"): Audited("privacy", "subject_lookup",
+                                                      "/api/v1/subjects/{subject}"),
+    ("GET", "/api/v1/subjects/{identifier}/export"): Audited(
+        "privacy", "export", "/api/v1/subjects/{subject}/export"),
+    ("GET", "/api/v1/subjects/{identifier}/vcon"): Audited(
+        "privacy", "export", "/api/v1/subjects/{subject}/vcon"),
+    ("POST", "/api/v1/subjects/{identifier}/erase"): Audited(
+        "privacy", "erase", "/api/v1/subjects/{subject}/erase", body={}),
+    ("POST", "/api/v1/subjects/{identifier}/restrict"): Audited(
+        "privacy", "restrict", "/api/v1/subjects/{subject}/restrict", body={"reason": "x"}),
+    ("POST", "/api/v1/subjects/{identifier}/unrestrict"): Audited(
+        "privacy", "restrict_lift", "/api/v1/subjects/{subject}/unrestrict",
+        body={"note": "informed"}, about=None),
+    ("POST", "/api/v1/subjects/{identifier}/object"): Audited(
+        "privacy", "objection", "/api/v1/subjects/{subject}/object",
+        body={"purposes": ["training"]}),
+    ("POST", "/api/v1/items/{item_id}/annotations"): Audited(
+        "privacy", "rectify", "/api/v1/items/{item}/annotations", body={"text": "note"}),
+    ("POST", "/api/v1/disclosures"): Audited(
+        "privacy", "disclosure", "/api/v1/disclosures",
+        body={"item_ids": ["{item}"], "recipient": "court", "legal_basis": "order"}),
+    ("GET", "/api/v1/disclosures"): Audited("privacy", "list_disclosures",
+                                            "/api/v1/disclosures"),
+    ("POST", "/api/v1/requests"): Audited(
+        "privacy", "request_add", "/api/v1/requests", about=None,
+        body={"kind": "access", "subject": "{subject}", "requested_by": "Anna"}),
+    ("GET", "/api/v1/requests"): Audited("privacy", "list_requests", "/api/v1/requests",
+                                         about=None),
+    ("POST", "/api/v1/requests/{request_id}/close"): Audited(
+        "privacy", "request_close", "/api/v1/requests/{request}/close", body={}, about=None),
+    ("GET", "/api/v1/audit/events"): Audited("privacy", "list_audit", "/api/v1/audit/events",
+                                             params={"item_id": "{item}"}),
+    ("POST", "/api/v1/holds"): Audited(
+        "legal", "hold_place", "/api/v1/holds",
+        body={"reason": "case", "case_ref": "C-2", "item_ids": ["{item}"]}),
+    ("GET", "/api/v1/holds"): Audited("legal", "list_holds", "/api/v1/holds", about="call"),
+    ("GET", "/api/v1/holds/{hold_id}"): Audited("legal", "read_hold", "/api/v1/holds/{hold}",
+                                                about="call"),
+    ("POST", "/api/v1/holds/{hold_id}/lift"): Audited(
+        "legal", "hold_lift", "/api/v1/holds/{hold}/lift", body={"note": "done"}, about="call"),
+    ("GET", "/api/v1/admin/items"): Audited("admin", "list_items", "/api/v1/admin/items",
+                                            about=None),
+}
+
+
+def api_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path) of every route the app serves, its own docs pages aside."""
+    found: set[tuple[str, str]] = set()
+
+    def walk(routes: list[Any], prefix: str) -> None:
+        for route in routes:
+            if isinstance(route, APIRoute):
+                found.update((m, prefix + route.path) for m in route.methods if m != "HEAD")
+            elif hasattr(route, "original_router"):  # an included router (FastAPI >= 0.116)
+                walk(route.original_router.routes, prefix + route.include_context.prefix)
+            elif getattr(route, "path", "") not in ("/openapi.json", "/docs", "/redoc",
+                                                    "/docs/oauth2-redirect"):
+                raise AssertionError(f"unknown kind of route {route!r}")
+
+    walk(list(app.routes), "")
+    return found
+
+
+def test_every_route_is_in_the_audit_table(archive: Archive) -> None:
+    assert api_routes(create_app(archive)) == set(ROUTES)
+
+
+@dataclass
+class World:
+    client: TestClient
+    archive: Archive
+    tokens: dict[str, str]
+    ids: dict[str, str]
+
+
+@pytest.fixture
+def world(archive: Archive, tokens: dict[str, str]) -> Iterator[World]:
+    now = datetime.now(UTC) - timedelta(days=1)
+    item = archive.ingest(email_item(customer=ANNA.email, body="router question")).item_id
+    call = archive.ingest(call_item(ANNA, started_at=now)).item_id
+    transcribe(archive, call, "my router is broken")
+    hold = holds.place_hold(archive, actor="legal-user", reason="r", case_ref="C-1",
+                            item_ids=[call])
+    request = rights.add_request(archive, kind="access", subject=ANNA.email,
+                                 requested_by="Anna", verified_by=None, actor="privacy-user")
+    rights.record_disclosure(archive, [item], recipient="police", legal_basis="warrant",
+                             actor="privacy-user")
+    ids = {"item": item, "call": call, "subject": ANNA.email, "hold": str(hold.id),
+           "request": str(request["id"])}
+    with TestClient(create_app(archive)) as client:
+        yield World(client, archive, tokens, ids)
+
+
+def _fill(value: Any, ids: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return value.format(**ids)
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    return value
+
+
+AUDITED = sorted((k, v) for k, v in ROUTES.items() if isinstance(v, Audited))
+
+
+@pytest.mark.parametrize(("route", "case"), AUDITED, ids=[f"{m} {p}" for (m, p), _ in AUDITED])
+def test_route_that_returns_item_data_writes_its_audit_event(
+    world: World, route: tuple[str, str], case: Audited
+) -> None:
+    method, _path = route
+    before = max((e.seq for e in world.archive.audit.events(limit=1)), default=0)
+    headers = bearer(world.tokens[case.role])
+    url = _fill(case.url, world.ids)
+    if route == ("POST", "/api/v1/recordings"):
+        resp = world.client.post(url, headers=headers, files={
+            "audio": ("call.wav", wav_bytes(), "audio/wav")}, data={"metadata": json.dumps({
+                "call_id": "audit-1", "from": "+31687654321", "to": "+31205550100",
+                "agent": "+31205550100", "direction": "inbound",
+                "start": "2026-11-02T09:00:00Z"})})
+    else:
+        resp = world.client.request(method, url, headers=headers,
+                                    params=_fill(case.params, world.ids),
+                                    json=_fill(case.body, world.ids))
+    assert resp.status_code < 300, resp.text
+    events = [e for e in world.archive.audit.events(limit=100) if e.seq > before]
+    matching = [e for e in events if e.action == case.action]
+    assert matching, f"{method} {url} wrote {[e.action for e in events]}, not {case.action}"
+    if case.about:  # listed, or named in the detail (e.g. an item erasure kept, and why)
+        wanted = world.ids[case.about]
+        assert any(wanted in e.item_ids or wanted in json.dumps(e.detail)
+                   for e in matching), matching
