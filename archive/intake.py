@@ -304,7 +304,7 @@ class Intake:
             if unparsed:
                 # Nobody has checked what an unparsable message contains: privacy first.
                 restrictions.append({
-                    "item_id": f.item_id, "reason": f"unparsed: {new.status_reason or 'unknown'}",
+                    "item_id": f.item_id, "reason": standing.unparsed_reason(new.status_reason),
                     "created_by": SYSTEM_ACTOR, "created_at": now})
             parts.extend(f.part_rows)
             parties.extend(_party_rows(f.item_id, new.parties))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -19,6 +20,26 @@ from sqlalchemy.engine import Connection
 from archive import catalog as cat
 from archive.audit import SYSTEM_ACTOR
 from archive.model import HoldScope
+
+#: How the reason of intake's own restriction of unparsed mail starts: a safety
+#: measure until someone has looked, not a data subject's Art. 18 request.
+UNPARSED_REASON: Final = "unparsed: "
+
+
+def unparsed_reason(detail: str | None) -> str:
+    return UNPARSED_REASON + (detail or "unknown")
+
+
+def restricted_by_request(conn: Connection, item_ids: Iterable[str]) -> set[str]:
+    """Items under an active Art. 18 restriction (intake's own restriction of unparsed
+    mail does not count): stored, but not processed, and so not swept."""
+    ids = sorted(set(item_ids))
+    if not ids:
+        return set()
+    return {str(r[0]) for r in conn.execute(
+        sa.select(cat.restrictions.c.item_id).distinct().where(
+            cat.restrictions.c.item_id.in_(ids), cat.restrictions.c.lifted_at.is_(None),
+            ~cat.restrictions.c.reason.startswith(UNPARSED_REASON, autoescape=True)))}
 
 
 def hold_by_subject(conn: Connection, subjects: Mapping[str, Iterable[str]]) -> set[str]:

@@ -15,11 +15,13 @@ from typing import Any
 
 from archive.catalog import held_item_ids
 from archive.errors import ErrorCode
-from archive.model import ItemRecord, now_utc
+from archive.model import now_utc
 from archive.retention import PurgeReason, purge_items
 from archive.rights.subjects import (
+    OTHER_SUBJECTS,
     PRIVACY,
     Identifiers,
+    belongs_to_others,
     find_subject,
     item_summary,
     recipients_to_notify,
@@ -56,12 +58,6 @@ class ErasureCertificate:
         }
 
 
-def _other_subjects(archive: Archive, record: ItemRecord, identifier: str) -> bool:
-    """Whether a party of the item is a data subject other than ``identifier``."""
-    ids = archive.vault.subject_ids(record.parties)
-    return any(i != identifier for i in ids)
-
-
 def erase_subject(
     archive: Archive, identifier: Identifiers, *, actor: str, role: str = PRIVACY,
     request_id: int | None = None, mentions: bool = True, now: datetime | None = None,
@@ -93,9 +89,8 @@ def erase_subject(
         if record is None:
             continue
         summary = {**item_summary(record), "match": match.match_of(item_id)}
-        if (not erase_others and item_id not in match.party_items
-                and _other_subjects(archive, record, match.identifier)):
-            cert.kept.append({**summary, "reason": "other_subjects",
+        if not erase_others and belongs_to_others(archive, match, record):
+            cert.kept.append({**summary, "reason": OTHER_SUBJECTS,
                               "detail": "only mentions the subject; other data subjects are "
                                         "parties: review and annotate or redact instead"})
             continue

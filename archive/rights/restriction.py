@@ -20,7 +20,14 @@ from archive.catalog import held_item_ids
 from archive.errors import ErrorCode, InvalidRequest
 from archive.model import now_utc
 from archive.retention import PurgeReason, purge_items
-from archive.rights.subjects import PRIVACY, Identifiers, find_subject, recipients_to_notify
+from archive.rights.subjects import (
+    OTHER_SUBJECTS,
+    PRIVACY,
+    Identifiers,
+    belongs_to_others,
+    find_subject,
+    recipients_to_notify,
+)
 from archive.service import Archive
 from archive.standing import refresh_subject_holds
 
@@ -95,13 +102,16 @@ def lift_restriction(
 def object_subject(
     archive: Archive, identifier: Identifiers, *, actor: str, role: str = PRIVACY,
     purposes: Sequence[str] | None = None, withdrawal: bool = False,
-    request_id: int | None = None, now: datetime | None = None,
+    request_id: int | None = None, now: datetime | None = None, include_others: bool = False,
 ) -> dict[str, Any]:
     """Art. 21 / 7(3): drop the objected purposes from the subject's items, keys destroyed.
 
     By default every purpose based on legitimate interest or consent. Legal
     purposes stay; an item left with no purpose is purged. A held item keeps
-    its keys unless another purpose remains to carry it.
+    its keys unless another purpose remains to carry it. As with erasure, an
+    item that only mentions the subject while another data subject is a party
+    is someone else's communication: kept and listed (``other_subjects``)
+    unless ``include_others``.
     """
     now = now or now_utc()
     if purposes is None:
@@ -136,6 +146,9 @@ def object_subject(
             drop = sorted(record.purpose_names & set(chosen))
             left = record.purpose_names - set(drop)
             if not drop:
+                continue
+            if not include_others and belongs_to_others(archive, match, record):
+                kept.append({"item_id": item_id, "reason": OTHER_SUBJECTS})
                 continue
             if not left and item_id in held:
                 kept.append({"item_id": item_id, "reason": ErrorCode.LEGAL_HOLD.value,

@@ -25,6 +25,8 @@ from archive.service import Archive
 
 MENTION_PAGE_ITEMS: Final = 500
 PRIVACY: Final = Role.PRIVACY.value
+#: Why an item that only mentions the subject was kept: it is another subject's.
+OTHER_SUBJECTS: Final = "other_subjects"
 
 
 class MatchKind(StrEnum):
@@ -138,6 +140,19 @@ def recipients_to_notify(archive: Archive, ids: Sequence[str]) -> list[dict[str,
             entry["disclosures"].append({k: d[k] for k in
                                          ("legal_basis", "disclosed_at", "reference")})
     return [grouped[k] for k in sorted(grouped)]
+
+
+def belongs_to_others(archive: Archive, match: SubjectMatch, record: ItemRecord) -> bool:
+    """The item only mentions the subject while another data subject is a party.
+
+    Such an item is someone else's communication: erasure, objection and
+    consent withdrawal keep it (listed as ``other_subjects``) unless the officer
+    explicitly asks otherwise.
+    """
+    if record.id in match.party_items:
+        return False
+    mine = set(match.identifiers or (match.identifier,))
+    return any(i not in mine for i in archive.vault.subject_ids(record.parties))
 
 
 def item_summary(record: ItemRecord) -> dict[str, Any]:

@@ -124,16 +124,19 @@ def subjects_unrestrict(ctx: Ctx, identifier: str, note: str, also: tuple[str, .
 @click.option("--purpose", "purposes", multiple=True,
               help="Purpose to end (default: every legitimate-interest/consent purpose).")
 @click.option("--withdraw-consent", is_flag=True, help="Record it as consent withdrawal.")
+@click.option("--include-others", is_flag=True,
+              help="Also end purposes of items that mention the subject but belong to other "
+                   "data subjects (by default they are kept and listed for review).")
 @also_option
 @request_option
 @actor_option
 @pass_ctx
 @user_errors
 def subjects_object(ctx: Ctx, identifier: str, purposes: tuple[str, ...],
-                    withdraw_consent: bool, also: tuple[str, ...], request_id: int | None,
-                    actor: str) -> None:
+                    withdraw_consent: bool, include_others: bool, also: tuple[str, ...],
+                    request_id: int | None, actor: str) -> None:
     """Objection / consent withdrawal (Art. 21, 7(3)): end purposes, keys destroyed."""
     with ctx.archive() as arc:
         echo_json(rights.object_subject(
             arc, _ids(identifier, also), actor=actor, purposes=list(purposes) or None,
-            withdrawal=withdraw_consent, request_id=request_id))
+            withdrawal=withdraw_consent, request_id=request_id, include_others=include_others))

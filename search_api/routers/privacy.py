@@ -151,7 +151,8 @@ def object_subject(identifier: str, body: ObjectionCreate, archive: ArchiveDep,
     """Objection or consent withdrawal (Art. 21, 7(3)): purposes end, keys destroyed."""
     return ObjectionPublic.model_validate(rights.object_subject(
         archive, _ids(identifier, body.also), actor=user.name, role=user.role.value,
-        purposes=body.purposes, withdrawal=body.withdrawal, request_id=body.request_id))
+        purposes=body.purposes, withdrawal=body.withdrawal, request_id=body.request_id,
+        include_others=body.include_others))
 
 
 # -- rectification and disclosures ------------------------------------------------------------

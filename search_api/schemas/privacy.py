@@ -50,6 +50,8 @@ class ObjectionCreate(BodyModel):
     withdrawal: bool = False
     also: list[str] = Field(default_factory=list)
     request_id: int | None = None
+    #: Also end purposes of items that mention the subject but belong to other data subjects.
+    include_others: bool = False
 
 
 class AnnotationCreate(BodyModel):
@@ -110,6 +112,8 @@ class SweepReportPublic(PublicModel):
     dropped: list[ItemPurposePublic]
     purged: list[str]
     held: list[str] = Field(description="items kept whole by a legal hold")
+    restricted: list[str] = Field(
+        description="items left alone while restricted (Art. 18); swept once lifted")
     failed: list[ItemReasonPublic] = Field(description="retried next sweep")
     seconds: float
     items_per_second: float | None
@@ -211,7 +215,7 @@ class RestrictionLiftedPublic(PublicModel):
 
 class ObjectionKeptPublic(PublicModel):
     item_id: str
-    reason: str
+    reason: str = Field(description="legal_hold, other_subjects, or a failure")
     purposes: list[str] | None = Field(default=None,
                                        description="the purposes a legal hold kept")
 

@@ -66,3 +66,28 @@ def test_consent_withdrawal_of_one_purpose_only(mixed: Mixed) -> None:
         with pytest.raises(AccessDenied):
             arc.read_content(TRAINER, item_id, part="transcript")
     assert arc.audit.events(subject=B.email)[-1].action == "consent_withdrawal"
+
+
+@pytest.mark.parametrize("withdrawal", [False, True])
+def test_objection_keeps_another_subjects_mail_that_only_mentions_the_subject(
+    mixed: Mixed, withdrawal: bool,
+) -> None:
+    """Anna's objection must not shred Bob's e-mail that only mentions her."""
+    from tests.conftest import email_item
+
+    arc = mixed.archive
+    bobs = arc.ingest(email_item(subject="About my neighbour",
+                                 body=f"My neighbour {A.customer_number} gets my post.",
+                                 customer=B.email)).item_id
+    result = rights.object_subject(arc, ALL_OF_A, actor="dpo", withdrawal=withdrawal)
+    kept = {k["item_id"]: k["reason"] for k in result["kept"]}
+    assert kept[bobs] == "other_subjects"
+    assert bobs not in {d["item_id"] for d in result["dropped"]}
+    assert bobs not in result["purged"]
+    assert arc.record(bobs).purpose_names == frozenset({"quality", "training"})
+    assert arc.read_content(QUALITY, bobs).purpose == "quality"
+    # The internal note mentions Anna and belongs to no other data subject: it goes.
+    assert mixed.items["mention"][0] in result["purged"]
+    again = rights.object_subject(arc, ALL_OF_A, actor="dpo", withdrawal=withdrawal,
+                                  include_others=True)
+    assert bobs in again["purged"]
