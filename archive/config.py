@@ -8,6 +8,7 @@ composition root's ``Settings`` instead.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import timedelta
 from enum import StrEnum
@@ -107,6 +108,9 @@ DEFAULT_PURPOSES: Final = (
     ),
 )
 
+#: The example organisation's customer numbers (``K-1001``).
+DEFAULT_CUSTOMER_NUMBER_PATTERN: Final = r"K-\d{4,10}"
+
 DEFAULT_RULES: Final = (TaggingRule(purposes=("quality", "training", "legal")),)
 
 
@@ -119,6 +123,10 @@ class ArchiveConfig(BaseModel):
     internal_numbers: tuple[str, ...] = ()
     internal_sip_domains: tuple[str, ...] = ()
     default_region: str = "NL"
+    #: Regular expressions (matched whole, ignoring case) of the company's customer
+    #: numbers: the only identifiers besides e-mail addresses, phone numbers and SIP
+    #: URIs that a data-subject request may name.
+    customer_number_patterns: tuple[str, ...] = (DEFAULT_CUSTOMER_NUMBER_PATTERN,)
     purposes: tuple[Purpose, ...] = DEFAULT_PURPOSES
     rules: tuple[TaggingRule, ...] = DEFAULT_RULES
     #: Roles that may read everything, by subject (every read audited).
@@ -130,6 +138,21 @@ class ArchiveConfig(BaseModel):
     @classmethod
     def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(v.lower().lstrip("@") for v in value)
+
+    @field_validator("customer_number_patterns")
+    @classmethod
+    def _compiles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"customer_number_patterns: {pattern!r}: {exc}") from None
+        return value
+
+    def is_customer_number(self, value: str) -> bool:
+        """``value`` is, whole, one of the configured customer-number forms."""
+        return any(re.fullmatch(p, value, re.IGNORECASE)
+                   for p in self.customer_number_patterns)
 
     def model_post_init(self, _context: object) -> None:
         names = [p.name for p in self.purposes]

@@ -103,6 +103,7 @@ def object_subject(
     archive: Archive, identifier: Identifiers, *, actor: str, role: str = PRIVACY,
     purposes: Sequence[str] | None = None, withdrawal: bool = False,
     request_id: int | None = None, now: datetime | None = None, include_others: bool = False,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     """Art. 21 / 7(3): drop the objected purposes from the subject's items, keys destroyed.
 
@@ -111,7 +112,8 @@ def object_subject(
     its keys unless another purpose remains to carry it. As with erasure, an
     item that only mentions the subject while another data subject is a party
     is someone else's communication: kept and listed (``other_subjects``)
-    unless ``include_others``.
+    unless ``include_others``. A ``dry_run`` answers what would be dropped,
+    purged and kept without changing anything, audited as such.
     """
     now = now or now_utc()
     if purposes is None:
@@ -135,9 +137,12 @@ def object_subject(
     to_purge: list[str] = []
     reindex: list[str] = []
     action = "consent_withdrawal" if withdrawal else "objection"
+    if dry_run:
+        action += "_dry_run"
     with archive.vault.write() as tx:
         conn = tx.conn
-        refresh_subject_holds(conn)
+        if not dry_run:
+            refresh_subject_holds(conn)
         held = held_item_ids(conn, ids)
         for item_id in ids:
             record = records.get(item_id)
@@ -154,22 +159,29 @@ def object_subject(
                 kept.append({"item_id": item_id, "reason": ErrorCode.LEGAL_HOLD.value,
                              "purposes": drop})
                 continue
-            archive.vault.shred(conn, item_id, purposes=drop)
+            if not dry_run:
+                archive.vault.shred(conn, item_id, purposes=drop)
             dropped.extend({"item_id": item_id, "purpose": p} for p in drop)
             (reindex if left else to_purge).append(item_id)
-        if reindex:
+        if reindex and not dry_run:
             archive.indexer.mark_dirty(conn, reindex)
         event = tx.event(
             actor=actor, role=role, action=action, subject=match.identifier,
             item_ids=sorted({d["item_id"] for d in dropped}),
-            detail={"purposes": chosen, "request_id": request_id,
+            detail={"purposes": chosen, "request_id": request_id, "dry_run": dry_run,
                     "dropped": len(dropped), "kept": kept})
-    if reindex:
-        archive.indexer.index_items(reindex)
-    purged, failed, _ = purge_items(
-        archive, to_purge, reason=PurgeReason.OBJECTION, actor=actor, role=role,
-        subject=match.identifier, reference=str(request_id) if request_id else None, now=now)
-    archive.catalog.checkpoint()
-    return {"subject": match.identifier, "purposes": chosen, "dropped": dropped,
-            "purged": purged, "kept": kept + [{"item_id": i, "reason": r} for i, r in failed],
+    failed: list[tuple[str, str]] = []
+    if dry_run:
+        purged = to_purge
+    else:
+        if reindex:
+            archive.indexer.index_items(reindex)
+        purged, failed, _ = purge_items(
+            archive, to_purge, reason=PurgeReason.OBJECTION, actor=actor, role=role,
+            subject=match.identifier, reference=str(request_id) if request_id else None,
+            now=now)
+        archive.catalog.checkpoint()
+    return {"subject": match.identifier, "purposes": chosen, "dry_run": dry_run,
+            "dropped": dropped, "purged": purged,
+            "kept": kept + [{"item_id": i, "reason": r} for i, r in failed],
             "audit_seq": event.seq}

@@ -16,11 +16,11 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from archive import catalog as cat
-from archive.config import Role
+from archive.config import ArchiveConfig, Role
 from archive.errors import ErrorCode, InvalidRequest, SearchIndexError
 from archive.index import SearchQuery, hit_pages
 from archive.model import AddressKind, ItemRecord, Party, PartyRole
-from archive.parties import normalise_identifier, search_terms
+from archive.parties import normalise_email, normalise_identifier, search_terms
 from archive.service import Archive
 
 MENTION_PAGE_ITEMS: Final = 500
@@ -80,6 +80,34 @@ def _mentions(archive: Archive, variants: Sequence[str]) -> list[str]:
     return found
 
 
+def parse_identifier(config: ArchiveConfig, raw: str) -> tuple[AddressKind, str]:
+    """An identifier a data subject gave, normalised; InvalidRequest when it is none.
+
+    Accepted: an e-mail address, a phone number (read in ``default_region``), a
+    SIP URI, or a customer number of a configured form. Anything else (a year,
+    a surname) would find whatever mentions it, so it is refused by name.
+    """
+    value = raw.strip()
+    kind, norm = normalise_identifier(config, value)
+    if kind is AddressKind.EMAIL:
+        valid = normalise_email(value) is not None and "." in norm.rpartition("@")[2]
+    elif kind is AddressKind.SIP:
+        user, _, host = norm.partition(":")[2].partition("@")
+        valid = bool(user and host)
+    elif kind is AddressKind.CUSTOMER_NUMBER:
+        valid = config.is_customer_number(value)
+    else:
+        valid = kind is AddressKind.PHONE
+    if valid:
+        return kind, norm
+    forms = (" or ".join(repr(p) for p in config.customer_number_patterns)
+             or "none configured")
+    raise InvalidRequest(
+        f"{raw!r} is not a data-subject identifier: give an e-mail address, a phone number "
+        f"(read in region {config.default_region}), a SIP URI (sip:user@host) or a customer "
+        f"number (matching {forms})")
+
+
 def find_subject(archive: Archive, identifier: Identifiers, *,
                  mentions: bool = True) -> SubjectMatch:
     """Items of a data subject, by any of their identifiers (e-mail, phone, customer number).
@@ -91,7 +119,7 @@ def find_subject(archive: Archive, identifier: Identifiers, *,
     raw = [r.strip() for r in raw if r and r.strip()]
     if not raw:
         raise InvalidRequest("an identifier is required")
-    normalised = [normalise_identifier(archive.config, r) for r in raw]
+    normalised = [parse_identifier(archive.config, r) for r in raw]
     forms: set[str] = set()
     for r, (_kind, norm) in zip(raw, normalised, strict=True):
         forms |= {norm, r, r.lower()}

@@ -31,6 +31,8 @@ class ErasureCreate(BodyModel):
     parties_only: bool = False
     #: Also erase items that mention the subject but belong to other data subjects.
     erase_others: bool = False
+    #: Only answer what would be erased and kept; change nothing (audited as a dry run).
+    dry_run: bool = False
 
 
 class RestrictionCreate(BodyModel):
@@ -52,6 +54,8 @@ class ObjectionCreate(BodyModel):
     request_id: int | None = None
     #: Also end purposes of items that mention the subject but belong to other data subjects.
     include_others: bool = False
+    #: Only answer what would be dropped, purged and kept; change nothing.
+    dry_run: bool = False
 
 
 class AnnotationCreate(BodyModel):
@@ -188,6 +192,7 @@ class ErasureCertificatePublic(PublicModel):
     """What was erased and what was kept, and why (Art. 17)."""
 
     certificate: str
+    dry_run: bool = Field(description="true: nothing was changed; this is what would happen")
     subject: str
     request_id: int | None
     issued_at: Timestamp
@@ -223,6 +228,7 @@ class ObjectionKeptPublic(PublicModel):
 class ObjectionPublic(PublicModel):
     subject: str
     purposes: list[str] = Field(description="the purposes that end")
+    dry_run: bool = Field(description="true: nothing was changed; this is what would happen")
     dropped: list[ItemPurposePublic]
     purged: list[str]
     kept: list[ObjectionKeptPublic]

@@ -91,3 +91,18 @@ def test_objection_keeps_another_subjects_mail_that_only_mentions_the_subject(
     again = rights.object_subject(arc, ALL_OF_A, actor="dpo", withdrawal=withdrawal,
                                   include_others=True)
     assert bobs in again["purged"]
+
+
+def test_objection_dry_run_changes_nothing_and_is_audited_as_a_dry_run(mixed: Mixed) -> None:
+    arc = mixed.archive
+    dry = rights.object_subject(arc, ALL_OF_A, actor="dpo", dry_run=True)
+    assert dry["dry_run"] is True
+    others = [i for i in mixed.items[A.email] if i != mixed.a_order]
+    assert set(dry["purged"]) == set(others)
+    assert {d["purpose"] for d in dry["dropped"] if d["item_id"] == mixed.a_order} == \
+        {"quality", "training"}
+    for item_id in mixed.items[A.email]:
+        assert arc.read_content(QUALITY, item_id).purpose == "quality"
+    assert arc.audit.events(subject=A.email)[-1].action == "objection_dry_run"
+    real = rights.object_subject(arc, ALL_OF_A, actor="dpo")
+    assert real["dry_run"] is False and set(real["purged"]) == set(dry["purged"])

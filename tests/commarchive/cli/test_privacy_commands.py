@@ -136,3 +136,28 @@ def test_restrict_object_annotate_and_disclose_from_the_command_line(data_dir: P
     assert obj["dropped"] == [{"item_id": items[BOB][0], "purpose": "training"}]
     found = json.loads(cli("subjects", "find", BOB, data_dir=data_dir).stdout)
     assert found["items"][0]["purposes"] == ["quality"]
+
+
+def test_vague_identifiers_are_refused_and_dry_runs_change_nothing_on_the_command_line(
+    data_dir: Path,
+) -> None:
+    items = _seed(data_dir)
+    for args in (("subjects", "find", "2026"), ("subjects", "erase", "jansen"),
+                 ("subjects", "object", "jansen"), ("subjects", "export", "2026", "--out",
+                                                    str(data_dir.parent / "x.zip")),
+                 ("subjects", "restrict", "jansen", "--reason", "x"),
+                 ("holds", "place", "--subject", "jansen", "--reason", "x", "--case", "C")):
+        refused = cli(*args, data_dir=data_dir, check=False)
+        assert refused.returncode == 1, args
+        assert refused.stderr.startswith("error: ") and "customer number" in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+    assert not (data_dir.parent / "x.zip").exists()
+    cert = json.loads(cli("subjects", "erase", ANNA, "--dry-run", data_dir=data_dir).stdout)
+    assert cert["dry_run"] is True
+    assert sorted(e["item_id"] for e in cert["erased"]) == sorted(items[ANNA])
+    obj = json.loads(cli("subjects", "object", BOB, "--dry-run", data_dir=data_dir).stdout)
+    assert obj["dry_run"] is True and obj["purged"] == items[BOB]
+    found = json.loads(cli("subjects", "find", ANNA, data_dir=data_dir).stdout)
+    assert sorted(i["item_id"] for i in found["items"]) == sorted(items[ANNA])
+    found = json.loads(cli("subjects", "find", BOB, data_dir=data_dir).stdout)
+    assert found["items"][0]["purposes"] == ["quality", "training"]
