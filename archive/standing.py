@@ -1,16 +1,19 @@
 """Standing requests about a data subject, applied to items archived later.
 
-A legal hold on a subject and a subject's restriction request (Art. 18) cover
-every item of that subject, including items that arrive after the hold or the
+A legal hold on a subject, a subject's restriction request (Art. 18) and an
+objection or consent withdrawal (Art. 21, 7(3)) cover every item where that
+subject is a party, including items that arrive after the hold or the
 request: intake applies them inside the transaction that commits a new item
 (or merges a re-delivery's new parties), and a sweep or erasure brings
 subject holds up to date before it decides. This module is the one place
-where that rule is written; it works on the catalog only.
+where that rule is written; it works on the catalog only (intake destroys
+the objected purposes' keys).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Final
 
@@ -121,3 +124,38 @@ def restrict_by_subject(
     conn.execute(cat.items.update().where(cat.items.c.id.in_(sorted(wanted)))
                  .values(restricted=True))
     return set(wanted)
+
+
+def record_objection(
+    conn: Connection, identifiers: Sequence[str], purposes: Sequence[str], *,
+    withdrawal: bool, actor: str, now: datetime, request_id: int | None = None,
+) -> None:
+    """Remember that these identifiers' subject objected to (or withdrew consent for)
+    ``purposes``, so that intake never gives their later items those purposes."""
+    if not identifiers or not purposes:
+        return
+    conn.execute(cat.subject_objections.insert(), [
+        {"identifier": ident, "purposes": json.dumps(sorted(purposes)),
+         "withdrawal": withdrawal, "request_id": request_id, "created_by": actor,
+         "created_at": now} for ident in dict.fromkeys(identifiers)])
+
+
+def objected_purposes(
+    conn: Connection, subjects: Mapping[str, Iterable[str]]
+) -> dict[str, set[str]]:
+    """For items (id -> their subject identifiers), the purposes one of their subjects
+    objected to or withdrew consent for; items without such a subject are absent."""
+    identifiers = sorted({s for ids in subjects.values() for s in ids})
+    if not identifiers:
+        return {}
+    by_subject: dict[str, set[str]] = {}
+    for ident, purposes in conn.execute(
+        sa.select(cat.subject_objections.c.identifier, cat.subject_objections.c.purposes)
+        .where(cat.subject_objections.c.identifier.in_(identifiers))):
+        by_subject.setdefault(str(ident), set()).update(json.loads(purposes))
+    out: dict[str, set[str]] = {}
+    for item_id, ids in subjects.items():
+        objected = set().union(*(by_subject.get(s, set()) for s in ids))
+        if objected:
+            out[item_id] = objected
+    return out

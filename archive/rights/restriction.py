@@ -1,10 +1,10 @@
 """Restriction (Art. 18), objection (Art. 21) and consent withdrawal (Art. 7(3)).
 
 A restriction keeps the items stored but out of search, review and training
-samples, and also covers the subject's items archived later
-(``archive.standing``). An objection or withdrawal drops the purposes that
-rest on legitimate interest or consent, destroying their keys; an item left
-with no purpose is purged.
+samples. An objection or withdrawal drops the purposes that rest on
+legitimate interest or consent, destroying their keys; an item left with no
+purpose is purged. Both also cover the subject's items archived later
+(``archive.standing``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from archive.rights.subjects import (
     recipients_to_notify,
 )
 from archive.service import Archive
-from archive.standing import refresh_subject_holds
+from archive.standing import record_objection, refresh_subject_holds
 
 
 def restrict_subject(
@@ -163,6 +163,10 @@ def object_subject(
                 archive.vault.shred(conn, item_id, purposes=drop)
             dropped.extend({"item_id": item_id, "purpose": p} for p in drop)
             (reindex if left else to_purge).append(item_id)
+        if not dry_run:
+            record_objection(conn, match.identifiers or (match.identifier,), chosen,
+                             withdrawal=withdrawal, actor=actor, now=now,
+                             request_id=request_id)
         if reindex and not dry_run:
             archive.indexer.mark_dirty(conn, reindex)
         event = tx.event(
