@@ -254,7 +254,7 @@ class Intake:
                 if group:
                     self._insert_items(tx.conn, group, now)
                     subjects = {f.item_id: f.subjects.keys() for f in group}
-                    done.held = standing.hold_by_subject(tx.conn, subjects)
+                    done.held = standing.hold_by_subject(tx.conn, subjects, self._vault.config)
                     done.asked = standing.restrict_by_subject(tx.conn, subjects, now)
                     self._indexer.clear_flags(tx.conn)
                     tx.event_many([
@@ -453,7 +453,7 @@ class Intake:
             if merged:
                 subjects = vault.subject_ids(fresh)
                 _add_subjects(tx.conn, item_id, subjects)
-                standing.hold_by_subject(tx.conn, {item_id: subjects.keys()})
+                standing.hold_by_subject(tx.conn, {item_id: subjects.keys()}, vault.config)
                 standing.restrict_by_subject(tx.conn, {item_id: subjects.keys()}, now_utc())
                 objected = standing.objected_purposes(tx.conn, {item_id: subjects.keys()})
                 if objected:

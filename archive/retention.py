@@ -109,7 +109,7 @@ def purge_items(
         return purged, failed, seq
     with archive.vault.write() as tx:
         conn = tx.conn
-        refresh_subject_holds(conn)
+        refresh_subject_holds(conn, archive.config)
         held = held_item_ids(conn, candidates)
         for item_id in candidates:
             if item_id in held:
@@ -180,7 +180,7 @@ def sweep(
         held = held_item_ids(conn, due) if due else set()
     if not dry_run and due:
         with archive.catalog.write() as conn:
-            if refresh_subject_holds(conn):
+            if refresh_subject_holds(conn, archive.config):
                 held = held_item_ids(conn, due)
     report.examined = len(due)
     ids = list(due)

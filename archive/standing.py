@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from archive import catalog as cat
 from archive.audit import SYSTEM_ACTOR
+from archive.config import ArchiveConfig, Role
 from archive.model import HoldScope
 
 #: How the reason of intake's own restriction of unparsed mail starts: a safety
@@ -45,9 +46,28 @@ def restricted_by_request(conn: Connection, item_ids: Iterable[str]) -> set[str]
             ~cat.restrictions.c.reason.startswith(UNPARSED_REASON, autoescape=True)))}
 
 
-def hold_by_subject(conn: Connection, subjects: Mapping[str, Iterable[str]]) -> set[str]:
-    """Put items (id -> their subject identifiers) under every active legal hold on
-    one of their subjects; returns the ids of the items such a hold covers."""
+def hold_purposes(config: ArchiveConfig) -> frozenset[str]:
+    """A hold by subject or search covers only items the legal role may see: items
+    carrying one of its purposes (never, say, quality-only items)."""
+    return config.purposes_for_role(Role.LEGAL)
+
+
+def legal_visible(conn: Connection, item_ids: Iterable[str], config: ArchiveConfig) -> set[str]:
+    """Those of ``item_ids`` that carry a purpose the legal role holds."""
+    ids = sorted(set(item_ids))
+    if not ids:
+        return set()
+    return {str(r[0]) for r in conn.execute(
+        sa.select(cat.purpose_tags.c.item_id).distinct().where(
+            cat.purpose_tags.c.item_id.in_(ids),
+            cat.purpose_tags.c.purpose.in_(sorted(hold_purposes(config)))))}
+
+
+def hold_by_subject(
+    conn: Connection, subjects: Mapping[str, Iterable[str]], config: ArchiveConfig
+) -> set[str]:
+    """Put items (id -> their subject identifiers) that the legal role may see under
+    every active legal hold on one of their subjects; returns the ids such a hold covers."""
     identifiers = sorted({s for ids in subjects.values() for s in ids})
     if not identifiers:
         return set()
@@ -59,6 +79,8 @@ def hold_by_subject(conn: Connection, subjects: Mapping[str, Iterable[str]]) -> 
         by_subject.setdefault(str(target), []).append(int(hold_id))
     wanted = {(h, item_id) for item_id, ids in subjects.items()
               for s in ids for h in by_subject.get(s, ())}
+    visible = legal_visible(conn, {i for _, i in wanted}, config)
+    wanted = {(h, i) for h, i in wanted if i in visible}
     if not wanted:
         return set()
     have = {(int(h), str(i)) for h, i in conn.execute(
@@ -70,9 +92,11 @@ def hold_by_subject(conn: Connection, subjects: Mapping[str, Iterable[str]]) -> 
     return {i for _, i in wanted}
 
 
-def refresh_subject_holds(conn: Connection) -> int:
+def refresh_subject_holds(conn: Connection, config: ArchiveConfig) -> int:
     """Bring subject-scoped holds up to date with items archived since they were placed
     (a safety net: intake already applies them); returns how many items were added."""
+    visible = (sa.select(cat.purpose_tags.c.item_id)
+               .where(cat.purpose_tags.c.purpose.in_(sorted(hold_purposes(config)))))
     active = conn.execute(
         sa.select(cat.holds.c.id, cat.holds.c.target)
         .where(cat.holds.c.scope == HoldScope.SUBJECT.value, cat.holds.c.lifted_at.is_(None))
@@ -82,7 +106,8 @@ def refresh_subject_holds(conn: Connection) -> int:
         have = sa.select(cat.hold_items.c.item_id).where(cat.hold_items.c.hold_id == hold_id)
         fresh = conn.execute(
             sa.select(cat.subjects.c.item_id).distinct()
-            .where(cat.subjects.c.identifier == subject, cat.subjects.c.item_id.not_in(have))
+            .where(cat.subjects.c.identifier == subject, cat.subjects.c.item_id.not_in(have),
+                   cat.subjects.c.item_id.in_(visible))
         ).all()
         if fresh:
             conn.execute(cat.hold_items.insert(),

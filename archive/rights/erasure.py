@@ -89,7 +89,7 @@ def erase_subject(
             held = held_item_ids(conn, ids)
     else:
         with archive.catalog.write() as conn:
-            refresh_subject_holds(conn)
+            refresh_subject_holds(conn, archive.config)
             held = held_item_ids(conn, ids)
     records = archive.vault.records_of(ids)
     cases = archive.vault.hold_cases(sorted(held))

@@ -142,7 +142,7 @@ def object_subject(
     with archive.vault.write() as tx:
         conn = tx.conn
         if not dry_run:
-            refresh_subject_holds(conn)
+            refresh_subject_holds(conn, archive.config)
         held = held_item_ids(conn, ids)
         for item_id in ids:
             record = records.get(item_id)

@@ -200,3 +200,14 @@ def test_sweep_reports_restricted_items_through_the_api(
                       headers=auth["privacy"]).json()
     assert set(dry["restricted"]) == set(mixed.items[B.email])
     assert not set(dry["purged"]) & set(mixed.items[B.email])
+
+
+def test_a_legal_hold_by_subject_lists_only_items_legal_may_see(
+    client: TestClient, mixed: Mixed, auth: dict[str, dict[str, str]],
+) -> None:
+    resp = client.post("/api/v1/holds", json={"subject": A.email, "reason": "claim",
+                                              "case_ref": "C-4"}, headers=auth["legal"])
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["item_ids"] == [mixed.a_order]
+    listed = client.get("/api/v1/holds", headers=auth["legal"]).json()
+    assert listed[0]["item_ids"] == [mixed.a_order]
