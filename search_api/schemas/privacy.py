@@ -102,6 +102,8 @@ class PurposeReportPublic(PublicModel):
     blocks_erasure: bool
     items: int
     items_past_retention: int
+    oldest_item: Timestamp | None = Field(
+        description="when the oldest item carrying this purpose happened (none: no items)")
 
 
 class ItemReasonPublic(PublicModel):

@@ -127,7 +127,7 @@ def test_restrict_object_annotate_disclose_requests_through_the_api(
                          headers=auth["privacy"]).json()
     assert closed["status"] == "done"
     report = client.get("/api/v1/purposes/report", headers=auth["privacy"]).json()
-    assert {r["purpose"] for r in report} == {"quality", "training", "legal"}
+    assert {r["purpose"] for r in report} == {"quality", "training", "order", "legal"}
 
 
 def test_keys_only_some_answers_carry_are_absent_not_null(
