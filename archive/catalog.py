@@ -199,6 +199,20 @@ subject_restrictions = sa.Table(
     sa.Column("lifted_at", UTCDateTime),
 )
 
+# An objection (Art. 21) or consent withdrawal (Art. 7(3)) by a subject: the purposes
+# (a JSON list) it ended also never apply to the subject's items archived later.
+subject_objections = sa.Table(
+    "subject_objections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("identifier", sa.String(600), nullable=False, index=True),
+    sa.Column("purposes", sa.Text, nullable=False),
+    sa.Column("withdrawal", sa.Boolean, nullable=False),
+    sa.Column("request_id", sa.Integer),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
 disclosures = sa.Table(
     "disclosures",
     metadata,

@@ -8,6 +8,7 @@ composition root's ``Settings`` instead.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import timedelta
 from enum import StrEnum
@@ -87,7 +88,7 @@ DEFAULT_PURPOSES: Final = (
         name="quality",
         description="Quality monitoring of customer contact",
         lawful_basis=LawfulBasis.LEGITIMATE_INTEREST,
-        retention_days=90,
+        retention_days=183,
         roles=(Role.QUALITY,),
     ),
     Purpose(
@@ -99,15 +100,33 @@ DEFAULT_PURPOSES: Final = (
         anonymised=True,
     ),
     Purpose(
+        name="order",
+        description="Recording order details: what the customer ordered, changed or cancelled",
+        lawful_basis=LawfulBasis.CONTRACT,
+        retention_days=730,
+        roles=(Role.LEGAL,),
+    ),
+    Purpose(
         name="legal",
-        description="Legal obligations: order records, disclosures to authorities",
+        description="Legal obligations: billing and fiscal records, disclosures to authorities",
         lawful_basis=LawfulBasis.LEGAL_OBLIGATION,
         retention_days=7 * 365,
         roles=(Role.LEGAL,),
     ),
 )
 
-DEFAULT_RULES: Final = (TaggingRule(purposes=("quality", "training", "legal")),)
+#: Ordinary support contact gets quality and training only; order details and legal
+#: obligations come from the mailboxes and queues that carry them, never by default.
+DEFAULT_RULES: Final = (
+    TaggingRule(purposes=("quality", "training")),
+    TaggingRule(purposes=("order",), mailbox="orders@example.com"),
+    TaggingRule(purposes=("order",), mailbox="sales@example.com"),
+    TaggingRule(purposes=("legal",), mailbox="billing@example.com"),
+    TaggingRule(purposes=("legal",), channel=Channel.CALL, party_number_prefix="+31205550300"),
+)
+
+#: The example organisation's customer numbers (``K-1001``).
+DEFAULT_CUSTOMER_NUMBER_PATTERN: Final = r"K-\d{4,10}"
 
 
 class ArchiveConfig(BaseModel):
@@ -119,6 +138,10 @@ class ArchiveConfig(BaseModel):
     internal_numbers: tuple[str, ...] = ()
     internal_sip_domains: tuple[str, ...] = ()
     default_region: str = "NL"
+    #: Regular expressions (matched whole, ignoring case) of the company's customer
+    #: numbers: the only identifiers besides e-mail addresses, phone numbers and SIP
+    #: URIs that a data-subject request may name.
+    customer_number_patterns: tuple[str, ...] = (DEFAULT_CUSTOMER_NUMBER_PATTERN,)
     purposes: tuple[Purpose, ...] = DEFAULT_PURPOSES
     rules: tuple[TaggingRule, ...] = DEFAULT_RULES
     #: Roles that may read everything, by subject (every read audited).
@@ -130,6 +153,21 @@ class ArchiveConfig(BaseModel):
     @classmethod
     def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(v.lower().lstrip("@") for v in value)
+
+    @field_validator("customer_number_patterns")
+    @classmethod
+    def _compiles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"customer_number_patterns: {pattern!r}: {exc}") from None
+        return value
+
+    def is_customer_number(self, value: str) -> bool:
+        """``value`` is, whole, one of the configured customer-number forms."""
+        return any(re.fullmatch(p, value, re.IGNORECASE)
+                   for p in self.customer_number_patterns)
 
     def model_post_init(self, _context: object) -> None:
         names = [p.name for p in self.purposes]
@@ -176,6 +214,9 @@ def load_config(data_dir: Path) -> ArchiveConfig:
 
 DEFAULT_CONFIG_TOML: Final = """\
 # commarchive archive configuration. Changes take effect at the next start.
+# This is the default policy of a Benelux telecom/hosting company; every
+# retention below counts from when the call or e-mail happened. Review it with
+# your data protection officer before going live.
 organisation = "Example Hosting"
 # The company's own e-mail domains; every other address is a data subject.
 internal_domains = ["example.com"]
@@ -183,14 +224,23 @@ internal_domains = ["example.com"]
 internal_numbers = ["+3120555"]
 internal_sip_domains = ["pbx.example.com"]
 default_region = "NL"
+# The forms of your customer numbers (regular expressions, matched whole, ignoring
+# case). With e-mail addresses, phone numbers and SIP URIs, these are the only
+# identifiers a data-subject request may name: a bare name or year is refused.
+customer_number_patterns = ['K-\\d{4,10}']
 request_deadline_days = 30
 
+# Quality monitoring (Art. 6(1)(f) legitimate interest): reviewers score a sample
+# within weeks; six months covers the review cycle, calibration and an agent's
+# dispute of a score. Ends on objection (Art. 21).
 [purposes.quality]
 description = "Quality monitoring of customer contact"
 lawful_basis = "legitimate_interest"
-retention_days = 90
+retention_days = 183
 roles = ["quality"]
 
+# Agent training (legitimate interest), only through the anonymised view (redacted
+# text, bleeped audio): one year, one yearly training programme. Ends on objection.
 [purposes.training]
 description = "Training of customer-service agents with anonymised samples"
 lawful_basis = "legitimate_interest"
@@ -198,14 +248,50 @@ retention_days = 365
 roles = ["trainer"]
 anonymised = true
 
+# Order details (Art. 6(1)(b) contract): what a customer ordered, changed or
+# cancelled, kept two years, the period in which Dutch practice sees disputes
+# about a delivered service raised (Art. 7:23/7:28 BW). Retention runs from the
+# conversation, not from the end of the contract: lengthen it if your contracts
+# run longer. Objection does not end it; erasure on request does.
+[purposes.order]
+description = "Recording order details: what the customer ordered, changed or cancelled"
+lawful_basis = "contract"
+retention_days = 730
+roles = ["legal"]
+
+# Legal obligations (Art. 6(1)(c)): billing and payment records under the fiscal
+# retention duty, seven years (Art. 52 AWR, NL; Belgium requires ten years for
+# accounting records since 2023 (Art. III.88 WER): set 3650 for a Belgian entity),
+# and disclosures to authorities. Blocks erasure on request (Art. 17(3)(b)).
 [purposes.legal]
-description = "Legal obligations: order records, disclosures to authorities"
+description = "Legal obligations: billing and fiscal records, disclosures to authorities"
 lawful_basis = "legal_obligation"
 retention_days = 2555
 roles = ["legal"]
 
 # Tagging rules: an item gets the purposes of every rule it matches.
 # Conditions: channel, direction, party_domain, party_number_prefix, mailbox.
+# Ordinary support mail and calls get quality and training only; order details
+# and legal obligations come from the mailboxes and queues that carry them.
 [[tagging.rules]]
-purposes = ["quality", "training", "legal"]
+purposes = ["quality", "training"]
+
+# The orders and sales mailboxes: order details.
+[[tagging.rules]]
+purposes = ["order"]
+mailbox = "orders@example.com"
+
+[[tagging.rules]]
+purposes = ["order"]
+mailbox = "sales@example.com"
+
+# Billing: invoices and payment arrangements, by mail and on the billing queue.
+[[tagging.rules]]
+purposes = ["legal"]
+mailbox = "billing@example.com"
+
+[[tagging.rules]]
+purposes = ["legal"]
+channel = "call"
+party_number_prefix = "+31205550300"
 """

@@ -1,5 +1,8 @@
 """Legal holds: on items, on a data subject, or on a search.
 
+A hold by subject or by search covers only items the legal role may see
+(items carrying one of its purposes), later items of the subject included, so
+it can neither reveal nor freeze items tagged for quality or training only.
 A hold keeps its items from the sweeper, erasure and objection until it is
 lifted; placing and lifting are audited with the case reference. Where the
 object store supports it (S3 Object Lock) the blobs get a storage-level legal
@@ -24,6 +27,7 @@ from archive.index import SearchQuery, hit_pages
 from archive.model import HoldScope, now_utc
 from archive.rights.subjects import find_subject
 from archive.service import Archive
+from archive.standing import hold_purposes, legal_visible
 
 SEARCH_PAGE_ITEMS: Final = 500
 MAX_HOLD_ITEMS: Final = 100_000
@@ -69,7 +73,7 @@ def _search_all(archive: Archive, text: str) -> list[str]:
     ids of, items tagged only for quality or training.
     """
     found: dict[str, None] = {}
-    query = SearchQuery(text=text, purposes=archive.config.purposes_for_role(Role.LEGAL),
+    query = SearchQuery(text=text, purposes=hold_purposes(archive.config),
                         include_restricted=True)
     try:
         for ids in hit_pages(archive.index, query, SEARCH_PAGE_ITEMS):
@@ -123,7 +127,10 @@ def place_hold(
     elif subject is not None:
         match = find_subject(archive, subject)
         norm_subject = match.identifier
-        scope, target, ids = HoldScope.SUBJECT, match.identifier, list(match.item_ids)
+        scope, target = HoldScope.SUBJECT, match.identifier
+        with archive.catalog.read() as conn:
+            visible = legal_visible(conn, match.item_ids, archive.config)
+        ids = [i for i in match.item_ids if i in visible]
     else:
         assert query is not None
         if not query.strip():

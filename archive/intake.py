@@ -94,6 +94,7 @@ class CommittedGroup:
     results: list[IngestResult | Exception | None]
     fresh: list[int] = field(default_factory=list)  # committed as new items
     later: list[int] = field(default_factory=list)  # re-deliveries, for finish_group
+    refused: list[int] = field(default_factory=list)  # a standing objection left no purpose
     held: set[str] = field(default_factory=set)
     asked: set[str] = field(default_factory=set)
     indexed: list[IndexDoc] = field(default_factory=list)  # for recheck_group
@@ -248,11 +249,12 @@ class Intake:
                     else:
                         seen.add(p.dedupe)
                         done.fresh.append(i)
+                objected = self._apply_objections(tx.conn, items, done)
                 group = [items[i] for i in done.fresh]
                 if group:
                     self._insert_items(tx.conn, group, now)
                     subjects = {f.item_id: f.subjects.keys() for f in group}
-                    done.held = standing.hold_by_subject(tx.conn, subjects)
+                    done.held = standing.hold_by_subject(tx.conn, subjects, self._vault.config)
                     done.asked = standing.restrict_by_subject(tx.conn, subjects, now)
                     self._indexer.clear_flags(tx.conn)
                     tx.event_many([
@@ -260,8 +262,11 @@ class Intake:
                          "item_ids": [f.item_id],
                          "detail": {"source": f.new.source, "channel": f.new.channel.value,
                                     "purposes": [t.purpose for t in f.tags],
+                                    "objected": sorted(objected.get(f.item_id, ())),
                                     "status": f.new.status.value}}
                         for f in group])
+            for i in done.refused:  # refused by a standing objection: nothing stored
+                self.abandon(items[i])
         except sa.exc.IntegrityError:
             # Lost a race with a concurrent delivery (another process) of one of these:
             # one by one, the loser merges into the winner.
@@ -278,6 +283,31 @@ class Intake:
             done.fresh, done.later = [], []
             done.results[:] = [temporary(exc) for _ in items]
         return done
+
+    @staticmethod
+    def _apply_objections(
+        conn: Connection, items: Sequence[PreparedItem], done: CommittedGroup
+    ) -> dict[str, set[str]]:
+        """Standing objections (Art. 21, 7(3)) of the new items' subjects: the objected
+        purposes' tags and wrapped keys never reach the catalog, so the key is gone with
+        the prepared item. An item left with no purpose is refused like one no rule
+        applies to. Returns what was taken from each item."""
+        objected = standing.objected_purposes(
+            conn, {items[i].item_id: items[i].subjects.keys() for i in done.fresh})
+        for i in list(done.fresh):
+            f = items[i]
+            gone = objected.get(f.item_id)
+            if not gone:
+                continue
+            f.tags = [t for t in f.tags if t.purpose not in gone]
+            f.wrapped = [w for w in f.wrapped if w.purpose not in gone]
+            if not f.tags:
+                done.fresh.remove(i)
+                done.refused.append(i)
+                done.results[i] = InvalidRequest(
+                    "a data subject of this item objected to every purpose it would have "
+                    f"({', '.join(sorted(gone))}); not archived")
+        return objected
 
     def _insert_items(self, conn: Connection, fresh: Sequence[PreparedItem], now: datetime) -> None:
         """The catalog rows of new items, one statement per table for the whole group."""
@@ -304,7 +334,7 @@ class Intake:
             if unparsed:
                 # Nobody has checked what an unparsable message contains: privacy first.
                 restrictions.append({
-                    "item_id": f.item_id, "reason": f"unparsed: {new.status_reason or 'unknown'}",
+                    "item_id": f.item_id, "reason": standing.unparsed_reason(new.status_reason),
                     "created_by": SYSTEM_ACTOR, "created_at": now})
             parts.extend(f.part_rows)
             parties.extend(_party_rows(f.item_id, new.parties))
@@ -423,8 +453,12 @@ class Intake:
             if merged:
                 subjects = vault.subject_ids(fresh)
                 _add_subjects(tx.conn, item_id, subjects)
-                standing.hold_by_subject(tx.conn, {item_id: subjects.keys()})
+                standing.hold_by_subject(tx.conn, {item_id: subjects.keys()}, vault.config)
                 standing.restrict_by_subject(tx.conn, {item_id: subjects.keys()}, now_utc())
+                objected = standing.objected_purposes(tx.conn, {item_id: subjects.keys()})
+                if objected:
+                    # Left with no purpose, the item is purged by the next sweep.
+                    vault.shred(tx.conn, item_id, purposes=objected[item_id])
                 self._indexer.mark_dirty(tx.conn, [item_id])
             tx.event(actor=actor, role=Role.INGEST.value, action="ingest_duplicate",
                      item_ids=[item_id], detail={"source": new.source, "merged_parties": merged})

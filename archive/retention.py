@@ -4,7 +4,8 @@ A purpose tag whose ``retain_until`` has passed is dropped by destroying that
 purpose's wrapped DEK, so the roles behind it lose access cryptographically.
 When an item has no purpose left it is purged: keys, index document, catalog
 rows and blobs go; a tombstone without personal data stays. An active legal
-hold blocks both.
+hold blocks both; so does a data subject's restriction (Art. 18: stored, not
+processed), until it is lifted and the next sweep takes the item.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from archive.catalog import held_item_ids
 from archive.errors import ErrorCode
 from archive.model import now_utc
 from archive.service import Archive
-from archive.standing import refresh_subject_holds
+from archive.standing import refresh_subject_holds, restricted_by_request
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ class SweepReport:
     purged: list[str] = field(default_factory=list)
     #: Items with expired tags kept because of an active legal hold.
     held: list[str] = field(default_factory=list)
+    #: Items with expired tags left alone because of a restriction (Art. 18).
+    restricted: list[str] = field(default_factory=list)
     #: (item id, reason) that could not be processed this round; retried next sweep.
     failed: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -65,6 +68,7 @@ class SweepReport:
             "dropped": [{"item_id": i, "purpose": p} for i, p in self.dropped],
             "purged": list(self.purged),
             "held": list(self.held),
+            "restricted": list(self.restricted),
             "failed": [{"item_id": i, "reason": r} for i, r in self.failed],
             "seconds": round(self.seconds, 3),
             "items_per_second": round(self.examined / self.seconds, 1) if self.seconds else None,
@@ -105,7 +109,7 @@ def purge_items(
         return purged, failed, seq
     with archive.vault.write() as tx:
         conn = tx.conn
-        refresh_subject_holds(conn)
+        refresh_subject_holds(conn, archive.config)
         held = held_item_ids(conn, candidates)
         for item_id in candidates:
             if item_id in held:
@@ -176,7 +180,7 @@ def sweep(
         held = held_item_ids(conn, due) if due else set()
     if not dry_run and due:
         with archive.catalog.write() as conn:
-            if refresh_subject_holds(conn):
+            if refresh_subject_holds(conn, archive.config):
                 held = held_item_ids(conn, due)
     report.examined = len(due)
     ids = list(due)
@@ -190,7 +194,8 @@ def sweep(
             actor=actor, role=SWEEP_ROLE, action="sweep",
             item_ids=sorted({i for i, _ in report.dropped} | set(report.purged)),
             detail={"now": now.isoformat(), "dropped": len(report.dropped),
-                    "purged": len(report.purged), "held": len(report.held)},
+                    "purged": len(report.purged), "held": len(report.held),
+                    "restricted": len(report.restricted)},
         )
         report.audit_seq = event.seq
         archive.catalog.checkpoint()
@@ -202,7 +207,9 @@ def _sweep_chunk(
     archive: Archive, chunk: Sequence[str], due: dict[str, list[str]], held: set[str],
     report: SweepReport, *, actor: str, now: datetime, dry_run: bool,
 ) -> None:
+    """One batch; held and restricted items are reported and left as they are."""
     with archive.catalog.read() as conn:
+        restricted = restricted_by_request(conn, chunk)
         carried: dict[str, set[str]] = {}
         for item_id, purpose in conn.execute(
             sa.select(cat.purpose_tags.c.item_id, cat.purpose_tags.c.purpose)
@@ -212,6 +219,9 @@ def _sweep_chunk(
     to_drop: dict[str, list[str]] = {}
     to_purge: list[str] = []
     for item_id in chunk:
+        if item_id in restricted:
+            report.restricted.append(item_id)
+            continue
         if item_id in held:
             report.held.append(item_id)
             continue
@@ -233,7 +243,11 @@ def _sweep_chunk(
         with archive.vault.write() as tx:
             conn = tx.conn
             still_held = held_item_ids(conn, to_drop)
+            now_restricted = restricted_by_request(conn, to_drop)
             for item_id, purposes in to_drop.items():
+                if item_id in now_restricted:
+                    report.restricted.append(item_id)
+                    continue
                 if item_id in still_held:
                     report.held.append(item_id)
                     continue

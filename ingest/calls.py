@@ -11,6 +11,12 @@ A PBX file (WAV plus JSON sidecar) has one way in, whoever hands it over::
 
     ingest_call_file(archive, audio, sidecar, source="dropfolder", actor=...)
 
+The same audio uploaded again is one item: a sidecar with the same call id (or
+none) merges its new parties into it; one with another call id is refused
+(``CallInputError``), since the same audio cannot be two calls. A channel map
+names whose voice is on which channel; a party it does not name gets no
+channel, so a mono ``customer`` recording is never labelled the agent's.
+
 Exceptions (see :mod:`ingest.errors`)::
 
     CallInputError     a sidecar or audio file that cannot become a call item
@@ -80,6 +86,8 @@ class CallRecording:
     ended_at: datetime | None = None
     call_id: str | None = None
     dedupe_key: str | None = None
+    #: Groups the recordings of one call (a PBX file's call id); catalog metadata.
+    thread_key: str | None = None
     direction: Direction | None = None
     status: ItemStatus = ItemStatus.OK
     status_reason: str | None = None
@@ -173,6 +181,7 @@ def build_call_item(rec: CallRecording, config: ArchiveConfig) -> NewItem:
         status=rec.status,
         status_reason=rec.status_reason,
         dedupe_key=rec.dedupe_key,
+        thread_key=rec.thread_key,
         details=details,
         sections=[Section(kind="parties", text="\n".join(unique_terms))] if unique_terms else [],
         extra_parts=dict(rec.extra_parts),
@@ -273,12 +282,17 @@ def recording_from_file(
         raise CallInputError("sidecar 'channels' does not match the audio's channel count")
 
     def channel_of(key: str, address: str | None, side: Side | None) -> int | None:
+        """The channel the map gives this party; a party the map does not name has
+        none (a mono ``customer`` channel is never the agent's too)."""
+        if side is None and address is not None:
+            addr = normalise_party_address(config, address)
+            side = Side.AGENT if is_internal(config, addr) else Side.CUSTOMER
         for index, name in enumerate(mapping):
             if name in (key, address) or (name == "agent" and side is Side.AGENT):
                 return index
             if name == "customer" and side is Side.CUSTOMER:
                 return index
-        return 0 if nch == 1 else None
+        return 0 if nch == 1 and not mapping else None
 
     agent = sidecar.agent
     from_side = to_side = None
@@ -323,6 +337,7 @@ def recording_from_file(
         channel_labels=labels,
         call_id=sidecar.call_id,
         dedupe_key=f"file:{digest}",
+        thread_key=f"call:{sidecar.call_id}" if sidecar.call_id else None,
         direction=sidecar.direction,
         details={"file_sha256": digest, "agent": agent} if agent else {"file_sha256": digest},
     )
@@ -366,5 +381,26 @@ def ingest_call_file(
         info = parse_sidecar(sidecar)
     wav = audio.read_bytes() if isinstance(audio, Path) else audio
     rec = recording_from_file(wav, info, source=source, config=archive.config)
-    result = archive.ingest(build_call_item(rec, archive.config), actor=actor)
+    new = build_call_item(rec, archive.config)
+    _refuse_another_call(archive, new)
+    result = archive.ingest(new, actor=actor)
     return CallFileResult(result, round(rec.duration_s, 3), len(rec.channels))
+
+
+def _refuse_another_call(archive: Archive, new: NewItem) -> None:
+    """A re-upload of archived audio merges its new parties (as a re-delivered e-mail
+    merges its recipients), but only as the same call: a sidecar with another call id
+    for the very same audio is a mix-up for a person to sort out, not new metadata to
+    fold in silently (nor a second copy to keep)."""
+    if new.dedupe_key is None or new.thread_key is None:
+        return
+    existing, _ = archive.vault.known(new.dedupe_key)
+    if existing is None:
+        return
+    archived = archive.record(existing).thread_key
+    if archived is not None and archived != new.thread_key:
+        raise CallInputError(
+            f"this audio is already archived as item {existing} with call id "
+            f"{archived.removeprefix('call:')!r}; the sidecar's call id "
+            f"{new.thread_key.removeprefix('call:')!r} differs, so it was not merged: "
+            "check which call the file belongs to")

@@ -13,7 +13,7 @@ import pytest
 import keys
 from archive.anchors.file import FileAnchor
 from archive.catalog import Catalog, sqlite_url
-from archive.config import ArchiveConfig, Role
+from archive.config import ArchiveConfig, Role, TaggingRule
 from archive.index import SearchIndex
 from archive.index.memory import MemoryIndex
 from archive.index.sqlite import SqliteIndex
@@ -30,10 +30,14 @@ pytest_plugins = ["tests.subjects"]
 #: missing tool or service fails the test instead of skipping it.
 IN_CI: Final = in_ci()
 
+#: Every item is also tagged ``legal`` here, so every reader role has items to read;
+#: the shipped default policy (``archive.config.DEFAULT_RULES``) tags support
+#: contact for quality and training only (tests/archive/test_config.py).
 TEST_CONFIG = ArchiveConfig(
     internal_domains=("example.com",),
     internal_numbers=("+3120555",),
     internal_sip_domains=("pbx.example.com",),
+    rules=(TaggingRule(purposes=("quality", "training", "legal")),),
 )
 
 

@@ -15,11 +15,13 @@ from typing import Any
 
 from archive.catalog import held_item_ids
 from archive.errors import ErrorCode
-from archive.model import ItemRecord, now_utc
+from archive.model import now_utc
 from archive.retention import PurgeReason, purge_items
 from archive.rights.subjects import (
+    OTHER_SUBJECTS,
     PRIVACY,
     Identifiers,
+    belongs_to_others,
     find_subject,
     item_summary,
     recipients_to_notify,
@@ -38,10 +40,14 @@ class ErasureCertificate:
     kept: list[dict[str, Any]] = field(default_factory=list)
     recipients_to_notify: list[dict[str, Any]] = field(default_factory=list)
     audit_seq: int | None = None
+    #: Only what would be erased and kept: nothing was changed.
+    dry_run: bool = False
 
     def public(self) -> dict[str, Any]:
         return {
-            "certificate": "erasure (GDPR Art. 17)",
+            "certificate": "erasure (GDPR Art. 17)" + (
+                " - DRY RUN: nothing was changed" if self.dry_run else ""),
+            "dry_run": self.dry_run,
             "subject": self.subject,
             "request_id": self.request_id,
             "issued_at": self.issued_at.isoformat(),
@@ -56,16 +62,10 @@ class ErasureCertificate:
         }
 
 
-def _other_subjects(archive: Archive, record: ItemRecord, identifier: str) -> bool:
-    """Whether a party of the item is a data subject other than ``identifier``."""
-    ids = archive.vault.subject_ids(record.parties)
-    return any(i != identifier for i in ids)
-
-
 def erase_subject(
     archive: Archive, identifier: Identifiers, *, actor: str, role: str = PRIVACY,
     request_id: int | None = None, mentions: bool = True, now: datetime | None = None,
-    erase_others: bool = False,
+    erase_others: bool = False, dry_run: bool = False,
 ) -> ErasureCertificate:
     """Crypto-shred and purge the subject's items, refusing item by item (Art. 17(3)).
 
@@ -74,16 +74,23 @@ def erase_subject(
     An item that only mentions the subject but has another data subject as a
     party is someone else's communication: it is kept and listed for review
     (``other_subjects``) unless ``erase_others``.
+
+    A ``dry_run`` answers the same certificate (what would be erased, what
+    kept and why) without changing anything, audited as ``erase_dry_run``.
     """
     now = now or now_utc()
     match = find_subject(archive, identifier, mentions=mentions)
     ids = match.item_ids
     recipients = recipients_to_notify(archive, ids)
     cert = ErasureCertificate(match.identifier, now, actor, request_id,
-                              recipients_to_notify=recipients)
-    with archive.catalog.write() as conn:
-        refresh_subject_holds(conn)
-        held = held_item_ids(conn, ids)
+                              recipients_to_notify=recipients, dry_run=dry_run)
+    if dry_run:
+        with archive.catalog.read() as conn:
+            held = held_item_ids(conn, ids)
+    else:
+        with archive.catalog.write() as conn:
+            refresh_subject_holds(conn, archive.config)
+            held = held_item_ids(conn, ids)
     records = archive.vault.records_of(ids)
     cases = archive.vault.hold_cases(sorted(held))
     purge: list[str] = []
@@ -93,9 +100,8 @@ def erase_subject(
         if record is None:
             continue
         summary = {**item_summary(record), "match": match.match_of(item_id)}
-        if (not erase_others and item_id not in match.party_items
-                and _other_subjects(archive, record, match.identifier)):
-            cert.kept.append({**summary, "reason": "other_subjects",
+        if not erase_others and belongs_to_others(archive, match, record):
+            cert.kept.append({**summary, "reason": OTHER_SUBJECTS,
                               "detail": "only mentions the subject; other data subjects are "
                                         "parties: review and annotate or redact instead"})
             continue
@@ -107,14 +113,15 @@ def erase_subject(
                  if t.retain_until > now and _blocks_erasure(archive, t.purpose)]
         if legal:
             drop = sorted(record.purpose_names - {t.purpose for t in legal})
-            with archive.catalog.write() as conn:
+            with (archive.catalog.read() if dry_run else archive.catalog.write()) as conn:
                 if item_id in held_item_ids(conn, [item_id]):
                     cert.kept.append({**summary, "reason": ErrorCode.LEGAL_HOLD.value,
                                       "detail": "placed under legal hold meanwhile"})
                     continue
-                archive.vault.shred(conn, item_id, purposes=drop)
-                archive.indexer.mark_dirty(conn, [item_id])
-            partial.append(item_id)
+                if not dry_run:
+                    archive.vault.shred(conn, item_id, purposes=drop)
+                    archive.indexer.mark_dirty(conn, [item_id])
+                    partial.append(item_id)
             cert.kept.append({
                 **summary, "reason": ErrorCode.LEGAL_OBLIGATION.value,
                 "detail": "kept for a legal obligation (Art. 17(3)(b)) until "
@@ -126,10 +133,15 @@ def erase_subject(
         purge.append(item_id)
     if partial:
         archive.indexer.index_items(partial)
-    purged, failed, _ = purge_items(
-        archive, purge, reason=PurgeReason.ERASURE, actor=actor, role=role,
-        subject=match.identifier, reference=str(request_id) if request_id else None, now=now,
-    )
+    failed: list[tuple[str, str]] = []
+    if dry_run:
+        purged = list(purge)
+    else:
+        purged, failed, _ = purge_items(
+            archive, purge, reason=PurgeReason.ERASURE, actor=actor, role=role,
+            subject=match.identifier, reference=str(request_id) if request_id else None,
+            now=now,
+        )
     done = set(purged)
     for item_id in purge:
         record = records[item_id]
@@ -140,7 +152,8 @@ def erase_subject(
         summary = {**item_summary(records[item_id]), "match": match.match_of(item_id)}
         cert.kept.append({**summary, "reason": why, "detail": "not erased; retry"})
     event = archive.vault.record_event(
-        actor=actor, role=role, action="erase", subject=match.identifier,
+        actor=actor, role=role, action="erase_dry_run" if dry_run else "erase",
+        subject=match.identifier,
         item_ids=[e["item_id"] for e in cert.erased],
         detail={"request_id": request_id, "erased": len(cert.erased),
                 "identifiers": list(match.identifiers),
@@ -148,7 +161,8 @@ def erase_subject(
                 "recipients": [r["recipient"] for r in recipients]},
     )
     cert.audit_seq = event.seq
-    archive.catalog.checkpoint()
+    if not dry_run:
+        archive.catalog.checkpoint()
     return cert
 
 

@@ -3,6 +3,12 @@
 The ZIP (``index.json``, originals, transcripts, rectifications, vCon per
 conversation, a plain-language summary) is produced chunk by chunk in memory:
 no plaintext touches the disk here; the caller chooses where the bytes go.
+
+An item that only mentions the requester while other data subjects are its
+parties is someone else's communication (Art. 15(4)): it is listed with
+``"redacted": true`` and only its text goes out, with every party's names,
+addresses and numbers redacted; with no text to show (a call not yet
+transcribed) it is listed for manual review instead.
 """
 
 from __future__ import annotations
@@ -15,19 +21,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, Final
 
+from archive.anonymise import Redactor
 from archive.model import ItemRecord, TranscriptStatus, now_utc
 from archive.rights.subjects import (
     PRIVACY,
     Identifiers,
     SubjectMatch,
+    belongs_to_others,
     disclosures_by_item,
     find_subject,
 )
 from archive.service import Archive
-from archive.vault import PART_DETAILS, PART_ORIGINAL, PART_TRANSCRIPT, PART_TRANSCRIPT_TEXT
+from archive.vault import (
+    PART_DETAILS,
+    PART_INDEX,
+    PART_ORIGINAL,
+    PART_TRANSCRIPT,
+    PART_TRANSCRIPT_TEXT,
+)
 from archive.vcon import ConversationPart, build_vcon, conversation_key
 
 EXPORT_FORMAT: Final = "commarchive-subject-export/1"
+#: The sections of an item's text a redacted copy shows (never the party list).
+_TEXT_SECTIONS: Final = ("subject", "body", "attachment")
 
 
 class _Chunks(io.RawIOBase):
@@ -107,10 +123,18 @@ def _zip_chunks(archive: Archive, match: SubjectMatch, now: datetime,
     disclosures = disclosures_by_item(archive, list(records))
     entries: list[dict[str, Any]] = []
     conversations: dict[str, list[ConversationPart]] = {}
+    redacted: list[str] = []
+    review: list[str] = []
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for record in sorted(records.values(), key=lambda r: (r.started_at, r.id)):
             base = f"items/{record.id}"
             shared = disclosures.get(record.id, [])
+            if belongs_to_others(archive, match, record):
+                entry = _redacted_entry(archive, zf, record, match, shared, base)
+                entries.append(entry)
+                (redacted if entry["files"] else review).append(record.id)
+                yield sink.take()
+                continue
             part, dek, raw = _unsealed(archive, record, shared)
             details, notes = part.details, part.annotations
             files = [f"{base}/original.{_ext(record.content_type)}", f"{base}/details.json"]
@@ -138,7 +162,7 @@ def _zip_chunks(archive: Archive, match: SubjectMatch, now: datetime,
                 "restricted": record.restricted, "held": record.held,
                 "disclosed_to": shared, "rectifications": notes,
                 "transcript_status": record.transcript_status.value,
-                "files": files,
+                "files": files, "redacted": False,
             })
             conversations.setdefault(conversation_key(record), []).append(part)
             yield sink.take()
@@ -166,6 +190,8 @@ def _zip_chunks(archive: Archive, match: SubjectMatch, now: datetime,
                 for p in archive.config.purposes
             ],
             "items": entries,
+            "redacted_items": redacted,
+            "review_items": review,
             "vcon": vcon_files,
         }
         zf.writestr("index.json", json.dumps(index, ensure_ascii=False, indent=2))
@@ -201,10 +227,54 @@ def _summary_text(index: dict[str, Any]) -> str:
             lines.append(f"      correction noted {note['created_at'][:10]}: {note['text']}")
         if item["restricted"]:
             lines.append("      processing restricted at your request")
+        if item["redacted"]:
+            lines.append("      another person's message that mentions you: "
+                         + ("its text, with their names, addresses and numbers redacted"
+                            if item["files"] else
+                            "listed for a manual review; we will send what concerns you"))
+    if index["redacted_items"] or index["review_items"]:
+        lines += ["", f"{len(index['redacted_items'])} item(s) belong to other people and only "
+                  "mention you: to protect their rights (GDPR Art. 15(4)) they are included "
+                  "redacted (items/<id>/redacted.txt), not in full; "
+                  f"{len(index['review_items'])} more are listed for a manual review."]
     lines += ["", "index.json holds the same in machine-readable form; vcon/ holds each "
               "conversation in the IETF vCon format; items/ holds the originals and "
               "transcripts.", ""]
     return "\n".join(lines)
+
+
+def _redacted_entry(
+    archive: Archive, zf: zipfile.ZipFile, record: ItemRecord, match: SubjectMatch,
+    shared: list[dict[str, Any]], base: str,
+) -> dict[str, Any]:
+    """Another subject's item in the requester's export: its text with every party's
+    names, addresses and numbers redacted, no original, no party list."""
+    redactor = Redactor.for_parties(record.parties)
+    dek = archive.vault.dek(record.id)
+    part = json.loads(archive.vault.unseal(record.id, PART_INDEX, dek))
+    texts = [str(s["text"]) for s in part.get("sections", [])
+             if s.get("kind") in _TEXT_SECTIONS and s.get("text")]
+    if record.transcript_status is TranscriptStatus.DONE:
+        texts.append(archive.vault.unseal(record.id, PART_TRANSCRIPT_TEXT, dek).decode())
+    files: list[str] = []
+    if any(t.strip() for t in texts):
+        files.append(f"{base}/redacted.txt")
+        zf.writestr(files[0], redactor.redact("\n\n".join(texts)))
+    title = str(part.get("title") or "")
+    return {
+        "id": record.id, "channel": record.channel.value,
+        "direction": record.direction.value, "source": record.source,
+        "started_at": record.started_at.isoformat(),
+        "ended_at": record.ended_at.isoformat() if record.ended_at else None,
+        "archived_at": record.ingested_at.isoformat(),
+        "match": match.match_of(record.id),
+        "subject_line": redactor.redact(title) if title else None,
+        "purposes": _purpose_json(archive, record),
+        "restricted": record.restricted, "held": record.held,
+        "disclosed_to": shared, "rectifications": [],
+        "transcript_status": record.transcript_status.value,
+        "files": files, "redacted": True, "review": not files,
+    }
 
 
 def export_subject(
@@ -229,6 +299,8 @@ def vcons_of(archive: Archive, identifier: Identifiers, *, actor: str,
     disclosures = disclosures_by_item(archive, list(records))
     groups: dict[str, list[ConversationPart]] = {}
     for record in sorted(records.values(), key=lambda r: (r.started_at, r.id)):
+        if belongs_to_others(archive, match, record):
+            continue  # someone else's conversation: only in the redacted ZIP export
         part, _, _ = _unsealed(archive, record, disclosures.get(record.id, []))
         groups.setdefault(conversation_key(record), []).append(part)
     now = now_utc()

@@ -199,7 +199,13 @@ def close_request(
     return _request_json(row, now)
 
 
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None
+
+
 def purposes_report(archive: Archive, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The Art. 30 record: per purpose its lawful basis, retention and roles, how many
+    items carry it, how many are past retention, and when the oldest one happened."""
     now = now or now_utc()
     with archive.catalog.read() as conn:
         counts: dict[str, int] = dict(conn.execute(
@@ -209,11 +215,17 @@ def purposes_report(archive: Archive, *, now: datetime | None = None) -> list[di
             sa.select(cat.purpose_tags.c.purpose, sa.func.count())
             .where(cat.purpose_tags.c.retain_until <= now)
             .group_by(cat.purpose_tags.c.purpose)).all())
+        oldest: dict[str, datetime] = {
+            str(purpose): started for purpose, started in conn.execute(
+                sa.select(cat.purpose_tags.c.purpose, sa.func.min(cat.items.c.started_at))
+                .join(cat.items, cat.items.c.id == cat.purpose_tags.c.item_id)
+                .group_by(cat.purpose_tags.c.purpose))}
     return [
         {"purpose": p.name, "description": p.description,
          "lawful_basis": p.lawful_basis.value, "retention_days": p.retention_days,
          "roles": [r.value for r in p.roles], "anonymised": p.anonymised,
          "stops_on_objection": p.stops_on_objection, "blocks_erasure": p.blocks_erasure,
-         "items": int(counts.get(p.name, 0)), "items_past_retention": int(expired.get(p.name, 0))}
+         "items": int(counts.get(p.name, 0)), "items_past_retention": int(expired.get(p.name, 0)),
+         "oldest_item": _iso(oldest.get(p.name))}
         for p in archive.config.purposes
     ]

@@ -1,10 +1,10 @@
 """Restriction (Art. 18), objection (Art. 21) and consent withdrawal (Art. 7(3)).
 
 A restriction keeps the items stored but out of search, review and training
-samples, and also covers the subject's items archived later
-(``archive.standing``). An objection or withdrawal drops the purposes that
-rest on legitimate interest or consent, destroying their keys; an item left
-with no purpose is purged.
+samples. An objection or withdrawal drops the purposes that rest on
+legitimate interest or consent, destroying their keys; an item left with no
+purpose is purged. Both also cover the subject's items archived later
+(``archive.standing``).
 """
 
 from __future__ import annotations
@@ -20,9 +20,16 @@ from archive.catalog import held_item_ids
 from archive.errors import ErrorCode, InvalidRequest
 from archive.model import now_utc
 from archive.retention import PurgeReason, purge_items
-from archive.rights.subjects import PRIVACY, Identifiers, find_subject, recipients_to_notify
+from archive.rights.subjects import (
+    OTHER_SUBJECTS,
+    PRIVACY,
+    Identifiers,
+    belongs_to_others,
+    find_subject,
+    recipients_to_notify,
+)
 from archive.service import Archive
-from archive.standing import refresh_subject_holds
+from archive.standing import record_objection, refresh_subject_holds
 
 
 def restrict_subject(
@@ -95,13 +102,18 @@ def lift_restriction(
 def object_subject(
     archive: Archive, identifier: Identifiers, *, actor: str, role: str = PRIVACY,
     purposes: Sequence[str] | None = None, withdrawal: bool = False,
-    request_id: int | None = None, now: datetime | None = None,
+    request_id: int | None = None, now: datetime | None = None, include_others: bool = False,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     """Art. 21 / 7(3): drop the objected purposes from the subject's items, keys destroyed.
 
     By default every purpose based on legitimate interest or consent. Legal
     purposes stay; an item left with no purpose is purged. A held item keeps
-    its keys unless another purpose remains to carry it.
+    its keys unless another purpose remains to carry it. As with erasure, an
+    item that only mentions the subject while another data subject is a party
+    is someone else's communication: kept and listed (``other_subjects``)
+    unless ``include_others``. A ``dry_run`` answers what would be dropped,
+    purged and kept without changing anything, audited as such.
     """
     now = now or now_utc()
     if purposes is None:
@@ -125,9 +137,12 @@ def object_subject(
     to_purge: list[str] = []
     reindex: list[str] = []
     action = "consent_withdrawal" if withdrawal else "objection"
+    if dry_run:
+        action += "_dry_run"
     with archive.vault.write() as tx:
         conn = tx.conn
-        refresh_subject_holds(conn)
+        if not dry_run:
+            refresh_subject_holds(conn, archive.config)
         held = held_item_ids(conn, ids)
         for item_id in ids:
             record = records.get(item_id)
@@ -137,26 +152,40 @@ def object_subject(
             left = record.purpose_names - set(drop)
             if not drop:
                 continue
+            if not include_others and belongs_to_others(archive, match, record):
+                kept.append({"item_id": item_id, "reason": OTHER_SUBJECTS})
+                continue
             if not left and item_id in held:
                 kept.append({"item_id": item_id, "reason": ErrorCode.LEGAL_HOLD.value,
                              "purposes": drop})
                 continue
-            archive.vault.shred(conn, item_id, purposes=drop)
+            if not dry_run:
+                archive.vault.shred(conn, item_id, purposes=drop)
             dropped.extend({"item_id": item_id, "purpose": p} for p in drop)
             (reindex if left else to_purge).append(item_id)
-        if reindex:
+        if not dry_run:
+            record_objection(conn, match.identifiers or (match.identifier,), chosen,
+                             withdrawal=withdrawal, actor=actor, now=now,
+                             request_id=request_id)
+        if reindex and not dry_run:
             archive.indexer.mark_dirty(conn, reindex)
         event = tx.event(
             actor=actor, role=role, action=action, subject=match.identifier,
             item_ids=sorted({d["item_id"] for d in dropped}),
-            detail={"purposes": chosen, "request_id": request_id,
+            detail={"purposes": chosen, "request_id": request_id, "dry_run": dry_run,
                     "dropped": len(dropped), "kept": kept})
-    if reindex:
-        archive.indexer.index_items(reindex)
-    purged, failed, _ = purge_items(
-        archive, to_purge, reason=PurgeReason.OBJECTION, actor=actor, role=role,
-        subject=match.identifier, reference=str(request_id) if request_id else None, now=now)
-    archive.catalog.checkpoint()
-    return {"subject": match.identifier, "purposes": chosen, "dropped": dropped,
-            "purged": purged, "kept": kept + [{"item_id": i, "reason": r} for i, r in failed],
+    failed: list[tuple[str, str]] = []
+    if dry_run:
+        purged = to_purge
+    else:
+        if reindex:
+            archive.indexer.index_items(reindex)
+        purged, failed, _ = purge_items(
+            archive, to_purge, reason=PurgeReason.OBJECTION, actor=actor, role=role,
+            subject=match.identifier, reference=str(request_id) if request_id else None,
+            now=now)
+        archive.catalog.checkpoint()
+    return {"subject": match.identifier, "purposes": chosen, "dry_run": dry_run,
+            "dropped": dropped, "purged": purged,
+            "kept": kept + [{"item_id": i, "reason": r} for i, r in failed],
             "audit_seq": event.seq}

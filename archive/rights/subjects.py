@@ -16,15 +16,17 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from archive import catalog as cat
-from archive.config import Role
+from archive.config import ArchiveConfig, Role
 from archive.errors import ErrorCode, InvalidRequest, SearchIndexError
 from archive.index import SearchQuery, hit_pages
 from archive.model import AddressKind, ItemRecord, Party, PartyRole
-from archive.parties import normalise_identifier, search_terms
+from archive.parties import normalise_email, normalise_identifier, search_terms
 from archive.service import Archive
 
 MENTION_PAGE_ITEMS: Final = 500
 PRIVACY: Final = Role.PRIVACY.value
+#: Why an item that only mentions the subject was kept: it is another subject's.
+OTHER_SUBJECTS: Final = "other_subjects"
 
 
 class MatchKind(StrEnum):
@@ -83,6 +85,34 @@ def _mentions(archive: Archive, kind: AddressKind, identifier: str) -> list[str]
     return found
 
 
+def parse_identifier(config: ArchiveConfig, raw: str) -> tuple[AddressKind, str]:
+    """An identifier a data subject gave, normalised; InvalidRequest when it is none.
+
+    Accepted: an e-mail address, a phone number (read in ``default_region``), a
+    SIP URI, or a customer number of a configured form. Anything else (a year,
+    a surname) would find whatever mentions it, so it is refused by name.
+    """
+    value = raw.strip()
+    kind, norm = normalise_identifier(config, value)
+    if kind is AddressKind.EMAIL:
+        valid = normalise_email(value) is not None and "." in norm.rpartition("@")[2]
+    elif kind is AddressKind.SIP:
+        user, _, host = norm.partition(":")[2].partition("@")
+        valid = bool(user and host)
+    elif kind is AddressKind.CUSTOMER_NUMBER:
+        valid = config.is_customer_number(value)
+    else:
+        valid = kind is AddressKind.PHONE
+    if valid:
+        return kind, norm
+    forms = (" or ".join(repr(p) for p in config.customer_number_patterns)
+             or "none configured")
+    raise InvalidRequest(
+        f"{raw!r} is not a data-subject identifier: give an e-mail address, a phone number "
+        f"(read in region {config.default_region}), a SIP URI (sip:user@host) or a customer "
+        f"number (matching {forms})")
+
+
 def find_subject(archive: Archive, identifier: Identifiers, *,
                  mentions: bool = True) -> SubjectMatch:
     """Items of a data subject, by any of their identifiers (e-mail, phone, customer number).
@@ -94,7 +124,7 @@ def find_subject(archive: Archive, identifier: Identifiers, *,
     raw = [r.strip() for r in raw if r and r.strip()]
     if not raw:
         raise InvalidRequest("an identifier is required")
-    normalised = [normalise_identifier(archive.config, r) for r in raw]
+    normalised = [parse_identifier(archive.config, r) for r in raw]
     forms: set[str] = set()
     for r, (_kind, norm) in zip(raw, normalised, strict=True):
         forms |= {norm, r, r.lower()}
@@ -143,6 +173,19 @@ def recipients_to_notify(archive: Archive, ids: Sequence[str]) -> list[dict[str,
             entry["disclosures"].append({k: d[k] for k in
                                          ("legal_basis", "disclosed_at", "reference")})
     return [grouped[k] for k in sorted(grouped)]
+
+
+def belongs_to_others(archive: Archive, match: SubjectMatch, record: ItemRecord) -> bool:
+    """The item only mentions the subject while another data subject is a party.
+
+    Such an item is someone else's communication: erasure, objection and
+    consent withdrawal keep it (listed as ``other_subjects``) unless the officer
+    explicitly asks otherwise.
+    """
+    if record.id in match.party_items:
+        return False
+    mine = set(match.identifiers or (match.identifier,))
+    return any(i not in mine for i in archive.vault.subject_ids(record.parties))
 
 
 def item_summary(record: ItemRecord) -> dict[str, Any]:

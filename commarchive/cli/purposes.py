@@ -28,17 +28,19 @@ def purposes_group() -> None:
 @pass_ctx
 @user_errors
 def purposes_report(ctx: Ctx, now: str | None, as_json: bool) -> None:
-    """Each purpose with its lawful basis, retention, roles and item counts."""
+    """Each purpose with its lawful basis, retention, roles, item counts and the date of
+    its oldest item (the Art. 30 record)."""
     with ctx.archive() as arc:
         rows = rights.purposes_report(arc, now=when_option(now))
     if as_json:
         echo_json(rows)
         return
     click.echo(f"{'purpose':<12} {'lawful basis':<20} {'retention':>10} {'roles':<16} "
-               f"{'items':>8} {'expired':>8}")
+               f"{'items':>8} {'expired':>8}  oldest item")
     for r in rows:
         click.echo(f"{r['purpose']:<12} {r['lawful_basis']:<20} {r['retention_days']:>9}d "
-                   f"{','.join(r['roles']):<16} {r['items']:>8} {r['items_past_retention']:>8}")
+                   f"{','.join(r['roles']):<16} {r['items']:>8} {r['items_past_retention']:>8}"
+                   f"  {(r['oldest_item'] or '-')[:10]}")
 
 
 @click.command("sweep")

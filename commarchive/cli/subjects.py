@@ -24,6 +24,11 @@ def subjects_group() -> None:
     """Data-subject rights (role privacy)."""
 
 
+dry_run_option = click.option(
+    "--dry-run", is_flag=True,
+    help="Show what would be destroyed and what kept, and why; change nothing (audited).")
+
+
 def _ids(identifier: str, also: tuple[str, ...]) -> list[str]:
     return [identifier, *also]
 
@@ -73,18 +78,20 @@ def subjects_export(ctx: Ctx, identifier: str, out: Path, also: tuple[str, ...],
 @click.option("--erase-others", is_flag=True,
               help="Also erase items that mention the subject but belong to other data "
                    "subjects (by default they are kept and listed for review).")
+@dry_run_option
 @also_option
 @request_option
 @actor_option
 @pass_ctx
 @user_errors
 def subjects_erase(ctx: Ctx, identifier: str, parties_only: bool, erase_others: bool,
-                   also: tuple[str, ...], request_id: int | None, actor: str) -> None:
+                   dry_run: bool, also: tuple[str, ...], request_id: int | None,
+                   actor: str) -> None:
     """Erasure (Art. 17): crypto-shred and purge; prints the certificate as JSON."""
     with ctx.archive() as arc:
         cert = rights.erase_subject(arc, _ids(identifier, also), actor=actor,
                                      request_id=request_id, mentions=not parties_only,
-                                     erase_others=erase_others)
+                                     erase_others=erase_others, dry_run=dry_run)
     echo_json(cert.public())
 
 
@@ -124,16 +131,21 @@ def subjects_unrestrict(ctx: Ctx, identifier: str, note: str, also: tuple[str, .
 @click.option("--purpose", "purposes", multiple=True,
               help="Purpose to end (default: every legitimate-interest/consent purpose).")
 @click.option("--withdraw-consent", is_flag=True, help="Record it as consent withdrawal.")
+@click.option("--include-others", is_flag=True,
+              help="Also end purposes of items that mention the subject but belong to other "
+                   "data subjects (by default they are kept and listed for review).")
+@dry_run_option
 @also_option
 @request_option
 @actor_option
 @pass_ctx
 @user_errors
 def subjects_object(ctx: Ctx, identifier: str, purposes: tuple[str, ...],
-                    withdraw_consent: bool, also: tuple[str, ...], request_id: int | None,
-                    actor: str) -> None:
+                    withdraw_consent: bool, include_others: bool, dry_run: bool,
+                    also: tuple[str, ...], request_id: int | None, actor: str) -> None:
     """Objection / consent withdrawal (Art. 21, 7(3)): end purposes, keys destroyed."""
     with ctx.archive() as arc:
         echo_json(rights.object_subject(
             arc, _ids(identifier, also), actor=actor, purposes=list(purposes) or None,
-            withdrawal=withdraw_consent, request_id=request_id))
+            withdrawal=withdraw_consent, request_id=request_id, include_others=include_others,
+            dry_run=dry_run))

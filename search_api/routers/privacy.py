@@ -126,7 +126,7 @@ def erase_subject(identifier: str, body: ErasureCreate, archive: ArchiveDep,
     cert = rights.erase_subject(archive, _ids(identifier, body.also), actor=user.name,
                                  role=user.role.value, request_id=body.request_id,
                                  mentions=not body.parties_only,
-                                 erase_others=body.erase_others)
+                                 erase_others=body.erase_others, dry_run=body.dry_run)
     return ErasureCertificatePublic.model_validate(cert.public())
 
 
@@ -156,7 +156,8 @@ def object_subject(identifier: str, body: ObjectionCreate, archive: ArchiveDep,
     """Objection or consent withdrawal (Art. 21, 7(3)): purposes end, keys destroyed."""
     return ObjectionPublic.model_validate(rights.object_subject(
         archive, _ids(identifier, body.also), actor=user.name, role=user.role.value,
-        purposes=body.purposes, withdrawal=body.withdrawal, request_id=body.request_id))
+        purposes=body.purposes, withdrawal=body.withdrawal, request_id=body.request_id,
+        include_others=body.include_others, dry_run=body.dry_run))
 
 
 # -- rectification and disclosures ------------------------------------------------------------

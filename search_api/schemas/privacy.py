@@ -31,6 +31,8 @@ class ErasureCreate(BodyModel):
     parties_only: bool = False
     #: Also erase items that mention the subject but belong to other data subjects.
     erase_others: bool = False
+    #: Only answer what would be erased and kept; change nothing (audited as a dry run).
+    dry_run: bool = False
 
 
 class RestrictionCreate(BodyModel):
@@ -50,6 +52,10 @@ class ObjectionCreate(BodyModel):
     withdrawal: bool = False
     also: list[str] = Field(default_factory=list)
     request_id: int | None = None
+    #: Also end purposes of items that mention the subject but belong to other data subjects.
+    include_others: bool = False
+    #: Only answer what would be dropped, purged and kept; change nothing.
+    dry_run: bool = False
 
 
 class AnnotationCreate(BodyModel):
@@ -96,6 +102,8 @@ class PurposeReportPublic(PublicModel):
     blocks_erasure: bool
     items: int
     items_past_retention: int
+    oldest_item: Timestamp | None = Field(
+        description="when the oldest item carrying this purpose happened (none: no items)")
 
 
 class ItemReasonPublic(PublicModel):
@@ -110,6 +118,8 @@ class SweepReportPublic(PublicModel):
     dropped: list[ItemPurposePublic]
     purged: list[str]
     held: list[str] = Field(description="items kept whole by a legal hold")
+    restricted: list[str] = Field(
+        description="items left alone while restricted (Art. 18); swept once lifted")
     failed: list[ItemReasonPublic] = Field(description="retried next sweep")
     seconds: float
     items_per_second: float | None
@@ -184,6 +194,7 @@ class ErasureCertificatePublic(PublicModel):
     """What was erased and what was kept, and why (Art. 17)."""
 
     certificate: str
+    dry_run: bool = Field(description="true: nothing was changed; this is what would happen")
     subject: str
     request_id: int | None
     issued_at: Timestamp
@@ -211,7 +222,7 @@ class RestrictionLiftedPublic(PublicModel):
 
 class ObjectionKeptPublic(PublicModel):
     item_id: str
-    reason: str
+    reason: str = Field(description="legal_hold, other_subjects, or a failure")
     purposes: list[str] | None = Field(default=None,
                                        description="the purposes a legal hold kept")
 
@@ -219,6 +230,7 @@ class ObjectionKeptPublic(PublicModel):
 class ObjectionPublic(PublicModel):
     subject: str
     purposes: list[str] = Field(description="the purposes that end")
+    dry_run: bool = Field(description="true: nothing was changed; this is what would happen")
     dropped: list[ItemPurposePublic]
     purged: list[str]
     kept: list[ObjectionKeptPublic]

@@ -30,7 +30,8 @@ def _run_privacy_actions(mixed: Mixed) -> None:
     rights.record_disclosure(arc, [mixed.a_order], recipient="Tax", legal_basis="law",
                               actor="legal-1", role="legal")
     rights.erase_subject(arc, A.email, actor="dpo")
-    sweep(arc, now=T0 + timedelta(days=100), actor="sweeper")
+    sweep(arc, now=T0 + arc.config.purpose("quality").retention + timedelta(days=1),
+          actor="sweeper")
 
 
 def test_every_privacy_action_is_an_audit_event_per_subject_and_actor(mixed: Mixed) -> None:

@@ -12,7 +12,7 @@ from archive.errors import BlobLocked, ContentIntegrityError, ItemNotFound
 from archive.index.memory import MemoryIndex
 from archive.retention import sweep
 from tests.conftest import email_item, make_archive, make_s3_store
-from tests.subjects import PRIVACY, PRIVACY_CONFIG, T0, C, Mixed
+from tests.subjects import ORDERS_MAILBOX, PRIVACY, PRIVACY_CONFIG, T0, A, C, Mixed, call_item
 
 
 @pytest.mark.service
@@ -44,10 +44,11 @@ def test_item_archived_under_a_subject_hold_is_locked_in_the_store_at_once(
     store = make_s3_store(object_lock=True)
     arc = make_archive(tmp_path / "s3", store=store, index=MemoryIndex(), config=PRIVACY_CONFIG)
     try:
-        arc.ingest(email_item(customer="held@customer.nl", started_at=T0))
+        arc.ingest(email_item(customer="held@customer.nl", agent=ORDERS_MAILBOX, started_at=T0))
         holds.place_hold(arc, actor="legal-1", reason="litigation", case_ref="S3-2",
                          subject="held@customer.nl")
-        later = arc.ingest(email_item(customer="held@customer.nl", body="x" * 300_000)).item_id
+        later = arc.ingest(email_item(customer="held@customer.nl", agent=ORDERS_MAILBOX,
+                                      body="x" * 300_000)).item_id
         keys = [k for k in store.keys("items/") if later in k]
         assert keys  # the original is a blob (large parts never go inline)
         with pytest.raises(BlobLocked):
@@ -59,16 +60,35 @@ def test_item_archived_under_a_subject_hold_is_locked_in_the_store_at_once(
 def test_subject_hold_covers_later_items_and_blocks_erasure(mixed: Mixed) -> None:
     arc = mixed.archive
     hold = holds.place_hold(arc, actor="legal-1", reason="claim", case_ref="C-2",
-                            subject=C.phone)
-    assert set(hold.item_ids) == {i for i in mixed.items[C.email]
-                                  if arc.record(i).channel.value == "call"}
-    cert = rights.erase_subject(arc, C.phone, actor="dpo").public()
-    assert {k["reason"] for k in cert["kept"]} == {"legal_hold"}
-    assert cert["erased"] == []
+                            subject=A.email)
+    assert hold.item_ids == (mixed.a_order,)
+    later = arc.ingest(email_item(customer=A.email, agent=ORDERS_MAILBOX,
+                                  body="second order")).item_id
+    assert arc.record(later).held
+    cert = rights.erase_subject(arc, A.email, actor="dpo").public()
+    assert {k["item_id"]: k["reason"] for k in cert["kept"]} == \
+        {mixed.a_order: "legal_hold", later: "legal_hold"}
     lifted = holds.lift_hold(arc, hold.id, actor="legal-1", note="settled")
     assert not lifted.active
-    cert = rights.erase_subject(arc, C.phone, actor="dpo").public()
-    assert len(cert["erased"]) == 1
+    cert = rights.erase_subject(arc, A.email, actor="dpo").public()
+    assert {k["reason"] for k in cert["kept"]} == {"legal_obligation"}
+
+
+def test_a_legal_hold_by_subject_neither_lists_nor_freezes_items_legal_may_not_see(
+    mixed: Mixed,
+) -> None:
+    """Legal sees only items carrying its purposes; a subject hold is limited like a search."""
+    arc = mixed.archive
+    hold = holds.place_hold(arc, actor="legal-1", reason="claim", case_ref="C-3",
+                            subject=C.phone)
+    assert hold.item_ids == ()  # C's call is tagged for quality and training only
+    arc.ingest(email_item(customer=C.email, body="later, support only"))
+    later_call = arc.ingest(call_item(C, started_at=T0)).item_id
+    assert not arc.record(later_call).held
+    assert holds.get_hold(arc, hold.id).item_ids == ()
+    report = sweep(arc, now=T0 + timedelta(days=400))
+    assert set(mixed.items[C.email]) <= set(report.purged)
+    assert later_call in report.purged
 
 
 def test_search_hold_and_storage_lock(tmp_path: object) -> None:

@@ -155,7 +155,7 @@ def test_trainers_cannot_search_for_a_person(archive: Archive, query: SearchQuer
 def test_a_hold_keeps_data_for_legal_but_does_not_extend_quality_access(
     archive: Archive,
 ) -> None:
-    started = datetime.now(UTC) - timedelta(days=100)  # past quality's 90 days
+    started = datetime.now(UTC) - archive.config.purpose("quality").retention - timedelta(days=1)
     item_id = archive.ingest(email_item(started_at=started, body="kept for court")).item_id
     holds.place_hold(archive, actor="legal-1", reason="case", case_ref="X", item_ids=[item_id])
     with pytest.raises(AccessDenied):

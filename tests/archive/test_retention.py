@@ -97,3 +97,47 @@ def test_sweep_is_audited_and_chain_stays_valid(parch: Archive) -> None:
         from archive import catalog as cat
         tomb = conn.execute(sa.select(cat.tombstones)).one()
     assert tomb.item_id == item and tomb.reason == "retention"
+
+
+def test_restricted_item_is_neither_purged_nor_stripped_until_the_restriction_is_lifted(
+    parch: Archive,
+) -> None:
+    """Art. 18: a restricted item is stored, not processed; the sweep reports it and waits."""
+    from archive import rights
+
+    item = parch.ingest(email_item(customer="rita@customer.nl", started_at=T0)).item_id
+    order = parch.ingest(email_item(customer="rita@customer.nl", agent=ORDERS_MAILBOX,
+                                    started_at=T0)).item_id
+    other = parch.ingest(email_item(customer="otto@customer.nl", started_at=T0)).item_id
+    rights.restrict_subject(parch, "rita@customer.nl", actor="dpo", reason="accuracy contested")
+    later = T0 + timedelta(days=400)
+
+    dry = sweep(parch, now=later, dry_run=True)
+    assert sorted(dry.restricted) == sorted([item, order])
+    assert dry.purged == [other]
+
+    report = sweep(parch, now=later)
+    assert sorted(report.restricted) == sorted([item, order])
+    assert report.purged == [other]
+    assert {i for i, _ in report.dropped} == {other}
+    assert sorted(report.public()["restricted"]) == sorted([item, order])
+    assert parch.record(item).purpose_names == frozenset({"quality", "training"})
+    assert parch.record(order).purpose_names == frozenset({"quality", "training", "legal"})
+
+    rights.lift_restriction(parch, "rita@customer.nl", actor="dpo", note="told her by phone")
+    report = sweep(parch, now=later)
+    assert report.restricted == []
+    assert report.purged == [item]
+    assert parch.record(order).purpose_names == frozenset({"legal"})
+
+
+def test_unparsed_mail_is_swept_at_the_end_of_its_retention(parch: Archive) -> None:
+    """Unparsed mail is restricted for safety, not at anyone's request: retention still ends it."""
+    from archive.model import ItemStatus
+
+    new = email_item(started_at=T0)
+    new.status, new.status_reason = ItemStatus.UNPARSED, "bad MIME"
+    item = parch.ingest(new).item_id
+    assert parch.record(item).restricted
+    report = sweep(parch, now=T0 + timedelta(days=400))
+    assert report.purged == [item] and report.restricted == []

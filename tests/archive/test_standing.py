@@ -70,3 +70,87 @@ def test_a_subject_hold_covers_items_archived_after_it_at_once(archive: Archive)
     legal = User("l", Role.LEGAL)
     hits = archive.search(legal, SearchQuery(text="arrived later")).result.hits
     assert [h.item_id for h in hits] == [later]
+
+
+def test_an_objection_covers_the_subjects_items_archived_later(parch: Archive) -> None:
+    """Art. 21: once Anna objected, her new mail never carries quality or training keys."""
+    import sqlalchemy as sa
+
+    from archive import catalog as cat
+    from archive.errors import InvalidRequest
+    from archive.model import AddressKind, Party, PartyRole, Side
+
+    anna, bob = "anna@customer.nl", "bob@other.nl"
+    parch.ingest(email_item(customer=anna, body="first"))
+    rights.object_subject(parch, anna, actor="dpo")
+    # Ordinary support mail has no purpose left that Anna did not object to: not archived.
+    with pytest.raises(InvalidRequest, match="objected"):
+        parch.ingest(email_item(customer=anna, body="second walrus"))
+    assert parch.search(QUALITY, SearchQuery(text="walrus")).result.total == 0
+    # Her order mail keeps the legal purpose only; no key for quality or training exists.
+    order = parch.ingest(email_item(customer=anna, agent=ORDERS_MAILBOX, body="order")).item_id
+    assert parch.record(order).purpose_names == frozenset({"legal"})
+    with parch.catalog.read() as conn:
+        keys_left = {r[0] for r in conn.execute(sa.select(cat.wrapped_keys.c.purpose)
+                                                .where(cat.wrapped_keys.c.item_id == order))}
+    assert keys_left == {"legal"}
+    with pytest.raises(AccessDenied):
+        parch.read_content(QUALITY, order)
+    # Bob's mail is untouched; Bob's order mail with Anna in copy: Anna is a party there.
+    bobs = parch.ingest(email_item(customer=bob, body="bob")).item_id
+    assert parch.record(bobs).purpose_names == frozenset({"quality", "training"})
+    both = email_item(customer=bob, agent=ORDERS_MAILBOX, body="order for us both")
+    both.parties.append(Party(PartyRole.CC, anna, AddressKind.EMAIL, "Anna", Side.CUSTOMER))
+    assert parch.record(parch.ingest(both).item_id).purpose_names == frozenset({"legal"})
+    # A mail that only mentions Anna is not hers: it keeps its purposes.
+    mention = parch.ingest(email_item(customer=bob, body=f"ask {anna} too")).item_id
+    assert parch.record(mention).purpose_names == frozenset({"quality", "training"})
+
+
+def test_a_consent_withdrawal_of_one_purpose_covers_later_items(parch: Archive) -> None:
+    bob = "bob@other.nl"
+    parch.ingest(email_item(customer=bob, body="first"))
+    rights.object_subject(parch, bob, actor="dpo", purposes=["training"], withdrawal=True)
+    later = parch.ingest(email_item(customer=bob, body="second")).item_id
+    assert parch.record(later).purpose_names == frozenset({"quality"})
+    ingest = next(e for e in parch.audit.events(item_id=later) if e.action == "ingest")
+    assert ingest.detail["objected"] == ["training"]
+
+
+def test_a_dry_run_objection_does_not_stand(parch: Archive) -> None:
+    bob = "bob@other.nl"
+    rights.object_subject(parch, bob, actor="dpo", dry_run=True)
+    later = parch.ingest(email_item(customer=bob, body="second")).item_id
+    assert parch.record(later).purpose_names == frozenset({"quality", "training"})
+
+
+def test_new_parties_of_a_redelivery_bring_their_standing_objection(parch: Archive) -> None:
+    from archive.model import AddressKind, Party, PartyRole, Side
+
+    anna = "anna@customer.nl"
+    rights.object_subject(parch, anna, actor="dpo", purposes=["training"])
+    first = email_item(customer="bob@other.nl", body="hello", message_id="<m1@x>")
+    item_id = parch.ingest(first).item_id
+    again = email_item(customer="bob@other.nl", body="hello", message_id="<m1@x>")
+    again.parties.append(Party(PartyRole.CC, anna, AddressKind.EMAIL, "Anna", Side.CUSTOMER))
+    assert parch.ingest(again).item_id == item_id
+    assert parch.record(item_id).purpose_names == frozenset({"quality"})
+
+
+def test_a_group_commit_refuses_only_the_objecting_subjects_item_and_leaves_no_blob(
+    parch: Archive,
+) -> None:
+    from archive.errors import InvalidRequest
+
+    rights.object_subject(parch, "anna@customer.nl", actor="dpo")
+    blobs_before = set(parch.store.keys("items/"))
+    results = parch.intake.ingest_many([
+        email_item(customer="anna@customer.nl", body="mine " * 5000),  # sealed as a blob
+        email_item(customer="bob@other.nl", body="his"),
+    ])
+    assert isinstance(results[0], InvalidRequest)
+    assert not isinstance(results[1], Exception)
+    bobs = results[1].item_id
+    assert parch.record(bobs).purpose_names == frozenset({"quality", "training"})
+    assert {k for k in set(parch.store.keys("items/")) - blobs_before
+            if bobs not in k} == set()

@@ -24,14 +24,9 @@ from tests.subjects import A, B
 
 
 def _init(data_dir: Path) -> None:
-    """A new archive whose mail is tagged for quality and training only, so an erasure
-    destroys it whole (the default rule adds the legal obligation, which keeps it)."""
+    """A new archive on the default policy: support mail is tagged for quality and
+    training only, so an erasure destroys it whole."""
     cli("init", str(data_dir))
-    config = data_dir / "archive.toml"
-    text = config.read_text()
-    assert 'purposes = ["quality", "training", "legal"]' in text
-    config.write_text(text.replace('purposes = ["quality", "training", "legal"]',
-                                   'purposes = ["quality", "training"]'))
 
 
 def _ingest(data_dir: Path) -> tuple[dict[str, list[str]], dict[str, bytes]]:

@@ -145,3 +145,53 @@ def test_call_file_without_sidecar_is_dated_now_with_no_parties(archive: Archive
     )
     record = archive.record(done.ingest.item_id)
     assert not record.parties and record.started_at >= before.replace(microsecond=0)
+
+
+# -- re-uploads and mono channel maps -------------------------------------------------
+
+
+def test_reupload_with_the_same_call_id_merges_its_new_parties(archive: Archive) -> None:
+    from archive.rights import find_subject
+
+    wav = write_wav(8000, [b"\x01\x00" * 800, b"\x02\x00" * 800])
+    first = ingest_call_file(archive, wav, CALL_SIDECAR, source="t", actor="tester")
+    more = (b'{"call_id": "f-1", "from": "+31687654321", "to": "+31205550123",'
+            b' "agent": "+31205550123", "start": "2026-01-01T10:00:00Z"}')
+    again = ingest_call_file(archive, wav, more, source="t", actor="tester")
+    assert again.ingest.item_id == first.ingest.item_id and not again.ingest.created
+    assert again.ingest.merged_parties == 1
+    assert "+31687654321" in {p.address for p in archive.record(first.ingest.item_id).parties}
+    assert find_subject(archive, "+31687654321").party_items == (first.ingest.item_id,)
+
+
+def test_reupload_of_the_same_audio_as_another_call_is_refused_with_a_clear_error(
+    archive: Archive,
+) -> None:
+    """The same WAV cannot be two calls: a new call id is a mix-up for a person to check,
+    never silently folded into the archived call."""
+    wav = write_wav(8000, [b"\x01\x00" * 800, b"\x02\x00" * 800])
+    first = ingest_call_file(archive, wav, CALL_SIDECAR, source="t", actor="tester")
+    other = (b'{"call_id": "f-2", "from": "+31687654321", "to": "+31205550124",'
+             b' "start": "2026-02-02T11:00:00Z"}')
+    with pytest.raises(CallInputError) as caught:
+        ingest_call_file(archive, wav, other, source="t", actor="tester")
+    reason = caught.value.reason
+    assert first.ingest.item_id in reason and "'f-1'" in reason and "'f-2'" in reason
+    record = archive.record(first.ingest.item_id)
+    assert {p.address for p in record.parties} == {"+31201234567", "+31205550123"}
+    assert archive.item_ids() == [first.ingest.item_id]
+
+
+def test_a_mono_recording_mapped_to_the_customer_is_never_labelled_agent(
+    archive: Archive,
+) -> None:
+    from ingest.transcription.transcript import speaker_labels
+
+    wav = write_wav(8000, [b"\x01\x00" * 800])
+    sidecar = (b'{"call_id": "m-1", "from": "+31201234567", "to": "+31205550123",'
+               b' "channels": ["customer"], "start": "2026-01-01T10:00:00Z"}')
+    done = ingest_call_file(archive, wav, sidecar, source="t", actor="tester")
+    record = archive.record(done.ingest.item_id)
+    owners = {p.address: (p.side, p.channel_index) for p in record.parties}
+    assert owners == {"+31201234567": (Side.CUSTOMER, 0), "+31205550123": (Side.AGENT, None)}
+    assert speaker_labels(record.parties, 1) == ["customer"]

@@ -89,3 +89,26 @@ def test_erasure_keeps_other_subjects_mail_that_only_mentions_the_subject(mixed:
     assert arc.read_content(QUALITY, bobs).purpose == "quality"  # Bob's mail is intact
     again = rights.erase_subject(arc, ALL_OF_A, actor="dpo", erase_others=True).public()
     assert bobs in {e["item_id"] for e in again["erased"]}
+
+
+def test_erasure_dry_run_lists_what_would_go_and_what_stays_and_changes_nothing(
+    mixed: Mixed,
+) -> None:
+    arc = mixed.archive
+    a_items = mixed.items[A.email]
+    holds.place_hold(arc, actor="legal-1", reason="dispute", case_ref="CASE-7",
+                     item_ids=[a_items[1]])
+    before = {i: arc.record(i).purpose_names for i in a_items}
+    dry = rights.erase_subject(arc, ALL_OF_A, actor="dpo", dry_run=True).public()
+    assert dry["dry_run"] is True and "DRY RUN" in dry["certificate"]
+    kept = {k["item_id"]: k["reason"] for k in dry["kept"]}
+    assert kept == {a_items[1]: "legal_hold", mixed.a_order: "legal_obligation"}
+    assert {e["item_id"] for e in dry["erased"]} == set(a_items) - set(kept)
+    assert {i: arc.record(i).purpose_names for i in a_items} == before
+    assert arc.read_content(QUALITY, mixed.a_order).purpose == "quality"
+    event = arc.audit.events(subject=A.email)[-1]
+    assert event.action == "erase_dry_run" and event.seq == dry["audit_seq"]
+    assert arc.audit.events(subject=A.email, action="purge") == []
+    real = rights.erase_subject(arc, ALL_OF_A, actor="dpo").public()
+    assert real["dry_run"] is False
+    assert {e["item_id"] for e in real["erased"]} == {e["item_id"] for e in dry["erased"]}

@@ -47,3 +47,38 @@ def test_access_export_contains_all_of_a_and_nothing_of_b_or_c(mixed: Mixed) -> 
     assert any(a["type"] == "lawful_basis" for v in vcons for a in v["attachments"])
     events = arc.audit.events(subject=A.email, action="export")
     assert events and set(events[-1].item_ids) == set(exported)
+
+
+def test_an_item_that_only_mentions_the_requester_is_exported_redacted_of_the_others(
+    mixed: Mixed,
+) -> None:
+    """Art. 15(4): Anna's copy must not hand her Bob's mail, only what it says of her."""
+    from archive.model import AddressKind, Party, PartyRole, Side
+    from tests.conftest import email_item
+
+    arc = mixed.archive
+    new = email_item(subject="About my neighbour Bob Jansen",
+                     body=f"Hi, Bob Jansen here ({B.phone}, {B.email}). My neighbour "
+                          f"{A.customer_number} gets my post.", customer=B.email)
+    new.parties[0] = Party(PartyRole.FROM, B.email, AddressKind.EMAIL, "Bob Jansen",
+                           Side.CUSTOMER)
+    bobs = arc.ingest(new).item_id
+    zf = export_zip(arc, ALL_OF_A)
+    index = json.loads(zf.read("index.json"))
+    entries = {i["id"]: i for i in index["items"]}
+    entry = entries[bobs]
+    assert entry["redacted"] is True and entry["match"] == ["mention"]
+    assert entry["files"] == [f"items/{bobs}/redacted.txt"]
+    assert "parties" not in entry
+    text = zf.read(f"items/{bobs}/redacted.txt").decode()
+    assert A.customer_number in text and "neighbour" in text
+    for secret in ("Bob", "Jansen", B.email, B.phone, B.phone[1:]):
+        assert secret not in text
+    for name in zf.namelist():
+        if name != f"items/{bobs}/redacted.txt":
+            assert b"Jansen" not in zf.read(name), name
+    # Anna's own items, and the note that mentions her but is nobody else's, are whole.
+    assert all(not entries[i]["redacted"] for i in mixed.items[A.email])
+    assert f"items/{mixed.items['mention'][0]}/original.eml" in zf.namelist()
+    assert index["redacted_items"] == [bobs]
+    assert "redacted" in zf.read("summary.txt").decode()

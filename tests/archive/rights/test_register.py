@@ -52,3 +52,18 @@ def test_requests_are_tracked_with_a_one_month_deadline(parch: Archive) -> None:
     with pytest.raises(InvalidRequest):
         rights.add_request(parch, kind="gossip", subject="x", requested_by="y",
                             verified_by=None, actor="dpo")
+
+
+def test_purposes_report_is_the_art_30_record_with_counts_and_the_oldest_item(
+    mixed: Mixed,
+) -> None:
+    arc = mixed.archive
+    report = {r["purpose"]: r for r in rights.purposes_report(arc)}
+    assert set(report) == {"quality", "training", "order", "legal"}
+    quality = report["quality"]
+    assert quality["lawful_basis"] == "legitimate_interest"
+    assert quality["retention_days"] == arc.config.purpose("quality").retention_days
+    assert quality["items"] == len(arc.item_ids())
+    assert quality["oldest_item"] == T0.isoformat()
+    assert report["legal"]["items"] == 1  # A's order e-mail to the orders mailbox
+    assert report["order"]["items"] == 0 and report["order"]["oldest_item"] is None

@@ -66,3 +66,43 @@ def test_consent_withdrawal_of_one_purpose_only(mixed: Mixed) -> None:
         with pytest.raises(AccessDenied):
             arc.read_content(TRAINER, item_id, part="transcript")
     assert arc.audit.events(subject=B.email)[-1].action == "consent_withdrawal"
+
+
+@pytest.mark.parametrize("withdrawal", [False, True])
+def test_objection_keeps_another_subjects_mail_that_only_mentions_the_subject(
+    mixed: Mixed, withdrawal: bool,
+) -> None:
+    """Anna's objection must not shred Bob's e-mail that only mentions her."""
+    from tests.conftest import email_item
+
+    arc = mixed.archive
+    bobs = arc.ingest(email_item(subject="About my neighbour",
+                                 body=f"My neighbour {A.customer_number} gets my post.",
+                                 customer=B.email)).item_id
+    result = rights.object_subject(arc, ALL_OF_A, actor="dpo", withdrawal=withdrawal)
+    kept = {k["item_id"]: k["reason"] for k in result["kept"]}
+    assert kept[bobs] == "other_subjects"
+    assert bobs not in {d["item_id"] for d in result["dropped"]}
+    assert bobs not in result["purged"]
+    assert arc.record(bobs).purpose_names == frozenset({"quality", "training"})
+    assert arc.read_content(QUALITY, bobs).purpose == "quality"
+    # The internal note mentions Anna and belongs to no other data subject: it goes.
+    assert mixed.items["mention"][0] in result["purged"]
+    again = rights.object_subject(arc, ALL_OF_A, actor="dpo", withdrawal=withdrawal,
+                                  include_others=True)
+    assert bobs in again["purged"]
+
+
+def test_objection_dry_run_changes_nothing_and_is_audited_as_a_dry_run(mixed: Mixed) -> None:
+    arc = mixed.archive
+    dry = rights.object_subject(arc, ALL_OF_A, actor="dpo", dry_run=True)
+    assert dry["dry_run"] is True
+    others = [i for i in mixed.items[A.email] if i != mixed.a_order]
+    assert set(dry["purged"]) == set(others)
+    assert {d["purpose"] for d in dry["dropped"] if d["item_id"] == mixed.a_order} == \
+        {"quality", "training"}
+    for item_id in mixed.items[A.email]:
+        assert arc.read_content(QUALITY, item_id).purpose == "quality"
+    assert arc.audit.events(subject=A.email)[-1].action == "objection_dry_run"
+    real = rights.object_subject(arc, ALL_OF_A, actor="dpo")
+    assert real["dry_run"] is False and set(real["purged"]) == set(dry["purged"])

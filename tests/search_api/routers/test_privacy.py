@@ -127,7 +127,7 @@ def test_restrict_object_annotate_disclose_requests_through_the_api(
                          headers=auth["privacy"]).json()
     assert closed["status"] == "done"
     report = client.get("/api/v1/purposes/report", headers=auth["privacy"]).json()
-    assert {r["purpose"] for r in report} == {"quality", "training", "legal"}
+    assert {r["purpose"] for r in report} == {"quality", "training", "order", "legal"}
 
 
 def test_keys_only_some_answers_carry_are_absent_not_null(
@@ -146,4 +146,68 @@ def test_keys_only_some_answers_carry_are_absent_not_null(
     objection = client.post(f"/api/v1/subjects/{B.email}/object", json={},
                             headers=auth["privacy"]).json()
     assert objection["kept"] == []
-    assert set(objection) == {"subject", "purposes", "dropped", "purged", "kept", "audit_seq"}
+    assert set(objection) == {"subject", "purposes", "dry_run", "dropped", "purged", "kept",
+                              "audit_seq"}
+
+
+@pytest.mark.parametrize("bad", ["2026", "jansen"])
+def test_a_vague_identifier_is_refused_with_a_clear_error_by_every_subject_route(
+    client: TestClient, auth: dict[str, dict[str, str]], bad: str,
+) -> None:
+    privacy = auth["privacy"]
+    answers = [
+        client.get(f"/api/v1/subjects/{bad}", headers=privacy),
+        client.get(f"/api/v1/subjects/{bad}/export", headers=privacy),
+        client.post(f"/api/v1/subjects/{bad}/erase", json={}, headers=privacy),
+        client.post(f"/api/v1/subjects/{bad}/restrict", json={"reason": "x"}, headers=privacy),
+        client.post(f"/api/v1/subjects/{bad}/object", json={}, headers=privacy),
+        client.get(f"/api/v1/subjects/{A.email}", params={"also": [bad]}, headers=privacy),
+        client.post("/api/v1/holds", json={"subject": bad, "reason": "claim", "case_ref": "C"},
+                    headers=auth["legal"]),
+    ]
+    for resp in answers:
+        assert resp.status_code == 400, resp.text
+        error = resp.json()["error"]
+        assert error["code"] == "invalid_request"
+        assert repr(bad) in error["message"] and "customer number" in error["message"]
+
+
+def test_erasure_and_objection_dry_runs_through_the_api(
+    client: TestClient, mixed: Mixed, auth: dict[str, dict[str, str]],
+) -> None:
+    dry = client.post(f"/api/v1/subjects/{C.email}/erase", json={"dry_run": True},
+                      headers=auth["privacy"]).json()
+    assert dry["dry_run"] is True
+    assert {e["item_id"] for e in dry["erased"]} == set(mixed.items[C.email][:2])
+    obj = client.post(f"/api/v1/subjects/{B.email}/object", json={"dry_run": True},
+                      headers=auth["privacy"]).json()
+    assert obj["dry_run"] is True and set(obj["purged"]) == set(mixed.items[B.email][:2])
+    for item_id in mixed.items[B.email] + mixed.items[C.email]:
+        assert client.get(f"/api/v1/items/{item_id}",
+                          headers=auth["quality"]).status_code == 200
+    actions = [e["action"] for e in client.get(
+        "/api/v1/audit/events", params={"subject": C.email}, headers=auth["privacy"]).json()]
+    assert "erase_dry_run" in actions and "erase" not in actions
+
+
+def test_sweep_reports_restricted_items_through_the_api(
+    client: TestClient, mixed: Mixed, auth: dict[str, dict[str, str]],
+) -> None:
+    client.post(f"/api/v1/subjects/{B.email}/restrict",
+                json={"reason": "contested", "also": [B.phone]}, headers=auth["privacy"])
+    later = (datetime.now(UTC) + timedelta(days=400)).isoformat()
+    dry = client.post("/api/v1/sweep", json={"dry_run": True, "now": later},
+                      headers=auth["privacy"]).json()
+    assert set(dry["restricted"]) == set(mixed.items[B.email])
+    assert not set(dry["purged"]) & set(mixed.items[B.email])
+
+
+def test_a_legal_hold_by_subject_lists_only_items_legal_may_see(
+    client: TestClient, mixed: Mixed, auth: dict[str, dict[str, str]],
+) -> None:
+    resp = client.post("/api/v1/holds", json={"subject": A.email, "reason": "claim",
+                                              "case_ref": "C-4"}, headers=auth["legal"])
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["item_ids"] == [mixed.a_order]
+    listed = client.get("/api/v1/holds", headers=auth["legal"]).json()
+    assert listed[0]["item_ids"] == [mixed.a_order]
