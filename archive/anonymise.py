@@ -152,8 +152,17 @@ def looks_identifying(text: str) -> bool:
 class Redactor:
     """Finds what is personal data in a text; ``AnonymisedView`` decides what to show."""
 
-    def __init__(self, replacements: list[tuple[re.Pattern[str], str]]) -> None:
+    def __init__(self, replacements: list[tuple[re.Pattern[str], str]],
+                 keep: Iterable[str] = ()) -> None:
         self._replacements = replacements
+        #: Written forms never redacted (a data subject's own identifiers in their copy).
+        self._keep = [re.compile(rf"(?<!\w){re.escape(k)}(?!\w)", re.IGNORECASE)
+                      for k in sorted({k for k in keep if k.strip()}, key=len, reverse=True)]
+
+    def keeping(self, values: Iterable[str]) -> Redactor:
+        """The same redactor, but leaving these written forms alone (Art. 15(4): the
+        requester's copy of another person's message keeps what identifies the requester)."""
+        return Redactor(self._replacements, keep=values)
 
     @classmethod
     def for_parties(cls, parties: Iterable[Party]) -> Redactor:
@@ -184,9 +193,12 @@ class Redactor:
         """Non-overlapping spans of personal data in ``text``, in order."""
         taken: list[Span] = []  # sorted and disjoint, so neighbours decide overlaps
         starts: list[int] = []
+        kept = [(m.start(), m.end()) for k in self._keep for m in k.finditer(text)]
 
         def add(start: int, end: int, token: str | None) -> None:
             if not token or end <= start:
+                return
+            if any(ks < end and start < ke for ks, ke in kept):
                 return
             at = bisect.bisect_left(starts, start)
             if (at and taken[at - 1].end > start) or (at < len(taken) and taken[at].start < end):

@@ -23,6 +23,7 @@ from typing import Any, BinaryIO, Final
 
 from archive.anonymise import Redactor
 from archive.model import ItemRecord, TranscriptStatus, now_utc
+from archive.parties import normalise_identifier
 from archive.rights.subjects import (
     PRIVACY,
     Identifiers,
@@ -30,6 +31,7 @@ from archive.rights.subjects import (
     belongs_to_others,
     disclosures_by_item,
     find_subject,
+    variants,
 )
 from archive.service import Archive
 from archive.vault import (
@@ -248,8 +250,11 @@ def _redacted_entry(
     shared: list[dict[str, Any]], base: str,
 ) -> dict[str, Any]:
     """Another subject's item in the requester's export: its text with every party's
-    names, addresses and numbers redacted, no original, no party list."""
-    redactor = Redactor.for_parties(record.parties)
+    names, addresses and numbers redacted, no original, no party list. What identifies
+    the requester stays: it is their own data in that message."""
+    own = [form for ident in match.identifiers
+           for form in variants(archive, normalise_identifier(archive.config, ident)[0], ident)]
+    redactor = Redactor.for_parties(record.parties).keeping(own)
     dek = archive.vault.dek(record.id)
     part = json.loads(archive.vault.unseal(record.id, PART_INDEX, dek))
     texts = [str(s["text"]) for s in part.get("sections", [])

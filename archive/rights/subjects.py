@@ -60,7 +60,8 @@ class SubjectMatch:
 Identifiers = str | Sequence[str]
 
 
-def _variants(archive: Archive, kind: AddressKind, identifier: str) -> list[str]:
+def variants(archive: Archive, kind: AddressKind, identifier: str) -> list[str]:
+    """The written forms an identifier is searched (and recognised) by."""
     if kind is AddressKind.PHONE:
         return search_terms(archive.config, Party(PartyRole.PARTICIPANT, identifier, kind))
     return [identifier]
@@ -71,7 +72,7 @@ def _mentions(archive: Archive, kind: AddressKind, identifier: str) -> list[str]
     written form of a number or address, normalised when the document was built) and,
     for whatever that field does not cover, by its variants as phrases."""
     queries = [SearchQuery(text='"' + variant.replace('"', " ") + '"', include_restricted=True)
-               for variant in _variants(archive, kind, identifier)]
+               for variant in variants(archive, kind, identifier)]
     if kind in (AddressKind.PHONE, AddressKind.EMAIL):
         queries.append(SearchQuery(mention=identifier, include_restricted=True))
     found: list[str] = []

@@ -10,7 +10,8 @@ import pytest
 
 from archive.config import Role
 from archive.errors import AccessDenied
-from archive.model import Section
+from archive.anonymise import Redactor
+from archive.model import AddressKind, Party, PartyRole, Section, Side
 from archive.service import Archive
 from ingest.audio import write_wav
 from ingest.calls import build_call_item, parse_sidecar, recording_from_file
@@ -83,3 +84,16 @@ def test_long_texts_are_redacted_and_indexed_in_linear_time(archive: Archive, te
     AnonymisedView([]).text(text)
     mentions_in(archive.config, [Section("body", text)])
     assert time.perf_counter() - started < 10  # quadratic patterns took minutes
+
+
+def test_a_redactor_keeping_the_requesters_forms_redacts_everyone_else() -> None:
+    """Art. 15(4): in Anna's copy of Bob's mail, Bob goes and Anna's own number stays,
+    even where a cue ("my neighbour ...") would otherwise take it for a name."""
+    bob = Party(PartyRole.FROM, "bob@other.nl", AddressKind.EMAIL, "Bob Jansen", Side.CUSTOMER)
+    text = "Bob Jansen (bob@other.nl, +31687654321) says my neighbour K-1001 is +31612345678"
+    redactor = Redactor.for_parties([bob])
+    assert "K-1001" not in redactor.redact(text)  # without keeping: a name after the cue
+    kept = redactor.keeping(["K-1001", "+31612345678"]).redact(text)
+    assert "K-1001" in kept and "+31612345678" in kept
+    for other in ("Bob", "Jansen", "bob@other.nl", "+31687654321"):
+        assert other not in kept
