@@ -35,6 +35,9 @@ from archive.transcripts import Transcripts
 from archive.users import User, Users
 from archive.vault import PART_ORIGINAL, Vault
 
+#: ``(identifiers, actor) -> {"source": ..., "erased": [...], "unattributed": [...]}``
+OutsideEraser = Callable[[Sequence[str], str], dict[str, Any]]
+
 
 class Archive:
     """The sealed archive over one catalog, object store, index and keyring."""
@@ -59,6 +62,10 @@ class Archive:
         self.reader = Reader(self.vault, index)
         self.transcripts = Transcripts(self.vault, self.indexer)
         self.users = Users(catalog)
+        #: Erasers of a subject's data that lives outside the catalog (e.g. rejected
+        #: drop-folder recordings), set by the composition root; each takes the
+        #: identifiers and the actor, erases, and says what it did (for the certificate).
+        self.outside_erasers: list[OutsideEraser] = []
 
     # The vault's parts, for the rooms and operations built on the facade.
 

@@ -9,9 +9,9 @@ copy of the data directory opens nothing and vouches for nothing.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import keys
 from archive.anchors import AuditAnchor
@@ -20,7 +20,7 @@ from archive.catalog import Catalog, sqlite_url
 from archive.config import CONFIG_FILE_NAME, DEFAULT_CONFIG_TOML, load_config
 from archive.errors import ConfigError
 from archive.index import SearchIndex
-from archive.service import Archive
+from archive.service import Archive, OutsideEraser
 from archive.store import ObjectStore
 from commarchive.settings import IndexBackend, KeyProviderKind, Settings, StoreBackend
 from keys.providers import KeyProvider, refuse_inside
@@ -201,7 +201,28 @@ def open_archive(settings: Settings) -> Archive:
     archive = _open(settings, lambda data_dir: build_index(settings, data_dir))
     archive.catalog.create_schema()
     archive.index.ensure()
+    if settings.drop_folder is not None:
+        archive.outside_erasers.append(_rejected_recordings_eraser(archive, settings.drop_folder))
     return archive
+
+
+def _rejected_recordings_eraser(archive: Archive, drop_folder: Path) -> OutsideEraser:
+    """An erasure also deletes the subject's rejected drop-folder recordings."""
+    from ingest.dropfolder import DropFolderConfig, erase_rejected
+
+    config = DropFolderConfig(path=drop_folder)
+
+    def erase(identifiers: Sequence[str], actor: str) -> dict[str, Any]:
+        erased: list[str] = []
+        unattributed: set[str] = set()
+        for identifier in identifiers:
+            done = erase_rejected(archive, config, identifier, actor=actor)
+            erased.extend(done.erased)
+            unattributed.update(done.unattributed)
+        return {"source": "drop folder: rejected recordings", "erased": erased,
+                "unattributed": sorted(unattributed)}
+
+    return erase
 
 
 def open_preparer(settings: Settings) -> Archive:

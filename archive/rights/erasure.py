@@ -39,6 +39,8 @@ class ErasureCertificate:
     erased: list[dict[str, Any]] = field(default_factory=list)
     kept: list[dict[str, Any]] = field(default_factory=list)
     recipients_to_notify: list[dict[str, Any]] = field(default_factory=list)
+    #: The subject's data outside the catalog (e.g. rejected drop-folder recordings).
+    outside: list[dict[str, Any]] = field(default_factory=list)
     audit_seq: int | None = None
     #: Only what would be erased and kept: nothing was changed.
     dry_run: bool = False
@@ -54,9 +56,12 @@ class ErasureCertificate:
             "issued_by": self.actor,
             "method": "crypto-shredding: every wrapped data key destroyed, then sealed blobs, "
                       "index entries and catalog rows deleted; a tombstone without personal "
-                      "data remains",
+                      "data remains. The erasure is also written to the erasure ledger kept "
+                      "with the key provider, outside the archive and its backups: restoring "
+                      "a backup taken before it replays it before the archive opens",
             "erased": self.erased,
             "kept": self.kept,
+            "outside_catalog": self.outside,
             "recipients_to_notify": self.recipients_to_notify,
             "audit_seq": self.audit_seq,
         }
@@ -151,6 +156,10 @@ def erase_subject(
     for item_id, why in failed:
         summary = {**item_summary(records[item_id]), "match": match.match_of(item_id)}
         cert.kept.append({**summary, "reason": why, "detail": "not erased; retry"})
+    if not dry_run:
+        for erase_outside in archive.outside_erasers:
+            cert.outside.append(erase_outside(list(match.identifiers or (match.identifier,)),
+                                              actor))
     event = archive.vault.record_event(
         actor=actor, role=role, action="erase_dry_run" if dry_run else "erase",
         subject=match.identifier,

@@ -190,6 +190,15 @@ class KeptItemPublic(ErasedItemPublic):
                                               description="legal_obligation only")
 
 
+class OutsideErasurePublic(PublicModel):
+    """The subject's data that lives outside the catalog, erased with the request."""
+
+    source: str = Field(description="where it lived, e.g. the drop folder's rejected recordings")
+    erased: list[str]
+    unattributed: list[str] = Field(description="found there but not attributable to anyone "
+                                                "without opening it: left for review")
+
+
 class ErasureCertificatePublic(PublicModel):
     """What was erased and what was kept, and why (Art. 17)."""
 
@@ -202,6 +211,7 @@ class ErasureCertificatePublic(PublicModel):
     method: str
     erased: list[ErasedItemPublic]
     kept: list[KeptItemPublic]
+    outside_catalog: list[OutsideErasurePublic]
     recipients_to_notify: list[RecipientPublic]
     audit_seq: int | None
 
