@@ -19,7 +19,13 @@ from archive import catalog as cat
 from archive.catalog import inserted_id
 from archive.errors import ErrorCode, InvalidRequest, ItemNotFound
 from archive.model import now_utc
-from archive.rights.subjects import PRIVACY, Identifiers, find_subject, recipients_to_notify
+from archive.rights.subjects import (
+    PRIVACY,
+    Identifiers,
+    find_subject,
+    parse_identifier,
+    recipients_to_notify,
+)
 from archive.service import Archive
 
 
@@ -47,6 +53,7 @@ def annotate_item(
     if not text.strip():
         raise InvalidRequest("an annotation needs text")
     now = now or now_utc()
+    norm = parse_identifier(archive.config, subject)[1] if subject else None
     archive.record(item_id)
     dek = archive.vault.dek(item_id)
     with archive.catalog.read() as conn:
@@ -55,7 +62,6 @@ def annotate_item(
 
     part = f"annotation-{count + 1}-{int(now.timestamp())}"
     row = archive.vault.seal_part(item_id, part, text.encode(), "text/plain; charset=utf-8", dek)
-    norm = archive.normalise_subject(subject) if subject else None
     with archive.vault.write() as tx:
         conn = tx.conn
         conn.execute(cat.parts.insert().values(**row))
@@ -141,9 +147,9 @@ def add_request(
                              f"{', '.join(k.value for k in RequestKind)}") from None
     if not requested_by.strip():
         raise InvalidRequest("a request needs who asked")
+    norm = parse_identifier(archive.config, subject)[1]
     received = received_at or now_utc()
     due = received + timedelta(days=archive.config.request_deadline_days)
-    norm = archive.normalise_subject(subject)
     with archive.vault.write() as tx:
         conn = tx.conn
         req_id = inserted_id(conn.execute(cat.requests.insert().values(

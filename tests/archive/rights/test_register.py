@@ -67,3 +67,19 @@ def test_purposes_report_is_the_art_30_record_with_counts_and_the_oldest_item(
     assert quality["oldest_item"] == T0.isoformat()
     assert report["legal"]["items"] == 1  # A's order e-mail to the orders mailbox
     assert report["order"]["items"] == 0 and report["order"]["oldest_item"] is None
+
+
+def test_requests_and_rectifications_refuse_a_word_as_the_subject(mixed: Mixed) -> None:
+    """A request or a note filed under 'jansen' could never be matched to a person's
+    items or audit trail: refused by name, as every other right refuses it."""
+    arc = mixed.archive
+    with pytest.raises(InvalidRequest, match="'jansen' is not a data-subject identifier"):
+        rights.add_request(arc, kind="access", subject="jansen", requested_by="letter",
+                           verified_by=None, actor="dpo")
+    item_id = mixed.items[A.email][0]
+    with pytest.raises(InvalidRequest, match="'2026' is not a data-subject identifier"):
+        rights.annotate_item(arc, item_id, "corrected address", actor="dpo", subject="2026")
+    assert rights.list_requests(arc) == [] and arc.reader.annotations(item_id) == []
+    ok = rights.add_request(arc, kind="access", subject="06 12345678", requested_by="letter",
+                            verified_by=None, actor="dpo")
+    assert ok["subject"] == A.phone
