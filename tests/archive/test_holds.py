@@ -123,3 +123,34 @@ def test_search_hold_and_storage_lock(tmp_path: object) -> None:
             arc.read_content(PRIVACY, item)
     finally:
         arc.close()
+
+
+@pytest.mark.service
+def test_erasure_of_a_blob_still_locked_in_the_store_shreds_its_keys_and_reports_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    # GIVEN an item whose hold was lifted, but whose blob kept its Object Lock legal
+    # hold in the bucket (a clear that failed, or a lock set by hand)
+    store = make_s3_store(object_lock=True)
+    arc = make_archive(tmp_path / "s3", store=store, index=MemoryIndex(), config=PRIVACY_CONFIG)
+    try:
+        item = arc.ingest(email_item(customer=A.email, body="erase me", started_at=T0)).item_id
+        hold = holds.place_hold(arc, actor="legal-1", reason="r", case_ref="L-1",
+                                item_ids=[item])
+        holds.lift_hold(arc, hold.id, actor="legal-1", note="closed")
+        [key] = [k for k in store.keys("items/") if item in k]
+        assert store.set_legal_hold(key, True)
+        # WHEN the subject is erased
+        with caplog.at_level("WARNING"):
+            cert = rights.erase_subject(arc, A.email, actor="dpo")
+        # THEN the item is erased (its keys are gone, so the locked blob is noise), the
+        # leftover blob is reported, and the bucket still refuses to delete it
+        assert [e["item_id"] for e in cert.erased] == [item]
+        with pytest.raises((ItemNotFound, ContentIntegrityError)):
+            arc.read_content(PRIVACY, item)
+        assert store.exists(key)
+        with pytest.raises(BlobLocked):
+            store.delete(key)
+        assert "sealed blob(s) left behind" in caplog.text
+    finally:
+        arc.close()
