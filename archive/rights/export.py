@@ -152,12 +152,7 @@ def _zip_chunks(archive: Archive, match: SubjectMatch, now: datetime,
                             json.dumps(notes, ensure_ascii=False, indent=2))
                 files.append(f"{base}/rectifications.json")
             entries.append({
-                "id": record.id, "channel": record.channel.value,
-                "direction": record.direction.value, "source": record.source,
-                "started_at": record.started_at.isoformat(),
-                "ended_at": record.ended_at.isoformat() if record.ended_at else None,
-                "archived_at": record.ingested_at.isoformat(),
-                "match": match.match_of(record.id),
+                **_entry_head(record, match),
                 "subject_line": details.get("subject") or details.get("title"),
                 "parties": [p.as_dict() for p in record.parties],
                 "purposes": _purpose_json(archive, record),
@@ -245,6 +240,18 @@ def _summary_text(index: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _entry_head(record: ItemRecord, match: SubjectMatch) -> dict[str, Any]:
+    """What ``index.json`` says of every item, whole or redacted."""
+    return {
+        "id": record.id, "channel": record.channel.value,
+        "direction": record.direction.value, "source": record.source,
+        "started_at": record.started_at.isoformat(),
+        "ended_at": record.ended_at.isoformat() if record.ended_at else None,
+        "archived_at": record.ingested_at.isoformat(),
+        "match": match.match_of(record.id),
+    }
+
+
 def _redacted_entry(
     archive: Archive, zf: zipfile.ZipFile, record: ItemRecord, match: SubjectMatch,
     shared: list[dict[str, Any]], base: str,
@@ -267,12 +274,7 @@ def _redacted_entry(
         zf.writestr(files[0], redactor.redact("\n\n".join(texts)))
     title = str(part.get("title") or "")
     return {
-        "id": record.id, "channel": record.channel.value,
-        "direction": record.direction.value, "source": record.source,
-        "started_at": record.started_at.isoformat(),
-        "ended_at": record.ended_at.isoformat() if record.ended_at else None,
-        "archived_at": record.ingested_at.isoformat(),
-        "match": match.match_of(record.id),
+        **_entry_head(record, match),
         "subject_line": redactor.redact(title) if title else None,
         "purposes": _purpose_json(archive, record),
         "restricted": record.restricted, "held": record.held,
