@@ -59,6 +59,11 @@ PARTY_SECTIONS: Final = frozenset({"parties"})
 #: nothing but numbers must not stall ingest (beyond it, the lookup's phrase search
 #: still finds the literal forms).
 MAX_NUMBER_MATCHES: Final = 2000
+#: Where a phone number can be: a run of at least 7 digits and separators. The
+#: phonenumbers matcher is only asked about these runs (with one character of context
+#: on each side, which its own word-boundary checks look at): on a long text full of
+#: short numbers ("order 42") it would otherwise try to parse thousands of candidates.
+_NUMBER_RUN_RE: Final = re.compile(r"\+?\(?\d[\d\s().\-/]{5,}\d")
 
 
 def mentions_in(config: ArchiveConfig, sections: Iterable[Section]) -> tuple[str, ...]:
@@ -69,10 +74,13 @@ def mentions_in(config: ArchiveConfig, sections: Iterable[Section]) -> tuple[str
     for section in sections:
         if section.kind in PARTY_SECTIONS:
             continue
-        for match in phonenumbers.PhoneNumberMatcher(section.text, region):
-            found[phonenumbers.format_number(
-                match.number, phonenumbers.PhoneNumberFormat.E164)] = None
-            budget -= 1
+        text = section.text
+        for run in _NUMBER_RUN_RE.finditer(text):
+            window = text[max(0, run.start() - 1):run.end() + 1]
+            for match in phonenumbers.PhoneNumberMatcher(window, region):
+                found[phonenumbers.format_number(
+                    match.number, phonenumbers.PhoneNumberFormat.E164)] = None
+                budget -= 1
             if budget <= 0:
                 break
         for candidate in _EMAIL_CANDIDATE_RE.findall(section.text):
