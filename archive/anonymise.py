@@ -143,6 +143,22 @@ _PATTERNS: Final[tuple[tuple[re.Pattern[str], str | Callable[[str], str | None]]
 )
 
 
+_WORD_RE: Final = re.compile(r"\w+")
+_MONTH_WORDS: Final = frozenset(_MONTHS.split("|"))
+_DIGIT_WORDS: Final = frozenset(_NUMBER_WORDS.split("|"))
+
+
+def _cannot_match(pattern: re.Pattern[str], words: list[str]) -> bool:
+    """A cheap, conservative test on the text's words: True only when ``pattern``
+    cannot match (a spoken date needs a month name as a whole word; spoken digits need
+    three number words). Those two patterns cost most of a long text's redaction."""
+    if pattern is _SPOKEN_DATE_RE:
+        return not any(w in _MONTH_WORDS for w in words)
+    if pattern is _SPOKEN_RE:
+        return sum(w in _DIGIT_WORDS for w in words) < 3
+    return False
+
+
 def looks_identifying(text: str) -> bool:
     """Whether a query names a person: an e-mail address, a phone number, an IBAN."""
     return bool(_EMAIL_RE.search(text) or _PHONE_RE.search(text) or _IBAN_RE.search(text)
@@ -209,7 +225,10 @@ class Redactor:
         for pattern, token in self._replacements:
             for m in pattern.finditer(text):
                 add(m.start(), m.end(), token)
+        words = [w.casefold() for w in _WORD_RE.findall(text)]
         for pattern, make in _PATTERNS:
+            if _cannot_match(pattern, words):
+                continue
             for m in pattern.finditer(text):
                 add(m.start(), m.end(), make if isinstance(make, str) else make(m.group()))
         for pattern in (_TITLED_NAME_RE, _SIGNED_NAME_RE):
