@@ -62,19 +62,26 @@ def ledger_path(settings: Settings, archive_id: str) -> Path:
             or _beside_keys(settings, archive_id) / f"{archive_id}.erasures")
 
 
+def _s3_connection(settings: Settings) -> dict[str, Any]:
+    """How to reach the configured S3 service (the store and the anchor share it)."""
+    assert settings.s3_endpoint and settings.s3_access_key and settings.s3_secret_key
+    return {
+        "endpoint": settings.s3_endpoint.removeprefix("http://").removeprefix("https://"),
+        "access_key": settings.s3_access_key,
+        "secret_key": settings.s3_secret_key.get_secret_value(),
+        "secure": settings.s3_secure and not settings.s3_endpoint.startswith("http://"),
+        "region": settings.s3_region,
+    }
+
+
 def build_anchor(settings: Settings, data_dir: Path, archive_id: str) -> AuditAnchor:
     """The S3 Object Lock anchor when a bucket is configured, else the append-only file."""
     if settings.audit_anchor_s3_bucket:
         from archive.anchors.s3 import S3Anchor
 
-        assert settings.s3_endpoint and settings.s3_access_key and settings.s3_secret_key
         anchor = S3Anchor(
-            settings.s3_endpoint.removeprefix("http://").removeprefix("https://"),
-            access_key=settings.s3_access_key,
-            secret_key=settings.s3_secret_key.get_secret_value(),
+            **_s3_connection(settings),
             bucket=settings.audit_anchor_s3_bucket, prefix=f"audit-anchor/{archive_id}",
-            secure=settings.s3_secure and not settings.s3_endpoint.startswith("http://"),
-            region=settings.s3_region,
             retention_days=settings.audit_anchor_s3_retention_days)
         anchor.ensure_bucket()
         return anchor
@@ -130,16 +137,7 @@ def build_store(settings: Settings, data_dir: Path) -> ObjectStore:
     if settings.store is StoreBackend.S3:
         from archive.store.s3 import S3Store
 
-        assert settings.s3_endpoint and settings.s3_access_key and settings.s3_secret_key
-        endpoint = settings.s3_endpoint.removeprefix("http://").removeprefix("https://")
-        s3 = S3Store(
-            endpoint,
-            access_key=settings.s3_access_key,
-            secret_key=settings.s3_secret_key.get_secret_value(),
-            bucket=settings.s3_bucket,
-            secure=settings.s3_secure and not settings.s3_endpoint.startswith("http://"),
-            region=settings.s3_region,
-        )
+        s3 = S3Store(**_s3_connection(settings), bucket=settings.s3_bucket)
         s3.ensure_bucket()
         return s3
     from archive.store.local import LocalStore
