@@ -42,6 +42,8 @@ from keys import IntegrityError, Keyring, KeysError, WrappedKey, new_dek, seal_b
 
 SPOOL_PURPOSE: Final = "_spool"
 SPOOL_SUFFIX: Final = ".spool"
+#: A spool being created (no header yet): never listed for recovery.
+CREATING_SUFFIX: Final = ".creating"
 MAGIC: Final = b"CASPOOL1"
 _LEN: Final = struct.Struct(">I")
 _SEGMENT: Final = struct.Struct(">BBIH")
@@ -91,10 +93,16 @@ class SpoolWriter:
                 "created": datetime.now(UTC).isoformat(),
             }
         ).encode()
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        # Made under a name recovery does not list, locked and given its header, and only
+        # then named a spool: recovery running meanwhile (the server retries spools while
+        # calls start) must never see a spool that has no header yet, take it for an
+        # unreadable one and move it aside under the live call.
+        creating = directory / f"{self.spool_id}{CREATING_SUFFIX}"
+        self._fd = os.open(creating, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         # The lock tells recovery this spool belongs to a live call.
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         os.write(self._fd, MAGIC + _LEN.pack(len(header)) + header)
+        creating.rename(self.path)
         self._seq = 0
         self._pending: list[bytes] = [b"A"]
         self._pending_bytes = 0

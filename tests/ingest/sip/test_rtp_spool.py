@@ -95,3 +95,27 @@ def test_spool_records_cannot_be_reordered(tmp_path: Path, ring: keys.Keyring) -
     writer.path.write_bytes(data[: 12 + hlen] + rec2 + rec1 + tail)
     contents = read_spool(writer.path, ring)
     assert contents.records == 0 and contents.torn_tail  # the swap is detected at once
+
+
+def test_recovery_never_sees_a_spool_before_its_header_is_written(
+    tmp_path: Path, ring: keys.Keyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN recovery listing the spool directory at the moment a new call's spool is
+    # being created (the server retries spools while other calls start)
+    from ingest.sip import spool as spool_module
+
+    real_write = spool_module.os.write
+    seen: list[list[Path]] = []
+
+    def write_while_recovery_looks(fd: int, data: bytes) -> int:
+        if not seen:
+            seen.append(list_spools(tmp_path))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(spool_module.os, "write", write_while_recovery_looks)
+    writer = SpoolWriter(tmp_path, ring)
+    # THEN the spool without its header was not listed (it would have been moved aside
+    # as unreadable under the live call), and once created it is listed and live
+    assert seen == [[]]
+    assert list_spools(tmp_path) == [writer.path] and is_live(writer.path)
+    writer.discard()
