@@ -118,10 +118,13 @@ def test_bad_pairs_go_to_rejected_with_a_reason(
     # Sealed like a call spool: no plaintext recording or sidecar stays on disk ...
     assert sorted(p.name for p in rejected.iterdir()) == [
         "bad.json.sealed", "bad.reason.txt", "bad.wav.sealed"]
+    # (Probes are 16+ bytes: a 4-byte probe such as b"RIFF" turns up by chance in
+    # the header's base64 key about once in 10^5 runs and made CI flaky.)
     raw = sidecar if isinstance(sidecar, bytes) else json.dumps(sidecar).encode()
+    probes = [raw[:24], raw[-16:], wav[:16], wav[-16:]]
     for path in rejected.glob("*.sealed"):
         sealed = path.read_bytes()
-        assert raw[:24] not in sealed and wav[:16] not in sealed and b"RIFF" not in sealed
+        assert not [p for p in probes if len(p) >= 7 and p in sealed]
     # ... and only the archive's keys open them again.
     assert open_rejected(archive.keyring, rejected / "bad.wav.sealed") == ("bad.wav", wav)
     assert open_rejected(archive.keyring, rejected / "bad.json.sealed") == ("bad.json", raw)
