@@ -59,6 +59,9 @@ class SweepReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     audit_seq: int | None = None
+    #: What the archive's outside sweepers did (material that is not an item,
+    #: such as rejected drop-folder recordings): one entry per sweeper.
+    outside: list[dict[str, Any]] = field(default_factory=list)
 
     def public(self) -> dict[str, Any]:
         return {
@@ -73,6 +76,7 @@ class SweepReport:
             "seconds": round(self.seconds, 3),
             "items_per_second": round(self.examined / self.seconds, 1) if self.seconds else None,
             "audit_seq": self.audit_seq,
+            "outside": list(self.outside),
         }
 
 
@@ -199,6 +203,8 @@ def sweep(
         )
         report.audit_seq = event.seq
         archive.catalog.checkpoint()
+    for sweep_outside in archive.outside_sweepers:
+        report.outside.append(sweep_outside(now, dry_run, actor))
     report.seconds = time.perf_counter() - started
     return report
 

@@ -12,6 +12,7 @@ this facade.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ from archive.vault import PART_ORIGINAL, Vault
 
 #: ``(identifiers, actor) -> {"source": ..., "erased": [...], "unattributed": [...]}``
 OutsideEraser = Callable[[Sequence[str], str], dict[str, Any]]
+#: ``(now, dry_run, actor) -> {"source": ..., "purged": [...]}``
+OutsideSweeper = Callable[[datetime, bool, str], dict[str, Any]]
 
 
 class Archive:
@@ -66,6 +69,9 @@ class Archive:
         #: drop-folder recordings), set by the composition root; each takes the
         #: identifiers and the actor, erases, and says what it did (for the certificate).
         self.outside_erasers: list[OutsideEraser] = []
+        #: The same for retention: material outside the catalog that the sweep must
+        #: also purge when its time is up (every sweep: serve's, the CLI's, the API's).
+        self.outside_sweepers: list[OutsideSweeper] = []
 
     # The vault's parts, for the rooms and operations built on the facade.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -20,7 +21,7 @@ from archive.catalog import Catalog, sqlite_url
 from archive.config import CONFIG_FILE_NAME, DEFAULT_CONFIG_TOML, load_config
 from archive.errors import ConfigError
 from archive.index import SearchIndex
-from archive.service import Archive, OutsideEraser
+from archive.service import Archive, OutsideEraser, OutsideSweeper
 from archive.store import ObjectStore
 from commarchive.settings import IndexBackend, KeyProviderKind, Settings, StoreBackend
 from keys.providers import KeyProvider, refuse_inside
@@ -201,7 +202,32 @@ def open_archive(settings: Settings) -> Archive:
     archive.index.ensure()
     if settings.drop_folder is not None:
         archive.outside_erasers.append(_rejected_recordings_eraser(archive, settings.drop_folder))
+        archive.outside_sweepers.append(_rejected_recordings_sweeper(
+            archive, settings.drop_folder, timedelta(days=settings.drop_folder_rejected_days)))
     return archive
+
+
+def _rejected_recordings_sweeper(
+    archive: Archive, drop_folder: Path, older_than: timedelta
+) -> OutsideSweeper:
+    """Every retention sweep also purges rejected drop-folder recordings past their time.
+
+    They are sealed files, not items (nothing in the catalog), so the sweep
+    cannot see them; without this they would be kept forever.
+    """
+    from ingest.dropfolder import DropFolderConfig, purge_rejected
+
+    config = DropFolderConfig(path=drop_folder)
+
+    def sweep(now: datetime, dry_run: bool, actor: str) -> dict[str, Any]:
+        purged = purge_rejected(config, older_than=older_than, now=now.timestamp(),
+                                dry_run=dry_run)
+        if purged and not dry_run:
+            archive.audit.record(actor=actor, role="system", action="purge_rejected",
+                                 detail={"count": len(purged)})
+        return {"source": "drop folder: rejected recordings", "purged": purged}
+
+    return sweep
 
 
 def _rejected_recordings_eraser(archive: Archive, drop_folder: Path) -> OutsideEraser:

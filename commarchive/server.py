@@ -7,12 +7,11 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any, Final
 
 import uvicorn
 
-from archive.retention import SweepReport, sweep
+from archive.retention import sweep
 from archive.service import Archive
 from commarchive import runtime
 from commarchive.settings import Settings, SipSettings, SmtpSettings, parse_hostport
@@ -137,28 +136,6 @@ def _async(fn: Callable[[], object]) -> Closer:
     return close
 
 
-def sweep_once(archive: Archive, settings: Settings) -> tuple[SweepReport, list[str]]:
-    """The retention sweep, then rejected drop-folder recordings past their retention.
-
-    Rejected recordings are not items (nothing in the catalog), so the sweep
-    cannot see them; without this they would be kept forever. The second value
-    names the rejected recordings purged.
-    """
-    report = sweep(archive, actor="sweeper")
-    purged: list[str] = []
-    if settings.drop_folder:
-        from ingest.dropfolder import DropFolderConfig, purge_rejected
-
-        purged = purge_rejected(
-            DropFolderConfig(path=settings.drop_folder),
-            older_than=timedelta(days=settings.drop_folder_rejected_days),
-        )
-        if purged:
-            archive.audit.record(actor="sweeper", role="system", action="purge_rejected",
-                                 detail={"count": len(purged)})
-    return report, purged
-
-
 async def _periodic_jobs(archive: Archive, settings: Settings) -> None:
     """Catch-up indexing every minute; the retention sweep on its own interval."""
     loop = asyncio.get_running_loop()
@@ -168,11 +145,12 @@ async def _periodic_jobs(archive: Archive, settings: Settings) -> None:
             await asyncio.to_thread(archive.reindex_dirty)
             if loop.time() >= next_sweep:
                 next_sweep = loop.time() + settings.sweep_interval_seconds
-                report, rejected = await asyncio.to_thread(sweep_once, archive, settings)
-                if report.dropped or report.purged or rejected:
+                report = await asyncio.to_thread(sweep, archive, actor="sweeper")
+                outside = sum(len(o.get("purged", ())) for o in report.outside)
+                if report.dropped or report.purged or outside:
                     log.info("retention sweep: %d tag(s) dropped, %d item(s) purged, "
-                             "%d rejected recording(s) purged", len(report.dropped),
-                             len(report.purged), len(rejected))
+                             "%d other file(s) purged", len(report.dropped),
+                             len(report.purged), outside)
         except Exception:  # keep the jobs alive; the next round retries
             log.exception("periodic job failed")
         await asyncio.sleep(REINDEX_INTERVAL_SECONDS)

@@ -274,12 +274,14 @@ def _stem_of(name: str) -> str:
 
 
 def purge_rejected(
-    config: DropFolderConfig, *, older_than: timedelta, now: float | None = None
+    config: DropFolderConfig, *, older_than: timedelta, now: float | None = None,
+    dry_run: bool = False,
 ) -> list[str]:
     """Delete rejected files (sealed recordings and reasons) older than ``older_than``.
 
-    Returns the names (stems) of the rejected recordings removed, sorted. Run by
-    the retention sweep, so rejected material is kept no longer than needed.
+    Returns the names (stems) of the rejected recordings removed (with
+    ``dry_run``: that would be removed), sorted. Run by every retention sweep,
+    so rejected material is kept no longer than needed.
     """
     directory = config.rejected_dir
     if not directory.is_dir():
@@ -292,11 +294,12 @@ def purge_rejected(
         try:
             if entry.stat().st_mtime >= cutoff:
                 continue
-            entry.unlink()
+            if not dry_run:
+                entry.unlink()
         except FileNotFoundError:
             continue
         purged.add(_stem_of(entry.name))
-    if purged:
+    if purged and not dry_run:
         log.info("drop folder: purged %d rejected recording(s)", len(purged))
     return sorted(purged)
 

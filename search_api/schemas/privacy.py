@@ -111,6 +111,11 @@ class ItemReasonPublic(PublicModel):
     reason: str
 
 
+class OutsideSweepPublic(PublicModel):
+    source: str = Field(description="what was swept, e.g. 'drop folder: rejected recordings'")
+    purged: list[str] = Field(description="names of what was (or, in a dry run, would be) purged")
+
+
 class SweepReportPublic(PublicModel):
     now: Timestamp
     dry_run: bool
@@ -124,6 +129,9 @@ class SweepReportPublic(PublicModel):
     seconds: float
     items_per_second: float | None
     audit_seq: int | None
+    outside: list[OutsideSweepPublic] = Field(
+        description="material that is not an item, purged by the same sweep "
+                    "(e.g. rejected drop-folder recordings)")
 
 
 # -- subjects -----------------------------------------------------------------------------------
