@@ -50,6 +50,7 @@ class ErrorCode(StrEnum):
     TOO_LARGE = "too_large"
     UNAVAILABLE = "temporarily_unavailable"
     CONFLICT = "conflict"
+    OBJECTED = "objected"
 
 
 class ArchiveError(Exception):

@@ -36,7 +36,7 @@ from archive import catalog as cat
 from archive import standing
 from archive.audit import SYSTEM_ACTOR
 from archive.config import Role
-from archive.errors import InvalidRequest, StoreError, TemporaryFailure
+from archive.errors import ErrorCode, InvalidRequest, StoreError, TemporaryFailure
 from archive.index import IndexDoc
 from archive.indexing import Indexer, index_part
 from archive.model import (
@@ -306,7 +306,7 @@ class Intake:
                 done.refused.append(i)
                 done.results[i] = InvalidRequest(
                     "a data subject of this item objected to every purpose it would have "
-                    f"({', '.join(sorted(gone))}); not archived")
+                    f"({', '.join(sorted(gone))}); not archived", code=ErrorCode.OBJECTED)
         return objected
 
     def _insert_items(self, conn: Connection, fresh: Sequence[PreparedItem], now: datetime) -> None:

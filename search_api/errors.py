@@ -33,6 +33,7 @@ STATUS_BY_CODE: Final[dict[ErrorCode, int]] = {
     ErrorCode.LEGAL_HOLD: 409,
     ErrorCode.LEGAL_OBLIGATION: 409,
     ErrorCode.CONFLICT: 409,
+    ErrorCode.OBJECTED: 409,
     ErrorCode.INVALID: 400,
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.UNAVAILABLE: 503,

@@ -91,7 +91,7 @@ def _archive(archive: Archive, actor: str, audio: bytes, metadata: bytes) -> dic
              response_model=RecordingPublic, responses={
                  200: {"model": RecordingPublic,
                        "description": "Already archived: the earlier item"},
-                 **error_responses(400, 413)})
+                 **error_responses(400, 409, 413)})
 async def upload_recording(
     request: Request, archive: ArchiveDep, user: IngestUser, response: Response
 ) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from archive.config import Role
 from archive.service import Archive
 from search_api.app import create_app
-from tests.subjects import A, B, C, Mixed
+from tests.subjects import A, B, C, Mixed, wav_bytes
 
 
 @pytest.fixture
@@ -211,3 +211,18 @@ def test_a_legal_hold_by_subject_lists_only_items_legal_may_see(
     assert resp.json()["item_ids"] == [mixed.a_order]
     listed = client.get("/api/v1/holds", headers=auth["legal"]).json()
     assert listed[0]["item_ids"] == [mixed.a_order]
+
+
+def test_an_upload_refused_by_a_standing_objection_answers_409_objected(
+    client: TestClient, auth: dict[str, dict[str, str]],
+) -> None:
+    """Not 400: the request is well formed; the archive's state (Art. 21) refuses it."""
+    o = client.post(f"/api/v1/subjects/{C.phone}/object", json={}, headers=auth["privacy"])
+    assert o.status_code == 200, o.text
+    resp = client.post("/api/v1/recordings", headers=auth["ingest"], files={
+        "audio": ("call.wav", wav_bytes(), "audio/wav")}, data={"metadata": json.dumps({
+            "call_id": "objected-1", "from": C.phone, "to": "+31205550100",
+            "agent": "+31205550100", "direction": "inbound", "start": "2026-11-02T09:00:00Z"})})
+    assert resp.status_code == 409, resp.text
+    error = resp.json()["error"]
+    assert error["code"] == "objected" and "objected to every purpose" in error["message"]
