@@ -23,7 +23,14 @@ from ingest.sip.counters import SipCounters
 from ingest.sip.metadata import RecordingMetadata
 from ingest.sip.rtp import SAMPLE_RATE
 from ingest.sip.session import EndStatus
-from ingest.sip.spool import SpoolContents, SpoolError, is_live, list_spools, read_spool
+from ingest.sip.spool import (
+    SpoolContents,
+    SpoolError,
+    is_live,
+    list_spools,
+    read_spool,
+    remove_stale_creating,
+)
 
 if TYPE_CHECKING:
     from archive.service import Archive
@@ -191,6 +198,9 @@ def recover_spools(archive: Archive, *, exclude: Collection[str] = ()) -> list[s
     """
     recovered: list[str] = []
     directory = spool_dir(archive)
+    for stale in remove_stale_creating(directory):
+        log.warning("spool %s was never completed (a crash while it was created); removed",
+                    stale.name)
     for path in list_spools(directory):
         if path.stem in exclude or is_live(path):
             continue

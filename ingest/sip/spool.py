@@ -28,6 +28,7 @@ import fcntl
 import json
 import os
 import struct
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ SPOOL_PURPOSE: Final = "_spool"
 SPOOL_SUFFIX: Final = ".spool"
 #: A spool being created (no header yet): never listed for recovery.
 CREATING_SUFFIX: Final = ".creating"
+#: A half-created spool older than this, and unlocked, was left by a crash.
+STALE_CREATING_S: Final = 300.0
 MAGIC: Final = b"CASPOOL1"
 _LEN: Final = struct.Struct(">I")
 _SEGMENT: Final = struct.Struct(">BBIH")
@@ -250,6 +253,32 @@ def list_spools(directory: Path) -> list[Path]:
     if not directory.is_dir():
         return []
     return sorted(p for p in directory.iterdir() if p.suffix == SPOOL_SUFFIX)
+
+
+def remove_stale_creating(directory: Path, *, older_than_s: float = STALE_CREATING_S,
+                          now: float | None = None) -> list[Path]:
+    """Remove spools a crash left half-created; returns what was removed.
+
+    A ``.creating`` file holds at most the header (a wrapped key, never audio):
+    the rename to its spool name happens before the first packet is written. A
+    live writer holds its lock; the age check also spares one between its
+    exclusive create and its lock.
+    """
+    if not directory.is_dir():
+        return []
+    cutoff = (time.time() if now is None else now) - older_than_s
+    removed: list[Path] = []
+    for path in directory.iterdir():
+        if path.suffix != CREATING_SUFFIX:
+            continue
+        try:
+            if path.stat().st_mtime >= cutoff or is_live(path):
+                continue
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(path)
+    return removed
 
 
 def is_live(path: Path) -> bool:

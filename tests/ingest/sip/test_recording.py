@@ -84,3 +84,31 @@ def test_a_crashed_call_that_never_carried_audio_is_not_recovered_as_an_item(
     [item_id] = recover_spools(archive)
     assert archive.item_ids() == [item_id]
     assert list_spools(directory) == []
+
+
+def test_recovery_removes_spools_a_crash_left_half_created_and_spares_a_live_one(
+    archive: Archive,
+) -> None:
+    """A crash between creating a spool and renaming it leaves a ``.creating`` file
+    (a header with a wrapped key, no audio): recovery removes it once it is old,
+    and never one that is young or whose writer still holds its lock."""
+    import fcntl
+    import os
+    import time
+
+    directory = spool_dir(archive)
+    directory.mkdir(parents=True, exist_ok=True)
+    stale, young, locked = (directory / f"{n}.creating" for n in ("stale", "young", "locked"))
+    for path in (stale, young, locked):
+        path.write_bytes(b"CASPOOL1 header only")
+    hour_ago = time.time() - 3600
+    os.utime(stale, (hour_ago, hour_ago))
+    os.utime(locked, (hour_ago, hour_ago))
+    fd = os.open(locked, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        assert recover_spools(archive) == []
+        assert not stale.exists() and young.exists() and locked.exists()
+    finally:
+        os.close(fd)
+    assert archive.item_ids() == []
