@@ -8,6 +8,9 @@ it. After every audited write the newest event is appended to an anchor
 outside the catalog's directory (``archive.anchors``); ``verify`` fails when
 the chain is shorter than the anchor (events cut off the end), longer than it
 (the anchor rolled back to an older one, or lost) or disagrees with it.
+Each anchor record also names the erasure ledger's newest line
+(``archive.ledger``), so ``verify`` (and a restore) notices erasures cut off
+the ledger's end, which its own chain cannot show.
 """
 
 from __future__ import annotations
@@ -19,18 +22,31 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from archive.anchors import AuditAnchor
 from archive.catalog import Catalog, audit_events
+from archive.errors import ArchiveError
 
 log = logging.getLogger(__name__)
 
 GENESIS_HASH: Final = "0" * 64
 SYSTEM_ACTOR: Final = "system"
+
+
+class LedgerHead(Protocol):
+    """What the audit log needs of the erasure ledger (``archive.ledger``)."""
+
+    def head(self) -> tuple[int, str] | None:
+        """The newest line's number and MAC; None when empty."""
+        ...
+
+    def holds(self, number: int, mac: str) -> str | None:
+        """None when line ``number`` has ``mac`` and every line verifies; else the problem."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +109,13 @@ def _canonical(
 
 
 class AuditLog:
-    def __init__(self, catalog: Catalog, key: bytes, anchor: AuditAnchor) -> None:
+    def __init__(self, catalog: Catalog, key: bytes, anchor: AuditAnchor,
+                 ledger: LedgerHead | None = None) -> None:
         self._catalog = catalog
         self._key = key
         self._anchor = anchor
+        self._ledger = ledger
+        self._anchored_ledger: tuple[int, str] | None = None
 
     def _mac(self, prev_hash: str, body: bytes) -> str:
         return hmac.new(self._key, prev_hash.encode() + b"\n" + body, hashlib.sha256).hexdigest()
@@ -163,20 +182,40 @@ class AuditLog:
     def anchor(self, event: AuditEvent) -> None:
         """Append the newest event to the anchor, after its commit. A failure is logged
         loudly: the next ``verify`` reports the unanchored events."""
-        body = json.dumps({"seq": event.seq, "hash": event.hash}, sort_keys=True)
-        record = json.dumps({"body": body, "mac": self._mac("anchor", body.encode())})
+        fields: dict[str, Any] = {"seq": event.seq, "hash": event.hash}
         try:
+            if self._ledger is not None and (head := self._ledger.head()) is not None:
+                fields["ledger"] = list(head)
+            body = json.dumps(fields, sort_keys=True)
+            record = json.dumps({"body": body, "mac": self._mac("anchor", body.encode())})
             self._anchor.append(event.seq, record.encode())
-        except OSError as exc:
+        except (OSError, ArchiveError) as exc:
             log.error("could not anchor audit event %d in %s: %s", event.seq,
                       self._anchor.describe(), exc)
 
     def close(self) -> None:
         self._anchor.close()
 
+    def check_ledger(self) -> str | None:
+        """None when the erasure ledger verifies and reaches the line the newest anchor
+        names; else the problem (a restore refuses to replay a ledger cut short)."""
+        if self._ledger is None:
+            return None
+        anchor = self._read_anchor()
+        named = self._anchored_ledger
+        if anchor is None or anchor[0] < 0 or named is None:
+            try:
+                head = self._ledger.head()
+            except ArchiveError as exc:
+                return str(exc)
+            return None if head is None else self._ledger.holds(*head)
+        return self._ledger.holds(*named)
+
     def _read_anchor(self) -> tuple[int, str] | None:
         """The newest anchor record: None when there is none, (-1, "") when it fails
-        its MAC, (-2, "") when it cannot be read, (0, "") when it holds no record."""
+        its MAC, (-2, "") when it cannot be read, (0, "") when it holds no record.
+        The ledger head it names is left in ``_anchored_ledger``."""
+        self._anchored_ledger = None
         try:
             raw = self._anchor.latest()
         except OSError:
@@ -191,10 +230,13 @@ class AuditLog:
             mac = str(payload["mac"])
             data = json.loads(body)
             seq, digest = int(data["seq"]), str(data["hash"])
-        except (ValueError, KeyError, TypeError):
+            ledger = data.get("ledger")
+            named = (int(ledger[0]), str(ledger[1])) if ledger is not None else None
+        except (ValueError, KeyError, TypeError, IndexError):
             return (-1, "")
         if not hmac.compare_digest(self._mac("anchor", body.encode()), mac):
             return (-1, "")
+        self._anchored_ledger = named
         return (seq, digest)
 
     def _rows(self, where: Any = None) -> Iterator[sa.Row[Any]]:
@@ -261,6 +303,9 @@ class AuditLog:
                                 f"events {seq + 1}..{count} are newer than the newest anchor "
                                 f"(rolled back to an older {where}, or not anchored)")
         assert seq == 0 or digest == head
+        ledger_problem = self.check_ledger()
+        if ledger_problem is not None:
+            return VerifyReport(False, count, None, ledger_problem)
         return VerifyReport(True, count)
 
     def _hash_of(self, seq: int) -> str | None:

@@ -131,9 +131,9 @@ class Vault:
         self.catalog = catalog
         self.store = store
         self.keyring = keyring
-        self.audit = AuditLog(catalog, keyring.secret("audit"),
-                              anchor if anchor is not None else MemoryAnchor())
         self.ledger = ErasureLedger(ledger_path, keyring.secret("audit"))
+        self.audit = AuditLog(catalog, keyring.secret("audit"),
+                              anchor if anchor is not None else MemoryAnchor(), self.ledger)
         self._dedupe_secret = keyring.secret("dedupe")
 
     def close(self) -> None:

@@ -156,6 +156,10 @@ def restore(settings: Settings, backup_file: Path, data_dir: Path) -> dict[str, 
     try:
         if arc.keyring.archive_id != manifest["archive_id"]:
             raise ConfigError("the restored keyring belongs to another archive")
+        cut = arc.audit.check_ledger()
+        if cut is not None:  # replaying a shortened ledger could bring erased people back
+            raise ConfigError(f"refusing to restore: {cut}; {data_dir} holds an unfinished "
+                              "restore: remove it, and restore once the ledger is whole")
         replayed = replay_ledger(arc)
         arc.reindex()
         arc.vault.record_event(

@@ -108,3 +108,27 @@ def test_restore_refuses_a_non_empty_directory_and_needs_the_key(tmp_path: Path)
     inside = cli("backup", "--out", str(data_dir / "b.tar"), data_dir=data_dir, check=False)
     assert inside.returncode == 1 and "inside the data directory" in inside.stderr
     assert os.environ["XDG_CONFIG_HOME"]
+
+
+def test_restore_refuses_an_erasure_ledger_cut_short(tmp_path: Path) -> None:
+    """Whoever cuts the erasures made after a backup off the ledger's end must not get
+    the erased people back from that backup: the audit anchor names the ledger's head."""
+    data_dir = tmp_path / "arc"
+    _init(data_dir)
+    ids, _ = _ingest(data_dir)
+    backup_file = tmp_path / "b.tar"
+    cli("backup", "--out", str(backup_file), data_dir=data_dir)
+    serving = runtime.open_archive(Settings(data_dir=data_dir))
+    try:
+        rights.erase_subject(serving, A.email, actor="dpo")
+        ledger = serving.vault.ledger.path
+    finally:
+        serving.close()
+    assert ledger is not None
+    lines = ledger.read_bytes().splitlines(keepends=True)
+    ledger.write_bytes(b"".join(lines[:-1]))
+    proc = cli("restore", str(backup_file), str(tmp_path / "restored"), check=False)
+    assert proc.returncode == 1, proc.stdout
+    assert "refusing to restore" in proc.stderr and "cut off its end" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "audit log OK" not in cli("audit", "verify", data_dir=data_dir, check=False).stdout
