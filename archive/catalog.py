@@ -1,8 +1,14 @@
-"""The catalog: item state on SQLAlchemy Core (SQLite by default).
+"""The catalog: item state on SQLAlchemy Core (SQLite by default, or PostgreSQL).
 
 It holds state, never communication content: parties and subject identifiers
 (needed to answer data-subject requests), purpose tags, wrapped DEKs, users,
 holds, requests and the audit chain. Content lives sealed in the object store.
+
+Writes are serialised on every backend, as the audit chain and the dedupe
+checks assume: SQLite takes its write lock up front (``BEGIN IMMEDIATE``);
+PostgreSQL, where several nodes share one catalog, takes one transaction-level
+advisory lock. The schema is made and upgraded by the migrations in
+``archive.migrations``.
 """
 
 from __future__ import annotations
@@ -21,7 +27,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from archive.errors import TemporaryFailure
 
+#: The first migration: what a catalog made before migrations existed is at.
+BASELINE_REVISION: Final = "0001_baseline"
+
 BUSY_TIMEOUT_MS: Final = 10_000
+#: The PostgreSQL advisory lock every catalog write transaction holds (any fixed number).
+PG_WRITE_LOCK: Final = 0x636F6D6D  # "comm"
+#: How long a PostgreSQL writer waits for that lock before the write fails (temporarily).
+PG_LOCK_TIMEOUT: Final = "10s"
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -300,16 +313,39 @@ class Catalog:
         connect_args: dict[str, Any] = {}
         if self.is_sqlite:
             connect_args = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
-        self.write_engine = sa.create_engine(url, connect_args=connect_args)
-        self.read_engine = sa.create_engine(url, connect_args=connect_args)
+        self.write_engine = sa.create_engine(url, connect_args=connect_args,
+                                             pool_pre_ping=not self.is_sqlite)
+        self.read_engine = sa.create_engine(url, connect_args=connect_args,
+                                            pool_pre_ping=not self.is_sqlite)
         if self.is_sqlite:
             _configure_sqlite(self.write_engine, immediate=True)
             _configure_sqlite(self.read_engine, immediate=False)
+        elif self.write_engine.dialect.name == "postgresql":
+            _configure_postgresql(self.write_engine)
         self._write_lock = threading.RLock()
 
     def create_schema(self) -> None:
+        """Make or upgrade the schema in place (``archive.migrations``), in one write
+        transaction: nodes starting together migrate one after the other."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", "archive:migrations")
         with self.write() as conn:
-            metadata.create_all(conn)
+            config.attributes["connection"] = conn
+            tables = set(sa.inspect(conn).get_table_names())
+            if "alembic_version" not in tables and "items" in tables:
+                # Made from the metadata before migrations existed: that is the baseline.
+                command.stamp(config, BASELINE_REVISION)
+            command.upgrade(config, "head")
+
+    def schema_revision(self) -> str | None:
+        """The migration the catalog is at (None: not made yet)."""
+        with self.read() as conn:
+            if "alembic_version" not in sa.inspect(conn).get_table_names():
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
@@ -332,7 +368,12 @@ class Catalog:
             raise TemporaryFailure("catalog read", reason=type(exc).__name__) from exc
 
     def checkpoint(self) -> None:
-        """Fold the WAL into the database so shredded keys leave no old page copies."""
+        """Leave no old copy of shredded keys in the database's pages.
+
+        SQLite: fold the WAL into the database (``secure_delete`` zeroes freed
+        pages). PostgreSQL: vacuum the tables that held wrapped keys, so dead row
+        versions are reclaimed now rather than whenever autovacuum runs.
+        """
         if self.is_sqlite:
             with self._write_lock:
                 raw = self.write_engine.raw_connection()
@@ -340,6 +381,10 @@ class Catalog:
                     raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
                 finally:
                     raw.close()
+        elif self.write_engine.dialect.name == "postgresql":
+            with self.write_engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.exec_driver_sql(f"VACUUM {wrapped_keys.name}, {tombstones.name}")
 
     def dispose(self) -> None:
         self.write_engine.dispose()
@@ -361,3 +406,12 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    """Every write transaction first takes the writers' advisory lock (released at its end)."""
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{PG_LOCK_TIMEOUT}'")
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})")

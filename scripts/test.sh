@@ -6,9 +6,10 @@
 #    the project with its [test] extra (pyproject.toml is the one list of
 #    Python dependencies);
 # 2. starts Elasticsearch (Maven Central integ-test-zip, version in
-#    scripts/es-version) and an S3 server (moto) on 127.0.0.1, unless
-#    COMMARCHIVE_TEST_ES_URL / COMMARCHIVE_TEST_S3_URL are already set, and
-#    stops them on exit;
+#    scripts/es-version), an S3 server (moto) and a throwaway PostgreSQL
+#    cluster (initdb, as a non-root user) on 127.0.0.1, unless
+#    COMMARCHIVE_TEST_ES_URL / _S3_URL / _PG_URL are already set, and stops
+#    them on exit;
 # 3. runs ruff, mypy and pytest, and exits non-zero if any of them failed.
 #
 # Set COMMARCHIVE_SKIP_INSTALL=1 to skip step 1 on a machine already set up.
@@ -16,7 +17,7 @@ set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 PYTHON=${PYTHON:-python3}
-APT_PACKAGES=(sip-tester swaks espeak-ng sox chromium chromium-driver softhsm2)
+APT_PACKAGES=(sip-tester swaks espeak-ng sox chromium chromium-driver softhsm2 postgresql)
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 started_at=$(date +%s)
@@ -60,16 +61,19 @@ stop_services() {
 }
 
 start_services() {
-    if [[ -n ${COMMARCHIVE_TEST_ES_URL:-} && -n ${COMMARCHIVE_TEST_S3_URL:-} ]]; then
-        step "using services at $COMMARCHIVE_TEST_ES_URL and $COMMARCHIVE_TEST_S3_URL"
+    if [[ -n ${COMMARCHIVE_TEST_ES_URL:-} && -n ${COMMARCHIVE_TEST_S3_URL:-} \
+          && -n ${COMMARCHIVE_TEST_PG_URL:-} ]]; then
+        step "using services at $COMMARCHIVE_TEST_ES_URL, $COMMARCHIVE_TEST_S3_URL" \
+             "and $COMMARCHIVE_TEST_PG_URL"
         return
     fi
-    step "starting Elasticsearch $(cat scripts/es-version) and S3 (moto) on 127.0.0.1"
+    step "starting Elasticsearch $(cat scripts/es-version), S3 (moto) and PostgreSQL on 127.0.0.1"
     local exports
     SERVICES_STARTED=1
     exports=$("$PYTHON" -m tests.services start) || die "test services did not start"
     eval "$exports"
-    export COMMARCHIVE_TEST_ES_URL COMMARCHIVE_TEST_S3_URL COMMARCHIVE_TEST_SERVICES_STATE
+    export COMMARCHIVE_TEST_ES_URL COMMARCHIVE_TEST_S3_URL COMMARCHIVE_TEST_PG_URL \
+        COMMARCHIVE_TEST_SERVICES_STATE
 }
 
 [[ -n ${COMMARCHIVE_SKIP_INSTALL:-} ]] || install_requirements

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -47,14 +48,23 @@ def make_archive(
     store: ObjectStore | None = None,
     index: SearchIndex | None = None,
     config: ArchiveConfig = TEST_CONFIG,
+    catalog_url: str | None = None,
 ) -> Archive:
-    """A fresh archive in ``data_dir`` (local store and SQLite index unless given)."""
+    """A fresh archive in ``data_dir`` (local store, SQLite catalog and index unless given).
+
+    With ``COMMARCHIVE_TEST_CATALOG=postgresql`` every archive the tests make has
+    its catalog in a new database on the test PostgreSQL server instead.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     master = keys.new_dek()
     ring = keys.Keyring.create(data_dir / "keyring.sealed", master)
     for purpose in config.purposes:
         ring.ensure_purpose(purpose.name)
-    catalog = Catalog(sqlite_url(data_dir / "catalog.sqlite"))
+    if catalog_url is None and os.environ.get("COMMARCHIVE_TEST_CATALOG") == "postgresql":
+        from tests.services import postgres_database
+
+        catalog_url = postgres_database()
+    catalog = Catalog(catalog_url or sqlite_url(data_dir / "catalog.sqlite"))
     catalog.create_schema()
     index = index if index is not None else SqliteIndex(data_dir / "index.sqlite")
     index.ensure()

@@ -1,15 +1,21 @@
-"""Real services for the tests, on 127.0.0.1: Elasticsearch and an S3 server (moto).
+"""Real services for the tests, on 127.0.0.1: Elasticsearch, an S3 server (moto), PostgreSQL.
 
 Each service is started once per test session, or found already started by
-``scripts/test.sh``, which exports ``COMMARCHIVE_TEST_ES_URL`` and
-``COMMARCHIVE_TEST_S3_URL``. A service that cannot be had fails the calling
-test under CI (``CI`` set to 1, true or yes; integration tests never skip in CI) and skips it,
-with the reason, elsewhere.
+``scripts/test.sh``, which exports ``COMMARCHIVE_TEST_ES_URL``,
+``COMMARCHIVE_TEST_S3_URL`` and ``COMMARCHIVE_TEST_PG_URL``. A service that
+cannot be had fails the calling test under CI (``CI`` set to 1, true or yes;
+integration tests never skip in CI) and skips it, with the reason, elsewhere.
 
 Elasticsearch is the ``integ-test-zip`` distribution from Maven Central, at the
 version in ``scripts/es-version``, unpacked under ``$COMMARCHIVE_SERVICES_DIR``
 (default ``.services/``). It refuses to run as root, so as root it runs as the
 system user ``commarchive-es`` (created when missing).
+
+PostgreSQL is Debian's ``postgresql`` server: a throwaway cluster made with
+``initdb`` in a temporary directory and run in the foreground on a free port
+(as the system user ``commarchive-pg`` when we are root: PostgreSQL refuses
+root too), with trust authentication on 127.0.0.1 only. Each caller gets a
+database of its own (``postgres_database``).
 
 The same code serves ``scripts/test.sh`` from the command line::
 
@@ -37,6 +43,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, NoReturn, TypedDict
@@ -55,6 +62,10 @@ S3_ACCESS_KEY: Final = "commarchive-test"
 S3_SECRET_KEY: Final = "commarchive-test-secret"
 S3_REGION: Final = "us-east-1"
 ENV_STATE: Final = "COMMARCHIVE_TEST_SERVICES_STATE"
+ENV_PG_URL: Final = "COMMARCHIVE_TEST_PG_URL"
+PG_USER: Final = "commarchive-pg"
+PG_ROLE: Final = "commarchive"
+PG_START_TIMEOUT_S: Final = 60.0
 
 
 class ServiceError(Exception):
@@ -127,9 +138,11 @@ class Running:
     log: Path
     workdir: Path | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    #: PostgreSQL stops at once on SIGINT ("fast"); SIGTERM waits for every client.
+    stop_signal: int = signal.SIGTERM
 
     def stop(self, timeout_s: float = 30.0) -> None:
-        _stop_group(self.pid, timeout_s)
+        _stop_group(self.pid, timeout_s, self.stop_signal)
         if self.proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=5)
@@ -141,10 +154,10 @@ class Running:
             Path(self.extra["ca_certs"]).unlink(missing_ok=True)
 
 
-def _stop_group(pid: int, timeout_s: float) -> None:
-    """SIGTERM the process group led by ``pid`` (one we started), SIGKILL if it lingers."""
+def _stop_group(pid: int, timeout_s: float, sig: int = signal.SIGTERM) -> None:
+    """Signal the process group led by ``pid`` (one we started), SIGKILL if it lingers."""
     try:
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, sig)
     except ProcessLookupError:
         return
     deadline = time.monotonic() + timeout_s
@@ -235,18 +248,23 @@ def fetch_elasticsearch(base: Path) -> Path:
 
 def _es_account() -> tuple[int, int] | None:
     """(uid, gid) to run ES as when we are root; None when we are not."""
+    return _service_account(ES_USER)
+
+
+def _service_account(user: str) -> tuple[int, int] | None:
+    """(uid, gid) of ``user`` (created when missing) when we are root; None when not."""
     if os.geteuid() != 0:
         return None
     try:
-        entry = pwd.getpwnam(ES_USER)
+        entry = pwd.getpwnam(user)
     except KeyError:
         useradd = shutil.which("useradd") or "/usr/sbin/useradd"
         subprocess.run(
             [useradd, "--system", "--user-group", "--no-create-home",
-             "--shell", "/usr/sbin/nologin", ES_USER],
+             "--shell", "/usr/sbin/nologin", user],
             check=True, capture_output=True, timeout=60,
         )
-        entry = pwd.getpwnam(ES_USER)
+        entry = pwd.getpwnam(user)
     return entry.pw_uid, entry.pw_gid
 
 
@@ -494,6 +512,106 @@ def start_s3() -> Running:
     return running
 
 
+# -- PostgreSQL ---------------------------------------------------------------
+
+
+def find_postgres_bin() -> Path:
+    """The newest installed server's bin directory (Debian: /usr/lib/postgresql/N/bin)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit()
+                   else 0)
+    if found:
+        return found[-1].parent
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(initdb).parent
+    raise ServiceError("no PostgreSQL server found (install the Debian package postgresql)")
+
+
+def _pg_connect(url: str) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"),
+                             connect_timeout=2):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def wait_for_postgres(url: str, timeout_s: float,
+                      proc: subprocess.Popen[bytes] | None = None,
+                      log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise ServiceError(f"postgres exited with {proc.returncode}:\n"
+                               f"{_log_tail(log) if log else ''}")
+        if _pg_connect(url):
+            return
+        time.sleep(0.2)
+    raise ServiceError(f"postgres not ready at {url} after {timeout_s:.0f}s:\n"
+                       f"{_log_tail(log) if log else ''}")
+
+
+def start_postgres() -> Running:
+    """A throwaway cluster: initdb in a temporary directory, postgres in the foreground."""
+    account = _service_account(PG_USER)
+    bindir = find_postgres_bin()
+    work = Path(tempfile.mkdtemp(prefix="commarchive-pg-"))
+    work.chmod(0o755)
+    (work / "socket").mkdir()
+    _chown_tree(work, account)
+    uid, gid = account if account else (None, None)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
+           "HOME": str(work)}
+    made = subprocess.run(
+        [str(bindir / "initdb"), "-D", str(work / "data"), "-U", PG_ROLE, "-E", "UTF8",
+         "--locale=C", "--auth=trust", "--no-sync"],
+        env=env, cwd=work, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        timeout=120, check=False, user=uid, group=gid,
+    )
+    if made.returncode != 0:
+        shutil.rmtree(work, ignore_errors=True)
+        raise ServiceError(f"initdb failed: {made.stdout}{made.stderr}")
+    port = free_port()
+    log = work / "postgres.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(bindir / "postgres"), "-D", str(work / "data"), "-h", "127.0.0.1",
+             "-p", str(port), "-k", str(work / "socket"), "-c", "fsync=off",
+             "-c", "max_connections=300", "-c", "full_page_writes=off"],
+            env=env, cwd=work, stdin=subprocess.DEVNULL, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True, user=uid, group=gid,
+        )
+    url = f"postgresql+psycopg://{PG_ROLE}@127.0.0.1:{port}/postgres"
+    running = Running("postgresql", url, proc, proc.pid, log, workdir=work,
+                      stop_signal=signal.SIGINT)
+    try:
+        wait_for_postgres(url, PG_START_TIMEOUT_S, proc, log)
+    except BaseException:
+        running.stop()
+        raise
+    return running
+
+
+def postgres_url() -> str:
+    """The SQLAlchemy URL of a running PostgreSQL server's maintenance database."""
+    return _service_url("postgresql", ENV_PG_URL)
+
+
+def postgres_database() -> str:
+    """A new, empty database on the test server: its SQLAlchemy URL."""
+    import psycopg
+
+    server = postgres_url()
+    name = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(server.replace("postgresql+psycopg://", "postgresql://"),
+                         autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return server.rsplit("/", 1)[0] + f"/{name}"
+
+
 # -- what tests call ----------------------------------------------------------
 
 _started: dict[str, Running] = {}
@@ -517,11 +635,11 @@ def _service_url(name: str, env_var: str) -> str:
         unavailable(name, _errors[name])
     try:
         url = os.environ.get(env_var, "").rstrip("/")
+        waiter, starter = _SERVICES[name]
         if url:
-            waiter = wait_for_elasticsearch if name == "elasticsearch" else wait_for_s3
             waiter(url, 60.0)
         else:
-            running = start_elasticsearch() if name == "elasticsearch" else start_s3()
+            running = starter()
             _started[name] = running
             url = running.url
     except (ServiceError, OSError, subprocess.SubprocessError) as exc:
@@ -529,6 +647,13 @@ def _service_url(name: str, env_var: str) -> str:
         unavailable(name, _errors[name])
     _urls[name] = url
     return url
+
+
+_SERVICES: Final[dict[str, tuple[Callable[[str, float], None], Callable[[], Running]]]] = {
+    "elasticsearch": (wait_for_elasticsearch, start_elasticsearch),
+    "s3": (wait_for_s3, start_s3),
+    "postgresql": (wait_for_postgres, start_postgres),
+}
 
 
 def elasticsearch_url() -> str:
@@ -577,7 +702,7 @@ def s3_endpoint() -> S3Endpoint:
 
 
 def _cli_start() -> int:
-    """Start both services; print `export` lines, the state file's path among them."""
+    """Start every service; print `export` lines, the state file's path among them."""
     state_path = services_dir() / "run" / f"state-{os.getpid()}.json"
     state_path.parent.mkdir(parents=True, exist_ok=True)
     state: dict[str, dict[str, str | int]] = {}
@@ -585,13 +710,15 @@ def _cli_start() -> int:
     try:
         for name, env_var, starter in (
             ("s3", ENV_S3_URL, start_s3),
+            ("postgresql", ENV_PG_URL, start_postgres),
             ("elasticsearch", ENV_ES_URL, start_elasticsearch),
         ):
             t0 = time.monotonic()
             running = starter()
             started.append(running)
             state[name] = {"pid": running.pid, "url": running.url, "log": str(running.log),
-                           "workdir": str(running.workdir or ""), "env": env_var}
+                           "workdir": str(running.workdir or ""), "env": env_var,
+                           "signal": int(running.stop_signal)}
             print(f"{name} ready at {running.url} in {time.monotonic() - t0:.1f}s",
                   file=sys.stderr)
     except (ServiceError, OSError, subprocess.SubprocessError) as exc:
@@ -617,7 +744,7 @@ def _cli_stop() -> int:
         return 0
     state = json.loads(state_path.read_text())
     for name, entry in state.items():
-        _stop_group(int(entry["pid"]), 30.0)
+        _stop_group(int(entry["pid"]), 30.0, int(entry.get("signal", signal.SIGTERM)))
         if entry.get("workdir"):
             shutil.rmtree(entry["workdir"], ignore_errors=True)
         if not in_ci():
