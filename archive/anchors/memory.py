@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from archive.anchors import record_seq
+
 
 class MemoryAnchor:
     def __init__(self) -> None:
@@ -14,7 +16,9 @@ class MemoryAnchor:
         self.records.append(record)
 
     def latest(self) -> bytes | None:
-        return self.records[-1] if self.records else None
+        if not self.records:
+            return None
+        return max(reversed(self.records), key=lambda r: record_seq(r) or -1)
 
     def close(self) -> None:
         return None
