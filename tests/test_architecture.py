@@ -103,9 +103,9 @@ def _load() -> dict[str, Module]:
             elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 if _private(node.id):
                     module.defined_private.add(node.id)
-            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-                if _private(node.target.id):
-                    module.defined_private.add(node.target.id)
+            elif (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                  and _private(node.target.id)):
+                module.defined_private.add(node.target.id)
         module.imports = {i for i in module.imports if i.split(".")[0] in PACKAGES}
     return modules
 

@@ -8,9 +8,9 @@ import wave
 import numpy as np
 import pytest
 
+from archive.anonymise import Redactor
 from archive.config import Role
 from archive.errors import AccessDenied
-from archive.anonymise import Redactor
 from archive.model import AddressKind, Party, PartyRole, Section, Side
 from archive.service import Archive
 from ingest.audio import write_wav

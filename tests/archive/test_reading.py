@@ -50,7 +50,8 @@ def test_purpose_not_held_and_not_carried_are_distinct_refusals(archive: Archive
 
 
 def test_trainer_gets_only_anonymised_text(archive: Archive) -> None:
-    item = email_item(body="Call me on +31 6 1234 5678, mail jan@customer.nl or piet@elders.nl. Jan")
+    item = email_item(
+        body="Call me on +31 6 1234 5678, mail jan@customer.nl or piet@elders.nl. Jan")
     item_id = archive.ingest(item).item_id
     content = archive.read_content(_user(archive, Role.TRAINER), item_id)
     assert content.anonymised

@@ -115,7 +115,7 @@ def test_restore_refuses_an_erasure_ledger_cut_short(tmp_path: Path) -> None:
     the erased people back from that backup: the audit anchor names the ledger's head."""
     data_dir = tmp_path / "arc"
     _init(data_dir)
-    ids, _ = _ingest(data_dir)
+    _ingest(data_dir)
     backup_file = tmp_path / "b.tar"
     cli("backup", "--out", str(backup_file), data_dir=data_dir)
     serving = runtime.open_archive(Settings(data_dir=data_dir))
