@@ -554,8 +554,12 @@ def wait_for_postgres(url: str, timeout_s: float,
                        f"{_log_tail(log) if log else ''}")
 
 
-def start_postgres() -> Running:
-    """A throwaway cluster: initdb in a temporary directory, postgres in the foreground."""
+def start_postgres(*, durable: bool = False) -> Running:
+    """A throwaway cluster: initdb in a temporary directory, postgres in the foreground.
+
+    Tests run it without fsync (nothing to keep); ``durable`` keeps PostgreSQL's
+    defaults, for benchmarks that compare it with SQLite at ``synchronous=FULL``.
+    """
     account = _service_account(PG_USER)
     bindir = find_postgres_bin()
     work = Path(tempfile.mkdtemp(prefix="commarchive-pg-"))
@@ -579,8 +583,8 @@ def start_postgres() -> Running:
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [str(bindir / "postgres"), "-D", str(work / "data"), "-h", "127.0.0.1",
-             "-p", str(port), "-k", str(work / "socket"), "-c", "fsync=off",
-             "-c", "max_connections=300", "-c", "full_page_writes=off"],
+             "-p", str(port), "-k", str(work / "socket"), "-c", "max_connections=300",
+             *([] if durable else ["-c", "fsync=off", "-c", "full_page_writes=off"])],
             env=env, cwd=work, stdin=subprocess.DEVNULL, stdout=out,
             stderr=subprocess.STDOUT, start_new_session=True, user=uid, group=gid,
         )
@@ -602,9 +606,13 @@ def postgres_url() -> str:
 
 def postgres_database() -> str:
     """A new, empty database on the test server: its SQLAlchemy URL."""
+    return postgres_database_on(postgres_url())
+
+
+def postgres_database_on(server: str) -> str:
+    """A new, empty database on the server at ``server`` (a SQLAlchemy URL)."""
     import psycopg
 
-    server = postgres_url()
     name = f"t_{secrets.token_hex(6)}"
     with psycopg.connect(server.replace("postgresql+psycopg://", "postgresql://"),
                          autocommit=True) as conn:
