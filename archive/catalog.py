@@ -14,6 +14,8 @@ advisory lock. The schema is made and upgraded by the migrations in
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -358,6 +360,37 @@ class Catalog:
                 if isinstance(exc, sa.exc.IntegrityError):
                     raise
                 raise TemporaryFailure("catalog write", reason=type(exc).__name__) from exc
+
+    @contextlib.contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Run a job (e.g. the retention sweep) once at a time across every process and
+        node on this catalog: waits until no other holder of ``name`` is left.
+
+        PostgreSQL: a session-level advisory lock on a connection of its own (so it
+        never holds up the writers). SQLite: a lock file beside the database.
+        """
+        if self.is_sqlite:
+            database = self.write_engine.url.database
+            if not database or database == ":memory:":
+                with self._write_lock:  # one process only: a thread lock is enough
+                    yield
+                return
+            with Path(f"{database}.{name}.lock").open("a") as lock_file:
+                fcntl.flock(lock_file, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(lock_file, fcntl.LOCK_UN)
+            return
+        key = int.from_bytes(hashlib.sha256(f"commarchive:{name}".encode()).digest()[:8],
+                             "big", signed=True)
+        with self.read_engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:

@@ -175,7 +175,24 @@ def sweep(
     progress: Callable[[int], None] | None = None,
     batch: int = SWEEP_BATCH_ITEMS,
 ) -> SweepReport:
-    """Drop expired purpose tags (destroying their keys) and purge items left with none."""
+    """Drop expired purpose tags (destroying their keys) and purge items left with none.
+
+    One sweep at a time across every node on the catalog (a second waits, then
+    finds what the first did already done); a dry run changes nothing and needs
+    no turn.
+    """
+    if dry_run:
+        return _sweep(archive, now=now, dry_run=True, actor=actor, progress=progress,
+                      batch=batch)
+    with archive.catalog.exclusive("sweep"):
+        return _sweep(archive, now=now, dry_run=False, actor=actor, progress=progress,
+                      batch=batch)
+
+
+def _sweep(
+    archive: Archive, *, now: datetime | None, dry_run: bool, actor: str,
+    progress: Callable[[int], None] | None, batch: int,
+) -> SweepReport:
     started = time.perf_counter()
     now = now or now_utc()
     report = SweepReport(now=now, dry_run=dry_run)

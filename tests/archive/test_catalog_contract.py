@@ -26,6 +26,8 @@ from archive.audit import AuditLog, VerifyReport
 from archive.catalog import Catalog, sqlite_url
 from archive.config import DEFAULT_RULES
 from archive.index import SearchQuery
+from archive.retention import SweepReport, sweep
+from archive.service import Archive
 from tests.conftest import TEST_CONFIG, email_item, make_archive
 from tests.services import postgres_database
 
@@ -153,3 +155,43 @@ def test_the_whole_archive_runs_on_the_catalog(catalog_url: str, tmp_path: Path)
         arc.catalog.checkpoint()  # PostgreSQL: VACUUM of the shredded keys' tables
     finally:
         arc.close()
+
+
+def test_a_sweep_started_on_two_nodes_at_once_drops_and_purges_each_item_once(
+    catalog_url: str, tmp_path: Path,
+) -> None:
+    """Quality and training end first (their keys are destroyed), legal years later
+    (the item is purged): two nodes sweeping at once do each step exactly once."""
+    node_a = make_archive(tmp_path / "data", catalog_url=catalog_url)
+    # A second node: its own catalog engine and facade over the same keys, blobs, index.
+    node_b = Archive(data_dir=node_a.data_dir, config=node_a.config,
+                     catalog=Catalog(catalog_url), store=node_a.store, index=node_a.index,
+                     keyring=node_a.keyring, anchor=MemoryAnchor())
+    try:
+        t0 = datetime.now(UTC) - timedelta(days=1)
+        ids = {node_a.ingest(email_item(customer=f"c{n}@customer.nl", started_at=t0,
+                                        body=f"mail {n}")).item_id for n in range(40)}
+
+        def both(when: datetime) -> list[SweepReport]:
+            reports: list[SweepReport] = []
+            threads = [threading.Thread(target=lambda n=n: reports.append(
+                sweep(n, now=when, actor="sweeper", batch=4))) for n in (node_a, node_b)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert len(reports) == 2 and not any(r.failed for r in reports)
+            return reports
+
+        dropped = [d for r in both(t0 + timedelta(days=400)) for d in r.dropped]
+        assert sorted(dropped) == sorted((i, p) for i in ids for p in ("quality", "training"))
+        assert len(node_a.audit.events(action="retention_drop", limit=1000)) == len(dropped)
+        purged = [i for r in both(t0 + timedelta(days=4000)) for i in r.purged]
+        assert sorted(purged) == sorted(ids)  # each once, none twice, none left
+        with node_a.catalog.read() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(cat.tombstones)
+                                ).scalar_one() == len(ids)
+        assert node_a.item_ids() == []
+    finally:
+        node_b.catalog.dispose()
+        node_a.close()
