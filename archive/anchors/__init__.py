@@ -15,22 +15,7 @@ a failure with a position. One module per implementation:
 
 from __future__ import annotations
 
-import json
 from typing import Protocol
-
-
-def record_seq(record: bytes) -> int | None:
-    """The event sequence number an anchor record names (None: not a record).
-
-    Writers on several threads or nodes may append their records out of order
-    (each anchors after its own commit), so ``latest`` means the record naming
-    the highest event, not the last one appended. The MAC is checked by the
-    audit log, not here.
-    """
-    try:
-        return int(json.loads(json.loads(record)["body"])["seq"])
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 class AuditAnchor(Protocol):
@@ -43,8 +28,7 @@ class AuditAnchor(Protocol):
         ...
 
     def latest(self) -> bytes | None:
-        """The complete record naming the highest event (see ``record_seq``); None
-        when there is no anchor at all."""
+        """The newest complete record; None when there is no anchor at all."""
         ...
 
     def close(self) -> None: ...

@@ -12,8 +12,6 @@ import os
 from pathlib import Path
 from typing import Final
 
-from archive.anchors import record_seq
-
 #: Far more than one record (about 150 bytes), so the tail holds the newest whole line.
 TAIL_BYTES: Final = 64 * 1024
 
@@ -43,12 +41,11 @@ class FileAnchor:
         except FileNotFoundError:
             return None
         lines = raw.split(b"\n")
-        complete = [line for line in lines[:-1] if line.strip()]  # after the last newline:
-        if not complete:                                           # torn mid-write
-            return b""
-        if record_seq(complete[-1]) is None:
-            return complete[-1]  # not a record: the audit log's MAC check reports it
-        return max(reversed(complete), key=lambda line: record_seq(line) or -1)
+        complete = lines[:-1]  # whatever follows the last newline was torn mid-write
+        for line in reversed(complete):
+            if line.strip():
+                return line
+        return b""
 
     def close(self) -> None:
         if self._fd is not None:

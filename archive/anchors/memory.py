@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from archive.anchors import record_seq
-
 
 class MemoryAnchor:
     def __init__(self) -> None:
@@ -16,9 +14,7 @@ class MemoryAnchor:
         self.records.append(record)
 
     def latest(self) -> bytes | None:
-        if not self.records:
-            return None
-        return max(reversed(self.records), key=lambda r: record_seq(r) or -1)
+        return self.records[-1] if self.records else None
 
     def close(self) -> None:
         return None

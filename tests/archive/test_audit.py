@@ -130,22 +130,6 @@ def test_a_torn_anchor_line_after_a_crash_is_not_called_tampering(archive: Archi
     assert not report.ok and "altered" in (report.problem or "")
 
 
-def test_anchors_appended_out_of_order_by_concurrent_writers_still_verify(
-    archive: Archive,
-) -> None:
-    """Each writer anchors after its own commit, so a slower one can append the
-    record of an older event after a newer one: that is no rollback."""
-    anchor = _anchor_file(archive)
-    for n in range(3):
-        archive.audit.record(actor="a", role="privacy", action=f"step{n}")
-    lines = anchor.read_bytes().splitlines(keepends=True)
-    anchor.write_bytes(b"".join([*lines[:-2], lines[-1], lines[-2]]))
-    assert archive.audit.verify().ok
-    # Cutting the newest record off is still a rollback.
-    anchor.write_bytes(b"".join([*lines[:-2], lines[-2]]))
-    assert "newer than the newest anchor" in (archive.audit.verify().problem or "")
-
-
 def _cli_archive(tmp_path: Path, events: int) -> tuple[Path, Path]:
     """An archive made by `commarchive init` with ``events`` more audit events; returns
     its data directory and its anchor file (outside it)."""
