@@ -19,9 +19,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from archive.config import Role
+from archive.model import Section
 from archive.service import Archive
 from archive.vault import PART_PLAYBACK
 from ingest.audio import AudioError, decode_audio, read_wav
+from ingest.calls import ingest_call_file
 from ingest.dropfolder import DropFolderConfig, scan_once
 from ingest.transcription.discovery import find_model
 from ingest.transcription.engine import Transcriber
@@ -210,3 +212,32 @@ def test_http_upload_takes_the_formats_and_names_the_format_of_a_bad_one(
         assert bad.status_code == 400
         message = bad.json()["error"]["message"]
         assert message.startswith(f"audio: {kind.name}: ")
+
+
+@pytest.mark.parametrize("kind_id", ["gsm", "mp3"])
+def test_trainer_hears_a_call_in_any_format_bleeped_from_its_derived_wav(
+    archive: Archive, files: dict[str, bytes], kind_id: str
+) -> None:
+    item_id = ingest_call_file(archive, files[kind_id], json.dumps(SIDECAR).encode(),
+                               source="t", actor="t").ingest.item_id
+    words = [{"word": w, "start": t, "end": t + 0.3, "conf": 1.0}
+             for w, t in (("this", 0.4), ("is", 0.7), ("jan", 1.0), ("thanks", 2.0))]
+    archive.attach_transcript(
+        item_id, {"speakers": [{"label": "customer", "channel": 0, "words": words,
+                                "utterances": []}]},
+        [Section("transcript", "this is jan thanks", "customer", 0.4)], "this is jan thanks")
+    quality = archive.authenticate(archive.users.add("q", Role.QUALITY))
+    trainer = archive.authenticate(archive.users.add("t", Role.TRAINER))
+    heard = read_wav(archive.read_audio(quality, item_id).data).channels[0]
+
+    for content in (archive.read_content(trainer, item_id), archive.read_audio(trainer, item_id)):
+        assert content.anonymised and content.content_type == "audio/wav"
+        bleeped = read_wav(content.data).channels[0]
+        assert len(bleeped) == len(heard)
+
+        def same(start: float, end: float, bleeped: bytes = bleeped) -> bool:
+            lo, hi = 2 * int(start * 8000), 2 * int(end * 8000)
+            return bleeped[lo:hi] == heard[lo:hi]
+
+        assert not same(1.0, 1.3)  # the caller's name
+        assert same(0.0, 0.3) and same(1.5, 1.9)
