@@ -241,3 +241,24 @@ def test_trainer_hears_a_call_in_any_format_bleeped_from_its_derived_wav(
 
         assert not same(1.0, 1.3)  # the caller's name
         assert same(0.0, 0.3) and same(1.5, 1.9)
+
+
+def test_audio_route_is_for_calls_and_for_readers_only(
+    archive: Archive, tokens: dict[str, str], files: dict[str, bytes]
+) -> None:
+    from tests.conftest import email_item
+
+    mail_id = archive.ingest(email_item()).item_id
+    call_id = ingest_call_file(archive, files["ima"], json.dumps(SIDECAR).encode(),
+                               source="t", actor="t").ingest.item_id
+    with TestClient(create_app(archive)) as client:
+        def get(item_id: str, role: str) -> httpx.Response:
+            return client.get(f"/api/v1/items/{item_id}/audio",
+                              headers={"Authorization": f"Bearer {tokens[role]}"})
+
+        assert get(mail_id, "quality").status_code == 404
+        assert get(call_id, "ingest").status_code == 403
+        assert get(call_id, "admin").status_code == 403
+        played = get(call_id, "legal")
+        assert played.status_code == 200 and played.headers["content-type"] == "audio/wav"
+        assert 'filename="' + call_id + '.wav"' in played.headers["content-disposition"]
