@@ -262,3 +262,14 @@ def test_audio_route_is_for_calls_and_for_readers_only(
         played = get(call_id, "legal")
         assert played.status_code == 200 and played.headers["content-type"] == "audio/wav"
         assert 'filename="' + call_id + '.wav"' in played.headers["content-disposition"]
+
+
+def test_a_subjects_export_holds_the_recording_as_the_pbx_wrote_it(
+    archive: Archive, files: dict[str, bytes]
+) -> None:
+    from tests.subjects import export_zip
+
+    item_id = ingest_call_file(archive, files["mp3"], json.dumps(SIDECAR).encode(),
+                               source="t", actor="t").ingest.item_id
+    zf = export_zip(archive, SIDECAR["from"])
+    assert zf.read(f"items/{item_id}/original.mp3") == files["mp3"]
