@@ -60,6 +60,11 @@ _WAV_NAMES: Final = {
 #: libsndfile's messages name the file object it was given; that is noise to a reader.
 _OPENING: Final = re.compile(r"^Error opening <[^>]*>: ")
 _BLOCK_FRAMES: Final = 1 << 16
+#: Decoded 16-bit PCM a recording may come to: the drop folder's limit for a file.
+#: Silence compresses to almost nothing in FLAC or Opus (a few kB per ten minutes),
+#: so the input's size bounds nothing; 1 GiB is 18 hours of 8 kHz mono, 1.5 hours
+#: of 48 kHz stereo.
+MAX_DECODED_BYTES: Final = 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,13 +137,21 @@ class Decoded:
     audio: Audio
 
 
-def decode_audio(data: bytes) -> Decoded:
-    """Recognise and decode a recording; :class:`AudioError` names the format and reason."""
+def decode_audio(data: bytes, *, max_decoded_bytes: int = MAX_DECODED_BYTES) -> Decoded:
+    """Recognise and decode a recording; :class:`AudioError` names the format and reason.
+
+    Decoding stops as soon as the audio passes ``max_decoded_bytes`` of 16-bit
+    PCM (a small file of compressed silence must not fill the memory).
+    """
     fmt = sniff_format(data)
     if fmt is None:
         raise AudioError(f"not a recognised recording format (expected {ACCEPTED})")
     try:
-        audio = read_wav(data) if fmt.wav_tag in _OWN_WAV else _libsndfile(data)
+        if fmt.wav_tag in _OWN_WAV:
+            audio = read_wav(data)
+            _check_size(sum(len(c) for c in audio.channels), max_decoded_bytes)
+        else:
+            audio = _libsndfile(data, max_decoded_bytes)
     except (AudioError, struct.error) as exc:
         raise AudioError(f"{fmt.name}: {exc}") from None
     if audio.frames == 0:
@@ -146,7 +159,15 @@ def decode_audio(data: bytes) -> Decoded:
     return Decoded(fmt, audio)
 
 
-def _libsndfile(data: bytes) -> Audio:
+def _check_size(decoded_bytes: int, limit: int) -> None:
+    if decoded_bytes > limit:
+        unit, size = next((u, limit / s) for u, s in (("GiB", 1 << 30), ("MiB", 1 << 20),
+                                                      ("KiB", 1 << 10), ("bytes", 1))
+                          if limit >= s)
+        raise AudioError(f"decodes to more than {size:g} {unit} of audio; refused")
+
+
+def _libsndfile(data: bytes, max_decoded_bytes: int) -> Audio:
     import numpy as np
     import soundfile
 
@@ -157,10 +178,17 @@ def _libsndfile(data: bytes) -> Audio:
                 raise AudioError(f"unsupported channel count {nch}")
             if not 1000 <= rate <= 192000:
                 raise AudioError(f"implausible sample rate {rate}")
+            if reader.seekable() and reader.frames > 0:
+                _check_size(reader.frames * nch * 2, max_decoded_bytes)  # before any work
             # In blocks: a stream libsndfile cannot seek in has no frame count up front.
             blocks = []
+            decoded = 0
             while len(block := reader.read(_BLOCK_FRAMES, dtype="int16", always_2d=True)):
+                decoded += block.nbytes
+                _check_size(decoded, max_decoded_bytes)
                 blocks.append(block)
+    except AudioError:
+        raise  # (a ValueError too) our own reason, already plain
     except (soundfile.LibsndfileError, RuntimeError, EOFError, OSError, ValueError) as exc:
         message = _OPENING.sub("", str(exc)).strip() or type(exc).__name__
         if "does not exist" in message or "not a regular file" in message:

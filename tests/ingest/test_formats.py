@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,16 @@ from ingest.transcription.discovery import find_model
 from ingest.transcription.engine import Transcriber
 from ingest.transcription.worker import backfill
 from search_api.app import create_app
-from tests.ingest.formats import KIND_IDS, KINDS, Kind, encode, garbage, speech_wav, truncated
+from tests.ingest.formats import (
+    KIND_IDS,
+    KINDS,
+    Kind,
+    encode,
+    garbage,
+    speech_wav,
+    tool,
+    truncated,
+)
 from tests.ingest.test_dropfolder import SIDECAR
 
 #: MP3 encoders pad the end with up to a frame or two; the rest decode sample-exact.
@@ -273,3 +283,19 @@ def test_a_subjects_export_holds_the_recording_as_the_pbx_wrote_it(
                                source="t", actor="t").ingest.item_id
     zf = export_zip(archive, SIDECAR["from"])
     assert zf.read(f"items/{item_id}/original.mp3") == files["mp3"]
+
+
+def test_a_small_file_that_decodes_to_too_much_audio_is_refused_while_decoding(
+    tmp_path: Path,
+) -> None:
+    # GIVEN ten minutes of (undithered) silence as FLAC: a few kB that decode to 9.6 MB
+    silent = tmp_path / "silent.flac"
+    subprocess.run([tool("sox"), "-D", "-n", "-r", "8000", "-c", "1", "-b", "16", str(silent),
+                    "trim", "0", "600"], check=True, capture_output=True, timeout=60)
+    data = silent.read_bytes()
+    assert len(data) < 200_000
+    # WHEN it is decoded with a limit below that
+    with pytest.raises(AudioError, match=r"^FLAC: decodes to more than 1 MiB of audio"):
+        decode_audio(data, max_decoded_bytes=1024 * 1024)
+    # (the default limit is far above a call's length)
+    assert decode_audio(data).audio.duration_s == 600.0
