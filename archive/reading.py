@@ -20,7 +20,13 @@ import sqlalchemy as sa
 from archive import catalog as cat
 from archive.anonymise import AnonymisedView, bleep_wav, looks_identifying
 from archive.config import ArchiveConfig, Purpose, Role
-from archive.errors import AccessDenied, ErrorCode, SearchIndexError, TemporaryFailure
+from archive.errors import (
+    AccessDenied,
+    ErrorCode,
+    InvalidRequest,
+    SearchIndexError,
+    TemporaryFailure,
+)
 from archive.index import SearchIndex, SearchQuery, SearchResult
 from archive.index.query import parse_query
 from archive.model import Channel, ItemRecord, TranscriptStatus, now_utc
@@ -29,6 +35,7 @@ from archive.vault import (
     PART_DETAILS,
     PART_INDEX,
     PART_ORIGINAL,
+    PART_PLAYBACK,
     PART_TRANSCRIPT,
     Vault,
     json_bytes,
@@ -153,6 +160,26 @@ class Reader:
         )
         return Content(item_id, part, data, content_type, chosen.name, anonymised)
 
+    def read_audio(self, user: User, item_id: str, *, purpose: str | None = None) -> Content:
+        """A call's audio as a browser plays it: the derived 16-bit PCM WAV when the
+        original (kept byte-exact) is in another format, else the original; audited and
+        anonymised like :meth:`read_content`."""
+        record = self._vault.record(item_id)
+        self.authorize(user, record, purpose)
+        if record.channel is not Channel.CALL:
+            raise InvalidRequest(f"item {item_id} is not a call", code=ErrorCode.NOT_FOUND)
+        if not self._has_playback(item_id):
+            return self.read_content(user, item_id, part=PART_ORIGINAL, purpose=purpose)
+        content = self.read_content(user, item_id, part=PART_PLAYBACK, purpose=purpose)
+        return dataclasses.replace(content, content_type="audio/wav")
+
+    def _has_playback(self, item_id: str) -> bool:
+        try:
+            self._vault.part_row(item_id, PART_PLAYBACK)
+        except InvalidRequest:
+            return False
+        return True
+
     def _anonymise(self, record: ItemRecord, part: str, data: bytes) -> tuple[bytes, str]:
         """The anonymised form of a part: redacted text, or audio with PII bleeped."""
         vault = self._vault
@@ -162,7 +189,10 @@ class Reader:
             return view.email_text(index_part).encode(), "text/plain; charset=utf-8"
         if part == PART_TRANSCRIPT:
             return json_bytes(view.transcript(json.loads(data))), "application/json"
-        if part == PART_ORIGINAL and record.channel is Channel.CALL:
+        if part in (PART_ORIGINAL, PART_PLAYBACK) and record.channel is Channel.CALL:
+            if part == PART_ORIGINAL and self._has_playback(record.id):
+                # The original may be MP3 or GSM: bleep the derived PCM WAV instead.
+                data = vault.unseal_for_system(record.id, PART_PLAYBACK)
             if record.transcript_status is not TranscriptStatus.DONE:
                 raise AccessDenied(
                     ErrorCode.PURPOSE_NOT_CARRIED,

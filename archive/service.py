@@ -182,6 +182,9 @@ class Archive:
     ) -> Content:
         return self.reader.read_content(user, item_id, part=part, purpose=purpose)
 
+    def read_audio(self, user: User, item_id: str, *, purpose: str | None = None) -> Content:
+        return self.reader.read_audio(user, item_id, purpose=purpose)
+
     def get_item(self, user: User, item_id: str) -> ItemView:
         return self.reader.get_item(user, item_id)
 

@@ -68,6 +68,9 @@ PART_INDEX: Final = "index"
 PART_TRANSCRIPT: Final = "transcript"
 PART_TRANSCRIPT_TEXT: Final = "transcript-text"
 PART_TRANSCRIPT_INDEX: Final = "transcript-index"
+#: A call's audio as 16-bit PCM WAV, derived at ingest when the original (kept
+#: byte-exact) is in another format: what the player streams and bleeping edits.
+PART_PLAYBACK: Final = "playback"
 RESERVED_PARTS: Final = frozenset({PART_ORIGINAL, PART_DETAILS, PART_INDEX, PART_TRANSCRIPT})
 #: Parts up to this size (other than the original) are sealed inline in the catalog row.
 INLINE_MAX_BYTES: Final = 8 * 1024

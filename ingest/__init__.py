@@ -2,7 +2,8 @@
 
 Sub-packages mirror each other, one per channel: ``email/`` (SMTP journaling,
 MIME parsing) and ``sip/`` (SIPREC recording server); beside them the drop
-folder and the call-file entry (``dropfolder``, ``calls``, ``audio``) and
+folder and the call-file entry (``dropfolder``, ``calls``), ``audio/`` (recognising
+and decoding recordings in the formats PBXs write) and
 ``transcription/`` (vosk speech-to-text, run after ingest). Every exception
 ingest raises derives from ``ingest.errors.IngestError``.
 

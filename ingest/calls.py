@@ -7,7 +7,7 @@ name go into a ``parties`` section; the channel-to-participant map and the
 duration go into the item's details. Who is on the company's side is decided
 by :mod:`archive.parties` from the archive's configuration.
 
-A PBX file (WAV plus JSON sidecar) has one way in, whoever hands it over::
+A PBX file (a recording plus JSON sidecar) has one way in, whoever hands it over::
 
     ingest_call_file(archive, audio, sidecar, source="dropfolder", actor=...)
 
@@ -16,6 +16,14 @@ none) merges its new parties into it; one with another call id is refused
 (``CallInputError``), since the same audio cannot be two calls. A channel map
 names whose voice is on which channel; a party it does not name gets no
 channel, so a mono ``customer`` recording is never labelled the agent's.
+
+The recording may be in any format :func:`ingest.audio.decode_audio` recognises
+(PCM, G.711, GSM 6.10 and IMA ADPCM WAV, MP3, FLAC, Ogg/Opus). The file is kept
+byte-exact as the item's original, in its own media type; when that is not
+already the canonical 16-bit PCM WAV of its audio, that WAV is derived and sealed
+beside it as the ``playback`` part, which the browser player streams and the
+trainer's bleeping edits (Chromium plays no GSM or ADPCM). Transcription decodes
+the original itself.
 
 Exceptions (see :mod:`ingest.errors`)::
 
@@ -46,7 +54,8 @@ from archive.model import (
     Side,
 )
 from archive.parties import PartyAddress, is_internal, normalise_party_address
-from ingest.audio import Audio, AudioError, read_wav, write_wav
+from archive.vault import PART_PLAYBACK
+from ingest.audio import AudioError, Decoded, decode_audio, write_wav
 from ingest.errors import IngestError
 
 if TYPE_CHECKING:
@@ -93,6 +102,10 @@ class CallRecording:
     status_reason: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     extra_parts: dict[str, bytes] = field(default_factory=dict)
+    #: The file as it arrived (kept byte-exact) and its media type; None = the
+    #: channels are the original (SIPREC builds its own WAV).
+    original: bytes | None = None
+    content_type: str = "audio/wav"
 
     @property
     def duration_s(self) -> float:
@@ -169,10 +182,16 @@ def build_call_item(rec: CallRecording, config: ArchiveConfig) -> NewItem:
     if rec.call_id:
         details.setdefault("call_id", rec.call_id)
     ended_at = rec.ended_at or rec.started_at + timedelta(seconds=duration)
+    wav = write_wav(rec.sample_rate, rec.channels)
+    original, content_type, extra_parts = wav, "audio/wav", dict(rec.extra_parts)
+    if rec.original is not None:
+        original, content_type = rec.original, rec.content_type
+        if original != wav:
+            extra_parts[PART_PLAYBACK] = wav
     return NewItem(
         channel=Channel.CALL,
-        original=write_wav(rec.sample_rate, rec.channels),
-        content_type="audio/wav",
+        original=original,
+        content_type=content_type,
         source=rec.source,
         started_at=rec.started_at,
         ended_at=ended_at,
@@ -184,12 +203,12 @@ def build_call_item(rec: CallRecording, config: ArchiveConfig) -> NewItem:
         thread_key=rec.thread_key,
         details=details,
         sections=[Section(kind="parties", text="\n".join(unique_terms))] if unique_terms else [],
-        extra_parts=dict(rec.extra_parts),
+        extra_parts=extra_parts,
         transcribe=True,
     )
 
 
-# -- PBX files: WAV + JSON sidecar (drop folder and HTTP upload) ---------------
+# -- PBX files: recording + JSON sidecar (drop folder, HTTP upload, CLI) --------
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,13 +287,13 @@ def parse_sidecar(raw: bytes | str | dict[str, Any]) -> Sidecar:
 def recording_from_file(
     wav: bytes, sidecar: Sidecar, *, source: str, config: ArchiveConfig
 ) -> CallRecording:
-    """A PBX recording (mono or stereo WAV, any G.711/PCM encoding) plus its sidecar."""
+    """A PBX recording (any format :func:`decode_audio` knows, mono or more channels)
+    plus its sidecar; an undecodable one is refused with its format and the reason."""
     try:
-        audio: Audio = read_wav(wav)
+        decoded: Decoded = decode_audio(wav)
     except AudioError as exc:
         raise CallInputError(f"audio: {exc}") from None
-    if audio.frames == 0:
-        raise CallInputError("audio: no samples")
+    audio = decoded.audio
     nch = len(audio.channels)
     # Which party speaks on which channel: the sidecar may say; else stereo = from, to.
     mapping = list(sidecar.channels) or (["from", "to"] if nch == 2 else [])
@@ -339,7 +358,10 @@ def recording_from_file(
         dedupe_key=f"file:{digest}",
         thread_key=f"call:{sidecar.call_id}" if sidecar.call_id else None,
         direction=sidecar.direction,
-        details={"file_sha256": digest, "agent": agent} if agent else {"file_sha256": digest},
+        details={"file_sha256": digest, "audio_format": decoded.format.name,
+                 **({"agent": agent} if agent else {})},
+        original=wav,
+        content_type=decoded.format.media_type,
     )
 
 

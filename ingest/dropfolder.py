@@ -1,5 +1,12 @@
 """PBX drop folder: ``<name>.wav`` plus ``<name>.json`` sidecar, ingested once each.
 
+The recording may also be ``.mp3``, ``.flac``, ``.ogg``/``.opus`` (any case, as
+PBXs write ``.WAV`` too); its format is recognised from its bytes
+(:mod:`ingest.audio`), so a GSM 6.10 file named ``.wav`` is read as GSM, and one
+it cannot decode is rejected with its format named. Two recordings with one
+stem (``a.wav`` and ``a.mp3``) are rejected together: which one the sidecar
+describes cannot be told.
+
 A pair is taken once both files have stopped changing for ``settle_s`` (the PBX
 has finished writing). The files are the PBX's own: they are deleted only after
 the archive has the call durably; a crash in between re-ingests the same bytes,
@@ -64,7 +71,7 @@ __all__ = [
 
 log = logging.getLogger("commarchive.dropfolder")
 
-AUDIO_SUFFIXES: Final = (".wav",)
+AUDIO_SUFFIXES: Final = (".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus")
 SIDECAR_SUFFIX: Final = ".json"
 SOURCE: Final = "dropfolder"
 REASON_SUFFIX: Final = ".reason.txt"
@@ -305,13 +312,15 @@ def purge_rejected(
 
 
 def _pairs(config: DropFolderConfig) -> dict[str, dict[str, Path]]:
+    """Files by stem: ``audio``, ``sidecar``, and ``extra`` for a second recording."""
     found: dict[str, dict[str, Path]] = {}
-    for entry in config.path.iterdir():
+    for entry in sorted(config.path.iterdir()):
         if not entry.is_file() or entry.name.startswith("."):
             continue
         suffix = entry.suffix.lower()
         if suffix in AUDIO_SUFFIXES:
-            found.setdefault(entry.stem, {})["audio"] = entry
+            slot = found.setdefault(entry.stem, {})
+            slot["extra" if "audio" in slot else "audio"] = entry
         elif suffix == SIDECAR_SUFFIX:
             found.setdefault(entry.stem, {})["sidecar"] = entry
     return found
@@ -328,9 +337,16 @@ def scan_once(
     _seal_leftovers(archive.keyring, config)
     for stem, files in sorted(_pairs(config).items()):
         audio, sidecar = files.get("audio"), files.get("sidecar")
-        present = [f for f in (audio, sidecar) if f is not None]
+        present = [f for f in (audio, sidecar, files.get("extra")) if f is not None]
         if not all(_settled(f, now, config.settle_s) for f in present):
             result.waiting += 1
+            continue
+        if "extra" in files:
+            _reject(archive.keyring, config, stem, present,
+                    "two recordings share this name ("
+                    + ", ".join(sorted(f.name for f in present if f is not sidecar))
+                    + "): the sidecar cannot say which one it describes")
+            result.rejected.append(stem)
             continue
         if audio is None or sidecar is None:
             if all(_settled(f, now, config.orphan_after_s) for f in present):

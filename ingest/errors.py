@@ -7,8 +7,9 @@ Exceptions::
      │   -- SIP and call ingest (defined beside the code that raises them) --
      ├── CallInputError           ingest.calls: a sidecar or audio file that cannot become a
      │                            call item (also ValueError; ``reason`` is safe to show)
-     ├── AudioError               ingest.audio: bytes that are not a WAV this package reads
-     │                            (also ValueError)
+     ├── AudioError               ingest.audio: bytes that are not a recording in a format
+     │                            this package decodes, or cannot be decoded; names the
+     │                            format (also ValueError)
      ├── SipParseError            ingest.sip.message: malformed SIP, answered 400 with the
      │                            reason phrase (also ValueError)
      ├── SdpError                 ingest.sip.sdp: a malformed SDP offer (also ValueError)

@@ -73,12 +73,16 @@ class _Chunks(io.RawIOBase):
         return out
 
 
+#: Originals keep their own format (a PBX's MP3 or FLAC is exported as it arrived).
+_EXTENSIONS: Final = {"message/rfc822": "eml", "audio/mpeg": "mp3", "audio/flac": "flac",
+                      "audio/ogg": "ogg"}
+
+
 def _ext(content_type: str) -> str:
-    if content_type == "message/rfc822":
-        return "eml"
-    if content_type.startswith("audio/"):
-        return "wav"
-    return "bin"
+    base = content_type.split(";")[0].strip()
+    if base in _EXTENSIONS:
+        return _EXTENSIONS[base]
+    return "wav" if base.startswith("audio/") else "bin"
 
 
 @dataclass(slots=True)

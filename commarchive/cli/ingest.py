@@ -14,22 +14,37 @@ from commarchive.cli.common import Ctx, pass_ctx, user_errors
 @click.command("ingest")
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--channel", type=click.Choice(["email", "call"]), default=None,
-              help="Default: call for .wav files, email otherwise.")
+              help="Default: call for a recording (WAV, MP3, FLAC, Ogg/Opus; recognised "
+                   "from its bytes), email otherwise.")
 @click.option("--meta", "sidecar", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="JSON sidecar for a call (call_id, from, to, agent, direction, start).")
+@click.option("--force", is_flag=True,
+              help="Archive a file that is neither an e-mail nor a recording anyway, as an "
+                   "unparsed message only privacy and legal staff can read.")
 @pass_ctx
 @user_errors
-def ingest_cmd(ctx: Ctx, path: Path, channel: str | None, sidecar: Path | None) -> None:
-    """Archive a file (an RFC 5322 message or a WAV); prints the item id."""
+def ingest_cmd(
+    ctx: Ctx, path: Path, channel: str | None, sidecar: Path | None, force: bool
+) -> None:
+    """Archive an RFC 5322 message or a call recording; prints the item id.
+
+    Anything else is refused (exit code 1) unless --force; a file stored unparsed
+    is reported on stderr.
+    """
     from commarchive.files import ingest_file
 
     data = path.read_bytes()
     with ctx.archive() as arc:
-        result = ingest_file(arc, path.name, data, channel=channel,
-                             sidecar=sidecar.read_bytes() if sidecar else None, actor="cli")
+        done = ingest_file(arc, path.name, data, channel=channel, force=force,
+                           sidecar=sidecar.read_bytes() if sidecar else None, actor="cli")
+    result = done.result
     if not result.created:
         click.echo(f"already archived as {result.item_id}"
                    f" ({result.merged_parties} new parties merged)", err=True)
+    if done.unparsed_reason is not None:
+        click.echo(f"unparsed: {path.name} is stored byte-exact as item {result.item_id} but "
+                   f"not parsed ({done.unparsed_reason}); only privacy and legal staff can "
+                   "read it", err=True)
     click.echo(result.item_id)
 
 

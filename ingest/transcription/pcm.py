@@ -8,7 +8,7 @@ from typing import Final
 
 import numpy as np
 
-from ingest.audio import AudioError, read_wav
+from ingest.audio import AudioError, decode_audio
 from ingest.errors import AudioUnusable
 
 #: Zero crossings of the windowed-sinc resampling filter on each side (Kaldi uses 6).
@@ -20,15 +20,14 @@ RESAMPLE_BLOCK_SAMPLES: Final = 16384
 def read_wav_channels(data: bytes) -> tuple[list[bytes], int]:
     """Per-channel 16-bit PCM and the sample rate, with the decoder ingest uses.
 
-    Anything ``ingest.audio`` accepted at ingest can be transcribed; anything it
+    Any recording ``ingest.audio.decode_audio`` accepted at ingest (a call's
+    original, in whatever format the PBX wrote it) can be transcribed; anything it
     cannot read is ``AudioUnusable`` (the item is marked ``failed``).
     """
     try:
-        audio = read_wav(data)
+        audio = decode_audio(data).audio
     except (AudioError, ValueError, struct.error) as exc:
         raise AudioUnusable(f"undecodable recording: {exc}") from exc
-    if audio.frames == 0:
-        raise AudioUnusable("recording contains no audio")
     return list(audio.channels), audio.sample_rate
 
 

@@ -1,4 +1,4 @@
-"""Call recording upload (role ingest): a PBX WAV plus its JSON sidecar, 201 once durable.
+"""Call recording upload (role ingest): a PBX recording plus its JSON sidecar, 201 once durable.
 
 The body is read only after the token is checked, with its size capped while it
 streams in, and parsed in memory: call audio never touches disk unsealed (a form
@@ -36,7 +36,8 @@ _BODY_SCHEMA: Final = {
             "required": ["audio", "metadata"],
             "properties": {
                 "audio": {"type": "string", "format": "binary",
-                          "description": "WAV: mono/stereo, 8/16 kHz, PCM/µ-law/A-law"},
+                          "description": "A recording: PCM, G.711, GSM 6.10 or "
+                                         "IMA ADPCM WAV, MP3, FLAC, Ogg/Opus"},
                 "metadata": {"type": "string",
                              "description": "JSON sidecar: call_id, from, to, agent, "
                                             "direction, start"},

@@ -112,7 +112,7 @@
         tbody.append(tr);
       }
       if (item.channel === "call") {
-        const audio = await (await api("/api/v1/items/" + encodeURIComponent(id) + "/content")).blob();
+        const audio = await (await api("/api/v1/items/" + encodeURIComponent(id) + "/audio")).blob();
         state.audioUrl = URL.createObjectURL(audio);
         $("audio").src = state.audioUrl;
         $("player").hidden = false;

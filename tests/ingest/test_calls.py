@@ -127,7 +127,8 @@ def test_call_file_reads_the_sidecar_before_the_audio(archive: Archive, tmp_path
 
 @pytest.mark.parametrize(
     ("wav", "reason"),
-    [(b"junk", "audio: "), (write_wav(8000, [b""]), "audio: no samples")],
+    [(b"junk", "audio: not a recognised recording format"),
+     (write_wav(8000, [b""]), "audio: PCM WAV: no audio samples")],
 )
 def test_call_file_refuses_bad_audio_with_one_error_type(
     archive: Archive, wav: bytes, reason: str

@@ -57,6 +57,8 @@ ROUTES: dict[tuple[str, str], Audited | str] = {
                                                 "/api/v1/items/{item}"),
     ("GET", "/api/v1/items/{item_id}/content"): Audited("quality", "read",
                                                         "/api/v1/items/{item}/content"),
+    ("GET", "/api/v1/items/{item_id}/audio"): Audited(
+        "quality", "read", "/api/v1/items/{call}/audio", about="call"),
     ("GET", "/api/v1/items/{item_id}/transcript"): Audited(
         "quality", "read", "/api/v1/items/{call}/transcript", about="call"),
     ("POST", "/api/v1/recordings"): Audited("ingest", "ingest", "/api/v1/recordings",

@@ -65,7 +65,7 @@ def test_streamed_wav_with_unset_sizes_is_read_to_the_end() -> None:
         (os.urandom(4096), "undecodable recording"),
         (b"RIFF\x04\x00\x00\x00WAVE", "undecodable recording"),
         (wav_bytes(8000, [b""]), "no audio"),
-        (wav_bytes(8000, [b"\x00" * 30], fmt=0x55, bits=8), "unsupported WAV encoding"),
+        (wav_bytes(8000, [b"\x00" * 30], fmt=0x55, bits=8), "MP3-in-WAV: cannot be decoded"),
     ],
     ids=["empty", "garbage", "no-fmt", "zero-length", "mp3-in-wav"],
 )

@@ -1,6 +1,7 @@
-"""Audio helpers for call recordings: WAV read/write, G.711 decode.
+"""WAV read/write and G.711 for call recordings (the formats the SIPREC server handles).
 
-Resampling for the recogniser lives with it (``ingest.transcription.pcm.resample_pcm16``).
+Other recording formats are recognised and decoded by :mod:`ingest.audio.decode`;
+resampling for the recogniser lives with it (``ingest.transcription.pcm.resample_pcm16``).
 
 Everything works on 16-bit signed little-endian PCM held in ``bytes``, one
 buffer per channel, so callers never deal with interleaving. Pure Python
@@ -9,7 +10,8 @@ slice assignment, which run in C.
 
 Exceptions::
 
-    AudioError        the bytes are not a WAV file this module can read
+    AudioError        the bytes are not a WAV file this module can read (also the
+                      error of ``ingest.audio.decode``)
 """
 
 from __future__ import annotations
