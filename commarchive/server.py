@@ -15,9 +15,15 @@ import uvicorn
 from archive.retention import SweepReport, sweep
 from archive.service import Archive
 from commarchive import runtime
-from commarchive.settings import Settings, SipSettings, SmtpSettings, parse_hostport
+from commarchive.settings import (
+    Settings,
+    SipSettings,
+    SmtpSettings,
+    TlsSettings,
+    parse_hostport,
+)
 from ingest.email.config import SmtpConfig
-from ingest.sip.config import SipConfig
+from ingest.sip.config import DEFAULT_SIP_TLS_PORT, SipConfig, SipTlsConfig
 from search_api.app import create_app
 
 log = logging.getLogger("commarchive.serve")
@@ -44,13 +50,41 @@ def smtp_config(smtp: SmtpSettings) -> SmtpConfig:
     )
 
 
-def sip_config(sip: SipSettings) -> SipConfig:
-    """The SIPREC server ``settings.sip`` describes (its ``listen`` must be set)."""
-    if not sip.listen:
+def sip_tls_config(sip: SipSettings, tls: TlsSettings) -> SipTlsConfig | None:
+    """SIP over TLS as ``sip.tls_listen`` and ``settings.tls`` describe it; None when off.
+
+    A bare host (``0.0.0.0``) listens on the SIP-over-TLS port 5061.
+    """
+    if not sip.tls_listen:
+        return None
+    if tls.cert is None or tls.key is None:
+        raise ValueError("SIP over TLS needs COMMARCHIVE_TLS_CERT and COMMARCHIVE_TLS_KEY")
+    value = sip.tls_listen
+    if ":" not in value and not value.isdigit():
+        value = f"{value}:{DEFAULT_SIP_TLS_PORT}"
+    host, port = parse_hostport(value)
+    return SipTlsConfig(
+        cert=tls.cert, key=tls.key, host=host, port=port, client_ca=tls.client_ca,
+        client_fingerprints=tuple(tls.client_fingerprints),
+    )
+
+
+def sip_config(sip: SipSettings, tls: TlsSettings | None = None) -> SipConfig:
+    """The SIPREC server ``settings.sip`` describes (``listen`` or ``tls_listen`` must be set).
+
+    With only ``tls_listen``, the server speaks SIP over TLS alone (no UDP, no TCP).
+    """
+    tls_config = sip_tls_config(sip, tls or TlsSettings())
+    if sip.listen:
+        host, port = parse_hostport(sip.listen)
+    elif tls_config is not None:
+        host, port = tls_config.host, 0
+    else:
         raise ValueError("no SIP listen address")
-    host, port = parse_hostport(sip.listen)
+    plain = bool(sip.listen)
     return SipConfig(
-        host=host, port=port, advertise=sip.advertise, allowlist=tuple(sip.allow),
+        host=host, port=port, udp=plain, tcp=plain, tls=tls_config,
+        advertise=sip.advertise, allowlist=tuple(sip.allow),
         rtp_port_range=sip.rtp_port_range(),
         rtp_inactivity_timeout_s=sip.rtp_timeout_seconds, max_calls=sip.max_calls,
         session_expires_s=sip.session_expires_seconds,
@@ -75,17 +109,22 @@ async def _start_ingesters(archive: Archive, settings: Settings) -> list[Closer]
         )
         closers.append(smtp.close)
         log.info("SMTP ingest listening on %s:%s", config.host, smtp.port)
-    if settings.sip.listen:
+    if settings.sip.listen or settings.sip.tls_listen:
         from ingest.sip import recover_spools, start_sip_server
 
         recovered = await asyncio.to_thread(recover_spools, archive)
         if recovered:
             log.warning("recovered %d interrupted call(s) as truncated", len(recovered))
-        sip_cfg = sip_config(settings.sip)
+        sip_cfg = sip_config(settings.sip, settings.tls)
         sip = await start_sip_server(archive, sip_cfg)
         closers.append(sip.close)
-        log.info("SIPREC server listening on %s:%s (UDP and TCP)", sip_cfg.host,
-                 sip.udp_port)
+        if sip.udp_port is not None:
+            log.info("SIPREC server listening on %s:%s (UDP and TCP)", sip_cfg.host,
+                     sip.udp_port)
+        if sip_cfg.tls is not None:
+            log.info("SIPREC server listening on %s:%s (TLS%s)", sip_cfg.tls.host,
+                     sip.tls_port, ", client certificates required" if sip_cfg.tls.mutual
+                     else "")
     if settings.drop_folder:
         from ingest.dropfolder import DropFolderConfig, run_drop_folder
 

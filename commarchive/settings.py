@@ -1,7 +1,9 @@
 """Deployment settings: one registry, ``COMMARCHIVE_``-prefixed environment variables.
 
 The channels are nested models: ``settings.smtp``, ``settings.sip`` and
-``settings.transcribe`` (``settings.smtp.max_concurrent``). A top-level setting
+``settings.transcribe`` (``settings.smtp.max_concurrent``); ``settings.tls``
+holds the certificate the encrypted listeners present and the CA that client
+certificates must chain to. A top-level setting
 is read from ``COMMARCHIVE_<NAME>``, a nested one from
 ``COMMARCHIVE_<GROUP>_<NAME>`` (``env_nested_delimiter="_"`` with
 ``env_nested_max_split=1``: only the ``_`` after the group splits, so
@@ -142,6 +144,8 @@ class SipSettings(BaseModel):
     rtp_socket_buffer_bytes: int = _SIP.rtp_socket_buffer_bytes
     tcp_idle_timeout_seconds: float = _SIP.tcp_idle_timeout_s
     max_tcp_connections_per_source: int = _SIP.max_tcp_connections_per_source
+    #: HOST:PORT (or HOST, port 5061) for SIP over TLS; None: none. Needs tls.cert and tls.key.
+    tls_listen: str | None = None
 
     def rtp_port_range(self) -> tuple[int, int]:
         low, sep, high = self.rtp_ports.partition("-")
@@ -152,6 +156,19 @@ class SipSettings(BaseModel):
         if not (1024 <= lo < hi <= 65535) or not sep:
             raise ValueError(f"sip_rtp_ports {self.rtp_ports!r} is not a port range")
         return lo, hi
+
+
+class TlsSettings(BaseModel):
+    """``settings.tls``: our certificate, and who may connect with a client certificate."""
+
+    #: PEM certificate chain the TLS listeners present.
+    cert: Path | None = None
+    #: PEM private key of ``cert`` (keep it outside the data directory).
+    key: Path | None = None
+    #: PEM CA file: with it, SIP over TLS requires a client certificate it issued.
+    client_ca: Path | None = None
+    #: SHA-256 fingerprints (hex) of the client certificates allowed, a JSON list; needs client_ca.
+    client_fingerprints: list[str] = []
 
 
 class TranscribeSettings(BaseModel):
@@ -234,6 +251,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     sip: SipSettings = Field(default_factory=SipSettings)
     transcribe: TranscribeSettings = Field(default_factory=TranscribeSettings)
+    tls: TlsSettings = Field(default_factory=TlsSettings)
     drop_folder: Path | None = None
     #: Rejected drop-folder recordings (sealed) are purged by the sweep after this long.
     drop_folder_rejected_days: int = Field(default=30, ge=1)
@@ -288,6 +306,9 @@ class Settings(BaseSettings):
         if self.index is IndexBackend.ELASTICSEARCH and not self.es_url:
             raise ValueError("index=elasticsearch needs COMMARCHIVE_ES_URL")
         self.sip.rtp_port_range()
+        if self.sip.tls_listen and (self.tls.cert is None or self.tls.key is None):
+            raise ValueError("sip.tls_listen (--sip-tls) needs COMMARCHIVE_TLS_CERT "
+                             "and COMMARCHIVE_TLS_KEY")
         for value in (self.http, self.smtp.listen, self.sip.listen):
             if value:
                 parse_hostport(value)

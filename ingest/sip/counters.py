@@ -26,6 +26,8 @@ class SipCounters:
     refused: int = 0
     #: RTP packets from a source other than the stream's latched one (dropped).
     rtp_foreign: int = 0
+    #: SIP over TLS connections cut off: failed handshake or a client certificate not allowed.
+    tls_refused: int = 0
     calls_archived: int = 0
     calls_truncated: int = 0
     #: Sessions that ended without ever receiving RTP (not archived).

@@ -57,7 +57,7 @@ class SipServer:
         self.config = config
         self.counters = SipCounters()
         self.responses = ResponseCache()
-        self.listeners = SipListeners(config, self)
+        self.listeners = SipListeners(config, self, self.counters)
         self.allowlist = self.listeners.allowlist
         self.uas = RecordingUas(
             archive, config, self.counters, self.responses, self.listeners.port_for
@@ -71,9 +71,10 @@ class SipServer:
         await self.listeners.start()
         self._housekeeping = asyncio.create_task(self._housekeep())
         log.info(
-            "SIP recording server on udp:%s tcp:%s",
+            "SIP recording server on udp:%s tcp:%s tls:%s",
             self.listeners.udp_port,
             self.listeners.tcp_port,
+            self.listeners.tls_port,
         )
 
     async def close(self) -> None:
@@ -153,9 +154,9 @@ class SipServer:
             )
 
     def connection_in_use(self, peer: Peer) -> bool:
-        """A live call came in on this TCP connection (its BYE and ours travel on it)."""
+        """A live call came in on this TCP/TLS connection (its BYE and ours travel on it)."""
         return any(
-            call.transport is Transport.TCP and call.remote_addr == peer and call.state.live
+            call.transport.stream and call.remote_addr == peer and call.state.live
             for call in self.uas.calls.values()
         )
 
@@ -203,6 +204,10 @@ class SipServerHandle:
     @property
     def tcp_port(self) -> int | None:
         return self._server.listeners.tcp_port
+
+    @property
+    def tls_port(self) -> int | None:
+        return self._server.listeners.tls_port
 
     @property
     def counters(self) -> SipCounters:

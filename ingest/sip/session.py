@@ -304,7 +304,7 @@ class CallSession:
 
     def ok_headers(self, *, contact_host: str, port: int | None) -> list[tuple[str, str]]:
         """Headers of a 200 in this dialog (Contact marks us as an SRS, RFC 7866)."""
-        transport = ";transport=tcp" if self.transport is Transport.TCP else ""
+        transport = f";transport={self.transport.value}" if self.transport.stream else ""
         headers = [
             ("Contact", f"<sip:srs@{contact_host}:{port}{transport}>;+sip.srs"),
             ("Allow", ALLOW),
@@ -325,7 +325,7 @@ class CallSession:
             target = None
         target = target or f"sip:{self.remote_addr[0]}:{self.remote_addr[1]}"
         self.local_cseq += 1
-        proto = "TCP" if self.transport is Transport.TCP else "UDP"
+        proto = self.transport.value.upper()
         bye = SipMessage(method="BYE", uri=target)
         bye.add("Via", f"SIP/2.0/{proto} {contact_host}:{port};branch={new_branch()};rport")
         bye.add("Max-Forwards", "70")

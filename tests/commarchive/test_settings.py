@@ -133,3 +133,30 @@ def test_placeholder_secrets_are_rejected(monkeypatch: pytest.MonkeyPatch, varia
     monkeypatch.setenv(variable, "changeme")
     with pytest.raises(ValidationError, match="placeholder"):
         Settings()
+
+
+def test_sip_tls_takes_the_tls_group_and_a_bare_host_gets_port_5061(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COMMARCHIVE_TLS_CERT", "/etc/commarchive/tls/server.pem")
+    monkeypatch.setenv("COMMARCHIVE_TLS_KEY", "/etc/commarchive/tls/server.key")
+    monkeypatch.setenv("COMMARCHIVE_TLS_CLIENT_CA", "/etc/commarchive/tls/sbc-ca.pem")
+    monkeypatch.setenv("COMMARCHIVE_TLS_CLIENT_FINGERPRINTS", '["' + "ab" * 32 + '"]')
+    monkeypatch.setenv("COMMARCHIVE_SIP_MAX_CALLS", "7")
+    # ``serve --sip-tls 0.0.0.0`` alone: TLS only, merged with COMMARCHIVE_SIP_*.
+    settings = Settings(sip={"tls_listen": "0.0.0.0"})
+    config = sip_config(settings.sip, settings.tls)
+    assert (config.udp, config.tcp, config.max_calls) == (False, False, 7)
+    assert config.tls is not None
+    assert (config.tls.host, config.tls.port, config.tls.mutual) == ("0.0.0.0", 5061, True)
+    assert config.tls.client_ca == Path("/etc/commarchive/tls/sbc-ca.pem")
+    assert config.tls.client_fingerprints == ("ab" * 32,)
+    both = Settings(sip={"listen": "127.0.0.1:5060", "tls_listen": "127.0.0.1:5071"})
+    config = sip_config(both.sip, both.tls)
+    assert (config.udp, config.tcp, config.port) == (True, True, 5060)
+    assert config.tls is not None and config.tls.port == 5071
+
+
+def test_sip_tls_without_a_certificate_is_refused_at_startup() -> None:
+    with pytest.raises(ValidationError, match="needs COMMARCHIVE_TLS_CERT"):
+        Settings(sip={"tls_listen": "0.0.0.0:5061"})

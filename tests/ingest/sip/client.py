@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -173,13 +174,28 @@ class Dialog:
 
 
 class SiprecClient:
-    """Speaks SIP to one server over UDP (or TCP) from 127.0.0.1."""
+    """Speaks SIP to one server over UDP, TCP or TLS (``tls=`` a client context) from 127.0.0.1.
 
-    def __init__(self, server_port: int, *, tcp: bool = False, timeout: float = 5.0) -> None:
+    Over TLS the handshake happens in the constructor, so a refused client
+    certificate shows there (TLS 1.2) or on the first read (TLS 1.3).
+    """
+
+    def __init__(
+        self,
+        server_port: int,
+        *,
+        tcp: bool = False,
+        tls: ssl.SSLContext | None = None,
+        timeout: float = 5.0,
+    ) -> None:
         self.server = ("127.0.0.1", server_port)
-        self.tcp = tcp
-        if tcp:
+        self.tcp = tcp or tls is not None
+        self.proto = "TLS" if tls is not None else "TCP" if tcp else "UDP"
+        self.sock: socket.socket
+        if self.tcp:
             self.sock = socket.create_connection(self.server, timeout=timeout)
+            if tls is not None:
+                self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
             self._buf = b""
         else:
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -232,7 +248,7 @@ class SiprecClient:
         branch: str | None = None,
         send: bool = True,
     ) -> bytes:
-        proto = "TCP" if self.tcp else "UDP"
+        proto = self.proto
         branch = branch or "z9hG4bK" + uuid.uuid4().hex[:16]
         if method not in ("ACK", "CANCEL"):
             dialog.branch = branch
