@@ -95,6 +95,7 @@ def sip_config(sip: SipSettings, tls: TlsSettings | None = None) -> SipConfig:
         rtp_socket_buffer_bytes=sip.rtp_socket_buffer_bytes,
         tcp_idle_timeout_s=sip.tcp_idle_timeout_seconds,
         max_tcp_connections_per_source=sip.max_tcp_connections_per_source,
+        require_srtp=sip.require_srtp,
     )
 
 

@@ -146,6 +146,8 @@ class SipSettings(BaseModel):
     max_tcp_connections_per_source: int = _SIP.max_tcp_connections_per_source
     #: HOST:PORT (or HOST, port 5061) for SIP over TLS; None: none. Needs tls.cert and tls.key.
     tls_listen: str | None = None
+    #: Refuse plain RTP (488): every recorded stream must be SRTP (keys only over tls_listen).
+    require_srtp: bool = _SIP.require_srtp
 
     def rtp_port_range(self) -> tuple[int, int]:
         low, sep, high = self.rtp_ports.partition("-")
@@ -309,6 +311,9 @@ class Settings(BaseSettings):
         if self.sip.tls_listen and (self.tls.cert is None or self.tls.key is None):
             raise ValueError("sip.tls_listen (--sip-tls) needs COMMARCHIVE_TLS_CERT "
                              "and COMMARCHIVE_TLS_KEY")
+        if self.sip.require_srtp and self.sip.listen and not self.sip.tls_listen:
+            raise ValueError("COMMARCHIVE_SIP_REQUIRE_SRTP needs COMMARCHIVE_SIP_TLS_LISTEN: "
+                             "SRTP keys are only taken over SIP over TLS")
         for value in (self.http, self.smtp.listen, self.sip.listen):
             if value:
                 parse_hostport(value)

@@ -12,10 +12,10 @@ Modules, from the wire up: ``message`` (SIP syntax), ``transport``
 ``transactions`` (answers per transaction, 200 retransmission), ``server``
 (wiring, routing, housekeeping), ``uas`` (what each request does to a
 session), ``session`` (one session and its ``CallState`` machine), ``media``
-(RTP ports and streams), ``sdp``, ``metadata``, ``rtp`` (timeline), ``spool``
-(sealed call spool), ``recording`` (spool -> call item, crash recovery),
-``config``, ``counters`` and ``tasks`` (the server's background tasks).
-This package may import ``archive`` and ``keys``
+(RTP ports and streams), ``srtp`` (SDES keys, libsrtp decryption), ``sdp``,
+``metadata``, ``rtp`` (timeline), ``spool`` (sealed call spool), ``recording``
+(spool -> call item, crash recovery), ``config``, ``counters`` and ``tasks``
+(the server's background tasks). This package may import ``archive`` and ``keys``
 and ``ingest``'s shared modules (``calls``, ``audio``, ``errors``), never
 ``search_api`` or ``commarchive``.
 

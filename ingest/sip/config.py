@@ -52,6 +52,8 @@ class SipConfig:
     tcp: bool = True
     #: SIP over TLS on its own port (the SDES keys of SRTP are only taken over it).
     tls: SipTlsConfig | None = None
+    #: Refuse plain RTP (488): every recorded stream must be SRTP, so SIP must be TLS.
+    require_srtp: bool = False
     #: Address put in Contact and SDP (defaults to ``host``, or 127.0.0.1 for a wildcard).
     advertise: str | None = None
     #: Networks (CIDR) allowed to send SIP; everything else gets 403 and no call.

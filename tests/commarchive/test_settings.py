@@ -160,3 +160,13 @@ def test_sip_tls_takes_the_tls_group_and_a_bare_host_gets_port_5061(
 def test_sip_tls_without_a_certificate_is_refused_at_startup() -> None:
     with pytest.raises(ValidationError, match="needs COMMARCHIVE_TLS_CERT"):
         Settings(sip={"tls_listen": "0.0.0.0:5061"})
+
+
+def test_require_srtp_reaches_the_server_and_needs_sip_over_tls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COMMARCHIVE_SIP_REQUIRE_SRTP", "true")
+    with pytest.raises(ValidationError, match="needs COMMARCHIVE_SIP_TLS_LISTEN"):
+        Settings(sip="127.0.0.1:5060")
+    settings = Settings(sip={"tls_listen": "127.0.0.1"}, tls={"cert": "/c.pem", "key": "/c.key"})
+    assert sip_config(settings.sip, settings.tls).require_srtp is True
