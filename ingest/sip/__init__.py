@@ -8,8 +8,8 @@ What ``commarchive serve`` uses::
     await handle.close()
 
 Modules, from the wire up: ``message`` (SIP syntax), ``transport``
-(UDP/TCP/TLS listeners), ``tls`` (TLS context, client-certificate check),
-``transactions`` (answers per transaction, 200 retransmission), ``server``
+(UDP/TCP/TLS listeners; TLS contexts and client certificates in
+:mod:`ingest.tls`), ``transactions`` (answers per transaction, 200 retransmission), ``server``
 (wiring, routing, housekeeping), ``uas`` (what each request does to a
 session), ``session`` (one session and its ``CallState`` machine), ``media``
 (RTP ports and streams), ``srtp`` (SDES keys, libsrtp decryption), ``sdp``,

@@ -24,7 +24,7 @@ class SipTlsConfig:
     TLS: a client must present a certificate that chains to ``client_ca`` and,
     when fingerprints are listed, whose SHA-256 fingerprint is one of them;
     otherwise its connection ends before any SIP is read
-    (:mod:`ingest.sip.tls`). Fingerprints alone still need ``client_ca`` (a
+    (:mod:`ingest.tls`). Fingerprints alone still need ``client_ca`` (a
     self-signed client certificate is its own CA file), because the handshake
     cannot accept a certificate it has not verified.
     """
@@ -38,6 +38,8 @@ class SipTlsConfig:
     client_fingerprints: tuple[str, ...] = ()
     #: A client that has not finished its handshake after this long is cut off.
     handshake_timeout_s: float = 10.0
+    #: How often the certificate and key files are checked for a rotation (reloaded live).
+    reload_check_s: float = 5.0
 
     @property
     def mutual(self) -> bool:

@@ -15,6 +15,9 @@ This module wires the pieces and routes requests; each piece has one job:
   (:mod:`ingest.sip.spool`) as it arrives, so nothing plain reaches disk and a
   crash leaves a recoverable recording.
 
+A rotated TLS certificate (new files at the configured paths) is loaded by the
+housekeeping timer without a restart (:class:`ingest.tls.CertificateWatch`).
+
 Here: requests from outside the allowlist are refused (``403``) before
 anything else (TCP connections from outside it are closed on accept, see
 :mod:`ingest.sip.transport`); malformed ones get ``400`` when they can be answered at all;
@@ -64,6 +67,7 @@ class SipServer:
         )
         self._housekeeping: asyncio.Task[None] | None = None
         self._retry_at = 0.0
+        self._certificate_check_at = 0.0
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -189,6 +193,10 @@ class SipServer:
             if now >= self._retry_at:
                 self._retry_at = now + self.config.archive_retry_interval_s
                 self.uas.tasks.spawn(self.uas.retry_spools())
+            watch, tls = self.listeners.certificate_watch, self.config.tls
+            if watch is not None and tls is not None and now >= self._certificate_check_at:
+                self._certificate_check_at = now + tls.reload_check_s
+                watch.check()  # a rotated certificate: new handshakes get it
 
 
 class SipServerHandle:

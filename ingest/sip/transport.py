@@ -16,7 +16,7 @@ nothing for ``tcp_idle_timeout_s`` is closed unless a live call uses it (the
 sink says which, :meth:`MessageSink.connection_in_use`): an SRC reconnects
 when it has something to say.
 
-TLS is TCP with a handshake in front (:mod:`ingest.sip.tls`): the same
+TLS is TCP with a handshake in front (:mod:`ingest.tls`): the same
 admission runs on accept, before the handshake; the handshake must finish
 within ``SipTlsConfig.handshake_timeout_s``; a mutual-TLS client whose
 certificate is not on the fingerprint allowlist is cut off before a byte of
@@ -38,7 +38,7 @@ from typing import Any, Final, Protocol, cast
 from ingest.sip.config import SipConfig
 from ingest.sip.counters import SipCounters
 from ingest.sip.message import SipParseError, frame_length
-from ingest.sip.tls import peer_allowed, server_context
+from ingest.tls import CertificateWatch, peer_allowed, server_context
 
 __all__ = [
     "MAX_TCP_CONNECTIONS",
@@ -152,9 +152,16 @@ class SipListeners:
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
         self._tls: asyncio.Server | None = None
-        self._tls_context: ssl.SSLContext | None = (
-            server_context(config.tls) if config.tls is not None else None
-        )
+        self._tls_context: ssl.SSLContext | None = None
+        #: Reloads a rotated certificate into the TLS context (the server's housekeeping).
+        self.certificate_watch: CertificateWatch | None = None
+        if config.tls is not None:
+            tls = config.tls
+            self._tls_context = server_context(
+                tls.cert, tls.key, client_ca=tls.client_ca,
+                client_fingerprints=tls.client_fingerprints,
+            )
+            self.certificate_watch = CertificateWatch(tls.cert, tls.key, [self._tls_context])
         self._tcp_writers: set[asyncio.StreamWriter] = set()
         self.allowlist = Allowlist(config.allowlist)
         #: Open TCP connections per source address.

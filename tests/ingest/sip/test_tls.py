@@ -7,6 +7,7 @@ client is the project's own SIPREC test client speaking TLS
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import ssl
 import time
@@ -17,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from ingest.sip.config import SipTlsConfig
-from ingest.sip.tls import TlsConfigError, server_context
 from tests.ingest.sip.client import (
     JAN_AND_AGENT,
     Dialog,
@@ -148,16 +148,28 @@ def test_the_fingerprint_allowlist_admits_only_the_listed_certificate(
     client.close()
 
 
-def test_unusable_tls_settings_are_refused_naming_the_file_and_the_reason(
-    ca: TestCa, server_cert: Issued, tmp_path: Path
+def test_a_rotated_certificate_is_served_without_a_restart_and_open_calls_go_on(
+    make_sip: Callable[..., RunningSip], ca: TestCa, server_cert: Issued
 ) -> None:
-    missing = tmp_path / "nope.pem"
-    with pytest.raises(TlsConfigError, match=r"nope\.pem.*file not found"):
-        server_context(tls_config(server_cert, cert=missing))
-    with pytest.raises(TlsConfigError, match=r"client CA .*nope\.pem.*file not found"):
-        server_context(tls_config(server_cert, client_ca=missing))
-    with pytest.raises(TlsConfigError, match="fingerprint 'abc': not a SHA-256 fingerprint"):
-        server_context(tls_config(server_cert, client_ca=ca.cert_path,
-                                  client_fingerprints=("abc",)))
-    with pytest.raises(TlsConfigError, match="need a client CA file"):
-        server_context(tls_config(server_cert, client_fingerprints=("ab" * 32,)))
+    sip = make_sip(tls=tls_config(server_cert, reload_check_s=0.1))
+    before = SiprecClient(tls_port(sip), tls=ca.client_context())
+    assert certificate_of(before) == server_cert.fingerprint
+    rotated = ca.server()  # new certificate and key at the same paths
+    deadline = time.monotonic() + 5
+    while True:
+        after = SiprecClient(tls_port(sip), tls=ca.client_context())
+        if certificate_of(after) == rotated.fingerprint or time.monotonic() > deadline:
+            break
+        after.close()
+        time.sleep(0.1)
+    assert certificate_of(after) == rotated.fingerprint
+    assert options_answer(after) == 200 and options_answer(before) == 200
+    before.close()
+    after.close()
+
+
+def certificate_of(client: SiprecClient) -> str:
+    assert isinstance(client.sock, ssl.SSLSocket)
+    der = client.sock.getpeercert(binary_form=True)
+    assert der is not None
+    return hashlib.sha256(der).hexdigest()
