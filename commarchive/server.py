@@ -10,8 +10,6 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, Final
 
-import uvicorn
-
 from archive.retention import SweepReport, sweep
 from archive.service import Archive
 from commarchive import runtime
@@ -22,6 +20,7 @@ from commarchive.settings import (
     TlsSettings,
     parse_hostport,
 )
+from commarchive.web import web_listeners
 from ingest.email.config import SmtpConfig
 from ingest.sip.config import DEFAULT_SIP_TLS_PORT, SipConfig, SipTlsConfig
 from search_api.app import create_app
@@ -65,7 +64,7 @@ def sip_tls_config(sip: SipSettings, tls: TlsSettings) -> SipTlsConfig | None:
     host, port = parse_hostport(value)
     return SipTlsConfig(
         cert=tls.cert, key=tls.key, host=host, port=port, client_ca=tls.client_ca,
-        client_fingerprints=tuple(tls.client_fingerprints),
+        client_fingerprints=tuple(tls.client_fingerprints), reload_check_s=tls.reload_seconds,
     )
 
 
@@ -220,15 +219,13 @@ async def _periodic_jobs(archive: Archive, settings: Settings) -> None:
 
 async def run(settings: Settings) -> None:
     archive = runtime.open_archive(settings)
-    host, port = parse_hostport(settings.http)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(archive), host=host, port=port, log_level="info",
-                       access_log=False)
-    )
+    web = web_listeners(create_app(archive), settings)  # HTTP and/or HTTPS (commarchive.web)
+    server = web.main
     closers: list[Closer] = []
     try:
         closers += await _start_ingesters(archive, settings)
         closers += await _start_background(archive, settings)
+        closers += await web.start_companions()
         await server.serve()
     finally:
         for close in reversed(closers):

@@ -46,8 +46,9 @@ from pydantic_settings import (
 )
 
 from ingest.email.config import SmtpConfig
-from ingest.sip.config import SipConfig
+from ingest.sip.config import TLS_RELOAD_CHECK_S, SipConfig
 from ingest.transcription.worker import DEFAULT_WORKERS as TRANSCRIBE_WORKERS
+from search_api.transport_security import DEFAULT_HSTS_SECONDS
 
 ENV_PREFIX: Final = "COMMARCHIVE_"
 #: The nested field a bare string for a listener group (``smtp``, ``sip``) sets.
@@ -56,6 +57,9 @@ LISTEN: Final = "listen"
 ENV_RENAMED: Final = {"transcribe.vosk_model": "COMMARCHIVE_VOSK_MODEL"}
 #: Workers ``serve`` parses incoming mail in (``SmtpConfig`` itself defaults to 0).
 SERVE_SMTP_WORKERS: Final = 2
+
+#: ``COMMARCHIVE_HTTP=off``: no plain HTTP listener (HTTPS only).
+HTTP_OFF: Final = "off"
 
 _PLACEHOLDERS: Final = frozenset({"changeme", "change-me", "secret", "password", "minioadmin"})
 _SMTP: Final = SmtpConfig()
@@ -171,6 +175,10 @@ class TlsSettings(BaseModel):
     client_ca: Path | None = None
     #: SHA-256 fingerprints (hex) of the client certificates allowed, a JSON list; needs client_ca.
     client_fingerprints: list[str] = []
+    #: Strict-Transport-Security max-age sent on HTTPS responses (0: no header).
+    hsts_seconds: int = Field(default=DEFAULT_HSTS_SECONDS, ge=0)
+    #: How often cert and key are checked for a rotation (loaded live, no restart).
+    reload_seconds: float = Field(default=TLS_RELOAD_CHECK_S, gt=0)
 
 
 class TranscribeSettings(BaseModel):
@@ -249,7 +257,10 @@ class Settings(BaseSettings):
     es_ca_certs: Path | None = None
     es_prefix: str = "commarchive"
 
+    #: HOST:PORT of the plain HTTP API and UI, or ``off``.
     http: str = "127.0.0.1:8000"
+    #: HOST:PORT of the HTTPS API and UI (tls.cert and tls.key); None: no HTTPS.
+    https: str | None = None
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     sip: SipSettings = Field(default_factory=SipSettings)
     transcribe: TranscribeSettings = Field(default_factory=TranscribeSettings)
@@ -314,7 +325,12 @@ class Settings(BaseSettings):
         if self.sip.require_srtp and self.sip.listen and not self.sip.tls_listen:
             raise ValueError("COMMARCHIVE_SIP_REQUIRE_SRTP needs COMMARCHIVE_SIP_TLS_LISTEN: "
                              "SRTP keys are only taken over SIP over TLS")
-        for value in (self.http, self.smtp.listen, self.sip.listen):
+        if self.https and (self.tls.cert is None or self.tls.key is None):
+            raise ValueError("https (--https) needs COMMARCHIVE_TLS_CERT and COMMARCHIVE_TLS_KEY")
+        if self.http == HTTP_OFF and not self.https:
+            raise ValueError("COMMARCHIVE_HTTP=off needs COMMARCHIVE_HTTPS (no listener at all)")
+        http = None if self.http == HTTP_OFF else self.http
+        for value in (http, self.https, self.smtp.listen, self.sip.listen):
             if value:
                 parse_hostport(value)
         return self

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-__all__ = ["DEFAULT_SIP_TLS_PORT", "SipConfig", "SipTlsConfig"]
+__all__ = ["DEFAULT_SIP_TLS_PORT", "TLS_RELOAD_CHECK_S", "SipConfig", "SipTlsConfig"]
 
 #: The registered port of SIP over TLS (RFC 3261 section 19.1.2).
 DEFAULT_SIP_TLS_PORT: Final = 5061
+#: How often certificate files are checked for a rotation, by default.
+TLS_RELOAD_CHECK_S: Final = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +41,7 @@ class SipTlsConfig:
     #: A client that has not finished its handshake after this long is cut off.
     handshake_timeout_s: float = 10.0
     #: How often the certificate and key files are checked for a rotation (reloaded live).
-    reload_check_s: float = 5.0
+    reload_check_s: float = TLS_RELOAD_CHECK_S
 
     @property
     def mutual(self) -> bool:
