@@ -4,7 +4,12 @@ HTTPS is served natively (uvicorn with our own TLS context from
 :mod:`ingest.tls`), so a small installation needs no proxy in front: with
 ``COMMARCHIVE_HTTPS`` set, every response over TLS carries HSTS
 (:mod:`search_api.transport_security`), and ``COMMARCHIVE_HTTP=off`` removes
-the plain listener. A rotated certificate (new files at the same paths) is
+the plain listener. With ``tls.client_ca`` the HTTPS listener also asks for
+a client certificate (optional, so browsers still connect): one that chains
+to the CA (and is on ``tls.client_fingerprints`` when that is set) is handed to
+the app in the ASGI TLS extension, where ``search_api.deps`` makes it the
+``ingest`` identity that may upload recordings without a bearer token. A
+rotated certificate (new files at the same paths) is
 loaded into the live context every ``tls.reload_seconds``, so new connections
 get it while open ones go on: no restart, no downtime.
 
@@ -26,9 +31,11 @@ from typing import Final
 
 import uvicorn
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from commarchive.settings import HTTP_OFF, Settings, parse_hostport
-from ingest.tls import CertificateWatch, server_context
+from ingest.tls import CertificateWatch, peer_allowed, server_context
 from search_api.transport_security import StrictTransportSecurity
 
 __all__ = ["WebListeners", "web_listeners"]
@@ -93,6 +100,34 @@ class WebListeners:
             watch.check()
 
 
+class _ClientCertificate:
+    """Puts the connection's verified client certificate into every request's scope."""
+
+    def __init__(self, app: ASGIApp, pem: str) -> None:
+        self.app = app
+        self.tls = {"client_cert_chain": [pem], "client_cert_error": None}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "extensions": {**(scope.get("extensions") or {}),
+                                             "tls": self.tls}}
+        await self.app(scope, receive, send)
+
+
+def _certificate_protocol(fingerprints: tuple[str, ...]) -> type[H11Protocol]:
+    """uvicorn's HTTP protocol, passing on a client certificate the handshake verified."""
+
+    class ClientCertificateProtocol(H11Protocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            ssl_object = transport.get_extra_info("ssl_object")
+            der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+            if der is not None and peer_allowed(ssl_object, fingerprints):
+                self.app = _ClientCertificate(self.app, ssl.DER_cert_to_PEM_cert(der))
+
+    return ClientCertificateProtocol
+
+
 def _name(server: uvicorn.Server) -> str:
     return "HTTPS" if server.config.is_ssl else "HTTP"
 
@@ -105,13 +140,19 @@ def web_listeners(app: FastAPI, settings: Settings) -> WebListeners:
     if settings.https:
         if tls.cert is None or tls.key is None:
             raise ValueError("https needs COMMARCHIVE_TLS_CERT and COMMARCHIVE_TLS_KEY")
-        https_context = server_context(tls.cert, tls.key)
+        https_context = server_context(
+            tls.cert, tls.key, client_ca=tls.client_ca,
+            client_fingerprints=tls.client_fingerprints, require_client=False,
+        )
         context = https_context
+        protocol: type[asyncio.Protocol] | str = (
+            _certificate_protocol(tuple(tls.client_fingerprints)) if tls.client_ca else "auto"
+        )
         if tls.hsts_seconds:
             app.add_middleware(StrictTransportSecurity, max_age_s=tls.hsts_seconds)
         host, port = parse_hostport(settings.https)
         configs.append(uvicorn.Config(
-            app, host=host, port=port, log_level="info", access_log=False,
+            app, host=host, port=port, log_level="info", access_log=False, http=protocol,
             ssl_context_factory=lambda _config, _default: https_context,
         ))
     if settings.http != HTTP_OFF:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import socket
 import subprocess
@@ -71,6 +72,7 @@ def start_web(archive: Archive, ca: TestCa) -> Iterator[Callable[..., Settings]]
             "http": f"127.0.0.1:{free_port()}", "https": f"127.0.0.1:{free_port()}",
             "tls": {"cert": server.cert, "key": server.key, "reload_seconds": 0.1},
         }
+        values["tls"].update(overrides.pop("tls_extra", {}))
         values.update(overrides)
         settings = Settings(**values)
         run = run_web(web_listeners(create_app(archive), settings))
@@ -170,3 +172,49 @@ def test_serve_with_https_and_sip_over_tls_only(tmp_path: Path, ca: TestCa) -> N
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def upload_call(client: httpx.Client, url: str, **headers: str) -> httpx.Response:
+    from ingest.audio import write_wav
+    from tests.ingest.test_audio import sine
+    from tests.ingest.test_recordings_upload import SIDECAR
+
+    wav = write_wav(8000, [sine(300, 1.0), sine(600, 1.0)])
+    return client.post(f"{url}/api/v1/recordings", headers=headers,
+                       files={"audio": ("call.wav", wav, "audio/wav")},
+                       data={"metadata": json.dumps(SIDECAR)})
+
+
+def test_a_pbx_with_a_client_certificate_uploads_as_ingest_without_a_token(
+    start_web: Callable[..., Settings], ca: TestCa, archive: Archive, tmp_path: Path
+) -> None:
+    pbx, stranger = ca.client("pbx-1"), TestCa(tmp_path / "other", name="other CA")
+    settings = start_web(http="off", tls_extra={"client_ca": ca.cert_path})
+    url = f"https://{settings.https}"
+    with httpx.Client(verify=ca.client_context(pbx), timeout=20) as client:
+        created = upload_call(client, url)
+        assert created.status_code == 201, created.text
+        # The certificate makes it an ingest machine, nothing more: it cannot read.
+        item_id = created.json()["item_id"]
+        assert client.get(f"{url}/api/v1/items/{item_id}").status_code == 403
+    events = archive.audit.events(actor="tls:pbx-1")
+    assert events and item_id in events[0].item_ids
+    with httpx.Client(verify=ca.client_context(), timeout=20) as browser_like:
+        assert browser_like.get(f"{url}/healthz").status_code == 200  # no certificate: fine
+        assert upload_call(browser_like, url).status_code == 401
+    other = httpx.Client(verify=ca.client_context(stranger.client("x")), timeout=20)
+    with other, pytest.raises(httpx.TransportError):  # another CA's certificate: no handshake
+        other.get(f"{url}/healthz")
+
+
+def test_the_fingerprint_allowlist_narrows_which_certificates_are_ingest(
+    start_web: Callable[..., Settings], ca: TestCa
+) -> None:
+    listed, unlisted = ca.client("pbx-listed"), ca.client("pbx-unlisted")
+    settings = start_web(http="off", tls_extra={"client_ca": ca.cert_path,
+                                                "client_fingerprints": [listed.fingerprint]})
+    url = f"https://{settings.https}"
+    with httpx.Client(verify=ca.client_context(unlisted), timeout=20) as client:
+        assert upload_call(client, url).status_code == 401
+    with httpx.Client(verify=ca.client_context(listed), timeout=20) as client:
+        assert upload_call(client, url).status_code == 201
