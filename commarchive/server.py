@@ -40,6 +40,7 @@ def smtp_config(smtp: SmtpSettings) -> SmtpConfig:
         host=host, port=port, allowlist=tuple(smtp.allow),
         tls_cert=smtp.tls_cert, tls_key=smtp.tls_key,
         require_tls=smtp.require_tls, require_auth=smtp.require_auth,
+        tls_client_ca=smtp.tls_client_ca, implicit_tls=smtp.implicit_tls,
         max_message_bytes=smtp.max_message_bytes, max_recipients=smtp.max_recipients,
         max_concurrent=smtp.max_concurrent, workers=smtp.workers,
         max_connections=smtp.max_connections, busy_wait_s=smtp.busy_wait_seconds,

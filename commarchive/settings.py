@@ -116,6 +116,10 @@ class SmtpSettings(BaseModel):
     tls_key: Path | None = _SMTP.tls_key
     require_tls: bool = _SMTP.require_tls
     require_auth: bool = _SMTP.require_auth
+    #: PEM CA of the mail servers: TLS requires their client certificate, which replaces AUTH.
+    tls_client_ca: Path | None = _SMTP.tls_client_ca
+    #: TLS from the first byte (SMTPS, RFC 8314) instead of STARTTLS.
+    implicit_tls: bool = _SMTP.implicit_tls
     max_message_bytes: int = _SMTP.max_message_bytes
     max_recipients: int = _SMTP.max_recipients
     max_concurrent: int = _SMTP.max_concurrent

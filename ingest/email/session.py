@@ -4,7 +4,10 @@ Before the ``220`` greeting a client outside the allowlist gets ``554`` and one
 past the connection cap ``421``; DATA waits (bounded) for one of
 ``max_concurrent`` slots, else ``451``; the whole DATA phase must end within
 ``data_timeout_s`` (a sender trickling its message holds a slot), else ``421``
-and the connection is closed, nothing stored. The answer to DATA is whatever the
+and the connection is closed, nothing stored. With ``SmtpConfig.tls_client_ca``
+the TLS handshake (STARTTLS or implicit) requires a client certificate from that
+CA, and a session that has one is authenticated as the mail server it names
+(``tls:<common name>``), in place of AUTH. The answer to DATA is whatever the
 handler in ``ingest.email.smtp`` returns, which is where the durability promise
 (``250`` only once the message is stored) is kept.
 """
@@ -16,7 +19,7 @@ import ipaddress
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from aiosmtpd.smtp import MISSING, SMTP
 
@@ -35,6 +38,24 @@ REPLY_BUSY: Final = "451 4.3.2 Too busy; try again later"
 REPLY_TOO_MANY_CONNECTIONS: Final = "421 4.3.2 Too many connections; try again later"
 REPLY_NOT_ALLOWED: Final = "554 5.7.1 Client host not allowed to deliver to this archive"
 REPLY_DATA_TIMEOUT: Final = "421 4.4.2 Message took too long to send; closing connection"
+
+
+#: Sessions authenticated by a client certificate are this plus its common name.
+CLIENT_CERTIFICATE_PREFIX: Final = "tls:"
+
+
+def certificate_identity(ssl_object: Any) -> str | None:
+    """``tls:<common name>`` of the client certificate a finished handshake verified."""
+    if ssl_object is None:
+        return None
+    peer = ssl_object.getpeercert()
+    if not peer:
+        return None
+    for rdn in peer.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return CLIENT_CERTIFICATE_PREFIX + str(value)
+    return None
 
 
 @dataclass(slots=True)
@@ -74,6 +95,15 @@ class IngestSMTP(SMTP):
     def __init__(self, handler: object, state: SessionState, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._state = state
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        # After STARTTLS this runs again with the TLS transport, once its handshake is done.
+        if self._state.config.tls_client_ca is not None and self.session is not None:
+            machine = certificate_identity(transport.get_extra_info("ssl_object"))
+            if machine is not None:
+                self.session.authenticated = True
+                cast(Any, self.session).auth_data = machine  # as AUTH leaves the user's name
 
     async def _handle_client(self) -> None:
         # Overrides aiosmtpd's per-connection loop to refuse before the 220 greeting.
