@@ -291,6 +291,8 @@ class CallSession:
                     "index": s.index,
                     "label": s.label,
                     "codecs": sorted({c.value for c in s.payloads.values()}),
+                    #: How the stream was protected on the wire (None: plain RTP).
+                    "srtp": s.srtp.key.suite if s.srtp is not None else None,
                 }
                 for s in self.streams
             ],

@@ -98,6 +98,7 @@ def flipped(packet: bytes, at: int = 30) -> bytes:
 def record(sip: RunningSip, client: SiprecClient, session: str,
            streams: Callable[[list[int]], Sequence[tuple[int, Sequence[bytes]]]],
            crypto: Sequence[str] | None = None) -> list[tuple[int, bytes]]:
+    """Record one two-stream call; the voiced part of each channel (see :func:`voiced`)."""
     dialog, resp = client.invite(["1", "2"], metadata_xml(session, JAN_AND_AGENT),
                                  pts="0", crypto=crypto)
     assert resp.status == 200, resp.reason
@@ -105,7 +106,9 @@ def record(sip: RunningSip, client: SiprecClient, session: str,
     time.sleep(0.5)  # the server reads what was sent before the BYE ends the media
     assert client.bye(dialog).status == 200
     client.close()
-    audio, _ = read_call(sip.archive, sip.handle.archived[-1])
+    audio, details = read_call(sip.archive, sip.handle.archived[-1])
+    suites = [s["srtp"] for s in details["streams"]]
+    assert suites == ([c.split()[1] for c in crypto] if crypto else [None, None])
     return [voiced(channel) for channel in audio.channels]
 
 
