@@ -331,6 +331,12 @@ class Settings(BaseSettings):
                              "SRTP keys are only taken over SIP over TLS")
         if self.https and (self.tls.cert is None or self.tls.key is None):
             raise ValueError("https (--https) needs COMMARCHIVE_TLS_CERT and COMMARCHIVE_TLS_KEY")
+        for name, key in (("COMMARCHIVE_TLS_KEY", self.tls.key),
+                          ("COMMARCHIVE_SMTP_TLS_KEY", self.smtp.tls_key)):
+            # A copy of the data directory must not let anyone pose as this archive.
+            if key and self.data_dir and key.resolve().is_relative_to(self.data_dir.resolve()):
+                raise ValueError(f"{name} {key} is inside the data directory; keep TLS keys "
+                                 "elsewhere (a copy of the data directory must open nothing)")
         if self.http == HTTP_OFF and not self.https:
             raise ValueError("COMMARCHIVE_HTTP=off needs COMMARCHIVE_HTTPS (no listener at all)")
         http = None if self.http == HTTP_OFF else self.http

@@ -170,3 +170,15 @@ def test_require_srtp_reaches_the_server_and_needs_sip_over_tls(
         Settings(sip="127.0.0.1:5060")
     settings = Settings(sip={"tls_listen": "127.0.0.1"}, tls={"cert": "/c.pem", "key": "/c.key"})
     assert sip_config(settings.sip, settings.tls).require_srtp is True
+
+
+def test_a_tls_key_inside_the_data_directory_is_refused(tmp_path: Path) -> None:
+    data_dir = tmp_path / "arc"
+    inside = {"cert": data_dir / "server.pem", "key": data_dir / "tls" / "server.key"}
+    with pytest.raises(ValidationError, match=r"COMMARCHIVE_TLS_KEY .* inside the data directory"):
+        Settings(data_dir=data_dir, tls=inside)
+    with pytest.raises(ValidationError, match=r"COMMARCHIVE_SMTP_TLS_KEY .* inside the data dir"):
+        Settings(data_dir=data_dir, smtp={"tls_key": data_dir / "k.pem"})
+    outside = Settings(data_dir=data_dir,
+                       tls={"cert": tmp_path / "s.pem", "key": tmp_path / "s.key"})
+    assert outside.tls.key == tmp_path / "s.key"
