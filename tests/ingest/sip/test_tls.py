@@ -173,3 +173,23 @@ def certificate_of(client: SiprecClient) -> str:
     der = client.sock.getpeercert(binary_form=True)
     assert der is not None
     return hashlib.sha256(der).hexdigest()
+
+
+def test_a_client_that_never_starts_its_handshake_is_cut_off_and_counted_against_its_cap(
+    make_sip: Callable[..., RunningSip], ca: TestCa, server_cert: Issued
+) -> None:
+    sip = make_sip(tls=tls_config(server_cert, handshake_timeout_s=1.0),
+                   max_tcp_connections_per_source=2)
+    port = tls_port(sip)
+    quiet = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
+    time.sleep(0.3)
+    # Two silent connections fill this address's cap: a third is closed on accept.
+    with pytest.raises((ssl.SSLError, OSError)):
+        SiprecClient(port, tls=ca.client_context(), timeout=3)
+    for sock in quiet:
+        assert sock.recv(100) == b""  # the server hung up after the handshake timeout
+        sock.close()
+    assert refusals(sip, 2) == 2
+    client = SiprecClient(port, tls=ca.client_context())  # the slots are free again
+    assert options_answer(client) == 200
+    client.close()
