@@ -303,6 +303,7 @@ async def start_smtp_server(
         ),
         committer=GroupCommitter(archive, max_group=config.max_concurrent,
                                  name="smtp-group-commit"),
+        tls_context=context,
     )
     loop = asyncio.get_running_loop()
     if config.workers > 0:

@@ -8,6 +8,7 @@ reaches MAIL. Certificates come from a throwaway CA (:mod:`tests.pki`).
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 import ssl
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from archive.service import Archive
+from ingest.email import session
 from ingest.email.config import SmtpConfig
 from ingest.errors import SmtpConfigError
 from tests.ingest.email.test_smtp import RunningServer, message
@@ -118,3 +120,23 @@ def test_inconsistent_tls_settings_are_refused_with_the_reason(
         RunningServer(archive, SmtpConfig(port=0, tls_cert=server_cert.cert,
                                           tls_key=server_cert.key,
                                           tls_client_ca=ca.cert_path.with_name("nope.pem")))
+
+
+def starttls_certificate(port: int, context: ssl.SSLContext) -> str:
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        smtp.starttls(context=context)
+        assert isinstance(smtp.sock, ssl.SSLSocket)
+        der = smtp.sock.getpeercert(binary_form=True)
+    assert der is not None
+    return hashlib.sha256(der).hexdigest()
+
+
+def test_a_rotated_certificate_is_used_from_the_next_connection_without_a_restart(
+    start: Any, ca: TestCa, server_cert: Issued, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(session, "CERTIFICATE_CHECK_S", 0.0)
+    server = start()
+    mta = ca.client_context(ca.client("mx-3"))
+    assert starttls_certificate(server.port, mta) == server_cert.fingerprint
+    rotated = ca.server()  # new certificate and key at the same paths
+    assert starttls_certificate(server.port, mta) == rotated.fingerprint
