@@ -9,14 +9,19 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-import uvicorn
-
 from archive.retention import sweep
 from archive.service import Archive
 from commarchive import runtime
-from commarchive.settings import Settings, SipSettings, SmtpSettings, parse_hostport
+from commarchive.settings import (
+    Settings,
+    SipSettings,
+    SmtpSettings,
+    TlsSettings,
+    parse_hostport,
+)
+from commarchive.web import web_listeners
 from ingest.email.config import SmtpConfig
-from ingest.sip.config import SipConfig
+from ingest.sip.config import DEFAULT_SIP_TLS_PORT, SipConfig, SipTlsConfig
 from search_api.app import create_app
 
 log = logging.getLogger("commarchive.serve")
@@ -34,6 +39,7 @@ def smtp_config(smtp: SmtpSettings) -> SmtpConfig:
         host=host, port=port, allowlist=tuple(smtp.allow),
         tls_cert=smtp.tls_cert, tls_key=smtp.tls_key,
         require_tls=smtp.require_tls, require_auth=smtp.require_auth,
+        tls_client_ca=smtp.tls_client_ca, implicit_tls=smtp.implicit_tls,
         max_message_bytes=smtp.max_message_bytes, max_recipients=smtp.max_recipients,
         max_concurrent=smtp.max_concurrent, workers=smtp.workers,
         max_connections=smtp.max_connections, busy_wait_s=smtp.busy_wait_seconds,
@@ -43,13 +49,41 @@ def smtp_config(smtp: SmtpSettings) -> SmtpConfig:
     )
 
 
-def sip_config(sip: SipSettings) -> SipConfig:
-    """The SIPREC server ``settings.sip`` describes (its ``listen`` must be set)."""
-    if not sip.listen:
+def sip_tls_config(sip: SipSettings, tls: TlsSettings) -> SipTlsConfig | None:
+    """SIP over TLS as ``sip.tls_listen`` and ``settings.tls`` describe it; None when off.
+
+    A bare host (``0.0.0.0``) listens on the SIP-over-TLS port 5061.
+    """
+    if not sip.tls_listen:
+        return None
+    if tls.cert is None or tls.key is None:
+        raise ValueError("SIP over TLS needs COMMARCHIVE_TLS_CERT and COMMARCHIVE_TLS_KEY")
+    value = sip.tls_listen
+    if ":" not in value and not value.isdigit():
+        value = f"{value}:{DEFAULT_SIP_TLS_PORT}"
+    host, port = parse_hostport(value)
+    return SipTlsConfig(
+        cert=tls.cert, key=tls.key, host=host, port=port, client_ca=tls.client_ca,
+        client_fingerprints=tuple(tls.client_fingerprints), reload_check_s=tls.reload_seconds,
+    )
+
+
+def sip_config(sip: SipSettings, tls: TlsSettings | None = None) -> SipConfig:
+    """The SIPREC server ``settings.sip`` describes (``listen`` or ``tls_listen`` must be set).
+
+    With only ``tls_listen``, the server speaks SIP over TLS alone (no UDP, no TCP).
+    """
+    tls_config = sip_tls_config(sip, tls or TlsSettings())
+    if sip.listen:
+        host, port = parse_hostport(sip.listen)
+    elif tls_config is not None:
+        host, port = tls_config.host, 0
+    else:
         raise ValueError("no SIP listen address")
-    host, port = parse_hostport(sip.listen)
+    plain = bool(sip.listen)
     return SipConfig(
-        host=host, port=port, advertise=sip.advertise, allowlist=tuple(sip.allow),
+        host=host, port=port, udp=plain, tcp=plain, tls=tls_config,
+        advertise=sip.advertise, allowlist=tuple(sip.allow),
         rtp_port_range=sip.rtp_port_range(),
         rtp_inactivity_timeout_s=sip.rtp_timeout_seconds, max_calls=sip.max_calls,
         session_expires_s=sip.session_expires_seconds,
@@ -60,6 +94,7 @@ def sip_config(sip: SipSettings) -> SipConfig:
         rtp_socket_buffer_bytes=sip.rtp_socket_buffer_bytes,
         tcp_idle_timeout_s=sip.tcp_idle_timeout_seconds,
         max_tcp_connections_per_source=sip.max_tcp_connections_per_source,
+        require_srtp=sip.require_srtp,
     )
 
 
@@ -74,17 +109,22 @@ async def _start_ingesters(archive: Archive, settings: Settings) -> list[Closer]
         )
         closers.append(smtp.close)
         log.info("SMTP ingest listening on %s:%s", config.host, smtp.port)
-    if settings.sip.listen:
+    if settings.sip.listen or settings.sip.tls_listen:
         from ingest.sip import recover_spools, start_sip_server
 
         recovered = await asyncio.to_thread(recover_spools, archive)
         if recovered:
             log.warning("recovered %d interrupted call(s) as truncated", len(recovered))
-        sip_cfg = sip_config(settings.sip)
+        sip_cfg = sip_config(settings.sip, settings.tls)
         sip = await start_sip_server(archive, sip_cfg)
         closers.append(sip.close)
-        log.info("SIPREC server listening on %s:%s (UDP and TCP)", sip_cfg.host,
-                 sip.udp_port)
+        if sip.udp_port is not None:
+            log.info("SIPREC server listening on %s:%s (UDP and TCP)", sip_cfg.host,
+                     sip.udp_port)
+        if sip_cfg.tls is not None:
+            log.info("SIPREC server listening on %s:%s (TLS%s)", sip_cfg.tls.host,
+                     sip.tls_port, ", client certificates required" if sip_cfg.tls.mutual
+                     else "")
     if settings.drop_folder:
         from ingest.dropfolder import DropFolderConfig, run_drop_folder
 
@@ -158,15 +198,13 @@ async def _periodic_jobs(archive: Archive, settings: Settings) -> None:
 
 async def run(settings: Settings) -> None:
     archive = runtime.open_archive(settings)
-    host, port = parse_hostport(settings.http)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(archive), host=host, port=port, log_level="info",
-                       access_log=False)
-    )
+    web = web_listeners(create_app(archive), settings)  # HTTP and/or HTTPS (commarchive.web)
+    server = web.main
     closers: list[Closer] = []
     try:
         closers += await _start_ingesters(archive, settings)
         closers += await _start_background(archive, settings)
+        closers += await web.start_companions()
         await server.serve()
     finally:
         for close in reversed(closers):

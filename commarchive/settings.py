@@ -1,7 +1,9 @@
 """Deployment settings: one registry, ``COMMARCHIVE_``-prefixed environment variables.
 
 The channels are nested models: ``settings.smtp``, ``settings.sip`` and
-``settings.transcribe`` (``settings.smtp.max_concurrent``). A top-level setting
+``settings.transcribe`` (``settings.smtp.max_concurrent``); ``settings.tls``
+holds the certificate the encrypted listeners present and the CA that client
+certificates must chain to. A top-level setting
 is read from ``COMMARCHIVE_<NAME>``, a nested one from
 ``COMMARCHIVE_<GROUP>_<NAME>`` (``env_nested_delimiter="_"`` with
 ``env_nested_max_split=1``: only the ``_`` after the group splits, so
@@ -44,8 +46,9 @@ from pydantic_settings import (
 )
 
 from ingest.email.config import SmtpConfig
-from ingest.sip.config import SipConfig
+from ingest.sip.config import TLS_RELOAD_CHECK_S, SipConfig
 from ingest.transcription.worker import DEFAULT_WORKERS as TRANSCRIBE_WORKERS
+from search_api.transport_security import DEFAULT_HSTS_SECONDS
 
 ENV_PREFIX: Final = "COMMARCHIVE_"
 #: The nested field a bare string for a listener group (``smtp``, ``sip``) sets.
@@ -54,6 +57,9 @@ LISTEN: Final = "listen"
 ENV_RENAMED: Final = {"transcribe.vosk_model": "COMMARCHIVE_VOSK_MODEL"}
 #: Workers ``serve`` parses incoming mail in (``SmtpConfig`` itself defaults to 0).
 SERVE_SMTP_WORKERS: Final = 2
+
+#: ``COMMARCHIVE_HTTP=off``: no plain HTTP listener (HTTPS only).
+HTTP_OFF: Final = "off"
 
 _PLACEHOLDERS: Final = frozenset({"changeme", "change-me", "secret", "password", "minioadmin"})
 _SMTP: Final = SmtpConfig()
@@ -110,6 +116,10 @@ class SmtpSettings(BaseModel):
     tls_key: Path | None = _SMTP.tls_key
     require_tls: bool = _SMTP.require_tls
     require_auth: bool = _SMTP.require_auth
+    #: PEM CA of the mail servers: TLS requires their client certificate, which replaces AUTH.
+    tls_client_ca: Path | None = _SMTP.tls_client_ca
+    #: TLS from the first byte (SMTPS, RFC 8314) instead of STARTTLS.
+    implicit_tls: bool = _SMTP.implicit_tls
     max_message_bytes: int = _SMTP.max_message_bytes
     max_recipients: int = _SMTP.max_recipients
     max_concurrent: int = _SMTP.max_concurrent
@@ -142,6 +152,10 @@ class SipSettings(BaseModel):
     rtp_socket_buffer_bytes: int = _SIP.rtp_socket_buffer_bytes
     tcp_idle_timeout_seconds: float = _SIP.tcp_idle_timeout_s
     max_tcp_connections_per_source: int = _SIP.max_tcp_connections_per_source
+    #: HOST:PORT (or HOST, port 5061) for SIP over TLS; None: none. Needs tls.cert and tls.key.
+    tls_listen: str | None = None
+    #: Refuse plain RTP (488): every recorded stream must be SRTP (keys only over tls_listen).
+    require_srtp: bool = _SIP.require_srtp
 
     def rtp_port_range(self) -> tuple[int, int]:
         low, sep, high = self.rtp_ports.partition("-")
@@ -152,6 +166,23 @@ class SipSettings(BaseModel):
         if not (1024 <= lo < hi <= 65535) or not sep:
             raise ValueError(f"sip_rtp_ports {self.rtp_ports!r} is not a port range")
         return lo, hi
+
+
+class TlsSettings(BaseModel):
+    """``settings.tls``: our certificate, and who may connect with a client certificate."""
+
+    #: PEM certificate chain the TLS listeners present.
+    cert: Path | None = None
+    #: PEM private key of ``cert`` (keep it outside the data directory).
+    key: Path | None = None
+    #: PEM CA file: with it, SIP over TLS requires a client certificate it issued.
+    client_ca: Path | None = None
+    #: SHA-256 fingerprints (hex) of the client certificates allowed, a JSON list; needs client_ca.
+    client_fingerprints: list[str] = []
+    #: Strict-Transport-Security max-age sent on HTTPS responses (0: no header).
+    hsts_seconds: int = Field(default=DEFAULT_HSTS_SECONDS, ge=0)
+    #: How often cert and key are checked for a rotation (loaded live, no restart).
+    reload_seconds: float = Field(default=TLS_RELOAD_CHECK_S, gt=0)
 
 
 class TranscribeSettings(BaseModel):
@@ -230,10 +261,14 @@ class Settings(BaseSettings):
     es_ca_certs: Path | None = None
     es_prefix: str = "commarchive"
 
+    #: HOST:PORT of the plain HTTP API and UI, or ``off``.
     http: str = "127.0.0.1:8000"
+    #: HOST:PORT of the HTTPS API and UI (tls.cert and tls.key); None: no HTTPS.
+    https: str | None = None
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     sip: SipSettings = Field(default_factory=SipSettings)
     transcribe: TranscribeSettings = Field(default_factory=TranscribeSettings)
+    tls: TlsSettings = Field(default_factory=TlsSettings)
     drop_folder: Path | None = None
     #: Rejected drop-folder recordings (sealed) are purged by the sweep after this long.
     drop_folder_rejected_days: int = Field(default=30, ge=1)
@@ -288,7 +323,24 @@ class Settings(BaseSettings):
         if self.index is IndexBackend.ELASTICSEARCH and not self.es_url:
             raise ValueError("index=elasticsearch needs COMMARCHIVE_ES_URL")
         self.sip.rtp_port_range()
-        for value in (self.http, self.smtp.listen, self.sip.listen):
+        if self.sip.tls_listen and (self.tls.cert is None or self.tls.key is None):
+            raise ValueError("sip.tls_listen (--sip-tls) needs COMMARCHIVE_TLS_CERT "
+                             "and COMMARCHIVE_TLS_KEY")
+        if self.sip.require_srtp and self.sip.listen and not self.sip.tls_listen:
+            raise ValueError("COMMARCHIVE_SIP_REQUIRE_SRTP needs COMMARCHIVE_SIP_TLS_LISTEN: "
+                             "SRTP keys are only taken over SIP over TLS")
+        if self.https and (self.tls.cert is None or self.tls.key is None):
+            raise ValueError("https (--https) needs COMMARCHIVE_TLS_CERT and COMMARCHIVE_TLS_KEY")
+        for name, key in (("COMMARCHIVE_TLS_KEY", self.tls.key),
+                          ("COMMARCHIVE_SMTP_TLS_KEY", self.smtp.tls_key)):
+            # A copy of the data directory must not let anyone pose as this archive.
+            if key and self.data_dir and key.resolve().is_relative_to(self.data_dir.resolve()):
+                raise ValueError(f"{name} {key} is inside the data directory; keep TLS keys "
+                                 "elsewhere (a copy of the data directory must open nothing)")
+        if self.http == HTTP_OFF and not self.https:
+            raise ValueError("COMMARCHIVE_HTTP=off needs COMMARCHIVE_HTTPS (no listener at all)")
+        http = None if self.http == HTTP_OFF else self.http
+        for value in (http, self.https, self.smtp.listen, self.sip.listen):
             if value:
                 parse_hostport(value)
         return self

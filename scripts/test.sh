@@ -17,7 +17,7 @@ set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 PYTHON=${PYTHON:-python3}
-APT_PACKAGES=(sip-tester swaks espeak-ng sox chromium chromium-driver softhsm2 postgresql)
+APT_PACKAGES=(sip-tester swaks espeak-ng sox chromium chromium-driver softhsm2 postgresql libnss3-tools)
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 # Recordings in the formats PBXs write, made in the tests (tests/ingest/formats.py):
 # sox writes MP3 with libsox-fmt-mp3, and only opusenc writes Ogg/Opus.

@@ -6,7 +6,9 @@ anonymous client could otherwise make the server read (and buffer) as much as
 it cares to send before being told 401. So, for every request that carries a
 body (``Content-Length`` above 0, or ``Transfer-Encoding``):
 
-1. a missing or bad token is answered ``401`` at once, the body unread;
+1. a missing or bad token is answered ``401`` at once, the body unread (a
+   machine known by its verified client certificate needs none:
+   :func:`search_api.deps.client_certificate_user`);
 2. a declared ``Content-Length`` over the route's cap is answered ``413``;
 3. bytes streamed in are counted, and past the cap the read fails with ``413``
    (a chunked body declares no length).
@@ -32,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from archive.errors import AccessDenied, ArchiveError, ErrorCode, TemporaryFailure
 from archive.service import Archive
+from search_api.deps import client_certificate_user
 from search_api.errors import STATUS_BY_CODE, error_response
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "BodyGuard", "BodyLimits", "BodyTooLarge"]
@@ -90,7 +93,8 @@ class BodyGuard:
             await self.app(scope, receive, send)  # no body to guard
             return
         limit = self.limits.for_path(scope["path"])
-        refusal = await self._refuse_unauthenticated(headers)
+        machine = "authorization" not in headers and client_certificate_user(scope) is not None
+        refusal = None if machine else await self._refuse_unauthenticated(headers)
         if refusal is None and declared is not None and declared > limit:
             refusal = error_response(ErrorCode.TOO_LARGE, BodyTooLarge(limit).detail, 413,
                                      headers=_CLOSE)

@@ -1,10 +1,21 @@
-"""Dependencies: the archive and the authenticated user, as Annotated aliases."""
+"""Dependencies: the archive and the authenticated user, as Annotated aliases.
+
+Who the caller is: the bearer token's user; without a token, a machine that
+proved itself with a client certificate over HTTPS (mutual TLS) is the
+``ingest`` identity ``tls:<common name>``, and nothing more: it can deliver
+recordings, never read. The certificate was verified against the configured
+client CA (and fingerprint allowlist) in the handshake by ``commarchive.web``,
+which passes it in the ASGI TLS extension (``scope["extensions"]["tls"]``); a
+request without that extension (plain HTTP, a proxy) never gets this identity.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Final
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -14,6 +25,8 @@ from archive.service import Archive
 from archive.users import User
 
 _bearer = HTTPBearer(auto_error=False)
+#: User names of machines known by their client certificate start with this.
+CLIENT_CERTIFICATE_PREFIX: Final = "tls:"
 
 
 def get_archive(request: Request) -> Archive:
@@ -24,10 +37,27 @@ def get_archive(request: Request) -> Archive:
 ArchiveDep = Annotated[Archive, Depends(get_archive)]
 
 
+def client_certificate_user(scope: Mapping[str, Any]) -> User | None:
+    """The ``ingest`` machine a verified client certificate names, or None without one."""
+    tls = (scope.get("extensions") or {}).get("tls") or {}
+    chain = tls.get("client_cert_chain") or []
+    if not chain or tls.get("client_cert_error"):
+        return None
+    subject = x509.load_pem_x509_certificate(chain[0].encode()).subject
+    names = subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    common_name = str(names[0].value) if names else subject.rfc4514_string()
+    return User(CLIENT_CERTIFICATE_PREFIX + common_name, Role.INGEST)
+
+
 def current_user(
+    request: Request,
     archive: ArchiveDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
+    if credentials is None:
+        machine = client_certificate_user(request.scope)
+        if machine is not None:
+            return machine
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AccessDenied(ErrorCode.UNAUTHENTICATED, "a bearer token is required")
     return archive.authenticate(credentials.credentials)
@@ -37,13 +67,14 @@ CurrentUser = Annotated[User, Depends(current_user)]
 
 
 def optional_user(
+    request: Request,
     archive: ArchiveDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User | None:
     """The caller when a token is sent, None without one; a bad token is still refused."""
     if credentials is None:
         return None
-    return current_user(archive, credentials)
+    return current_user(request, archive, credentials)
 
 
 OptionalUser = Annotated[User | None, Depends(optional_user)]

@@ -36,6 +36,11 @@ class SmtpConfig:
     require_tls: bool = False
     #: Require AUTH (password = bearer token of an ``ingest`` user; needs TLS).
     require_auth: bool = False
+    #: PEM CA of the mail servers: TLS then requires a client certificate it issued, and
+    #: that certificate authenticates the session (``tls:<CN>``) instead of AUTH.
+    tls_client_ca: Path | None = None
+    #: TLS from the first byte (SMTPS, RFC 8314) instead of STARTTLS.
+    implicit_tls: bool = False
     max_message_bytes: int = 50 * 1024 * 1024
     max_recipients: int = 1000
     #: Messages being received or ingested at once. Peak memory per message is about
@@ -56,19 +61,34 @@ class SmtpConfig:
     #: The whole DATA phase (354 to the final dot) must end within this; a sender
     #: trickling its message is answered 421 and disconnected, nothing stored.
     data_timeout_s: float = 600.0
+
+    @property
+    def starttls_required(self) -> bool:
+        """Mail only after STARTTLS: asked for, or implied by client certificates."""
+        return not self.implicit_tls and (self.require_tls or self.tls_client_ca is not None)
     hostname: str = field(default_factory=socket.gethostname)
     source: str = "smtp"
     limits: MimeLimits = DEFAULT_LIMITS
 
 
 def tls_context(config: SmtpConfig) -> ssl.SSLContext | None:
-    """The STARTTLS context, or None without a certificate; refuses inconsistent TLS/AUTH."""
+    """The STARTTLS (or implicit TLS) context, or None without a certificate.
+
+    Refuses inconsistent TLS/AUTH settings. With ``tls_client_ca`` the handshake
+    requires a client certificate that CA issued: a client without one cannot
+    finish it, so never reaches MAIL.
+    """
     if config.tls_cert is None and config.tls_key is None:
         if config.require_tls:
             raise SmtpConfigError("require_tls needs tls_cert and tls_key")
         if config.require_auth:
             raise SmtpConfigError("AUTH is only offered over STARTTLS: set tls_cert and tls_key")
+        if config.tls_client_ca is not None or config.implicit_tls:
+            raise SmtpConfigError("client certificates and implicit TLS need tls_cert and tls_key")
         return None
+    if config.implicit_tls and config.require_auth and config.tls_client_ca is None:
+        raise SmtpConfigError("AUTH is only offered after STARTTLS: with implicit TLS, "
+                              "authenticate by client certificate (tls_client_ca)")
     if config.tls_cert is None or config.tls_key is None:
         raise SmtpConfigError("set both tls_cert and tls_key")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -77,6 +97,13 @@ def tls_context(config: SmtpConfig) -> ssl.SSLContext | None:
         context.load_cert_chain(config.tls_cert, config.tls_key)
     except (OSError, ssl.SSLError) as exc:
         raise SmtpConfigError(f"cannot load TLS certificate/key: {exc}") from exc
+    if config.tls_client_ca is not None:
+        try:
+            context.load_verify_locations(cafile=config.tls_client_ca)
+        except (OSError, ssl.SSLError) as exc:
+            raise SmtpConfigError(
+                f"cannot load the client CA {config.tls_client_ca}: {exc}") from exc
+        context.verify_mode = ssl.CERT_REQUIRED
     return context
 
 

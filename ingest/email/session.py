@@ -4,7 +4,12 @@ Before the ``220`` greeting a client outside the allowlist gets ``554`` and one
 past the connection cap ``421``; DATA waits (bounded) for one of
 ``max_concurrent`` slots, else ``451``; the whole DATA phase must end within
 ``data_timeout_s`` (a sender trickling its message holds a slot), else ``421``
-and the connection is closed, nothing stored. The answer to DATA is whatever the
+and the connection is closed, nothing stored. With ``SmtpConfig.tls_client_ca``
+the TLS handshake (STARTTLS or implicit) requires a client certificate from that
+CA, and a session that has one is authenticated as the mail server it names
+(``tls:<common name>``), in place of AUTH. A rotated certificate (new files at
+``tls_cert``/``tls_key``) is loaded when the next client connects, at most once a
+second (:class:`ingest.tls.CertificateWatch`). The answer to DATA is whatever the
 handler in ``ingest.email.smtp`` returns, which is where the durability promise
 (``250`` only once the message is stored) is kept.
 """
@@ -14,9 +19,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import ssl
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from aiosmtpd.smtp import MISSING, SMTP
 
@@ -24,6 +31,7 @@ from archive.group_commit import GroupCommitter
 from ingest.email.config import Network, SmtpConfig
 from ingest.email.smtp_data import DataState, read_data
 from ingest.email.workers import WorkerPool
+from ingest.tls import CertificateWatch
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +45,26 @@ REPLY_NOT_ALLOWED: Final = "554 5.7.1 Client host not allowed to deliver to this
 REPLY_DATA_TIMEOUT: Final = "421 4.4.2 Message took too long to send; closing connection"
 
 
+#: A new connection checks the certificate files for a rotation at most this often.
+CERTIFICATE_CHECK_S: Final = 1.0
+#: Sessions authenticated by a client certificate are this plus its common name.
+CLIENT_CERTIFICATE_PREFIX: Final = "tls:"
+
+
+def certificate_identity(ssl_object: Any) -> str | None:
+    """``tls:<common name>`` of the client certificate a finished handshake verified."""
+    if ssl_object is None:
+        return None
+    peer = ssl_object.getpeercert()
+    if not peer:
+        return None
+    for rdn in peer.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return CLIENT_CERTIFICATE_PREFIX + str(value)
+    return None
+
+
 @dataclass(slots=True)
 class SessionState:
     """What every connection of one listener shares: config, slots, workers, counters."""
@@ -47,12 +75,28 @@ class SessionState:
     executor: ThreadPoolExecutor
     committer: GroupCommitter
     pool: WorkerPool | None = None
+    #: The TLS context STARTTLS (or implicit TLS) uses; a rotated certificate is put into it.
+    tls_context: ssl.SSLContext | None = None
+    certificates: CertificateWatch | None = None
+    certificates_checked_at: float = 0.0
     connections: int = 0
     protocols: set[IngestSMTP] = field(default_factory=set)
     accepted: int = 0
     duplicates: int = 0
     tempfailed: int = 0
     refused: int = 0
+
+    def __post_init__(self) -> None:
+        cert, key = self.config.tls_cert, self.config.tls_key
+        if self.tls_context is not None and cert is not None and key is not None:
+            self.certificates = CertificateWatch(cert, key, [self.tls_context])
+
+    def fresh_certificate(self) -> None:
+        """Load a rotated certificate into the context (checked at most once a second)."""
+        now = time.monotonic()
+        if self.certificates is not None and now >= self.certificates_checked_at:
+            self.certificates_checked_at = now + CERTIFICATE_CHECK_S
+            self.certificates.check()
 
     def allowed(self, peer: object) -> bool:
         if not isinstance(peer, tuple) or not peer:
@@ -74,6 +118,17 @@ class IngestSMTP(SMTP):
     def __init__(self, handler: object, state: SessionState, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._state = state
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._original_transport is None:  # a new connection, not the end of STARTTLS
+            self._state.fresh_certificate()
+        super().connection_made(transport)
+        # After STARTTLS this runs again with the TLS transport, once its handshake is done.
+        if self._state.config.tls_client_ca is not None and self.session is not None:
+            machine = certificate_identity(transport.get_extra_info("ssl_object"))
+            if machine is not None:
+                self.session.authenticated = True
+                cast(Any, self.session).auth_data = machine  # as AUTH leaves the user's name
 
     async def _handle_client(self) -> None:
         # Overrides aiosmtpd's per-connection loop to refuse before the 220 greeting.

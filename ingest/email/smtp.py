@@ -16,7 +16,9 @@ and retry, instead of the server queueing without limit.
 
 Access: a client-address allowlist (``554`` otherwise), optional STARTTLS with
 a configured certificate (``530`` when required and missing), optional AUTH
-whose password is the bearer token of an ``ingest`` user (``535`` otherwise).
+whose password is the bearer token of an ``ingest`` user (``535`` otherwise),
+or, with ``tls_client_ca``, a client certificate from that CA in place of AUTH
+(STARTTLS or implicit TLS; see ``session``).
 
 Nothing here writes message content anywhere but ``archive.ingest``: no spool
 files, and no subject, body or address in a log line.
@@ -301,6 +303,7 @@ async def start_smtp_server(
         ),
         committer=GroupCommitter(archive, max_group=config.max_concurrent,
                                  name="smtp-group-commit"),
+        tls_context=context,
     )
     loop = asyncio.get_running_loop()
     if config.workers > 0:
@@ -332,8 +335,8 @@ async def start_smtp_server(
             decode_data=False,
             hostname=config.hostname,
             ident="commarchive ESMTP journaling archive",
-            tls_context=context,
-            require_starttls=config.require_tls,
+            tls_context=None if config.implicit_tls else context,
+            require_starttls=config.starttls_required,
             timeout=config.idle_timeout_s,
             auth_required=config.require_auth,
             auth_require_tls=True,
@@ -342,7 +345,8 @@ async def start_smtp_server(
         )
 
     try:
-        server = await loop.create_server(factory, host=config.host, port=config.port)
+        server = await loop.create_server(factory, host=config.host, port=config.port,
+                                          ssl=context if config.implicit_tls else None)
     except OSError:
         state.executor.shutdown(wait=False)
         state.committer.close()

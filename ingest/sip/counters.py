@@ -26,6 +26,12 @@ class SipCounters:
     refused: int = 0
     #: RTP packets from a source other than the stream's latched one (dropped).
     rtp_foreign: int = 0
+    #: SIP over TLS connections cut off: failed handshake or a client certificate not allowed.
+    tls_refused: int = 0
+    #: SRTP packets dropped by the replay check (already received, or too old).
+    srtp_replays: int = 0
+    #: SRTP packets dropped because they failed authentication (forged, tampered, not SRTP).
+    srtp_auth_failures: int = 0
     calls_archived: int = 0
     calls_truncated: int = 0
     #: Sessions that ended without ever receiving RTP (not archived).
@@ -33,6 +39,14 @@ class SipCounters:
     archive_failures: int = 0
     #: Worst event-loop delay seen by the housekeeping timer (ms): a stall indicator.
     loop_lag_max_ms: int = 0
+
+    def srtp_dropped(self, *, replay: bool) -> None:
+        """An SRTP packet libsrtp refused: dropped, never recorded."""
+        self.dropped_rtp += 1
+        if replay:
+            self.srtp_replays += 1
+        else:
+            self.srtp_auth_failures += 1
 
     def as_dict(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in self.__slots__}

@@ -12,6 +12,11 @@ Among those, the stream latches onto the first source (address and port) that
 sends, so a second sender cannot mix into the recording either. Streams are
 matched across re-offers by their ``a=label``, so a re-INVITE keeps its
 channel; a re-offer that moves the media elsewhere moves the allowed senders.
+
+An ``RTP/SAVP`` stream gets an :class:`~ingest.sip.srtp.SrtpReceiver` for the
+offered SDES key (the caller has checked the offer with
+:func:`~ingest.sip.srtp.offer_refusal`); a re-offer with the same key keeps it,
+and its replay window, a new key replaces it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any, Final
 from ingest.sip.config import SipConfig
 from ingest.sip.rtp import StreamTimeline
 from ingest.sip.sdp import AnswerStream, Codec, Media, SessionDescription
+from ingest.sip.srtp import SECURE_PROFILES, SrtpReceiver, answer_crypto, choose_crypto
 from ingest.sip.transport import Peer, set_receive_buffer
 
 __all__ = [
@@ -84,6 +90,10 @@ class MediaStream:
     source: Peer | None = None
     #: Addresses the session negotiated for it (:func:`media_senders`); none: nobody.
     senders: frozenset[IpAddress] = frozenset()
+    #: Decrypts its SRTP; None for plain RTP.
+    srtp: SrtpReceiver | None = None
+    #: Our ``a=crypto`` in the answer (SRTP only), kept across re-offers with the same key.
+    answer_crypto: str | None = None
 
 
 class RtpProtocol(asyncio.DatagramProtocol):
@@ -160,6 +170,24 @@ def close_stream(stream: MediaStream) -> None:
         stream.transport = None
 
 
+def _acceptable(media: Media) -> bool:
+    """Recordable, and when SRTP, with a key we can use (never SRTP taken as plain RTP)."""
+    if not media.recordable:
+        return False
+    return media.proto.upper() not in SECURE_PROFILES or choose_crypto(media) is not None
+
+
+def _key_stream(stream: MediaStream, media: Media) -> None:
+    """Give ``stream`` the SRTP receiver ``media`` offers (a new one only for a new key)."""
+    key = choose_crypto(media) if media.proto.upper() in SECURE_PROFILES else None
+    if key is None:
+        stream.srtp = None
+        stream.answer_crypto = None
+    elif stream.srtp is None or stream.srtp.key != key:
+        stream.srtp = SrtpReceiver(key)
+        stream.answer_crypto = answer_crypto(key)
+
+
 async def apply_offer(
     streams: list[MediaStream],
     sdp: SessionDescription,
@@ -178,7 +206,7 @@ async def apply_offer(
     for position, media in enumerate(sdp.media):
         label = media.label if media.label is not None else str(position)
         stream = next((s for s in streams if s.label == label and s.index not in used), None)
-        if not media.recordable:
+        if not _acceptable(media):
             if stream is not None and stream.active:
                 close_stream(stream)
             answers.append(AnswerStream(0, {}))
@@ -203,6 +231,7 @@ async def apply_offer(
         stream.senders = media_senders(src_host, sdp, media)
         if stream.source is not None and _ip(stream.source[0]) not in stream.senders:
             stream.source = None  # the media moved: latch again, onto the new address
+        _key_stream(stream, media)
         used.add(stream.index)
-        answers.append(AnswerStream(stream.port, payloads))
+        answers.append(AnswerStream(stream.port, payloads, stream.answer_crypto))
     return answers

@@ -2,6 +2,8 @@
 
 Only what an SRS needs: media lines with their port, payload types, rtpmap,
 direction and SIPREC ``a=label`` (RFC 7866 matches streams to metadata by label).
+``RTP/SAVP`` streams are recordable too; their ``a=crypto`` lines stay in
+``Media.attributes`` for :mod:`ingest.sip.srtp`, which decides whether they are taken.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class Codec(StrEnum):
 
 _STATIC: Final = {0: (Codec.PCMU, 8000), 8: (Codec.PCMA, 8000), 13: (Codec.COMFORT_NOISE, 8000)}
 _DIRECTIONS: Final = frozenset({"sendrecv", "sendonly", "recvonly", "inactive"})
+#: Profiles of an audio stream we can record (SAVP: SRTP, :mod:`ingest.sip.srtp`).
+RECORDABLE_PROFILES: Final = frozenset({"RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF"})
 MAX_MEDIA: Final = 16
 
 
@@ -77,7 +81,7 @@ class Media:
         return (
             self.kind == "audio"
             and self.port != 0
-            and self.proto.upper() in ("RTP/AVP", "RTP/AVPF")
+            and self.proto.upper() in RECORDABLE_PROFILES
             and any(c in (Codec.PCMU, Codec.PCMA) for c in self.accepted_payloads().values())
         )
 
@@ -149,10 +153,14 @@ def parse_sdp(data: bytes) -> SessionDescription:
 
 @dataclass(frozen=True, slots=True)
 class AnswerStream:
-    """Our side of one offered m= line: a port (0 = declined) and the accepted payloads."""
+    """Our side of one offered m= line: a port (0 = declined) and the accepted payloads.
+
+    ``crypto``: our ``a=crypto`` value when the stream is SRTP (answered ``RTP/SAVP``).
+    """
 
     port: int
     payloads: dict[int, Codec]
+    crypto: str | None = None
 
 
 def build_answer(
@@ -179,7 +187,8 @@ def build_answer(
             lines.append(f"m={media.kind} 0 {media.proto} {fmt}")
             continue
         pts = list(ans.payloads)
-        lines.append(f"m=audio {ans.port} RTP/AVP {' '.join(str(p) for p in pts)}")
+        proto = "RTP/SAVP" if ans.crypto else "RTP/AVP"
+        lines.append(f"m=audio {ans.port} {proto} {' '.join(str(p) for p in pts)}")
         for pt in pts:
             codec = ans.payloads[pt]
             if codec is Codec.TELEPHONE_EVENT:
@@ -187,6 +196,8 @@ def build_answer(
                 lines.append(f"a=fmtp:{pt} 0-16")
             else:
                 lines.append(f"a=rtpmap:{pt} {codec.value}/8000")
+        if ans.crypto:
+            lines.append(f"a=crypto:{ans.crypto}")
         if media.label is not None:
             lines.append(f"a=label:{media.label}")
         lines.append("a=recvonly")

@@ -15,6 +15,9 @@ This module wires the pieces and routes requests; each piece has one job:
   (:mod:`ingest.sip.spool`) as it arrives, so nothing plain reaches disk and a
   crash leaves a recoverable recording.
 
+A rotated TLS certificate (new files at the configured paths) is loaded by the
+housekeeping timer without a restart (:class:`ingest.tls.CertificateWatch`).
+
 Here: requests from outside the allowlist are refused (``403``) before
 anything else (TCP connections from outside it are closed on accept, see
 :mod:`ingest.sip.transport`); malformed ones get ``400`` when they can be answered at all;
@@ -57,13 +60,14 @@ class SipServer:
         self.config = config
         self.counters = SipCounters()
         self.responses = ResponseCache()
-        self.listeners = SipListeners(config, self)
+        self.listeners = SipListeners(config, self, self.counters)
         self.allowlist = self.listeners.allowlist
         self.uas = RecordingUas(
             archive, config, self.counters, self.responses, self.listeners.port_for
         )
         self._housekeeping: asyncio.Task[None] | None = None
         self._retry_at = 0.0
+        self._certificate_check_at = 0.0
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -71,9 +75,10 @@ class SipServer:
         await self.listeners.start()
         self._housekeeping = asyncio.create_task(self._housekeep())
         log.info(
-            "SIP recording server on udp:%s tcp:%s",
+            "SIP recording server on udp:%s tcp:%s tls:%s",
             self.listeners.udp_port,
             self.listeners.tcp_port,
+            self.listeners.tls_port,
         )
 
     async def close(self) -> None:
@@ -153,9 +158,9 @@ class SipServer:
             )
 
     def connection_in_use(self, peer: Peer) -> bool:
-        """A live call came in on this TCP connection (its BYE and ours travel on it)."""
+        """A live call came in on this TCP/TLS connection (its BYE and ours travel on it)."""
         return any(
-            call.transport is Transport.TCP and call.remote_addr == peer and call.state.live
+            call.transport.stream and call.remote_addr == peer and call.state.live
             for call in self.uas.calls.values()
         )
 
@@ -188,6 +193,10 @@ class SipServer:
             if now >= self._retry_at:
                 self._retry_at = now + self.config.archive_retry_interval_s
                 self.uas.tasks.spawn(self.uas.retry_spools())
+            watch, tls = self.listeners.certificate_watch, self.config.tls
+            if watch is not None and tls is not None and now >= self._certificate_check_at:
+                self._certificate_check_at = now + tls.reload_check_s
+                watch.check()  # a rotated certificate: new handshakes get it
 
 
 class SipServerHandle:
@@ -203,6 +212,10 @@ class SipServerHandle:
     @property
     def tcp_port(self) -> int | None:
         return self._server.listeners.tcp_port
+
+    @property
+    def tls_port(self) -> int | None:
+        return self._server.listeners.tls_port
 
     @property
     def counters(self) -> SipCounters:

@@ -53,6 +53,7 @@ from ingest.sip.sdp import (
     parse_sdp,
 )
 from ingest.sip.spool import SpoolWriter
+from ingest.sip.srtp import SrtpFailure, offer_refusal
 from ingest.sip.transport import Peer, Reply, Transport
 
 __all__ = [
@@ -67,6 +68,7 @@ __all__ = [
     "RtpOutcome",
     "negotiate_session_expires",
     "parse_offer",
+    "refuse_offer",
 ]
 
 log = logging.getLogger("commarchive.sip")
@@ -229,8 +231,17 @@ class CallSession:
             return "maximum call duration reached"
         return None
 
-    def receive_rtp(self, stream: MediaStream, data: bytes) -> RtpOutcome:
-        """Place one datagram from ``stream`` on the timeline and seal it into the spool."""
+    def receive_rtp(self, stream: MediaStream, data: bytes) -> RtpOutcome | SrtpFailure:
+        """Place one datagram from ``stream`` on the timeline and seal it into the spool.
+
+        SRTP is decrypted first; a packet that fails libsrtp's authentication or
+        replay check goes no further (the reason is returned, to be counted).
+        """
+        if stream.srtp is not None and stream.active and self.state.live:
+            plain = stream.srtp.unprotect(data)
+            if isinstance(plain, SrtpFailure):
+                return plain
+            data = plain
         packet = parse_rtp(data)
         if packet is None or not stream.active or not self.state.live:
             return RtpOutcome.DROPPED
@@ -280,6 +291,8 @@ class CallSession:
                     "index": s.index,
                     "label": s.label,
                     "codecs": sorted({c.value for c in s.payloads.values()}),
+                    #: How the stream was protected on the wire (None: plain RTP).
+                    "srtp": s.srtp.key.suite if s.srtp is not None else None,
                 }
                 for s in self.streams
             ],
@@ -304,7 +317,7 @@ class CallSession:
 
     def ok_headers(self, *, contact_host: str, port: int | None) -> list[tuple[str, str]]:
         """Headers of a 200 in this dialog (Contact marks us as an SRS, RFC 7866)."""
-        transport = ";transport=tcp" if self.transport is Transport.TCP else ""
+        transport = f";transport={self.transport.value}" if self.transport.stream else ""
         headers = [
             ("Contact", f"<sip:srs@{contact_host}:{port}{transport}>;+sip.srs"),
             ("Allow", ALLOW),
@@ -325,7 +338,7 @@ class CallSession:
             target = None
         target = target or f"sip:{self.remote_addr[0]}:{self.remote_addr[1]}"
         self.local_cseq += 1
-        proto = "TCP" if self.transport is Transport.TCP else "UDP"
+        proto = self.transport.value.upper()
         bye = SipMessage(method="BYE", uri=target)
         bye.add("Via", f"SIP/2.0/{proto} {contact_host}:{port};branch={new_branch()};rport")
         bye.add("Max-Forwards", "70")
@@ -363,6 +376,27 @@ def parse_offer(
                 raise SipParseError(f"Malformed Metadata: {exc}", partial=msg) from None
             xml = part.body.decode("utf-8", "replace")
     return sdp, meta, xml
+
+
+def refuse_offer(
+    msg: SipMessage, sdp: SessionDescription, transport: Transport, config: SipConfig,
+    *, initial: bool,
+) -> SipMessage | None:
+    """The ``488`` for an offer we will not record, or None to go on.
+
+    An initial offer needs a G.711 stream; any offer is refused when it sends
+    SDES keys over a transport other than TLS, offers SRTP we cannot decrypt, or
+    offers plain RTP while ``config.require_srtp`` (:func:`ingest.sip.srtp.offer_refusal`).
+    """
+    if initial and not any(m.recordable for m in sdp.media):
+        return make_response(
+            msg, 488, "Not Acceptable Here (no G.711 audio stream)",
+            headers=[("Warning", '304 commarchive "PCMU or PCMA at 8 kHz required"')],
+        )
+    reason = offer_refusal(
+        sdp, over_tls=transport is Transport.TLS, require_srtp=config.require_srtp
+    )
+    return make_response(msg, 488, reason) if reason is not None else None
 
 
 def negotiate_session_expires(msg: SipMessage, config: SipConfig) -> int | SipMessage | None:

@@ -1,4 +1,4 @@
-"""SIP over UDP and TCP: the listeners, TCP framing, the source allowlist, socket buffers.
+"""SIP over UDP, TCP and TLS: the listeners, stream framing, the source allowlist, socket buffers.
 
 Only bytes cross this module's edge. Every complete message goes to a
 :class:`MessageSink` together with a ``reply`` function bound to its peer
@@ -15,6 +15,12 @@ source address holds at most ``max_tcp_connections_per_source`` connections
 nothing for ``tcp_idle_timeout_s`` is closed unless a live call uses it (the
 sink says which, :meth:`MessageSink.connection_in_use`): an SRC reconnects
 when it has something to say.
+
+TLS is TCP with a handshake in front (:mod:`ingest.tls`): the same
+admission runs on accept, before the handshake; the handshake must finish
+within ``SipTlsConfig.handshake_timeout_s``; a mutual-TLS client whose
+certificate is not on the fingerprint allowlist is cut off before a byte of
+SIP is read. Then the stream is framed exactly as over TCP.
 """
 
 from __future__ import annotations
@@ -22,13 +28,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import logging
 import socket
+import ssl
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import Any, Final, Protocol, cast
 
 from ingest.sip.config import SipConfig
+from ingest.sip.counters import SipCounters
 from ingest.sip.message import SipParseError, frame_length
+from ingest.tls import CertificateWatch, peer_allowed, server_context
 
 __all__ = [
     "MAX_TCP_CONNECTIONS",
@@ -48,6 +58,8 @@ TCP_READ_BYTES: Final = 65536
 #: How much of an unframeable TCP stream is parsed to answer it 400.
 UNFRAMEABLE_ECHO_BYTES: Final = 4096
 
+log = logging.getLogger("commarchive.sip")
+
 #: Sends one message back to where the request came from.
 Reply = Callable[[bytes], None]
 #: (host, port) of the other end.
@@ -57,6 +69,12 @@ Peer = tuple[str, int]
 class Transport(StrEnum):
     UDP = "udp"
     TCP = "tcp"
+    TLS = "tls"
+
+    @property
+    def stream(self) -> bool:
+        """A connection (TCP or TLS): reliable, replies travel on it, no retransmissions."""
+        return self is not Transport.UDP
 
 
 class MessageSink(Protocol):
@@ -69,7 +87,7 @@ class MessageSink(Protocol):
         """The start of a TCP stream that cannot be cut into messages (it is closed next)."""
 
     def connection_in_use(self, peer: Peer) -> bool:
-        """Whether a live call uses the TCP connection from ``peer`` (kept open when idle)."""
+        """Whether a live call uses the TCP or TLS connection from ``peer`` (kept open idle)."""
 
 
 class Allowlist:
@@ -120,15 +138,30 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 class SipListeners:
     """The bound UDP socket and TCP server, and the TCP connections they accepted."""
 
-    def __init__(self, config: SipConfig, sink: MessageSink) -> None:
+    def __init__(
+        self, config: SipConfig, sink: MessageSink, counters: SipCounters | None = None
+    ) -> None:
         self.config = config
         self.sink = sink
+        self.counters = counters if counters is not None else SipCounters()
         self.udp_port: int | None = None
         self.tcp_port: int | None = None
+        self.tls_port: int | None = None
         #: Set when the server shuts down: TCP connections stop reading.
         self.closing = False
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
+        self._tls: asyncio.Server | None = None
+        self._tls_context: ssl.SSLContext | None = None
+        #: Reloads a rotated certificate into the TLS context (the server's housekeeping).
+        self.certificate_watch: CertificateWatch | None = None
+        if config.tls is not None:
+            tls = config.tls
+            self._tls_context = server_context(
+                tls.cert, tls.key, client_ca=tls.client_ca,
+                client_fingerprints=tls.client_fingerprints,
+            )
+            self.certificate_watch = CertificateWatch(tls.cert, tls.key, [self._tls_context])
         self._tcp_writers: set[asyncio.StreamWriter] = set()
         self.allowlist = Allowlist(config.allowlist)
         #: Open TCP connections per source address.
@@ -138,6 +171,8 @@ class SipListeners:
 
     def port_for(self, transport: Transport) -> int | None:
         """Our port on ``transport`` (what Contact and Via name)."""
+        if transport is Transport.TLS:
+            return self.tls_port
         return self.tcp_port if transport is Transport.TCP else self.udp_port
 
     async def start(self) -> None:
@@ -160,17 +195,22 @@ class SipListeners:
                     raise
                 self._tcp = await asyncio.start_server(self._serve_tcp, cfg.host, 0)
             self.tcp_port = int(self._tcp.sockets[0].getsockname()[1])
+        if cfg.tls is not None:
+            self._tls = await asyncio.start_server(self._serve_tls, cfg.tls.host, cfg.tls.port)
+            self.tls_port = int(self._tls.sockets[0].getsockname()[1])
 
     async def close(self) -> None:
         self.closing = True
         if self._udp:
             self._udp.close()
-        if self._tcp:
-            self._tcp.close()
-            for writer in list(self._tcp_writers):
-                writer.close()
+        servers = [server for server in (self._tcp, self._tls) if server is not None]
+        for server in servers:
+            server.close()
+        for writer in list(self._tcp_writers):
+            writer.close()
+        for server in servers:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._tcp.wait_closed(), timeout=2)
+                await asyncio.wait_for(server.wait_closed(), timeout=2)
 
     def _admit(self, writer: asyncio.StreamWriter) -> Peer | None:
         """The peer of a new TCP connection, or None when it is to be closed at once."""
@@ -196,6 +236,32 @@ class SipListeners:
                     return None
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._serve_stream(reader, writer, Transport.TCP)
+
+    async def _serve_tls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._serve_stream(reader, writer, Transport.TLS)
+
+    async def _handshake(self, writer: asyncio.StreamWriter, peer: Peer) -> bool:
+        """TLS on an admitted connection; False (counted) when it fails or is not allowed."""
+        tls = self.config.tls
+        assert tls is not None and self._tls_context is not None
+        try:
+            await writer.start_tls(
+                self._tls_context, ssl_handshake_timeout=tls.handshake_timeout_s
+            )
+        except (OSError, ssl.SSLError, TimeoutError, asyncio.IncompleteReadError) as exc:
+            self.counters.tls_refused += 1
+            log.warning("TLS handshake from %s failed: %s", peer[0], type(exc).__name__)
+            return False
+        if not peer_allowed(writer.get_extra_info("ssl_object"), tls.client_fingerprints):
+            self.counters.tls_refused += 1
+            log.warning("TLS client %s: certificate not on the fingerprint allowlist", peer[0])
+            return False
+        return True
+
+    async def _serve_stream(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, transport: Transport
+    ) -> None:
         peer = self._admit(writer)
         if peer is None:
             writer.transport.abort()  # closed before a byte is read
@@ -209,6 +275,9 @@ class SipListeners:
 
         buffer = bytearray()
         try:
+            if transport is Transport.TLS and not await self._handshake(writer, peer):
+                writer.transport.abort()  # no SIP was read
+                return
             while not self.closing:
                 chunk = await self._read_or_idle(reader, peer)
                 if not chunk:
@@ -234,7 +303,7 @@ class SipListeners:
                         break
                     frame = bytes(buffer[:size])
                     del buffer[:size]
-                    self.sink.on_message(frame, reply, Transport.TCP, peer)
+                    self.sink.on_message(frame, reply, transport, peer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:

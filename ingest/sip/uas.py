@@ -47,8 +47,10 @@ from ingest.sip.session import (
     RtpOutcome,
     negotiate_session_expires,
     parse_offer,
+    refuse_offer,
 )
 from ingest.sip.spool import SpoolWriter
+from ingest.sip.srtp import SrtpFailure
 from ingest.sip.tasks import BackgroundTasks
 from ingest.sip.transactions import (
     ResponseCache,
@@ -155,18 +157,10 @@ class RecordingUas:
         if isinstance(expires, SipMessage):
             respond(key, reply, expires)
             return
-        if not any(m.recordable for m in sdp.media):
+        refusal = refuse_offer(msg, sdp, transport, self.config, initial=True)
+        if refusal is not None:
             self.counters.calls_rejected += 1
-            respond(
-                key,
-                reply,
-                make_response(
-                    msg,
-                    488,
-                    "Not Acceptable Here (no G.711 audio stream)",
-                    headers=[("Warning", '304 commarchive "PCMU or PCMA at 8 kHz required"')],
-                ),
-            )
+            respond(key, reply, refusal)
             return
         try:
             spool = SpoolWriter(spool_dir(self.archive), self.archive.keyring)
@@ -260,6 +254,10 @@ class RecordingUas:
         expires = negotiate_session_expires(msg, self.config)
         if isinstance(expires, SipMessage):
             return expires
+        if sdp is not None and (
+            refusal := refuse_offer(msg, sdp, call.transport, self.config, initial=False)
+        ) is not None:
+            return refusal  # the session keeps its media as it was
         if meta is not None:
             call.metadata.merge(meta)
             call.metadata_xml = xml if meta.datamode == "complete" else call.metadata_xml or xml
@@ -303,6 +301,9 @@ class RecordingUas:
 
     def _on_rtp(self, call: CallSession, stream: MediaStream, data: bytes) -> None:
         outcome = call.receive_rtp(stream, data)
+        if isinstance(outcome, SrtpFailure):
+            self.counters.srtp_dropped(replay=outcome is SrtpFailure.REPLAY)
+            return
         if outcome in (RtpOutcome.STORED, RtpOutcome.LOST):
             self.counters.rtp_packets += 1
         if outcome in (RtpOutcome.DROPPED, RtpOutcome.LOST):

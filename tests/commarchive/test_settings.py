@@ -133,3 +133,52 @@ def test_placeholder_secrets_are_rejected(monkeypatch: pytest.MonkeyPatch, varia
     monkeypatch.setenv(variable, "changeme")
     with pytest.raises(ValidationError, match="placeholder"):
         Settings()
+
+
+def test_sip_tls_takes_the_tls_group_and_a_bare_host_gets_port_5061(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COMMARCHIVE_TLS_CERT", "/etc/commarchive/tls/server.pem")
+    monkeypatch.setenv("COMMARCHIVE_TLS_KEY", "/etc/commarchive/tls/server.key")
+    monkeypatch.setenv("COMMARCHIVE_TLS_CLIENT_CA", "/etc/commarchive/tls/sbc-ca.pem")
+    monkeypatch.setenv("COMMARCHIVE_TLS_CLIENT_FINGERPRINTS", '["' + "ab" * 32 + '"]')
+    monkeypatch.setenv("COMMARCHIVE_SIP_MAX_CALLS", "7")
+    # ``serve --sip-tls 0.0.0.0`` alone: TLS only, merged with COMMARCHIVE_SIP_*.
+    settings = Settings(sip={"tls_listen": "0.0.0.0"})
+    config = sip_config(settings.sip, settings.tls)
+    assert (config.udp, config.tcp, config.max_calls) == (False, False, 7)
+    assert config.tls is not None
+    assert (config.tls.host, config.tls.port, config.tls.mutual) == ("0.0.0.0", 5061, True)
+    assert config.tls.client_ca == Path("/etc/commarchive/tls/sbc-ca.pem")
+    assert config.tls.client_fingerprints == ("ab" * 32,)
+    both = Settings(sip={"listen": "127.0.0.1:5060", "tls_listen": "127.0.0.1:5071"})
+    config = sip_config(both.sip, both.tls)
+    assert (config.udp, config.tcp, config.port) == (True, True, 5060)
+    assert config.tls is not None and config.tls.port == 5071
+
+
+def test_sip_tls_without_a_certificate_is_refused_at_startup() -> None:
+    with pytest.raises(ValidationError, match="needs COMMARCHIVE_TLS_CERT"):
+        Settings(sip={"tls_listen": "0.0.0.0:5061"})
+
+
+def test_require_srtp_reaches_the_server_and_needs_sip_over_tls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COMMARCHIVE_SIP_REQUIRE_SRTP", "true")
+    with pytest.raises(ValidationError, match="needs COMMARCHIVE_SIP_TLS_LISTEN"):
+        Settings(sip="127.0.0.1:5060")
+    settings = Settings(sip={"tls_listen": "127.0.0.1"}, tls={"cert": "/c.pem", "key": "/c.key"})
+    assert sip_config(settings.sip, settings.tls).require_srtp is True
+
+
+def test_a_tls_key_inside_the_data_directory_is_refused(tmp_path: Path) -> None:
+    data_dir = tmp_path / "arc"
+    inside = {"cert": data_dir / "server.pem", "key": data_dir / "tls" / "server.key"}
+    with pytest.raises(ValidationError, match=r"COMMARCHIVE_TLS_KEY .* inside the data directory"):
+        Settings(data_dir=data_dir, tls=inside)
+    with pytest.raises(ValidationError, match=r"COMMARCHIVE_SMTP_TLS_KEY .* inside the data dir"):
+        Settings(data_dir=data_dir, smtp={"tls_key": data_dir / "k.pem"})
+    outside = Settings(data_dir=data_dir,
+                       tls={"cert": tmp_path / "s.pem", "key": tmp_path / "s.key"})
+    assert outside.tls.key == tmp_path / "s.key"

@@ -6,8 +6,11 @@ parser cannot hide behind the same bug in the client.
 
 from __future__ import annotations
 
+import base64
+import os
 import re
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -15,6 +18,8 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pylibsrtp
 
 PCAP_DIRS = (Path("/usr/share/sip-tester"), Path("/usr/share/doc/sip-tester"))
 
@@ -104,6 +109,36 @@ def metadata_xml(session_id: str, parties: Sequence[Party], *, group_id: str = "
     return "\n".join(lines)
 
 
+#: SDES suite -> (libsrtp profile, bytes of master key + salt).
+SRTP_SUITES = {
+    "AES_CM_128_HMAC_SHA1_80": (pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80, 30),
+    "AEAD_AES_128_GCM": (pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_128_GCM, 28),
+}
+
+
+@dataclass(frozen=True)
+class SrtpKey:
+    """A sender's SDES key: what goes into ``a=crypto`` and what protects its packets."""
+
+    suite: str = "AES_CM_128_HMAC_SHA1_80"
+    key: bytes = field(default_factory=lambda: os.urandom(30))
+    tag: int = 1
+
+    @classmethod
+    def new(cls, suite: str = "AES_CM_128_HMAC_SHA1_80") -> SrtpKey:
+        return cls(suite, os.urandom(SRTP_SUITES[suite][1]))
+
+    def crypto(self) -> str:
+        return f"{self.tag} {self.suite} inline:{base64.b64encode(self.key).decode()}"
+
+    def protect(self, packets: Sequence[tuple[float, bytes]]) -> list[tuple[float, bytes]]:
+        """The packets as SRTP, with a fresh sender session (its rollover counter at 0)."""
+        policy = pylibsrtp.Policy(key=self.key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND,
+                                  srtp_profile=SRTP_SUITES[self.suite][0])
+        session = pylibsrtp.Session(policy)
+        return [(t, session.protect(p)) for t, p in packets]
+
+
 def sdp_offer(
     labels: Iterable[str],
     *,
@@ -112,12 +147,16 @@ def sdp_offer(
     ports: Sequence[int] | None = None,
     media_host: str = "127.0.0.1",
     direction: str = "a=sendonly",
+    crypto: Sequence[str] | None = None,
 ) -> str:
+    """An offer with one stream per label; ``crypto``: one ``a=crypto`` per stream (RTP/SAVP)."""
     lines = ["v=0", "o=src 1 1 IN IP4 127.0.0.1", "s=-", f"c=IN IP4 {media_host}", "t=0 0"]
     for i, label in enumerate(labels):
         port = ports[i] if ports is not None else base_port + 2 * i
+        proto = "RTP/SAVP" if crypto is not None else "RTP/AVP"
         lines += [
-            f"m=audio {port} RTP/AVP {pts}",
+            f"m=audio {port} {proto} {pts}",
+            *([f"a=crypto:{crypto[i]}"] if crypto is not None else []),
             "a=rtpmap:8 PCMA/8000",
             "a=rtpmap:0 PCMU/8000",
             "a=rtpmap:101 telephone-event/8000",
@@ -173,13 +212,28 @@ class Dialog:
 
 
 class SiprecClient:
-    """Speaks SIP to one server over UDP (or TCP) from 127.0.0.1."""
+    """Speaks SIP to one server over UDP, TCP or TLS (``tls=`` a client context) from 127.0.0.1.
 
-    def __init__(self, server_port: int, *, tcp: bool = False, timeout: float = 5.0) -> None:
+    Over TLS the handshake happens in the constructor, so a refused client
+    certificate shows there (TLS 1.2) or on the first read (TLS 1.3).
+    """
+
+    def __init__(
+        self,
+        server_port: int,
+        *,
+        tcp: bool = False,
+        tls: ssl.SSLContext | None = None,
+        timeout: float = 5.0,
+    ) -> None:
         self.server = ("127.0.0.1", server_port)
-        self.tcp = tcp
-        if tcp:
+        self.tcp = tcp or tls is not None
+        self.proto = "TLS" if tls is not None else "TCP" if tcp else "UDP"
+        self.sock: socket.socket
+        if self.tcp:
             self.sock = socket.create_connection(self.server, timeout=timeout)
+            if tls is not None:
+                self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
             self._buf = b""
         else:
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -232,7 +286,7 @@ class SiprecClient:
         branch: str | None = None,
         send: bool = True,
     ) -> bytes:
-        proto = "TCP" if self.tcp else "UDP"
+        proto = self.proto
         branch = branch or "z9hG4bK" + uuid.uuid4().hex[:16]
         if method not in ("ACK", "CANCEL"):
             dialog.branch = branch
@@ -267,9 +321,11 @@ class SiprecClient:
         pts: str = "8 0 101",
         media_host: str = "127.0.0.1",
         direction: str = "a=sendonly",
+        crypto: Sequence[str] | None = None,
     ) -> tuple[Dialog, Response]:
         dialog = Dialog(call_id or uuid.uuid4().hex, uuid.uuid4().hex[:8])
-        offer = sdp_offer(labels, pts=pts, media_host=media_host, direction=direction)
+        offer = sdp_offer(labels, pts=pts, media_host=media_host, direction=direction,
+                          crypto=crypto)
         ctype, body = multipart(offer, xml)
         self.request("INVITE", dialog, content_type=ctype, body=body, extra=extra)
         resp = self.recv_final()

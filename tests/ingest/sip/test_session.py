@@ -207,7 +207,8 @@ def test_info_names_transport_streams_and_codecs(session: CallSession) -> None:
     session.streams.append(stream())
     info = session.info()
     assert info["transport"] == "udp" and info["call_id"] == "call-1"
-    assert info["streams"] == [{"index": 0, "label": "1", "codecs": ["PCMU", "telephone-event"]}]
+    assert info["streams"] == [{"index": 0, "label": "1", "codecs": ["PCMU", "telephone-event"],
+                                "srtp": None}]
 
 
 def test_ok_headers_over_tcp_carry_the_transport_and_the_session_timer(
