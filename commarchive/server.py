@@ -12,6 +12,7 @@ from typing import Any, Final
 
 import uvicorn
 
+from archive.config import CONFIG_FILE_NAME, example_values, example_warning
 from archive.retention import SweepReport, sweep
 from archive.service import Archive
 from commarchive import runtime
@@ -180,6 +181,9 @@ async def _periodic_jobs(archive: Archive, settings: Settings) -> None:
 
 async def run(settings: Settings) -> None:
     archive = runtime.open_archive(settings)
+    example = example_values(archive.config)
+    if example:
+        log.warning(example_warning(example, str(archive.data_dir / CONFIG_FILE_NAME)))
     host, port = parse_hostport(settings.http)
     server = uvicorn.Server(
         uvicorn.Config(create_app(archive), host=host, port=port, log_level="info",
