@@ -50,6 +50,7 @@ class ErrorCode(StrEnum):
     TOO_LARGE = "too_large"
     UNAVAILABLE = "temporarily_unavailable"
     CONFLICT = "conflict"
+    CROSS_SITE = "cross_site_request"
 
 
 class ArchiveError(Exception):

@@ -6,7 +6,8 @@ anonymous client could otherwise make the server read (and buffer) as much as
 it cares to send before being told 401. So, for every request that carries a
 body (``Content-Length`` above 0, or ``Transfer-Encoding``):
 
-1. a missing or bad token is answered ``401`` at once, the body unread;
+1. a missing or bad token (or browser session cookie) is answered ``401`` at
+   once, the body unread;
 2. a declared ``Content-Length`` over the route's cap is answered ``413``;
 3. bytes streamed in are counted, and past the cap the read fails with ``413``
    (a chunked body declares no length).
@@ -27,12 +28,14 @@ from typing import Final
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.requests import cookie_parser
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from archive.errors import AccessDenied, ArchiveError, ErrorCode, TemporaryFailure
 from archive.service import Archive
 from search_api.errors import STATUS_BY_CODE, error_response
+from search_api.sessions import SESSION_COOKIE, Sessions
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "BodyGuard", "BodyLimits", "BodyTooLarge"]
 
@@ -75,9 +78,11 @@ def _declared_length(headers: Headers) -> int | None:
 class BodyGuard:
     """The middleware (module docstring)."""
 
-    def __init__(self, app: ASGIApp, *, archive: Archive, limits: BodyLimits) -> None:
+    def __init__(self, app: ASGIApp, *, archive: Archive, sessions: Sessions,
+                 limits: BodyLimits) -> None:
         self.app = app
         self.archive = archive
+        self.sessions = sessions
         self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -101,7 +106,10 @@ class BodyGuard:
 
     async def _refuse_unauthenticated(self, headers: Headers) -> JSONResponse | None:
         scheme, _, token = headers.get("authorization", "").partition(" ")
+        session_id = cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE)
         try:
+            if "authorization" not in headers and session_id:
+                scheme, token = "bearer", self.sessions.token(session_id)
             if scheme.lower() != "bearer" or not token.strip():
                 raise AccessDenied(ErrorCode.UNAUTHENTICATED, "a bearer token is required")
             await asyncio.to_thread(self.archive.authenticate, token.strip())

@@ -1,4 +1,8 @@
-"""Dependencies: the archive and the authenticated user, as Annotated aliases."""
+"""Dependencies: the archive and the authenticated user, as Annotated aliases.
+
+A caller authenticates with a bearer token (API clients) or, in the web UI, with
+the session cookie a token sign-in set (:mod:`search_api.sessions`).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from archive.config import Role
 from archive.errors import AccessDenied, ErrorCode
 from archive.service import Archive
 from archive.users import User
+from search_api.sessions import SESSION_COOKIE, Sessions, check_same_site
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -24,26 +29,40 @@ def get_archive(request: Request) -> Archive:
 ArchiveDep = Annotated[Archive, Depends(get_archive)]
 
 
+def get_sessions(request: Request) -> Sessions:
+    sessions: Sessions = request.app.state.sessions
+    return sessions
+
+
+SessionsDep = Annotated[Sessions, Depends(get_sessions)]
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
 def current_user(
-    archive: ArchiveDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request, archive: ArchiveDep, sessions: SessionsDep, credentials: BearerDep,
 ) -> User:
-    if credentials is None or credentials.scheme.lower() != "bearer":
+    """The bearer token's user, else the session cookie's (checked against forgery)."""
+    if credentials is not None:
+        if credentials.scheme.lower() != "bearer":
+            raise AccessDenied(ErrorCode.UNAUTHENTICATED, "a bearer token is required")
+        return archive.authenticate(credentials.credentials)
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id is None:
         raise AccessDenied(ErrorCode.UNAUTHENTICATED, "a bearer token is required")
-    return archive.authenticate(credentials.credentials)
+    check_same_site(request)
+    return archive.authenticate(sessions.token(session_id))
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
 def optional_user(
-    archive: ArchiveDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request, archive: ArchiveDep, sessions: SessionsDep, credentials: BearerDep,
 ) -> User | None:
-    """The caller when a token is sent, None without one; a bad token is still refused."""
-    if credentials is None:
+    """The caller when a token or session is sent, None without; a bad one is refused."""
+    if credentials is None and SESSION_COOKIE not in request.cookies:
         return None
-    return current_user(archive, credentials)
+    return current_user(request, archive, sessions, credentials)
 
 
 OptionalUser = Annotated[User | None, Depends(optional_user)]

@@ -1,13 +1,17 @@
 "use strict";
-// commarchive reviewer UI. Talks to /api/v1 with the bearer token kept in
-// sessionStorage (this tab only). Never injects item content as HTML, except
-// search snippets, which the API returns HTML-escaped with <mark> around matches.
+// commarchive reviewer UI. Signs in by sending the bearer token once to
+// /api/v1/session, which answers with an HttpOnly session cookie: the token is
+// never kept in page storage. Every request sends the custom header the server
+// requires of cookie-authenticated changes (against cross-site forgery). Never
+// injects item content as HTML, except search snippets, which the API returns
+// HTML-escaped with <mark> around matches.
 (function () {
   const $ = (id) => document.getElementById(id);
-  const state = { token: sessionStorage.getItem("commarchive-token"), lastQuery: null, audioUrl: null };
+  const state = { user: null, lastQuery: null, audioUrl: null };
 
   async function api(path, opts = {}) {
-    const resp = await fetch(path, { headers: { Authorization: "Bearer " + state.token }, ...opts });
+    const headers = { "X-Commarchive-Request": "1", ...(opts.headers || {}) };
+    const resp = await fetch(path, { credentials: "same-origin", ...opts, headers });
     if (!resp.ok) {
       let message = resp.status + " " + resp.statusText;
       try { const body = await resp.json(); message = body.error.code + ": " + body.error.message; } catch (_) { /* not JSON */ }
@@ -17,8 +21,9 @@
   }
 
   function show(section) {
-    for (const id of ["login", "search", "item"]) $(id).hidden = id !== section;
+    for (const id of ["login", "admin", "search", "item"]) $(id).hidden = id !== section;
     $("logout").hidden = section === "login";
+    if (section === "login") { $("who").textContent = ""; $("setup-warning").hidden = true; }
   }
 
   function fmtTime(seconds) {
@@ -35,19 +40,48 @@
   }
 
   async function signIn(token) {
-    state.token = token;
     try {
-      await api("/api/v1/search?limit=1");
-      sessionStorage.setItem("commarchive-token", token);
+      const body = await (await api("/api/v1/session", { method: "POST", headers: { Authorization: "Bearer " + token } })).json();
+      $("token").value = "";
       $("login-error").textContent = "";
-      show("search");
-      runSearch();
+      enter(body);
     } catch (err) {
-      state.token = null;
-      sessionStorage.removeItem("commarchive-token");
       $("login-error").textContent = err.message;
       show("login");
     }
+  }
+
+  async function resume() {
+    try {
+      enter(await (await api("/api/v1/session")).json());
+    } catch (_) {
+      show("login");
+    }
+  }
+
+  async function signOut() {
+    try { await api("/api/v1/session", { method: "DELETE" }); } catch (_) { /* ended anyway */ }
+    state.user = null;
+    show("login");
+  }
+
+  function enter(user) {
+    state.user = user;
+    $("who").textContent = user.name + " (" + user.role + ")";
+    if (user.role === "admin") {
+      show("admin");
+      showSetup();
+    } else {
+      show("search");
+      runSearch();
+    }
+  }
+
+  async function showSetup() {
+    const body = await (await api("/api/v1/admin/setup")).json();
+    $("setup-warning").textContent = body.warning ? "Setup: " + body.warning : "";
+    $("setup-warning").hidden = !body.warning;
+    $("setup-ok").hidden = Boolean(body.warning);
   }
 
   async function runSearch() {
@@ -149,7 +183,7 @@
     $("login-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token").value.trim()); });
     $("search-form").addEventListener("submit", (e) => { e.preventDefault(); runSearch(); });
     $("back").addEventListener("click", () => show("search"));
-    $("logout").addEventListener("click", () => { sessionStorage.removeItem("commarchive-token"); state.token = null; show("login"); });
-    if (state.token) signIn(state.token); else show("login");
+    $("logout").addEventListener("click", signOut);
+    resume();
   });
 })();

@@ -130,3 +130,33 @@ def test_reviewer_signs_in_searches_and_jumps_to_the_words(
     shot = tmp_path / "ui.png" if IN_CI else Path("/tmp/commarchive-ui.png")
     browser.save_screenshot(str(shot))
     assert archive.audit.events(actor="reviewer", action="read")  # the audio read was audited
+
+
+def test_admin_sees_the_setup_warning_and_the_token_stays_out_of_page_storage(
+    browser: WebDriver, served: str, archive: Archive, tmp_path: Path
+) -> None:
+    token = archive.users.add("root", Role.ADMIN)
+    wait = WebDriverWait(browser, 20)
+    browser.get(served + "/")
+    login = browser.find_element(By.ID, "login").text
+    assert "commarchive users add NAME --role ROLE" in login
+    browser.find_element(By.ID, "token").send_keys(token)
+    browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
+    banner = wait.until(ec.visibility_of_element_located((By.ID, "setup-warning")))
+    assert "archive.toml" in banner.text and "organisation" in banner.text
+    assert browser.find_element(By.ID, "who").text == "root (admin)"
+    assert not browser.find_element(By.ID, "search").is_displayed()  # admins see no content
+    shot = tmp_path / "admin.png" if IN_CI else Path("/tmp/commarchive-admin.png")
+    browser.save_screenshot(str(shot))
+    stored = browser.execute_script(
+        "return JSON.stringify([Object.entries(sessionStorage), Object.entries(localStorage),"
+        " document.cookie, document.getElementById('token').value])")
+    assert token not in stored and "commarchive_session" not in stored  # HttpOnly
+
+    browser.refresh()  # the session cookie signs the reload in, with no token at hand
+    wait.until(ec.visibility_of_element_located((By.ID, "admin")))
+    browser.find_element(By.ID, "logout").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "login")))
+    browser.refresh()
+    wait.until(ec.visibility_of_element_located((By.ID, "login")))
+    assert not browser.find_element(By.ID, "admin").is_displayed()
