@@ -1,4 +1,4 @@
-"""The reviewers' web UI: one static page that talks to the API with the user's token.
+"""The reviewers' web UI: one static page that talks to the API in a session cookie.
 
 E-mail is shown as text, never rendered as HTML, and a strict Content Security
 Policy forbids inline script, remote content and framing.

@@ -105,6 +105,10 @@ ROUTES: dict[tuple[str, str], Audited | str] = {
         "legal", "hold_lift", "/api/v1/holds/{hold}/lift", body={"note": "done"}, about="call"),
     ("GET", "/api/v1/admin/items"): Audited("admin", "list_items", "/api/v1/admin/items",
                                             about=None),
+    ("GET", "/api/v1/admin/setup"): "which archive.toml settings still hold the example's",
+    ("POST", "/api/v1/session"): Audited("quality", "sign_in", "/api/v1/session", about=None),
+    ("GET", "/api/v1/session"): "the caller's own name and role",
+    ("DELETE", "/api/v1/session"): "ends the caller's browser session",
 }
 
 
