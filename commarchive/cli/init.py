@@ -49,12 +49,13 @@ _BILLING_QUEUE_RULE: Final = (
 
 @dataclass(frozen=True, slots=True)
 class Organisation:
-    """What ``init`` asks: None keeps the example's value."""
+    """What ``init`` asks: None (or empty domains) keeps the example's value."""
 
     name: str | None = None
     domains: tuple[str, ...] = ()
     sip_domains: tuple[str, ...] = ()
-    numbers: tuple[str, ...] = ()
+    #: ``()``: the company has no numbers of its own to list (the example's are dropped).
+    numbers: tuple[str, ...] | None = None
     region: str | None = None
 
 
@@ -103,7 +104,7 @@ def config_toml(org: Organisation) -> str:
         text = text.replace(f'@{EXAMPLE_DOMAIN}"', f'@{org.domains[0]}"')
     if org.sip_domains:
         values["internal_sip_domains"] = list(org.sip_domains)
-    if org.numbers:
+    if org.numbers is not None:
         values["internal_numbers"] = list(org.numbers)
         commented = "".join("# " + line + "\n" for line in _BILLING_QUEUE_RULE.splitlines())
         text = _replace_once(text, _BILLING_QUEUE_RULE,
@@ -155,11 +156,14 @@ def ask(name: str | None, domains: Sequence[str], sip_domains: Sequence[str],
         region = click.prompt("Country of your customers' local numbers", default="NL",
                               err=True)
     checked_sip = tuple(check_domain(d, "--internal-sip-domain") for d in _split(sip_domains))
+    checked_numbers = tuple(check_number(n) for n in _split(numbers))
+    # Once the operator describes the company, the example's numbers are not its own.
+    configured = name is not None or bool(checked_domains) or bool(checked_numbers)
     return Organisation(
         name=check_name(name) if name is not None else None,
         domains=checked_domains,
         sip_domains=checked_sip or checked_domains,
-        numbers=tuple(check_number(n) for n in _split(numbers)),
+        numbers=checked_numbers if configured else None,
         region=check_region(region) if region is not None else None,
     )
 

@@ -43,6 +43,9 @@ def test_init_sip_domain_given_separately(tmp_path: Path) -> None:
         "glasnet.nl", "--internal-sip-domain", "pbx.glasnet.nl", "--no-input")
     config = load_config(tmp_path / "arc")
     assert config.internal_sip_domains == ("pbx.glasnet.nl",)
+    # No number given: the example company's numbers are not kept as this one's.
+    assert config.internal_numbers == ()
+    assert example_values(config) == ()
 
 
 def test_init_without_answers_keeps_the_example_and_says_so(tmp_path: Path) -> None:
