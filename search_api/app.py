@@ -13,7 +13,9 @@ from search_api.sessions import Sessions
 
 
 def create_app(archive: Archive) -> FastAPI:
+    # /docs and /redoc are the UI router's: assets from the package, under the strict CSP.
     app = FastAPI(
+        docs_url=None, redoc_url=None,
         title="commarchive",
         version="0.1.0",
         description="Sealed archive of customer e-mails and calls. Every content read "

@@ -7,12 +7,14 @@ import shutil
 import struct
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import uvicorn
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -31,8 +33,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[WebDriver]:
+def chrome(tmp_path: Path, *flags: str) -> WebDriver:
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         if IN_CI:
             pytest.fail("chromium/chromedriver missing (Debian packages chromium, chromium-driver)")
@@ -42,9 +43,25 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                 f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,900"):
+                 f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,900", *flags):
         opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    driver = chrome(tmp_path)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def offline_browser(tmp_path: Path) -> Iterator[WebDriver]:
+    """Chromium with no route out: every host but loopback goes to a proxy that is not
+    there, and no name resolves."""
+    driver = chrome(tmp_path, f"--proxy-server=http://127.0.0.1:{free_port()}",
+                    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
     yield driver
     driver.quit()
 
@@ -160,3 +177,38 @@ def test_admin_sees_the_setup_warning_and_the_token_stays_out_of_page_storage(
     browser.refresh()
     wait.until(ec.visibility_of_element_located((By.ID, "login")))
     assert not browser.find_element(By.ID, "admin").is_displayed()
+
+
+def test_api_docs_render_offline_under_the_unchanged_csp(
+    offline_browser: WebDriver, served: str, tmp_path: Path
+) -> None:
+    wait = WebDriverWait(offline_browser, 30)
+    with pytest.raises(WebDriverException, match="ERR_PROXY|ERR_NAME"):  # really offline
+        offline_browser.get("https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css")
+    offline_browser.get(served + "/docs")
+    title = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".swagger-ui .title")))
+    assert "commarchive" in title.text
+    operations = offline_browser.find_elements(By.CSS_SELECTOR, ".opblock")
+    assert len(operations) >= 28
+    assert any("/api/v1/search" in op.text for op in operations)
+    shot = tmp_path / "docs.png" if IN_CI else Path("/tmp/commarchive-docs.png")
+    offline_browser.save_screenshot(str(shot))
+    blocked = [e["message"] for e in offline_browser.get_log("browser")
+               if "Content Security Policy" in e["message"]]
+    assert blocked == []
+    offline_browser.get(served + "/redoc")  # ReDoc needs inline styles: the same page
+    wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".swagger-ui .title")))
+
+    for path in ("/docs", "/docs/assets/swagger-ui-bundle.js", "/ui/docs.js", "/"):
+        with urllib.request.urlopen(served + path, timeout=10) as resp:
+            assert resp.headers["Content-Security-Policy"] == EXPECTED_CSP, path
+    with urllib.request.urlopen(served + "/docs", timeout=10) as resp:
+        assert b"<script>" not in resp.read()  # no inline script to allow
+
+
+#: The policy, spelled out: loosening ui.CSP for the docs fails here.
+EXPECTED_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data:; media-src blob:; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
