@@ -45,6 +45,12 @@ def index() -> Response:
     return _static("index.html")
 
 
+@router.get("/items/{item_id}")
+def item_page(item_id: str) -> Response:
+    """An item's own address in the UI (the page loads the item through the API)."""
+    return _static("index.html")
+
+
 @router.get("/ui/app.js")
 def app_js() -> Response:
     return _static("app.js")

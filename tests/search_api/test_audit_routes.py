@@ -50,6 +50,7 @@ ROUTES: dict[tuple[str, str], Audited | str] = {
     ("GET", "/ui/app.js"): NOTHING_OF_AN_ITEM,
     ("GET", "/ui/app.css"): NOTHING_OF_AN_ITEM,
     ("GET", "/ui/docs.js"): NOTHING_OF_AN_ITEM,
+    ("GET", "/items/{item_id}"): NOTHING_OF_AN_ITEM,
     ("GET", "/docs"): "the API documentation page",
     ("GET", "/redoc"): "a redirect to the API documentation page",
     ("GET", "/docs/assets/{name}"): "Swagger UI's script and style",

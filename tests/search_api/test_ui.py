@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import struct
 import threading
@@ -134,8 +135,28 @@ def test_reviewer_signs_in_searches_and_jumps_to_the_words(
     assert "customer at 0:03" in call_hit.text
     assert call_hit.find_element(By.TAG_NAME, "mark").text == "modem"
 
+    assert re.fullmatch(r"Call with Kees Klant, 2 Nov \d\d:00, 0:06",
+                        call_hit.find_element(By.CLASS_NAME, "title").text)
+    mail_hit = browser.find_element(By.CSS_SELECTOR, f"#results li:not([data-id='{call_id}'])")
+    meta = mail_hit.find_element(By.CLASS_NAME, "meta").text
+    assert meta.endswith(" · Jan, support@example.com"), meta  # each mailbox once
+
+    mail_hit.click()  # the same mailbox as From and envelope sender: one row
+    wait.until(ec.visibility_of_element_located((By.ID, "mail-box")))
+    addresses = [td.text for td in
+                 browser.find_elements(By.CSS_SELECTOR, "#parties td:nth-child(4)")]
+    assert sorted(addresses) == ["jan@customer.nl", "support@example.com"], addresses
+    browser.find_element(By.ID, "back").click()
+    call_hit = wait.until(ec.element_to_be_clickable(
+        (By.CSS_SELECTOR, f"#results li[data-id='{call_id}']")))
+
     call_hit.click()
     wait.until(ec.visibility_of_element_located((By.ID, "transcript-box")))
+    assert browser.current_url == f"{served}/items/{call_id}"
+    assert browser.find_element(By.ID, "item-title").text.startswith("Call with Kees Klant, ")
+    browser.refresh()  # the item's own address works on reload (the session cookie signs in)
+    wait.until(ec.visibility_of_element_located((By.ID, "transcript-box")))
+    assert browser.find_element(By.ID, "item-title").text.startswith("Call with Kees Klant, ")
     lines = browser.find_elements(By.CSS_SELECTOR, "#transcript li")
     assert [li.find_element(By.CLASS_NAME, "speaker").text for li in lines] == ["agent", "customer"]
     audio_src = browser.find_element(By.ID, "audio").get_attribute("src")
@@ -183,7 +204,7 @@ def test_api_docs_render_offline_under_the_unchanged_csp(
     offline_browser: WebDriver, served: str, tmp_path: Path
 ) -> None:
     wait = WebDriverWait(offline_browser, 30)
-    with pytest.raises(WebDriverException, match="ERR_PROXY|ERR_NAME"):  # really offline
+    with pytest.raises(WebDriverException, match=r"ERR_PROXY|ERR_NAME"):  # really offline
         offline_browser.get("https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css")
     offline_browser.get(served + "/docs")
     title = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".swagger-ui .title")))
