@@ -186,7 +186,8 @@ def init_cmd(data_dir: Path, name: str | None, domains: tuple[str, ...],
              no_input: bool) -> None:
     """Create a new archive in DATA_DIR (refuses to overwrite one).
 
-    Asks for your organisation on a terminal; options answer without asking.
+    Asks for your organisation on a terminal; given any of the options, it asks
+    nothing (a setting not given keeps the example's value, warned about).
     The master key never goes into DATA_DIR: with the default ``file`` provider a
     new key file is written outside it (COMMARCHIVE_MASTER_KEY_FILE, else the
     per-user config directory), with the audit anchor and erasure ledger beside it.
@@ -194,8 +195,11 @@ def init_cmd(data_dir: Path, name: str | None, domains: tuple[str, ...],
     settings = Settings(data_dir=data_dir)
     if runtime.is_archive(data_dir):
         raise FileExistsError(f"{data_dir} already holds an archive; refusing to overwrite it")
+    # Options are the whole answer (a script, or run.sh started in the background,
+    # must never stop at a question); only a bare ``init`` on a terminal asks.
+    answered = name is not None or bool(domains or sip_domains or numbers) or region is not None
     org = ask(name, domains, sip_domains, numbers, region,
-              prompt=not no_input and _interactive())
+              prompt=not (no_input or answered) and _interactive())
     arc = runtime.init_archive(settings, config_toml=config_toml(org))
     archive_id = arc.keyring.archive_id
     leftover = example_values(arc.config)

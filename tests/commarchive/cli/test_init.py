@@ -76,14 +76,28 @@ def test_init_refuses_bad_answers_naming_the_option_and_creates_nothing(
     assert not data_dir.exists()
 
 
-def test_init_prompts_on_a_terminal(tmp_path: Path) -> None:
-    data_dir = tmp_path / "arc"
+def _init_on_a_terminal(*args: str) -> tuple[subprocess.Popen[bytes], int]:
     controller, terminal = pty.openpty()
     env = {**os.environ, "TERM": "dumb"}
     env.pop("COMMARCHIVE_DATA_DIR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "commarchive", "init", str(data_dir)],
+    proc = subprocess.Popen([sys.executable, "-m", "commarchive", "init", *args],
                             stdin=terminal, stdout=subprocess.PIPE, stderr=terminal, env=env)
     os.close(terminal)
+    return proc, controller
+
+
+def test_init_with_options_on_a_terminal_asks_nothing(tmp_path: Path) -> None:
+    # As run.sh started in the background would: a question would stop it for good.
+    proc, controller = _init_on_a_terminal(str(tmp_path / "arc"), "--organisation", "Glasnet",
+                                           "--internal-domain", "glasnet.nl")
+    assert proc.wait(timeout=60) == 0
+    os.close(controller)
+    assert load_config(tmp_path / "arc").default_region == "NL"
+
+
+def test_init_prompts_on_a_terminal(tmp_path: Path) -> None:
+    data_dir = tmp_path / "arc"
+    proc, controller = _init_on_a_terminal(str(data_dir))
     answers = iter(["Glasnet BV", "glasnet.nl, glasnet.be", "", "+31850001", "NL"])
     seen = b""
     deadline = time.monotonic() + 60
