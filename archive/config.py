@@ -212,6 +212,45 @@ def load_config(data_dir: Path) -> ArchiveConfig:
         raise ConfigError(f"{path}: {exc}") from exc
 
 
+#: The shipped example organisation, which ``commarchive init`` replaces with the operator's.
+EXAMPLE_ORGANISATION: Final = "Example Hosting"
+EXAMPLE_DOMAIN: Final = "example.com"
+EXAMPLE_NUMBER_PREFIX: Final = "+3120555"
+
+
+def _is_example_domain(domain: str) -> bool:
+    return domain == EXAMPLE_DOMAIN or domain.endswith("." + EXAMPLE_DOMAIN)
+
+
+def example_values(config: ArchiveConfig) -> tuple[str, ...]:
+    """The settings of ``config`` that still hold the shipped example's values.
+
+    While they do, the company's real agents and mailboxes are not recognised as
+    internal, so they are archived as customers (data subjects); ``serve`` and
+    the admin screen warn until the list is empty.
+    """
+    found: list[str] = []
+    if config.organisation == EXAMPLE_ORGANISATION:
+        found.append("organisation")
+    if any(_is_example_domain(d) for d in config.internal_domains):
+        found.append("internal_domains")
+    if any(_is_example_domain(d) for d in config.internal_sip_domains):
+        found.append("internal_sip_domains")
+    if any(n.startswith(EXAMPLE_NUMBER_PREFIX) for n in config.internal_numbers):
+        found.append("internal_numbers")
+    if any(r.mailbox and _is_example_domain(r.mailbox.rpartition("@")[2])
+           for r in config.rules):
+        found.append("tagging.rules")
+    return tuple(found)
+
+
+def example_warning(names: tuple[str, ...], where: str) -> str:
+    """One line telling the operator which example values ``where`` still holds."""
+    return (f"{where} still holds the example organisation's values ({', '.join(names)}): "
+            "until they name your company, your own agents and mailboxes are archived as "
+            "customers (data subjects); set them there and restart")
+
+
 DEFAULT_CONFIG_TOML: Final = """\
 # commarchive archive configuration. Changes take effect at the next start.
 # This is the default policy of a Benelux telecom/hosting company; every

@@ -51,6 +51,7 @@ class ErrorCode(StrEnum):
     UNAVAILABLE = "temporarily_unavailable"
     CONFLICT = "conflict"
     OBJECTED = "objected"
+    CROSS_SITE = "cross_site_request"
 
 
 class ArchiveError(Exception):

@@ -167,8 +167,12 @@ def is_archive(data_dir: Path) -> bool:
     return (data_dir / KEYRING_FILE).exists() or (data_dir / CONFIG_FILE_NAME).exists()
 
 
-def init_archive(settings: Settings) -> Archive:
-    """Create a new archive in ``settings.data_dir``; refuses to touch an existing one."""
+def init_archive(settings: Settings, *, config_toml: str = DEFAULT_CONFIG_TOML) -> Archive:
+    """Create a new archive in ``settings.data_dir``; refuses to touch an existing one.
+
+    ``config_toml`` becomes its ``archive.toml`` (``commarchive init`` fills in the
+    organisation).
+    """
     data_dir = settings.require_data_dir()
     if is_archive(data_dir):
         raise FileExistsError(f"{data_dir} already holds an archive; refusing to overwrite it")
@@ -184,7 +188,7 @@ def init_archive(settings: Settings) -> Archive:
     except BaseException:
         provider.close()
         raise
-    (data_dir / CONFIG_FILE_NAME).write_text(DEFAULT_CONFIG_TOML)
+    (data_dir / CONFIG_FILE_NAME).write_text(config_toml)
     config = load_config(data_dir)
     for purpose in config.purposes:
         ring.ensure_purpose(purpose.name)

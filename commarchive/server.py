@@ -1,4 +1,10 @@
-"""``commarchive serve``: HTTP API plus the ingesters and background jobs, one event loop."""
+"""``commarchive serve``: HTTP API plus the ingesters and background jobs, one event loop.
+
+SIGINT (Ctrl+C) and SIGTERM (a service manager) stop it the same quiet way: no
+new connections, a message being stored or a call being archived finishes and
+gets its answer, other SMTP sessions get ``421``, live calls keep their sealed
+spools for the next start; then one line, and exit status 0.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,13 @@ import asyncio
 import contextlib
 import functools
 import logging
+import signal
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+import uvicorn
+
+from archive.config import CONFIG_FILE_NAME, example_values, example_warning
 from archive.retention import sweep
 from archive.service import Archive
 from commarchive import runtime
@@ -196,16 +206,50 @@ async def _periodic_jobs(archive: Archive, settings: Settings) -> None:
         await asyncio.sleep(REINDEX_INTERVAL_SECONDS)
 
 
+class _Stop:
+    """The signals received, and the HTTP server to stop once there is one."""
+
+    def __init__(self) -> None:
+        self.signals: list[signal.Signals] = []
+        self.server: uvicorn.Server | None = None
+
+    def __call__(self, signum: signal.Signals) -> None:
+        if not self.signals:
+            # Shutting down is routine: uvicorn's step-by-step lines are not news.
+            logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+        self.signals.append(signum)
+        if self.server is not None:
+            self.server.should_exit = True
+
+
 async def run(settings: Settings) -> None:
+    loop = asyncio.get_running_loop()
+    stop = _Stop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop, signum)
+    try:
+        await _run(settings, stop)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    if stop.signals:
+        log.info("stopped on %s; in-flight work finished", stop.signals[0].name)
+
+
+async def _run(settings: Settings, stop: _Stop) -> None:
     archive = runtime.open_archive(settings)
+    example = example_values(archive.config)
+    if example:
+        log.warning(example_warning(example, str(archive.data_dir / CONFIG_FILE_NAME)))
     web = web_listeners(create_app(archive), settings)  # HTTP and/or HTTPS (commarchive.web)
-    server = web.main
+    server = stop.server = web.main
     closers: list[Closer] = []
     try:
         closers += await _start_ingesters(archive, settings)
         closers += await _start_background(archive, settings)
         closers += await web.start_companions()
-        await server.serve()
+        if not stop.signals:  # a signal during start-up: stop without serving
+            await server.serve()
     finally:
         for close in reversed(closers):
             try:
@@ -218,4 +262,7 @@ async def run(settings: Settings) -> None:
 def serve(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(run(settings))
+    try:
+        asyncio.run(run(settings))
+    except KeyboardInterrupt:  # Ctrl+C before the loop's own handler was in place
+        log.info("stopped on SIGINT while starting")

@@ -13,9 +13,9 @@ rotated certificate (new files at the same paths) is
 loaded into the live context every ``tls.reload_seconds``, so new connections
 get it while open ones go on: no restart, no downtime.
 
-One uvicorn server is the *main* one: ``serve`` awaits it and it owns the
-process's signal handling, exactly as with a single listener. The other, when
-both listen, is a companion that never touches signals and is stopped by the
+One uvicorn server is the *main* one: ``serve`` awaits it and stops it on
+SIGINT/SIGTERM (``commarchive.server`` handles the signals; neither server
+captures them). The other, when both listen, is a companion stopped by the
 closers when the main one returns.
 """
 
@@ -46,8 +46,14 @@ Closer = Callable[[], Awaitable[None]]
 COMPANION_START_TIMEOUT_SECONDS: Final = 30.0
 
 
-class _Companion(uvicorn.Server):
-    """A listener beside the main one: the main server handles signals, the closers stop this."""
+class _NoSignals(uvicorn.Server):
+    """uvicorn without its own signal handling: ``commarchive.server.run`` owns the
+    process's signals and stops the main server; the closers stop a companion.
+
+    uvicorn re-raises a caught signal once it has stopped, which kills the process
+    by SIGTERM or ends it in a ``KeyboardInterrupt`` traceback, before the
+    ingesters have been closed.
+    """
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -164,8 +170,8 @@ def web_listeners(app: FastAPI, settings: Settings) -> WebListeners:
     if context is not None and tls.cert is not None and tls.key is not None:
         watch = CertificateWatch(tls.cert, tls.key, [context])
     return WebListeners(
-        main=uvicorn.Server(main),
-        companion=_Companion(rest[0]) if rest else None,
+        main=_NoSignals(main),
+        companion=_NoSignals(rest[0]) if rest else None,
         watch=watch,
         reload_seconds=tls.reload_seconds,
     )

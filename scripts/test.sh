@@ -13,10 +13,19 @@
 # 3. runs ruff, mypy and pytest, and exits non-zero if any of them failed.
 #
 # Set COMMARCHIVE_SKIP_INSTALL=1 to skip step 1 on a machine already set up.
+#
+# Python packages go into the project's virtual environment ./.venv (as
+# scripts/run.sh does), never into the machine's interpreter, unless
+# COMMARCHIVE_SYSTEM_PYTHON=1 says to use $PYTHON itself (CI does: a throwaway
+# machine, where that saves creating the environment).
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 PYTHON=${PYTHON:-python3}
+if [[ -z ${COMMARCHIVE_SYSTEM_PYTHON:-} ]]; then
+    [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv || { echo "error: cannot create .venv" >&2; exit 1; }
+    PYTHON=.venv/bin/python
+fi
 APT_PACKAGES=(sip-tester swaks espeak-ng sox chromium chromium-driver softhsm2 postgresql libnss3-tools)
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 # Recordings in the formats PBXs write, made in the tests (tests/ingest/formats.py):

@@ -2,6 +2,7 @@
 
 Holds the FastAPI app (``app``), one router per resource (``routers/``), the JSON
 shapes it sends and accepts (``schemas/``), the one error shape (``errors``), the
-bearer-token dependencies (``deps``) and the static UI (``ui``). May import
+bearer-token and session-cookie dependencies (``deps``, ``sessions``) and the
+static UI with the offline API docs (``ui``). May import
 ``archive`` (and ``ingest`` for call uploads); only ``commarchive`` imports it.
 """

@@ -6,9 +6,9 @@ anonymous client could otherwise make the server read (and buffer) as much as
 it cares to send before being told 401. So, for every request that carries a
 body (``Content-Length`` above 0, or ``Transfer-Encoding``):
 
-1. a missing or bad token is answered ``401`` at once, the body unread (a
-   machine known by its verified client certificate needs none:
-   :func:`search_api.deps.client_certificate_user`);
+1. a missing or bad token (or browser session cookie) is answered ``401`` at
+   once, the body unread (a machine known by its verified client certificate
+   needs neither: :func:`search_api.deps.client_certificate_user`);
 2. a declared ``Content-Length`` over the route's cap is answered ``413``;
 3. bytes streamed in are counted, and past the cap the read fails with ``413``
    (a chunked body declares no length).
@@ -29,6 +29,7 @@ from typing import Final
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.requests import cookie_parser
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -36,6 +37,7 @@ from archive.errors import AccessDenied, ArchiveError, ErrorCode, TemporaryFailu
 from archive.service import Archive
 from search_api.deps import client_certificate_user
 from search_api.errors import STATUS_BY_CODE, error_response
+from search_api.sessions import SESSION_COOKIE, Sessions
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "BodyGuard", "BodyLimits", "BodyTooLarge"]
 
@@ -78,9 +80,11 @@ def _declared_length(headers: Headers) -> int | None:
 class BodyGuard:
     """The middleware (module docstring)."""
 
-    def __init__(self, app: ASGIApp, *, archive: Archive, limits: BodyLimits) -> None:
+    def __init__(self, app: ASGIApp, *, archive: Archive, sessions: Sessions,
+                 limits: BodyLimits) -> None:
         self.app = app
         self.archive = archive
+        self.sessions = sessions
         self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -93,7 +97,9 @@ class BodyGuard:
             await self.app(scope, receive, send)  # no body to guard
             return
         limit = self.limits.for_path(scope["path"])
-        machine = "authorization" not in headers and client_certificate_user(scope) is not None
+        machine = ("authorization" not in headers
+                   and SESSION_COOKIE not in cookie_parser(headers.get("cookie", ""))
+                   and client_certificate_user(scope) is not None)
         refusal = None if machine else await self._refuse_unauthenticated(headers)
         if refusal is None and declared is not None and declared > limit:
             refusal = error_response(ErrorCode.TOO_LARGE, BodyTooLarge(limit).detail, 413,
@@ -105,7 +111,10 @@ class BodyGuard:
 
     async def _refuse_unauthenticated(self, headers: Headers) -> JSONResponse | None:
         scheme, _, token = headers.get("authorization", "").partition(" ")
+        session_id = cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE)
         try:
+            if "authorization" not in headers and session_id:
+                scheme, token = "bearer", self.sessions.token(session_id)
             if scheme.lower() != "bearer" or not token.strip():
                 raise AccessDenied(ErrorCode.UNAUTHENTICATED, "a bearer token is required")
             await asyncio.to_thread(self.archive.authenticate, token.strip())

@@ -1,12 +1,14 @@
 """Dependencies: the archive and the authenticated user, as Annotated aliases.
 
-Who the caller is: the bearer token's user; without a token, a machine that
-proved itself with a client certificate over HTTPS (mutual TLS) is the
-``ingest`` identity ``tls:<common name>``, and nothing more: it can deliver
-recordings, never read. The certificate was verified against the configured
-client CA (and fingerprint allowlist) in the handshake by ``commarchive.web``,
-which passes it in the ASGI TLS extension (``scope["extensions"]["tls"]``); a
-request without that extension (plain HTTP, a proxy) never gets this identity.
+Who the caller is: the bearer token's user (API clients); else, in the web UI,
+the user of the session cookie a token sign-in set (:mod:`search_api.sessions`);
+else a machine that proved itself with a client certificate over HTTPS (mutual
+TLS) is the ``ingest`` identity ``tls:<common name>``, and nothing more: it can
+deliver recordings, never read. The certificate was verified against the
+configured client CA (and fingerprint allowlist) in the handshake by
+``commarchive.web``, which passes it in the ASGI TLS extension
+(``scope["extensions"]["tls"]``); a request without that extension (plain HTTP,
+a proxy) never gets this identity.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from archive.config import Role
 from archive.errors import AccessDenied, ErrorCode
 from archive.service import Archive
 from archive.users import User
+from search_api.sessions import SESSION_COOKIE, Sessions, check_same_site
 
 _bearer = HTTPBearer(auto_error=False)
 #: User names of machines known by their client certificate start with this.
@@ -49,32 +52,44 @@ def client_certificate_user(scope: Mapping[str, Any]) -> User | None:
     return User(CLIENT_CERTIFICATE_PREFIX + common_name, Role.INGEST)
 
 
+def get_sessions(request: Request) -> Sessions:
+    sessions: Sessions = request.app.state.sessions
+    return sessions
+
+
+SessionsDep = Annotated[Sessions, Depends(get_sessions)]
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
 def current_user(
-    request: Request,
-    archive: ArchiveDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request, archive: ArchiveDep, sessions: SessionsDep, credentials: BearerDep,
 ) -> User:
-    if credentials is None:
+    """The bearer token's user, else the session cookie's (checked against forgery),
+    else the machine of a verified client certificate."""
+    if credentials is not None:
+        if credentials.scheme.lower() != "bearer":
+            raise AccessDenied(ErrorCode.UNAUTHENTICATED, "a bearer token is required")
+        return archive.authenticate(credentials.credentials)
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id is None:
         machine = client_certificate_user(request.scope)
         if machine is not None:
             return machine
-    if credentials is None or credentials.scheme.lower() != "bearer":
         raise AccessDenied(ErrorCode.UNAUTHENTICATED, "a bearer token is required")
-    return archive.authenticate(credentials.credentials)
+    check_same_site(request)
+    return archive.authenticate(sessions.token(session_id))
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
 def optional_user(
-    request: Request,
-    archive: ArchiveDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request, archive: ArchiveDep, sessions: SessionsDep, credentials: BearerDep,
 ) -> User | None:
-    """The caller when a token is sent, None without one; a bad token is still refused."""
-    if credentials is None:
+    """The caller when a token or session is sent, None without; a bad one is refused."""
+    if credentials is None and SESSION_COOKIE not in request.cookies:
         return None
-    return current_user(request, archive, credentials)
+    return current_user(request, archive, sessions, credentials)
 
 
 OptionalUser = Annotated[User | None, Depends(optional_user)]

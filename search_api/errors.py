@@ -24,6 +24,7 @@ STATUS_BY_CODE: Final[dict[ErrorCode, int]] = {
     ErrorCode.TOKEN_UNKNOWN: 401,
     ErrorCode.TOKEN_EXPIRED: 401,
     ErrorCode.WRONG_ROLE: 403,
+    ErrorCode.CROSS_SITE: 403,
     ErrorCode.PURPOSE_NOT_HELD: 403,
     ErrorCode.PURPOSE_NOT_CARRIED: 403,
     ErrorCode.RESTRICTED: 403,

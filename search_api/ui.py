@@ -1,7 +1,8 @@
-"""The reviewers' web UI: one static page that talks to the API with the user's token.
+"""The reviewers' web UI: one static page that talks to the API in a session cookie.
 
 E-mail is shown as text, never rendered as HTML, and a strict Content Security
-Policy forbids inline script, remote content and framing.
+Policy forbids inline script, remote content and framing. The API documentation
+pages (:mod:`search_api.docs`) are served under the same policy.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from importlib import resources
 from typing import Final
 
 from fastapi import APIRouter
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 router = APIRouter(include_in_schema=False)
 
@@ -19,21 +20,34 @@ CSP: Final = (
     "img-src 'self' data:; media-src blob:; form-action 'self'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
-_TYPES: Final = {"index.html": "text/html; charset=utf-8",
-                 "app.js": "text/javascript; charset=utf-8",
-                 "app.css": "text/css; charset=utf-8"}
+_TYPES: Final = {".html": "text/html; charset=utf-8",
+                 ".js": "text/javascript; charset=utf-8",
+                 ".css": "text/css; charset=utf-8",
+                 ".png": "image/png"}
 
 
-def _static(name: str) -> Response:
-    data = resources.files("search_api").joinpath("static", name).read_bytes()
-    return Response(data, media_type=_TYPES[name], headers={
+def page_response(data: bytes, name: str) -> Response:
+    """``data`` as the file ``name`` (its type from the suffix), under the strict CSP."""
+    media_type = _TYPES[name[name.rindex("."):]]
+    return Response(data, media_type=media_type, headers={
         "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
     })
 
 
+def _static(name: str) -> Response:
+    return page_response(
+        resources.files("search_api").joinpath("static", name).read_bytes(), name)
+
+
 @router.get("/")
 def index() -> Response:
+    return _static("index.html")
+
+
+@router.get("/items/{item_id}")
+def item_page(item_id: str) -> Response:
+    """An item's own address in the UI (the page loads the item through the API)."""
     return _static("index.html")
 
 
@@ -45,3 +59,33 @@ def app_js() -> Response:
 @router.get("/ui/app.css")
 def app_css() -> Response:
     return _static("app.css")
+
+
+@router.get("/ui/docs.js")
+def docs_js() -> Response:
+    return _static("docs.js")
+
+
+@router.get("/docs")
+def docs() -> Response:
+    """Swagger UI, its assets from the installed package: nothing loaded from a CDN."""
+    return _static("docs.html")
+
+
+@router.get("/redoc")
+def redoc() -> RedirectResponse:
+    """ReDoc's styles are inline ``<style>`` elements, which the strict CSP forbids (it
+    fails to render under it), so its address leads to the same document in Swagger UI."""
+    return RedirectResponse("/docs", status_code=308)
+
+
+#: The documentation assets ``fastapi-offline`` ships that /docs uses (the only names served).
+DOCS_ASSETS: Final = frozenset({"swagger-ui-bundle.js", "swagger-ui.css", "favicon.png"})
+
+
+@router.get("/docs/assets/{name}")
+def docs_asset(name: str) -> Response:
+    if name not in DOCS_ASSETS:
+        return Response(status_code=404)
+    data = resources.files("fastapi_offline").joinpath("static", name).read_bytes()
+    return page_response(data, name)

@@ -18,6 +18,7 @@ from commarchive.cli import (
     holds,
     index,
     ingest,
+    init,
     items,
     keys,
     purposes,
@@ -40,7 +41,7 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 
 
 for _command in (
-    serve.init_cmd, serve.serve_cmd, users.users_group, ingest.ingest_cmd, keys.keys_group,
+    init.init_cmd, serve.serve_cmd, users.users_group, ingest.ingest_cmd, keys.keys_group,
     audit.audit_group, index.reindex_cmd, index.search_cmd, ingest.transcribe_cmd,
     purposes.purposes_group, purposes.sweep_cmd, holds.holds_group, subjects.subjects_group,
     items.items_group, disclosures.disclosures_group, requests.requests_group,

@@ -1,4 +1,4 @@
-"""Set up an archive and run it: ``init`` and ``serve``."""
+"""Run an archive: ``serve`` (``init`` creates one)."""
 
 from __future__ import annotations
 
@@ -7,35 +7,7 @@ from typing import Any
 
 import click
 
-from commarchive import runtime
 from commarchive.cli.common import Ctx, pass_ctx, user_errors
-from commarchive.settings import KeyProviderKind, Settings
-
-
-@click.command("init")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False))
-@user_errors
-def init_cmd(data_dir: Path) -> None:
-    """Create a new archive in DATA_DIR (refuses to overwrite one).
-
-    The master key never goes into DATA_DIR: with the default ``file`` provider a
-    new key file is written outside it (COMMARCHIVE_MASTER_KEY_FILE, else the
-    per-user config directory), with the audit anchor and erasure ledger beside it.
-    """
-    settings = Settings(data_dir=data_dir)
-    arc = runtime.init_archive(settings)
-    archive_id = arc.keyring.archive_id
-    arc.close()
-    click.echo(f"initialised archive in {data_dir}", err=True)
-    if settings.key_provider is KeyProviderKind.FILE and settings.master_key is None:
-        click.echo(f"master key written to {runtime.key_file_path(settings, archive_id)} "
-                   "(mode 0600, outside the data directory); keep a copy somewhere safe "
-                   "and never beside the data directory's backups", err=True)
-        click.echo("warning: a key file on the same machine is for trying commarchive out; "
-                   "production should use COMMARCHIVE_KEY_PROVIDER=passphrase or pkcs11",
-                   err=True)
-    click.echo(f"audit anchor: {runtime.anchor_path(settings, archive_id)}; erasure ledger: "
-               f"{runtime.ledger_path(settings, archive_id)}", err=True)
 
 
 @click.command("serve")

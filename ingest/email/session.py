@@ -81,6 +81,8 @@ class SessionState:
     certificates_checked_at: float = 0.0
     connections: int = 0
     protocols: set[IngestSMTP] = field(default_factory=set)
+    #: Connections whose message is being stored: on shutdown they get their answer first.
+    storing: set[IngestSMTP] = field(default_factory=set)
     accepted: int = 0
     duplicates: int = 0
     tempfailed: int = 0
@@ -211,8 +213,12 @@ class IngestSMTP(SMTP):
         else:
             envelope.content = content
             envelope.original_content = content
-            status = await self._call_handler_hook("DATA")
-            self._set_post_data_state()  # type: ignore[no-untyped-call]
-            await self.push("250 OK" if status is MISSING else status)
+            self._state.storing.add(self)
+            try:
+                status = await self._call_handler_hook("DATA")
+                self._set_post_data_state()  # type: ignore[no-untyped-call]
+                await self.push("250 OK" if status is MISSING else status)
+            finally:
+                self._state.storing.discard(self)
             return
         self._set_post_data_state()  # type: ignore[no-untyped-call]

@@ -71,6 +71,7 @@ REPLY_TIMEOUT: Final = "451 4.3.0 Message not archived in time; try again later"
 REPLY_TOO_MANY_RCPTS: Final = "452 4.5.3 Too many recipients"
 REPLY_AUTH_INVALID: Final = "535 5.7.8 Authentication credentials invalid"
 REPLY_AUTH_TEMPFAIL: Final = "454 4.7.0 Temporary authentication failure"
+REPLY_SHUTDOWN: Final = "421 4.3.2 Service shutting down; try again later"
 
 
 def _where(exc: BaseException) -> str:
@@ -262,11 +263,18 @@ class SmtpServerHandle:
         return self._state.pool.restarts if self._state.pool is not None else 0
 
     async def close(self, *, drain_timeout_s: float = 30.0) -> None:
+        """Stop listening; a message being stored gets its answer, then every connection
+        is told ``421`` (the sender retries later) and closed."""
         self._server.close()
-        for protocol in list(self._state.protocols):
-            transport = protocol.transport
-            if transport is not None:
-                transport.close()
+        state = self._state
+        for protocol in list(state.protocols - state.storing):
+            _say_goodbye(protocol)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + drain_timeout_s
+        while state.storing and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        for protocol in list(state.protocols):
+            _say_goodbye(protocol)
         await self._server.wait_closed()
         executor = self._state.executor
         try:
@@ -278,6 +286,13 @@ class SmtpServerHandle:
         if self._state.pool is not None:
             await self._state.pool.close(drain_timeout_s)
         await asyncio.to_thread(self._state.committer.close, drain_timeout_s)
+
+
+def _say_goodbye(protocol: SMTP) -> None:
+    transport = protocol.transport
+    if isinstance(transport, asyncio.Transport) and not transport.is_closing():
+        transport.write(f"{REPLY_SHUTDOWN}\r\n".encode())
+        transport.close()
 
 
 async def start_smtp_server(

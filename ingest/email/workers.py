@@ -78,8 +78,11 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes | None:
 def _worker_main(
     sock: socket.socket, initializer: Callable[..., object], initargs: tuple[Any, ...]
 ) -> None:
-    # Ctrl-C reaches the whole process group: the serving process stops us.
+    # Ctrl-C and a service manager's SIGTERM reach the whole process group: the serving
+    # process stops us (end of our socket) once what we took is done, so neither may
+    # kill us half-way, nor make the pool report a worker that died.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     with contextlib.suppress(ConnectionError):  # the serving process went away: just exit
         _serve(sock, initializer, initargs)
 

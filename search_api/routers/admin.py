@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from archive.config import Role
+from archive.config import CONFIG_FILE_NAME, Role, example_values, example_warning
 from archive.model import ItemStatus
 from archive.users import User
-from search_api.deps import ArchiveDep, require_roles
+from search_api.deps import AdminUser, ArchiveDep, require_roles
 from search_api.errors import AUTHENTICATED_ERRORS, error_responses
 from search_api.schemas.items import ItemSummariesPublic, ItemSummaryPublic
+from search_api.schemas.session import SetupPublic
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=AUTHENTICATED_ERRORS)
 AdminOrPrivacy = Annotated[User, Depends(require_roles(Role.ADMIN, Role.PRIVACY))]
@@ -36,3 +37,11 @@ def list_items(
                                  "count": len(records)})
     return ItemSummariesPublic(items=[ItemSummaryPublic.of_record(r, role=user.role)
                                       for r in records])
+
+
+@router.get("/setup")
+def setup(archive: ArchiveDep, user: AdminUser) -> SetupPublic:
+    """What ``archive.toml`` still holds of the shipped example (the admin screen's banner)."""
+    names = example_values(archive.config)
+    return SetupPublic(example_values=list(names), warning=example_warning(
+        names, str(archive.data_dir / CONFIG_FILE_NAME)) if names else None)

@@ -1,13 +1,17 @@
 "use strict";
-// commarchive reviewer UI. Talks to /api/v1 with the bearer token kept in
-// sessionStorage (this tab only). Never injects item content as HTML, except
-// search snippets, which the API returns HTML-escaped with <mark> around matches.
+// commarchive reviewer UI. Signs in by sending the bearer token once to
+// /api/v1/session, which answers with an HttpOnly session cookie: the token is
+// never kept in page storage. Every request sends the custom header the server
+// requires of cookie-authenticated changes (against cross-site forgery). Never
+// injects item content as HTML, except search snippets, which the API returns
+// HTML-escaped with <mark> around matches.
 (function () {
   const $ = (id) => document.getElementById(id);
-  const state = { token: sessionStorage.getItem("commarchive-token"), lastQuery: null, audioUrl: null };
+  const state = { user: null, lastQuery: null, audioUrl: null, searches: 0 };
 
   async function api(path, opts = {}) {
-    const resp = await fetch(path, { headers: { Authorization: "Bearer " + state.token }, ...opts });
+    const headers = { "X-Commarchive-Request": "1", ...(opts.headers || {}) };
+    const resp = await fetch(path, { credentials: "same-origin", ...opts, headers });
     if (!resp.ok) {
       let message = resp.status + " " + resp.statusText;
       try { const body = await resp.json(); message = body.error.code + ": " + body.error.message; } catch (_) { /* not JSON */ }
@@ -17,8 +21,9 @@
   }
 
   function show(section) {
-    for (const id of ["login", "search", "item"]) $(id).hidden = id !== section;
+    for (const id of ["login", "admin", "search", "item"]) $(id).hidden = id !== section;
     $("logout").hidden = section === "login";
+    if (section === "login") { $("who").textContent = ""; $("setup-warning").hidden = true; }
   }
 
   function fmtTime(seconds) {
@@ -34,20 +39,104 @@
     return node;
   }
 
+  // One row per mailbox or number: an e-mail names the same address as From and as
+  // envelope sender, and as To and envelope recipient.
+  function uniqueParties(parties) {
+    const byAddress = new Map();
+    for (const p of parties) {
+      const key = p.kind + ":" + String(p.address).toLowerCase();
+      const seen = byAddress.get(key);
+      if (!seen) { byAddress.set(key, { ...p, roles: [p.role] }); continue; }
+      if (!seen.roles.includes(p.role)) seen.roles.push(p.role);
+      if (!seen.name && p.name) seen.name = p.name;
+      if (seen.channel_index === null || seen.channel_index === undefined) seen.channel_index = p.channel_index;
+    }
+    return [...byAddress.values()];
+  }
+
+  function shortTime(iso) {
+    const d = new Date(iso);
+    const month = d.toLocaleString("en-GB", { month: "short" });
+    return d.getDate() + " " + month + " " + String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0");
+  }
+
+  // "Call with Marieke Smit, 30 Nov 21:32, 0:07": who the company spoke with, when, how long.
+  function callTitle(item) {
+    const parties = uniqueParties(item.parties);
+    let others = parties.filter((p) => p.side === "customer");
+    if (others.length === 0) others = parties.filter((p) => p.side !== "agent");
+    const names = others.map((p) => p.name || p.address).filter(Boolean);
+    const title = names.length ? "Call with " + names.join(" and ") : "Call";
+    const parts = [title, shortTime(item.started_at)];
+    if (item.duration_s) parts.push(fmtTime(item.duration_s));
+    return parts.join(", ");
+  }
+
+  function itemTitle(item) {
+    if (item.channel === "call") return callTitle(item);
+    return (item.details && item.details.subject) || item.title || "(no subject)";
+  }
+
   async function signIn(token) {
-    state.token = token;
     try {
-      await api("/api/v1/search?limit=1");
-      sessionStorage.setItem("commarchive-token", token);
+      const body = await (await api("/api/v1/session", { method: "POST", headers: { Authorization: "Bearer " + token } })).json();
+      $("token").value = "";
       $("login-error").textContent = "";
-      show("search");
-      runSearch();
+      enter(body);
     } catch (err) {
-      state.token = null;
-      sessionStorage.removeItem("commarchive-token");
       $("login-error").textContent = err.message;
       show("login");
     }
+  }
+
+  async function resume() {
+    try {
+      enter(await (await api("/api/v1/session")).json());
+    } catch (_) {
+      show("login");
+    }
+  }
+
+  async function signOut() {
+    try { await api("/api/v1/session", { method: "DELETE" }); } catch (_) { /* ended anyway */ }
+    state.user = null;
+    show("login");
+  }
+
+  // Every item has its own address, /items/ID: it survives a reload and can be shared
+  // with a colleague (who still needs a role that may read it).
+  function go(path) {
+    if (location.pathname !== path) history.pushState(null, "", path);
+  }
+
+  function itemInPath() {
+    const m = location.pathname.match(/^\/items\/([^/]+)$/);
+    return m ? decodeURIComponent(m[1]) : null;
+  }
+
+  function route() {
+    const id = itemInPath();
+    if (id) { openItem(id); return; }
+    show("search");
+    if (state.lastQuery === null) runSearch();
+  }
+
+  function enter(user) {
+    state.user = user;
+    $("who").textContent = user.name + " (" + user.role + ")";
+    if (user.role === "admin") {
+      show("admin");
+      showSetup();
+    } else {
+      route();
+    }
+  }
+
+  async function showSetup() {
+    const body = await (await api("/api/v1/admin/setup")).json();
+    $("setup-warning").textContent = body.warning ? "Setup: " + body.warning : "";
+    $("setup-warning").hidden = !body.warning;
+    $("setup-ok").hidden = Boolean(body.warning);
   }
 
   async function runSearch() {
@@ -56,15 +145,17 @@
     state.lastQuery = params.toString();
     $("search-error").textContent = "";
     const list = $("results");
-    list.replaceChildren();
+    const mine = ++state.searches; // only the latest search may fill the list
     try {
       const body = await (await api("/api/v1/search?" + params)).json();
+      if (mine !== state.searches) return;
+      list.replaceChildren();
       $("summary").textContent = body.total + (body.total === 1 ? " item" : " items");
       for (const hit of body.items) {
         const li = el("li");
         li.dataset.id = hit.id;
-        const who = hit.parties.map((p) => p.name || p.address).filter(Boolean).join(", ");
-        li.append(el("div", (hit.title || (hit.channel === "call" ? "Call" : "(no subject)")), "title"));
+        const who = uniqueParties(hit.parties).map((p) => p.name || p.address).filter(Boolean).join(", ");
+        li.append(el("div", itemTitle(hit), "title"));
         const meta = el("div", hit.channel + " · " + new Date(hit.started_at).toLocaleString() + " · " + who, "meta");
         li.append(meta);
         const snippet = el("div", null, "snippet");
@@ -76,7 +167,7 @@
         const tags = el("div");
         for (const p of hit.purposes) tags.append(el("span", p, "tag"));
         li.append(tags);
-        li.addEventListener("click", () => openItem(hit.id, hit.offset_s));
+        li.addEventListener("click", () => { go("/items/" + encodeURIComponent(hit.id)); openItem(hit.id, hit.offset_s); });
         list.append(li);
       }
     } catch (err) {
@@ -94,7 +185,8 @@
     if (state.audioUrl) { URL.revokeObjectURL(state.audioUrl); state.audioUrl = null; }
     try {
       const item = await (await api("/api/v1/items/" + encodeURIComponent(id))).json();
-      $("item-title").textContent = item.details.subject || item.details.title || (item.channel === "call" ? "Call" : "(no subject)");
+      $("item-title").textContent = itemTitle(item);
+      document.title = itemTitle(item) + " · commarchive";
       const meta = $("item-meta");
       meta.replaceChildren();
       const rows = [["channel", item.channel], ["direction", item.direction],
@@ -106,9 +198,9 @@
       for (const [k, v] of rows) { meta.append(el("dt", k)); meta.append(el("dd", v)); }
       const tbody = $("parties").querySelector("tbody");
       tbody.replaceChildren();
-      for (const p of item.parties) {
+      for (const p of uniqueParties(item.parties)) {
         const tr = el("tr");
-        for (const v of [p.role, p.side, p.name || "", p.address, p.channel_index ?? ""]) tr.append(el("td", String(v)));
+        for (const v of [p.roles.join(", "), p.side, p.name || "", p.address, p.channel_index ?? ""]) tr.append(el("td", String(v)));
         tbody.append(tr);
       }
       if (item.channel === "call") {
@@ -148,8 +240,9 @@
   document.addEventListener("DOMContentLoaded", () => {
     $("login-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token").value.trim()); });
     $("search-form").addEventListener("submit", (e) => { e.preventDefault(); runSearch(); });
-    $("back").addEventListener("click", () => show("search"));
-    $("logout").addEventListener("click", () => { sessionStorage.removeItem("commarchive-token"); state.token = null; show("login"); });
-    if (state.token) signIn(state.token); else show("login");
+    $("back").addEventListener("click", () => { go("/"); document.title = "commarchive"; show("search"); if (state.lastQuery === null) runSearch(); });
+    window.addEventListener("popstate", () => { if (state.user && state.user.role !== "admin") route(); });
+    $("logout").addEventListener("click", signOut);
+    resume();
   });
 })();

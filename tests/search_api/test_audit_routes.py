@@ -49,6 +49,11 @@ ROUTES: dict[tuple[str, str], Audited | str] = {
     ("GET", "/"): NOTHING_OF_AN_ITEM,
     ("GET", "/ui/app.js"): NOTHING_OF_AN_ITEM,
     ("GET", "/ui/app.css"): NOTHING_OF_AN_ITEM,
+    ("GET", "/ui/docs.js"): NOTHING_OF_AN_ITEM,
+    ("GET", "/items/{item_id}"): NOTHING_OF_AN_ITEM,
+    ("GET", "/docs"): "the API documentation page",
+    ("GET", "/redoc"): "a redirect to the API documentation page",
+    ("GET", "/docs/assets/{name}"): "Swagger UI's script and style",
     ("GET", "/api/v1/purposes/report"): "counts per purpose, no item or subject",
     ("GET", "/api/v1/audit/verify"): "the chain's length and first bad position only",
     ("GET", "/api/v1/search"): Audited("quality", "search", "/api/v1/search",
@@ -107,6 +112,10 @@ ROUTES: dict[tuple[str, str], Audited | str] = {
         "legal", "hold_lift", "/api/v1/holds/{hold}/lift", body={"note": "done"}, about="call"),
     ("GET", "/api/v1/admin/items"): Audited("admin", "list_items", "/api/v1/admin/items",
                                             about=None),
+    ("GET", "/api/v1/admin/setup"): "which archive.toml settings still hold the example's",
+    ("POST", "/api/v1/session"): Audited("quality", "sign_in", "/api/v1/session", about=None),
+    ("GET", "/api/v1/session"): "the caller's own name and role",
+    ("DELETE", "/api/v1/session"): "ends the caller's browser session",
 }
 
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import struct
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import uvicorn
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -31,8 +34,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[WebDriver]:
+def chrome(tmp_path: Path, *flags: str) -> WebDriver:
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         if IN_CI:
             pytest.fail("chromium/chromedriver missing (Debian packages chromium, chromium-driver)")
@@ -42,9 +44,25 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                 f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,900"):
+                 f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,900", *flags):
         opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    driver = chrome(tmp_path)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def offline_browser(tmp_path: Path) -> Iterator[WebDriver]:
+    """Chromium with no route out: every host but loopback goes to a proxy that is not
+    there, and no name resolves."""
+    driver = chrome(tmp_path, f"--proxy-server=http://127.0.0.1:{free_port()}",
+                    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
     yield driver
     driver.quit()
 
@@ -117,8 +135,28 @@ def test_reviewer_signs_in_searches_and_jumps_to_the_words(
     assert "customer at 0:03" in call_hit.text
     assert call_hit.find_element(By.TAG_NAME, "mark").text == "modem"
 
+    assert re.fullmatch(r"Call with Kees Klant, 2 Nov \d\d:00, 0:06",
+                        call_hit.find_element(By.CLASS_NAME, "title").text)
+    mail_hit = browser.find_element(By.CSS_SELECTOR, f"#results li:not([data-id='{call_id}'])")
+    meta = mail_hit.find_element(By.CLASS_NAME, "meta").text
+    assert meta.endswith(" · Jan, support@example.com"), meta  # each mailbox once
+
+    mail_hit.click()  # the same mailbox as From and envelope sender: one row
+    wait.until(ec.visibility_of_element_located((By.ID, "mail-box")))
+    addresses = [td.text for td in
+                 browser.find_elements(By.CSS_SELECTOR, "#parties td:nth-child(4)")]
+    assert sorted(addresses) == ["jan@customer.nl", "support@example.com"], addresses
+    browser.find_element(By.ID, "back").click()
+    call_hit = wait.until(ec.element_to_be_clickable(
+        (By.CSS_SELECTOR, f"#results li[data-id='{call_id}']")))
+
     call_hit.click()
     wait.until(ec.visibility_of_element_located((By.ID, "transcript-box")))
+    assert browser.current_url == f"{served}/items/{call_id}"
+    assert browser.find_element(By.ID, "item-title").text.startswith("Call with Kees Klant, ")
+    browser.refresh()  # the item's own address works on reload (the session cookie signs in)
+    wait.until(ec.visibility_of_element_located((By.ID, "transcript-box")))
+    assert browser.find_element(By.ID, "item-title").text.startswith("Call with Kees Klant, ")
     lines = browser.find_elements(By.CSS_SELECTOR, "#transcript li")
     assert [li.find_element(By.CLASS_NAME, "speaker").text for li in lines] == ["agent", "customer"]
     audio_src = browser.find_element(By.ID, "audio").get_attribute("src")
@@ -130,3 +168,68 @@ def test_reviewer_signs_in_searches_and_jumps_to_the_words(
     shot = tmp_path / "ui.png" if IN_CI else Path("/tmp/commarchive-ui.png")
     browser.save_screenshot(str(shot))
     assert archive.audit.events(actor="reviewer", action="read")  # the audio read was audited
+
+
+def test_admin_sees_the_setup_warning_and_the_token_stays_out_of_page_storage(
+    browser: WebDriver, served: str, archive: Archive, tmp_path: Path
+) -> None:
+    token = archive.users.add("root", Role.ADMIN)
+    wait = WebDriverWait(browser, 20)
+    browser.get(served + "/")
+    login = browser.find_element(By.ID, "login").text
+    assert "commarchive users add NAME --role ROLE" in login
+    browser.find_element(By.ID, "token").send_keys(token)
+    browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
+    banner = wait.until(ec.visibility_of_element_located((By.ID, "setup-warning")))
+    assert "archive.toml" in banner.text and "organisation" in banner.text
+    assert browser.find_element(By.ID, "who").text == "root (admin)"
+    assert not browser.find_element(By.ID, "search").is_displayed()  # admins see no content
+    shot = tmp_path / "admin.png" if IN_CI else Path("/tmp/commarchive-admin.png")
+    browser.save_screenshot(str(shot))
+    stored = browser.execute_script(
+        "return JSON.stringify([Object.entries(sessionStorage), Object.entries(localStorage),"
+        " document.cookie, document.getElementById('token').value])")
+    assert token not in stored and "commarchive_session" not in stored  # HttpOnly
+
+    browser.refresh()  # the session cookie signs the reload in, with no token at hand
+    wait.until(ec.visibility_of_element_located((By.ID, "admin")))
+    browser.find_element(By.ID, "logout").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "login")))
+    browser.refresh()
+    wait.until(ec.visibility_of_element_located((By.ID, "login")))
+    assert not browser.find_element(By.ID, "admin").is_displayed()
+
+
+def test_api_docs_render_offline_under_the_unchanged_csp(
+    offline_browser: WebDriver, served: str, tmp_path: Path
+) -> None:
+    wait = WebDriverWait(offline_browser, 30)
+    with pytest.raises(WebDriverException, match=r"ERR_PROXY|ERR_NAME"):  # really offline
+        offline_browser.get("https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css")
+    offline_browser.get(served + "/docs")
+    title = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".swagger-ui .title")))
+    assert "commarchive" in title.text
+    operations = offline_browser.find_elements(By.CSS_SELECTOR, ".opblock")
+    assert len(operations) >= 28
+    assert any("/api/v1/search" in op.text for op in operations)
+    shot = tmp_path / "docs.png" if IN_CI else Path("/tmp/commarchive-docs.png")
+    offline_browser.save_screenshot(str(shot))
+    blocked = [e["message"] for e in offline_browser.get_log("browser")
+               if "Content Security Policy" in e["message"]]
+    assert blocked == []
+    offline_browser.get(served + "/redoc")  # ReDoc needs inline styles: the same page
+    wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".swagger-ui .title")))
+
+    for path in ("/docs", "/docs/assets/swagger-ui-bundle.js", "/ui/docs.js", "/"):
+        with urllib.request.urlopen(served + path, timeout=10) as resp:
+            assert resp.headers["Content-Security-Policy"] == EXPECTED_CSP, path
+    with urllib.request.urlopen(served + "/docs", timeout=10) as resp:
+        assert b"<script>" not in resp.read()  # no inline script to allow
+
+
+#: The policy, spelled out: loosening ui.CSP for the docs fails here.
+EXPECTED_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data:; media-src blob:; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
