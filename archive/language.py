@@ -1,0 +1,85 @@
+"""Which language an item is in, by the operator's rules (``[[language.rules]]``).
+
+A rule is the operator's knowledge (the Dutch queue, the Belgian French number,
+the ``factures@`` mailbox) and beats any guess: rules are tried in order and
+the first that matches decides. Items no rule decides keep the language their
+ingester detected (e-mail text), or none, and the transcriber then compares
+models or marks the call ``language_unknown``: a transcript in the wrong
+language is worse than none, since trainers' audio is bleeped from it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from archive.model import AddressKind, Channel, NewItem, PartyRole
+
+#: ``nl``, ``fr``, ``en``, ``pt-br``: an ISO 639 code, optionally with a region.
+LANGUAGE_CODE: Final = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})?")
+#: Where a call's PBX queue name is found in its details (the sidecar's ``queue``).
+QUEUE_DETAIL: Final = "queue"
+
+
+def language_code(value: str) -> str:
+    """A language code in its one spelling (lower case), or ValueError naming it."""
+    code = value.strip().lower().replace("_", "-")
+    if not LANGUAGE_CODE.fullmatch(code):
+        raise ValueError(f"{value!r} is not a language code (like 'nl', 'fr', 'en')")
+    return code
+
+
+class LanguageRule(BaseModel):
+    """Items matching every given condition are in ``language``; absent conditions match all."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    language: str
+    channel: Channel | None = None
+    #: The PBX queue the call came through (exact, ignoring case).
+    queue: str | None = None
+    #: The called party's E.164 number starts with this prefix (the dialled number).
+    dialled_number_prefix: str | None = None
+    #: Any party's E.164 number starts with this prefix.
+    party_number_prefix: str | None = None
+    #: Any party's exact e-mail address (a monitored mailbox).
+    mailbox: str | None = None
+
+    @field_validator("language")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        return language_code(value)
+
+    def matches(self, item: NewItem) -> bool:
+        if self.channel is not None and item.channel is not self.channel:
+            return False
+        if self.queue is not None:
+            queue = item.details.get(QUEUE_DETAIL)
+            if not isinstance(queue, str) or queue.strip().lower() != self.queue.lower():
+                return False
+        phones = [p for p in item.parties if p.kind is AddressKind.PHONE]
+        if self.dialled_number_prefix is not None:
+            called = [p.address for p in phones if p.role in (PartyRole.CALLEE, PartyRole.TO)]
+            if not any(n.startswith(self.dialled_number_prefix) for n in called):
+                return False
+        if self.party_number_prefix is not None and not any(
+            p.address.startswith(self.party_number_prefix) for p in phones
+        ):
+            return False
+        if self.mailbox is not None:
+            mailbox = self.mailbox.lower()
+            if not any(p.kind is AddressKind.EMAIL and p.address.lower() == mailbox
+                       for p in item.parties):
+                return False
+        return True
+
+
+def decide_language(rules: Sequence[LanguageRule], item: NewItem) -> str | None:
+    """The language of the first rule ``item`` matches, or None when no rule decides."""
+    for rule in rules:
+        if rule.matches(item):
+            return rule.language
+    return None
