@@ -39,7 +39,7 @@ from archive.config import Role
 from archive.errors import ErrorCode, InvalidRequest, StoreError, TemporaryFailure
 from archive.index import IndexDoc
 from archive.indexing import Indexer, index_part
-from archive.language import decide_language
+from archive.language import decide_language, email_language
 from archive.model import (
     AddressKind,
     IngestResult,
@@ -182,7 +182,9 @@ class Intake:
         digest = hashlib.sha256(new.original).hexdigest()
         dedupe = new.dedupe_key or f"sha256:{digest}"
         tags = decide_purposes(vault.config, new, now)
-        new.language = decide_language(vault.config.language_rules, new) or new.language
+        rules = vault.config.language_rules
+        new.language = (decide_language(rules, new) or new.language
+                        or email_language(rules, new))
         if not tags:
             # Refused, unless it is a copy of an archived (or erased) item: then its
             # recipients are merged (or it is refused as erased) like any re-delivery.

@@ -6,22 +6,38 @@ the first that matches decides. Items no rule decides keep the language their
 ingester detected (e-mail text), or none, and the transcriber then compares
 models or marks the call ``language_unknown``: a transcript in the wrong
 language is worse than none, since trainers' audio is bleeped from it.
+
+An e-mail no rule decides gets the language of its subject and body from lingua
+(``detect_text_language``), chosen among the rules' languages and
+``TEXT_LANGUAGES`` only, so a short Dutch mail is not called Afrikaans.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Final
+import threading
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Final
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from archive.model import AddressKind, Channel, NewItem, PartyRole
 
+if TYPE_CHECKING:
+    from lingua import LanguageDetector
+
 #: ``nl``, ``fr``, ``en``, ``pt-br``: an ISO 639 code, optionally with a region.
 LANGUAGE_CODE: Final = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})?")
 #: Where a call's PBX queue name is found in its details (the sidecar's ``queue``).
 QUEUE_DETAIL: Final = "queue"
+#: Languages an e-mail may be detected in besides those the rules name (the Benelux three
+#: and German).
+TEXT_LANGUAGES: Final = ("nl", "fr", "en", "de")
+#: Text the detector reads: the start of the subject and body is enough, and bounded.
+TEXT_SAMPLE_CHARS: Final = 4000
+#: The detector answers only when the best language leads the next by this much.
+TEXT_MIN_RELATIVE_DISTANCE: Final = 0.05
+_TEXT_SECTIONS: Final = ("subject", "body")
 
 
 def language_code(value: str) -> str:
@@ -83,3 +99,51 @@ def decide_language(rules: Sequence[LanguageRule], item: NewItem) -> str | None:
         if rule.matches(item):
             return rule.language
     return None
+
+
+def text_languages(rules: Sequence[LanguageRule]) -> tuple[str, ...]:
+    """The languages an e-mail may be detected in: the rules' and ``TEXT_LANGUAGES``."""
+    named = [rule.language.partition("-")[0] for rule in rules]
+    return tuple(dict.fromkeys([*TEXT_LANGUAGES, *named]))
+
+
+_DETECTORS: dict[frozenset[str], LanguageDetector] = {}
+_DETECTORS_LOCK = threading.Lock()
+
+
+def _detector(languages: frozenset[str]) -> LanguageDetector | None:
+    from lingua import IsoCode639_1, LanguageDetectorBuilder
+
+    with _DETECTORS_LOCK:
+        detector = _DETECTORS.get(languages)
+        if detector is None:
+            codes = []
+            for code in sorted(languages):
+                try:
+                    codes.append(IsoCode639_1.from_str(code))
+                except ValueError:  # a code lingua does not know (say, a test's "xx")
+                    continue
+            if len(codes) < 2:
+                return None
+            detector = _DETECTORS[languages] = (
+                LanguageDetectorBuilder.from_iso_codes_639_1(*codes)
+                .with_minimum_relative_distance(TEXT_MIN_RELATIVE_DISTANCE).build())
+        return detector
+
+
+def detect_text_language(text: str, languages: Iterable[str]) -> str | None:
+    """The language of ``text`` among ``languages`` (ISO 639-1), or None when unclear."""
+    sample = text[:TEXT_SAMPLE_CHARS].strip()
+    detector = _detector(frozenset(languages)) if sample else None
+    if detector is None:
+        return None
+    found = detector.detect_language_of(sample)
+    return None if found is None else found.iso_code_639_1.name.lower()
+
+
+def email_language(rules: Sequence[LanguageRule], item: NewItem) -> str | None:
+    """An e-mail's language from its subject and body; None for calls or unclear text."""
+    if item.channel is not Channel.EMAIL:
+        return None
+    text = "\n".join(s.text for s in item.sections if s.kind in _TEXT_SECTIONS)
+    return detect_text_language(text, text_languages(rules))

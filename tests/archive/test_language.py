@@ -25,7 +25,8 @@ from archive.model import (
     TranscriptStatus,
 )
 from archive.service import Archive
-from tests.conftest import TEST_CONFIG, make_archive
+from tests import corpus
+from tests.conftest import TEST_CONFIG, email_item, make_archive
 
 
 def call(*, to: str = "+3120555123", queue: str | None = None) -> NewItem:
@@ -150,3 +151,26 @@ def test_only_no_transcript_statuses_can_be_marked(archive: Archive) -> None:
     item_id = archive.ingest(call()).item_id
     with pytest.raises(ValueError, match="done is not"):
         archive.mark_transcript_unavailable(item_id, TranscriptStatus.DONE, "x")
+
+
+@pytest.mark.parametrize("doc", [d for d in corpus.documents() if d.kind == "email"],
+                         ids=lambda d: d.id)
+def test_an_email_gets_the_language_of_its_text(archive: Archive, doc: corpus.Doc) -> None:
+    item_id = archive.ingest(email_item(subject=doc.raw["subject"], body=doc.raw["body"])).item_id
+    assert archive.record(item_id).language == doc.lang
+
+
+def test_an_email_rule_beats_the_detector_and_unclear_text_stays_unknown(
+    tmp_path: Path,
+) -> None:
+    rules = (LanguageRule(language="fr", mailbox="factures@example.com"),)
+    arc = make_archive(tmp_path / "data",
+                       config=TEST_CONFIG.model_copy(update={"language_rules": rules}))
+    try:
+        dutch_to_french_box = email_item(subject="Factuur", agent="factures@example.com",
+                                         body="Mijn factuur is deze maand twee keer betaald.")
+        assert arc.record(arc.ingest(dutch_to_french_box).item_id).language == "fr"
+        assert arc.record(arc.ingest(email_item(subject="", body="+31 6 1234 5678"))
+                          .item_id).language is None
+    finally:
+        arc.close()
