@@ -204,6 +204,8 @@ class Sidecar:
     to_name: str | None = None
     agent_name: str | None = None
     channels: tuple[str, ...] = ()
+    #: The PBX queue the call came through (language rules can match it).
+    queue: str | None = None
 
 
 def _opt_str(data: dict[str, Any], key: str) -> str | None:
@@ -217,7 +219,8 @@ def _opt_str(data: dict[str, Any], key: str) -> str | None:
 
 
 def parse_sidecar(raw: bytes | str | dict[str, Any]) -> Sidecar:
-    """Read the PBX's JSON sidecar: call_id, from, to, agent, direction, start (ISO 8601)."""
+    """Read the PBX's JSON sidecar: call_id, from, to, agent, direction, start (ISO 8601),
+    and optionally queue."""
     if isinstance(raw, dict):
         data = raw
     else:
@@ -259,6 +262,7 @@ def parse_sidecar(raw: bytes | str | dict[str, Any]) -> Sidecar:
         to_name=_opt_str(data, "to_name"),
         agent_name=_opt_str(data, "agent_name"),
         channels=tuple(channels_raw),
+        queue=_opt_str(data, "queue"),
     )
     if sidecar.from_ is None and sidecar.to is None:
         raise CallInputError("sidecar names neither 'from' nor 'to'")
@@ -328,6 +332,11 @@ def recording_from_file(
         )
     labels = mapping or ["mixed"] * nch
     digest = hashlib.sha256(wav).hexdigest()
+    details: dict[str, Any] = {"file_sha256": digest}
+    if agent:
+        details["agent"] = agent
+    if sidecar.queue:
+        details["queue"] = sidecar.queue
     return CallRecording(
         source=source,
         sample_rate=audio.sample_rate,
@@ -339,7 +348,7 @@ def recording_from_file(
         dedupe_key=f"file:{digest}",
         thread_key=f"call:{sidecar.call_id}" if sidecar.call_id else None,
         direction=sidecar.direction,
-        details={"file_sha256": digest, "agent": agent} if agent else {"file_sha256": digest},
+        details=details,
     )
 
 

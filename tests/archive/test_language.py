@@ -174,3 +174,24 @@ def test_an_email_rule_beats_the_detector_and_unclear_text_stays_unknown(
                           .item_id).language is None
     finally:
         arc.close()
+
+
+def test_a_pbx_sidecars_queue_decides_the_calls_language(tmp_path: Path) -> None:
+    from ingest.audio import write_wav
+    from ingest.calls import build_call_item, parse_sidecar, recording_from_file
+
+    rules = (LanguageRule(language="fr", queue="facturation"),)
+    config = TEST_CONFIG.model_copy(update={"language_rules": rules})
+    arc = make_archive(tmp_path / "data", config=config)
+    try:
+        ids = []
+        for n, queue in enumerate(("Facturation", "storingen")):
+            sidecar = parse_sidecar({"call_id": f"q-{n}", "from": "+32475123456",
+                                     "to": "+3120555100", "queue": queue,
+                                     "start": "2026-11-02T09:00:00Z"})
+            audio = write_wav(8000, [bytes(1600 + 2 * n)])
+            rec = recording_from_file(audio, sidecar, source="test", config=config)
+            ids.append(arc.ingest(build_call_item(rec, config)).item_id)
+        assert [arc.record(i).language for i in ids] == ["fr", None]
+    finally:
+        arc.close()
