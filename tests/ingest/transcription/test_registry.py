@@ -131,3 +131,26 @@ def test_settings_override_the_registry_and_a_bad_code_is_named(tmp_path: Path) 
 )
 def test_a_models_language_is_read_from_its_name(name: str, language: str | None) -> None:
     assert language_of_model(Path("/models") / name) == language
+
+
+def test_settings_from_the_environment_make_the_router(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from commarchive.settings import Settings
+
+    nl = tmp_path / "nl-model"
+    (nl / "am").mkdir(parents=True)
+    (nl / "conf").mkdir()
+    monkeypatch.setenv("COMMARCHIVE_TRANSCRIBE_MODELS", json.dumps({"NL": str(nl)}))
+    monkeypatch.setenv("COMMARCHIVE_TRANSCRIBE_MODELS_DIR", str(tmp_path / "registry"))
+    monkeypatch.setenv("COMMARCHIVE_TRANSCRIBE_LANGUAGE_MARGIN", "0.25")
+    monkeypatch.delenv("COMMARCHIVE_VOSK_MODEL", raising=False)
+
+    router = Settings().transcribe.router()
+
+    assert router.models["nl"] == nl
+    assert router.margin == 0.25
+    # A configured language whose directory holds no model is an error, not a silent gap.
+    monkeypatch.setenv("COMMARCHIVE_TRANSCRIBE_MODELS", json.dumps({"fr": str(tmp_path)}))
+    with pytest.raises(ModelUnavailable, match="is not a vosk model directory"):
+        Settings().transcribe.router()
