@@ -24,7 +24,7 @@ from typing import Any, Final, Protocol, runtime_checkable
 
 from archive.errors import ContentIntegrityError, ItemNotFound
 from archive.model import ItemRecord, Section, TranscriptStatus
-from ingest.errors import AudioUnusable, TranscriptionCancelled
+from ingest.errors import AudioUnusable, ModelUnavailable, TranscriptionCancelled
 from ingest.transcription.engine import Transcriber
 from ingest.transcription.pcm import read_wav_channels
 from ingest.transcription.routing import LanguageRouter
@@ -170,7 +170,16 @@ def transcribe_item(
     router = as_router(models)
     try:
         language = sink.transcript_language(item_id) if isinstance(sink, LanguageSink) else None
-        route = router.route(language, channels, rate, cancel=cancel)
+    except ItemNotFound:
+        return Outcome.GONE
+    except Exception:
+        log.warning("transcription: no language for %s now; will retry", item_id, exc_info=True)
+        return Outcome.RETRY
+    try:
+        try:
+            route = router.route(language, channels, rate, cancel=cancel)
+        except ModelUnavailable as exc:  # e.g. a registered model's files were removed
+            return _unavailable(sink, item_id, TranscriptStatus.NO_MODEL, str(exc), language)
         if route.transcriber is None:
             return _unavailable(sink, item_id, route.status, route.reason, route.language)
         transcript = route.transcriber.transcribe_channels(channels, rate, labels, cancel=cancel)

