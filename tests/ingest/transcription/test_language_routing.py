@@ -30,6 +30,7 @@ from ingest.transcription.discovery import find_model
 from ingest.transcription.engine import Transcriber
 from ingest.transcription.pcm import read_wav_channels
 from ingest.transcription.routing import LanguageRouter, ProbeScore
+from ingest.transcription.transcript import SpeakerTranscript, Transcript, Word, phrases
 from ingest.transcription.worker import TranscriptionWorker, backfill
 from tests.conftest import TEST_CONFIG, make_archive
 from tests.ingest.transcription.test_engine import speak
@@ -305,3 +306,36 @@ def test_a_model_that_no_longer_loads_leaves_the_call_no_model_not_failed(
     record = routed_archive.record(item_id)
     assert (record.transcript_status, record.language) == (TranscriptStatus.NO_MODEL, "xx")
     assert routed_archive.awaiting_transcripts(language="xx") == [item_id]
+
+
+class _StubTranscriber:
+    """Returns fixed words, so the confidence marking is tested without vosk's variation."""
+
+    model_name = "stub"
+
+    def __init__(self, conf: float) -> None:
+        self.conf = conf
+
+    def transcribe_channels(self, channels: list[bytes], rate: int, labels: list[str],
+                            **_: object) -> Transcript:
+        words = [Word("hallo", 0.5, 0.9, self.conf), Word("factuur", 1.0, 1.6, self.conf)]
+        speakers = [SpeakerTranscript(label, ch, words, phrases(words))
+                    for ch, label in enumerate(labels)]
+        return Transcript(speakers=speakers, duration_s=2.0, sample_rate=16000, model="stub")
+
+
+@pytest.mark.parametrize(("conf", "low"), [(0.35, True), (0.9, False)])
+def test_utterance_confidence_is_kept_and_unsure_transcripts_are_marked(
+    archive: Archive, korean_call: bytes, conf: float, low: bool
+) -> None:
+    item_id = archive.ingest(call_item(korean_call)).item_id
+    router = LanguageRouter.fixed(_StubTranscriber(conf))  # type: ignore[arg-type]
+
+    assert backfill(archive, router).done == 1
+
+    transcript = transcript_of(archive, item_id)
+    assert transcript["low_confidence"] is low
+    assert transcript["confidence"] == conf
+    speakers = transcript["speakers"]
+    assert isinstance(speakers, list)
+    assert {u["conf"] for s in speakers for u in s["utterances"]} == {conf}
