@@ -13,7 +13,7 @@ from archive import catalog as cat
 from archive.catalog import Catalog, sqlite_url
 from archive.config import CONFIG_FILE_NAME, DEFAULT_CONFIG_TOML, Role, load_config
 from archive.errors import AccessDenied, ConfigError
-from archive.language import LanguageRule, decide_language
+from archive.language import LanguageRule, decide_language, detect_text_language
 from archive.model import (
     AddressKind,
     Channel,
@@ -195,3 +195,13 @@ def test_a_pbx_sidecars_queue_decides_the_calls_language(tmp_path: Path) -> None
         assert [arc.record(i).language for i in ids] == ["fr", None]
     finally:
         arc.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [("Mijn factuur is deze maand twee keer afgeschreven.", "nl"),
+     ("Ma facture a été débitée deux fois ce mois-ci.", "fr"),
+     ("Hello", None), ("", None)],
+)
+def test_text_language_needs_a_sentence(text: str, language: str | None) -> None:
+    assert detect_text_language(text, ("nl", "fr", "en", "de")) == language
