@@ -178,6 +178,8 @@ class TranscribeSettings(BaseModel):
     language_margin: float = Field(default=DEFAULT_LANGUAGE_MARGIN, ge=0, le=1)
     #: Transcripts with a lower mean word confidence are marked ``low_confidence``.
     low_confidence: float = Field(default=DEFAULT_LOW_CONFIDENCE, ge=0, le=1)
+    #: Also check a rule's language against the other models (one probe per model and call).
+    verify_language: bool = False
 
     def router(self) -> LanguageRouter:
         """The models per language and the routing between them (models load on use)."""
@@ -185,7 +187,8 @@ class TranscribeSettings(BaseModel):
 
         models = language_models(self.models, self.models_dir, self.vosk_model)
         return LanguageRouter(models, probe_seconds=self.probe_seconds,
-                              margin=self.language_margin, low_confidence=self.low_confidence)
+                              margin=self.language_margin, low_confidence=self.low_confidence,
+                              verify=self.verify_language)
 
 
 #: Nested groups whose bare string value is their ``listen`` address.

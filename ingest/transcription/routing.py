@@ -1,7 +1,9 @@
 """Which model transcribes a call, or none: never a transcript in the wrong language.
 
 1. The item's language from a rule (``archive.language``) picks its model; a
-   language with no model is ``no_model``.
+   language with no model is ``no_model``. With ``verify``, the rule is checked
+   against the other models too, and a call another model clearly hears better
+   is a mismatch: ``language_unknown``.
 2. Without a rule, and with two or more models, each model hears the first
    ``probe_seconds`` of every channel; the one with clearly higher mean word
    confidence (by ``margin``) wins.
@@ -61,12 +63,14 @@ class LanguageRouter:
         margin: float = DEFAULT_LANGUAGE_MARGIN,
         low_confidence: float = DEFAULT_LOW_CONFIDENCE,
         load: Callable[[Path], Transcriber] = Transcriber.shared,
+        verify: bool = False,
     ) -> None:
         self.models = dict(models)
         self.probe_seconds = probe_seconds
         self.margin = margin
         self.low_confidence = low_confidence
         self._load = load
+        self.verify = verify
         self._loaded: dict[str, Transcriber] = {}
         self._lock = threading.Lock()
         self._fixed: Transcriber | None = None
@@ -106,10 +110,16 @@ class LanguageRouter:
         if self._fixed is not None:
             return Route(language, self._fixed)
         if language is not None:
-            if language in self.models:
-                return Route(language, self.transcriber(language))
-            return Route(language, None, TranscriptStatus.NO_MODEL,
-                         f"no transcription model for language {language!r}")
+            if language not in self.models:
+                return Route(language, None, TranscriptStatus.NO_MODEL,
+                             f"no transcription model for language {language!r}")
+            if self.verify and len(self.models) > 1:
+                heard = self.choose(self.probe(channels, sample_rate, cancel=cancel))
+                if heard.language is not None and heard.language != language:
+                    return Route(None, None, TranscriptStatus.LANGUAGE_UNKNOWN,
+                                 f"the rules say {language!r} but the {heard.language!r} model "
+                                 f"was clearly more confident: {heard.reason}")
+            return Route(language, self.transcriber(language))
         if len(self.models) < 2:
             return Route(None, None, TranscriptStatus.LANGUAGE_UNKNOWN,
                          "no language rule matched and one model alone cannot tell the "
@@ -147,4 +157,4 @@ class LanguageRouter:
         if best.confidence - runner_up < self.margin:
             return Route(None, None, TranscriptStatus.LANGUAGE_UNKNOWN,
                          f"no model was clearly more confident (margin {self.margin}): {figures}")
-        return Route(best.language, self.transcriber(best.language))
+        return Route(best.language, self.transcriber(best.language), reason=figures)

@@ -339,3 +339,25 @@ def test_utterance_confidence_is_kept_and_unsure_transcripts_are_marked(
     speakers = transcript["speakers"]
     assert isinstance(speakers, list)
     assert {u["conf"] for s in speakers for u in s["utterances"]} == {conf}
+
+
+def test_verify_catches_a_rule_the_audio_contradicts(
+    routed_archive: Archive, korean_call: bytes
+) -> None:
+    # GIVEN a rule saying xx, and an nl model that hears the call clearly better
+    confidences = {Path("/m/xx"): 0.4, Path("/m/nl"): 0.9}
+    stubs = {p: _StubTranscriber(c) for p, c in confidences.items()}
+    router = LanguageRouter({"xx": Path("/m/xx"), "nl": Path("/m/nl")}, verify=True,
+                            load=lambda p: stubs[p])  # type: ignore[arg-type,return-value]
+    item_id = routed_archive.ingest(call_item(korean_call)).item_id
+
+    counts = backfill(routed_archive, router)
+
+    # THEN no transcript is made in the rule's language
+    assert counts.language_unknown == 1
+    assert routed_archive.record(item_id).transcript_status is TranscriptStatus.LANGUAGE_UNKNOWN
+    # ... while without verify the operator's rule is trusted
+    trusting = LanguageRouter(router.models, load=lambda p: stubs[p])  # type: ignore[arg-type,return-value]
+    assert backfill(routed_archive, trusting,
+                    candidates=lambda n: routed_archive.awaiting_transcripts(limit=n)).done == 1
+    assert transcript_of(routed_archive, item_id)["language"] == "xx"
