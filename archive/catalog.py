@@ -69,10 +69,6 @@ items = sa.Table(
     sa.Column("language", sa.String(16)),
 )
 
-#: Nullable columns added after a release, per table: ``create_schema`` adds the
-#: missing ones to an existing archive (``create_all`` never alters a table).
-ADDED_COLUMNS: Final = {"items": ("language",)}
-
 parts = sa.Table(
     "parts",
     metadata,
@@ -315,7 +311,6 @@ class Catalog:
     def create_schema(self) -> None:
         with self.write() as conn:
             metadata.create_all(conn)
-            _add_missing_columns(conn)
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
@@ -350,24 +345,6 @@ class Catalog:
     def dispose(self) -> None:
         self.write_engine.dispose()
         self.read_engine.dispose()
-
-
-def _add_missing_columns(conn: Connection) -> None:
-    """Bring an archive created by an older release up to the current tables.
-
-    Only nullable columns are ever added, so old rows stay valid and old code
-    reading the table is unaffected.
-    """
-    inspector = sa.inspect(conn)
-    for table_name, names in ADDED_COLUMNS.items():
-        present = {c["name"] for c in inspector.get_columns(table_name)}
-        table = metadata.tables[table_name]
-        for name in names:
-            if name in present:
-                continue
-            column = table.c[name]
-            ddl = column.type.compile(dialect=conn.dialect)
-            conn.execute(sa.text(f'ALTER TABLE {table_name} ADD COLUMN "{name}" {ddl}'))
 
 
 def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:

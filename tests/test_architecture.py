@@ -33,7 +33,7 @@ SEARCH_API_MAY_USE_OF_INGEST: Final = {"ingest.calls", "ingest.errors"}
 #: only modules of its own layer or of the layers below.
 ARCHIVE_LAYERS: Final = (
     ("model", "errors", "config", "tagging", "parties", "language"),
-    ("catalog", "audit", "users", "store", "index", "anchors", "ledger"),
+    ("catalog", "audit", "users", "store", "index", "anchors", "ledger", "migrations"),
     ("anonymise", "vcon"),
     ("vault",),
     ("standing", "keyadmin"),

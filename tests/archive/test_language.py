@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from archive import catalog as cat
-from archive.catalog import Catalog, sqlite_url
+from archive.catalog import sqlite_url
 from archive.config import CONFIG_FILE_NAME, DEFAULT_CONFIG_TOML, Role, load_config
 from archive.errors import AccessDenied, ConfigError
 from archive.language import LanguageRule, decide_language, detect_text_language
@@ -94,22 +94,26 @@ def test_ingest_stores_the_rule_language_over_the_detected_one(tmp_path: Path) -
         arc.close()
 
 
-def test_an_archive_from_before_the_language_column_gains_it(tmp_path: Path) -> None:
+def test_the_migration_adds_the_language_column_to_an_existing_archive(tmp_path: Path) -> None:
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    from archive.migrations.versions import v0002_item_language
+
     # GIVEN a catalog written by a release without items.language, holding an item
     arc = make_archive(tmp_path / "data")
     item_id = arc.ingest(call()).item_id
     arc.close()
-    url = sqlite_url(tmp_path / "data" / "catalog.sqlite")
-    engine = sa.create_engine(url)
+    engine = sa.create_engine(sqlite_url(tmp_path / "data" / "catalog.sqlite"))
     with engine.begin() as conn:
         conn.execute(sa.text("ALTER TABLE items DROP COLUMN language"))
-    engine.dispose()
 
-    # WHEN the archive opens it again
-    Catalog(url).create_schema()
+    # WHEN the migration runs (twice: a catalog that has the column is left alone)
+    for _ in range(2):
+        with engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+            v0002_item_language.upgrade()
 
     # THEN the column is back, and the old item reads as 'language not decided'
-    engine = sa.create_engine(url)
     with engine.connect() as conn:
         row = conn.execute(sa.select(cat.items.c.language, cat.items.c.transcript_status)
                            .where(cat.items.c.id == item_id)).one()
