@@ -5,7 +5,8 @@ May import ``keys`` (and third-party libraries); never ``ingest``,
 its own layer and those below it):
 
     model, errors, config, tagging,        the domain: items, parties, purposes, errors;
-    parties                                who is internal, addresses and numbers normalised
+    parties, language                      who is internal, addresses and numbers normalised;
+                                           an item's language (rules, e-mail text)
     catalog, audit, users, store/, index/  state, the hash-chained audit log, the seams
     anonymise, vcon                        derived views (trainer text/audio, vCon export)
     vault                                  keys and sealed bytes: seal/unseal, records,

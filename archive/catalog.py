@@ -81,6 +81,7 @@ items = sa.Table(
     sa.Column("thread_key", sa.String(600), index=True),
     sa.Column("restricted", sa.Boolean, nullable=False, default=False),
     sa.Column("index_dirty", sa.Boolean, nullable=False, default=False),
+    sa.Column("language", sa.String(16)),
 )
 
 parts = sa.Table(

@@ -18,6 +18,7 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from archive.errors import ConfigError
+from archive.language import LanguageRule
 from archive.model import Channel, Direction
 
 CONFIG_FILE_NAME: Final = "archive.toml"
@@ -144,6 +145,9 @@ class ArchiveConfig(BaseModel):
     customer_number_patterns: tuple[str, ...] = (DEFAULT_CUSTOMER_NUMBER_PATTERN,)
     purposes: tuple[Purpose, ...] = DEFAULT_PURPOSES
     rules: tuple[TaggingRule, ...] = DEFAULT_RULES
+    #: Which language an item is in (``[[language.rules]]``, first match wins):
+    #: ``archive.language``. None by default: calls are then routed by comparing models.
+    language_rules: tuple[LanguageRule, ...] = ()
     #: Roles that may read everything, by subject (every read audited).
     all_purpose_roles: tuple[Role, ...] = (Role.PRIVACY,)
     #: Data-subject request deadline (GDPR Art. 12(3): one month).
@@ -206,6 +210,9 @@ def load_config(data_dir: Path) -> ArchiveConfig:
     tagging = raw.pop("tagging", None)
     if isinstance(tagging, dict) and "rules" in tagging:
         raw["rules"] = tagging["rules"]
+    language = raw.pop("language", None)
+    if isinstance(language, dict) and "rules" in language:
+        raw["language_rules"] = language["rules"]
     try:
         return ArchiveConfig.model_validate(raw)
     except (ValidationError, ValueError) as exc:
@@ -333,4 +340,14 @@ mailbox = "billing@example.com"
 purposes = ["legal"]
 channel = "call"
 party_number_prefix = "+31205550300"
+
+# Language rules: the first matching rule decides an item's language, which
+# picks the transcription model (commarchive models add LANG ZIP). Conditions:
+# channel, queue (the PBX sidecar's queue), dialled_number_prefix,
+# party_number_prefix, mailbox. A call no rule decides is tried on every
+# configured model; without a clear winner it is marked language_unknown and
+# gets no transcript (and trainers get no audio of it). For example:
+# [[language.rules]]
+# language = "fr"
+# dialled_number_prefix = "+3225550"
 """

@@ -39,6 +39,7 @@ from archive.config import Role
 from archive.errors import ErrorCode, InvalidRequest, StoreError, TemporaryFailure
 from archive.index import IndexDoc
 from archive.indexing import Indexer, index_part
+from archive.language import decide_language, email_language
 from archive.model import (
     AddressKind,
     IngestResult,
@@ -181,6 +182,9 @@ class Intake:
         digest = hashlib.sha256(new.original).hexdigest()
         dedupe = new.dedupe_key or f"sha256:{digest}"
         tags = decide_purposes(vault.config, new, now)
+        rules = vault.config.language_rules
+        new.language = (decide_language(rules, new) or new.language
+                        or email_language(rules, new))
         if not tags:
             # Refused, unless it is a copy of an archived (or erased) item: then its
             # recipients are merged (or it is refused as erased) like any re-delivery.
@@ -329,7 +333,7 @@ class Intake:
                 "status_reason": new.status_reason, "transcript_status": transcript.value,
                 "content_type": new.content_type, "size_bytes": f.size,
                 "sha256": f.digest, "dedupe_key": f.dedupe, "thread_key": new.thread_key,
-                "restricted": unparsed, "index_dirty": True,
+                "restricted": unparsed, "index_dirty": True, "language": new.language,
             })
             if unparsed:
                 # Nobody has checked what an unparsable message contains: privacy first.

@@ -57,6 +57,10 @@ class TranscriptStatus(StrEnum):
     PENDING = "pending"
     DONE = "done"
     FAILED = "failed"
+    #: The item's language is known but no model for it is configured (fail closed).
+    NO_MODEL = "no_model"
+    #: No rule decided the language and the models could not tell it apart.
+    LANGUAGE_UNKNOWN = "language_unknown"
 
 
 class Side(StrEnum):
@@ -136,6 +140,8 @@ class NewItem:
     thread_key: str | None = None
     #: Extra data-subject identifiers beyond the external parties (e.g. customer number).
     subject_ids: list[tuple[AddressKind, str]] = field(default_factory=list)
+    #: Language code (``nl``) detected by the ingester; a language rule overrides it.
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +172,8 @@ class ItemRecord:
     thread_key: str | None
     parties: tuple[Party, ...]
     purposes: tuple[PurposeTag, ...]
+    #: Language code from a rule, the e-mail detector or the transcriber; None: unknown.
+    language: str | None = None
 
     @property
     def purpose_names(self) -> frozenset[str]:

@@ -28,7 +28,14 @@ from archive.errors import SearchIndexError, StoreError, TemporaryFailure
 from archive.index import IndexDoc, SearchIndex, SearchQuery
 from archive.indexing import Indexer
 from archive.intake import CommittedGroup, IngestListener, Intake, PreparedItem
-from archive.model import IngestResult, ItemRecord, ItemStatus, NewItem, Section
+from archive.model import (
+    IngestResult,
+    ItemRecord,
+    ItemStatus,
+    NewItem,
+    Section,
+    TranscriptStatus,
+)
 from archive.parties import is_internal_address, normalise_identifier
 from archive.reading import Content, ItemView, Reader, SearchPage
 from archive.store import ObjectStore
@@ -219,6 +226,20 @@ class Archive:
 
     def mark_transcript_failed(self, item_id: str, reason: str) -> None:
         self.transcripts.mark_failed(item_id, reason)
+
+    def transcript_language(self, item_id: str) -> str | None:
+        return self.transcripts.language(item_id)
+
+    def mark_transcript_unavailable(
+        self, item_id: str, status: TranscriptStatus, reason: str, *, language: str | None = None,
+    ) -> None:
+        self.transcripts.mark_unavailable(item_id, status, reason, language=language)
+
+    def awaiting_transcripts(
+        self, *, language: str | None = None, limit: int = 100,
+    ) -> list[str]:
+        """Calls pending, or waiting for a model (``no_model``, ``language_unknown``)."""
+        return self.transcripts.awaiting(language=language, limit=limit)
 
     # -- keys ---------------------------------------------------------------------------------
 

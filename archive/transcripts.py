@@ -4,11 +4,17 @@ The transcriber (``ingest.transcription``) reads a call's audio through here
 (audited), and hands back the transcript: JSON with words and times, plain
 text, and the sections for the index. All three are sealed under the item's
 DEK; only the index holds searchable text.
+
+Failing closed: a call whose language has no model (``no_model``) or cannot be
+told (``language_unknown``) gets a status and no transcript, so no words in the
+wrong language are indexed or used to bleep a trainer's audio. A backfill finds
+those again (``awaiting``) once a model is added.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Final
 
 import sqlalchemy as sa
 
@@ -28,6 +34,8 @@ from archive.vault import (
 
 SYSTEM_ROLE = "system"
 REASON_MAX_CHARS = 500
+#: Statuses a model added later can turn into a transcript.
+AWAITING_MODEL: Final = (TranscriptStatus.NO_MODEL, TranscriptStatus.LANGUAGE_UNKNOWN)
 
 
 class Transcripts:
@@ -47,6 +55,30 @@ class Transcripts:
             ).all()
         return [str(r[0]) for r in rows]
 
+    def awaiting(
+        self,
+        statuses: Iterable[TranscriptStatus] = (TranscriptStatus.PENDING, *AWAITING_MODEL),
+        *,
+        language: str | None = None,
+        limit: int = 100,
+    ) -> list[str]:
+        """Calls in one of ``statuses``, oldest first; with ``language``, only calls in it
+        and calls whose language is still unknown (a new model may tell them)."""
+        items = cat.items
+        query = sa.select(items.c.id).where(
+            items.c.transcript_status.in_([s.value for s in statuses]))
+        if language is not None:
+            query = query.where(sa.or_(
+                items.c.language == language,
+                items.c.transcript_status == TranscriptStatus.LANGUAGE_UNKNOWN.value))
+        with self._vault.catalog.read() as conn:
+            rows = conn.execute(query.order_by(items.c.id).limit(limit)).all()
+        return [str(r[0]) for r in rows]
+
+    def language(self, item_id: str) -> str | None:
+        """The item's language as a rule or detector decided it; None: not decided."""
+        return self._vault.record(item_id).language
+
     def load_audio(self, item_id: str) -> bytes:
         """The call's recording, unsealed in memory for the recogniser; audited."""
         data = self._vault.unseal_for_system(item_id, PART_ORIGINAL)
@@ -57,7 +89,9 @@ class Transcripts:
     def attach(
         self, item_id: str, transcript: dict[str, Any], sections: list[Section], text: str,
     ) -> None:
-        """Seal a transcript (JSON, plain text, index sections) and index it."""
+        """Seal a transcript (JSON, plain text, index sections) and index it.
+
+        The transcript's ``language`` (the model's) becomes the item's language."""
         vault = self._vault
         dek = vault.dek(item_id)
         payloads = {
@@ -77,8 +111,11 @@ class Transcripts:
             tx.conn.execute(cat.parts.delete().where(
                 cat.parts.c.item_id == item_id, cat.parts.c.name.in_(list(payloads))))
             tx.conn.execute(cat.parts.insert(), rows)
-            tx.conn.execute(cat.items.update().where(cat.items.c.id == item_id).values(
-                transcript_status=TranscriptStatus.DONE.value, transcript_reason=None))
+            values: dict[str, Any] = {"transcript_status": TranscriptStatus.DONE.value,
+                                      "transcript_reason": None}
+            if transcript.get("language"):
+                values["language"] = str(transcript["language"])
+            tx.conn.execute(cat.items.update().where(cat.items.c.id == item_id).values(values))
             self._indexer.mark_dirty(tx.conn, [item_id])
             tx.event(actor=SYSTEM_ACTOR, role=SYSTEM_ROLE, action="transcribe",
                      item_ids=[item_id])
@@ -93,3 +130,22 @@ class Transcripts:
                 transcript_status=TranscriptStatus.FAILED.value, transcript_reason=reason))
             tx.event(actor=SYSTEM_ACTOR, role=SYSTEM_ROLE, action="transcribe_failed",
                      item_ids=[item_id], detail={"reason": reason})
+
+    def mark_unavailable(
+        self, item_id: str, status: TranscriptStatus, reason: str, *, language: str | None = None,
+    ) -> None:
+        """No transcript, on purpose: ``no_model`` or ``language_unknown``.
+
+        Only calls without a transcript get here (pending or awaiting a model),
+        so no earlier words are left to remove.
+        """
+        if status not in AWAITING_MODEL:
+            raise ValueError(f"{status.value} is not a 'no transcript' status")
+        reason = reason[:REASON_MAX_CHARS]
+        values: dict[str, Any] = {"transcript_status": status.value, "transcript_reason": reason}
+        if language is not None:
+            values["language"] = language
+        with self._vault.write() as tx:
+            tx.conn.execute(cat.items.update().where(cat.items.c.id == item_id).values(values))
+            tx.event(actor=SYSTEM_ACTOR, role=SYSTEM_ROLE, action=f"transcribe_{status.value}",
+                     item_ids=[item_id], detail={"reason": reason, "language": language})

@@ -266,6 +266,7 @@ class Vault:
                 restricted=bool(r.restricted), held=r.id in held, thread_key=r.thread_key,
                 parties=tuple(parties.get(r.id, ())),
                 purposes=tuple(sorted(tags.get(r.id, ()), key=lambda t: t.purpose)),
+                language=r.language,
             )
             for r in rows
         }

@@ -157,19 +157,20 @@ def _cancel(task: asyncio.Task[Any]) -> Closer:
 
 async def _start_background(archive: Archive, settings: Settings) -> list[Closer]:
     closers: list[Closer] = []
-    from ingest.transcription.engine import Transcriber
+    from ingest.transcription.routing import LanguageRouter
     from ingest.transcription.worker import TranscriptionWorker
 
-    def discover() -> Transcriber | None:
-        return Transcriber.discover(settings.transcribe.vosk_model)
+    def discover() -> LanguageRouter | None:
+        router = settings.transcribe.router()
+        return router if router.enabled else None
 
-    transcriber = await asyncio.to_thread(discover)
-    if transcriber is None:
+    router = await asyncio.to_thread(discover)
+    if router is None:
         log.info("no vosk model configured or installed: calls stay 'pending'; "
                  "looking for one every minute")
     else:
-        log.info("transcribing with vosk model %s", transcriber.model_name)
-    worker = TranscriptionWorker(archive, transcriber, workers=settings.transcribe.workers,
+        log.info("transcribing with vosk models %s", router.describe())
+    worker = TranscriptionWorker(archive, router, workers=settings.transcribe.workers,
                                  discover=discover)
     worker.start()
     archive.ingest_listeners.append(

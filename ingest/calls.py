@@ -223,6 +223,8 @@ class Sidecar:
     to_name: str | None = None
     agent_name: str | None = None
     channels: tuple[str, ...] = ()
+    #: The PBX queue the call came through (language rules can match it).
+    queue: str | None = None
 
 
 def _opt_str(data: dict[str, Any], key: str) -> str | None:
@@ -236,7 +238,8 @@ def _opt_str(data: dict[str, Any], key: str) -> str | None:
 
 
 def parse_sidecar(raw: bytes | str | dict[str, Any]) -> Sidecar:
-    """Read the PBX's JSON sidecar: call_id, from, to, agent, direction, start (ISO 8601)."""
+    """Read the PBX's JSON sidecar: call_id, from, to, agent, direction, start (ISO 8601),
+    and optionally queue."""
     if isinstance(raw, dict):
         data = raw
     else:
@@ -278,6 +281,7 @@ def parse_sidecar(raw: bytes | str | dict[str, Any]) -> Sidecar:
         to_name=_opt_str(data, "to_name"),
         agent_name=_opt_str(data, "agent_name"),
         channels=tuple(channels_raw),
+        queue=_opt_str(data, "queue"),
     )
     if sidecar.from_ is None and sidecar.to is None:
         raise CallInputError("sidecar names neither 'from' nor 'to'")
@@ -347,6 +351,11 @@ def recording_from_file(
         )
     labels = mapping or ["mixed"] * nch
     digest = hashlib.sha256(wav).hexdigest()
+    details: dict[str, Any] = {"file_sha256": digest}
+    if agent:
+        details["agent"] = agent
+    if sidecar.queue:
+        details["queue"] = sidecar.queue
     return CallRecording(
         source=source,
         sample_rate=audio.sample_rate,
@@ -358,8 +367,7 @@ def recording_from_file(
         dedupe_key=f"file:{digest}",
         thread_key=f"call:{sidecar.call_id}" if sidecar.call_id else None,
         direction=sidecar.direction,
-        details={"file_sha256": digest, "audio_format": decoded.format.name,
-                 **({"agent": agent} if agent else {})},
+        details={**details, "audio_format": decoded.format.name},
         original=wav,
         content_type=decoded.format.media_type,
     )

@@ -21,6 +21,7 @@ from commarchive.cli import (
     init,
     items,
     keys,
+    models,
     purposes,
     requests,
     serve,
@@ -45,6 +46,6 @@ for _command in (
     audit.audit_group, index.reindex_cmd, index.search_cmd, ingest.transcribe_cmd,
     purposes.purposes_group, purposes.sweep_cmd, holds.holds_group, subjects.subjects_group,
     items.items_group, disclosures.disclosures_group, requests.requests_group,
-    backup.backup_cmd, backup.restore_cmd, tls.tls_group,
+    backup.backup_cmd, backup.restore_cmd, tls.tls_group, models.models_group,
 ):
     main.add_command(_command)

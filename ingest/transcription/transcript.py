@@ -2,7 +2,9 @@
 
 Speakers are channels (agent and customer each on their own stream), labelled by
 their side, never by an address; a transcript becomes one index section per
-phrase, so a search hit names the speaker and the offset.
+phrase, so a search hit names the speaker and the offset. Each phrase keeps its
+mean word confidence, and a transcript whose words the model was unsure of is
+marked ``low_confidence`` for the people reading it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class Utterance:
     start: float
     end: float
     text: str
+    #: Mean confidence of its words (0..1).
+    conf: float = 1.0
 
 
 @dataclass(slots=True)
@@ -51,15 +55,28 @@ class Transcript:
     duration_s: float
     sample_rate: int
     model: str
+    #: The language of the model that made it (``nl``); None: not known.
+    language: str | None = None
+    #: The mean word confidence was below the configured threshold.
+    low_confidence: bool = False
 
     @property
     def word_count(self) -> int:
         return sum(len(s.words) for s in self.speakers)
 
+    @property
+    def confidence(self) -> float:
+        """Mean word confidence over every speaker; 0 for a transcript without words."""
+        confs = [w.conf for s in self.speakers for w in s.words]
+        return sum(confs) / len(confs) if confs else 0.0
+
     def to_json(self) -> dict[str, Any]:
         return {
             "version": TRANSCRIPT_FORMAT_VERSION,
             "model": self.model,
+            "language": self.language,
+            "confidence": round(self.confidence, 3),
+            "low_confidence": self.low_confidence,
             "sample_rate": self.sample_rate,
             "duration_s": round(self.duration_s, 3),
             "speakers": [
@@ -71,7 +88,8 @@ class Transcript:
                         for w in s.words
                     ],
                     "utterances": [
-                        {"start": u.start, "end": u.end, "text": u.text} for u in s.utterances
+                        {"start": u.start, "end": u.end, "text": u.text, "conf": u.conf}
+                        for u in s.utterances
                     ],
                 }
                 for s in self.speakers
@@ -90,7 +108,8 @@ class Transcript:
                         for w in s["words"]
                     ],
                     utterances=[
-                        Utterance(float(u["start"]), float(u["end"]), str(u["text"]))
+                        Utterance(float(u["start"]), float(u["end"]), str(u["text"]),
+                                  float(u.get("conf", 1.0)))
                         for u in s["utterances"]
                     ],
                 )
@@ -99,6 +118,8 @@ class Transcript:
             duration_s=float(data["duration_s"]),
             sample_rate=int(data["sample_rate"]),
             model=str(data["model"]),
+            language=data.get("language"),
+            low_confidence=bool(data.get("low_confidence", False)),
         )
 
     def _timeline(self) -> list[tuple[Utterance, SpeakerTranscript]]:
@@ -172,5 +193,10 @@ def phrases(words: Sequence[Word]) -> list[Utterance]:
 
 
 def _utterance(words: Sequence[Word]) -> Utterance:
-    return Utterance(start=words[0].start, end=words[-1].end, text=" ".join(w.word for w in words))
+    return Utterance(
+        start=words[0].start,
+        end=words[-1].end,
+        text=" ".join(w.word for w in words),
+        conf=round(sum(w.conf for w in words) / len(words), 3),
+    )
 

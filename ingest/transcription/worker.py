@@ -4,8 +4,10 @@ Ingest only marks calls ``pending``; this module picks them up, reads the audio
 through the archive (a system read the archive audits), transcribes each channel
 and hands the sealed transcript and its index sections back. A recording that
 cannot be decoded is marked ``failed`` with the reason; an archive that is
-temporarily unavailable leaves the item ``pending`` for a later pass. No error
-escapes a worker thread, and nothing is written to disk here.
+temporarily unavailable leaves the item ``pending`` for a later pass. The model
+is chosen per call by ``routing``; a call it finds no model for is marked
+``no_model`` or ``language_unknown`` and gets no transcript. No error escapes a
+worker thread, and nothing is written to disk here.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from enum import StrEnum
 from typing import Any, Final, Protocol, runtime_checkable
 
 from archive.errors import ContentIntegrityError, ItemNotFound
-from archive.model import ItemRecord, Section
-from ingest.errors import AudioUnusable, TranscriptionCancelled
+from archive.model import ItemRecord, Section, TranscriptStatus
+from ingest.errors import AudioUnusable, ModelUnavailable, TranscriptionCancelled
 from ingest.transcription.engine import Transcriber
 from ingest.transcription.pcm import read_wav_channels
+from ingest.transcription.routing import LanguageRouter
 from ingest.transcription.transcript import default_labels, speaker_labels
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,26 @@ class TranscriptSink(Protocol):
     ) -> None: ...
 
     def mark_transcript_failed(self, item_id: str, reason: str) -> None: ...
+
+
+@runtime_checkable
+class LanguageSink(Protocol):
+    """An archive that knows items' languages and can record 'no transcript, on purpose'."""
+
+    def transcript_language(self, item_id: str) -> str | None: ...
+
+    def mark_transcript_unavailable(
+        self, item_id: str, status: TranscriptStatus, reason: str, *, language: str | None = None,
+    ) -> None: ...
+
+
+#: What transcribes: a router over the configured models, or one model the caller
+#: vouches for (``LanguageRouter.fixed``).
+Models = LanguageRouter | Transcriber
+
+
+def as_router(models: Models) -> LanguageRouter:
+    return models if isinstance(models, LanguageRouter) else LanguageRouter.fixed(models)
 
 
 #: Labels for an item's channels, given its id and channel count (e.g. from its
@@ -85,6 +108,10 @@ class Outcome(StrEnum):
     RETRY = "retry"
     #: The item vanished (erased) or is no longer pending.
     GONE = "gone"
+    #: Its language has no model: no transcript, on purpose.
+    NO_MODEL = "no_model"
+    #: No rule decided its language and the models could not tell it.
+    LANGUAGE_UNKNOWN = "language_unknown"
 
 
 @dataclass(slots=True)
@@ -93,10 +120,13 @@ class BackfillCounts:
     failed: int = 0
     retry: int = 0
     gone: int = 0
+    no_model: int = 0
+    language_unknown: int = 0
 
     @property
     def total(self) -> int:
-        return self.done + self.failed + self.retry + self.gone
+        return (self.done + self.failed + self.retry + self.gone + self.no_model
+                + self.language_unknown)
 
     def add(self, outcome: Outcome) -> None:
         setattr(self, outcome.value, getattr(self, outcome.value) + 1)
@@ -104,7 +134,7 @@ class BackfillCounts:
 
 def transcribe_item(
     sink: TranscriptSink,
-    transcriber: Transcriber,
+    models: Models,
     item_id: str,
     *,
     labeler: Labeler | None = None,
@@ -137,8 +167,26 @@ def transcribe_item(
     if len(labels) != len(channels):
         labels = default_labels(len(channels))
 
+    router = as_router(models)
     try:
-        transcript = transcriber.transcribe_channels(channels, rate, labels, cancel=cancel)
+        language = sink.transcript_language(item_id) if isinstance(sink, LanguageSink) else None
+    except ItemNotFound:
+        return Outcome.GONE
+    except Exception:
+        log.warning("transcription: no language for %s now; will retry", item_id, exc_info=True)
+        return Outcome.RETRY
+    try:
+        try:
+            route = router.route(language, channels, rate, cancel=cancel)
+        except ModelUnavailable as exc:  # e.g. a registered model's files were removed
+            return _unavailable(sink, item_id, TranscriptStatus.NO_MODEL, str(exc), language)
+        if route.transcriber is None:
+            return _unavailable(sink, item_id, route.status, route.reason, route.language)
+        transcript = route.transcriber.transcribe_channels(channels, rate, labels, cancel=cancel)
+        transcript.language = route.language
+        transcript.low_confidence = transcript.confidence < router.low_confidence
+    except ItemNotFound:
+        return Outcome.GONE
     except TranscriptionCancelled:
         return Outcome.RETRY
     except AudioUnusable as exc:
@@ -161,6 +209,29 @@ def transcribe_item(
     return Outcome.DONE
 
 
+def _unavailable(
+    sink: TranscriptSink,
+    item_id: str,
+    status: TranscriptStatus | None,
+    reason: str,
+    language: str | None,
+) -> Outcome:
+    """Record 'no transcript, on purpose'; a sink that cannot leaves the item pending."""
+    status = status or TranscriptStatus.LANGUAGE_UNKNOWN
+    if not isinstance(sink, LanguageSink):
+        log.warning("transcription: %s for %s, and the sink cannot record it", status, item_id)
+        return Outcome.RETRY
+    try:
+        sink.mark_transcript_unavailable(item_id, status, reason, language=language)
+    except ItemNotFound:
+        return Outcome.GONE
+    except Exception:
+        log.warning("transcription: cannot mark %s %s; will retry", item_id, status,
+                    exc_info=True)
+        return Outcome.RETRY
+    return Outcome(status.value)
+
+
 def _fail(sink: TranscriptSink, item_id: str, reason: str) -> Outcome:
     try:
         sink.mark_transcript_failed(item_id, reason)
@@ -174,18 +245,21 @@ def _fail(sink: TranscriptSink, item_id: str, reason: str) -> Outcome:
 
 def backfill(
     archive: TranscriptSink,
-    transcriber: Transcriber,
+    models: Models,
     progress: Callable[[int, int], None] | None = None,
     *,
     workers: int = DEFAULT_WORKERS,
     labeler: Labeler | None = None,
     limit: int | None = None,
+    candidates: Callable[[int], list[str]] | None = None,
 ) -> BackfillCounts:
     """Transcribe every item pending now; ``progress(completed, total)`` after each.
 
-    Each item is tried once per run, so an item left pending by a temporary
-    failure cannot make the run loop forever.
+    ``candidates(limit)`` lists the items to try (default: the pending ones; the
+    CLI also passes those waiting for a model). Each item is tried once per run,
+    so an item left pending by a temporary failure cannot make the run loop forever.
     """
+    listing = candidates or archive.pending_transcripts
     counts = BackfillCounts()
     attempted: set[str] = set()
     want = limit if limit is not None else BACKFILL_BATCH
@@ -193,7 +267,7 @@ def backfill(
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="backfill") as pool:
         while limit is None or len(attempted) < limit:
             batch = [
-                i for i in archive.pending_transcripts(want + len(attempted)) if i not in attempted
+                i for i in listing(want + len(attempted)) if i not in attempted
             ]
             if limit is not None:
                 batch = batch[: limit - len(attempted)]
@@ -204,7 +278,7 @@ def backfill(
             if progress is not None:
                 progress(counts.total, total)
             futures = [
-                pool.submit(transcribe_item, archive, transcriber, i, labeler=labeler)
+                pool.submit(transcribe_item, archive, models, i, labeler=labeler)
                 for i in batch
             ]
             for future in as_completed(futures):
@@ -225,19 +299,19 @@ class TranscriptionWorker:
     def __init__(
         self,
         sink: TranscriptSink,
-        transcriber: Transcriber | None,
+        transcriber: Models | None,
         *,
         workers: int = DEFAULT_WORKERS,
         poll_interval_s: float = POLL_INTERVAL_SECONDS,
         retry_backoff_s: float = RETRY_BACKOFF_SECONDS,
         labeler: Labeler | None = None,
-        discover: Callable[[], Transcriber | None] | None = None,
+        discover: Callable[[], Models | None] | None = None,
         rediscover_interval_s: float = REDISCOVER_INTERVAL_SECONDS,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self._sink = sink
-        self._transcriber = transcriber
+        self._transcriber = _usable(transcriber)
         self._workers = workers
         self._poll_interval_s = poll_interval_s
         self._retry_backoff_s = retry_backoff_s
@@ -336,14 +410,14 @@ class TranscriptionWorker:
             return False
         self._next_discovery = now + self._rediscover_interval_s
         try:
-            self._transcriber = self._discover()
+            self._transcriber = _usable(self._discover())
         except Exception:
             log.warning("transcription: the configured vosk model is unusable", exc_info=True)
             return False
         if self._transcriber is not None:
             log.info(
-                "transcription: vosk model %s found; working through pending calls",
-                self._transcriber.model_name,
+                "transcription: vosk models found (%s); working through pending calls",
+                self._transcriber.describe(),
             )
         return self._transcriber is not None
 
@@ -362,3 +436,11 @@ class TranscriptionWorker:
                 self._retry_after[item_id] = time.monotonic() + self._retry_backoff_s
         if outcome is not Outcome.RETRY:
             self._wake.set()
+
+
+def _usable(models: Models | None) -> LanguageRouter | None:
+    """A router with at least one model, or None (calls then stay pending)."""
+    if models is None:
+        return None
+    router = as_router(models)
+    return router if router.enabled else None

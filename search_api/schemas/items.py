@@ -72,6 +72,9 @@ class ItemPublic(PublicModel):
     status: ItemStatus
     status_reason: str | None
     transcript_status: TranscriptStatus
+    language: str | None = Field(
+        default=None, description="language code from a rule, the e-mail detector or the "
+        "transcriber; null: not known (a call then has no transcript)")
     content_type: str
     size_bytes: int
     sha256: str
@@ -104,6 +107,7 @@ class ItemPublic(PublicModel):
             status=record.status,
             status_reason=record.status_reason,
             transcript_status=record.transcript_status,
+            language=record.language,
             content_type=record.content_type,
             size_bytes=record.size_bytes,
             sha256=record.sha256,

@@ -193,7 +193,7 @@
         ["started", new Date(item.started_at).toLocaleString()],
         ["duration", item.duration_s ? fmtTime(item.duration_s) : ""],
         ["status", item.status + (item.status_reason ? " (" + item.status_reason + ")" : "")],
-        ["transcript", item.transcript_status], ["read through", item.read_through],
+        ["transcript", transcriptLine(item)], ["read through", item.read_through],
         ["purposes", item.purposes.map((p) => p.purpose + " until " + p.retain_until.slice(0, 10)).join(", ")]];
       for (const [k, v] of rows) { meta.append(el("dt", k)); meta.append(el("dd", v)); }
       const tbody = $("parties").querySelector("tbody");
@@ -220,6 +220,14 @@
     }
   }
 
+  // No transcript on purpose says why: a wrong-language transcript would be worse than none.
+  function transcriptLine(item) {
+    const lang = item.language ? " (" + item.language + ")" : "";
+    if (item.transcript_status === "no_model") return "none: no speech model for this call's language" + lang;
+    if (item.transcript_status === "language_unknown") return "none: the call's language could not be determined";
+    return item.transcript_status + lang;
+  }
+
   async function showTranscript(id) {
     const body = await (await api("/api/v1/items/" + encodeURIComponent(id) + "/transcript")).json();
     const lines = [];
@@ -228,6 +236,8 @@
     }
     lines.sort((a, b) => a.start - b.start);
     const list = $("transcript");
+    $("transcript-note").textContent = body.transcript.low_confidence
+      ? "Low confidence: the recogniser was unsure of many of these words." : "";
     for (const line of lines) {
       const li = el("li");
       li.append(el("span", fmtTime(line.start), "at"), el("span", line.speaker, "speaker"), el("span", line.text));

@@ -431,7 +431,9 @@ def test_archived_garbage_call_is_marked_failed(archive: Archive, transcriber: T
 
 
 def commarchive(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COMMARCHIVE_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "COMMARCHIVE_DATA_DIR": str(data_dir),
+           # No models registered on this machine leak into the test.
+           "COMMARCHIVE_TRANSCRIBE_MODELS_DIR": str(data_dir.parent / "models")}
     env.pop("COMMARCHIVE_VOSK_MODEL", None)
     return subprocess.run(
         [sys.executable, "-m", "commarchive", *args],
@@ -448,6 +450,8 @@ def test_cli_backfills_pending_calls_and_reports_a_bad_model_in_one_line(
     # GIVEN an archive holding a call that no transcriber has seen
     data_dir = tmp_path / "arc"
     assert commarchive(tmp_path, "init", str(data_dir)).returncode == 0
+    with (data_dir / "archive.toml").open("a") as toml:  # the operator: these calls are Korean
+        toml.write('\n[[language.rules]]\nlanguage = "ko"\n')
     (tmp_path / "call.wav").write_bytes(call_wav)
     (tmp_path / "call.json").write_text(
         json.dumps(
@@ -474,7 +478,8 @@ def test_cli_backfills_pending_calls_and_reports_a_bad_model_in_one_line(
     # WHEN the installed model backfills, THEN the call is done, with a progress bar
     run = commarchive(data_dir, "transcribe", "--pending")
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout) == {"done": 1, "failed": 0, "retry": 0, "gone": 0}
+    assert json.loads(run.stdout) == {"done": 1, "failed": 0, "retry": 0, "gone": 0,
+                                      "no_model": 0, "language_unknown": 0}
     assert "transcribing" in run.stderr
     again = commarchive(data_dir, "transcribe", "--pending")
     assert json.loads(again.stdout)["done"] == 0
