@@ -109,6 +109,12 @@ def run_parse_only(port: int) -> None:
         def abandon(self, item: Any) -> None:
             pass
 
+        def start_indexing(self) -> None:
+            pass
+
+        def index_backlog(self) -> None:
+            return None
+
         def authenticate(self, token: str) -> Any:
             raise NotImplementedError
 
