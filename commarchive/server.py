@@ -12,6 +12,7 @@ from typing import Any, Final
 
 import uvicorn
 
+from archive.outbox import OutboxLimits
 from archive.retention import SweepReport, sweep
 from archive.service import Archive
 from commarchive import runtime
@@ -187,6 +188,10 @@ async def run(settings: Settings) -> None:
     )
     closers: list[Closer] = []
     try:
+        # Acknowledge at durability from here on; index in the background, starting
+        # with whatever a crash left unindexed.
+        archive.start_indexing(OutboxLimits(max_depth=settings.outbox_max_items,
+                                            max_age_s=settings.outbox_max_age_seconds))
         closers += await _start_ingesters(archive, settings)
         closers += await _start_background(archive, settings)
         await server.serve()
