@@ -16,7 +16,7 @@ set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 PYTHON=${PYTHON:-python3}
-APT_PACKAGES=(sip-tester swaks espeak-ng sox chromium chromium-driver softhsm2)
+APT_PACKAGES=(sip-tester swaks espeak-ng sox chromium chromium-driver softhsm2 strace)
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 started_at=$(date +%s)
