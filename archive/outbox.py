@@ -260,7 +260,11 @@ class IndexOutbox:
                 while self._pending and len(batch) < self.limits.batch_items:
                     batch.append(self._pending.popitem(last=False)[1])
                 self._busy = {e.item_id: e for e in batch}
-            ok = self._index(batch)
+            try:
+                ok = self._index(batch)
+            except Exception:  # a bug must not stop indexing: the batch is retried
+                log.exception("indexing a batch of %d item(s) failed", len(batch))
+                ok = False
             with self._cond:
                 self._busy = {}
                 if ok:
