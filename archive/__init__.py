@@ -12,7 +12,8 @@ its own layer and those below it):
     vault                                  keys and sealed bytes: seal/unseal, records,
                                            shredding, the one audited write path
     standing                               subject holds/restrictions that cover later items
-    indexing                               the one builder of index documents; reindex
+    indexing, outbox                       the one builder of index documents; reindex;
+                                           background indexing after the acknowledgement
     intake, reading, transcripts           the rooms: new items, reads and search, transcripts
     group_commit                           the intake pipeline for concurrent deliveries
     service                                ``Archive``: the facade the other packages use

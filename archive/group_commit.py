@@ -9,14 +9,18 @@ one thread, in a pipeline:
 1. the committer takes whatever prepared items are waiting and commits them as
    one group (``Archive.commit_group``: one catalog transaction, one WAL fsync,
    one audit run and anchor);
-2. the finisher indexes that group and runs the listeners
+2. the finisher hands that group to the index and runs the listeners
    (``Archive.finish_group``) while the committer already commits the next one,
    wakes each caller with its own result, then re-checks the group's index
    entries against privacy requests that raced it (``Archive.recheck_group``).
 
-So a caller's answer still means "durable and searchable", as with
-``Archive.ingest``, or is the exception its own ``ingest`` would have raised;
-one item's refusal does not fail the others. Under light load a group is one
+With the index outbox running (``Archive.start_indexing``, as the SMTP server
+and ``serve`` do), "hands to the index" means "joins the outbox": a caller's
+answer means *durable* (blobs, catalog row and audit event fsync'd), and the
+item is searchable about a second later (``archive.outbox``). Without it the
+group is indexed before the answer. Either way the answer is the item's result
+or the exception its own ``ingest`` would have raised; one item's refusal does
+not fail the others. Under light load a group is one
 item and nothing waits; under load, items prepared while the previous group was
 committing go together.
 """
@@ -44,7 +48,8 @@ class GroupSink(Protocol):
     """What group commit and the ingesters feeding it need of ``Archive``.
 
     The committer uses the prepare/commit/finish/recheck/abandon stages; the SMTP
-    server also asks who is internal (parties' sides) and checks AUTH tokens.
+    server also starts the background indexing, asks whether its backlog is too
+    long (``451``), asks who is internal (parties' sides) and checks AUTH tokens.
     """
 
     def prepare(self, new: NewItem) -> PreparedItem: ...
@@ -56,6 +61,10 @@ class GroupSink(Protocol):
     def recheck_group(self, done: CommittedGroup) -> None: ...
 
     def abandon(self, item: PreparedItem) -> None: ...
+
+    def start_indexing(self) -> None: ...
+
+    def index_backlog(self) -> str | None: ...
 
     def is_internal_address(self, address: str) -> bool: ...
 

@@ -119,6 +119,12 @@ class Indexer:
         # the next write transaction that happens anyway, costing no extra fsync.
         self._indexed: set[str] = set()
         self._indexed_lock = threading.Lock()
+        #: A counter of state changes, and the last change of each item, so the index
+        #: outbox can tell a document built before a change (``changed_since``).
+        self.generation = 0
+        self._changed: dict[str, int] = {}
+        #: Set by the outbox while it runs: only then are the marks kept.
+        self.tracking = False
 
     # -- dirty flags --------------------------------------------------------------------
 
@@ -134,8 +140,21 @@ class Indexer:
         """The index must be updated for these items (their state changed in ``conn``)."""
         with self._indexed_lock:
             self._indexed.difference_update(item_ids)
+            self.generation += 1
+            if self.tracking:
+                self._changed.update(dict.fromkeys(item_ids, self.generation))
         conn.execute(cat.items.update().where(cat.items.c.id.in_(list(item_ids)))
                      .values(index_dirty=True))
+
+    def changed_since(self, generation: int) -> dict[str, int]:
+        """Items marked dirty after ``generation`` (in this process), with their last mark."""
+        with self._indexed_lock:
+            return {i: g for i, g in self._changed.items() if g > generation}
+
+    def prune_changes(self, generation: int) -> None:
+        """Forget marks no document still waiting was built before."""
+        with self._indexed_lock:
+            self._changed = {i: g for i, g in self._changed.items() if g > generation}
 
     def flush_flags(self) -> None:
         if self._indexed:
@@ -232,8 +251,8 @@ class Indexer:
         return failed
 
     def recheck(self, docs: Sequence[IndexDoc]) -> None:
-        """Documents built a moment ago from memory: if an item was erased, restricted or
-        held meanwhile (by another thread or process), fix the index now."""
+        """Documents built a moment ago from memory: if an item was erased, restricted,
+        held or lost a purpose meanwhile (by another thread or process), fix the index now."""
         ids = [d.item_id for d in docs]
         try:
             active_hold = sa.exists().where(
@@ -243,6 +262,11 @@ class Indexer:
                 rows = conn.execute(
                     sa.select(cat.items.c.id, cat.items.c.restricted, active_hold.label("held"))
                     .where(cat.items.c.id.in_(ids))).all()
+                purposes: dict[str, set[str]] = {}
+                for item_id, purpose in conn.execute(
+                        sa.select(cat.purpose_tags.c.item_id, cat.purpose_tags.c.purpose)
+                        .where(cat.purpose_tags.c.item_id.in_(ids))):
+                    purposes.setdefault(str(item_id), set()).add(str(purpose))
             restricted = {str(r.id): bool(r.restricted) for r in rows}
             held = {str(r.id) for r in rows if r.held}
         except TemporaryFailure as exc:
@@ -253,7 +277,9 @@ class Indexer:
             if doc.item_id not in restricted:  # erased meanwhile: its text must go
                 for item_id, why in self.drop([doc.item_id]):
                     log.error("erased item %s is still in the index: %s", item_id, why)
-            elif (restricted[doc.item_id], doc.item_id in held) != (doc.restricted, doc.held):
+            elif ((restricted[doc.item_id], doc.item_id in held,
+                   purposes.get(doc.item_id, set()))
+                  != (doc.restricted, doc.held, set(doc.purposes))):
                 changed.append(doc.item_id)
         if changed:
             self.index_items(changed)

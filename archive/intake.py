@@ -11,7 +11,10 @@ Three stages, so concurrent deliveries share one catalog transaction
    When it returns, the new items are durable: an ingester may acknowledge.
 3. ``finish_group``: storage legal holds, the index, the listeners; then the
    re-deliveries one by one (merged into the archived item, or refused when
-   the item was erased). ``recheck_group`` afterwards fixes index entries that a
+   the item was erased). While the index outbox runs (``archive.outbox``, in
+   ``serve`` and the SMTP server), new items only join it here and are
+   searchable about a second later; otherwise (the CLI, embedders) they are
+   indexed now and ``recheck_group`` afterwards fixes index entries that a
    privacy request raced.
 
 Any failure before durability is a ``TemporaryFailure``: the sender retries and
@@ -50,6 +53,7 @@ from archive.model import (
     TranscriptStatus,
     now_utc,
 )
+from archive.outbox import IndexOutbox
 from archive.tagging import decide_purposes
 from archive.vault import (
     PART_DETAILS,
@@ -99,6 +103,8 @@ class CommittedGroup:
     held: set[str] = field(default_factory=set)
     asked: set[str] = field(default_factory=set)
     indexed: list[IndexDoc] = field(default_factory=list)  # for recheck_group
+    #: ``Indexer.generation`` before the transaction: later marks mean a stale document.
+    generation: int = 0
 
 
 def without_original(item: PreparedItem) -> PreparedItem:
@@ -134,9 +140,10 @@ def _add_subjects(conn: Connection, item_id: str, subjects: dict[str, AddressKin
 class Intake:
     """Prepare, commit and finish new items (see the module docstring)."""
 
-    def __init__(self, vault: Vault, indexer: Indexer) -> None:
+    def __init__(self, vault: Vault, indexer: Indexer, outbox: IndexOutbox) -> None:
         self._vault = vault
         self._indexer = indexer
+        self._outbox = outbox
         #: Called after each new item is durable (e.g. to wake the transcriber).
         self.listeners: list[IngestListener] = []
 
@@ -149,6 +156,9 @@ class Intake:
         ingest would have raised; one item's refusal (no purpose, a bad part
         name) does not affect the others. A result is durable when this returns.
         """
+        busy = self._outbox.backlogged()
+        if busy:  # refuse before sealing anything: the sender retries later
+            return [TemporaryFailure("ingest", reason=busy) for _ in news]
         results: list[IngestResult | Exception | None] = [None] * len(news)
         prepared: list[tuple[int, PreparedItem]] = []
         for i, new in enumerate(news):
@@ -240,7 +250,8 @@ class Intake:
         """The group's one transaction: when this returns, the new items are durable (or
         have their exceptions). ``finish_group`` may run in another thread, so one group
         is indexed while the next commits."""
-        done = CommittedGroup(items, actor, [None] * len(items))
+        done = CommittedGroup(items, actor, [None] * len(items),
+                              generation=self._indexer.generation)
         now = now_utc()
         try:
             with self._vault.write() as tx:
@@ -381,16 +392,22 @@ class Intake:
             self._indexer.recheck(done.indexed)
 
     def _after_commit(self, done: CommittedGroup, group: list[PreparedItem]) -> list[IngestResult]:
-        """Object Lock for held items, the index, the listeners: the items are durable."""
+        """Object Lock for held items, the index (now, or from the outbox), the listeners:
+        the items are durable."""
         docs = []
+        later = self._outbox.running
         for f in group:
             held = f.item_id in done.held
             if held:
                 self._vault.storage_hold(f.blobs, True)
             restricted = f.item_id in done.asked or f.new.status is ItemStatus.UNPARSED
-            docs.append(self._indexer.document_of_new(
-                f.item_id, f.new, f.tags, f.subjects, restricted=restricted, held=held))
-        if self._indexer.index_docs(docs):
+            if later:
+                self._outbox.put_new(f.item_id, f.new, f.tags, f.subjects, restricted=restricted,
+                                     held=held, generation=done.generation)
+            else:
+                docs.append(self._indexer.document_of_new(
+                    f.item_id, f.new, f.tags, f.subjects, restricted=restricted, held=held))
+        if docs and self._indexer.index_docs(docs):
             done.indexed.extend(docs)
         results = []
         for f in group:

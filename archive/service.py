@@ -36,6 +36,7 @@ from archive.model import (
     Section,
     TranscriptStatus,
 )
+from archive.outbox import IndexOutbox, OutboxLimits, OutboxStatus
 from archive.parties import is_internal_address, normalise_identifier
 from archive.reading import Content, ItemView, Reader, SearchPage
 from archive.store import ObjectStore
@@ -68,7 +69,9 @@ class Archive:
                            keyring=keyring, anchor=anchor, ledger_path=ledger_path)
         self.index = index
         self.indexer = Indexer(self.vault, index)
-        self.intake = Intake(self.vault, self.indexer)
+        #: Indexes new items in the background once started (``start_indexing``).
+        self.outbox = IndexOutbox(self.vault, self.indexer)
+        self.intake = Intake(self.vault, self.indexer, self.outbox)
         self.reader = Reader(self.vault, index)
         self.transcripts = Transcripts(self.vault, self.indexer)
         self.users = Users(catalog)
@@ -112,6 +115,7 @@ class Archive:
         return self.intake.listeners
 
     def close(self) -> None:
+        self.outbox.stop()
         self.indexer.flush_flags()
         self.index.close()
         self.vault.close()
@@ -209,7 +213,27 @@ class Archive:
         return self.indexer.reindex(clear=clear, progress=progress)
 
     def reindex_dirty(self) -> int:
+        """Index what a failed or interrupted indexing left marked (through the outbox
+        while it runs, so nothing waiting there is built twice)."""
+        if self.outbox.running:
+            return self.outbox.put_dirty()
         return self.indexer.reindex_dirty()
+
+    def start_indexing(self, limits: OutboxLimits | None = None) -> None:
+        """From now on ingest acknowledges at durability and new items are indexed in the
+        background (``archive.outbox``); what the catalog still marks unindexed is first."""
+        self.outbox.start(limits)
+
+    def flush_index(self, timeout: float | None = 30.0) -> bool:
+        """Wait until every item ingested so far is searchable; False on timeout."""
+        return self.outbox.flush(timeout)
+
+    def index_status(self) -> OutboxStatus:
+        return self.outbox.status()
+
+    def index_backlog(self) -> str | None:
+        """Why ingest should refuse for now (the index outbox is too far behind), or None."""
+        return self.outbox.backlogged()
 
     # -- transcripts --------------------------------------------------------------------------
 

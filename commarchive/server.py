@@ -19,6 +19,7 @@ from typing import Any, Final
 import uvicorn
 
 from archive.config import CONFIG_FILE_NAME, example_values, example_warning
+from archive.outbox import OutboxLimits
 from archive.retention import sweep
 from archive.service import Archive
 from commarchive import runtime
@@ -246,6 +247,10 @@ async def _run(settings: Settings, stop: _Stop) -> None:
     server = stop.server = web.main
     closers: list[Closer] = []
     try:
+        # Acknowledge at durability from here on; index in the background, starting
+        # with whatever a crash left unindexed.
+        archive.start_indexing(OutboxLimits(max_depth=settings.outbox_max_items,
+                                            max_age_s=settings.outbox_max_age_seconds))
         closers += await _start_ingesters(archive, settings)
         closers += await _start_background(archive, settings)
         closers += await web.start_companions()

@@ -45,6 +45,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from archive.outbox import DEFAULT_MAX_AGE_SECONDS as OUTBOX_MAX_AGE_SECONDS
+from archive.outbox import DEFAULT_MAX_DEPTH as OUTBOX_MAX_ITEMS
 from ingest.email.config import SmtpConfig
 from ingest.sip.config import TLS_RELOAD_CHECK_S, SipConfig
 from ingest.transcription.routing import (
@@ -302,6 +304,11 @@ class Settings(BaseSettings):
     #: Rejected drop-folder recordings (sealed) are purged by the sweep after this long.
     drop_folder_rejected_days: int = Field(default=30, ge=1)
     sweep_interval_seconds: int = 3600
+    #: Items acknowledged but not yet searchable past which ingest is refused for now
+    #: (SMTP ``451``, HTTP ``503``, SIP retried later): the index outbox's backlog.
+    outbox_max_items: int = Field(default=OUTBOX_MAX_ITEMS, ge=1)
+    #: Age of the oldest item waiting for the index past which ingest is refused for now.
+    outbox_max_age_seconds: float = Field(default=OUTBOX_MAX_AGE_SECONDS, gt=0)
 
     def __init__(self, **values: Any) -> None:
         # ``Settings(smtp="HOST:PORT")`` (the --smtp flag) sets only the address, so it

@@ -26,7 +26,7 @@ if [[ -z ${COMMARCHIVE_SYSTEM_PYTHON:-} ]]; then
     [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv || { echo "error: cannot create .venv" >&2; exit 1; }
     PYTHON=.venv/bin/python
 fi
-APT_PACKAGES=(sip-tester swaks espeak-ng sox chromium chromium-driver softhsm2 postgresql libnss3-tools)
+APT_PACKAGES=(sip-tester swaks espeak-ng sox chromium chromium-driver softhsm2 postgresql libnss3-tools strace)
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 # Recordings in the formats PBXs write, made in the tests (tests/ingest/formats.py):
 # sox writes MP3 with libsox-fmt-mp3, and only opusenc writes Ogg/Opus.

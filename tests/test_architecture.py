@@ -37,7 +37,7 @@ ARCHIVE_LAYERS: Final = (
     ("anonymise", "vcon"),
     ("vault",),
     ("standing", "keyadmin"),
-    ("indexing",),
+    ("indexing", "outbox"),
     ("intake", "reading", "transcripts"),
     ("group_commit",),
     ("service",),

@@ -1,16 +1,20 @@
 """SMTP journaling ingest (aiosmtpd): the mail server BCCs every customer e-mail here.
 
 The one promise that matters (RFC 5321 §6.1): ``250`` is sent only after
-``archive.ingest`` returned, i.e. the sealed original and its catalog row are
-durable. Everything that fails before that answers ``451`` so the sending MTA
-keeps the message and retries; a retry of something that did get stored is
-recognised by its dedupe key and merged, never stored twice.
+the message is durable: its sealed original (fsync'd, and its directory), its
+catalog row and its audit event (the catalog's WAL fsync'd). Everything that
+fails before that answers ``451`` so the sending MTA keeps the message and
+retries; a retry of something that did get stored is recognised by its dedupe
+key and merged, never stored twice. ``250`` does not wait for the search index:
+the server starts the archive's index outbox (``archive.outbox``), which makes
+the message searchable about a second later; when that outbox falls too far
+behind, new messages get ``451`` until it catches up (backpressure).
 
 Parsing and sealing run in worker processes (``SmtpConfig.workers``,
 ``ingest.email.workers``) or, with ``workers=0``, a bounded thread pool, never on the
 event loop. Sealed messages go to one group committer (``archive.group_commit``):
 messages that arrive together share one catalog transaction and fsync, and each
-session gets its own answer once its message is durable and indexed. A bounded
+session gets its own answer once its message is durable. A bounded
 number of messages is in flight at once: past that, clients get ``451``/``421``
 and retry, instead of the server queueing without limit.
 
@@ -68,6 +72,7 @@ AIOSMTPD_LOGGER: Final = "mail.log"
 REPLY_TEMPFAIL: Final = "451 4.3.0 Message not archived (archive unavailable); try again later"
 REPLY_INTERNAL: Final = "451 4.3.0 Message not archived (internal error); try again later"
 REPLY_TIMEOUT: Final = "451 4.3.0 Message not archived in time; try again later"
+REPLY_BACKLOG: Final = "451 4.3.2 Archive busy (indexing backlog); try again later"
 REPLY_TOO_MANY_RCPTS: Final = "452 4.5.3 Too many recipients"
 REPLY_AUTH_INVALID: Final = "535 5.7.8 Authentication credentials invalid"
 REPLY_AUTH_TEMPFAIL: Final = "454 4.7.0 Temporary authentication failure"
@@ -111,6 +116,11 @@ class _Handler:
         """``250`` only once the message is durable (``_store`` returned); ``451`` before."""
         if server.transport is None:  # client gone: no 250 can reach it, so it will retry
             return REPLY_INTERNAL
+        backlog = self._archive.index_backlog()
+        if backlog:  # refuse now rather than let memory and time to searchable run away
+            self._state.tempfailed += 1
+            log.warning("%s; answered 451", backlog)
+            return REPLY_BACKLOG
         raw = envelope.original_content
         if not isinstance(raw, bytes):
             raw = bytes(raw or b"")
@@ -309,6 +319,7 @@ async def start_smtp_server(
         limits = replace(config.limits, parse_timeout_s=config.parse_timeout_s)
         config = replace(config, limits=limits)
     context = tls_context(config)
+    archive.start_indexing()  # 250 at durability: the index follows from the outbox
     state = SessionState(
         config=config,
         networks=parse_allowlist(config.allowlist),

@@ -11,7 +11,9 @@ archived at all (no audio, no recording). Ending stops the media, closes the spo
 and archives it in a worker thread (:meth:`RecordingUas._finish`), and
 BYE is answered ``200`` only once the item is durable;
 ``500`` (Retry-After) when the archive cannot take it within
-``bye_archive_timeout_s``: the sealed spool then stays and is retried.
+``bye_archive_timeout_s``: the sealed spool then stays and is retried. A new
+INVITE gets ``503`` (Retry-After) at shutdown, at ``max_calls``, and while the
+archive's index outbox is over its limits (``Archive.index_backlog``).
 """
 
 from __future__ import annotations
@@ -145,7 +147,8 @@ class RecordingUas:
             self.counters.bad_requests += 1
             respond(key, reply, make_response(msg, 400, "Missing From Tag"))
             return
-        if self.closing or len(self.calls) >= self.config.max_calls:
+        if (self.closing or len(self.calls) >= self.config.max_calls
+                or self.archive.index_backlog() is not None):  # the index is too far behind
             self.counters.calls_rejected += 1
             respond(
                 key,

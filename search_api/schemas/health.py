@@ -14,3 +14,9 @@ class HealthPublic(PublicModel):
     catalog: str | None = Field(default=None, description='"ok", or what is wrong')
     store: str | None = Field(default=None, description='"ok", or what is wrong')
     index: str | None = Field(default=None, description='"ok", or what is wrong')
+    outbox_depth: int | None = Field(
+        default=None, description="items acknowledged (durable) but not yet searchable")
+    outbox_oldest_age_seconds: float | None = Field(
+        default=None, description="how long the oldest of those has waited")
+    outbox_backlog: str | None = Field(
+        default=None, description="why ingest is refused for now (backlog over its limit)")

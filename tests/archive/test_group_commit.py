@@ -107,3 +107,28 @@ def test_callers_that_give_up_never_stop_the_committer(
     finally:
         gate.set()
         committer.close()
+
+
+def test_a_group_costs_the_same_catalog_statements_whatever_its_size(
+    archive: Archive, new_email: NewEmail
+) -> None:
+    # The catalog's cost per group is statements, not rows: one insert per table for
+    # the whole group (executemany), so 16 items cost what one does.
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(archive.catalog.write_engine, "before_cursor_execute", count)
+    try:
+        per_group = []
+        for size in (1, 16):
+            prepared = [archive.prepare(new_email()) for _ in range(size)]
+            statements.clear()
+            done = archive.commit_group(prepared)
+            per_group.append(len(statements))
+            assert len(done.fresh) == size
+    finally:
+        sa.event.remove(archive.catalog.write_engine, "before_cursor_execute", count)
+    assert per_group[0] == per_group[1], per_group
+    assert per_group[1] <= 16, per_group

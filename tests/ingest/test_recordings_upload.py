@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from archive.errors import TemporaryFailure
+from archive.outbox import OutboxLimits
 from archive.service import Archive
 from ingest.audio import write_wav
 from search_api.app import create_app
@@ -84,6 +86,36 @@ def test_archive_outage_answers_503_not_201(
     resp = upload(client, tokens["ingest"], write_wav(8000, [sine(300, 0.5)]))
     assert resp.status_code == 503
     assert resp.json()["error"]["code"] == "temporarily_unavailable"
+
+
+def test_an_index_backlog_over_its_limit_answers_503_until_it_drains(
+    client: TestClient, archive: Archive, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    real = archive.index.upsert
+
+    def held(docs: Any) -> None:
+        release.wait(30)
+        real(docs)
+
+    monkeypatch.setattr(archive.index, "upsert", held)
+    archive.start_indexing(OutboxLimits(max_depth=1, max_age_s=60))
+    try:
+        for n in range(2):  # 201 at durability, while the index is held
+            sidecar = {**SIDECAR, "call_id": f"backlog-{n}"}
+            resp = upload(client, tokens["ingest"], write_wav(8000, [sine(300 + n, 0.5)]), sidecar)
+            assert resp.status_code == 201, resp.text
+        refused = upload(client, tokens["ingest"], write_wav(8000, [sine(500, 0.5)]),
+                         {**SIDECAR, "call_id": "backlog-refused"})
+        assert refused.status_code == 503
+        assert refused.json()["error"]["code"] == "temporarily_unavailable"
+        assert len(archive.item_ids()) == 2
+    finally:
+        release.set()
+    assert archive.flush_index(10)
+    again = upload(client, tokens["ingest"], write_wav(8000, [sine(500, 0.5)]),
+                   {**SIDECAR, "call_id": "backlog-refused"})
+    assert again.status_code == 201, again.text
 
 
 def test_upload_keeps_audio_off_disk_and_checks_the_token_before_the_body(

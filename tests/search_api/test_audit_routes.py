@@ -46,6 +46,7 @@ NOTHING_OF_AN_ITEM = "static page or script of the web UI"
 
 ROUTES: dict[tuple[str, str], Audited | str] = {
     ("GET", "/healthz"): "readiness only",
+    ("GET", "/metrics"): "counts of the index outbox, nothing of an item",
     ("GET", "/"): NOTHING_OF_AN_ITEM,
     ("GET", "/ui/app.js"): NOTHING_OF_AN_ITEM,
     ("GET", "/ui/app.css"): NOTHING_OF_AN_ITEM,

@@ -36,6 +36,7 @@ from archive.errors import StoreUnavailable, TemporaryFailure
 from archive.index import SearchQuery
 from archive.intake import CommittedGroup, PreparedItem
 from archive.model import ItemRecord, ItemStatus, NewItem, PartyRole
+from archive.outbox import OutboxLimits
 from archive.service import Archive
 from archive.store import BlobWriter
 from archive.users import User
@@ -125,6 +126,8 @@ def original(archive: Archive, user: User, item_id: str) -> bytes:
 
 
 def search_total(archive: Archive, user: User, **query: Any) -> int:
+    """Hits once every acknowledged message is indexed (a 250 means durable, not searchable)."""
+    assert archive.flush_index(10)
     return archive.search(user, SearchQuery(**query)).result.total
 
 
@@ -248,6 +251,7 @@ def test_smtp_mail_is_searchable_through_the_http_api(archive: Archive, serve: S
     with server.client() as smtp:
         smtp.sendmail("jan@customer.nl", ["support@example.com", "custodian@example.com"], raw)
     item_id = only_record(archive).id
+    assert archive.flush_index(10)
     with TestClient(create_app(archive)) as http:
         auth = {"Authorization": f"Bearer {token}"}
         for params in ({"q": "pangolin"}, {"q": "tapir"}, {"q": "axolotl"},
@@ -472,6 +476,36 @@ def test_busy_server_answers_451_instead_of_queueing(
         assert (code, reply[:5]) == (451, b"4.3.2")
     first.join(10)
     assert results == [{}]
+
+
+def test_a_250_does_not_wait_for_the_index_and_a_long_backlog_answers_451(
+    archive: Archive, serve: Serve, privacy: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    real = archive.index.upsert
+
+    def held(docs: Any) -> None:
+        release.wait(30)
+        real(docs)
+
+    monkeypatch.setattr(archive.index, "upsert", held)
+    archive.start_indexing(OutboxLimits(max_depth=2, max_age_s=60))
+    server = serve()
+    try:
+        with server.client() as smtp:
+            for n in range(3):  # answered while none of them can be indexed
+                smtp.sendmail("jan@customer.nl", ["support@example.com"],
+                              message(body=f"tapir number {n}"))
+            with pytest.raises(smtplib.SMTPDataError) as refused:
+                smtp.sendmail("jan@customer.nl", ["support@example.com"], message())
+        assert refused.value.smtp_code == 451 and b"backlog" in refused.value.smtp_error
+        assert len(archive.item_ids()) == 3
+        assert archive.search(privacy, SearchQuery(text="tapir")).result.total == 0
+    finally:
+        release.set()
+    assert search_total(archive, privacy, text="tapir") == 3
+    with server.client() as smtp:
+        assert smtp.sendmail("jan@customer.nl", ["support@example.com"], message()) == {}
 
 
 def test_connection_cap_answers_421(serve: Serve) -> None:

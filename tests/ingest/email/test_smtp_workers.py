@@ -216,6 +216,7 @@ def test_mail_through_worker_processes_is_stored_grouped_and_searchable(
     unparsed = [r for r in records if r.status is ItemStatus.UNPARSED]
     assert [r.status_reason for r in unparsed] == ["no_headers"]
     quality = real_archive.users.authenticate(real_archive.users.add("q", Role.QUALITY))
+    assert real_archive.flush_index(10)
     assert real_archive.search(quality, SearchQuery(text="pangolin")).result.total == 40
     assert real_archive.audit.verify().ok
 

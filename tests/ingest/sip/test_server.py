@@ -183,6 +183,23 @@ def test_cancel_before_answer_creates_nothing(make_sip: Callable[..., RunningSip
     assert spool_files(sip) == []
 
 
+def test_a_new_call_gets_503_while_the_index_backlog_is_over_its_limit(
+    sip: RunningSip, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backlog: list[str] = ["index backlog of 2001 items (limit 2000)"]
+    monkeypatch.setattr(sip.archive, "index_backlog", lambda: backlog[0] if backlog else None)
+    client = SiprecClient(sip.port)
+    _, refused = client.invite(["1"], metadata_xml("sess-backlog", [JAN]))
+    assert refused.status == 503 and refused.headers.get("retry-after")
+    assert sip.handle.active_calls() == {}
+    backlog.clear()  # caught up: the SBC's retry is recorded
+    dialog, answer = client.invite(["1"], metadata_xml("sess-backlog-2", [JAN]))
+    assert answer.status == 200, answer.reason
+    play_all([(dialog.ports[0], tone_packets(0.5))])
+    assert client.bye(dialog).status == 200
+    assert len(sip.handle.archived) == 1
+
+
 def test_call_without_bye_is_archived_as_truncated_after_rtp_inactivity(sip: RunningSip) -> None:
     client = SiprecClient(sip.port)
     dialog, resp = client.invite(["1", "2"], metadata_xml("sess-nobye", [JAN, AGENT]))

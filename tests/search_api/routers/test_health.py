@@ -6,10 +6,16 @@ store path, an index URL, a database message) is for the operators.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Sequence
+
 import pytest
 from fastapi.testclient import TestClient
 
 from archive.errors import IndexUnavailable
+from archive.index import IndexDoc
+from archive.model import NewItem
+from archive.outbox import OutboxLimits
 from archive.service import Archive
 from tests.search_api.conftest import assert_error, bearer
 
@@ -59,7 +65,40 @@ def test_admin_and_privacy_get_each_component(
 
 def test_admin_sees_all_ok(client: TestClient, tokens: dict[str, str]) -> None:
     resp = client.get("/healthz", headers=bearer(tokens["admin"]))
-    assert resp.json() == {"catalog": "ok", "store": "ok", "index": "ok", "ok": True}
+    assert resp.json() == {"catalog": "ok", "store": "ok", "index": "ok", "ok": True,
+                           "outbox_depth": 0, "outbox_oldest_age_seconds": 0.0}
+
+
+def test_admin_sees_the_index_outbox_backlog_and_a_scraper_its_metrics(
+    archive: Archive, client: TestClient, tokens: dict[str, str],
+    new_email: Callable[..., NewItem], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    release = threading.Event()
+    real = archive.index.upsert
+
+    def held(docs: Sequence[IndexDoc]) -> None:
+        release.wait(20)
+        real(docs)
+
+    monkeypatch.setattr(archive.index, "upsert", held)
+    archive.start_indexing(OutboxLimits(max_depth=1, max_age_s=60))
+    try:
+        for _ in range(2):
+            archive.ingest(new_email())
+        body = client.get("/healthz", headers=bearer(tokens["admin"])).json()
+        assert body["ok"] is True and body["outbox_depth"] == 2
+        assert body["outbox_oldest_age_seconds"] > 0
+        assert "index backlog of 2 items" in body["outbox_backlog"]
+        assert client.get("/healthz").json() == {"ok": True}  # no token: one bit
+        text = client.get("/metrics").text
+        assert "commarchive_index_outbox_depth 2\n" in text
+        assert "commarchive_index_outbox_backlogged 1\n" in text
+    finally:
+        release.set()
+    assert archive.flush_index(10)
+    text = client.get("/metrics").text
+    assert "commarchive_index_outbox_depth 0\n" in text
+    assert "commarchive_index_outbox_indexed_total 2\n" in text
 
 
 def test_a_bad_token_is_refused_in_the_error_shape(client: TestClient) -> None:
