@@ -44,7 +44,7 @@ RANK_ROWS_PER_ITEM: Final = 4
 REDACTED_KIND: Final = "redacted:"
 
 
-def _sqlite_module() -> ModuleType:
+def sqlite_module() -> ModuleType:
     """The newest SQLite binding available (FTS5 secure-delete needs 3.44+)."""
     try:
         newer = importlib.import_module("pysqlite3.dbapi2")
@@ -75,7 +75,7 @@ class SqliteIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
-        self._sqlite = _sqlite_module()
+        self._sqlite = sqlite_module()
         self.secure_delete = self._sqlite.sqlite_version_info >= (3, 44)
         try:
             self._db = self._sqlite.connect(path, check_same_thread=False, isolation_level=None)
