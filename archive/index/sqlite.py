@@ -4,12 +4,17 @@ One FTS row per section (subject, body, attachment, transcript utterance,
 parties), so a hit can say which speaker said the words and when. All query
 words must occur somewhere in the item, not necessarily in one section.
 
-Searching ranks only what the page needs: sections are ranked by bm25 with the
-cheap filters (view, restricted, date window) in their row ids
-(``archive.index.sqlite_layout``), cut at a few times the page, then grouped to
-items; the other filters are checked for those items only when most matches
-pass them, and applied before ranking when they are selective. Totals are
-counted up to ``EXACT_TOTAL_LIMIT`` items.
+Searching ranks only what the page needs. The matching items are found newest
+first, with the cheap filters (view, restricted, date window) in the FTS row ids
+(``archive.index.sqlite_layout``), up to ``EXACT_TOTAL_LIMIT + 1`` of them. When
+that many or fewer match, the total is exact and the sections of exactly those
+items are ranked by bm25 (the order Elasticsearch gives: best section, then
+newest, then item id). When more match, the total is "10,000+" and the page is
+ranked among the newest ``RANK_WINDOW_ITEMS`` matches, its items checked against
+the other filters after ranking: bm25 costs a look-up per section, so ranking
+every match of a common word grows with the archive (ES's block-max WAND has no
+FTS5 counterpart). Either way sections come in bm25 order, cut at a few times
+the page, and are grouped to items.
 
 Erased text must not linger in the file: the content rows are overwritten
 (``secure_delete`` pragma) and the inverted index drops the tokens at once with
@@ -41,6 +46,9 @@ SNIPPET_TOKENS: Final = 12
 OPTIMIZE_EVERY_DELETES: Final = 50
 #: Sections ranked per item wanted on the page, before asking for more.
 RANK_ROWS_PER_ITEM: Final = 4
+#: When more than EXACT_TOTAL_LIMIT items match, the page is ranked among the newest this
+#: many (bm25 costs a look-up per section, so ranking all of them grows with the archive).
+RANK_WINDOW_ITEMS: Final = 2_000
 REDACTED_KIND: Final = "redacted:"
 
 
@@ -245,10 +253,11 @@ class SqliteIndex:
         if len(keys) <= EXACT_TOTAL_LIMIT:  # few: rank exactly those
             page = self._ranked_page(query, plan, only=keys)
             return SearchResult(len(keys), tuple(self._hit(plan, *row) for row in page))
-        # Many: rank the sections of the newest EXACT_TOTAL_LIMIT matches (the window
-        # the count walked), unless the page lies beyond them; filters checked after.
-        newest = keys[-1] if query.offset + query.limit <= EXACT_TOTAL_LIMIT // 2 else None
-        page = self._ranked_page(query, plan, since_key=newest)
+        # Many: rank the sections of the newest RANK_WINDOW_ITEMS matches (found by the
+        # count), unless the page lies beyond them; filters are checked after ranking.
+        shallow = query.offset + query.limit <= RANK_WINDOW_ITEMS // 2
+        page = self._ranked_page(
+            query, plan, since_key=keys[RANK_WINDOW_ITEMS - 1] if shallow else None)
         return SearchResult(EXACT_TOTAL_LIMIT, tuple(self._hit(plan, *row) for row in page),
                             True)
 
