@@ -140,7 +140,8 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SearchIndex
 def _queries() -> Iterator[tuple[bool, SearchQuery]]:
     """(ranked, query): one word or one phrase is ranked the same way everywhere; for
     several, BM25's idf differs (Lucene adds one) so only the items must agree."""
-    window = {"since": EPOCH + timedelta(days=60), "until": EPOCH + timedelta(days=150)}
+    window: dict[str, Any] = {"since": EPOCH + timedelta(days=60),
+                              "until": EPOCH + timedelta(days=150)}
     for word in ("w0", "w3", "w11", "w40", "w59"):
         yield True, SearchQuery(text=word, limit=15)
         yield True, SearchQuery(text=word, purposes=frozenset({"training"}), limit=15,

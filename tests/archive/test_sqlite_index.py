@@ -72,7 +72,7 @@ def _write_v1(path: Path, *, with_section_rows: bool = True) -> None:
     """An index as version 1 wrote it: item ids in every table, FTS rows found by item id."""
     db = sqlite_module().connect(path)
     db.executescript(_V1_SCHEMA)
-    items = [
+    items: list[Any] = [
         ("call1", "call", "2026-02-01T10:00:00.000000Z", 0, "Call +31611",
          ("quality",), ("+31611",), ("+31622",),
          [("hello my line drops", "transcript", "customer", 1.5),
