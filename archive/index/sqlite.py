@@ -44,6 +44,7 @@ from archive.model import Section
 
 SNIPPET_TOKENS: Final = 12
 OPTIMIZE_EVERY_DELETES: Final = 50
+CACHE_KIB: Final = 64 * 1024
 #: Sections ranked per item wanted on the page, before asking for more.
 RANK_ROWS_PER_ITEM: Final = 4
 #: When more than EXACT_TOTAL_LIMIT items match, the page is ranked among the newest this
@@ -92,6 +93,9 @@ class SqliteIndex:
             # Derived and rebuildable: no fsync per commit (WAL keeps it consistent).
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=10000")
+            # Keys follow start times, not arrival: a reindex or backfill writes all over
+            # the tables, which the default 2 MiB page cache turns into disk reads.
+            self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         except self._sqlite.Error as exc:
             raise IndexUnavailable(reason=str(exc)) from exc
         self._deletes_since_optimize = 0
@@ -118,8 +122,8 @@ class SqliteIndex:
                         reason=f"{self.path} has index schema {version}, newer than this "
                                f"version reads ({lay.SCHEMA_VERSION}): run `commarchive "
                                "reindex` with this version, or upgrade")
-                old = self._db.execute(
-                    "SELECT 1 FROM sqlite_master WHERE name = 'docs'").fetchone()
+                columns = {r[1] for r in self._db.execute("PRAGMA table_info(docs)")}
+                old = bool(columns) and "key" not in columns  # version 1 keyed by item id
                 if version < lay.SCHEMA_VERSION and old:
                     upgrade(self._db, self._insert)
                 self._db.executescript(lay.SCHEMA)

@@ -157,3 +157,20 @@ def test_text_beyond_the_sections_an_item_can_hold_is_still_found(tmp_path: Path
 
 def _found(idx: SqliteIndex, **kw: Any) -> list[str]:
     return sorted(h.item_id for h in idx.search(SearchQuery(**kw)).hits)
+
+
+def test_an_index_whose_first_open_stopped_before_its_version_was_written_opens(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "index.sqlite"
+    idx = SqliteIndex(path)
+    idx.ensure()
+    idx.upsert([index_doc("a", text="modem")])  # type: ignore[list-item]
+    idx.close()
+    db = sqlite_module().connect(path)
+    db.execute("PRAGMA user_version = 0")
+    db.close()
+    again = SqliteIndex(path)
+    again.ensure()
+    assert _found(again, text="modem") == ["a"]
+    again.close()
