@@ -123,7 +123,8 @@ def _sqlite_fresh_load(index: SearchIndex) -> Callable[[list[IndexDoc]], None] |
 
 
 def index_corpus(
-    index: SearchIndex, items: int, seed: int, subjects: list[str], rate_items: int
+    index: SearchIndex, items: int, seed: int, subjects: list[str], rate_items: int,
+    time_ordered: bool = False,
 ) -> tuple[float, float | None]:
     """Index ``items`` docs in batches; return (upsert items/s, upsert items/s at the end).
 
@@ -131,14 +132,23 @@ def index_corpus(
     index has a fresh-load path (see ``_sqlite_fresh_load``), in which case a
     last batch of 100 new items through ``upsert`` gives the rate at full size.
     Every 100th item's subject is appended to ``subjects``, for subject look-ups.
+    ``time_ordered`` indexes the same items in order of start time, as ingest does.
     """
     corpus = Corpus(seed)
     fresh = _sqlite_fresh_load(index) if rate_items < items else None
     t_index = 0.0
     upserted = 0
+    ordered: list[IndexDoc] = []
+    if time_ordered:
+        ordered = sorted((corpus.doc(n) for n in range(items)), key=lambda d: d.started_at)
+        subjects.extend(d.subjects[0] for n, d in enumerate(
+            sorted(ordered, key=lambda d: d.item_id)) if n % 100 == 0)
     for start in range(0, items, BATCH_DOCS):
-        batch = [corpus.doc(n) for n in range(start, min(items, start + BATCH_DOCS))]
-        subjects.extend(d.subjects[0] for d in batch[::100])
+        if time_ordered:
+            batch = ordered[start : start + BATCH_DOCS]
+        else:
+            batch = [corpus.doc(n) for n in range(start, min(items, start + BATCH_DOCS))]
+            subjects.extend(d.subjects[0] for d in batch[::100])
         if fresh is not None and start >= rate_items:
             fresh(batch)
             continue
@@ -209,7 +219,7 @@ def _subjects(items: int, seed: int) -> list[str]:
 
 
 def run(name: str, index: SearchIndex, items: int, queries: int, seed: int,
-        rate_items: int) -> None:
+        rate_items: int, time_ordered: bool = False) -> None:
     index.ensure()
     subjects: list[str] = []
     built = index.count()
@@ -220,7 +230,7 @@ def run(name: str, index: SearchIndex, items: int, queries: int, seed: int,
     else:
         print(f"[{name}] indexing {items} items ...", file=sys.stderr)
         t_build = time.perf_counter()
-        rate, at_end = index_corpus(index, items, seed, subjects, rate_items)
+        rate, at_end = index_corpus(index, items, seed, subjects, rate_items, time_ordered)
         assert index.count() == items + (0 if at_end is None else 100), index.count()
         print(f"[{name}] built in {time.perf_counter() - t_build:.0f} s")
     if rate is None:
@@ -248,6 +258,8 @@ def main() -> int:
                         help="items SQLite indexes through upsert before the fresh-insert path")
     parser.add_argument("--sqlite-path", type=Path,
                         help="keep the SQLite index in this file; reuse it if it is built")
+    parser.add_argument("--time-ordered", action="store_true",
+                        help="index the items in order of start time (as ingest does)")
     args = parser.parse_args()
 
     if args.only != "elasticsearch":
@@ -257,7 +269,7 @@ def main() -> int:
             sqlite = SqliteIndex(args.sqlite_path or Path(tmp) / "index.sqlite")
             try:
                 run("sqlite", sqlite, args.items, args.queries, args.seed,
-                    args.sqlite_upsert_items)
+                    args.sqlite_upsert_items, args.time_ordered)
             finally:
                 sqlite.close()
 
