@@ -304,8 +304,8 @@ class SqliteIndex:
         Ranks the sections of the ``only`` items (which passed every filter), else those
         from ``since_key`` on (or all), checking each ranked item against the filters.
         Sections come in bm25 order, ``want * RANK_ROWS_PER_ITEM`` at a time; the cut is
-        exact once the page's last item scores strictly better than the last section read
-        (ties are then all in), or when every section in question has been read.
+        exact once no section not yet read can come before the page's last item, or when
+        every section in question has been read.
         """
         want = query.offset + query.limit
         fetch = max(64, want * RANK_ROWS_PER_ITEM)
@@ -317,16 +317,24 @@ class SqliteIndex:
             where += " AND rowid >= ?"
             params = [*params, lay.first_rowid(since_key)]
         while True:
+            # Newest first among equal scores, as the items are ordered: a cut inside a
+            # run of ties (one common word scores the same in many sections) is exact
+            # once the page's last item is in a later second than the last row read.
             rows = self._exec(
                 f"SELECT rowid, bm25(sections) AS s FROM sections WHERE {where} "
-                "ORDER BY s LIMIT ?", [*params, fetch])
+                "ORDER BY s, rowid DESC LIMIT ?", [*params, fetch])
             best: dict[int, tuple[int, float]] = {}
             for rowid, score in rows:
                 best.setdefault(lay.key_of(int(rowid)), (int(rowid), float(score)))
             items = self._accepted(plan, best, only is None)
-            exhausted = len(rows) < fetch
-            if exhausted or (len(items) >= want and items[want - 1][2] < float(rows[-1][1])):
+            if len(rows) < fetch:
                 return items[query.offset : want]
+            if len(items) >= want:
+                key, _, score, _, _ = items[want - 1]
+                last_key, last_score = lay.key_of(int(rows[-1][0])), float(rows[-1][1])
+                if score < last_score or (score == last_score and key >> lay.SECOND_SHIFT
+                                          > last_key >> lay.SECOND_SHIFT):
+                    return items[query.offset : want]
             fetch *= 4
 
     def _accepted(
