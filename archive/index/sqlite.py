@@ -50,7 +50,6 @@ RANK_ROWS_PER_ITEM: Final = 4
 #: When more than EXACT_TOTAL_LIMIT items match, the page is ranked among the newest this
 #: many (bm25 costs a look-up per section, so ranking all of them grows with the archive).
 RANK_WINDOW_ITEMS: Final = 2_000
-REDACTED_KIND: Final = "redacted:"
 
 
 def sqlite_module() -> ModuleType:
@@ -60,10 +59,6 @@ def sqlite_module() -> ModuleType:
     except ImportError:
         return sqlite3
     return newer if newer.sqlite_version_info >= (3, 44) else sqlite3
-
-
-def _fts_phrase(tokens: tuple[str, ...]) -> str:
-    return '"' + " ".join(tokens).replace('"', '""') + '"'
 
 
 def _fit(sections: Sequence[Section]) -> list[Section]:
@@ -212,7 +207,7 @@ class SqliteIndex:
                 for i, s in enumerate(_fit(doc.sections))]
         if doc.parties:
             rows.append((base | lay.PARTIES_INDEX, " ".join(doc.parties), "parties", None, None))
-        rows += [(base | lay.REDACTED_BIT | i, s.text, REDACTED_KIND + s.kind, s.speaker,
+        rows += [(base | lay.REDACTED_BIT | i, s.text, lay.REDACTED_KIND + s.kind, s.speaker,
                   s.start_s) for i, s in enumerate(_fit(doc.redacted))]
         self._db.executemany(
             "INSERT INTO sections (rowid, text, kind, speaker, start_s) VALUES (?, ?, ?, ?, ?)",

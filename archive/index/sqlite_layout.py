@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from typing import Final
 
 SCHEMA_VERSION: Final = 2
+#: Kind prefix of the FTS rows that hold an item's redacted copy (``IndexDoc.redacted``).
+REDACTED_KIND: Final = "redacted:"
 
 SLOT_BITS: Final = 14
 SLOT_MASK: Final = (1 << SLOT_BITS) - 1

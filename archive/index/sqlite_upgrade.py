@@ -20,10 +20,8 @@ from archive.model import Section
 
 log = logging.getLogger(__name__)
 
-UPGRADE_BATCH_ITEMS: Final = 500
 _OLD_INDEXES: Final = ("docs_started", "doc_subjects_identifier", "doc_mentions_mention",
                        "section_rows_item")
-REDACTED_KIND: Final = "redacted:"
 
 
 def _schema_statements() -> Iterator[str]:
@@ -56,10 +54,9 @@ def upgrade(db: Any, insert: Callable[[IndexDoc], None]) -> int:
             db.execute(statement)
         done = 0
         ids = [str(r[0]) for r in db.execute("SELECT item_id FROM v1_docs")]
-        for start in range(0, len(ids), UPGRADE_BATCH_ITEMS):
-            for item_id in ids[start : start + UPGRADE_BATCH_ITEMS]:
-                insert(_old_doc(db, item_id))
-                done += 1
+        for item_id in ids:
+            insert(_old_doc(db, item_id))
+            done += 1
         for table in lay.V1_TABLES:
             db.execute(f"DROP TABLE IF EXISTS v1_{table}")
         db.execute(f"PRAGMA user_version = {lay.SCHEMA_VERSION}")
@@ -91,8 +88,9 @@ def _old_doc(db: Any, item_id: str) -> IndexDoc:
         start = None if start_s is None else float(start_s)
         if kind == "parties":
             parties = tuple(str(text).split(" "))
-        elif kind.startswith(REDACTED_KIND):
-            redacted.append(Section(kind.removeprefix(REDACTED_KIND), str(text), speaker, start))
+        elif kind.startswith(lay.REDACTED_KIND):
+            redacted.append(Section(kind.removeprefix(lay.REDACTED_KIND), str(text), speaker,
+                                    start))
         else:
             sections.append(Section(kind, str(text), speaker, start))
     return IndexDoc(
