@@ -326,7 +326,8 @@ class Reader:
                 parties[hit.item_id] = [p.as_dict() for p in record.parties]
             visible.append(hit)
         hidden = len(result.hits) - len(visible)
-        result = SearchResult(max(0, result.total - hidden), tuple(visible))
+        result = SearchResult(max(0, result.total - hidden), tuple(visible),
+                              result.total_is_lower_bound)
         if hidden:
             log.info("search: %d hit(s) the index still showed were withheld", hidden)
         self._vault.record_event(

@@ -21,7 +21,7 @@ import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Final, Protocol
 
 from archive.model import Section
 
@@ -82,10 +82,23 @@ class Hit:
     start_s: float | None = None
 
 
+#: Totals are exact up to this many items; beyond it every backend reports this number
+#: with ``total_is_lower_bound`` ("10,000+"), as search engines do, so that a query
+#: matching most of the archive does not pay for counting all of it.
+EXACT_TOTAL_LIMIT: Final = 10_000
+
+
 @dataclass(frozen=True, slots=True)
 class SearchResult:
     total: int
     hits: tuple[Hit, ...]
+    #: True when more than ``EXACT_TOTAL_LIMIT`` items match and ``total`` is that limit.
+    total_is_lower_bound: bool = False
+
+
+def capped_total(count: int) -> tuple[int, bool]:
+    """An exact count as a result's (total, total_is_lower_bound)."""
+    return (EXACT_TOTAL_LIMIT, True) if count > EXACT_TOTAL_LIMIT else (count, False)
 
 
 class SearchIndex(Protocol):
@@ -128,5 +141,6 @@ def hit_pages(index: SearchIndex, query: SearchQuery, page: int) -> Iterator[lis
             return
         yield [h.item_id for h in result.hits]
         offset += page
-        if offset >= result.total:
+        if len(result.hits) < page or (offset >= result.total
+                                       and not result.total_is_lower_bound):
             return

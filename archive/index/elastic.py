@@ -24,7 +24,7 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
 from archive.errors import IndexUnavailable
-from archive.index import Hit, IndexDoc, SearchQuery, SearchResult
+from archive.index import EXACT_TOTAL_LIMIT, Hit, IndexDoc, SearchQuery, SearchResult
 from archive.index.query import iso_utc, make_snippet, parse_query, render_snippet, tokenize
 from archive.model import Section
 
@@ -354,7 +354,7 @@ class ElasticIndex:
                 query={"bool": bool_query},
                 sort=[{"_score": "desc"}, {"started_at": "desc"}, {"item_id": "asc"}],
                 track_scores=True,
-                track_total_hits=True,
+                track_total_hits=EXACT_TOTAL_LIMIT,
                 from_=query.offset,
                 size=query.limit,
                 source_includes=["title"],
@@ -379,7 +379,11 @@ class ElasticIndex:
                     None if start_s is None else float(start_s),
                 )
             )
-        return SearchResult(int(resp["hits"]["total"]["value"]), tuple(hits))
+        total = resp["hits"]["total"]
+        # Counted exactly up to the limit, then "gte": the same shape as the embedded index.
+        lower_bound = total.get("relation") == "gte"
+        return SearchResult(EXACT_TOTAL_LIMIT if lower_bound else int(total["value"]),
+                            tuple(hits), lower_bound)
 
     def _filters(self, query: SearchQuery) -> list[dict[str, Any]]:
         filters: list[dict[str, Any]] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from archive.index import Hit, IndexDoc, SearchQuery, SearchResult
+from archive.index import Hit, IndexDoc, SearchQuery, SearchResult, capped_total
 from archive.index.query import make_snippet, parse_query, render_snippet, tokenize
 from archive.model import Section
 
@@ -83,7 +83,8 @@ class MemoryIndex:
             scored.append((best_score, doc.started_at.isoformat(), hit))
         scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
         page = scored[query.offset : query.offset + query.limit]
-        return SearchResult(total=len(scored), hits=tuple(h for _, _, h in page))
+        total, lower_bound = capped_total(len(scored))
+        return SearchResult(total, tuple(h for _, _, h in page), lower_bound)
 
 
 def _filters_pass(doc: IndexDoc, q: SearchQuery) -> bool:

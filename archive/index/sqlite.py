@@ -3,6 +3,19 @@
 One FTS row per section (subject, body, attachment, transcript utterance,
 parties), so a hit can say which speaker said the words and when. All query
 words must occur somewhere in the item, not necessarily in one section.
+
+Searching ranks only what the page needs. The matching items are found newest
+first, with the cheap filters (view, restricted, date window) in the FTS row ids
+(``archive.index.sqlite_layout``), up to ``EXACT_TOTAL_LIMIT + 1`` of them. When
+that many or fewer match, the total is exact and the sections of exactly those
+items are ranked by bm25 (the order Elasticsearch gives: best section, then
+newest, then item id). When more match, the total is "10,000+" and the page is
+ranked among the newest ``RANK_WINDOW_ITEMS`` matches, its items checked against
+the other filters after ranking: bm25 costs a look-up per section, so ranking
+every match of a common word grows with the archive (ES's block-max WAND has no
+FTS5 counterpart). Either way sections come in bm25 order, cut at a few times
+the page, and are grouped to items.
+
 Erased text must not linger in the file: the content rows are overwritten
 (``secure_delete`` pragma) and the inverted index drops the tokens at once with
 FTS5's ``secure-delete`` option (SQLite >= 3.44, from ``pysqlite3-binary`` where
@@ -14,6 +27,7 @@ each of ~1,500 single-row deletes.
 from __future__ import annotations
 
 import importlib
+import json
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -22,59 +36,41 @@ from types import ModuleType
 from typing import Any, Final
 
 from archive.errors import IndexUnavailable
-from archive.index import Hit, IndexDoc, SearchQuery, SearchResult
+from archive.index import EXACT_TOTAL_LIMIT, Hit, IndexDoc, SearchQuery, SearchResult
+from archive.index import sqlite_layout as lay
 from archive.index.query import MARK_CLOSE, MARK_OPEN, iso_utc, parse_query, render_snippet
+from archive.index.sqlite_search import Plan, plan_query
+from archive.model import Section
 
 SNIPPET_TOKENS: Final = 12
 OPTIMIZE_EVERY_DELETES: Final = 50
+CACHE_KIB: Final = 64 * 1024
+#: Sections ranked per item wanted on the page, before asking for more.
+RANK_ROWS_PER_ITEM: Final = 4
+#: When more than EXACT_TOTAL_LIMIT items match, the page is ranked among the newest this
+#: many (bm25 costs a look-up per section, so ranking all of them grows with the archive).
+RANK_WINDOW_ITEMS: Final = 2_000
 
 
-def _sqlite_module() -> ModuleType:
+def sqlite_module() -> ModuleType:
     """The newest SQLite binding available (FTS5 secure-delete needs 3.44+)."""
     try:
         newer = importlib.import_module("pysqlite3.dbapi2")
     except ImportError:
         return sqlite3
     return newer if newer.sqlite_version_info >= (3, 44) else sqlite3
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS docs (
-    item_id TEXT PRIMARY KEY,
-    channel TEXT NOT NULL,
-    direction TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    restricted INTEGER NOT NULL,
-    held INTEGER NOT NULL,
-    title TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS docs_started ON docs(started_at);
-CREATE TABLE IF NOT EXISTS doc_purposes (item_id TEXT NOT NULL, purpose TEXT NOT NULL,
-    PRIMARY KEY (item_id, purpose));
-CREATE TABLE IF NOT EXISTS doc_subjects (item_id TEXT NOT NULL, identifier TEXT NOT NULL,
-    PRIMARY KEY (item_id, identifier));
-CREATE INDEX IF NOT EXISTS doc_subjects_identifier ON doc_subjects(identifier);
-CREATE TABLE IF NOT EXISTS doc_mentions (item_id TEXT NOT NULL, mention TEXT NOT NULL,
-    PRIMARY KEY (item_id, mention));
-CREATE INDEX IF NOT EXISTS doc_mentions_mention ON doc_mentions(mention);
-CREATE TABLE IF NOT EXISTS section_rows (rid INTEGER PRIMARY KEY, item_id TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS section_rows_item ON section_rows(item_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS sections USING fts5(
-    text, item_id UNINDEXED, kind UNINDEXED, speaker UNINDEXED, start_s UNINDEXED,
-    tokenize = 'unicode61 remove_diacritics 2'
-);
-"""
 
 
-#: Kind prefix of the FTS rows that hold an item's redacted copy (``IndexDoc.redacted``).
-REDACTED_KIND: Final = "redacted:"
-
-
-def _view_clause(anonymised: bool) -> str:
-    """Which FTS rows a query may match: the redacted copy, or everything else."""
-    return f"kind {'' if anonymised else 'NOT '}LIKE '{REDACTED_KIND}%'"
-
-
-def _fts_phrase(tokens: tuple[str, ...]) -> str:
-    return '"' + " ".join(tokens).replace('"', '""') + '"'
+def _fit(sections: Sequence[Section]) -> list[Section]:
+    """At most ``MAX_SECTIONS`` sections: the text of any beyond joins the last one."""
+    if len(sections) <= lay.MAX_SECTIONS:
+        return list(sections)
+    keep = list(sections[: lay.MAX_SECTIONS - 1])
+    rest = sections[lay.MAX_SECTIONS - 1 :]
+    first = rest[0]
+    keep.append(Section(first.kind, " ".join(s.text for s in rest), first.speaker,
+                        first.start_s))
+    return keep
 
 
 class SqliteIndex:
@@ -83,7 +79,7 @@ class SqliteIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
-        self._sqlite = _sqlite_module()
+        self._sqlite = sqlite_module()
         self.secure_delete = self._sqlite.sqlite_version_info >= (3, 44)
         try:
             self._db = self._sqlite.connect(path, check_same_thread=False, isolation_level=None)
@@ -92,6 +88,9 @@ class SqliteIndex:
             # Derived and rebuildable: no fsync per commit (WAL keeps it consistent).
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=10000")
+            # Keys follow start times, not arrival: a reindex or backfill writes all over
+            # the tables, which the default 2 MiB page cache turns into disk reads.
+            self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         except self._sqlite.Error as exc:
             raise IndexUnavailable(reason=str(exc)) from exc
         self._deletes_since_optimize = 0
@@ -104,95 +103,35 @@ class SqliteIndex:
         except self._sqlite.OperationalError as exc:
             raise IndexUnavailable(reason=str(exc)) from exc
 
+    # -- lifecycle ---------------------------------------------------------
+
     def ensure(self) -> None:
-        with self._lock:
-            self._db.executescript(_SCHEMA)
-            if self.secure_delete:
-                self._db.execute(
-                    "INSERT INTO sections(sections, rank) VALUES ('secure-delete', 1)")
+        """Create the schema, or upgrade an index written by an older version in place."""
+        from archive.index.sqlite_upgrade import upgrade
 
-    def _delete_rows(self, item_id: str) -> None:
-        # FTS rows are found through the indexed side table, never by scanning.
-        self._db.execute(
-            "DELETE FROM sections WHERE rowid IN "
-            "(SELECT rid FROM section_rows WHERE item_id = ?)", (item_id,))
-        for table in ("docs", "doc_purposes", "doc_subjects", "doc_mentions", "section_rows"):
-            self._db.execute(f"DELETE FROM {table} WHERE item_id = ?", (item_id,))
-
-    def upsert(self, docs: Sequence[IndexDoc]) -> None:
         try:
             with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    ids = [doc.item_id for doc in docs]
-                    marks = ",".join("?" * len(ids))
-                    indexed = {r[0] for r in self._db.execute(
-                        f"SELECT item_id FROM docs WHERE item_id IN ({marks})", ids)}
-                    for doc in docs:
-                        if doc.item_id in indexed:  # a new item has nothing to replace
-                            self._delete_rows(doc.item_id)
-                        self._insert(doc)
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-        except self._sqlite.OperationalError as exc:
+                version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+                if version > lay.SCHEMA_VERSION:
+                    raise IndexUnavailable(
+                        reason=f"{self.path} has index schema {version}, newer than this "
+                               f"version reads ({lay.SCHEMA_VERSION}): run `commarchive "
+                               "reindex` with this version, or upgrade")
+                columns = {r[1] for r in self._db.execute("PRAGMA table_info(docs)")}
+                old = bool(columns) and "key" not in columns  # version 1 keyed by item id
+                if version < lay.SCHEMA_VERSION and old:
+                    upgrade(self._db, self._insert)
+                self._db.executescript(lay.SCHEMA)
+                self._db.execute(f"PRAGMA user_version = {lay.SCHEMA_VERSION}")
+                if self.secure_delete:
+                    self._db.execute(
+                        "INSERT INTO sections(sections, rank) VALUES ('secure-delete', 1)")
+        except self._sqlite.Error as exc:
             raise IndexUnavailable(reason=str(exc)) from exc
-
-    def _insert(self, doc: IndexDoc) -> None:
-        self._db.execute(
-            "INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (doc.item_id, doc.channel, doc.direction, iso_utc(doc.started_at),
-             int(doc.restricted), int(doc.held), doc.title),
-        )
-        self._db.executemany(
-            "INSERT OR IGNORE INTO doc_purposes VALUES (?, ?)",
-            [(doc.item_id, p) for p in doc.purposes],
-        )
-        self._db.executemany(
-            "INSERT OR IGNORE INTO doc_subjects VALUES (?, ?)",
-            [(doc.item_id, s) for s in doc.subjects],
-        )
-        self._db.executemany(
-            "INSERT OR IGNORE INTO doc_mentions VALUES (?, ?)",
-            [(doc.item_id, m) for m in doc.mentions],
-        )
-        rows = [(s.text, doc.item_id, s.kind, s.speaker, s.start_s) for s in doc.sections]
-        if doc.parties:
-            rows.append((" ".join(doc.parties), doc.item_id, "parties", None, None))
-        rows += [(s.text, doc.item_id, REDACTED_KIND + s.kind, s.speaker, s.start_s)
-                 for s in doc.redacted]
-        for row in rows:
-            cur = self._db.execute(
-                "INSERT INTO sections (text, item_id, kind, speaker, start_s) "
-                "VALUES (?, ?, ?, ?, ?)", row)
-            self._db.execute("INSERT INTO section_rows VALUES (?, ?)",
-                             (cur.lastrowid, doc.item_id))
-
-    def delete(self, item_id: str) -> None:
-        try:
-            with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._delete_rows(item_id)
-                self._db.execute("COMMIT")
-                if not self.secure_delete:
-                    self._deletes_since_optimize += 1
-                    if self._deletes_since_optimize >= OPTIMIZE_EVERY_DELETES:
-                        self._optimize()
-                # Old page images of the erased text must not wait in the WAL.
-                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except self._sqlite.OperationalError as exc:
-            raise IndexUnavailable(reason=str(exc)) from exc
-
-    def _optimize(self) -> None:
-        """Merge FTS segments, dropping deleted entries' tokens from the file."""
-        self._db.execute("INSERT INTO sections(sections) VALUES ('optimize')")
-        self._deletes_since_optimize = 0
 
     def clear(self) -> None:
         with self._lock:
-            for table in ("docs", "doc_purposes", "doc_subjects", "doc_mentions",
-                          "section_rows", "sections"):
+            for table in ("docs", "doc_purposes", "doc_subjects", "doc_mentions", "sections"):
                 self._db.execute(f"DELETE FROM {table}")
             self._optimize()
             self._db.execute("VACUUM")
@@ -209,90 +148,217 @@ class SqliteIndex:
                 self._optimize()
             self._db.close()
 
+    # -- writes ------------------------------------------------------------
+
+    def _delete_key(self, key: int) -> None:
+        first = lay.first_rowid(key)
+        self._db.execute("DELETE FROM sections WHERE rowid BETWEEN ? AND ?",
+                         (first, first | lay.SLOT_MASK))
+        for table in ("docs", "doc_purposes", "doc_subjects", "doc_mentions"):
+            self._db.execute(f"DELETE FROM {table} WHERE key = ?", (key,))
+
+    def upsert(self, docs: Sequence[IndexDoc]) -> None:
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    ids = [doc.item_id for doc in docs]
+                    marks = ",".join("?" * len(ids))
+                    for (key,) in self._db.execute(
+                            f"SELECT key FROM docs WHERE item_id IN ({marks})", ids).fetchall():
+                        self._delete_key(int(key))
+                    for doc in docs:
+                        self._insert(doc)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+        except self._sqlite.OperationalError as exc:
+            raise IndexUnavailable(reason=str(exc)) from exc
+
+    def _new_key(self, doc: IndexDoc) -> int:
+        first = lay.first_key(lay.second_of(doc.started_at))
+        last = first + lay.ITEMS_PER_SECOND - 1
+        top = self._db.execute("SELECT max(key) FROM docs WHERE key BETWEEN ? AND ?",
+                               (first, last)).fetchone()[0]
+        key = first if top is None else int(top) + 1
+        if key > last:
+            raise IndexUnavailable(
+                reason=f"item {doc.item_id}: more than {lay.ITEMS_PER_SECOND} indexed items "
+                       f"start in the second of {iso_utc(doc.started_at)}")
+        return key
+
+    def _insert(self, doc: IndexDoc) -> None:
+        """Insert a document that is not in the index (inside the caller's transaction)."""
+        key = self._new_key(doc)
+        self._db.execute(
+            "INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, doc.item_id, doc.channel, doc.direction, iso_utc(doc.started_at),
+             int(doc.restricted), int(doc.held), doc.title),
+        )
+        self._db.executemany("INSERT OR IGNORE INTO doc_purposes VALUES (?, ?)",
+                             [(key, p) for p in doc.purposes])
+        self._db.executemany("INSERT OR IGNORE INTO doc_subjects VALUES (?, ?)",
+                             [(s, key) for s in doc.subjects])
+        self._db.executemany("INSERT OR IGNORE INTO doc_mentions VALUES (?, ?)",
+                             [(m, key) for m in doc.mentions])
+        base = lay.first_rowid(key) | (lay.RESTRICTED_BIT if doc.restricted else 0)
+        rows = [(base | i, s.text, s.kind, s.speaker, s.start_s)
+                for i, s in enumerate(_fit(doc.sections))]
+        if doc.parties:
+            rows.append((base | lay.PARTIES_INDEX, " ".join(doc.parties), "parties", None, None))
+        rows += [(base | lay.REDACTED_BIT | i, s.text, lay.REDACTED_KIND + s.kind, s.speaker,
+                  s.start_s) for i, s in enumerate(_fit(doc.redacted))]
+        self._db.executemany(
+            "INSERT INTO sections (rowid, text, kind, speaker, start_s) VALUES (?, ?, ?, ?, ?)",
+            rows)
+
+    def delete(self, item_id: str) -> None:
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                for (key,) in self._db.execute(
+                        "SELECT key FROM docs WHERE item_id = ?", (item_id,)).fetchall():
+                    self._delete_key(int(key))
+                self._db.execute("COMMIT")
+                if not self.secure_delete:
+                    self._deletes_since_optimize += 1
+                    if self._deletes_since_optimize >= OPTIMIZE_EVERY_DELETES:
+                        self._optimize()
+                # Old page images of the erased text must not wait in the WAL.
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except self._sqlite.OperationalError as exc:
+            raise IndexUnavailable(reason=str(exc)) from exc
+
+    def _optimize(self) -> None:
+        """Merge FTS segments, dropping deleted entries' tokens from the file."""
+        self._db.execute("INSERT INTO sections(sections) VALUES ('optimize')")
+        self._deletes_since_optimize = 0
+
+    # -- search ------------------------------------------------------------
+
     def search(self, query: SearchQuery) -> SearchResult:
-        where: list[str] = []
-        params: list[Any] = []
-        if query.purposes is not None:
-            if not query.purposes:
-                return SearchResult(0, ())
-            marks = ",".join("?" * len(query.purposes))
-            where.append(
-                f"EXISTS (SELECT 1 FROM doc_purposes p WHERE p.item_id = d.item_id "
-                f"AND p.purpose IN ({marks}))"
-            )
-            params.extend(sorted(query.purposes))
-        if not query.include_restricted:
-            where.append("d.restricted = 0")
-        if query.channel:
-            where.append("d.channel = ?")
-            params.append(query.channel)
-        if query.subject:
-            where.append("d.item_id IN (SELECT item_id FROM doc_subjects WHERE identifier = ?)")
-            params.append(query.subject)
-        if query.mention:
-            where.append("d.item_id IN (SELECT item_id FROM doc_mentions WHERE mention = ?)")
-            params.append(query.mention)
-        if query.since:
-            where.append("d.started_at >= ?")
-            params.append(iso_utc(query.since))
-        if query.until:
-            where.append("d.started_at < ?")
-            params.append(iso_utc(query.until))
-        party = parse_query(f'"{query.party}"') if query.party else []
-        if party:
-            where.append(
-                "d.item_id IN (SELECT item_id FROM sections WHERE sections MATCH ? "
-                "AND kind = 'parties')"
-            )
-            params.append(_fts_phrase(party[0]))
+        if query.purposes is not None and not query.purposes:
+            return SearchResult(0, ())
         phrases = parse_query(query.text)
         if query.text.strip() and not phrases:
             return SearchResult(0, ())
-        view = _view_clause(query.anonymised)
-        for phrase in phrases:
-            where.append("d.item_id IN (SELECT item_id FROM sections WHERE sections MATCH ? "
-                         f"AND {view})")
-            params.append(_fts_phrase(phrase))
-        clause = " AND ".join(where) or "1"
-        total = int(self._exec(f"SELECT count(*) FROM docs d WHERE {clause}", params)[0][0])
-        if not total:
-            return SearchResult(0, ())
+        plan = plan_query(query, phrases)
         if not phrases:
-            rows = self._exec(
-                f"SELECT d.item_id, d.title FROM docs d WHERE {clause} "
-                "ORDER BY d.started_at DESC LIMIT ? OFFSET ?",
-                [*params, query.limit, query.offset],
-            )
-            return SearchResult(
-                total, tuple(Hit(r[0], 0.0, render_snippet(r[1]), r[1]) for r in rows)
-            )
-        any_match = " OR ".join(_fts_phrase(p) for p in phrases)
+            return self._listing(query, plan)
+        keys = self._newest_keys(plan)
+        if not keys:
+            return SearchResult(0, ())
+        if len(keys) <= EXACT_TOTAL_LIMIT:  # few: rank exactly those
+            page = self._ranked_page(query, plan, only=keys)
+            return SearchResult(len(keys), tuple(self._hit(plan, *row) for row in page))
+        # Many: rank the sections of the newest RANK_WINDOW_ITEMS matches (found by the
+        # count), unless the page lies beyond them; filters are checked after ranking.
+        shallow = query.offset + query.limit <= RANK_WINDOW_ITEMS // 2
+        page = self._ranked_page(
+            query, plan, since_key=keys[RANK_WINDOW_ITEMS - 1] if shallow else None)
+        return SearchResult(EXACT_TOTAL_LIMIT, tuple(self._hit(plan, *row) for row in page),
+                            True)
+
+    def _newest_keys(self, plan: Plan) -> list[int]:
+        """The keys of up to ``EXACT_TOTAL_LIMIT + 1`` matching items, newest first."""
+        keys: dict[int, None] = {}
+        try:
+            with self._lock:
+                cursor = self._db.execute(plan.matching_keys(), plan.params)
+                while len(keys) <= EXACT_TOTAL_LIMIT:
+                    rows = cursor.fetchmany(1000)
+                    if not rows:
+                        break
+                    keys.update(dict.fromkeys(int(r[0]) for r in rows))
+                cursor.close()
+        except self._sqlite.OperationalError as exc:
+            raise IndexUnavailable(reason=str(exc)) from exc
+        return list(keys)[: EXACT_TOTAL_LIMIT + 1]
+
+    def _listing(self, query: SearchQuery, plan: Plan) -> SearchResult:
+        where, params = plan.doc_where("d")
+        count = int(self._exec(
+            f"SELECT count(*) FROM (SELECT 1 FROM docs d WHERE {where} LIMIT ?)",
+            [*params, EXACT_TOTAL_LIMIT + 1])[0][0])
+        if not count:
+            return SearchResult(0, ())
         rows = self._exec(
-            f"""
-            WITH ranked AS MATERIALIZED (
-                SELECT item_id, rowid AS rid, rank AS score FROM sections
-                WHERE sections MATCH ? AND {view}
-                  AND item_id IN (SELECT d.item_id FROM docs d WHERE {clause})
-            ), best AS (
-                SELECT item_id, rid, min(score) AS score FROM ranked GROUP BY item_id
-            )
-            SELECT b.item_id, b.rid, b.score, d.title
-            FROM best b JOIN docs d ON d.item_id = b.item_id
-            ORDER BY b.score ASC, d.started_at DESC LIMIT ? OFFSET ?
-            """,
-            [any_match, *params, query.limit, query.offset],
-        )
-        hits = []
-        for item_id, rid, score, title in rows:
-            # SQLite's min() aggregate carries the bare column of the best row along.
-            snip = self._exec(
-                "SELECT snippet(sections, 0, ?, ?, '…', ?), speaker, start_s FROM sections "
-                "WHERE sections MATCH ? AND rowid = ?",
-                [MARK_OPEN, MARK_CLOSE, SNIPPET_TOKENS, any_match, rid],
-            )
-            text, speaker, start_s = snip[0] if snip else (title, None, None)
-            hits.append(
-                Hit(item_id, -float(score), render_snippet(text), title, speaker,
-                    None if start_s is None else float(start_s))
-            )
-        return SearchResult(total, tuple(hits))
+            f"SELECT d.item_id, d.title FROM docs d WHERE {where} "
+            "ORDER BY d.started_at DESC, d.item_id ASC LIMIT ? OFFSET ?",
+            [*params, query.limit, query.offset])
+        hits = tuple(Hit(r[0], 0.0, render_snippet(r[1]), r[1]) for r in rows)
+        return SearchResult(min(count, EXACT_TOTAL_LIMIT), hits, count > EXACT_TOTAL_LIMIT)
+
+    def _ranked_page(
+        self, query: SearchQuery, plan: Plan, *, only: list[int] | None = None,
+        since_key: int | None = None,
+    ) -> list[tuple[int, int, float, str, str]]:
+        """The page's items as (key, best section row id, bm25, item id, title), in order.
+
+        Ranks the sections of the ``only`` items (which passed every filter), else those
+        from ``since_key`` on (or all), checking each ranked item against the filters.
+        Sections come in bm25 order, ``want * RANK_ROWS_PER_ITEM`` at a time; the cut is
+        exact once no section not yet read can come before the page's last item, or when
+        every section in question has been read.
+        """
+        want = query.offset + query.limit
+        fetch = max(64, want * RANK_ROWS_PER_ITEM)
+        where, params = plan.rank_where()
+        if only is not None:
+            where += f" AND (rowid >> {lay.SLOT_BITS}) IN (SELECT value FROM json_each(?))"
+            params = [*params, json.dumps(only)]
+        elif since_key is not None:
+            where += " AND rowid >= ?"
+            params = [*params, lay.first_rowid(since_key)]
+        while True:
+            # Newest first among equal scores, as the items are ordered: a cut inside a
+            # run of ties (one common word scores the same in many sections) is exact
+            # once the page's last item is in a later second than the last row read.
+            rows = self._exec(
+                f"SELECT rowid, bm25(sections) AS s FROM sections WHERE {where} "
+                "ORDER BY s, rowid DESC LIMIT ?", [*params, fetch])
+            best: dict[int, tuple[int, float]] = {}
+            for rowid, score in rows:
+                best.setdefault(lay.key_of(int(rowid)), (int(rowid), float(score)))
+            items = self._accepted(plan, best, only is None)
+            if len(rows) < fetch:
+                return items[query.offset : want]
+            if len(items) >= want:
+                key, _, score, _, _ = items[want - 1]
+                last_key, last_score = lay.key_of(int(rows[-1][0])), float(rows[-1][1])
+                if score < last_score or (score == last_score and key >> lay.SECOND_SHIFT
+                                          > last_key >> lay.SECOND_SHIFT):
+                    return items[query.offset : want]
+            fetch *= 4
+
+    def _accepted(
+        self, plan: Plan, best: dict[int, tuple[int, float]], check: bool
+    ) -> list[tuple[int, int, float, str, str]]:
+        """Ranked items with their doc rows; with ``check``, only those passing every filter."""
+        if not best:
+            return []
+        keys = list(best)
+        where, params = plan.doc_where("d") if check else ("1", [])
+        matched = plan.item_matches("d.key") if check else ""
+        rows = self._exec(
+            f"SELECT d.key, d.item_id, d.title, d.started_at FROM docs d "
+            f"WHERE d.key IN (SELECT value FROM json_each(?)) AND {where} {matched}",
+            [json.dumps(keys), *params, *(plan.match_params() if check else [])])
+        items = [(int(k), best[int(k)][0], best[int(k)][1], str(i), str(t), str(s))
+                 for k, i, t, s in rows]
+        # Best score first; ties newest first, then by item id (as Elasticsearch sorts).
+        items.sort(key=lambda r: r[3])
+        items.sort(key=lambda r: r[5], reverse=True)
+        items.sort(key=lambda r: r[2])
+        return [(k, rid, score, item_id, title) for k, rid, score, item_id, title, _ in items]
+
+    def _hit(self, plan: Plan, key: int, rowid: int, score: float, item_id: str,
+             title: str) -> Hit:
+        snip = self._exec(
+            "SELECT snippet(sections, 0, ?, ?, '…', ?), speaker, start_s FROM sections "
+            "WHERE sections MATCH ? AND rowid = ?",
+            [MARK_OPEN, MARK_CLOSE, SNIPPET_TOKENS, plan.any_phrase, rowid])
+        text, speaker, start_s = snip[0] if snip else (title, None, None)
+        return Hit(item_id, -score, render_snippet(text), title, speaker,
+                   None if start_s is None else float(start_s))

@@ -45,4 +45,6 @@ def search(
         if record is None:  # purged between index and catalog read
             continue
         items.append(SearchHitPublic.of_hit(hit, record, page.parties.get(hit.item_id, [])))
-    return SearchResultsPublic(total=page.result.total, limit=limit, offset=offset, items=items)
+    return SearchResultsPublic(total=page.result.total,
+                               total_is_lower_bound=page.result.total_is_lower_bound,
+                               limit=limit, offset=offset, items=items)

@@ -51,7 +51,9 @@ class SearchHitPublic(PublicModel):
 
 
 class SearchResultsPublic(PublicModel):
-    total: int
+    total: int = Field(description="matching items, exact up to 10,000")
+    total_is_lower_bound: bool = Field(
+        False, description='more than `total` items match (shown as "10,000+")')
     limit: int
     offset: int
     items: list[SearchHitPublic]

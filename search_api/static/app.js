@@ -150,7 +150,8 @@
       const body = await (await api("/api/v1/search?" + params)).json();
       if (mine !== state.searches) return;
       list.replaceChildren();
-      $("summary").textContent = body.total + (body.total === 1 ? " item" : " items");
+      const count = body.total.toLocaleString("en") + (body.total_is_lower_bound ? "+" : "");
+      $("summary").textContent = count + (body.total === 1 && !body.total_is_lower_bound ? " item" : " items");
       for (const hit of body.items) {
         const li = el("li");
         li.dataset.id = hit.id;

@@ -233,3 +233,29 @@ EXPECTED_CSP = (
     "img-src 'self' data:; media-src blob:; form-action 'self'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
+
+
+def test_a_search_matching_more_than_ten_thousand_items_shows_a_lower_bound(
+    browser: WebDriver, served: str, archive: Archive
+) -> None:
+    from datetime import UTC, datetime
+
+    from archive.index import EXACT_TOTAL_LIMIT
+    from tests.conftest import index_doc
+
+    token = archive.users.add("reviewer", Role.QUALITY)
+    archive.ingest(email_item(body="modem modem modem"))
+    # Index entries without catalog rows stand in for a large archive (never shown).
+    old = datetime(2020, 1, 1, tzinfo=UTC)
+    archive.index.upsert([index_doc(f"bulk{n}", text="a modem in a longer text",  # type: ignore[misc]
+                                    started_at=old) for n in range(EXACT_TOTAL_LIMIT)])
+    wait = WebDriverWait(browser, 20)
+    browser.get(served + "/")
+    browser.find_element(By.ID, "token").send_keys(token)
+    browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "search")))
+    browser.find_element(By.ID, "q").send_keys("modem")
+    browser.find_element(By.CSS_SELECTOR, "#search-form button").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "summary"), "+"))
+    # 10,000 less the page's hits the catalog does not know (the stand-ins), and a "+".
+    assert re.fullmatch(r"9,9\d\d\+ items", browser.find_element(By.ID, "summary").text)

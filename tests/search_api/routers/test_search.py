@@ -77,3 +77,25 @@ def test_a_role_with_a_plain_and_an_anonymised_purpose_searches_the_latter_redac
             assert "Jan" not in str(found) and "smit" not in str(found)
     finally:
         archive.close()
+
+
+def test_a_search_matching_more_than_ten_thousand_items_says_so(
+    client: TestClient, archive: Archive, tokens: dict[str, str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from archive.index import EXACT_TOTAL_LIMIT
+    from tests.conftest import index_doc
+
+    ours = archive.ingest(email_item(body="router router router quokka")).item_id
+    # Index entries without catalog rows stand in for a large archive (never shown).
+    old = datetime(2020, 1, 1, tzinfo=UTC)
+    archive.index.upsert([index_doc(f"bulk{n}", text="a router in a longer text",  # type: ignore[misc]
+                                    started_at=old) for n in range(EXACT_TOTAL_LIMIT)])
+    body = client.get("/api/v1/search", params={"q": "router", "limit": 1},
+                      headers=bearer(tokens["quality"])).json()
+    assert (body["total"], body["total_is_lower_bound"]) == (EXACT_TOTAL_LIMIT, True)
+    assert [h["id"] for h in body["items"]] == [ours]
+    exact = client.get("/api/v1/search", params={"q": "router quokka"},
+                       headers=bearer(tokens["quality"])).json()
+    assert (exact["total"], exact["total_is_lower_bound"]) == (1, False)

@@ -1,0 +1,166 @@
+"""How the embedded index turns a ``SearchQuery`` into SQL: which filters go where.
+
+Filters the row-id layout holds (view, restriction, date window) are applied
+while FTS5 walks its doclists, for free; the others (purposes, channel, subject,
+mention, party, the exact second at a window's edges) are look-ups per item,
+made either on the items that matched (few) or on the ranked items a page needs
+(when many match). Subject, mention and party are selective, so a query that has
+one starts from those items and probes FTS5 for its words within each item.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from archive.index import SearchQuery
+from archive.index import sqlite_layout as lay
+from archive.index.query import iso_utc, parse_query
+
+_PARTY_ROW_MASK = lay.REDACTED_BIT | lay.INDEX_MASK
+
+
+def _fts_phrase(tokens: tuple[str, ...]) -> str:
+    return '"' + " ".join(tokens).replace('"', '""') + '"'
+
+
+@dataclass(slots=True)
+class Plan:
+    """The SQL pieces of one query; ``params`` go with ``matching_keys``."""
+
+    query: SearchQuery
+    phrases: list[str]
+    any_phrase: str = ""
+    #: Conditions on ``rowid`` of ``sections`` and their parameters.
+    row_conds: list[str] = field(default_factory=list)
+    row_params: list[Any] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+    party: str | None = None
+
+    @property
+    def view_base(self) -> int:
+        return lay.REDACTED_BIT if self.query.anonymised else 0
+
+    # -- conditions per item --------------------------------------------------------
+
+    def doc_where(self, d: str) -> tuple[str, list[Any]]:
+        """Every filter as conditions on the ``docs`` row aliased ``d``."""
+        q = self.query
+        where: list[str] = []
+        params: list[Any] = []
+        if not q.include_restricted:
+            where.append(f"{d}.restricted = 0")
+        if q.purposes is not None:
+            where.append(f"EXISTS (SELECT 1 FROM doc_purposes p WHERE p.key = {d}.key "
+                         f"AND p.purpose IN ({','.join('?' * len(q.purposes))}))")
+            params += sorted(q.purposes)
+        if q.channel:
+            where.append(f"{d}.channel = ?")
+            params.append(q.channel)
+        if q.since:
+            where.append(f"{d}.started_at >= ?")
+            params.append(iso_utc(q.since))
+        if q.until:
+            where.append(f"{d}.started_at < ?")
+            params.append(iso_utc(q.until))
+        conds, cparams = self._lookups(f"{d}.key")
+        return " AND ".join(where + conds) or "1", params + cparams
+
+    def _lookups(self, k: str) -> tuple[list[str], list[Any]]:
+        """Subject, mention and party filters on the item whose key is ``k``."""
+        q = self.query
+        where: list[str] = []
+        params: list[Any] = []
+        if q.subject:
+            where.append(f"{k} IN (SELECT s.key FROM doc_subjects s WHERE s.identifier = ?)")
+            params.append(q.subject)
+        if q.mention:
+            where.append(f"{k} IN (SELECT m.key FROM doc_mentions m WHERE m.mention = ?)")
+            params.append(q.mention)
+        if self.party:
+            first = f"({k} << {lay.SLOT_BITS})"
+            where.append(
+                f"EXISTS (SELECT 1 FROM sections WHERE sections MATCH ? AND rowid BETWEEN "
+                f"{first} | {lay.PARTIES_INDEX} AND {first} | {lay.RESTRICTED_BIT} | "
+                f"{lay.PARTIES_INDEX} AND (rowid & {_PARTY_ROW_MASK}) = {lay.PARTIES_INDEX})")
+            params.append(self.party)
+        return where, params
+
+    def _key_where(self, k: str) -> tuple[list[str], list[Any]]:
+        """The filters the row ids do not hold, on the item whose key is ``k``, as
+        correlated look-ups (for keys that come from FTS5, not from ``docs``)."""
+        q = self.query
+        where, params = self._lookups(k)
+        if q.purposes is not None:
+            where.append(f"EXISTS (SELECT 1 FROM doc_purposes p WHERE p.key = {k} "
+                         f"AND p.purpose IN ({','.join('?' * len(q.purposes))}))")
+            params += sorted(q.purposes)
+        if q.channel:
+            where.append(f"(SELECT dc.channel FROM docs dc WHERE dc.key = {k}) = ?")
+            params.append(q.channel)
+        second = f"({k} >> {lay.SECOND_SHIFT})"
+        started = f"(SELECT ds.started_at FROM docs ds WHERE ds.key = {k})"
+        if q.since:
+            where.append(f"({second} > ? OR {started} >= ?)")
+            params += [lay.second_of(q.since), iso_utc(q.since)]
+        if q.until:
+            where.append(f"({second} < ? OR {started} < ?)")
+            params += [lay.second_of(q.until), iso_utc(q.until)]
+        return where, params
+
+    def item_matches(self, k: str) -> str:
+        """Conditions that the item with key ``k`` holds every phrase (in the view)."""
+        first = f"(({k} << {lay.SLOT_BITS}) | {self.view_base})"
+        return "".join(
+            f" AND EXISTS (SELECT 1 FROM sections WHERE sections MATCH ? AND rowid BETWEEN "
+            f"{first} AND {first} | {lay.REDACTED_BIT - 1})" for _ in self.phrases)
+
+    def match_params(self) -> list[Any]:
+        return list(self.phrases)
+
+    # -- SQL ------------------------------------------------------------------------
+
+    def rank_where(self) -> tuple[str, list[Any]]:
+        """Sections to rank: those matching any phrase, in the view, within the row filters."""
+        return " AND ".join(["sections MATCH ?", *self.row_conds]), [self.any_phrase,
+                                                                      *self.row_params]
+
+    def matching_keys(self) -> str:
+        """SQL for the keys of the items the query matches, newest first, a key once per
+        matching section (parameters in ``params``)."""
+        q = self.query
+        if q.subject or q.mention or self.party:
+            where, params = self.doc_where("d")
+            self.params = [*params, *self.match_params()]
+            return (f"SELECT d.key FROM docs d WHERE {where}{self.item_matches('d.key')} "
+                    "ORDER BY d.key DESC")
+        k = f"(sections.rowid >> {lay.SLOT_BITS})"
+        rows = " AND ".join(["sections MATCH ?", *self.row_conds])
+        found = [rows]
+        self.params = [self.phrases[0], *self.row_params]
+        for phrase in self.phrases[1:]:
+            found.append(f"{k} IN (SELECT rowid >> {lay.SLOT_BITS} FROM sections WHERE {rows})")
+            self.params += [phrase, *self.row_params]
+        conds, params = self._key_where(k)
+        self.params += params
+        return (f"SELECT {k} FROM sections WHERE {' AND '.join(found + conds)} "
+                "ORDER BY rowid DESC")
+
+
+def plan_query(query: SearchQuery, phrases: list[tuple[str, ...]]) -> Plan:
+    plan = Plan(query, [_fts_phrase(p) for p in phrases])
+    plan.any_phrase = " OR ".join(plan.phrases)
+    party = parse_query(f'"{query.party}"') if query.party else []
+    plan.party = _fts_phrase(party[0]) if party else None
+    plan.row_conds.append(f"(rowid & {lay.REDACTED_BIT}) = {plan.view_base}")
+    if not query.include_restricted:
+        plan.row_conds.append(f"(rowid & {lay.RESTRICTED_BIT}) = 0")
+    if query.since:
+        plan.row_conds.append("rowid >= ?")
+        plan.row_params.append(lay.first_rowid(lay.first_key(lay.second_of(query.since))))
+    if query.until:
+        end = lay.second_of(query.until) + 1
+        if end <= lay.MAX_SECOND:
+            plan.row_conds.append("rowid < ?")
+            plan.row_params.append(lay.first_rowid(lay.first_key(end)))
+    return plan
