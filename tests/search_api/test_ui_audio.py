@@ -22,6 +22,7 @@ from ingest.calls import ingest_call_file
 from tests.conftest import IN_CI
 from tests.ingest.formats import KINDS, encode, speech_wav
 from tests.search_api.test_ui import browser, served  # noqa: F401  (fixtures)
+from tests.search_api.ui_steps import open_result
 
 #: Load a URL into a fresh <audio> element; report readyState and duration once it
 #: can play (HAVE_CURRENT_DATA or more) or the media error if it cannot.
@@ -77,9 +78,7 @@ def test_every_format_plays_in_chromium_and_a_gsm_call_plays_in_the_player(
     wait.until(ec.visibility_of_element_located((By.ID, "search")))
     browser.find_element(By.ID, "q").send_keys("Gsmstra")
     browser.find_element(By.CSS_SELECTOR, "#search-form button").click()
-    hit = wait.until(ec.element_to_be_clickable(
-        (By.CSS_SELECTOR, f"#results li[data-id='{items['gsm']}']")))
-    hit.click()
+    open_result(browser, items["gsm"])
     wait.until(ec.visibility_of_element_located((By.ID, "player")))
     wait.until(lambda d: d.execute_script(
         "const a = document.getElementById('audio'); return a.readyState >= 2 && a.duration > 1"))

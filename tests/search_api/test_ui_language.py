@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import struct
 
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
@@ -17,6 +16,7 @@ from archive.service import Archive
 from ingest.audio import write_wav
 from ingest.calls import build_call_item, parse_sidecar, recording_from_file
 from tests.search_api.test_ui import browser, served  # noqa: F401 (fixtures)
+from tests.search_api.ui_steps import open_result
 
 
 def test_a_call_without_a_model_for_its_language_says_so_in_the_item_view(
@@ -42,17 +42,7 @@ def test_a_call_without_a_model_for_its_language_says_so_in_the_item_view(
     wait.until(ec.visibility_of_element_located((By.ID, "search")))
     browser.find_element(By.ID, "q").send_keys("Kees")
     browser.find_element(By.CSS_SELECTOR, "#search-form button").click()
-    hit = f"#results li[data-id='{item_id}']"
-
-    def open_hit(driver: WebDriver) -> bool:
-        # The list is drawn again when the search answers: retry on a replaced row.
-        try:
-            driver.find_element(By.CSS_SELECTOR, hit).click()
-        except (NoSuchElementException, StaleElementReferenceException):
-            return False
-        return True
-
-    wait.until(open_hit)
+    open_result(browser, item_id)
 
     # THEN the item view says there is no transcript and why, and shows none
     wait.until(ec.text_to_be_present_in_element((By.ID, "item-meta"), "no speech model"))
