@@ -96,7 +96,7 @@ start_services
 failed=()
 
 step "ruff check"
-"$PYTHON" -m ruff check keys archive ingest search_api commarchive || failed+=(ruff)
+"$PYTHON" -m ruff check keys archive ingest search_api commarchive tests bench || failed+=(ruff)
 
 step "mypy"
 "$PYTHON" -m mypy || failed+=(mypy)

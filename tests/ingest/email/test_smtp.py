@@ -6,7 +6,6 @@ Every test talks to a real aiosmtpd listener on 127.0.0.1 that ingests into the
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import ipaddress
 import os
@@ -19,7 +18,6 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,56 +39,11 @@ from archive.service import Archive
 from archive.store import BlobWriter
 from archive.users import User
 from ingest.email.config import SmtpConfig
-from ingest.email.smtp import SmtpServerHandle, start_smtp_server
 from ingest.errors import SmtpConfigError
 from tests.conftest import IN_CI
+from tests.ingest.email.conftest import RunningServer, Serve
 
 SWAKS = shutil.which("swaks")
-
-
-class RunningServer:
-    """The SMTP server on its own event loop thread, as ``commarchive serve`` runs it."""
-
-    def __init__(self, archive: Archive, config: SmtpConfig) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        future = asyncio.run_coroutine_threadsafe(start_smtp_server(archive, config), self.loop)
-        try:
-            self.handle: SmtpServerHandle = future.result(10)
-        except BaseException:
-            self._stop_loop()
-            raise
-        self.port = self.handle.port
-
-    def _stop_loop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.handle.close(), self.loop).result(60)
-        self._stop_loop()
-
-    def client(self, **kwargs: Any) -> smtplib.SMTP:
-        return smtplib.SMTP("127.0.0.1", self.port, timeout=30, **kwargs)
-
-
-Serve = Callable[..., RunningServer]
-
-
-@pytest.fixture
-def serve(archive: Archive) -> Iterator[Serve]:
-    running: list[RunningServer] = []
-
-    def start(**overrides: Any) -> RunningServer:
-        server = RunningServer(archive, SmtpConfig(port=0, **overrides))
-        running.append(server)
-        return server
-
-    yield start
-    for server in running:
-        server.close()
 
 
 @pytest.fixture
@@ -439,14 +392,20 @@ def test_ingest_timeout_answers_451_and_a_late_success_dedupes(
 # ------------------------------------------------------------------ backpressure
 
 
-def slow_ingest(archive: Archive, monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+def slow_ingest(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch, seconds: float
+) -> threading.Event:
+    """Every group commit takes ``seconds`` longer; the event is set once one has begun."""
     real = archive.commit_group
+    entered = threading.Event()
 
     def slow(items: list[PreparedItem], **kwargs: Any) -> CommittedGroup:
+        entered.set()
         time.sleep(seconds)
         return real(items)
 
     monkeypatch.setattr(archive, "commit_group", slow)
+    return entered
 
 
 def send_in_thread(server: RunningServer, raw: bytes) -> tuple[threading.Thread, list[Any]]:

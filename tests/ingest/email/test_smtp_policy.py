@@ -15,7 +15,8 @@ from archive.service import Archive
 from ingest.email.config import SmtpConfig
 from search_api.app import create_app
 from tests.conftest import make_archive
-from tests.ingest.email.test_smtp import RunningServer, Serve, message, serve  # noqa: F401  (fixture)
+from tests.ingest.email.conftest import RunningServer, Serve
+from tests.ingest.email.test_smtp import message
 
 
 def test_unparsed_mail_is_readable_by_privacy_only_and_listed_for_admin(

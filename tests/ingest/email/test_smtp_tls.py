@@ -21,7 +21,8 @@ from archive.service import Archive
 from ingest.email import session
 from ingest.email.config import SmtpConfig
 from ingest.errors import SmtpConfigError
-from tests.ingest.email.test_smtp import RunningServer, message
+from tests.ingest.email.conftest import RunningServer
+from tests.ingest.email.test_smtp import message
 from tests.pki import Issued, TestCa
 
 SENDER, RECIPIENTS = "jan@customer.nl", ["support@example.com"]
