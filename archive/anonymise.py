@@ -35,6 +35,7 @@ from stdnum.nl import bsn as nl_bsn
 
 from archive.index.query import mark_words
 from archive.model import Party, Section, Side
+from archive.redaction_scan import TextScan
 
 _MONTHS: Final = (
     "januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|"
@@ -159,6 +160,39 @@ def _cannot_match(pattern: re.Pattern[str], words: list[str]) -> bool:
     return False
 
 
+#: Where each pattern can start (``archive.redaction_scan`` says why each is complete).
+_STARTS: Final[dict[re.Pattern[str], Callable[[TextScan], list[int]]]] = {
+    _EMAIL_RE: TextScan.email_starts,
+    _IBAN_RE: TextScan.iban_starts,
+    _ADDRESS_RE: TextScan.address_starts,
+    _PHONE_RE: TextScan.phone_starts,
+    _DATE_RE: lambda scan: scan.date_starts(_MONTH_WORDS),
+    _SPOKEN_DATE_RE: lambda scan: scan.spoken_date_starts(_MONTH_WORDS),
+    _POSTCODE_RE: TextScan.postcode_starts,
+    _SPOKEN_RE: lambda scan: scan.spoken_number_starts(_DIGIT_WORDS),
+    _TITLED_NAME_RE: TextScan.title_starts,
+    _SIGNED_NAME_RE: TextScan.sign_off_starts,
+}
+
+
+def _literal_starts(pattern: re.Pattern[str], scan: TextScan) -> list[int] | None:
+    """Where a party's (or a kept) written form occurs, or None when ``pattern`` is not
+    the case-insensitive whole-word literal ``Redactor`` builds (then: scan it all)."""
+    body = pattern.pattern.removeprefix(r"(?<!\w)").removesuffix(r"(?!\w)")
+    value = re.sub(r"\\(.)", r"\1", body, flags=re.DOTALL)
+    if (not value or re.escape(value) != body or not pattern.flags & re.IGNORECASE
+            or pattern.pattern != rf"(?<!\w){body}(?!\w)" or not scan.literal_case_exact(value)):
+        return None
+    return scan.find([value.lower()])
+
+
+def _found(pattern: re.Pattern[str], scan: TextScan,
+           starts: list[int] | None) -> list[re.Match[str]]:
+    if starts is None:
+        return list(pattern.finditer(scan.text))
+    return list(scan.matches(pattern, starts))
+
+
 def looks_identifying(text: str) -> bool:
     """Whether a query names a person: an e-mail address, a phone number, an IBAN."""
     return bool(_EMAIL_RE.search(text) or _PHONE_RE.search(text) or _IBAN_RE.search(text)
@@ -222,20 +256,28 @@ class Redactor:
             taken.insert(at, Span(start, end, token))
             starts.insert(at, start)
 
+        scan = TextScan(text)
+        # Where the lowercased text could hide a case-insensitive match from str.find
+        # (Turkish dotless i, long s, Greek), every pattern scans the whole text.
+        exact = scan.exact_case
         for pattern, token in self._replacements:
-            for m in pattern.finditer(text):
+            for m in _found(pattern, scan, _literal_starts(pattern, scan) if exact else None):
                 add(m.start(), m.end(), token)
-        words = [w.casefold() for w in _WORD_RE.findall(text)]
+        words = [] if exact else [w.casefold() for w in _WORD_RE.findall(text)]
+        found: dict[re.Pattern[str], list[re.Match[str]]] = {}
         for pattern, make in _PATTERNS:
-            if _cannot_match(pattern, words):
+            if not exact and _cannot_match(pattern, words):
                 continue
-            for m in pattern.finditer(text):
+            if pattern not in found:  # the phone pattern serves twice
+                found[pattern] = _found(pattern, scan, _STARTS[pattern](scan) if exact else None)
+            for m in found[pattern]:
                 add(m.start(), m.end(), make if isinstance(make, str) else make(m.group()))
         for pattern in (_TITLED_NAME_RE, _SIGNED_NAME_RE):
-            for m in pattern.finditer(text):
-                # "Mrs Emily Wright", where Wright is a party: the name up to the party.
-                end = min([t.start for t in taken if m.start(1) < t.start < m.end(1)]
-                          + [m.end(1)])
+            for m in _found(pattern, scan, _STARTS[pattern](scan) if exact else None):
+                # "Mrs Emily Wright", where Wright is a party: the name up to the party
+                # (spans are sorted and disjoint: the first one starting inside the name).
+                at = bisect.bisect_right(starts, m.start(1))
+                end = min(taken[at].start, m.end(1)) if at < len(taken) else m.end(1)
                 add(m.start(1), m.start(1) + len(text[m.start(1):end].rstrip()), "[NAME]")
         return taken
 
