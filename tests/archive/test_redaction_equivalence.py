@@ -301,6 +301,16 @@ STREETS: Final = [
     "17, Chaussée de Wavre", "BD Saint-Michel 44", "12 Baker Street", "221 Old Kent Road",
     "5 Main Wayne Drive", "10 Downing St.", "77 Acacia Avenue", "1 High Rd.", "\u00d7straat 4",
     "12345 Long Lane", "99999 Ab Cd Ef Close", "\u00ddstraat 2", "\u00c0laan 7", "X-Parkweg 2"]
+NL_SUFFIXES: Final = ["straat", "laan", "weg", "plein", "gracht", "dijk", "kade", "singel",
+                      "steenweg", "dreef", "pad", "hof", "markt", "lei", "baan", "steeg", "park",
+                      "veld"]
+FR_WORDS: Final = ["rue", "avenue", "boulevard", "bd", "chemin", "place", "all\u00e9e", "impasse",
+                   "quai", "route", "chauss\u00e9e"]
+EN_WORDS: Final = ["Street", "St.", "Road", "Rd.", "Avenue", "Ave.", "Lane", "Drive", "Close",
+                   "Way", "Court", "Place", "Gardens", "Terrace", "Crescent"]
+STREETS_ALL: Final = [*STREETS, *(f"Kerk{w} {n}" for n, w in enumerate(NL_SUFFIXES, 1)),
+                      *(f"{n} {w} de la Gare" for n, w in enumerate(FR_WORDS, 1)),
+                      *(f"{n} Old Kent {w}" for n, w in enumerate(EN_WORDS, 1))]
 POSTCODES: Final = ["1234 AB", "1234AB", "B-1000 Brussel", "F-75001 Paris", "75001 Paris",
                     "SW1A 1AA", "EC1A 1BB", "M11 1AE", "W1 1AA", "L-1234 Luxembourg", "9999 ZZ"]
 PHONES: Final = ["+31 6 1234 5678", "06-12345678", "(020) 555-0100", "0612345678",
@@ -323,9 +333,9 @@ SEPARATORS: Final = [" ", "  ", "\n", "\r\n", "\t", ", ", "", "-", " \n ", ",\n"
 
 
 def _cased(draw: st.DrawFn, text: str) -> str:
-    change: Callable[[str], str] = draw(st.sampled_from(
-        [str, str, str.upper, str.lower, str.title, str.capitalize]))
-    return change(text)
+    changes: list[Callable[[str], str]] = [str, str, str.upper, str.lower, str.title,
+                                           str.capitalize]
+    return draw(st.sampled_from(changes))(text)
 
 
 @st.composite
@@ -349,11 +359,11 @@ def blocks(draw: st.DrawFn) -> str:
         return draw(st.sampled_from([" ", ", ", "-", "\n"])).join(words)
     if kind == 4:
         return draw(st.sampled_from(WRITTEN_DATES))
-    table = {5: STREETS, 6: POSTCODES, 7: PHONES, 8: IBANS, 9: EMAILS, 10: NAMES}
+    table = {5: STREETS_ALL, 6: POSTCODES, 7: PHONES, 8: IBANS, 9: EMAILS, 10: NAMES}
     if kind in table:
         return draw(st.sampled_from(table[kind]))
     if kind == 11:
-        return draw(st.sampled_from(STREETS)) + draw(st.sampled_from([", ", " ", "\t"])) \
+        return draw(st.sampled_from(STREETS_ALL)) + draw(st.sampled_from([", ", " ", "\t"])) \
             + draw(st.sampled_from(POSTCODES))
     if kind == 12:
         return str(draw(st.integers(0, 10**12)))
