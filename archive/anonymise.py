@@ -22,6 +22,7 @@ written without such a cue are not found: their recall is measured by
 from __future__ import annotations
 
 import bisect
+import functools
 import html
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -120,7 +121,13 @@ def _national(match: str) -> str | None:
     digits = "".join(c for c in match if c.isdigit())
     if not 8 <= len(digits) <= 15:  # BSN 9 (or 8), Belgian 11, NIR 15
         return None
-    return "[ID]" if any(m.is_valid(digits) for m in (nl_bsn, be_nn, fr_nir)) else None
+    return "[ID]" if _valid_national(digits) else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _valid_national(digits: str) -> bool:
+    """Cached: the same number recurs in a thread, and validating costs three checksums."""
+    return any(m.is_valid(digits) for m in (nl_bsn, be_nn, fr_nir))
 
 
 @dataclass(frozen=True, slots=True)
