@@ -159,7 +159,8 @@ _DIGIT_WORDS: Final = frozenset(_NUMBER_WORDS.split("|"))
 def _cannot_match(pattern: re.Pattern[str], words: list[str]) -> bool:
     """A cheap, conservative test on the text's words: True only when ``pattern``
     cannot match (a spoken date needs a month name as a whole word; spoken digits need
-    three number words). Those two patterns cost most of a long text's redaction."""
+    three number words). Used where a text is scanned in full (see ``Redactor.spans``);
+    elsewhere ``_STARTS`` already finds nothing for these two."""
     if pattern is _SPOKEN_DATE_RE:
         return not any(w in _MONTH_WORDS for w in words)
     if pattern is _SPOKEN_RE:
@@ -247,7 +248,11 @@ class Redactor:
         return cls(compiled)
 
     def spans(self, text: str) -> list[Span]:
-        """Non-overlapping spans of personal data in ``text``, in order."""
+        """Non-overlapping spans of personal data in ``text``, in order.
+
+        Each pattern is tried only where ``archive.redaction_scan`` finds it can start,
+        which gives what scanning the whole text gives at a fraction of the cost (a
+        64 KiB e-mail is redacted on the indexing path of every message)."""
         taken: list[Span] = []  # sorted and disjoint, so neighbours decide overlaps
         starts: list[int] = []
         kept = [(m.start(), m.end()) for k in self._keep for m in k.finditer(text)]
