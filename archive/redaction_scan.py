@@ -25,11 +25,14 @@ from collections.abc import Iterable, Iterator
 from typing import Final
 
 #: Characters that ``re.IGNORECASE`` treats as equal to a character with another
-#: lowercase form (``re._casefix``: dotless i U+0131 and i, long s U+017F and s, Greek
-#: and Cyrillic variants); the final sigma that ``str.lower`` writes as U+03C2. Where the lowercased
-#: text holds one, finding literals with ``str.find`` could miss a match.
-_CASE_EQUIVALENTS: Final = re.compile(
-    "[µıſͅΐΰβεθικμπρςσφϐϑϕϖϰϱϵвдостъѣᲀᲁᲂᲃᲄᲅᲆᲇᲈṡẛιΐΰꙋﬅﬆ]")
+#: lowercase form (``re._casefix``: dotless i U+0131 and i, long s U+017F and s,
+#: Greek and Cyrillic variants), the final sigma ``str.lower`` writes as U+03C2
+#: among them. Where the lowercased text holds one, ``str.find`` could miss a match.
+CASE_EQUIVALENTS: Final = re.compile(
+    "[\u00b5\u0131\u017f\u0345\u0390\u03b0\u03b2\u03b5\u03b8\u03b9\u03ba\u03bc\u03c0"
+    "\u03c1\u03c2\u03c3\u03c6\u03d0\u03d1\u03d5\u03d6\u03f0\u03f1\u03f5\u0432\u0434"
+    "\u043e\u0441\u0442\u044a\u0463\u1c80-\u1c88\u1e61\u1e9b\u1fbe\u1fd3\u1fe3\ua64b"
+    "\ufb05\ufb06]")
 _DIGITS: Final = re.compile(r"\d+")
 _WORD: Final = re.compile(r"\w+")
 _EMAIL_CHAR: Final = re.compile(r"[\w.+\-]")
@@ -84,7 +87,7 @@ class TextScan:
         #: Whether literals found in ``low`` are exactly where ``re.IGNORECASE``
         #: finds them: one lowercase character per character and no case equivalents.
         self.exact_case = len(self.low) == len(text) and (
-            self.low.isascii() or not _CASE_EQUIVALENTS.search(self.low))
+            self.low.isascii() or not CASE_EQUIVALENTS.search(self.low))
         self.digit_runs = [(m.start(), m.end()) for m in _DIGITS.finditer(text)]
         self._words: frozenset[str] | None = None
 
@@ -117,7 +120,7 @@ class TextScan:
     def literal_case_exact(self, literal: str) -> bool:
         """Whether ``find`` of this literal in ``low`` is exactly an IGNORECASE match."""
         low = literal.lower()
-        return self.exact_case and len(low) == len(literal) and not _CASE_EQUIVALENTS.search(low)
+        return self.exact_case and len(low) == len(literal) and not CASE_EQUIVALENTS.search(low)
 
     def find(self, literals: Iterable[str]) -> list[int]:
         """Every position where one of the (lowercase) literals occurs in ``low``."""

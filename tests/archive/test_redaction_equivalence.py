@@ -13,6 +13,7 @@ folding treats specially, and long texts.
 from __future__ import annotations
 
 import bisect
+import importlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from stdnum.nl import bsn as nl_bsn
 
 from archive.anonymise import AnonymisedView, Redactor
 from archive.model import AddressKind, Party, PartyRole, Side
+from archive.redaction_scan import CASE_EQUIVALENTS, TextScan
 from tests import corpus
 
 # -- the reference: the full-scan redactor as it was, unchanged ---------------------
@@ -416,3 +418,15 @@ def test_the_anonymised_view_of_a_long_mail_is_as_before() -> None:
     old = ReferenceRedactor.for_parties(_parties(("Joris van Dam", "jvandam@kpnplanet.nl")))
     assert view.text(body) == old.redact(body)
     assert "0417" not in view.text(body) and "Kerkstraat" not in view.text(body)
+
+
+def test_every_case_variant_re_knows_sends_a_text_to_the_full_scan() -> None:
+    """Where ``re.IGNORECASE`` equates characters ``str.lower`` keeps apart (dotless i,
+    long s, Greek, Cyrillic), literals found with ``str.find`` could be missed: the
+    redactor must then scan in full, so the scan must know every such character."""
+    casefix = importlib.import_module("re._casefix")
+    extra: dict[int, tuple[int, ...]] = casefix._EXTRA_CASES
+    chars = set(extra) | {c for others in extra.values() for c in others}
+    assert [hex(c) for c in chars if c > 127 and not CASE_EQUIVALENTS.match(chr(c))] == []
+    assert not TextScan("Y\u0131ld\u0131z, Kerkstraat 12").exact_case
+    assert TextScan("Zo\u00eb \u00c9mile, Kerkstraat 12").exact_case
