@@ -34,7 +34,7 @@ SEARCH_API_MAY_USE_OF_INGEST: Final = {"ingest.calls", "ingest.errors"}
 ARCHIVE_LAYERS: Final = (
     ("model", "errors", "config", "tagging", "parties", "language"),
     ("catalog", "audit", "users", "store", "index", "anchors", "ledger", "migrations"),
-    ("anonymise", "vcon"),
+    ("anonymise", "redaction_scan", "vcon"),
     ("vault",),
     ("standing", "keyadmin"),
     ("indexing", "outbox"),
