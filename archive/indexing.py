@@ -81,6 +81,8 @@ def mentions_in(config: ArchiveConfig, sections: Iterable[Section]) -> tuple[str
                 found[phonenumbers.format_number(
                     match.number, phonenumbers.PhoneNumberFormat.E164)] = None
                 budget -= 1
+                if budget <= 0:  # inside one long run too: the matcher is lazy
+                    break
             if budget <= 0:
                 break
         for candidate in _EMAIL_CANDIDATE_RE.findall(section.text):
