@@ -201,6 +201,13 @@ class Reader:
                     item_id=record.id,
                 )
             transcript = json.loads(vault.unseal_for_system(record.id, PART_TRANSCRIPT))
+            if transcript.get("low_confidence"):
+                # Bleeping follows the recognised words: where recognition is unsure, the
+                # names and numbers it missed would reach the trainer unbleeped.
+                raise AccessDenied(
+                    ErrorCode.PURPOSE_NOT_CARRIED,
+                    "anonymised audio needs a transcript sure enough to find what to bleep; "
+                    "this one is marked low confidence", item_id=record.id)
             try:
                 return bleep_wav(data, view.bleep_spans(transcript)), "audio/wav"
             except (ValueError, EOFError) as exc:

@@ -72,6 +72,26 @@ def test_trainer_hears_names_and_spoken_numbers_bleeped(archive: Archive) -> Non
     assert "kees" not in text.lower()
 
 
+def test_trainer_gets_no_audio_of_a_call_whose_transcript_is_unsure(archive: Archive) -> None:
+    """Bleeping follows the recognised words; where recognition is unsure, a name it
+    missed would reach the trainer. Quality staff still hear the recording."""
+    item_id = _call(archive)
+    words = _words(("this", 1.0), ("is", 1.3), ("kees", 1.6))
+    transcript = {"speakers": [{"label": "customer", "channel": 0, "words": words,
+                                "utterances": []}],
+                  "confidence": 0.41, "low_confidence": True}
+    archive.attach_transcript(item_id, transcript, [Section("transcript", "x", "customer", 1.0)],
+                              "x")
+    trainer = archive.users.authenticate(archive.users.add("t", Role.TRAINER))
+    with pytest.raises(AccessDenied, match="low confidence"):
+        archive.read_content(trainer, item_id)
+    quality = archive.users.authenticate(archive.users.add("q", Role.QUALITY))
+    assert archive.read_content(quality, item_id).content_type.startswith("audio/")
+    # The trainer may still read the (redacted) transcript, which says it is unsure.
+    text = archive.read_content(trainer, item_id, part="transcript").data.decode()
+    assert "kees" not in text.lower() and '"low_confidence": true' in text
+
+
 @pytest.mark.parametrize("text", ["x" * 300_000, "word " * 60_000, "1 " * 100_000,
                                   "0612345678 " * 20_000, "a@b.nl " * 30_000])
 def test_long_texts_are_redacted_and_indexed_in_linear_time(archive: Archive, text: str) -> None:
