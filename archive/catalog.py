@@ -326,6 +326,7 @@ class Catalog:
         elif self.write_engine.dialect.name == "postgresql":
             _configure_postgresql(self.write_engine)
         self._write_lock = threading.RLock()
+        self._job_locks: dict[str, threading.Lock] = {}
 
     def create_schema(self) -> None:
         """Make or upgrade the schema in place (``archive.migrations``), in one write
@@ -373,7 +374,9 @@ class Catalog:
         if self.is_sqlite:
             database = self.write_engine.url.database
             if not database or database == ":memory:":
-                with self._write_lock:  # one process only: a thread lock is enough
+                # One process only: a thread lock is enough (not the writers' lock,
+                # which would hold every other writer up for the whole job).
+                with self._job_locks.setdefault(name, threading.Lock()):
                     yield
                 return
             with Path(f"{database}.{name}.lock").open("a") as lock_file:

@@ -77,6 +77,8 @@ class ErasureLedger:
         self.path = path
         self._key = key
         self._memory: list[bytes] = []
+        #: (inode, size, mtime) of the file when its head was last read, and that head.
+        self._head_cache: tuple[tuple[int, int, int], tuple[int, str] | None] | None = None
 
     def describe(self) -> str:
         return f"the erasure ledger {self.path}" if self.path else "the in-memory erasure ledger"
@@ -122,7 +124,11 @@ class ErasureLedger:
         return None
 
     def head(self) -> tuple[int, str] | None:
-        """The newest line's number and MAC (what the audit anchor records); None if empty."""
+        """The newest line's number and MAC (what the audit anchor records); None if empty.
+
+        Asked on every audited write (each anchor record names it), while the file
+        changes only with erasures: read again only when its size, time or inode did.
+        """
         if self.path is None:
             return self._head_of(self._memory)
         try:
@@ -131,7 +137,11 @@ class ErasureLedger:
             return None
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)
-            return self._head_of(_tail_lines(fd))
+            st = os.fstat(fd)
+            stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+            if self._head_cache is None or self._head_cache[0] != stamp:
+                self._head_cache = (stamp, self._head_of(_tail_lines(fd)))
+            return self._head_cache[1]
         finally:
             os.close(fd)
 
