@@ -114,7 +114,9 @@ class _Handler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """``250`` only once the message is durable (``_store`` returned); ``451`` before."""
-        if server.transport is None:  # client gone: no 250 can reach it, so it will retry
+        if server.transport is None or server.transport.is_closing():
+            # Client gone, or told 421 by a closing server while its data was still
+            # arriving: no 250 can reach it, so it will retry; nothing is stored.
             return REPLY_INTERNAL
         backlog = self._archive.index_backlog()
         if backlog:  # refuse now rather than let memory and time to searchable run away
