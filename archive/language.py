@@ -33,8 +33,11 @@ QUEUE_DETAIL: Final = "queue"
 #: Languages an e-mail may be detected in besides those the rules name (the Benelux three
 #: and German).
 TEXT_LANGUAGES: Final = ("nl", "fr", "en", "de")
-#: Text the detector reads: the start of the subject and body is enough, and bounded.
-TEXT_SAMPLE_CHARS: Final = 4000
+#: Text the detector reads: the start of the subject and body is enough, and bounded. About
+#: 150 words; lingua's cost grows with the sample (2.4 ms at 4000 characters, 0.6 ms at 1000,
+#: on the ingest path of every e-mail) while its accuracy on the Benelux languages is already
+#: at its ceiling at sentence length.
+TEXT_SAMPLE_CHARS: Final = 1000
 #: The detector answers only when the best language leads the next by this much ...
 TEXT_MIN_RELATIVE_DISTANCE: Final = 0.05
 #: ... and only for text at least this long (a one-word mail is anyone's guess).
