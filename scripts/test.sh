@@ -111,6 +111,9 @@ case $rc in
 esac
 
 step "done"
+if [[ -d artifacts/screenshots ]]; then
+    echo "screenshots of the browser tests: $PWD/artifacts/screenshots ($(ls artifacts/screenshots | wc -l) files)"
+fi
 if ((${#failed[@]})); then
     echo "FAILED: ${failed[*]}"
     exit 1

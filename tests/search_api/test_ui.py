@@ -28,6 +28,7 @@ from archive.service import Archive
 from ingest.audio import write_wav
 from ingest.calls import build_call_item, parse_sidecar, recording_from_file
 from tests.conftest import IN_CI, email_item
+from tests.search_api.ui_steps import save_screenshot
 from tests.services import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -165,8 +166,7 @@ def test_reviewer_signs_in_searches_and_jumps_to_the_words(
     lines[1].click()
     position = browser.execute_script("return document.getElementById('audio').currentTime")
     assert 2.9 <= position <= 3.5
-    shot = tmp_path / "ui.png" if IN_CI else Path("/tmp/commarchive-ui.png")
-    browser.save_screenshot(str(shot))
+    save_screenshot(browser, "ui")
     assert archive.audit.events(actor="reviewer", action="read")  # the audio read was audited
 
 
@@ -184,8 +184,7 @@ def test_admin_sees_the_setup_warning_and_the_token_stays_out_of_page_storage(
     assert "archive.toml" in banner.text and "organisation" in banner.text
     assert browser.find_element(By.ID, "who").text == "root (admin)"
     assert not browser.find_element(By.ID, "search").is_displayed()  # admins see no content
-    shot = tmp_path / "admin.png" if IN_CI else Path("/tmp/commarchive-admin.png")
-    browser.save_screenshot(str(shot))
+    save_screenshot(browser, "admin")
     stored = browser.execute_script(
         "return JSON.stringify([Object.entries(sessionStorage), Object.entries(localStorage),"
         " document.cookie, document.getElementById('token').value])")
@@ -212,8 +211,7 @@ def test_api_docs_render_offline_under_the_unchanged_csp(
     operations = offline_browser.find_elements(By.CSS_SELECTOR, ".opblock")
     assert len(operations) >= 28
     assert any("/api/v1/search" in op.text for op in operations)
-    shot = tmp_path / "docs.png" if IN_CI else Path("/tmp/commarchive-docs.png")
-    offline_browser.save_screenshot(str(shot))
+    save_screenshot(offline_browser, "docs")
     blocked = [e["message"] for e in offline_browser.get_log("browser")
                if "Content Security Policy" in e["message"]]
     assert blocked == []

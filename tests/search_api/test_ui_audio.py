@@ -19,10 +19,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 from archive.config import Role
 from archive.service import Archive
 from ingest.calls import ingest_call_file
-from tests.conftest import IN_CI
 from tests.ingest.formats import KINDS, encode, speech_wav
 from tests.search_api.test_ui import browser, served  # noqa: F401  (fixtures)
-from tests.search_api.ui_steps import open_result
+from tests.search_api.ui_steps import open_result, save_screenshot
 
 #: Load a URL into a fresh <audio> element; report readyState and duration once it
 #: can play (HAVE_CURRENT_DATA or more) or the media error if it cannot.
@@ -82,7 +81,6 @@ def test_every_format_plays_in_chromium_and_a_gsm_call_plays_in_the_player(
     wait.until(ec.visibility_of_element_located((By.ID, "player")))
     wait.until(lambda d: d.execute_script(
         "const a = document.getElementById('audio'); return a.readyState >= 2 && a.duration > 1"))
-    shot = tmp_path / "ui-gsm-call.png" if IN_CI else Path("/tmp/commarchive-ui-gsm-call.png")
-    browser.save_screenshot(str(shot))
+    save_screenshot(browser, "ui-gsm-call")
     assert archive.audit.events(actor="listener", action="read")
 

@@ -32,6 +32,7 @@ from tests.commarchive.test_web import run_web
 from tests.conftest import IN_CI, email_item
 from tests.pki import TestCa
 from tests.search_api.test_ui import CHROMEDRIVER, CHROMIUM
+from tests.search_api.ui_steps import save_screenshot
 from tests.services import free_port
 
 CERTUTIL = shutil.which("certutil") or "/usr/bin/certutil"
@@ -101,5 +102,4 @@ def test_reviewer_signs_in_and_searches_over_https(
     browser.find_element(By.CSS_SELECTOR, "#search-form button").click()
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#results mark")))
     assert browser.find_element(By.ID, "summary").text == "1 item"
-    shot = tmp_path / "ui-https.png" if IN_CI else Path("/tmp/commarchive-ui-https.png")
-    browser.save_screenshot(str(shot))
+    save_screenshot(browser, "ui-https")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -24,3 +27,17 @@ def open_result(browser: WebDriver, item_id: str, timeout_s: float = 20) -> None
         return True
 
     WebDriverWait(browser, timeout_s).until(click)
+
+
+#: Where the browser tests leave their screenshots: the artifacts of a test run, kept
+#: after it (CI collects the directory; people look at them before calling a screen done).
+SCREENSHOTS = Path(os.environ.get(
+    "COMMARCHIVE_SCREENSHOTS", Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"))
+
+
+def save_screenshot(browser: WebDriver, name: str) -> Path:
+    """Save what ``browser`` shows as ``SCREENSHOTS/name.png``; returns the file."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOTS / f"{name}.png"
+    assert browser.save_screenshot(str(shot)), shot
+    return shot
