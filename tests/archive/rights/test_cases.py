@@ -15,7 +15,7 @@ from archive.errors import ErrorCode, InvalidRequest
 from archive.rights.case_tables import case_items, cases
 from archive.service import Archive
 from tests.conftest import email_item
-from tests.subjects import A, T0, Mixed
+from tests.subjects import T0, A, Mixed
 
 RECEIVED = datetime(2026, 1, 31, 9, 0, tzinfo=UTC)
 
