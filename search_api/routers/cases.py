@@ -56,7 +56,11 @@ def case_digest(archive: ArchiveDep, user: PrivacyUser,
                 days: Annotated[int, Query(ge=0, le=366)] = rights.cases.DIGEST_DAYS,
                 ) -> CaseDigestPublic:
     """What falls due: overdue open cases and those due within ``days`` days."""
-    return CaseDigestPublic.model_validate(rights.digest(archive, days=days))
+    report = rights.digest(archive, days=days)
+    archive.audit.record(actor=user.name, role=user.role.value, action="list_cases",
+                         detail={"count": len(report["overdue"]) + len(report["due_soon"]),
+                                 "digest": True})
+    return CaseDigestPublic.model_validate(report)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 422))
@@ -74,7 +78,8 @@ def get_case(case_id: int, archive: ArchiveDep, user: PrivacyUser) -> CasePublic
     """The whole case; the read is audited (its notes name the person)."""
     view = _view(archive, case_id)
     archive.audit.record(actor=user.name, role=user.role.value, action="case_read",
-                         subject=view.identifiers[0], detail={"case_id": case_id})
+                         subject=view.identifiers[0], detail={"case_id": case_id},
+                         item_ids=[i.item_id for i in view.items])
     return view
 
 
