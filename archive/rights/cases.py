@@ -306,7 +306,7 @@ def _iso(when: datetime | None) -> str | None:
     return when.isoformat() if when is not None else None
 
 
-def stage(row: sa.Row[Any]) -> str:
+def stage(row: sa.Row[Any], pending: int = 0) -> str:
     """Where the case stands: what the dashboard shows as its next step."""
     if row.status == CaseStatus.CLOSED.value:
         return "closed"
@@ -314,10 +314,19 @@ def stage(row: sa.Row[Any]) -> str:
         return "verify identity"
     if row.looked_up_at is None:
         return "look up"
+    if pending:
+        return "review"
     return "reply" if row.replied_at is None else "close"
 
 
-def summary(row: sa.Row[Any], now: datetime) -> dict[str, Any]:
+def pending_reviews(conn: Connection) -> dict[int, int]:
+    """Per case, how many lookup results await a decision."""
+    return {int(case_id): int(n) for case_id, n in conn.execute(
+        sa.select(case_items.c.case_id, sa.func.count())
+        .where(case_items.c.decision.is_(None)).group_by(case_items.c.case_id))}
+
+
+def summary(row: sa.Row[Any], now: datetime, pending: int = 0) -> dict[str, Any]:
     """A case without its sealed notes: what lists, the dashboard and the digest show."""
     open_ = row.status == CaseStatus.OPEN.value
     return {
@@ -328,7 +337,7 @@ def summary(row: sa.Row[Any], now: datetime) -> dict[str, Any]:
         "extended": row.extended_at is not None,
         "overdue": open_ and row.due_at < now,
         "days_left": (row.due_at - now).days if open_ else None,
-        "stage": stage(row), "opened_by": row.opened_by,
+        "stage": stage(row, pending), "opened_by": row.opened_by,
         "closed_at": _iso(row.closed_at),
     }
 
@@ -344,7 +353,7 @@ def get_case(archive: Archive, case_id: int, *, now: datetime | None = None) -> 
                               .order_by(case_events.c.id)).all()
     notes = unseal_json(archive, case_id, "notes", row.sealed)
     return {
-        **summary(row, now),
+        **summary(row, now, sum(1 for i in items if i.decision is None)),
         "requester": notes.get("requester", ""), "note": notes.get("note"),
         "verification": None if row.verified_at is None else {
             "by": row.verified_by, "at": row.verified_at.isoformat(),
@@ -374,7 +383,8 @@ def list_cases(archive: Archive, *, status: str | None = CaseStatus.OPEN.value,
     if status:
         stmt = stmt.where(cases.c.status == _choice(CaseStatus, status, "status").value)
     with archive.catalog.read() as conn:
-        return [summary(r, now) for r in conn.execute(stmt)]
+        pending = pending_reviews(conn)
+        return [summary(r, now, pending.get(r.id, 0)) for r in conn.execute(stmt)]
 
 
 def digest(archive: Archive, *, now: datetime | None = None,

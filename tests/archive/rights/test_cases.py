@@ -83,6 +83,7 @@ def test_access_case_from_intake_to_closing(mixed: Mixed) -> None:
     found = {i["item_id"] for i in case["items"]}
     assert neighbour in found and mixed.a_order in found
     assert all(i["decision"] is None for i in case["items"])
+    assert case["stage"] == "review" == rights.list_cases(arc)[0]["stage"]
 
     excluded = mixed.items[A.email][0]
     rights.review_item(arc, case_id, excluded, decision="exclude", actor="dpo-1",
@@ -117,6 +118,7 @@ def test_access_case_from_intake_to_closing(mixed: Mixed) -> None:
         assert needed in letter, needed
     assert index["data_sheet"]["supervisory_authority"].startswith("Autoriteit")
 
+    assert rights.get_case(arc, case_id)["stage"] == "reply"
     with pytest.raises(InvalidRequest, match="no reply recorded"):
         rights.close_case(arc, case_id, outcome="done", actor="dpo-1")
     rights.record_reply(arc, case_id, text="Dear Ms de Vries, enclosed your data.",
