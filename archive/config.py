@@ -368,4 +368,12 @@ party_number_prefix = "+31205550300"
 # [[language.rules]]
 # language = "fr"
 # dialled_number_prefix = "+3225550"
+
+# What the cover letter of a data subject's export tells them (Art. 13-15), beside
+# the purposes above; set your own (the defaults are these placeholders):
+# [privacy_office]
+# contact = "privacy@example.com"
+# recipients = ["our processors (hosting, telephony) under Art. 28 contracts"]
+# source = "recorded when you e-mailed or called us, or we you"
+# supervisory_authority = "Autoriteit Persoonsgegevens, Postbus 93374, 2509 AJ Den Haag"
 """

@@ -6,13 +6,16 @@ import io
 import json
 import zipfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from archive import rights
-from archive.errors import ErrorCode, InvalidRequest
+from archive.config import load_config
+from archive.errors import ConfigError, ErrorCode, InvalidRequest
 from archive.rights.case_tables import case_items, cases
+from archive.rights.datasheet import data_sheet
 from archive.service import Archive
 from tests.conftest import email_item
 from tests.subjects import T0, A, Mixed
@@ -186,3 +189,15 @@ def test_an_approval_can_append_an_action_to_an_open_case(parch: Archive) -> Non
     [event] = [e for e in rights.get_case(parch, case_id)["events"] if e["step"] == "action"]
     assert event["audit_seq"] == seq and event["detail"] == {
         "case_id": case_id, "approval_id": 7, "erased": 3}
+
+
+def test_cover_letter_values_come_from_archive_toml(tmp_path: Path) -> None:
+    (tmp_path / "archive.toml").write_text(
+        'organisation = "Hosting BV"\n[privacy_office]\ncontact = "dpo@hosting.nl"\n'
+        'supervisory_authority = "Gegevensbeschermingsautoriteit, Brussel"\n')
+    sheet = data_sheet(load_config(tmp_path))
+    assert sheet["controller"] == "Hosting BV" and sheet["contact"] == "dpo@hosting.nl"
+    assert sheet["supervisory_authority"] == "Gegevensbeschermingsautoriteit, Brussel"
+    (tmp_path / "archive.toml").write_text('[privacy_office]\nfax = "1"\n')
+    with pytest.raises(ConfigError, match="fax"):
+        load_config(tmp_path)
