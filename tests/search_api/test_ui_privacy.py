@@ -101,7 +101,7 @@ def test_privacy_officer_handles_an_access_request_from_intake_to_closing(
     assert "overdue" in overdue_row.get_attribute("class")
     assert overdue_row.value_of_css_property("color") == "rgba(176, 0, 32, 1)"  # red
     assert "1 overdue" in browser.find_element(By.ID, "digest").text
-    _shot(browser, tmp_path, "privacy-dashboard")
+    _shot(browser, tmp_path, "cases-dashboard")
 
     # Intake.
     browser.find_element(By.ID, "new-case").click()
@@ -138,7 +138,7 @@ def test_privacy_officer_handles_an_access_request_from_intake_to_closing(
     rest = [i for i in found if i not in (excluded, neighbour)]
     for item_id in rest:
         _review(browser, wait, item_id, "include")
-    _shot(browser, tmp_path, "privacy-review")
+    _shot(browser, tmp_path, "cases-review")
 
     # The export, downloaded, matches the review.
     export = browser.find_element(By.ID, "export")
@@ -169,7 +169,7 @@ def test_privacy_officer_handles_an_access_request_from_intake_to_closing(
     wait.until(ec.text_to_be_present_in_element((By.ID, "closed"), "as done"))
     steps = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#timeline li")]
     assert " · opened · dpo" in steps[0] and " · closed · dpo" in steps[-1]
-    _shot(browser, tmp_path, "privacy-closed")
+    _shot(browser, tmp_path, "cases-closed")
     browser.refresh()  # the case's own address survives a reload
     wait.until(ec.text_to_be_present_in_element((By.ID, "closed"), "as done"))
 
@@ -178,4 +178,9 @@ def test_privacy_officer_handles_an_access_request_from_intake_to_closing(
     ids = [r.get_attribute("data-id") for r in
            browser.find_elements(By.CSS_SELECTOR, "#cases tbody tr")]
     assert ids == [str(late)]  # the closed case left the open list
+
+    browser.get(served + "/")  # the reviewers' page links a privacy officer here
+    wait.until(ec.element_to_be_clickable((By.ID, "privacy-link"))).click()
+    wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, f"#cases tr[data-id='{late}']")))
+    assert browser.current_url == served + "/privacy"
     assert rights.get_case(arc, case_id)["status"] == "closed"
