@@ -103,6 +103,10 @@ def test_access_request_through_the_api(
     again = client.post(f"/api/v1/cases/{case_id}/reply", headers=dpo, json={"text": "x"})
     assert again.status_code == 409
     assert client.get("/api/v1/cases/999", headers=dpo).status_code == 404
+    for role in ("admin", "legal", "quality"):  # a case names the person: privacy only
+        for path in ("/api/v1/cases", "/api/v1/cases/digest", f"/api/v1/cases/{case_id}",
+                     f"/api/v1/cases/{case_id}/export"):
+            assert client.get(path, headers=auth[role]).status_code == 403, (role, path)
 
 
 def test_digest_and_bad_intake(client: TestClient, auth: dict[str, dict[str, str]]) -> None:
