@@ -3,13 +3,14 @@
 Intake, identity verification, lookup, one item excluded and a third party redacted
 in another, the export downloaded and checked against the review, reply, closing;
 the dashboard shows an overdue case in red. Screenshots are saved like the other
-UI tests' (and looked at).
+UI tests' (``artifacts/screenshots``, or ``COMMARCHIVE_SCREENSHOTS``) and looked at.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 import time
 import zipfile
@@ -27,7 +28,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from archive import rights
 from archive.config import Role
 from archive.service import Archive
-from tests.conftest import IN_CI, email_item
+from tests.conftest import email_item
 from tests.search_api.test_ui import chrome
 from tests.services import free_port
 from tests.subjects import T0, A, Mixed
@@ -58,11 +59,17 @@ def served(mixed: Mixed) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-def _shot(browser: WebDriver, tmp_path: Path, name: str) -> None:
-    path = tmp_path / f"{name}.png" if IN_CI else Path(f"/tmp/commarchive-{name}.png")
+#: Where browser tests leave their screenshots (the run's artifacts, looked at by a person).
+SCREENSHOTS = Path(os.environ.get(
+    "COMMARCHIVE_SCREENSHOTS", Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"))
+
+
+def _shot(browser: WebDriver, name: str) -> None:
+    """The whole page (the window grown to its height) as ``SCREENSHOTS/name.png``."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser.set_window_size(1200, max(900, int(browser.execute_script(
         "return document.body.scrollHeight")) + 40))
-    browser.save_screenshot(str(path))
+    assert browser.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
 
 
 def _review(browser: WebDriver, wait: WebDriverWait[WebDriver], item_id: str, decision: str,
@@ -101,7 +108,7 @@ def test_privacy_officer_handles_an_access_request_from_intake_to_closing(
     assert "overdue" in overdue_row.get_attribute("class")
     assert overdue_row.value_of_css_property("color") == "rgba(176, 0, 32, 1)"  # red
     assert "1 overdue" in browser.find_element(By.ID, "digest").text
-    _shot(browser, tmp_path, "cases-dashboard")
+    _shot(browser, "cases-dashboard")
 
     # Intake.
     browser.find_element(By.ID, "new-case").click()
@@ -138,7 +145,7 @@ def test_privacy_officer_handles_an_access_request_from_intake_to_closing(
     rest = [i for i in found if i not in (excluded, neighbour)]
     for item_id in rest:
         _review(browser, wait, item_id, "include")
-    _shot(browser, tmp_path, "cases-review")
+    _shot(browser, "cases-review")
 
     # The export, downloaded, matches the review.
     export = browser.find_element(By.ID, "export")
@@ -169,7 +176,7 @@ def test_privacy_officer_handles_an_access_request_from_intake_to_closing(
     wait.until(ec.text_to_be_present_in_element((By.ID, "closed"), "as done"))
     steps = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#timeline li")]
     assert " · opened · dpo" in steps[0] and " · closed · dpo" in steps[-1]
-    _shot(browser, tmp_path, "cases-closed")
+    _shot(browser, "cases-closed")
     browser.refresh()  # the case's own address survives a reload
     wait.until(ec.text_to_be_present_in_element((By.ID, "closed"), "as done"))
 
