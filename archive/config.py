@@ -126,6 +126,22 @@ DEFAULT_RULES: Final = (
     TaggingRule(purposes=("legal",), channel=Channel.CALL, party_number_prefix="+31205550300"),
 )
 
+class PrivacyOffice(BaseModel):
+    """What the cover letter of a subject's export says of the controller (Art. 13-15):
+    ``[privacy_office]`` in archive.toml; the defaults are placeholders to replace."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    contact: str = "privacy@example.com"
+    recipients: tuple[str, ...] = (
+        "our processors (hosting, telephony) under Art. 28 contracts",
+        "authorities where the law obliges us (listed per item when it happened)")
+    source: str = "recorded when you e-mailed or called us, or we you"
+    supervisory_authority: str = (
+        "Autoriteit Persoonsgegevens, Postbus 93374, 2509 AJ Den Haag, "
+        "https://autoriteitpersoonsgegevens.nl")
+
+
 #: The example organisation's customer numbers (``K-1001``).
 DEFAULT_CUSTOMER_NUMBER_PATTERN: Final = r"K-\d{4,10}"
 
@@ -152,6 +168,8 @@ class ArchiveConfig(BaseModel):
     all_purpose_roles: tuple[Role, ...] = (Role.PRIVACY,)
     #: Data-subject request deadline (GDPR Art. 12(3): one month).
     request_deadline_days: int = 30
+    #: The controller's values the cover letter of an export names.
+    privacy_office: PrivacyOffice = PrivacyOffice()
 
     @field_validator("internal_domains", "internal_sip_domains")
     @classmethod
@@ -350,4 +368,12 @@ party_number_prefix = "+31205550300"
 # [[language.rules]]
 # language = "fr"
 # dialled_number_prefix = "+3225550"
+
+# What the cover letter of a data subject's export tells them (Art. 13-15), beside
+# the purposes above; set your own (the defaults are these placeholders):
+# [privacy_office]
+# contact = "privacy@example.com"
+# recipients = ["our processors (hosting, telephony) under Art. 28 contracts"]
+# source = "recorded when you e-mailed or called us, or we you"
+# supervisory_authority = "Autoriteit Persoonsgegevens, Postbus 93374, 2509 AJ Den Haag"
 """

@@ -234,6 +234,21 @@ class Vault:
         derivations (index, transcription, anonymisation, exports), never a user's read."""
         return self.unseal(item_id, part, self.dek(item_id))
 
+    def seal_record(self, purpose: str, context: str, data: bytes) -> bytes:
+        """Seal a small record of no item (a privacy case's notes) under a fresh key
+        wrapped by ``purpose``'s KEK; the catalog stores it, only this class opens it."""
+        self.keyring.ensure_purpose(purpose)
+        dek = keys.new_dek()
+        w = self.keyring.wrap(dek, purpose, context)
+        head = json.dumps([w.purpose, w.version, w.blob.hex()]).encode()
+        return len(head).to_bytes(2, "big") + head + bytes(keys.seal_bytes(data, dek, context))
+
+    def unseal_record(self, context: str, sealed: bytes) -> bytes:
+        size = int.from_bytes(sealed[:2], "big")
+        purpose, version, blob = json.loads(sealed[2:2 + size])
+        dek = self.keyring.unwrap(keys.WrappedKey(purpose, version, bytes.fromhex(blob)), context)
+        return bytes(keys.unseal_bytes(sealed[2 + size:], dek, context))
+
     # -- records -----------------------------------------------------------------------
 
     def records(self, conn: Connection, ids: Sequence[str]) -> dict[str, ItemRecord]:

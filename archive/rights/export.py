@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, Final
@@ -24,6 +25,7 @@ from typing import Any, BinaryIO, Final
 from archive.anonymise import Redactor
 from archive.model import ItemRecord, TranscriptStatus, now_utc
 from archive.parties import normalise_identifier
+from archive.rights.datasheet import cover_letter, data_sheet
 from archive.rights.subjects import (
     PRIVACY,
     Identifiers,
@@ -46,6 +48,11 @@ from archive.vcon import ConversationPart, build_vcon, conversation_key
 EXPORT_FORMAT: Final = "commarchive-subject-export/1"
 #: The sections of an item's text a redacted copy shows (never the party list).
 _TEXT_SECTIONS: Final = ("subject", "body", "attachment")
+#: What stands in a reviewed export for a third party the officer chose to redact.
+THIRD_PARTY_TOKEN: Final = "[THIRD PARTY]"
+#: A case's review: the items to export, each with the third parties (names,
+#: addresses, numbers) to redact in it; an item with none goes out whole.
+Review = Mapping[str, Sequence[str]]
 
 
 class _Chunks(io.RawIOBase):
@@ -109,23 +116,31 @@ def _purpose_json(archive: Archive, record: ItemRecord) -> list[dict[str, Any]]:
 def start_export(
     archive: Archive, identifier: Identifiers, *, actor: str, role: str = PRIVACY,
     request_id: int | None = None, now: datetime | None = None,
+    case_id: int | None = None, review: Review | None = None,
 ) -> ExportPlan:
-    """Audit the export, then stream the ZIP (no plaintext ever touches the disk here)."""
+    """Audit the export, then stream the ZIP (no plaintext ever touches the disk here).
+
+    With a case's ``review``, only the reviewed items go out (those the officer
+    excluded are not in it), each with its third parties redacted as reviewed."""
     now = now or now_utc()
     match = find_subject(archive, identifier)
+    ids = sorted(review) if review is not None else match.item_ids
     event = archive.vault.record_event(
-        actor=actor, role=role, action="export", item_ids=match.item_ids,
+        actor=actor, role=role, action="export", item_ids=ids,
         subject=match.identifier,
         detail={"request_id": request_id, "format": EXPORT_FORMAT,
-                "identifiers": list(match.identifiers)},
+                "identifiers": list(match.identifiers),
+                **({"case_id": case_id} if case_id is not None else {})},
     )
-    return ExportPlan(match, event.seq, _zip_chunks(archive, match, now, request_id, event.seq))
+    return ExportPlan(match, event.seq, _zip_chunks(
+        archive, match, now, request_id, event.seq, ids, review or {}, case_id))
 
 
 def _zip_chunks(archive: Archive, match: SubjectMatch, now: datetime,
-                request_id: int | None, audit_seq: int) -> Iterator[bytes]:
+                request_id: int | None, audit_seq: int, ids: list[str], reviewed: Review,
+                case_id: int | None) -> Iterator[bytes]:
     sink = _Chunks()
-    records = archive.vault.records_of(match.item_ids)
+    records = archive.vault.records_of(ids)
     disclosures = disclosures_by_item(archive, list(records))
     entries: list[dict[str, Any]] = []
     conversations: dict[str, list[ConversationPart]] = {}
@@ -135,8 +150,9 @@ def _zip_chunks(archive: Archive, match: SubjectMatch, now: datetime,
         for record in sorted(records.values(), key=lambda r: (r.started_at, r.id)):
             base = f"items/{record.id}"
             shared = disclosures.get(record.id, [])
-            if belongs_to_others(archive, match, record):
-                entry = _redacted_entry(archive, zf, record, match, shared, base)
+            third = reviewed.get(record.id, ())
+            if third or belongs_to_others(archive, match, record):
+                entry = _redacted_entry(archive, zf, record, match, shared, base, third)
                 entries.append(entry)
                 (redacted if entry["files"] else review).append(record.id)
                 yield sink.take()
@@ -183,7 +199,9 @@ def _zip_chunks(archive: Archive, match: SubjectMatch, now: datetime,
             "identifiers": list(match.identifiers),
             "generated_at": now.isoformat(),
             "request_id": request_id,
+            "case_id": case_id,
             "audit_seq": audit_seq,
+            "data_sheet": data_sheet(archive.config),
             "purposes": [
                 {"purpose": p.name, "description": p.description,
                  "lawful_basis": p.lawful_basis.value, "retention_days": p.retention_days,
@@ -197,6 +215,7 @@ def _zip_chunks(archive: Archive, match: SubjectMatch, now: datetime,
         }
         zf.writestr("index.json", json.dumps(index, ensure_ascii=False, indent=2))
         zf.writestr("summary.txt", _summary_text(index))
+        zf.writestr("cover_letter.txt", cover_letter(index))
     yield sink.take()
 
 
@@ -258,14 +277,19 @@ def _entry_head(record: ItemRecord, match: SubjectMatch) -> dict[str, Any]:
 
 def _redacted_entry(
     archive: Archive, zf: zipfile.ZipFile, record: ItemRecord, match: SubjectMatch,
-    shared: list[dict[str, Any]], base: str,
+    shared: list[dict[str, Any]], base: str, third: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Another subject's item in the requester's export: its text with every party's
     names, addresses and numbers redacted, no original, no party list. What identifies
-    the requester stays: it is their own data in that message."""
+    the requester stays: it is their own data in that message.
+
+    With ``third`` (an officer's review of the requester's own item), what is
+    redacted is those third parties: the written forms given, and the name and
+    address of any party they name."""
     own = [form for ident in match.identifiers
            for form in variants(archive, normalise_identifier(archive.config, ident)[0], ident)]
-    redactor = Redactor.for_parties(record.parties).keeping(own)
+    redactor = (_third_party_redactor(record, third) if third
+                else Redactor.for_parties(record.parties)).keeping(own)
     dek = archive.vault.dek(record.id)
     part = json.loads(archive.vault.unseal(record.id, PART_INDEX, dek))
     texts = [str(s["text"]) for s in part.get("sections", [])
@@ -285,7 +309,19 @@ def _redacted_entry(
         "disclosed_to": shared, "rectifications": [],
         "transcript_status": record.transcript_status.value,
         "files": files, "redacted": True, "review": not files,
+        "redacted_for": "third_party" if third else "other_subject",
     }
+
+
+def _third_party_redactor(record: ItemRecord, third: Sequence[str]) -> Redactor:
+    wanted = {t.strip().casefold() for t in third if t.strip()}
+    forms = set(wanted)
+    for party in record.parties:
+        if {party.address.casefold(), (party.name or "").casefold()} & wanted:
+            forms |= {v.casefold() for v in (party.address, party.name) if v}
+            forms |= {w.casefold() for w in (party.name or "").split() if len(w) >= 3}
+    return Redactor([(re.compile(rf"(?<!\w){re.escape(f)}(?!\w)", re.IGNORECASE),
+                      THIRD_PARTY_TOKEN) for f in sorted(forms, key=len, reverse=True)])
 
 
 def export_subject(

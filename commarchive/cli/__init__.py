@@ -14,6 +14,7 @@ import click
 from commarchive.cli import (
     audit,
     backup,
+    cases,
     disclosures,
     holds,
     index,
@@ -47,5 +48,6 @@ for _command in (
     purposes.purposes_group, purposes.sweep_cmd, holds.holds_group, subjects.subjects_group,
     items.items_group, disclosures.disclosures_group, requests.requests_group,
     backup.backup_cmd, backup.restore_cmd, tls.tls_group, models.models_group,
+    cases.cases_group,
 ):
     main.add_command(_command)

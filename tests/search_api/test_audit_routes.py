@@ -101,6 +101,41 @@ ROUTES: dict[tuple[str, str], Audited | str] = {
                                          about=None),
     ("POST", "/api/v1/requests/{request_id}/close"): Audited(
         "privacy", "request_close", "/api/v1/requests/{request}/close", body={}, about=None),
+    ("GET", "/privacy"): NOTHING_OF_AN_ITEM,
+    ("GET", "/privacy/cases/new"): NOTHING_OF_AN_ITEM,
+    ("GET", "/privacy/cases/{case_id}"): NOTHING_OF_AN_ITEM,
+    ("GET", "/ui/privacy.js"): NOTHING_OF_AN_ITEM,
+    ("POST", "/api/v1/cases"): Audited(
+        "privacy", "case_opened", "/api/v1/cases", about=None,
+        body={"kind": "access", "identifiers": ["{subject}"], "channel": "email",
+              "requester": "Anna"}),
+    ("GET", "/api/v1/cases"): Audited("privacy", "list_cases", "/api/v1/cases", about=None),
+    ("GET", "/api/v1/cases/digest"): Audited("privacy", "list_cases", "/api/v1/cases/digest",
+                                             about=None),
+    ("GET", "/api/v1/cases/{case_id}"): Audited("privacy", "case_read",
+                                                "/api/v1/cases/{looked}"),
+    ("POST", "/api/v1/cases/{case_id}/verify"): Audited(
+        "privacy", "case_verified", "/api/v1/cases/{case}/verify", about=None,
+        body={"method": "id_document"}),
+    ("POST", "/api/v1/cases/{case_id}/lookup"): Audited(
+        "privacy", "case_looked_up", "/api/v1/cases/{looked}/lookup", body={}),
+    ("POST", "/api/v1/cases/{case_id}/items/{item_id}/review"): Audited(
+        "privacy", "case_reviewed", "/api/v1/cases/{looked}/items/{item}/review",
+        body={"decision": "include"}),
+    ("POST", "/api/v1/cases/{case_id}/extend"): Audited(
+        "privacy", "case_extended", "/api/v1/cases/{case}/extend", about=None,
+        body={"reason": "many items"}),
+    ("POST", "/api/v1/cases/{case_id}/actions"): Audited(
+        "privacy", "case_action", "/api/v1/cases/{looked}/actions",
+        body={"action": "restriction", "item_ids": ["{item}"]}),
+    ("GET", "/api/v1/cases/{case_id}/export"): Audited(
+        "privacy", "export", "/api/v1/cases/{looked}/export"),
+    ("POST", "/api/v1/cases/{case_id}/reply"): Audited(
+        "privacy", "case_replied", "/api/v1/cases/{case}/reply", about=None,
+        body={"text": "enclosed"}),
+    ("POST", "/api/v1/cases/{case_id}/close"): Audited(
+        "privacy", "case_closed", "/api/v1/cases/{case}/close", about=None,
+        body={"outcome": "refused", "note": "manifestly unfounded"}),
     ("GET", "/api/v1/audit/events"): Audited("privacy", "list_audit", "/api/v1/audit/events",
                                              params={"item_id": "{item}"}),
     ("POST", "/api/v1/holds"): Audited(
@@ -162,8 +197,16 @@ def world(archive: Archive, tokens: dict[str, str]) -> Iterator[World]:
                                  requested_by="Anna", verified_by=None, actor="privacy-user")
     rights.record_disclosure(archive, [item], recipient="police", legal_basis="warrant",
                              actor="privacy-user")
+    case = rights.open_case(archive, kind="access", identifiers=[ANNA.email], channel="email",
+                            requester="Anna", actor="privacy-user")
+    looked = rights.open_case(archive, kind="access", identifiers=[ANNA.email],
+                              channel="email", requester="Anna", actor="privacy-user")["id"]
+    rights.verify_identity(archive, looked, method="id_document", actor="privacy-user")
+    for found in rights.lookup_case(archive, looked, actor="privacy-user")["items"]:
+        rights.review_item(archive, looked, found["item_id"], decision="include",
+                           actor="privacy-user")
     ids = {"item": item, "call": call, "subject": ANNA.email, "hold": str(hold.id),
-           "request": str(request["id"])}
+           "request": str(request["id"]), "case": str(case["id"]), "looked": str(looked)}
     with TestClient(create_app(archive)) as client:
         yield World(client, archive, tokens, ids)
 
