@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import threading
 import time
 import zipfile
@@ -30,6 +29,7 @@ from archive.config import Role
 from archive.service import Archive
 from tests.conftest import email_item
 from tests.search_api.test_ui import chrome
+from tests.search_api.ui_steps import save_screenshot
 from tests.services import free_port
 from tests.subjects import T0, A, Mixed
 
@@ -59,17 +59,8 @@ def served(mixed: Mixed) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-#: Where browser tests leave their screenshots (the run's artifacts, looked at by a person).
-SCREENSHOTS = Path(os.environ.get(
-    "COMMARCHIVE_SCREENSHOTS", Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"))
-
-
 def _shot(browser: WebDriver, name: str) -> None:
-    """The whole page (the window grown to its height) as ``SCREENSHOTS/name.png``."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    browser.set_window_size(1200, max(900, int(browser.execute_script(
-        "return document.body.scrollHeight")) + 40))
-    assert browser.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+    save_screenshot(browser, name, full_page=True)
 
 
 def _review(browser: WebDriver, wait: WebDriverWait[WebDriver], item_id: str, decision: str,

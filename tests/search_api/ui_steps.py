@@ -35,9 +35,15 @@ SCREENSHOTS = Path(os.environ.get(
     "COMMARCHIVE_SCREENSHOTS", Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"))
 
 
-def save_screenshot(browser: WebDriver, name: str) -> Path:
-    """Save what ``browser`` shows as ``SCREENSHOTS/name.png``; returns the file."""
+def save_screenshot(browser: WebDriver, name: str, *, full_page: bool = False) -> Path:
+    """Save what ``browser`` shows as ``SCREENSHOTS/name.png``; returns the file.
+
+    ``full_page`` grows the window to the page's height first, so a long form is seen whole.
+    """
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    if full_page:
+        browser.set_window_size(1200, max(900, int(browser.execute_script(
+            "return document.body.scrollHeight")) + 40))
     shot = SCREENSHOTS / f"{name}.png"
     assert browser.save_screenshot(str(shot)), shot
     return shot
