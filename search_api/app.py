@@ -10,6 +10,7 @@ from search_api.body_limits import BodyGuard, BodyLimits
 from search_api.errors import install_error_handlers
 from search_api.routers import admin, health, holds, items, privacy, recordings, search, session
 from search_api.routers.training import router as training_router
+from search_api.routers.training_pages import router as training_pages_router
 from search_api.sessions import Sessions
 
 
@@ -29,6 +30,6 @@ def create_app(archive: Archive) -> FastAPI:
     app.add_middleware(BodyGuard, archive=archive, sessions=sessions, limits=limits)
     for router in (health.router, search.router, items.router, recordings.router,
                    privacy.router, holds.router, admin.router, session.router, ui.router,
-                   training_router):
+                   training_router, training_pages_router):
         app.include_router(router)
     return app

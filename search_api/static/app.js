@@ -124,6 +124,7 @@
   function enter(user) {
     state.user = user;
     $("who").textContent = user.name + " (" + user.role + ")";
+    $("training-link").hidden = user.role !== "trainer";
     if (user.role === "admin") {
       show("admin");
       showSetup();
