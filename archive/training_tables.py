@@ -53,3 +53,8 @@ training_set_items = sa.Table(
     sa.Column("gone_reason", sa.String(40)),
     sa.Index("ix_training_set_items_item", "item_id"),
 )
+
+
+def key_context(set_id: str) -> str:
+    """What a set's wrapped secret is bound to (it cannot be moved to another set)."""
+    return f"training-set/{set_id}"

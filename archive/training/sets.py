@@ -239,7 +239,7 @@ def build_set(archive: Archive, user: User, *, title: str, purpose_text: str,
                              + json.dumps(criteria.public()), code=ErrorCode.NOT_FOUND)
     members = sorted(((pseudonyms.item_id(r.id), r) for r in picked), key=lambda m: m[0])
     expires_at = min(t.retain_until for r in picked for t in r.purposes if t.purpose == purpose)
-    wrapped = archive.vault.wrap(secret, [purpose], key_context(set_id))[0]
+    wrapped = archive.vault.wrap(secret, [purpose], tt.key_context(set_id))[0]
     with archive.vault.write() as tx:
         tx.conn.execute(tt.training_sets.insert(), {
             "id": set_id, "title": title, "purpose_text": purpose_text,
@@ -256,11 +256,6 @@ def build_set(archive: Archive, user: User, *, title: str, purpose_text: str,
                  detail={"set_id": set_id, "criteria": criteria.public(),
                          "excluded": len(excluded), "surrogates": surrogates})
     return get_set(archive, set_id)
-
-
-def key_context(set_id: str) -> str:
-    """What the set's wrapped secret is bound to (it cannot be moved to another set)."""
-    return f"training-set/{set_id}"
 
 
 def _of_row(row: Any) -> TrainingSet:
@@ -318,7 +313,7 @@ def open_pseudonyms(archive: Archive, user: User, found: TrainingSet) -> SetPseu
     try:
         secret = archive.keyring.unwrap(
             keys.WrappedKey(row.key_purpose, row.key_version, row.key_blob),
-            key_context(found.id))
+            tt.key_context(found.id))
     except keys.KeysError as exc:
         raise AccessDenied(ErrorCode.PURPOSE_NOT_CARRIED,
                            f"training set {found.id} cannot be opened: {exc}") from None

@@ -346,3 +346,15 @@ def test_trainer_search_matches_only_the_anonymised_text(
             found = 0
         assert found == 0, name
     assert archive.search(User("q", Role.QUALITY), SearchQuery(text="Peters")).result.total
+
+
+def test_a_set_survives_rotation_and_retirement_of_its_purpose_key(
+        archive: Archive, anna: dict[str, str]) -> None:
+    made = build(archive, size=3)
+    before = [i.text for i in training.preview(archive, TRAINER, made.id).items]
+    old = archive.keyring.current_version("training")
+    archive.rotate_key("training", actor="admin")
+    from archive.keyadmin import retire_key
+
+    retire_key(archive.vault, "training", old, actor="admin")
+    assert [i.text for i in training.preview(archive, TRAINER, made.id).items] == before
