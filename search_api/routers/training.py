@@ -44,8 +44,12 @@ def build_set(body: TrainingSetCreate, archive: ArchiveDep,
 
 @router.get("/sets")
 def list_sets(archive: ArchiveDep, user: TrainerUser) -> list[TrainingSetPublic]:
-    """Every set with its status and expiry, newest first."""
-    return [TrainingSetPublic.model_validate(s.public()) for s in training.list_sets(archive)]
+    """Every set with its status and expiry, newest first (audited: it names their items'
+    pseudonyms)."""
+    sets = training.list_sets(archive)
+    archive.audit.record(actor=user.name, role=user.role.value, action="list_training_sets",
+                         item_ids=sorted({m.item_id for s in sets for m in s.members}))
+    return [TrainingSetPublic.model_validate(s.public()) for s in sets]
 
 
 @router.get("/sets/{set_id}", responses=error_responses(404, 422))
