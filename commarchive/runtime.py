@@ -205,11 +205,11 @@ def open_archive(settings: Settings) -> Archive:
     archive = _open(settings, lambda data_dir: build_index(settings, data_dir))
     archive.catalog.create_schema()
     archive.index.ensure()
-    install_training_sets(archive)  # training sets expire with retention and follow erasure
     if settings.drop_folder is not None:
         archive.outside_erasers.append(_rejected_recordings_eraser(archive, settings.drop_folder))
         archive.outside_sweepers.append(_rejected_recordings_sweeper(
             archive, settings.drop_folder, timedelta(days=settings.drop_folder_rejected_days)))
+    install_training_sets(archive)  # training sets expire with retention and follow erasure
     return archive
 
 
