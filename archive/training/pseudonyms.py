@@ -123,14 +123,16 @@ class SetPseudonyms:
                     values.setdefault(normalise(form), person)
         return values
 
-    def person(self, person: str, language: str | None, *, as_email: bool = False) -> str:
-        """The pseudonym of a person (a root from :meth:`party_values`)."""
+    def person(self, person: str, language: str | None, *, as_email: bool = False,
+               form: str = "full") -> str:
+        """The pseudonym of a person (a root from :meth:`party_values`); with surrogates,
+        ``form`` (``full``, ``first``, ``last``) is the part of the name that was said."""
         category = "AGENT" if self._side.get(person) is Side.AGENT else "CUSTOMER"
         if self.surrogates:
             digest = self._digest(person)
             if as_email:
                 return surrogates.email(digest, language)
-            return surrogates.person(digest, language)
+            return surrogates.person(digest, language, form)
         return self._numbered(category, person)
 
     # -- other values ---------------------------------------------------------------
@@ -142,7 +144,8 @@ class SetPseudonyms:
             return self._numbered(category, key)
         digest = self._digest(key)
         if category in ("NAME", "PERSON"):
-            return surrogates.person(digest, language)
+            return surrogates.person(digest, language,
+                                     "last" if len(original.split()) == 1 else "full")
         if category == "EMAIL":
             return surrogates.email(digest, language)
         if category == "ADDRESS":

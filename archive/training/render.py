@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from archive.anonymise import AnonymisedView
 from archive.errors import ErrorCode, InvalidRequest
-from archive.model import Channel, ItemRecord
+from archive.model import Channel, ItemRecord, Party
 from archive.training.pseudonyms import SetPseudonyms, category_of, normalise
 
 #: How close a word's start may be to an utterance's edges and still belong to it (s).
@@ -50,6 +50,8 @@ class ItemRenderer:
 
     def __init__(self, pseudonyms: SetPseudonyms) -> None:
         self.pseudonyms = pseudonyms
+        #: The parties of the item being rendered.
+        self._parties: Sequence[Party] = ()
 
     def _name(self, token: str, category: str | None, original: str,
               party_values: Mapping[str, str], language: str | None,
@@ -63,7 +65,8 @@ class ItemRenderer:
             elif sum(c.isdigit() for c in original) >= MIN_PHONE_DIGITS:
                 name = self.pseudonyms.value("PHONE", original, language)
             else:
-                name = self.pseudonyms.person(person, language)
+                name = self.pseudonyms.person(person, language,
+                                              form=_name_part(original, self._parties))
         else:
             name = self.pseudonyms.value(kind, original, language)
         out.pseudonyms.add(name)
@@ -83,6 +86,7 @@ class ItemRenderer:
     def email(self, record: ItemRecord, pseudo_id: str,
               index_part: Mapping[str, Any]) -> Rendered:
         view = AnonymisedView(record.parties)
+        self._parties = record.parties
         raw = "\n\n".join(str(s["text"]) for s in index_part["sections"]
                           if s["kind"] in ("subject", "body"))
         if view.text(raw) != view.email_text(index_part):
@@ -98,6 +102,7 @@ class ItemRenderer:
     def call(self, record: ItemRecord, pseudo_id: str,
              transcript: Mapping[str, Any]) -> Rendered:
         view = AnonymisedView(record.parties)
+        self._parties = record.parties
         values = self.pseudonyms.party_values(record.parties)
         out = _start(record, pseudo_id)
         redacted = view.transcript(transcript)
@@ -138,6 +143,17 @@ class ItemRenderer:
             words.append({**word, "word": self._name(str(word["word"]), None, said, values,
                                                      language, out)})
         return words
+
+
+def _name_part(said: str, parties: Sequence[Party]) -> str:
+    """Whether a party's name was said whole, or only its first name or surname."""
+    if len(said.split()) > 1:
+        return "full"
+    for party in parties:
+        words = (party.name or "").split()
+        if len(words) > 1 and normalise(said) == normalise(words[0]):
+            return "first"
+    return "last"
 
 
 def transcript_text(transcript: Mapping[str, Any]) -> str:

@@ -61,9 +61,12 @@ def _pick(options: tuple[str, ...], digest: bytes, at: int) -> str:
     return options[int.from_bytes(digest[at:at + 2], "big") % len(options)]
 
 
-def person(digest: bytes, language: str | None) -> str:
+def person(digest: bytes, language: str | None, form: str = "full") -> str:
+    """A made-up name; ``form`` ``first`` or ``last`` gives only that part, for a
+    redacted span that was only a first name or only a surname."""
     lang = _lang(language)
-    return f"{_pick(FIRST_NAMES[lang], digest, 0)} {_pick(LAST_NAMES[lang], digest, 2)}"
+    first, last = _pick(FIRST_NAMES[lang], digest, 0), _pick(LAST_NAMES[lang], digest, 2)
+    return first if form == "first" else last if form == "last" else f"{first} {last}"
 
 
 def email(digest: bytes, language: str | None) -> str:
@@ -75,9 +78,15 @@ def email(digest: bytes, language: str | None) -> str:
 def reshape(original: str, digest: bytes) -> str:
     """The original's shape (separators, letter/digit positions, a leading ``+`` and
     country code), every digit and letter drawn from ``digest``."""
-    out, at = [], 0
-    for ch in original:
-        if ch.isdigit() or ch.isalpha():
+    out: list[str] = []
+    at = 0
+    # Kept: a country code (``+31``, an IBAN's ``NL``), a national number's leading 0.
+    iban = original[:2].isalpha() and original[2:4].isdigit() and len(original) >= 15
+    keep = 3 if original.startswith("+") else 2 if iban else 0
+    for i, ch in enumerate(original):
+        if i < keep or (ch == "0" and not any(c.isalnum() for c in original[:i])):
+            out.append(ch)
+        elif ch.isdigit() or ch.isalpha():
             byte = digest[at % len(digest)] ^ (at // len(digest)) * 31
             at += 1
             if ch.isdigit():
@@ -87,10 +96,7 @@ def reshape(original: str, digest: bytes) -> str:
                 out.append(letter if ch.isupper() else letter.lower())
         else:
             out.append(ch)
-    text = "".join(out)
-    if original.startswith("+") and len(text) > 3:
-        text = original[:3] + text[3:]  # keep the country code: the shape of the number
-    return text
+    return "".join(out)
 
 
 def address(digest: bytes, language: str | None) -> str:

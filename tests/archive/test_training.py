@@ -358,3 +358,16 @@ def test_a_set_survives_rotation_and_retirement_of_its_purpose_key(
 
     retire_key(archive.vault, "training", old, actor="admin")
     assert [i.text for i in training.preview(archive, TRAINER, made.id).items] == before
+
+
+def test_surrogate_numbers_keep_their_country_and_leading_zero_and_nothing_else() -> None:
+    from archive.training import surrogates
+
+    digest = bytes(range(32))
+    phone = surrogates.reshape("+31 6 2345 6789", digest)
+    assert phone.startswith("+31 ") and phone != "+31 6 2345 6789"
+    assert [c.isdigit() for c in phone] == [c.isdigit() for c in "+31 6 2345 6789"]
+    assert surrogates.reshape("010-4123456", digest).startswith("0")
+    iban = surrogates.reshape("NL91ABNA0417164300", digest)
+    assert iban.startswith("NL") and iban[2:] != "91ABNA0417164300" and len(iban) == 18
+    assert not surrogates.reshape("SW1A 1AA", digest).startswith("SW")
