@@ -20,7 +20,7 @@ import json
 import os
 import random
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
@@ -40,6 +40,7 @@ from archive.users import User
 from archive.vault import PART_TRANSCRIPT
 
 MAX_SET_ITEMS: Final = 500
+SAMPLE_BATCH_ITEMS: Final = 100
 SET_KEY_BYTES: Final = 32
 
 
@@ -143,11 +144,22 @@ def trainer_purpose(archive: Archive, user: User) -> str:
     return names[0]
 
 
-def candidates(archive: Archive, user: User, purpose: str, criteria: Criteria,
-               now: datetime) -> list[ItemRecord]:
-    """Items matching the criteria that this user may read through ``purpose``."""
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """What sampling needs of an item, read from the catalog without its record."""
+
+    id: str
+    channel: str
+    language: str | None
+
+
+def candidates(archive: Archive, purpose: str, criteria: Criteria,
+               now: datetime) -> list[Candidate]:
+    """Items matching the criteria that carry a live ``purpose`` and are not restricted
+    (each is still authorised as it is taken: :func:`build_set`)."""
     items, tags = cat.items, cat.purpose_tags
-    stmt = (sa.select(items.c.id).join(tags, tags.c.item_id == items.c.id)
+    stmt = (sa.select(items.c.id, items.c.channel, items.c.language)
+            .join(tags, tags.c.item_id == items.c.id)
             .where(tags.c.purpose == purpose, tags.c.retain_until > now,
                    items.c.restricted.is_(False), items.c.status == ItemStatus.OK.value)
             .order_by(items.c.id))
@@ -162,30 +174,22 @@ def candidates(archive: Archive, user: User, purpose: str, criteria: Criteria,
         stmt = stmt.where(items.c.started_at < datetime.combine(criteria.until, time.max,
                                                                 tzinfo=UTC))
     with archive.catalog.read() as conn:
-        ids = [str(r[0]) for r in conn.execute(stmt)]
-    found = []
-    for record in archive.vault.records_of(ids).values():
-        try:
-            archive.reader.authorize(user, record, purpose, now=now)
-        except AccessDenied:
-            continue
-        found.append(record)
-    return sorted(found, key=lambda r: r.id)
+        return [Candidate(str(r.id), str(r.channel), r.language) for r in conn.execute(stmt)]
 
 
-def sample_order(records: Sequence[ItemRecord], criteria: Criteria) -> list[ItemRecord]:
+def sample_order(found: Sequence[Candidate], criteria: Criteria) -> list[Candidate]:
     """Every candidate in the order the sample takes them: shuffled by the seed; with
     stratification, one from each group in turn, so groups get equal shares."""
     rng = random.Random(criteria.seed)
     if criteria.stratify is None:
-        order = list(records)
+        order = list(found)
         rng.shuffle(order)
         return order
-    groups: dict[str, list[ItemRecord]] = {}
-    for record in records:
-        key = (record.channel.value if criteria.stratify is Stratify.CHANNEL
-               else record.language or "unknown")
-        groups.setdefault(key, []).append(record)
+    groups: dict[str, list[Candidate]] = {}
+    for candidate in found:
+        key = (candidate.channel if criteria.stratify is Stratify.CHANNEL
+               else candidate.language or "unknown")
+        groups.setdefault(key, []).append(candidate)
     queues = [groups[k] for k in sorted(groups)]
     for queue in queues:
         rng.shuffle(queue)
@@ -195,6 +199,24 @@ def sample_order(records: Sequence[ItemRecord], criteria: Criteria) -> list[Item
             if queue:
                 order.append(queue.pop(0))
     return order
+
+
+def _taken(archive: Archive, user: User, purpose: str, order: Sequence[Candidate],
+           now: datetime) -> Iterator[ItemRecord]:
+    """The records of ``order`` the user may read through ``purpose``, in that order,
+    read from the catalog a batch at a time (a sample of 10 reads few records)."""
+    for start in range(0, len(order), SAMPLE_BATCH_ITEMS):
+        batch = [c.id for c in order[start:start + SAMPLE_BATCH_ITEMS]]
+        records = archive.vault.records_of(batch)
+        for item_id in batch:
+            record = records.get(item_id)
+            if record is None:
+                continue
+            try:
+                archive.reader.authorize(user, record, purpose, now=now)
+            except AccessDenied:
+                continue
+            yield record
 
 
 def unfit_call(archive: Archive, record: ItemRecord) -> str | None:
@@ -225,7 +247,8 @@ def build_set(archive: Archive, user: User, *, title: str, purpose_text: str,
     pseudonyms = SetPseudonyms(secret, surrogates=surrogates)
     picked: list[ItemRecord] = []
     excluded: list[dict[str, str]] = []
-    for record in sample_order(candidates(archive, user, purpose, criteria, now), criteria):
+    order = sample_order(candidates(archive, purpose, criteria, now), criteria)
+    for record in _taken(archive, user, purpose, order, now):
         if len(picked) == criteria.size:
             break
         why = unfit_call(archive, record)
