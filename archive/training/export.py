@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from archive import training_tables as tt
-from archive.errors import AccessDenied
+from archive.errors import AccessDenied, InvalidRequest
 from archive.model import Channel, now_utc
 from archive.service import Archive
 from archive.training.render import ItemRenderer, Rendered
@@ -73,12 +73,17 @@ def render_set(archive: Archive, user: User, set_id: str) -> RenderedSet:
     renderer = ItemRenderer(pseudonyms)
     items = []
     for member, record in readable:
-        if record.channel is Channel.CALL:
-            transcript = json.loads(archive.vault.unseal_for_system(record.id, PART_TRANSCRIPT))
-            items.append(renderer.call(record, member.pseudo_id, transcript))
-        else:
-            index_part = json.loads(archive.vault.unseal_for_system(record.id, PART_INDEX))
-            items.append(renderer.email(record, member.pseudo_id, index_part))
+        try:
+            if record.channel is Channel.CALL:
+                transcript = json.loads(
+                    archive.vault.unseal_for_system(record.id, PART_TRANSCRIPT))
+                items.append(renderer.call(record, member.pseudo_id, transcript))
+            else:
+                index_part = json.loads(archive.vault.unseal_for_system(record.id, PART_INDEX))
+                items.append(renderer.email(record, member.pseudo_id, index_part))
+        except InvalidRequest as exc:  # fail closed for this item, not the whole set
+            unavailable.append({"id": member.pseudo_id, "channel": record.channel.value,
+                                "reason": str(exc)})
     return RenderedSet(found, items, unavailable)
 
 

@@ -371,3 +371,13 @@ def test_surrogate_numbers_keep_their_country_and_leading_zero_and_nothing_else(
     iban = surrogates.reshape("NL91ABNA0417164300", digest)
     assert iban.startswith("NL") and iban[2:] != "91ABNA0417164300" and len(iban) == 18
     assert not surrogates.reshape("SW1A 1AA", digest).startswith("SW")
+
+
+def test_an_item_whose_text_disagrees_with_the_view_is_left_out_not_shown(
+        archive: Archive, anna: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    made = build(archive, size=3)
+    monkeypatch.setattr(AnonymisedView, "email_text", lambda self, part: "something else")
+    shown = training.preview(archive, TRAINER, made.id)
+    assert [i.item_id for i in shown.items] == [anna["call"]]
+    assert len(shown.unavailable) == 2
+    assert all("does not match the anonymised view" in u["reason"] for u in shown.unavailable)
