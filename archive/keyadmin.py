@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 import keys
 from archive import catalog as cat
+from archive import training_tables as tt
 from archive.config import Role
 from archive.errors import InvalidRequest
 from archive.vault import Vault
@@ -50,9 +51,25 @@ def rotate_key(vault: Vault, purpose: str, *, actor: str,
         done += len(batch)
         if progress:
             progress(len(batch))
+    done += _rewrap_training_sets(vault, purpose, version)
     vault.record_event(actor=actor, role=Role.ADMIN.value, action="rotate_key",
                        purpose=purpose, detail={"version": version, "rewrapped": done})
     return version, done
+
+
+def _rewrap_training_sets(vault: Vault, purpose: str, version: int) -> int:
+    """Training sets keep their pseudonym secret wrapped like a DEK: re-wrapped alike."""
+    sets = tt.training_sets
+    with vault.catalog.write() as conn:
+        rows = conn.execute(sa.select(sets.c.id, sets.c.key_version, sets.c.key_blob)
+                            .where(sets.c.key_purpose == purpose,
+                                   sets.c.key_version < version)).all()
+        for r in rows:
+            fresh = vault.keyring.rewrap(keys.WrappedKey(purpose, r.key_version, r.key_blob),
+                                         tt.key_context(r.id))
+            conn.execute(sets.update().where(sets.c.id == r.id)
+                         .values(key_version=fresh.version, key_blob=fresh.blob))
+    return len(rows)
 
 
 def retire_key(vault: Vault, purpose: str, version: int, *, actor: str) -> None:
@@ -67,6 +84,10 @@ def retire_key(vault: Vault, purpose: str, version: int, *, actor: str) -> None:
             sa.select(sa.func.count()).select_from(cat.wrapped_keys)
             .where(cat.wrapped_keys.c.purpose == purpose,
                    cat.wrapped_keys.c.kek_version == version)).scalar_one()
+        left += conn.execute(
+            sa.select(sa.func.count()).select_from(tt.training_sets)
+            .where(tt.training_sets.c.key_purpose == purpose,
+                   tt.training_sets.c.key_version == version)).scalar_one()
     if left:
         raise InvalidRequest(f"{left} data key(s) are still wrapped by {purpose!r} version "
                              f"{version}; rotate the key first (`keys rotate {purpose}`)")

@@ -23,6 +23,7 @@ from archive.errors import ConfigError
 from archive.index import SearchIndex
 from archive.service import Archive, OutsideEraser, OutsideSweeper
 from archive.store import ObjectStore
+from archive.training import install as install_training_sets
 from commarchive.settings import IndexBackend, KeyProviderKind, Settings, StoreBackend
 from keys.providers import KeyProvider, refuse_inside
 from keys.providers.file import FileKeyProvider, decode_key, read_key_file
@@ -208,6 +209,7 @@ def open_archive(settings: Settings) -> Archive:
         archive.outside_erasers.append(_rejected_recordings_eraser(archive, settings.drop_folder))
         archive.outside_sweepers.append(_rejected_recordings_sweeper(
             archive, settings.drop_folder, timedelta(days=settings.drop_folder_rejected_days)))
+    install_training_sets(archive)  # training sets expire with retention and follow erasure
     return archive
 
 

@@ -19,6 +19,8 @@ from search_api.routers import (
     search,
     session,
 )
+from search_api.routers.training import router as training_router
+from search_api.routers.training_pages import router as training_pages_router
 from search_api.sessions import Sessions
 
 
@@ -38,6 +40,7 @@ def create_app(archive: Archive) -> FastAPI:
     app.add_middleware(BodyGuard, archive=archive, sessions=sessions, limits=limits)
     for router in (health.router, search.router, items.router, recordings.router,
                    privacy.router, holds.router, admin.router, session.router, ui.router,
-                   cases.router, privacy_ui.router):
+                   cases.router, privacy_ui.router, training_router,
+                   training_pages_router):
         app.include_router(router)
     return app

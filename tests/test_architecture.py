@@ -33,7 +33,8 @@ SEARCH_API_MAY_USE_OF_INGEST: Final = {"ingest.calls", "ingest.errors"}
 #: only modules of its own layer or of the layers below.
 ARCHIVE_LAYERS: Final = (
     ("model", "errors", "config", "tagging", "parties", "language"),
-    ("catalog", "audit", "users", "store", "index", "anchors", "ledger", "migrations"),
+    ("catalog", "audit", "users", "store", "index", "anchors", "ledger", "migrations",
+     "training_tables"),
     ("anonymise", "redaction_scan", "vcon"),
     ("vault",),
     ("standing", "keyadmin"),
@@ -41,7 +42,7 @@ ARCHIVE_LAYERS: Final = (
     ("intake", "reading", "transcripts"),
     ("group_commit",),
     ("service",),
-    ("retention", "rights", "holds"),
+    ("retention", "rights", "holds", "training"),
 )
 MAX_MODULE_LINES: Final = 500
 SIZED_PACKAGES: Final = ("archive", "ingest", "search_api")

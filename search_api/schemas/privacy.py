@@ -205,6 +205,9 @@ class OutsideErasurePublic(PublicModel):
     erased: list[str]
     unattributed: list[str] = Field(description="found there but not attributable to anyone "
                                                 "without opening it: left for review")
+    handed_out: list[str] = Field(default_factory=list, description=(
+        "copies already handed out (exported training sets) that held the subject's items: "
+        "the archive cannot recall them; ask their holders to delete them"))
 
 
 class ErasureCertificatePublic(PublicModel):

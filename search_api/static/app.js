@@ -125,6 +125,7 @@
     state.user = user;
     $("who").textContent = user.name + " (" + user.role + ")";
     $("privacy-link").hidden = user.role !== "privacy";
+    $("training-link").hidden = user.role !== "trainer";
     if (user.role === "admin") {
       show("admin");
       showSetup();

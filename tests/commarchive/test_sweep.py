@@ -37,6 +37,10 @@ def _reject_one(settings: Settings) -> Path:
     return folder / "rejected"
 
 
+#: What the sweep's training-set hook reports when no set expired.
+TRAINING_SETS_UNCHANGED = {"source": "training sets", "purged": []}
+
+
 def _age(directory: Path, days: float) -> None:
     then = time.time() - days * 86400
     for path in directory.iterdir():
@@ -52,7 +56,8 @@ def test_the_sweep_purges_rejected_recordings_older_than_the_setting(tmp_path: P
     arc = runtime.open_archive(settings)
     try:
         report = sweep(arc, actor="sweeper")
-        assert report.outside == [{"source": "drop folder: rejected recordings", "purged": []}]
+        assert report.outside == [{"source": "drop folder: rejected recordings", "purged": []},
+                                  TRAINING_SETS_UNCHANGED]
         assert len(list(rejected.iterdir())) == 3  # not old enough yet
         _age(rejected, 4)
         preview = sweep(arc, actor="sweeper", dry_run=True)
@@ -86,4 +91,4 @@ def test_without_a_drop_folder_the_sweep_is_the_retention_sweep(tmp_path: Path) 
         report = sweep(arc, actor="sweeper")
     finally:
         arc.close()
-    assert report.outside == [] and report.purged == []
+    assert report.outside == [TRAINING_SETS_UNCHANGED] and report.purged == []

@@ -19,8 +19,10 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from archive import holds, rights
+from archive import holds, rights, training
+from archive.config import Role
 from archive.service import Archive
+from archive.users import User
 from search_api.app import create_app
 from tests.conftest import email_item
 from tests.search_api.conftest import bearer
@@ -152,6 +154,21 @@ ROUTES: dict[tuple[str, str], Audited | str] = {
     ("POST", "/api/v1/session"): Audited("quality", "sign_in", "/api/v1/session", about=None),
     ("GET", "/api/v1/session"): "the caller's own name and role",
     ("DELETE", "/api/v1/session"): "ends the caller's browser session",
+    ("GET", "/training"): NOTHING_OF_AN_ITEM,
+    ("GET", "/training/sets/new"): NOTHING_OF_AN_ITEM,
+    ("GET", "/training/sets/{set_id}"): NOTHING_OF_AN_ITEM,
+    ("GET", "/ui/training.js"): NOTHING_OF_AN_ITEM,
+    ("POST", "/api/v1/training/sets"): Audited(
+        "trainer", "training_set_build", "/api/v1/training/sets",
+        body={"title": "t", "purpose": "p", "size": 5}),
+    ("GET", "/api/v1/training/sets"): Audited("trainer", "list_training_sets",
+                                              "/api/v1/training/sets"),
+    ("GET", "/api/v1/training/sets/{set_id}"): Audited(
+        "trainer", "training_set_preview", "/api/v1/training/sets/{set}"),
+    ("GET", "/api/v1/training/sets/{set_id}/export"): Audited(
+        "trainer", "training_set_export", "/api/v1/training/sets/{set}/export"),
+    ("DELETE", "/api/v1/training/sets/{set_id}"): Audited(
+        "trainer", "training_set_delete", "/api/v1/training/sets/{set}"),
 }
 
 
@@ -197,6 +214,8 @@ def world(archive: Archive, tokens: dict[str, str]) -> Iterator[World]:
                                  requested_by="Anna", verified_by=None, actor="privacy-user")
     rights.record_disclosure(archive, [item], recipient="police", legal_basis="warrant",
                              actor="privacy-user")
+    made = training.build_set(archive, User("trainer-user", Role.TRAINER), title="t",
+                              purpose_text="p", criteria=training.Criteria(size=5))
     case = rights.open_case(archive, kind="access", identifiers=[ANNA.email], channel="email",
                             requester="Anna", actor="privacy-user")
     looked = rights.open_case(archive, kind="access", identifiers=[ANNA.email],
@@ -206,7 +225,8 @@ def world(archive: Archive, tokens: dict[str, str]) -> Iterator[World]:
         rights.review_item(archive, looked, found["item_id"], decision="include",
                            actor="privacy-user")
     ids = {"item": item, "call": call, "subject": ANNA.email, "hold": str(hold.id),
-           "request": str(request["id"]), "case": str(case["id"]), "looked": str(looked)}
+           "request": str(request["id"]), "case": str(case["id"]), "looked": str(looked),
+           "set": made.id}
     with TestClient(create_app(archive)) as client:
         yield World(client, archive, tokens, ids)
 
