@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import time
 import zipfile
 from pathlib import Path
@@ -22,17 +21,7 @@ from archive.service import Archive
 from tests import corpus
 from tests.archive.test_training import anna_items, mail
 from tests.search_api.test_ui import browser, served  # noqa: F401  (fixtures)
-
-#: Where the browser tests leave their screenshots for people to look at (as the other
-#: browser tests do): the run's artifacts, or ``COMMARCHIVE_SCREENSHOTS``.
-SCREENSHOTS = Path(os.environ.get(
-    "COMMARCHIVE_SCREENSHOTS", Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"))
-
-
-def shot(driver: WebDriver, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    assert driver.save_screenshot(str(path)), path
+from tests.search_api.ui_steps import save_screenshot
 
 
 def test_trainer_builds_previews_and_exports_a_set_of_ten(
@@ -71,7 +60,7 @@ def test_trainer_builds_previews_and_exports_a_set_of_ten(
     Select(browser.find_element(By.ID, "f-stratify")).select_by_value("channel")
     browser.find_element(By.ID, "f-seed").clear()
     browser.find_element(By.ID, "f-seed").send_keys("7")
-    shot(browser, "training-builder")
+    save_screenshot(browser, "training-builder")
     browser.find_element(By.CSS_SELECTOR, "#builder-form button[type=submit]").click()
 
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#preview li")) == 10)
@@ -81,9 +70,9 @@ def test_trainer_builds_previews_and_exports_a_set_of_ten(
     calls = browser.find_elements(By.XPATH, "//ol[@id='preview']/li[.//span[text()='call']]")
     assert len(calls) == 4  # every call there is (equal shares, calls run out first)
     assert "seed 7" in browser.find_element(By.ID, "set-meta").text
-    shot(browser, "training-preview")
+    save_screenshot(browser, "training-preview")
     browser.execute_script("arguments[0].scrollIntoView()", calls[0])
-    shot(browser, "training-preview-call")
+    save_screenshot(browser, "training-preview-call")
     page = browser.find_element(By.TAG_NAME, "main").text
     browser.refresh()  # the set's own address works on reload
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#preview li")) == 10)
@@ -91,7 +80,7 @@ def test_trainer_builds_previews_and_exports_a_set_of_ten(
     browser.find_element(By.ID, "export").click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "export-note"), "handed out"))
     assert "handed out" in browser.find_element(By.ID, "set-status").text
-    shot(browser, "training-exported")
+    save_screenshot(browser, "training-exported")
     deadline = time.monotonic() + 20
     zipped = downloads / f"{set_id}.zip"
     while not zipped.exists():
@@ -113,7 +102,7 @@ def test_trainer_builds_previews_and_exports_a_set_of_ten(
     row = wait.until(ec.visibility_of_element_located(
         (By.CSS_SELECTOR, f"#set-list tr[data-id='{set_id}']")))
     assert "handed out" in row.text and "10" in row.text
-    shot(browser, "training-list")
+    save_screenshot(browser, "training-list")
     page += "\n" + browser.find_element(By.TAG_NAME, "main").text
     seen = corpus.squash(page + "".join(
         v.decode() for k, v in files.items() if not k.endswith(".wav")))
