@@ -18,9 +18,16 @@ its own layer and those below it):
     intake, reading, transcripts           the rooms: new items, reads and search, transcripts
     group_commit                           the intake pipeline for concurrent deliveries
     service                                ``Archive``: the facade the other packages use
-    retention, rights/, holds              operations over the facade: sweep and purge,
-                                           data-subject rights, legal holds
+    retention, rights/, holds, quality/    operations over the facade: sweep and purge,
+                                           data-subject rights, legal holds, the quality
+                                           team's reviews, queues and statistics
 
 Every error derives from ``archive.errors.ArchiveError``. See
 docs/architecture.md for the map and the path of an e-mail and a call.
 """
+
+# The quality workspace's tables join the shared catalog metadata whenever the
+# archive is imported, so the migrations and the schema contract always see them.
+from archive.quality import tables as quality_tables
+
+__all__ = ["quality_tables"]

@@ -75,6 +75,18 @@ RESERVED_PARTS: Final = frozenset({PART_ORIGINAL, PART_DETAILS, PART_INDEX, PART
 #: Parts up to this size (other than the original) are sealed inline in the catalog row.
 INLINE_MAX_BYTES: Final = 8 * 1024
 BLOB_DELETE_THREADS: Final = 8
+#: Parts named ``<purpose>@<name>`` are derived data kept for that purpose only
+#: (e.g. ``quality@review-7``): shredding the purpose's key deletes them too.
+PURPOSE_PART_MARK: Final = "@"
+#: Catalog tables (with an ``item_id`` column) whose rows exist for one purpose only,
+#: registered by the module that defines them; shredding that purpose deletes the
+#: item's rows there (a purge deletes them with the item in any case).
+PURPOSE_BOUND_TABLES: Final[dict[str, list[sa.Table]]] = {}
+
+
+def purpose_part(purpose: str, name: str) -> str:
+    """The name of a part that lives only as long as the item carries ``purpose``."""
+    return f"{purpose}{PURPOSE_PART_MARK}{name}"
 
 
 def json_bytes(value: Any) -> bytes:
@@ -382,6 +394,12 @@ class Vault:
             self.ledger.record("shred", [item_id], purposes=gone)
         conn.execute(delete)
         conn.execute(tags)
+        for purpose in gone:
+            for table in PURPOSE_BOUND_TABLES.get(purpose, ()):
+                conn.execute(table.delete().where(table.c.item_id == item_id))
+            conn.execute(cat.parts.delete().where(
+                cat.parts.c.item_id == item_id,
+                cat.parts.c.name.startswith(purpose_part(purpose, ""), autoescape=True)))
         return gone
 
     def purge_rows(

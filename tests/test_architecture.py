@@ -41,7 +41,7 @@ ARCHIVE_LAYERS: Final = (
     ("intake", "reading", "transcripts"),
     ("group_commit",),
     ("service",),
-    ("retention", "rights", "holds"),
+    ("retention", "rights", "holds", "quality"),
 )
 MAX_MODULE_LINES: Final = 500
 SIZED_PACKAGES: Final = ("archive", "ingest", "search_api")
