@@ -232,7 +232,7 @@ def get(archive: Archive, user: User, review_id: int) -> dict[str, Any]:
         sealed = _unseal(archive, str(row.item_id), review_part(review_id))
     out.update(answers=sealed["answers"], summary=sealed["summary"])
     out["scorecard"] = scorecards.load(archive, int(row.scorecard_id)).public()
-    out["comments"] = [_comment_dict(c) for c in comments(
+    out["comments"] = [comment_dict(c) for c in comments(
         archive, str(row.item_id), review_id=review_id if user.role is Role.AGENT else None)]
     archive.audit.record(actor=user.name, role=user.role.value, action="quality_review_read",
                          purpose=QUALITY_PURPOSE, item_ids=[str(row.item_id)],
@@ -240,7 +240,7 @@ def get(archive: Archive, user: User, review_id: int) -> dict[str, Any]:
     return out
 
 
-def _comment_dict(c: Comment) -> dict[str, Any]:
+def comment_dict(c: Comment) -> dict[str, Any]:
     return {"id": c.id, "item_id": c.item_id, "review_id": c.review_id, "author": c.author,
             "role": c.role, "at_seconds": c.at_seconds, "created_at": c.created_at,
             "text": c.text}
@@ -302,7 +302,7 @@ def comments(archive: Archive, item_id: str, *, review_id: int | None = None) ->
 def item_comments(archive: Archive, user: User, item_id: str) -> list[dict[str, Any]]:
     """All comments on an item, for the quality role; audited."""
     _authorize_quality(archive, user, item_id)
-    found = [_comment_dict(c) for c in comments(archive, item_id)]
+    found = [comment_dict(c) for c in comments(archive, item_id)]
     archive.audit.record(actor=user.name, role=user.role.value, action="quality_comments_read",
                          purpose=QUALITY_PURPOSE, item_ids=[item_id])
     return found

@@ -23,6 +23,7 @@ from commarchive.cli import (
     keys,
     models,
     purposes,
+    quality,
     requests,
     serve,
     subjects,
@@ -47,5 +48,6 @@ for _command in (
     purposes.purposes_group, purposes.sweep_cmd, holds.holds_group, subjects.subjects_group,
     items.items_group, disclosures.disclosures_group, requests.requests_group,
     backup.backup_cmd, backup.restore_cmd, tls.tls_group, models.models_group,
+    quality.quality_group,
 ):
     main.add_command(_command)
