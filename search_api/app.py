@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from archive.service import Archive
-from search_api import ui
+from search_api import quality_ui, ui
 from search_api.body_limits import BodyGuard, BodyLimits
 from search_api.errors import install_error_handlers
 from search_api.routers import (
@@ -39,6 +39,6 @@ def create_app(archive: Archive) -> FastAPI:
     app.add_middleware(BodyGuard, archive=archive, sessions=sessions, limits=limits)
     for router in (health.router, search.router, items.router, recordings.router,
                    privacy.router, holds.router, admin.router, session.router,
-                   quality.router, quality_queue.router, ui.router):
+                   quality.router, quality_queue.router, quality_ui.router, ui.router):
         app.include_router(router)
     return app
