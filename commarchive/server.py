@@ -176,10 +176,6 @@ async def _start_background(archive: Archive, settings: Settings) -> list[Closer
     worker.start()
     archive.ingest_listeners.append(
         lambda result, new: worker.wake() if new.transcribe else None)
-    # The quality team's monitoring policies: e-mails when archived, calls when transcribed.
-    from archive.quality import monitoring
-
-    monitoring.install(archive)
     closers.append(_async(worker.stop))
     closers.append(_cancel(asyncio.create_task(_periodic_jobs(archive, settings))))
     return closers

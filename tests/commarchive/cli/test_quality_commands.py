@@ -36,6 +36,10 @@ def test_sample_and_backfill_from_the_command_line(data_dir: Path) -> None:  # n
     assert dry["picked"] == real["picked"] and [len(v) for v in real["picked"].values()] == [2]
     got = json.loads(cli("quality", "backfill", data_dir=data_dir).stdout)
     assert got["queued"] == 1
+    # From now on a new e-mail is checked as it is archived, by any door (here the CLI).
+    mail = data_dir.parent / "new.eml"
+    mail.write_bytes(email_item(body="Please cancel my contract now").original)
+    fresh = cli("ingest", str(mail), data_dir=data_dir).stdout.strip()
     bad = cli("quality", "backfill", "--policy", "nope", data_dir=data_dir, check=False)
     assert bad.returncode == 1 and "policy 'nope' does not exist" in bad.stderr
     arc = runtime.open_archive(Settings(data_dir=data_dir))
@@ -44,4 +48,4 @@ def test_sample_and_backfill_from_the_command_line(data_dir: Path) -> None:  # n
     finally:
         arc.close()
     assert {e["source"] for e in entries} == {"sample", "policy"}
-    assert [e["item_id"] for e in entries if e["source"] == "policy"] == [flagged]
+    assert [e["item_id"] for e in entries if e["source"] == "policy"] == [flagged, fresh]
