@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection
 from archive import catalog as cat
 from archive.config import Role
 from archive.errors import AccessDenied, ErrorCode, InvalidRequest, StoreError, TemporaryFailure
-from archive.model import ItemRecord, now_utc
+from archive.model import Channel, ItemRecord, now_utc
 from archive.quality import scorecards
 from archive.quality import tables as qt
 from archive.quality.agents import agent_of, identifiers_of
@@ -263,6 +263,9 @@ def add_comment(archive: Archive, user: User, item_id: str, text: str, *,
             _may_read(archive, user, _review_row(conn, review_id))
     else:
         _authorize_quality(archive, user, item_id)
+    if at_seconds is not None and record.channel is not Channel.CALL:
+        raise InvalidRequest(f"item {item_id} is an e-mail: a comment sits on the message, "
+                             "not at a moment")
     if at_seconds is not None and record.ended_at is not None:
         length = (record.ended_at - record.started_at).total_seconds()
         if length > 0 and at_seconds > length + 1:

@@ -18,7 +18,7 @@ from archive.quality import tables as qt
 from archive.quality.agents import agent_of, link
 from archive.service import Archive
 from tests.archive.quality.conftest import AGENT, AGENT_NUMBER, CARD_SECTIONS, QUALITY, QUALITY_2
-from tests.conftest import TEST_CONFIG, make_archive
+from tests.conftest import TEST_CONFIG, email_item, make_archive
 from tests.subjects import A, B, call_item
 
 ALL_YES = {"greeting": "yes", "identify": "yes", "solved": "yes"}
@@ -97,6 +97,15 @@ def test_a_comment_past_the_end_of_the_call_is_refused(
     item = _call(archive)
     with pytest.raises(InvalidRequest, match=f"item {item}: 300.0 s is past the end"):
         reviews.add_comment(archive, QUALITY, item, "late", at_seconds=300)
+
+
+def test_an_email_comment_sits_on_the_message(archive: Archive) -> None:
+    item = archive.ingest(email_item()).item_id
+    with pytest.raises(InvalidRequest, match=f"item {item} is an e-mail: a comment sits on"):
+        reviews.add_comment(archive, QUALITY, item, "at a time?", at_seconds=3)
+    reviews.add_comment(archive, QUALITY, item, "Tone is too curt")
+    [comment] = reviews.item_comments(archive, QUALITY, item)
+    assert (comment["text"], comment["at_seconds"]) == ("Tone is too curt", None)
 
 
 def test_agent_of_a_call_is_its_internal_party(archive: Archive) -> None:
