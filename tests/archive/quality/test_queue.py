@@ -4,18 +4,19 @@ that flag items at ingest and on backfill, assignment and status, calibration sp
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from archive.config import Role
-from archive.errors import AccessDenied, InvalidRequest
-from archive.model import Section
+from archive.config import Role, TaggingRule
+from archive.errors import AccessDenied, ErrorCode, InvalidRequest
+from archive.model import Channel, Section
 from archive.quality import monitoring, queue, reviews, sampling, scorecards
 from archive.quality.reviews import week_of
 from archive.service import Archive
 from tests.archive.quality.conftest import QUALITY, QUALITY_2
-from tests.conftest import email_item
+from tests.conftest import TEST_CONFIG, email_item, make_archive
 from tests.subjects import A, B, C, call_item
 
 WEEK = week_of(datetime.now(UTC))
@@ -175,3 +176,26 @@ def test_calibration_shows_the_spread_per_criterion(
     assert by_id["solved"]["spread"] == 50.0 and by_id["greeting"]["spread"] == 0.0
     assert got["scores"] == {"ramon": 83.3, "rita": 100.0}
     assert got["score_spread"] == 16.7
+
+
+def test_the_quality_team_sees_only_items_carrying_quality(tmp_path: Path) -> None:
+    """GIVEN e-mails tagged for training only and calls for quality
+    THEN a flagged e-mail never reaches the queue and cannot be reviewed or queued."""
+    config = TEST_CONFIG.model_copy(update={"rules": (
+        TaggingRule(purposes=("training",), channel=Channel.EMAIL),
+        TaggingRule(purposes=("quality",), channel=Channel.CALL))})
+    archive = make_archive(tmp_path / "a", config=config)
+    try:
+        card = scorecards.save(archive, name="Calls", actor="rita", role="quality",
+                               sections=[{"title": "S", "criteria": [{"id": "a", "label": "A"}]}])
+        monitoring.save(archive, "churn", POLICY, enabled=True, actor="rita", role="quality")
+        monitoring.install(archive)
+        mail = archive.ingest(email_item(body="I will cancel my contract")).item_id
+        assert queue.listing(archive, QUALITY) == []
+        with pytest.raises(AccessDenied) as refused:
+            reviews.start(archive, QUALITY, mail, card.id)
+        assert refused.value.code is ErrorCode.PURPOSE_NOT_CARRIED
+        with pytest.raises(AccessDenied):
+            queue.add_manual(archive, QUALITY, mail)
+    finally:
+        archive.close()
