@@ -21,12 +21,13 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from archive.config import Role
 from archive.model import Section
-from archive.quality import agents, monitoring, scorecards
+from archive.quality import agents, monitoring, reviews, scorecards
 from archive.service import Archive
+from archive.users import User
 from ingest.audio import write_wav
 from ingest.calls import build_call_item, parse_sidecar, recording_from_file
 from tests.archive.quality.conftest import CARD_SECTIONS
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, email_item
 from tests.search_api.test_ui import browser, served  # noqa: F401  (fixtures)
 
 AGENT_NUMBER = "+31205550100"
@@ -175,3 +176,26 @@ def test_a_flagged_call_from_queue_to_review_to_dispute_to_calibration(
     assert rows["Greets the customer"] == "Greets the customer 100 100 0", rows
     assert rows["score"] == "score 66.7 100 33.3", rows
     _shot(browser, tmp_path, "quality-calibration")
+
+
+def test_an_email_review_shows_the_message_and_comments_on_it(
+    browser: WebDriver, served: str, archive: Archive, tmp_path: Path,  # noqa: F811
+) -> None:
+    rita = archive.users.add("rita", Role.QUALITY)
+    card = scorecards.save(archive, name="Mail", actor="rita", role="quality", sections=[
+        {"title": "Tone", "criteria": [{"id": "polite", "label": "Polite"}]}])
+    item = archive.ingest(email_item(subject="Refund", body="Where is my <b>refund</b>?")).item_id
+    review = reviews.start(archive, User("rita", Role.QUALITY), item, card.id)
+    wait = WebDriverWait(browser, 20)
+    _sign_in(browser, wait, f"{served}/quality/reviews/{review}", rita)
+    mail = wait.until(ec.visibility_of_element_located((By.ID, "review-mail")))
+    wait.until(lambda d: "Where is my <b>refund</b>?" in mail.text)  # as text, not HTML
+    assert not browser.find_element(By.ID, "review-call").is_displayed()
+    assert browser.find_element(By.ID, "comment-button").text == "Comment on the message"
+    browser.find_element(By.ID, "comment-text").send_keys("Answer within a day")
+    browser.find_element(By.ID, "comment-button").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "comments"), "rita: Answer within a day"))
+    assert browser.find_elements(By.CSS_SELECTOR, "#comments button.at") == []
+    _fill_card(browser, {"polite": "yes"})
+    wait.until(ec.text_to_be_present_in_element((By.ID, "review-score"), "Score 100"))
+    _shot(browser, tmp_path, "quality-review-email")
