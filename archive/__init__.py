@@ -8,6 +8,7 @@ its own layer and those below it):
     parties, language                      who is internal, addresses and numbers normalised;
                                            an item's language (rules, e-mail text)
     catalog, audit, users, store/, index/  state, the hash-chained audit log, the seams
+    quality_tables                         (and the quality workspace's tables)
     anonymise, redaction_scan, vcon        derived views (trainer text/audio, vCon export);
                                            where redaction patterns can start
     vault                                  keys and sealed bytes: seal/unseal, records,
@@ -25,9 +26,3 @@ its own layer and those below it):
 Every error derives from ``archive.errors.ArchiveError``. See
 docs/architecture.md for the map and the path of an e-mail and a call.
 """
-
-# The quality workspace's tables join the shared catalog metadata whenever the
-# archive is imported, so the migrations and the schema contract always see them.
-from archive.quality import tables as quality_tables
-
-__all__ = ["quality_tables"]

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 
 import keys
 from archive import catalog as cat
+from archive import quality_tables
 from archive.anchors import AuditAnchor
 from archive.anchors.memory import MemoryAnchor
 from archive.audit import AuditEvent, AuditLog
@@ -78,10 +79,6 @@ BLOB_DELETE_THREADS: Final = 8
 #: Parts named ``<purpose>@<name>`` are derived data kept for that purpose only
 #: (e.g. ``quality@review-7``): shredding the purpose's key deletes them too.
 PURPOSE_PART_MARK: Final = "@"
-#: Catalog tables (with an ``item_id`` column) whose rows exist for one purpose only,
-#: registered by the module that defines them; shredding that purpose deletes the
-#: item's rows there (a purge deletes them with the item in any case).
-PURPOSE_BOUND_TABLES: Final[dict[str, list[sa.Table]]] = {}
 
 
 def purpose_part(purpose: str, name: str) -> str:
@@ -395,7 +392,8 @@ class Vault:
         conn.execute(delete)
         conn.execute(tags)
         for purpose in gone:
-            for table in PURPOSE_BOUND_TABLES.get(purpose, ()):
+            # Rows kept for this purpose only (a purge deletes them with the item anyway).
+            for table in quality_tables.BOUND_TO_PURPOSE.get(purpose, ()):
                 conn.execute(table.delete().where(table.c.item_id == item_id))
             conn.execute(cat.parts.delete().where(
                 cat.parts.c.item_id == item_id,

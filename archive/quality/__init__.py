@@ -4,7 +4,7 @@ An operation over the archive facade (the top layer of ``archive/``, beside
 ``retention``, ``rights/`` and ``holds``): it imports ``archive.service`` and
 lower, never ``ingest``, ``search_api`` or ``commarchive``.
 
-- ``tables``: its catalog tables, on the shared ``archive.catalog.metadata``;
+- its catalog tables are ``archive.quality_tables`` (layer 2, on the shared metadata);
 - ``scorecards``: versioned forms and how a review's score is computed;
 - ``reviews``: reviews and moment-anchored comments, sealed under the item's
   DEK through the ``quality`` purpose (like transcripts), audited, gone with

@@ -18,10 +18,10 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 
+from archive import quality_tables as qt
 from archive.config import Role
 from archive.errors import AccessDenied, ErrorCode, InvalidRequest
 from archive.model import AddressKind, ItemRecord, Side
-from archive.quality import tables as qt
 from archive.service import Archive
 from archive.users import User
 

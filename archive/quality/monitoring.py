@@ -25,12 +25,12 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from archive import catalog as cat
+from archive import quality_tables as qt
 from archive.audit import SYSTEM_ACTOR
 from archive.errors import ErrorCode, InvalidRequest
 from archive.indexing import section_from_json
 from archive.model import Channel, IngestResult, NewItem, Section, TranscriptStatus, now_utc
 from archive.quality import queue
-from archive.quality import tables as qt
 from archive.quality.reviews import QUALITY_PURPOSE
 from archive.service import Archive
 from archive.vault import PART_INDEX, PART_TRANSCRIPT

@@ -19,11 +19,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from archive import catalog as cat
+from archive import quality_tables as qt
 from archive.config import Role
 from archive.errors import AccessDenied, ErrorCode, InvalidRequest
 from archive.model import now_utc
 from archive.quality import reviews, scorecards
-from archive.quality import tables as qt
 from archive.quality.agents import agent_of
 from archive.service import Archive
 from archive.users import User

@@ -9,8 +9,9 @@ none for an e-mail), and cascade with the item: a purged or erased item takes
 its reviews and comments with it, parts, rows and all; so does destroying the
 item's ``quality`` key alone (retention, objection, an erasure that keeps the
 item for a legal obligation): the parts and rows are bound to that purpose
-(``archive.vault.PURPOSE_BOUND_TABLES``, ``purpose_part``). Sealed texts are
-kept small enough to stay inline in the catalog, so no blob outlives them.
+(``archive.quality_tables.BOUND_TO_PURPOSE``, ``archive.vault.purpose_part``).
+Sealed texts are kept small enough to stay inline in the catalog, so no blob
+outlives them.
 
 What the statistics need survives in ``quality_aggregates`` (per agent, week,
 scorecard and criterion: counts, score sums, failures; no item ids), updated
@@ -29,11 +30,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from archive import catalog as cat
+from archive import quality_tables as qt
 from archive.config import Role
 from archive.errors import AccessDenied, ErrorCode, InvalidRequest, StoreError, TemporaryFailure
 from archive.model import Channel, ItemRecord, now_utc
 from archive.quality import scorecards
-from archive.quality import tables as qt
 from archive.quality.agents import agent_of, identifiers_of
 from archive.service import Archive
 from archive.users import User

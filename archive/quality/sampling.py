@@ -29,10 +29,10 @@ from typing import Final
 import sqlalchemy as sa
 
 from archive import catalog as cat
+from archive import quality_tables as qt
 from archive.errors import InvalidRequest
 from archive.model import Channel, now_utc
 from archive.quality import queue
-from archive.quality import tables as qt
 from archive.quality.agents import agent_of
 from archive.quality.reviews import QUALITY_PURPOSE, week_of
 from archive.service import Archive

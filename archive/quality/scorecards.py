@@ -24,9 +24,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from archive import catalog as cat
+from archive import quality_tables as qt
 from archive.errors import ErrorCode, InvalidRequest
 from archive.model import now_utc
-from archive.quality import tables as qt
 from archive.service import Archive
 
 _ID_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,99}$")

@@ -17,9 +17,9 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
+from archive import quality_tables as qt
 from archive.config import Role
 from archive.errors import AccessDenied, ErrorCode
-from archive.quality import tables as qt
 from archive.quality.agents import identifiers_of, teams
 from archive.service import Archive
 from archive.users import User

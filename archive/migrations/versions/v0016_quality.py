@@ -1,4 +1,4 @@
-"""The quality workspace's tables (``archive.quality.tables``).
+"""The quality workspace's tables (``archive.quality_tables``).
 
 Revision ID: quality_1
 Revises: 0002_item_language

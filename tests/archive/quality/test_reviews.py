@@ -10,11 +10,11 @@ import pytest
 import sqlalchemy as sa
 
 from archive import catalog as cat
+from archive import quality_tables as qt
 from archive import rights
 from archive.config import Role, TaggingRule
 from archive.errors import AccessDenied, InvalidRequest
 from archive.quality import reviews, scorecards
-from archive.quality import tables as qt
 from archive.quality.agents import agent_of, link
 from archive.service import Archive
 from tests.archive.quality.conftest import AGENT, AGENT_NUMBER, CARD_SECTIONS, QUALITY, QUALITY_2

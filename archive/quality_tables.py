@@ -1,10 +1,10 @@
-"""The quality workspace's catalog tables (on the shared ``archive.catalog.metadata``).
+"""The quality workspace's catalog tables (``archive.quality``), on the shared metadata.
 
 Rows here hold state, never content: answers, summaries, comment texts and
 hit context are sealed parts of the item (``archive.quality.reviews``). Every
 table that names an item has a cascading foreign key to ``items``, so a purge
 takes its rows with the item, and reviews, comments and queue entries are bound
-to the ``quality`` purpose (``archive.vault.PURPOSE_BOUND_TABLES``): destroying
+to the ``quality`` purpose (``BOUND_TO_PURPOSE``, which ``Vault.shred`` applies): destroying
 an item's quality key (retention, objection, erasure that keeps the item for a
 legal obligation) deletes them as well. ``quality_aggregates`` and ``quality_plans``
 name no item on purpose: they are what agent statistics keep after erasure.
@@ -12,10 +12,11 @@ name no item on purpose: they are what agent statistics keep after erasure.
 
 from __future__ import annotations
 
+from typing import Final
+
 import sqlalchemy as sa
 
 from archive.catalog import UTCDateTime, metadata
-from archive.vault import PURPOSE_BOUND_TABLES
 
 scorecards = sa.Table(
     "quality_scorecards",
@@ -125,5 +126,8 @@ plans = sa.Table(
     sa.Column("planned", sa.Integer, nullable=False),
 )
 
-# Comments first: they may point at a review of the same item.
-PURPOSE_BOUND_TABLES.setdefault("quality", []).extend([comments, reviews, queue])
+#: Purpose -> tables whose rows of an item exist for that purpose only: shredding the
+#: item's key for it deletes them (comments first: they may point at a review).
+BOUND_TO_PURPOSE: Final[dict[str, tuple[sa.Table, ...]]] = {
+    "quality": (comments, reviews, queue),
+}
