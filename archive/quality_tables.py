@@ -4,7 +4,7 @@ Rows here hold state, never content: answers, summaries, comment texts and
 hit context are sealed parts of the item (``archive.quality.reviews``). Every
 table that names an item has a cascading foreign key to ``items``, so a purge
 takes its rows with the item, and reviews, comments and queue entries are bound
-to the ``quality`` purpose (``BOUND_TO_PURPOSE``, which ``Vault.shred`` applies): destroying
+to the ``quality`` purpose (``drop_purpose_bound``, which ``Vault.shred`` calls): destroying
 an item's quality key (retention, objection, erasure that keeps the item for a
 legal obligation) deletes them as well. ``quality_aggregates`` and ``quality_plans``
 name no item on purpose: they are what agent statistics keep after erasure.
@@ -12,11 +12,13 @@ name no item on purpose: they are what agent statistics keep after erasure.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
-from archive.catalog import UTCDateTime, metadata
+from archive.catalog import UTCDateTime, metadata, parts
 
 scorecards = sa.Table(
     "quality_scorecards",
@@ -131,3 +133,22 @@ plans = sa.Table(
 BOUND_TO_PURPOSE: Final[dict[str, tuple[sa.Table, ...]]] = {
     "quality": (comments, reviews, queue),
 }
+#: Parts named ``<purpose>@<name>`` are derived data kept for that purpose only
+#: (e.g. ``quality@review-7``): shredding the purpose's key deletes them too.
+PURPOSE_PART_MARK: Final = "@"
+
+
+def purpose_part(purpose: str, name: str) -> str:
+    """The name of a part that lives only as long as the item carries ``purpose``."""
+    return f"{purpose}{PURPOSE_PART_MARK}{name}"
+
+
+def drop_purpose_bound(conn: Connection, item_id: str, purposes: Iterable[str]) -> None:
+    """Inside ``Vault.shred``: delete the item's rows and parts bound to these purposes
+    (a purge deletes them with the item anyway, through the cascading keys)."""
+    for purpose in purposes:
+        for table in BOUND_TO_PURPOSE.get(purpose, ()):
+            conn.execute(table.delete().where(table.c.item_id == item_id))
+        conn.execute(parts.delete().where(
+            parts.c.item_id == item_id,
+            parts.c.name.startswith(purpose_part(purpose, ""), autoescape=True)))

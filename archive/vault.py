@@ -76,14 +76,6 @@ RESERVED_PARTS: Final = frozenset({PART_ORIGINAL, PART_DETAILS, PART_INDEX, PART
 #: Parts up to this size (other than the original) are sealed inline in the catalog row.
 INLINE_MAX_BYTES: Final = 8 * 1024
 BLOB_DELETE_THREADS: Final = 8
-#: Parts named ``<purpose>@<name>`` are derived data kept for that purpose only
-#: (e.g. ``quality@review-7``): shredding the purpose's key deletes them too.
-PURPOSE_PART_MARK: Final = "@"
-
-
-def purpose_part(purpose: str, name: str) -> str:
-    """The name of a part that lives only as long as the item carries ``purpose``."""
-    return f"{purpose}{PURPOSE_PART_MARK}{name}"
 
 
 def json_bytes(value: Any) -> bytes:
@@ -391,13 +383,7 @@ class Vault:
             self.ledger.record("shred", [item_id], purposes=gone)
         conn.execute(delete)
         conn.execute(tags)
-        for purpose in gone:
-            # Rows kept for this purpose only (a purge deletes them with the item anyway).
-            for table in quality_tables.BOUND_TO_PURPOSE.get(purpose, ()):
-                conn.execute(table.delete().where(table.c.item_id == item_id))
-            conn.execute(cat.parts.delete().where(
-                cat.parts.c.item_id == item_id,
-                cat.parts.c.name.startswith(purpose_part(purpose, ""), autoescape=True)))
+        quality_tables.drop_purpose_bound(conn, item_id, gone)
         return gone
 
     def purge_rows(

@@ -9,7 +9,7 @@ none for an e-mail), and cascade with the item: a purged or erased item takes
 its reviews and comments with it, parts, rows and all; so does destroying the
 item's ``quality`` key alone (retention, objection, an erasure that keeps the
 item for a legal obligation): the parts and rows are bound to that purpose
-(``archive.quality_tables.BOUND_TO_PURPOSE``, ``archive.vault.purpose_part``).
+(``archive.quality_tables.drop_purpose_bound``, ``purpose_part``).
 Sealed texts are kept small enough to stay inline in the catalog, so no blob
 outlives them.
 
@@ -36,9 +36,10 @@ from archive.errors import AccessDenied, ErrorCode, InvalidRequest, StoreError, 
 from archive.model import Channel, ItemRecord, now_utc
 from archive.quality import scorecards
 from archive.quality.agents import agent_of, identifiers_of
+from archive.quality_tables import purpose_part
 from archive.service import Archive
 from archive.users import User
-from archive.vault import INLINE_MAX_BYTES, purpose_part
+from archive.vault import INLINE_MAX_BYTES
 
 QUALITY_PURPOSE: Final = "quality"
 COMMENT_MAX_CHARS: Final = 4000
