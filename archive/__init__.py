@@ -9,6 +9,7 @@ its own layer and those below it):
                                            an item's language (rules, e-mail text)
     catalog, audit, users, store/, index/  state, the hash-chained audit log, the seams
     training_tables                        (and the tables of training sets)
+    quality_tables                         (and the quality workspace's tables)
     anonymise, redaction_scan, vcon        derived views (trainer text/audio, vCon export);
                                            where redaction patterns can start
     vault                                  keys and sealed bytes: seal/unseal, records,
@@ -19,9 +20,10 @@ its own layer and those below it):
     intake, reading, transcripts           the rooms: new items, reads and search, transcripts
     group_commit                           the intake pipeline for concurrent deliveries
     service                                ``Archive``: the facade the other packages use
-    retention, rights/, holds, training/   operations over the facade: sweep and purge,
-                                           data-subject rights, legal holds, trainers'
-                                           anonymised training sets
+    retention, rights/, holds, training/,  operations over the facade: sweep and purge,
+    quality/                               data-subject rights, legal holds, trainers'
+                                           anonymised training sets, the quality team's
+                                           reviews, queues and statistics
 
 Every error derives from ``archive.errors.ArchiveError``. See
 docs/architecture.md for the map and the path of an e-mail and a call.

@@ -31,6 +31,8 @@ class Role(StrEnum):
     LEGAL = "legal"
     INGEST = "ingest"
     ADMIN = "admin"
+    #: Sees its own quality reviews only (``archive.quality``), never content.
+    AGENT = "agent"
 
 
 class LawfulBasis(StrEnum):

@@ -13,7 +13,8 @@ those again (``awaiting``) once a model is added.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -32,6 +33,8 @@ from archive.vault import (
     json_bytes,
 )
 
+log = logging.getLogger(__name__)
+
 SYSTEM_ROLE = "system"
 REASON_MAX_CHARS = 500
 #: Statuses a model added later can turn into a transcript.
@@ -44,6 +47,9 @@ class Transcripts:
     def __init__(self, vault: Vault, indexer: Indexer) -> None:
         self._vault = vault
         self._indexer = indexer
+        #: Called with the item id after a transcript is attached and indexed (e.g. the
+        #: quality team's monitoring policies); a failing listener never undoes it.
+        self.listeners: list[Callable[[str], None]] = []
 
     def pending(self, limit: int = 100) -> list[str]:
         """Calls waiting for a transcript, oldest first."""
@@ -120,6 +126,11 @@ class Transcripts:
             tx.event(actor=SYSTEM_ACTOR, role=SYSTEM_ROLE, action="transcribe",
                      item_ids=[item_id])
         self._indexer.index_items([item_id])
+        for listener in self.listeners:
+            try:
+                listener(item_id)
+            except Exception:
+                log.exception("transcript listener failed")
 
     def mark_failed(self, item_id: str, reason: str) -> None:
         """No transcript for this call; ``reason`` must not quote content (callers pass

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 
 import keys
 from archive import catalog as cat
+from archive import quality_tables
 from archive.anchors import AuditAnchor
 from archive.anchors.memory import MemoryAnchor
 from archive.audit import AuditEvent, AuditLog
@@ -397,6 +398,7 @@ class Vault:
             self.ledger.record("shred", [item_id], purposes=gone)
         conn.execute(delete)
         conn.execute(tags)
+        quality_tables.drop_purpose_bound(conn, item_id, gone)
         return gone
 
     def purge_rows(

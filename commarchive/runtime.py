@@ -205,6 +205,11 @@ def open_archive(settings: Settings) -> Archive:
     archive = _open(settings, lambda data_dir: build_index(settings, data_dir))
     archive.catalog.create_schema()
     archive.index.ensure()
+    # The quality team's monitoring policies see every new e-mail and every new
+    # transcript, whichever door they came in by (serve, CLI ingest and transcribe).
+    from archive.quality import monitoring
+
+    monitoring.install(archive)
     if settings.drop_folder is not None:
         archive.outside_erasers.append(_rejected_recordings_eraser(archive, settings.drop_folder))
         archive.outside_sweepers.append(_rejected_recordings_sweeper(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from archive.service import Archive
-from search_api import privacy_ui, ui
+from search_api import privacy_ui, quality_ui, ui
 from search_api.body_limits import BodyGuard, BodyLimits
 from search_api.errors import install_error_handlers
 from search_api.routers import (
@@ -15,6 +15,8 @@ from search_api.routers import (
     holds,
     items,
     privacy,
+    quality,
+    quality_queue,
     recordings,
     search,
     session,
@@ -39,8 +41,8 @@ def create_app(archive: Archive) -> FastAPI:
     limits = BodyLimits(routes={recordings.router.prefix: recordings.MAX_BODY_BYTES})
     app.add_middleware(BodyGuard, archive=archive, sessions=sessions, limits=limits)
     for router in (health.router, search.router, items.router, recordings.router,
-                   privacy.router, holds.router, admin.router, session.router, ui.router,
-                   cases.router, privacy_ui.router, training_router,
-                   training_pages_router):
+                   privacy.router, holds.router, admin.router, session.router,
+                   quality.router, quality_queue.router, quality_ui.router, ui.router,
+                   cases.router, privacy_ui.router, training_router, training_pages_router):
         app.include_router(router)
     return app

@@ -34,7 +34,7 @@ SEARCH_API_MAY_USE_OF_INGEST: Final = {"ingest.calls", "ingest.errors"}
 ARCHIVE_LAYERS: Final = (
     ("model", "errors", "config", "tagging", "parties", "language"),
     ("catalog", "audit", "users", "store", "index", "anchors", "ledger", "migrations",
-     "training_tables"),
+     "training_tables", "quality_tables"),
     ("anonymise", "redaction_scan", "vcon"),
     ("vault",),
     ("standing", "keyadmin"),
@@ -42,7 +42,7 @@ ARCHIVE_LAYERS: Final = (
     ("intake", "reading", "transcripts"),
     ("group_commit",),
     ("service",),
-    ("retention", "rights", "holds", "training"),
+    ("retention", "rights", "holds", "training", "quality"),
 )
 MAX_MODULE_LINES: Final = 500
 SIZED_PACKAGES: Final = ("archive", "ingest", "search_api")

@@ -11,7 +11,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from archive import training_tables  # noqa: F401  (its tables join the metadata)
+from archive import (
+    quality_tables,  # noqa: F401  (its tables join the metadata)
+    training_tables,  # noqa: F401  (its tables join the metadata)
+)
 from archive.catalog import metadata
 
 

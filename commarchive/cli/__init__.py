@@ -24,6 +24,7 @@ from commarchive.cli import (
     keys,
     models,
     purposes,
+    quality,
     requests,
     serve,
     subjects,
@@ -49,5 +50,6 @@ for _command in (
     items.items_group, disclosures.disclosures_group, requests.requests_group,
     backup.backup_cmd, backup.restore_cmd, tls.tls_group, models.models_group,
     cases.cases_group,
+    quality.quality_group,
 ):
     main.add_command(_command)

@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from archive import holds, rights, training
 from archive.config import Role
+from archive.quality import agents, monitoring, queue, reviews, scorecards
 from archive.service import Archive
 from archive.users import User
 from search_api.app import create_app
@@ -169,6 +170,66 @@ ROUTES: dict[tuple[str, str], Audited | str] = {
         "trainer", "training_set_export", "/api/v1/training/sets/{set}/export"),
     ("DELETE", "/api/v1/training/sets/{set_id}"): Audited(
         "trainer", "training_set_delete", "/api/v1/training/sets/{set}"),
+    ("GET", "/quality/queue"): NOTHING_OF_AN_ITEM,
+    ("GET", "/quality/reviews/{review_id}"): NOTHING_OF_AN_ITEM,
+    ("GET", "/quality/scorecards"): NOTHING_OF_AN_ITEM,
+    ("GET", "/quality/stats"): NOTHING_OF_AN_ITEM,
+    ("GET", "/quality/calibration/{item_id}"): NOTHING_OF_AN_ITEM,
+    ("GET", "/agent/reviews"): NOTHING_OF_AN_ITEM,
+    ("GET", "/ui/quality.js"): NOTHING_OF_AN_ITEM,
+    ("GET", "/api/v1/quality/scorecards"): "the scorecard forms: criteria and weights",
+    ("GET", "/api/v1/quality/scorecards/{scorecard_id}"): "one scorecard form",
+    ("POST", "/api/v1/quality/scorecards"): Audited(
+        "quality", "quality_scorecard_save", "/api/v1/quality/scorecards", about=None,
+        body={"name": "other", "sections": [{"title": "s", "criteria": [
+            {"id": "greet", "label": "Greets"}]}]}),
+    ("POST", "/api/v1/quality/reviews"): Audited(
+        "quality", "quality_review_start", "/api/v1/quality/reviews",
+        body={"item_id": "{fresh}", "scorecard_id": "{card}"}, about="fresh"),
+    ("GET", "/api/v1/quality/reviews"): Audited(
+        "quality", "quality_reviews_list", "/api/v1/quality/reviews", about="call"),
+    ("GET", "/api/v1/quality/reviews/{review_id}"): Audited(
+        "quality", "quality_review_read", "/api/v1/quality/reviews/{review}", about="call"),
+    ("POST", "/api/v1/quality/reviews/{review_id}/submit"): Audited(
+        "quality", "quality_review_submit", "/api/v1/quality/reviews/{draft}/submit",
+        body={"answers": {"greet": "yes"}, "summary": "fine"}),
+    ("POST", "/api/v1/quality/reviews/{review_id}/response"): Audited(
+        "agent", "quality_review_disputed", "/api/v1/quality/reviews/{review}/response",
+        body={"response": "disputed", "comment": "the customer hung up"}, about="call"),
+    ("GET", "/api/v1/quality/items/{item_id}/comments"): Audited(
+        "quality", "quality_comments_read", "/api/v1/quality/items/{call}/comments",
+        about="call"),
+    ("POST", "/api/v1/quality/items/{item_id}/comments"): Audited(
+        "quality", "quality_comment", "/api/v1/quality/items/{call}/comments",
+        body={"text": "greeting", "at_seconds": 0.5}, about="call"),
+    ("PUT", "/api/v1/quality/agents/{user_name}"): Audited(
+        "admin", "quality_agent_link", "/api/v1/quality/agents/agent-user",
+        body={"identifiers": ["+31205550100"], "team": "north"}, about=None),
+    ("GET", "/api/v1/quality/queue"): Audited(
+        "quality", "quality_queue_read", "/api/v1/quality/queue"),
+    ("POST", "/api/v1/quality/queue"): Audited(
+        "quality", "quality_queue_add", "/api/v1/quality/queue", body={"item_id": "{call}"},
+        about="call"),
+    ("GET", "/api/v1/quality/queue/{entry_id}"): Audited(
+        "quality", "quality_queue_read", "/api/v1/quality/queue/{entry}"),
+    ("PATCH", "/api/v1/quality/queue/{entry_id}"): Audited(
+        "quality", "quality_queue_update", "/api/v1/quality/queue/{entry}",
+        body={"status": "in_review", "assignee": "quality-user"}),
+    ("POST", "/api/v1/quality/sample"): Audited(
+        "quality", "quality_sample", "/api/v1/quality/sample", about=None,
+        body={"week": "{week}", "per_agent": 1, "seed": "s"}),
+    ("GET", "/api/v1/quality/policies"): "the lexicon policies: phrases, nothing of an item",
+    ("PUT", "/api/v1/quality/policies/{name}"): Audited(
+        "quality", "quality_policy_save", "/api/v1/quality/policies/router", about=None,
+        body={"lists": {"*": ["router"]}}),
+    ("POST", "/api/v1/quality/policies/backfill"): Audited(
+        "quality", "quality_monitor", "/api/v1/quality/policies/backfill", body={}),
+    ("GET", "/api/v1/quality/calibration/{item_id}"): Audited(
+        "quality", "quality_review_read", "/api/v1/quality/calibration/{call}", about="call"),
+    ("GET", "/api/v1/quality/stats"): Audited(
+        "quality", "quality_stats", "/api/v1/quality/stats", about=None),
+    ("GET", "/api/v1/quality/stats.csv"): Audited(
+        "quality", "quality_stats", "/api/v1/quality/stats.csv", about=None),
 }
 
 
@@ -224,9 +285,27 @@ def world(archive: Archive, tokens: dict[str, str]) -> Iterator[World]:
     for found in rights.lookup_case(archive, looked, actor="privacy-user")["items"]:
         rights.review_item(archive, looked, found["item_id"], decision="include",
                            actor="privacy-user")
+    quality = User("quality-user", Role.QUALITY)
+    card = scorecards.save(archive, name="basic", actor="quality-user", role="quality",
+                           sections=[{"title": "s", "criteria": [
+                               {"id": "greet", "label": "Greets"}]}])
+    agents.link(archive, "agent-user", ["+31205550100"], team=None, actor="admin-user",
+                role="admin")
+    review = reviews.start(archive, quality, call, card.id, calibration=True)
+    reviews.submit(archive, quality, review, {"greet": "yes"}, "fine")
+    shown = reviews.start(archive, quality, call, card.id)
+    reviews.submit(archive, quality, shown, {"greet": "partial"}, "ok")
+    draft = reviews.start(archive, quality, item, card.id)
+    fresh = archive.ingest(email_item(customer=ANNA.email, subject="Modem",
+                                      body="modem question")).item_id
+    entry = queue.add_manual(archive, quality, item)
+    monitoring.save(archive, "router", {"lists": {"*": ["router"]}}, enabled=True,
+                    actor="quality-user", role="quality")
+    monday = (now - timedelta(days=now.weekday())).date()
     ids = {"item": item, "call": call, "subject": ANNA.email, "hold": str(hold.id),
            "request": str(request["id"]), "case": str(case["id"]), "looked": str(looked),
-           "set": made.id}
+           "set": made.id, "card": str(card.id), "review": str(shown), "draft": str(draft),
+           "entry": str(entry), "week": monday.isoformat(), "fresh": fresh}
     with TestClient(create_app(archive)) as client:
         yield World(client, archive, tokens, ids)
 

@@ -1,0 +1,265 @@
+"""Monitoring policies: lexicon rules that put items in the review queue.
+
+A policy has word lists per language (``"*"`` for every language), phrases of
+one or more words, and proximity rules (word ``a`` within ``within`` words of
+word ``b``). Matching is on whole words, case-insensitive (``casefold``);
+an item whose language is unknown is checked against every list. It runs on
+an e-mail's text (subject, body, attachments' text) when the e-mail is
+archived, on a call's transcript when the transcript is attached, and on any
+items again by ``backfill`` (CLI and API). A hit puts the item in the queue
+with where it hit (section and character offsets, or speaker and seconds),
+never the words around it. A hit decides nothing: a person reviews the item
+(privacy statement §9g).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from archive import catalog as cat
+from archive import quality_tables as qt
+from archive.audit import SYSTEM_ACTOR
+from archive.errors import ErrorCode, InvalidRequest
+from archive.indexing import section_from_json
+from archive.model import Channel, IngestResult, NewItem, Section, TranscriptStatus, now_utc
+from archive.quality import queue
+from archive.quality.reviews import QUALITY_PURPOSE
+from archive.service import Archive
+from archive.vault import PART_INDEX, PART_TRANSCRIPT
+
+log = logging.getLogger(__name__)
+
+_WORD_RE: Final = re.compile(r"\w+(?:['\u2019]\w+)*")
+TEXT_KINDS: Final = frozenset({"subject", "body", "attachment"})
+MAX_TERMS: Final = 2000
+MAX_WITHIN_WORDS: Final = 50
+ANY_LANGUAGE: Final = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    a: str
+    b: str
+    within: int
+    language: str = ANY_LANGUAGE
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    name: str
+    #: language ("*" for all) -> phrases
+    lists: dict[str, tuple[str, ...]]
+    near: tuple[Near, ...] = ()
+    enabled: bool = True
+
+    def definition(self) -> dict[str, Any]:
+        return {"lists": {k: list(v) for k, v in self.lists.items()},
+                "near": [{"a": n.a, "b": n.b, "within": n.within, "language": n.language}
+                         for n in self.near]}
+
+    def public(self) -> dict[str, Any]:
+        return {"name": self.name, "enabled": self.enabled, **self.definition()}
+
+
+def words(text: str) -> list[tuple[str, int, int]]:
+    """Whole words of ``text`` (casefolded) with their character offsets."""
+    return [(m.group().casefold(), m.start(), m.end()) for m in _WORD_RE.finditer(text)]
+
+
+def parse(name: str, raw: dict[str, Any], *, enabled: bool = True) -> Policy:
+    """A policy from its JSON form; InvalidRequest names the policy and the reason."""
+    where = f"policy {name!r}"
+    if not name.strip() or len(name) > 200:
+        raise InvalidRequest("a policy needs a name of 1 to 200 characters")
+    lists: dict[str, tuple[str, ...]] = {}
+    total = 0
+    for language, phrases in (raw.get("lists") or {}).items():
+        cleaned = tuple(p.strip() for p in phrases if str(p).strip())
+        for phrase in cleaned:
+            if not words(phrase):
+                raise InvalidRequest(f"{where}: phrase {phrase!r} has no words")
+        total += len(cleaned)
+        if cleaned:
+            lists[str(language)] = cleaned
+    near = []
+    for rule in raw.get("near") or []:
+        a, b = str(rule.get("a", "")).strip(), str(rule.get("b", "")).strip()
+        within = int(rule.get("within", 0))
+        if len(words(a)) != 1 or len(words(b)) != 1:
+            raise InvalidRequest(f"{where}: a proximity rule joins two single words, "
+                                 f"not {a!r} and {b!r}")
+        if not 1 <= within <= MAX_WITHIN_WORDS:
+            raise InvalidRequest(f"{where}: 'within' must be 1 to {MAX_WITHIN_WORDS} words")
+        near.append(Near(a, b, within, str(rule.get("language") or ANY_LANGUAGE)))
+    if not lists and not near:
+        raise InvalidRequest(f"{where}: give at least one phrase or proximity rule")
+    if total > MAX_TERMS:
+        raise InvalidRequest(f"{where}: more than {MAX_TERMS} phrases")
+    return Policy(name.strip(), lists, tuple(near), enabled)
+
+
+def match(
+    policy: Policy, tokens: Sequence[str], language: str | None,
+) -> list[tuple[str, int, int]]:
+    """(rule, first token, last token) of every hit in a token sequence."""
+    def applies(lang: str) -> bool:
+        return language is None or lang in (ANY_LANGUAGE, language)
+
+    hits: list[tuple[str, int, int]] = []
+    for lang, phrases in policy.lists.items():
+        if not applies(lang):
+            continue
+        for phrase in phrases:
+            want = [w for w, _, _ in words(phrase)]
+            n = len(want)
+            hits += [(phrase, i, i + n - 1) for i in range(len(tokens) - n + 1)
+                     if list(tokens[i:i + n]) == want]
+    for rule in policy.near:
+        if not applies(rule.language):
+            continue
+        a, b = rule.a.casefold(), rule.b.casefold()
+        at_a = [i for i, t in enumerate(tokens) if t == a]
+        at_b = [i for i, t in enumerate(tokens) if t == b]
+        for i in at_a:
+            close = [j for j in at_b if j != i and abs(j - i) <= rule.within]
+            if close:
+                j = min(close, key=lambda j: abs(j - i))
+                hits.append((f"{rule.a} ~{rule.within} {rule.b}", min(i, j), max(i, j)))
+    return sorted(hits, key=lambda h: (h[1], h[0]))
+
+
+def text_hits(policy: Policy, sections: Iterable[Section],
+              language: str | None) -> list[dict[str, Any]]:
+    """Hits in an e-mail's text: section number and kind, character offsets."""
+    out = []
+    for n, section in enumerate(sections):
+        if section.kind not in TEXT_KINDS:
+            continue
+        found = words(section.text)
+        for rule, first, last in match(policy, [w for w, _, _ in found], language):
+            out.append({"rule": rule, "section": n, "kind": section.kind,
+                        "start": found[first][1], "end": found[last][2]})
+    return out
+
+
+def transcript_hits(policy: Policy, transcript: dict[str, Any],
+                    language: str | None) -> list[dict[str, Any]]:
+    """Hits in a call's transcript: speaker, channel and seconds."""
+    out = []
+    for speaker in transcript.get("speakers", []):
+        spoken = speaker.get("words", [])
+        tokens = [" ".join(w for w, _, _ in words(str(x["word"]))) for x in spoken]
+        for rule, first, last in match(policy, tokens, language):
+            out.append({"rule": rule, "speaker": speaker.get("label"),
+                        "channel": speaker.get("channel"),
+                        "start_s": float(spoken[first]["start"]),
+                        "end_s": float(spoken[last]["end"])})
+    return out
+
+
+def save(archive: Archive, name: str, raw: dict[str, Any], *, enabled: bool, actor: str,
+         role: str) -> Policy:
+    """Create or replace a policy; audited."""
+    policy = parse(name, raw, enabled=enabled)
+    with archive.vault.write() as tx:
+        tx.conn.execute(qt.policies.delete().where(qt.policies.c.name == policy.name))
+        tx.conn.execute(qt.policies.insert().values(
+            name=policy.name, definition=json.dumps(policy.definition()), enabled=enabled,
+            created_at=now_utc(), created_by=actor))
+        tx.event(actor=actor, role=role, action="quality_policy_save",
+                 detail={"policy": policy.name, "enabled": enabled})
+    return policy
+
+
+def policies(archive: Archive, *, enabled_only: bool = False) -> list[Policy]:
+    stmt = sa.select(qt.policies).order_by(qt.policies.c.name)
+    if enabled_only:
+        stmt = stmt.where(qt.policies.c.enabled.is_(True))
+    with archive.catalog.read() as conn:
+        rows = conn.execute(stmt).all()
+    return [parse(str(r.name), json.loads(r.definition), enabled=bool(r.enabled)) for r in rows]
+
+
+def _queue_hits(archive: Archive, item_id: str,
+                found: dict[str, list[dict[str, Any]]], *, actor: str, role: str) -> list[int]:
+    entries = []
+    with archive.vault.write() as tx:
+        for name, hits in found.items():
+            if hits:
+                entry = queue.add(tx.conn, archive, item_id, queue.Source.POLICY,
+                                  policy=name, hits=hits)
+                if entry is not None:
+                    entries.append(entry)
+        tx.event(actor=actor, role=role, action="quality_monitor", purpose=QUALITY_PURPOSE,
+                 item_ids=[item_id],
+                 detail={"policies": sorted(found), "hits": {k: len(v) for k, v in found.items()},
+                         "queued": entries})
+    return entries
+
+
+def check_item(archive: Archive, item_id: str, *, chosen: Sequence[Policy] | None = None,
+               sections: Sequence[Section] | None = None, actor: str = SYSTEM_ACTOR,
+               role: str = "system") -> list[int]:
+    """Run the policies over one item's text (read under ``quality``); the new queue
+    entries. Items not carrying ``quality`` are not the quality team's to monitor."""
+    chosen = policies(archive, enabled_only=True) if chosen is None else chosen
+    record = archive.record(item_id)
+    if not chosen or QUALITY_PURPOSE not in record.purpose_names or record.restricted:
+        return []
+    vault = archive.vault
+    found: dict[str, list[dict[str, Any]]] = {}
+    if record.channel is Channel.CALL:
+        if record.transcript_status is not TranscriptStatus.DONE:
+            return []
+        transcript = json.loads(vault.unseal(item_id, PART_TRANSCRIPT,
+                                             vault.dek(item_id, QUALITY_PURPOSE)))
+        for p in chosen:
+            found[p.name] = transcript_hits(p, transcript, record.language)
+    else:
+        if sections is None:
+            part = json.loads(vault.unseal(item_id, PART_INDEX,
+                                           vault.dek(item_id, QUALITY_PURPOSE)))
+            sections = [section_from_json(s) for s in part["sections"]]
+        for p in chosen:
+            found[p.name] = text_hits(p, sections, record.language)
+    return _queue_hits(archive, item_id, found, actor=actor, role=role)
+
+
+def backfill(archive: Archive, *, since: datetime | None = None, until: datetime | None = None,
+             names: Sequence[str] = (), actor: str, role: str) -> dict[str, Any]:
+    """Run policies (all enabled, or those named) over archived items started in a range."""
+    chosen = [p for p in policies(archive) if (p.name in names if names else p.enabled)]
+    missing = sorted(set(names) - {p.name for p in chosen})
+    if missing:
+        raise InvalidRequest(f"policy {missing[0]!r} does not exist", code=ErrorCode.NOT_FOUND)
+    where = []
+    if since is not None:
+        where.append(cat.items.c.started_at >= since)
+    if until is not None:
+        where.append(cat.items.c.started_at < until)
+    ids = archive.item_ids(where=sa.and_(sa.true(), *where))
+    queued = []
+    for item_id in ids:
+        queued += check_item(archive, item_id, chosen=chosen, actor=actor, role=role)
+    return {"items": len(ids), "queued": len(queued), "policies": [p.name for p in chosen]}
+
+
+def install(archive: Archive) -> None:
+    """Check new e-mails when archived and calls when their transcript arrives."""
+    def on_ingest(result: IngestResult, new: NewItem) -> None:
+        if result.created and new.channel is not Channel.CALL:
+            check_item(archive, result.item_id, sections=new.sections)
+
+    def on_transcript(item_id: str) -> None:
+        check_item(archive, item_id)
+
+    archive.ingest_listeners.append(on_ingest)
+    archive.transcripts.listeners.append(on_transcript)

@@ -1,0 +1,200 @@
+"""The quality workspace in real (headless) Chromium, as one working day:
+
+a monitoring rule flags a call when its transcript arrives -> it is in the queue ->
+a reviewer opens it, plays it, comments at a moment, fills the scorecard -> the
+score shows in the agent statistics chart -> the agent sees and disputes it ->
+calibration with two reviewers shows the spread. Every page is photographed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+from pathlib import Path
+
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from archive.config import Role
+from archive.model import Section
+from archive.quality import agents, monitoring, reviews, scorecards
+from archive.service import Archive
+from archive.users import User
+from ingest.audio import write_wav
+from ingest.calls import build_call_item, parse_sidecar, recording_from_file
+from tests.archive.quality.conftest import CARD_SECTIONS
+from tests.conftest import email_item
+from tests.search_api.test_ui import browser, served  # noqa: F401  (fixtures)
+from tests.search_api.ui_steps import save_screenshot
+
+AGENT_NUMBER = "+31205550100"
+
+
+def _flagged_call(archive: Archive) -> str:
+    pcm = b"".join(struct.pack("<h", int(6000 * math.sin(i / 5))) for i in range(8000 * 6))
+    sidecar = parse_sidecar({"call_id": "q-1", "from": "+31612345678", "from_name": "Kees Klant",
+                             "to": AGENT_NUMBER, "agent": AGENT_NUMBER,
+                             "direction": "inbound", "start": "2026-11-02T09:00:00Z"})
+    item_id = archive.ingest(build_call_item(
+        recording_from_file(write_wav(8000, [pcm, pcm]), sidecar, source="test",
+                            config=archive.config), archive.config)).item_id
+    words = [{"word": w, "start": 3.0 + 0.4 * n, "end": 3.3 + 0.4 * n, "conf": 0.9}
+             for n, w in enumerate(["ik", "wil", "mijn", "abonnement", "opzeggen"])]
+    transcript = {"language": "nl", "speakers": [
+        {"label": "agent", "channel": 0, "words": [],
+         "utterances": [{"start": 0.5, "end": 1.5, "text": "goedemorgen waarmee kan ik helpen"}]},
+        {"label": "customer", "channel": 1, "words": words,
+         "utterances": [{"start": 3.0, "end": 5.0, "text": "ik wil mijn abonnement opzeggen"}]},
+    ]}
+    archive.attach_transcript(item_id, transcript, [
+        Section("transcript", "ik wil mijn abonnement opzeggen", "customer", 3.0)], "text")
+    return item_id
+
+
+def _shot(driver: WebDriver, name: str) -> None:
+    save_screenshot(driver, name, full_page=True)
+
+
+def _sign_in(driver: WebDriver, wait: WebDriverWait[WebDriver], url: str, token: str) -> None:
+    driver.get(url)
+    wait.until(lambda d: d.find_element(By.ID, "token").is_displayed()
+               or d.find_element(By.ID, "logout").is_displayed())
+    if driver.find_element(By.ID, "logout").is_displayed():  # someone else is signed in
+        driver.find_element(By.ID, "logout").click()
+        wait.until(ec.visibility_of_element_located((By.ID, "token")))
+        driver.get(url)
+    wait.until(ec.visibility_of_element_located((By.ID, "token")))
+    driver.find_element(By.ID, "token").send_keys(token)
+    driver.find_element(By.CSS_SELECTOR, "#login-form button").click()
+    wait.until(ec.invisibility_of_element_located((By.ID, "login")))
+
+
+def _fill_card(driver: WebDriver, answers: dict[str, str]) -> None:
+    for criterion, answer in answers.items():
+        driver.find_element(
+            By.CSS_SELECTOR, f"#card-form input[name='{criterion}'][value='{answer}']").click()
+    driver.find_element(By.ID, "card-submit").click()
+
+
+def _audio(driver: WebDriver, prop: str) -> float:
+    return float(driver.execute_script(f"return document.getElementById('q-audio').{prop}"))
+
+
+def test_a_flagged_call_from_queue_to_review_to_dispute_to_calibration(
+    browser: WebDriver, served: str, archive: Archive, tmp_path: Path,  # noqa: F811
+) -> None:
+    rita = archive.users.add("rita", Role.QUALITY)
+    ramon = archive.users.add("ramon", Role.QUALITY)
+    smith = archive.users.add("smith", Role.AGENT)
+    agents.link(archive, "smith", [AGENT_NUMBER], team="Blue", actor="admin", role="admin")
+    scorecards.save(archive, name="Calls", sections=CARD_SECTIONS, actor="rita", role="quality")
+    monitoring.save(archive, "churn", {"lists": {"nl": ["abonnement opzeggen"]}}, enabled=True,
+                    actor="rita", role="quality")
+    monitoring.install(archive)
+    call_id = _flagged_call(archive)
+    wait = WebDriverWait(browser, 20)
+
+    # The flagged call waits in the queue, with its policy and one hit.
+    _sign_in(browser, wait, served + "/quality/queue", rita)
+    row = wait.until(ec.presence_of_element_located(
+        (By.CSS_SELECTOR, f"#queue-table tr[data-item='{call_id}']")))
+    cells = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
+    assert cells[1:5] == ["policy churn", AGENT_NUMBER, "1", "open"], cells
+    _shot(browser, "quality-queue")
+
+    # The reviewer opens it: the hit is highlighted in the transcript and on the timeline.
+    row.find_element(By.CLASS_NAME, "q-start").click()
+    wait.until(lambda d: re.search(r"/quality/reviews/\d+$", d.current_url))
+    hit = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#q-transcript li.hit")))
+    assert "opzeggen" in hit.text
+    assert browser.find_elements(By.CSS_SELECTOR, "#timeline .q-hitmark")
+    wait.until(lambda d: _audio(d, "duration") > 5)
+    audio = browser.find_element(By.ID, "q-audio")
+    ActionChains(browser).move_to_element_with_offset(
+        audio, -audio.size["width"] // 2 + 16, 0).click().perform()
+    wait.until(lambda d: _audio(d, "currentTime") > 0.3)  # it plays
+    browser.execute_script("const a = document.getElementById('q-audio');"
+                           "a.pause(); a.currentTime = 3.2;")
+    wait.until(ec.text_to_be_present_in_element((By.ID, "comment-button"), "Comment at 0:03"))
+    browser.find_element(By.ID, "comment-text").send_keys("Customer wants to cancel here")
+    browser.find_element(By.ID, "comment-button").click()
+    marker = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#timeline .q-marker")))
+    assert "0:03" in browser.find_element(By.ID, "comments").text
+    browser.execute_script("document.getElementById('q-audio').currentTime = 0;")
+    marker.click()  # the marker seeks the player to the comment's moment
+    assert 3.1 <= _audio(browser, "currentTime") <= 3.3
+    _fill_card(browser, {"greeting": "yes", "identify": "yes", "solved": "partial"})
+    wait.until(ec.text_to_be_present_in_element((By.ID, "review-score"), "Score 83.3"))
+    _shot(browser, "quality-review")
+
+    # The score shows in the agent statistics chart.
+    browser.find_element(By.CSS_SELECTOR, "#q-nav a[data-nav='stats']").click()
+    label = wait.until(ec.presence_of_element_located(
+        (By.CSS_SELECTOR, "#chart-trend .score-label")))
+    assert label.text == "83.3"
+    assert browser.find_elements(By.CSS_SELECTOR, "#chart-criteria .fail-bar")
+    agent_row = browser.find_element(By.CSS_SELECTOR, "#stats-agents tbody tr").text
+    assert agent_row.startswith(f"{AGENT_NUMBER} Blue 1 83.3"), agent_row
+    _shot(browser, "quality-stats")
+    browser.find_element(By.CSS_SELECTOR, "#q-nav a[data-nav='scorecards']").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "card-list"), "Calls v1"))
+    _shot(browser, "quality-scorecards")
+
+    # The agent sees its review (never the call) and disputes it.
+    _sign_in(browser, wait, served + "/agent/reviews", smith)
+    open_button = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#agent-list button")))
+    open_button.click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "agent-comments"),
+                                                "Customer wants to cancel here"))
+    browser.find_element(By.ID, "agent-text").send_keys("I offered a discount first")
+    browser.find_element(By.ID, "agent-dispute").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "agent-review-title"),
+                                                "agent disputed"))
+    assert "I offered a discount first" in browser.find_element(By.ID, "agent-comments").text
+    assert browser.find_elements(By.ID, "q-audio")[0].get_attribute("src") in (None, "")
+    _shot(browser, "quality-agent")
+
+    # Calibration: two reviewers score blind, then see the spread per criterion.
+    for token, answers in ((rita, {"greeting": "yes", "identify": "yes", "solved": "yes"}),
+                           (ramon, {"greeting": "yes", "identify": "yes", "solved": "no"})):
+        _sign_in(browser, wait, f"{served}/quality/calibration/{call_id}", token)
+        wait.until(ec.text_to_be_present_in_element((By.ID, "spread-note"), "Blind"))
+        browser.find_element(By.CSS_SELECTOR, "#calibrate-form button").click()
+        wait.until(ec.presence_of_element_located((By.ID, "card-submit")))
+        wait.until(ec.text_to_be_present_in_element((By.ID, "review-meta"), "calibration"))
+        _fill_card(browser, answers)
+        wait.until(ec.visibility_of_element_located((By.ID, "spread")))
+    rows = {tr.find_element(By.TAG_NAME, "td").text: tr.text
+            for tr in browser.find_elements(By.CSS_SELECTOR, "#spread tbody tr")}
+    # Columns: criterion, ramon, rita, spread.
+    assert rows["Solves the problem"] == "Solves the problem 0 100 100", rows
+    assert rows["Greets the customer"] == "Greets the customer 100 100 0", rows
+    assert rows["score"] == "score 66.7 100 33.3", rows
+    _shot(browser, "quality-calibration")
+
+
+def test_an_email_review_shows_the_message_and_comments_on_it(
+    browser: WebDriver, served: str, archive: Archive, tmp_path: Path,  # noqa: F811
+) -> None:
+    rita = archive.users.add("rita", Role.QUALITY)
+    card = scorecards.save(archive, name="Mail", actor="rita", role="quality", sections=[
+        {"title": "Tone", "criteria": [{"id": "polite", "label": "Polite"}]}])
+    item = archive.ingest(email_item(subject="Refund", body="Where is my <b>refund</b>?")).item_id
+    review = reviews.start(archive, User("rita", Role.QUALITY), item, card.id)
+    wait = WebDriverWait(browser, 20)
+    _sign_in(browser, wait, f"{served}/quality/reviews/{review}", rita)
+    mail = wait.until(ec.visibility_of_element_located((By.ID, "review-mail")))
+    wait.until(lambda d: "Where is my <b>refund</b>?" in mail.text)  # as text, not HTML
+    assert not browser.find_element(By.ID, "review-call").is_displayed()
+    assert browser.find_element(By.ID, "comment-button").text == "Comment on the message"
+    browser.find_element(By.ID, "comment-text").send_keys("Answer within a day")
+    browser.find_element(By.ID, "comment-button").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "comments"), "rita: Answer within a day"))
+    assert browser.find_elements(By.CSS_SELECTOR, "#comments button.at") == []
+    _fill_card(browser, {"polite": "yes"})
+    wait.until(ec.text_to_be_present_in_element((By.ID, "review-score"), "Score 100"))
+    _shot(browser, "quality-review-email")
