@@ -4,15 +4,27 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from archive.approvals import DEFAULT_EXPIRY_HOURS
 from archive.service import Archive
 from search_api import ui
 from search_api.body_limits import BodyGuard, BodyLimits
 from search_api.errors import install_error_handlers
-from search_api.routers import admin, health, holds, items, privacy, recordings, search, session
+from search_api.routers import (
+    admin,
+    approvals,
+    health,
+    holds,
+    items,
+    privacy,
+    recordings,
+    search,
+    session,
+)
 from search_api.sessions import Sessions
 
 
-def create_app(archive: Archive) -> FastAPI:
+def create_app(archive: Archive, *,
+               approval_expiry_hours: float = DEFAULT_EXPIRY_HOURS) -> FastAPI:
     # /docs and /redoc are the UI router's: assets from the package, under the strict CSP.
     app = FastAPI(
         docs_url=None, redoc_url=None,
@@ -23,10 +35,12 @@ def create_app(archive: Archive) -> FastAPI:
     )
     app.state.archive = archive
     app.state.sessions = sessions = Sessions()
+    app.state.approval_expiry_hours = approval_expiry_hours
     install_error_handlers(app)
     limits = BodyLimits(routes={recordings.router.prefix: recordings.MAX_BODY_BYTES})
     app.add_middleware(BodyGuard, archive=archive, sessions=sessions, limits=limits)
     for router in (health.router, search.router, items.router, recordings.router,
-                   privacy.router, holds.router, admin.router, session.router, ui.router):
+                   privacy.router, holds.router, admin.router, session.router, ui.router,
+                   approvals.router):
         app.include_router(router)
     return app

@@ -19,7 +19,9 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from archive import holds, rights
+from archive import approvals, holds, rights
+from archive.approvals import ApprovalAction
+from archive.config import Role
 from archive.service import Archive
 from search_api.app import create_app
 from tests.conftest import email_item
@@ -78,14 +80,14 @@ ROUTES: dict[tuple[str, str], Audited | str] = {
     ("GET", "/api/v1/subjects/{identifier}/vcon"): Audited(
         "privacy", "export", "/api/v1/subjects/{subject}/vcon"),
     ("POST", "/api/v1/subjects/{identifier}/erase"): Audited(
-        "privacy", "erase", "/api/v1/subjects/{subject}/erase", body={}),
+        "privacy", "approval_propose", "/api/v1/subjects/{subject}/erase", body={}),
     ("POST", "/api/v1/subjects/{identifier}/restrict"): Audited(
         "privacy", "restrict", "/api/v1/subjects/{subject}/restrict", body={"reason": "x"}),
     ("POST", "/api/v1/subjects/{identifier}/unrestrict"): Audited(
-        "privacy", "restrict_lift", "/api/v1/subjects/{subject}/unrestrict",
+        "privacy", "approval_propose", "/api/v1/subjects/{subject}/unrestrict",
         body={"note": "informed"}, about=None),
     ("POST", "/api/v1/subjects/{identifier}/object"): Audited(
-        "privacy", "objection", "/api/v1/subjects/{subject}/object",
+        "privacy", "approval_propose", "/api/v1/subjects/{subject}/object",
         body={"purposes": ["training"]}),
     ("POST", "/api/v1/items/{item_id}/annotations"): Audited(
         "privacy", "rectify", "/api/v1/items/{item}/annotations", body={"text": "note"}),
@@ -110,7 +112,18 @@ ROUTES: dict[tuple[str, str], Audited | str] = {
     ("GET", "/api/v1/holds/{hold_id}"): Audited("legal", "read_hold", "/api/v1/holds/{hold}",
                                                 about="call"),
     ("POST", "/api/v1/holds/{hold_id}/lift"): Audited(
-        "legal", "hold_lift", "/api/v1/holds/{hold}/lift", body={"note": "done"}, about="call"),
+        "legal", "approval_propose", "/api/v1/holds/{hold}/lift", body={"note": "done"},
+        about="call"),
+    ("GET", "/api/v1/approvals"): Audited("privacy", "list_approvals", "/api/v1/approvals",
+                                          about=None),
+    ("GET", "/api/v1/approvals/{approval_id}"): Audited(
+        "privacy", "read_approval", "/api/v1/approvals/{approval}", about=None),
+    ("POST", "/api/v1/approvals/{approval_id}/approve"): Audited(
+        "privacy", "erase", "/api/v1/approvals/{approval}/approve", body={}),
+    ("POST", "/api/v1/approvals/{approval_id}/reject"): Audited(
+        "privacy", "approval_reject", "/api/v1/approvals/{approval}/reject", body={}),
+    ("POST", "/api/v1/admin/keys/{purpose}/versions/{version}/retire"):
+        "proposes retiring a key version: the dry run counts keys, nothing of an item",
     ("GET", "/api/v1/admin/items"): Audited("admin", "list_items", "/api/v1/admin/items",
                                             about=None),
     ("GET", "/api/v1/admin/setup"): "which archive.toml settings still hold the example's",
@@ -162,8 +175,10 @@ def world(archive: Archive, tokens: dict[str, str]) -> Iterator[World]:
                                  requested_by="Anna", verified_by=None, actor="privacy-user")
     rights.record_disclosure(archive, [item], recipient="police", legal_basis="warrant",
                              actor="privacy-user")
+    erasure = approvals.propose(archive, ApprovalAction.ERASE, {"identifiers": [ANNA.email]},
+                                actor="privacy-other", role=Role.PRIVACY)
     ids = {"item": item, "call": call, "subject": ANNA.email, "hold": str(hold.id),
-           "request": str(request["id"])}
+           "request": str(request["id"]), "approval": str(erasure.id)}
     with TestClient(create_app(archive)) as client:
         yield World(client, archive, tokens, ids)
 
