@@ -124,6 +124,7 @@
   function enter(user) {
     state.user = user;
     $("who").textContent = user.name + " (" + user.role + ")";
+    $("privacy-link").hidden = user.role !== "privacy";
     if (user.role === "admin") {
       show("admin");
       showSetup();
