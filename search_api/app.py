@@ -15,6 +15,7 @@ from search_api.routers import (
     health,
     holds,
     items,
+    legal,
     privacy,
     recordings,
     search,
@@ -41,6 +42,6 @@ def create_app(archive: Archive, *,
     app.add_middleware(BodyGuard, archive=archive, sessions=sessions, limits=limits)
     for router in (health.router, search.router, items.router, recordings.router,
                    privacy.router, holds.router, admin.router, session.router, ui.router,
-                   approvals.router, privacy_pages.router):
+                   approvals.router, privacy_pages.router, legal.router):
         app.include_router(router)
     return app

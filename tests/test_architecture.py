@@ -42,7 +42,7 @@ ARCHIVE_LAYERS: Final = (
     ("group_commit",),
     ("service",),
     ("retention", "rights", "holds"),
-    ("approvals",),
+    ("approvals", "evidence"),
 )
 MAX_MODULE_LINES: Final = 500
 SIZED_PACKAGES: Final = ("archive", "ingest", "search_api")

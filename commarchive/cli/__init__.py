@@ -15,6 +15,7 @@ from commarchive.cli import (
     audit,
     backup,
     disclosures,
+    evidence,
     holds,
     index,
     ingest,
@@ -47,5 +48,6 @@ for _command in (
     purposes.purposes_group, purposes.sweep_cmd, holds.holds_group, subjects.subjects_group,
     items.items_group, disclosures.disclosures_group, requests.requests_group,
     backup.backup_cmd, backup.restore_cmd, tls.tls_group, models.models_group,
+    evidence.evidence_group,
 ):
     main.add_command(_command)

@@ -22,6 +22,7 @@ from alembic.migration import MigrationContext
 from archive import catalog as cat
 from archive import rights
 import archive.approvals.tables  # noqa: F401  (puts its tables on the metadata)
+import archive.evidence.tables  # noqa: F401
 from archive.anchors.memory import MemoryAnchor
 from archive.audit import AuditLog, VerifyReport
 from archive.catalog import Catalog, sqlite_url

@@ -119,6 +119,17 @@ ROUTES: dict[tuple[str, str], Audited | str] = {
     ("POST", "/api/v1/holds/{hold_id}/lift"): Audited(
         "legal", "approval_propose", "/api/v1/holds/{hold}/lift", body={"note": "done"},
         about="call"),
+    ("POST", "/api/v1/holds/preview"): Audited(
+        "legal", "hold_preview", "/api/v1/holds/preview", body={"item_ids": ["{call}"]},
+        about="call"),
+    ("POST", "/api/v1/holds/{hold_id}/disclosures"): Audited(
+        "legal", "disclosure", "/api/v1/holds/{hold}/disclosures",
+        body={"recipient": "court", "legal_basis": "order"}, about="call"),
+    ("GET", "/api/v1/holds/{hold_id}/disclosures"): Audited(
+        "legal", "list_disclosures", "/api/v1/holds/{hold}/disclosures", about=None),
+    ("POST", "/api/v1/evidence"): Audited(
+        "legal", "evidence_export", "/api/v1/evidence", body={"hold_id": "{hold}"},
+        about="call"),
     ("GET", "/api/v1/approvals"): Audited("privacy", "list_approvals", "/api/v1/approvals",
                                           about=None),
     ("GET", "/api/v1/approvals/{approval_id}"): Audited(

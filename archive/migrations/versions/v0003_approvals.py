@@ -1,4 +1,5 @@
-"""Two-person control: the ``approvals`` table (``archive.approvals.tables``).
+"""Two-person control and legal's evidence: the ``approvals`` table
+(``archive.approvals.tables``) and ``hold_disclosures`` (``archive.evidence.tables``).
 
 Revision ID: approvals_1
 Revises: 0002_item_language
@@ -38,7 +39,21 @@ def upgrade() -> None:
     op.create_index("ix_approvals_action", "approvals", ["action"])
     op.create_index("ix_approvals_case_id", "approvals", ["case_id"])
     op.create_index("ix_approvals_status", "approvals", ["status"])
+    op.create_table(
+        "hold_disclosures",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("hold_id", sa.Integer, nullable=False),
+        sa.Column("recipient", sa.String(300), nullable=False),
+        sa.Column("legal_basis", sa.Text, nullable=False),
+        sa.Column("reference", sa.String(300)),
+        sa.Column("disclosed_at", sa.DateTime(), nullable=False),
+        sa.Column("recorded_by", sa.String(200), nullable=False),
+        sa.Column("item_ids", sa.Text, nullable=False),
+        sa.Column("audit_seq", sa.Integer, nullable=False),
+    )
+    op.create_index("ix_hold_disclosures_hold_id", "hold_disclosures", ["hold_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("hold_disclosures")
     op.drop_table("approvals")
