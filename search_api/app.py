@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from archive.approvals import DEFAULT_EXPIRY_HOURS
 from archive.service import Archive
-from search_api import privacy_pages, ui
+from search_api import legal_pages, privacy_pages, ui
 from search_api.body_limits import BodyGuard, BodyLimits
 from search_api.errors import install_error_handlers
 from search_api.routers import (
@@ -42,6 +42,6 @@ def create_app(archive: Archive, *,
     app.add_middleware(BodyGuard, archive=archive, sessions=sessions, limits=limits)
     for router in (health.router, search.router, items.router, recordings.router,
                    privacy.router, holds.router, admin.router, session.router, ui.router,
-                   approvals.router, privacy_pages.router, legal.router):
+                   approvals.router, privacy_pages.router, legal.router, legal_pages.router):
         app.include_router(router)
     return app

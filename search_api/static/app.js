@@ -125,6 +125,7 @@
     state.user = user;
     $("who").textContent = user.name + " (" + user.role + ")";
     $("privacy-link").hidden = user.role !== "privacy";
+    $("legal-link").hidden = user.role !== "legal";
     if (user.role === "admin") {
       show("admin");
       showSetup();
