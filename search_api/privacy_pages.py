@@ -26,24 +26,24 @@ def _static(name: str) -> Response:
 
 @router.get("/privacy/approvals")
 def approvals_page() -> Response:
-    return _static("privacy.html")
+    return _static("privacy-approvals.html")
 
 
 @router.get("/privacy/approvals/{approval_id}")
 def approval_page(approval_id: int) -> Response:
-    return _static("privacy.html")
+    return _static("privacy-approvals.html")
 
 
 @router.get("/privacy/subjects")
 def subjects_page() -> Response:
-    return _static("privacy.html")
+    return _static("privacy-approvals.html")
 
 
 @router.get("/privacy/subjects/{identifier}")
 def subject_page(identifier: str) -> Response:
-    return _static("privacy.html")
+    return _static("privacy-approvals.html")
 
 
-@router.get("/ui/privacy.js")
-def privacy_js() -> Response:
-    return _static("privacy.js")
+@router.get("/ui/privacy-approvals.js")
+def privacy_approvals_js() -> Response:
+    return _static("privacy-approvals.js")

@@ -124,7 +124,6 @@
   function enter(user) {
     state.user = user;
     $("who").textContent = user.name + " (" + user.role + ")";
-    $("privacy-link").hidden = user.role !== "privacy";
     $("legal-link").hidden = user.role !== "legal";
     if (user.role === "admin") {
       show("admin");

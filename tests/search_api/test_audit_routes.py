@@ -53,7 +53,7 @@ ROUTES: dict[tuple[str, str], Audited | str] = {
     ("GET", "/ui/app.js"): NOTHING_OF_AN_ITEM,
     ("GET", "/ui/app.css"): NOTHING_OF_AN_ITEM,
     ("GET", "/ui/docs.js"): NOTHING_OF_AN_ITEM,
-    ("GET", "/ui/privacy.js"): NOTHING_OF_AN_ITEM,
+    ("GET", "/ui/privacy-approvals.js"): NOTHING_OF_AN_ITEM,
     ("GET", "/ui/legal.js"): NOTHING_OF_AN_ITEM,
     ("GET", "/legal/holds"): NOTHING_OF_AN_ITEM,
     ("GET", "/legal/holds/new"): NOTHING_OF_AN_ITEM,
