@@ -52,6 +52,9 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     OBJECTED = "objected"
     CROSS_SITE = "cross_site_request"
+    OWN_PROPOSAL = "own_proposal"
+    APPROVAL_EXPIRED = "approval_expired"
+    APPROVAL_CLOSED = "approval_closed"
 
 
 class ArchiveError(Exception):

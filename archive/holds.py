@@ -95,6 +95,44 @@ def _load(conn: Connection, row: sa.Row[Any], storage_locks: int = 0) -> Hold:
                 ids, storage_locks)
 
 
+@dataclass(frozen=True, slots=True)
+class HoldTarget:
+    """What a hold would cover: its scope, target and the items it finds now."""
+
+    scope: HoldScope
+    target: str
+    item_ids: list[str]
+    subject: str | None = None
+
+
+def hold_scope(archive: Archive, *, item_ids: list[str] | None = None,
+               subject: str | None = None, query: str | None = None) -> HoldTarget:
+    """The items a hold on items, a subject or a search would cover (the preview legal
+    sees before placing it, and what ``place_hold`` places)."""
+    if sum(x is not None and x != [] for x in (item_ids, subject, query)) != 1:
+        raise InvalidRequest("a hold needs exactly one of: item ids, a subject, a search")
+    if item_ids:
+        ids = sorted(set(item_ids))
+        with archive.catalog.read() as conn:
+            have = {str(r[0]) for r in conn.execute(
+                sa.select(cat.items.c.id).where(cat.items.c.id.in_(ids)))}
+        missing = [i for i in ids if i not in have]
+        if missing:
+            raise InvalidRequest(f"no such item(s): {', '.join(missing)}",
+                                 code=ErrorCode.NOT_FOUND)
+        return HoldTarget(HoldScope.ITEM, json.dumps(ids), ids)
+    if subject is not None:
+        match = find_subject(archive, subject)
+        with archive.catalog.read() as conn:
+            visible = legal_visible(conn, match.item_ids, archive.config)
+        return HoldTarget(HoldScope.SUBJECT, match.identifier,
+                          [i for i in match.item_ids if i in visible], match.identifier)
+    assert query is not None
+    if not query.strip():
+        raise InvalidRequest("a search hold needs a query")
+    return HoldTarget(HoldScope.SEARCH, query, _search_all(archive, query))
+
+
 def place_hold(
     archive: Archive,
     *,
@@ -113,29 +151,8 @@ def place_hold(
     if not reason.strip() or not case_ref.strip():
         raise InvalidRequest("a hold needs a reason and a case reference")
     now = now or now_utc()
-    norm_subject: str | None = None
-    if item_ids:
-        ids = sorted(set(item_ids))
-        scope, target = HoldScope.ITEM, json.dumps(ids)
-        with archive.catalog.read() as conn:
-            have = {str(r[0]) for r in conn.execute(
-                sa.select(cat.items.c.id).where(cat.items.c.id.in_(ids)))}
-        missing = [i for i in ids if i not in have]
-        if missing:
-            raise InvalidRequest(f"no such item(s): {', '.join(missing)}",
-                                 code=ErrorCode.NOT_FOUND)
-    elif subject is not None:
-        match = find_subject(archive, subject)
-        norm_subject = match.identifier
-        scope, target = HoldScope.SUBJECT, match.identifier
-        with archive.catalog.read() as conn:
-            visible = legal_visible(conn, match.item_ids, archive.config)
-        ids = [i for i in match.item_ids if i in visible]
-    else:
-        assert query is not None
-        if not query.strip():
-            raise InvalidRequest("a search hold needs a query")
-        scope, target, ids = HoldScope.SEARCH, query, _search_all(archive, query)
+    found = hold_scope(archive, item_ids=item_ids, subject=subject, query=query)
+    scope, target, ids, norm_subject = found.scope, found.target, found.item_ids, found.subject
     with archive.vault.write() as tx:
         conn = tx.conn
         hold_id = inserted_id(conn.execute(cat.holds.insert().values(

@@ -243,7 +243,8 @@ async def _run(settings: Settings, stop: _Stop) -> None:
     example = example_values(archive.config)
     if example:
         log.warning(example_warning(example, str(archive.data_dir / CONFIG_FILE_NAME)))
-    web = web_listeners(create_app(archive), settings)  # HTTP and/or HTTPS (commarchive.web)
+    app = create_app(archive, approval_expiry_hours=settings.approval_expiry_hours)
+    web = web_listeners(app, settings)  # HTTP and/or HTTPS (commarchive.web)
     server = stop.server = web.main
     closers: list[Closer] = []
     try:

@@ -304,6 +304,9 @@ class Settings(BaseSettings):
     #: Rejected drop-folder recordings (sealed) are purged by the sweep after this long.
     drop_folder_rejected_days: int = Field(default=30, ge=1)
     sweep_interval_seconds: int = 3600
+    #: A proposed destructive action (erasure, lifting a hold...) not approved by a second
+    #: person within this many hours expires.
+    approval_expiry_hours: float = Field(default=72, gt=0)
     #: Items acknowledged but not yet searchable past which ingest is refused for now
     #: (SMTP ``451``, HTTP ``503``, SIP retried later): the index outbox's backlog.
     outbox_max_items: int = Field(default=OUTBOX_MAX_ITEMS, ge=1)

@@ -38,6 +38,9 @@ STATUS_BY_CODE: Final[dict[ErrorCode, int]] = {
     ErrorCode.INVALID: 400,
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.OWN_PROPOSAL: 403,
+    ErrorCode.APPROVAL_EXPIRED: 410,
+    ErrorCode.APPROVAL_CLOSED: 409,
 }
 
 

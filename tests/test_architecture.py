@@ -43,6 +43,7 @@ ARCHIVE_LAYERS: Final = (
     ("group_commit",),
     ("service",),
     ("retention", "rights", "holds", "training", "quality"),
+    ("approvals", "evidence"),
 )
 MAX_MODULE_LINES: Final = 500
 SIZED_PACKAGES: Final = ("archive", "ingest", "search_api")

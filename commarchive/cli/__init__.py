@@ -16,6 +16,7 @@ from commarchive.cli import (
     backup,
     cases,
     disclosures,
+    evidence,
     holds,
     index,
     ingest,
@@ -51,5 +52,6 @@ for _command in (
     backup.backup_cmd, backup.restore_cmd, tls.tls_group, models.models_group,
     cases.cases_group,
     quality.quality_group,
+    evidence.evidence_group,
 ):
     main.add_command(_command)

@@ -8,6 +8,7 @@ import click
 
 from archive import holds
 from archive.config import Role
+from commarchive.cli.breakglass import break_glass
 from commarchive.cli.common import Ctx, actor_option, echo_json, pass_ctx, user_errors
 
 LEGAL = Role.LEGAL.value
@@ -43,8 +44,10 @@ def holds_place(ctx: Ctx, items: tuple[str, ...], subject: str | None, query: st
 @pass_ctx
 @user_errors
 def holds_lift(ctx: Ctx, hold_id: int, note: str, actor: str) -> None:
-    """Lift a legal hold (audited)."""
+    """Lift a legal hold (audited). Break-glass: runs without a second legal user's
+    approval, audited as ``break_glass``."""
     with ctx.archive() as arc:
+        break_glass(arc, "holds lift", actor=actor, role=LEGAL, hold_id=hold_id)
         hold = holds.lift_hold(arc, hold_id, actor=actor, role=LEGAL, note=note)
     echo_json(hold.public())
 

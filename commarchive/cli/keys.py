@@ -10,7 +10,9 @@ from pathlib import Path
 import click
 
 from archive import keyadmin
+from archive.config import Role
 from commarchive import runtime
+from commarchive.cli.breakglass import break_glass
 from commarchive.cli.common import Ctx, pass_ctx, user_errors
 from commarchive.settings import KeyProviderKind
 
@@ -38,8 +40,12 @@ def keys_rotate(ctx: Ctx, purpose: str) -> None:
 @pass_ctx
 @user_errors
 def keys_retire(ctx: Ctx, purpose: str, version: int) -> None:
-    """Destroy KEK VERSION of PURPOSE (refused while a data key is still wrapped by it)."""
+    """Destroy KEK VERSION of PURPOSE (refused while a data key is still wrapped by it).
+
+    Break-glass: runs without a second admin's approval, audited as ``break_glass``."""
     with ctx.archive() as arc:
+        break_glass(arc, "keys retire", actor="cli", role=Role.ADMIN.value, purpose=purpose,
+                    version=version)
         keyadmin.retire_key(arc.vault, purpose, version, actor="cli")
     click.echo(json.dumps({"purpose": purpose, "retired": version}))
 
@@ -72,8 +78,13 @@ def keys_rotate_master(ctx: Ctx, new_key_file: Path | None, new_provider: str | 
 @pass_ctx
 @user_errors
 def keys_retire_master(ctx: Ctx, version: int) -> None:
-    """Retire master key VERSION: the keyring is re-sealed so that key opens nothing."""
+    """Retire master key VERSION: the keyring is re-sealed so that key opens nothing.
+
+    Break-glass: there is no second-person path for master keys (the CLI only), and it
+    is audited as ``break_glass`` like the others."""
     with ctx.archive() as arc:
+        break_glass(arc, "keys retire-master", actor="cli", role=Role.ADMIN.value,
+                    master_version=version)
         keyadmin.retire_master(arc.vault, version, actor="cli")
     click.echo(json.dumps({"retired_master": version}))
 

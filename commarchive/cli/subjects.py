@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from archive import rights
+from archive.config import Role
+from commarchive.cli.breakglass import break_glass
 from commarchive.cli.common import (
     Ctx,
     actor_option,
@@ -17,6 +19,8 @@ from commarchive.cli.common import (
     request_option,
     user_errors,
 )
+
+PRIVACY = Role.PRIVACY.value
 
 
 @click.group("subjects")
@@ -87,8 +91,13 @@ def subjects_export(ctx: Ctx, identifier: str, out: Path, also: tuple[str, ...],
 def subjects_erase(ctx: Ctx, identifier: str, parties_only: bool, erase_others: bool,
                    dry_run: bool, also: tuple[str, ...], request_id: int | None,
                    actor: str) -> None:
-    """Erasure (Art. 17): crypto-shred and purge; prints the certificate as JSON."""
+    """Erasure (Art. 17): crypto-shred and purge; prints the certificate as JSON.
+
+    Break-glass: runs without a second officer's approval, audited as ``break_glass``."""
     with ctx.archive() as arc:
+        if not dry_run:
+            break_glass(arc, "subjects erase", actor=actor, role=PRIVACY,
+                        identifiers=_ids(identifier, also), request_id=request_id)
         cert = rights.erase_subject(arc, _ids(identifier, also), actor=actor,
                                      request_id=request_id, mentions=not parties_only,
                                      erase_others=erase_others, dry_run=dry_run)
@@ -120,8 +129,12 @@ def subjects_restrict(ctx: Ctx, identifier: str, reason: str, also: tuple[str, .
 @user_errors
 def subjects_unrestrict(ctx: Ctx, identifier: str, note: str, also: tuple[str, ...],
                         actor: str) -> None:
-    """Lift a restriction; needs a note that the subject was informed."""
+    """Lift a restriction; needs a note that the subject was informed.
+
+    Break-glass: runs without a second officer's approval, audited as ``break_glass``."""
     with ctx.archive() as arc:
+        break_glass(arc, "subjects unrestrict", actor=actor, role=PRIVACY,
+                    identifiers=_ids(identifier, also))
         echo_json(rights.lift_restriction(arc, _ids(identifier, also), actor=actor,
                                             note=note))
 
@@ -143,8 +156,13 @@ def subjects_unrestrict(ctx: Ctx, identifier: str, note: str, also: tuple[str, .
 def subjects_object(ctx: Ctx, identifier: str, purposes: tuple[str, ...],
                     withdraw_consent: bool, include_others: bool, dry_run: bool,
                     also: tuple[str, ...], request_id: int | None, actor: str) -> None:
-    """Objection / consent withdrawal (Art. 21, 7(3)): end purposes, keys destroyed."""
+    """Objection / consent withdrawal (Art. 21, 7(3)): end purposes, keys destroyed.
+
+    Break-glass: runs without a second officer's approval, audited as ``break_glass``."""
     with ctx.archive() as arc:
+        if not dry_run:
+            break_glass(arc, "subjects object", actor=actor, role=PRIVACY,
+                        identifiers=_ids(identifier, also), request_id=request_id)
         echo_json(rights.object_subject(
             arc, _ids(identifier, also), actor=actor, purposes=list(purposes) or None,
             withdrawal=withdraw_consent, request_id=request_id, include_others=include_others,

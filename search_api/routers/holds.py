@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import JSONResponse
 
 from archive import holds
+from archive.approvals import ApprovalAction
 from search_api.deps import ArchiveDep, LegalUser
 from search_api.errors import AUTHENTICATED_ERRORS, error_responses
+from search_api.routers.approvals import proposed
+from search_api.schemas.approvals import ApprovalProposedPublic
 from search_api.schemas.holds import HoldCreate, HoldLift, HoldPublic
 
 router = APIRouter(prefix="/api/v1/holds", tags=["holds"], responses=AUTHENTICATED_ERRORS)
@@ -42,9 +46,10 @@ def get_hold(hold_id: int, archive: ArchiveDep, user: LegalUser) -> HoldPublic:
     return HoldPublic.model_validate(hold)
 
 
-@router.post("/{hold_id}/lift", responses=error_responses(404, 409, 422))
-def lift_hold(hold_id: int, body: HoldLift, archive: ArchiveDep, user: LegalUser) -> HoldPublic:
-    """Lift a hold (audited, with a note)."""
-    return HoldPublic.model_validate(
-        holds.lift_hold(archive, hold_id, actor=user.name, role=user.role.value,
-                        note=body.note).public())
+@router.post("/{hold_id}/lift", status_code=status.HTTP_202_ACCEPTED,
+             response_model=ApprovalProposedPublic, responses=error_responses(404, 409, 422))
+def lift_hold(hold_id: int, body: HoldLift, request: Request, user: LegalUser) -> JSONResponse:
+    """Propose lifting a hold (``202``): a second legal user approves; the dry run lists
+    the items it would release."""
+    return proposed(request, ApprovalAction.LIFT_HOLD,
+                    {"hold_id": hold_id, "note": body.note}, user, case_id=body.case_id)

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from archive import retention, rights
+from archive.approvals import ApprovalAction
 from archive.config import Role
 from archive.errors import InvalidRequest
 from archive.model import now_utc
 from archive.users import User
 from search_api.deps import ArchiveDep, PrivacyUser, require_roles
 from search_api.errors import AUTHENTICATED_ERRORS, error_responses
+from search_api.routers.approvals import PROPOSED, proposed
+from search_api.schemas.approvals import ApprovalProposedPublic
 from search_api.schemas.audit import AuditEventPublic, AuditVerifyPublic
 from search_api.schemas.privacy import (
     AnnotationCreate,
@@ -33,7 +36,6 @@ from search_api.schemas.privacy import (
     PurposeReportPublic,
     RestrictionCreate,
     RestrictionLift,
-    RestrictionLiftedPublic,
     RestrictionPublic,
     SubjectOverviewPublic,
     SubjectRequestClose,
@@ -118,15 +120,21 @@ def subject_vcon(identifier: str, archive: ArchiveDep, user: PrivacyUser,
 
 # Kept items carry ``kept_purposes`` and ``purposes_erased`` only where a legal
 # obligation kept them: those keys are absent, not null, elsewhere.
-@router.post("/subjects/{identifier}/erase", responses=error_responses(400, 422),
-             response_model_exclude_unset=True)
-def erase_subject(identifier: str, body: ErasureCreate, archive: ArchiveDep,
-                  user: PrivacyUser) -> ErasureCertificatePublic:
-    """Erasure (Art. 17): the certificate of what was erased and what was kept, and why."""
+@router.post("/subjects/{identifier}/erase", responses={**PROPOSED, **error_responses(400, 422)},
+             response_model=ErasureCertificatePublic, response_model_exclude_unset=True)
+def erase_subject(identifier: str, body: ErasureCreate, request: Request, archive: ArchiveDep,
+                  user: PrivacyUser) -> ErasureCertificatePublic | JSONResponse:
+    """Erasure (Art. 17). A dry run answers the certificate of what would be erased and
+    kept, and why; otherwise ``202``: proposed, a second privacy officer approves."""
+    if not body.dry_run:
+        return proposed(request, ApprovalAction.ERASE, {
+            "identifiers": _ids(identifier, body.also), "request_id": body.request_id,
+            "parties_only": body.parties_only, "erase_others": body.erase_others,
+        }, user, case_id=body.case_id or body.request_id)
     cert = rights.erase_subject(archive, _ids(identifier, body.also), actor=user.name,
                                  role=user.role.value, request_id=body.request_id,
                                  mentions=not body.parties_only,
-                                 erase_others=body.erase_others, dry_run=body.dry_run)
+                                 erase_others=body.erase_others, dry_run=True)
     return ErasureCertificatePublic.model_validate(cert.public())
 
 
@@ -139,25 +147,35 @@ def restrict_subject(identifier: str, body: RestrictionCreate, archive: ArchiveD
         reason=body.reason, request_id=body.request_id))
 
 
-@router.post("/subjects/{identifier}/unrestrict", responses=error_responses(400, 422))
-def unrestrict_subject(identifier: str, body: RestrictionLift, archive: ArchiveDep,
-                       user: PrivacyUser) -> RestrictionLiftedPublic:
-    """Lift a restriction; the note records that the subject was informed."""
-    return RestrictionLiftedPublic.model_validate(rights.lift_restriction(
-        archive, _ids(identifier, body.also), actor=user.name, role=user.role.value,
-        note=body.note))
+@router.post("/subjects/{identifier}/unrestrict", status_code=202,
+             response_model=ApprovalProposedPublic, responses=error_responses(400, 422))
+def unrestrict_subject(identifier: str, body: RestrictionLift, request: Request,
+                       user: PrivacyUser) -> JSONResponse:
+    """Propose lifting a restriction (``202``; a second privacy officer approves); the
+    note records that the subject was informed."""
+    return proposed(request, ApprovalAction.UNRESTRICT, {
+        "identifiers": _ids(identifier, body.also), "note": body.note,
+    }, user, case_id=body.case_id)
 
 
 # A kept item names its ``purposes`` only where a legal hold kept it: absent elsewhere.
-@router.post("/subjects/{identifier}/object", responses=error_responses(400, 409, 422),
-             response_model_exclude_unset=True)
-def object_subject(identifier: str, body: ObjectionCreate, archive: ArchiveDep,
-                   user: PrivacyUser) -> ObjectionPublic:
-    """Objection or consent withdrawal (Art. 21, 7(3)): purposes end, keys destroyed."""
+@router.post("/subjects/{identifier}/object",
+             responses={**PROPOSED, **error_responses(400, 409, 422)},
+             response_model=ObjectionPublic, response_model_exclude_unset=True)
+def object_subject(identifier: str, body: ObjectionCreate, request: Request,
+                   archive: ArchiveDep, user: PrivacyUser) -> ObjectionPublic | JSONResponse:
+    """Objection or consent withdrawal (Art. 21, 7(3)): purposes end, keys destroyed. A dry
+    run answers what would happen; otherwise ``202``: a second privacy officer approves."""
+    if not body.dry_run:
+        return proposed(request, ApprovalAction.OBJECT, {
+            "identifiers": _ids(identifier, body.also), "purposes": body.purposes,
+            "withdrawal": body.withdrawal, "request_id": body.request_id,
+            "include_others": body.include_others,
+        }, user, case_id=body.case_id or body.request_id)
     return ObjectionPublic.model_validate(rights.object_subject(
         archive, _ids(identifier, body.also), actor=user.name, role=user.role.value,
         purposes=body.purposes, withdrawal=body.withdrawal, request_id=body.request_id,
-        include_others=body.include_others, dry_run=body.dry_run))
+        include_others=body.include_others, dry_run=True))
 
 
 # -- rectification and disclosures ------------------------------------------------------------

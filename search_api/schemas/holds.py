@@ -19,6 +19,8 @@ class HoldCreate(BodyModel):
 
 class HoldLift(BodyModel):
     note: str = Field(min_length=1, max_length=2000)
+    #: The request or case the proposal is for.
+    case_id: int | None = None
 
 
 class HoldPublic(PublicModel):

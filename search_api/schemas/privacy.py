@@ -33,6 +33,8 @@ class ErasureCreate(BodyModel):
     erase_others: bool = False
     #: Only answer what would be erased and kept; change nothing (audited as a dry run).
     dry_run: bool = False
+    #: The data-subject request the proposal is for (default: ``request_id``).
+    case_id: int | None = None
 
 
 class RestrictionCreate(BodyModel):
@@ -45,6 +47,8 @@ class RestrictionLift(BodyModel):
     note: str = Field(min_length=1, max_length=2000,
                       description="how and when the subject was informed (Art. 18(3))")
     also: list[str] = Field(default_factory=list)
+    #: The data-subject request the proposal is for.
+    case_id: int | None = None
 
 
 class ObjectionCreate(BodyModel):
@@ -56,6 +60,8 @@ class ObjectionCreate(BodyModel):
     include_others: bool = False
     #: Only answer what would be dropped, purged and kept; change nothing.
     dry_run: bool = False
+    #: The data-subject request the proposal is for (default: ``request_id``).
+    case_id: int | None = None
 
 
 class AnnotationCreate(BodyModel):

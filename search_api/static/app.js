@@ -126,6 +126,7 @@
     $("who").textContent = user.name + " (" + user.role + ")";
     $("privacy-link").hidden = user.role !== "privacy";
     $("training-link").hidden = user.role !== "trainer";
+    $("legal-link").hidden = user.role !== "legal";
     if (user.role === "admin") {
       show("admin");
       showSetup();

@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+import archive.approvals.tables
+import archive.evidence.tables  # noqa: F401
 from archive import catalog as cat
 from archive import rights
 from archive.anchors.memory import MemoryAnchor

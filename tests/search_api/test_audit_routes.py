@@ -19,7 +19,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from archive import holds, rights, training
+from archive import approvals, holds, rights, training
+from archive.approvals import ApprovalAction
 from archive.config import Role
 from archive.quality import agents, monitoring, queue, reviews, scorecards
 from archive.service import Archive
@@ -54,6 +55,15 @@ ROUTES: dict[tuple[str, str], Audited | str] = {
     ("GET", "/ui/app.js"): NOTHING_OF_AN_ITEM,
     ("GET", "/ui/app.css"): NOTHING_OF_AN_ITEM,
     ("GET", "/ui/docs.js"): NOTHING_OF_AN_ITEM,
+    ("GET", "/ui/privacy-approvals.js"): NOTHING_OF_AN_ITEM,
+    ("GET", "/ui/legal.js"): NOTHING_OF_AN_ITEM,
+    ("GET", "/legal/holds"): NOTHING_OF_AN_ITEM,
+    ("GET", "/legal/holds/new"): NOTHING_OF_AN_ITEM,
+    ("GET", "/legal/holds/{hold_id}"): NOTHING_OF_AN_ITEM,
+    ("GET", "/privacy/approvals"): NOTHING_OF_AN_ITEM,
+    ("GET", "/privacy/approvals/{approval_id}"): NOTHING_OF_AN_ITEM,
+    ("GET", "/privacy/subjects"): NOTHING_OF_AN_ITEM,
+    ("GET", "/privacy/subjects/{identifier}"): NOTHING_OF_AN_ITEM,
     ("GET", "/items/{item_id}"): NOTHING_OF_AN_ITEM,
     ("GET", "/docs"): "the API documentation page",
     ("GET", "/redoc"): "a redirect to the API documentation page",
@@ -81,14 +91,14 @@ ROUTES: dict[tuple[str, str], Audited | str] = {
     ("GET", "/api/v1/subjects/{identifier}/vcon"): Audited(
         "privacy", "export", "/api/v1/subjects/{subject}/vcon"),
     ("POST", "/api/v1/subjects/{identifier}/erase"): Audited(
-        "privacy", "erase", "/api/v1/subjects/{subject}/erase", body={}),
+        "privacy", "approval_propose", "/api/v1/subjects/{subject}/erase", body={}),
     ("POST", "/api/v1/subjects/{identifier}/restrict"): Audited(
         "privacy", "restrict", "/api/v1/subjects/{subject}/restrict", body={"reason": "x"}),
     ("POST", "/api/v1/subjects/{identifier}/unrestrict"): Audited(
-        "privacy", "restrict_lift", "/api/v1/subjects/{subject}/unrestrict",
+        "privacy", "approval_propose", "/api/v1/subjects/{subject}/unrestrict",
         body={"note": "informed"}, about=None),
     ("POST", "/api/v1/subjects/{identifier}/object"): Audited(
-        "privacy", "objection", "/api/v1/subjects/{subject}/object",
+        "privacy", "approval_propose", "/api/v1/subjects/{subject}/object",
         body={"purposes": ["training"]}),
     ("POST", "/api/v1/items/{item_id}/annotations"): Audited(
         "privacy", "rectify", "/api/v1/items/{item}/annotations", body={"text": "note"}),
@@ -148,7 +158,29 @@ ROUTES: dict[tuple[str, str], Audited | str] = {
     ("GET", "/api/v1/holds/{hold_id}"): Audited("legal", "read_hold", "/api/v1/holds/{hold}",
                                                 about="call"),
     ("POST", "/api/v1/holds/{hold_id}/lift"): Audited(
-        "legal", "hold_lift", "/api/v1/holds/{hold}/lift", body={"note": "done"}, about="call"),
+        "legal", "approval_propose", "/api/v1/holds/{hold}/lift", body={"note": "done"},
+        about="call"),
+    ("POST", "/api/v1/holds/preview"): Audited(
+        "legal", "hold_preview", "/api/v1/holds/preview", body={"item_ids": ["{call}"]},
+        about="call"),
+    ("POST", "/api/v1/holds/{hold_id}/disclosures"): Audited(
+        "legal", "disclosure", "/api/v1/holds/{hold}/disclosures",
+        body={"recipient": "court", "legal_basis": "order"}, about="call"),
+    ("GET", "/api/v1/holds/{hold_id}/disclosures"): Audited(
+        "legal", "list_disclosures", "/api/v1/holds/{hold}/disclosures", about=None),
+    ("POST", "/api/v1/evidence"): Audited(
+        "legal", "evidence_export", "/api/v1/evidence", body={"hold_id": "{hold}"},
+        about="call"),
+    ("GET", "/api/v1/approvals"): Audited("privacy", "list_approvals", "/api/v1/approvals",
+                                          about=None),
+    ("GET", "/api/v1/approvals/{approval_id}"): Audited(
+        "privacy", "read_approval", "/api/v1/approvals/{approval}", about=None),
+    ("POST", "/api/v1/approvals/{approval_id}/approve"): Audited(
+        "privacy", "erase", "/api/v1/approvals/{approval}/approve", body={}),
+    ("POST", "/api/v1/approvals/{approval_id}/reject"): Audited(
+        "privacy", "approval_reject", "/api/v1/approvals/{approval}/reject", body={}),
+    ("POST", "/api/v1/admin/keys/{purpose}/versions/{version}/retire"):
+        "proposes retiring a key version: the dry run counts keys, nothing of an item",
     ("GET", "/api/v1/admin/items"): Audited("admin", "list_items", "/api/v1/admin/items",
                                             about=None),
     ("GET", "/api/v1/admin/setup"): "which archive.toml settings still hold the example's",
@@ -275,6 +307,8 @@ def world(archive: Archive, tokens: dict[str, str]) -> Iterator[World]:
                                  requested_by="Anna", verified_by=None, actor="privacy-user")
     rights.record_disclosure(archive, [item], recipient="police", legal_basis="warrant",
                              actor="privacy-user")
+    erasure = approvals.propose(archive, ApprovalAction.ERASE, {"identifiers": [ANNA.email]},
+                                actor="privacy-other", role=Role.PRIVACY)
     made = training.build_set(archive, User("trainer-user", Role.TRAINER), title="t",
                               purpose_text="p", criteria=training.Criteria(size=5))
     case = rights.open_case(archive, kind="access", identifiers=[ANNA.email], channel="email",
@@ -305,7 +339,8 @@ def world(archive: Archive, tokens: dict[str, str]) -> Iterator[World]:
     ids = {"item": item, "call": call, "subject": ANNA.email, "hold": str(hold.id),
            "request": str(request["id"]), "case": str(case["id"]), "looked": str(looked),
            "set": made.id, "card": str(card.id), "review": str(shown), "draft": str(draft),
-           "entry": str(entry), "week": monday.isoformat(), "fresh": fresh}
+           "entry": str(entry), "week": monday.isoformat(), "fresh": fresh,
+           "approval": str(erasure.id)}
     with TestClient(create_app(archive)) as client:
         yield World(client, archive, tokens, ids)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -27,6 +28,24 @@ def client(mixed: Mixed) -> Iterator[TestClient]:
 def auth(parch: Archive) -> dict[str, dict[str, str]]:
     return {r.value: {"Authorization": f"Bearer {parch.users.add(f'{r.value}-api', r)}"}
             for r in Role}
+
+
+@pytest.fixture
+def approve(client: TestClient, parch: Archive) -> Callable[[Any], Any]:
+    """Destructive requests are proposals (``202``): a second user of the role approves
+    them, and this answers the action's result as the request used to."""
+    second = {r.value: {"Authorization": f"Bearer {parch.users.add(f'{r.value}-second', r)}"}
+              for r in Role}
+
+    def run(proposal: Any) -> Any:
+        assert proposal.status_code == 202, proposal.text
+        body = proposal.json()
+        done = client.post(f"/api/v1/approvals/{body['approval_id']}/approve",
+                           headers=second[body["required_role"]])
+        assert done.status_code == 200, done.text
+        return done.json()["result"]
+
+    return run
 
 
 def test_routes_are_in_openapi(client: TestClient) -> None:
@@ -57,6 +76,7 @@ def test_export_streams_a_zip_of_only_the_subjects_items(
 
 def test_hold_then_erase_then_sweep_through_the_api(
     client: TestClient, mixed: Mixed, auth: dict[str, dict[str, str]],
+    approve: Callable[[Any], Any],
 ) -> None:
     c_items = mixed.items[C.email]
     resp = client.post("/api/v1/holds", json={"item_ids": [c_items[0]], "reason": "claim",
@@ -66,8 +86,8 @@ def test_hold_then_erase_then_sweep_through_the_api(
     assert client.post("/api/v1/holds", json={"subject": C.email, "reason": "x",
                                               "case_ref": "y"},
                        headers=auth["privacy"]).status_code == 403
-    cert = client.post(f"/api/v1/subjects/{C.email}/erase", json={"also": [C.phone]},
-                       headers=auth["privacy"]).json()
+    cert = approve(client.post(f"/api/v1/subjects/{C.email}/erase", json={"also": [C.phone]},
+                               headers=auth["privacy"]))
     assert {k["item_id"] for k in cert["kept"]} == {c_items[0]}
     assert {e["item_id"] for e in cert["erased"]} == set(c_items[1:])
     gone = client.get(f"/api/v1/items/{c_items[1]}", headers=auth["privacy"])
@@ -79,8 +99,8 @@ def test_hold_then_erase_then_sweep_through_the_api(
     dry = client.post("/api/v1/sweep", json={"dry_run": True, "now": later},
                       headers=auth["privacy"]).json()
     assert c_items[0] in dry["held"]
-    lifted = client.post(f"/api/v1/holds/{hold['id']}/lift", json={"note": "settled"},
-                         headers=auth["legal"]).json()
+    lifted = approve(client.post(f"/api/v1/holds/{hold['id']}/lift", json={"note": "settled"},
+                                 headers=auth["legal"]))
     assert lifted["active"] is False
     events = client.get("/api/v1/audit/events", params={"subject": C.email},
                         headers=auth["privacy"]).json()
@@ -90,6 +110,7 @@ def test_hold_then_erase_then_sweep_through_the_api(
 
 def test_restrict_object_annotate_disclose_requests_through_the_api(
     client: TestClient, mixed: Mixed, auth: dict[str, dict[str, str]],
+    approve: Callable[[Any], Any],
 ) -> None:
     b_mail = mixed.items[B.email][0]
     r = client.post(f"/api/v1/subjects/{B.email}/restrict", json={"reason": "contested"},
@@ -100,8 +121,8 @@ def test_restrict_object_annotate_disclose_requests_through_the_api(
     bad = client.post(f"/api/v1/subjects/{B.email}/unrestrict", json={"note": ""},
                       headers=auth["privacy"])
     assert bad.status_code == 422
-    client.post(f"/api/v1/subjects/{B.email}/unrestrict", json={"note": "told by mail"},
-                headers=auth["privacy"])
+    approve(client.post(f"/api/v1/subjects/{B.email}/unrestrict",
+                        json={"note": "told by mail"}, headers=auth["privacy"]))
     assert client.get(f"/api/v1/items/{b_mail}", headers=auth["quality"]).status_code == 200
     d = client.post("/api/v1/disclosures", json={"item_ids": [b_mail], "recipient": "Police",
                                                  "legal_basis": "order"},
@@ -112,8 +133,8 @@ def test_restrict_object_annotate_disclose_requests_through_the_api(
     assert a.status_code == 201 and a.json()["recipients_to_notify"][0]["recipient"] == "Police"
     item = client.get(f"/api/v1/items/{b_mail}", headers=auth["quality"]).json()
     assert item["annotations"][0]["text"] == "fixed"
-    o = client.post(f"/api/v1/subjects/{B.email}/object", json={"purposes": ["training"]},
-                    headers=auth["privacy"]).json()
+    o = approve(client.post(f"/api/v1/subjects/{B.email}/object",
+                            json={"purposes": ["training"]}, headers=auth["privacy"]))
     assert {d["purpose"] for d in o["dropped"]} == {"training"}
     req = client.post("/api/v1/requests", json={
         "kind": "access", "subject": A.email, "requested_by": "Anna",
@@ -132,19 +153,20 @@ def test_restrict_object_annotate_disclose_requests_through_the_api(
 
 def test_keys_only_some_answers_carry_are_absent_not_null(
     client: TestClient, mixed: Mixed, auth: dict[str, dict[str, str]],
+    approve: Callable[[Any], Any],
 ) -> None:
     # GIVEN A's order e-mail kept for a legal obligation, WHEN A is erased, THEN only that
     # kept entry names the purposes kept and erased; an objection's kept entries likewise.
-    cert = client.post(f"/api/v1/subjects/{A.email}/erase", json={"also": [A.phone]},
-                       headers=auth["privacy"]).json()
+    cert = approve(client.post(f"/api/v1/subjects/{A.email}/erase", json={"also": [A.phone]},
+                               headers=auth["privacy"]))
     kept = {k["item_id"]: k for k in cert["kept"]}
     assert kept[mixed.a_order]["reason"] == "legal_obligation"
     assert kept[mixed.a_order]["kept_purposes"] == ["legal"]
     assert all("kept_purposes" not in k and "purposes_erased" not in k
                for k in cert["kept"] if k["reason"] != "legal_obligation")
     assert all(set(e) == {"item_id", "channel", "started_at", "match"} for e in cert["erased"])
-    objection = client.post(f"/api/v1/subjects/{B.email}/object", json={},
-                            headers=auth["privacy"]).json()
+    objection = approve(client.post(f"/api/v1/subjects/{B.email}/object", json={},
+                                    headers=auth["privacy"]))
     assert objection["kept"] == []
     assert set(objection) == {"subject", "purposes", "dry_run", "dropped", "purged", "kept",
                               "audit_seq"}
@@ -214,11 +236,10 @@ def test_a_legal_hold_by_subject_lists_only_items_legal_may_see(
 
 
 def test_an_upload_refused_by_a_standing_objection_answers_409_objected(
-    client: TestClient, auth: dict[str, dict[str, str]],
+    client: TestClient, auth: dict[str, dict[str, str]], approve: Callable[[Any], Any],
 ) -> None:
     """Not 400: the request is well formed; the archive's state (Art. 21) refuses it."""
-    o = client.post(f"/api/v1/subjects/{C.phone}/object", json={}, headers=auth["privacy"])
-    assert o.status_code == 200, o.text
+    approve(client.post(f"/api/v1/subjects/{C.phone}/object", json={}, headers=auth["privacy"]))
     resp = client.post("/api/v1/recordings", headers=auth["ingest"], files={
         "audio": ("call.wav", wav_bytes(), "audio/wav")}, data={"metadata": json.dumps({
             "call_id": "objected-1", "from": C.phone, "to": "+31205550100",
