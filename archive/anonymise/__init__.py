@@ -1,0 +1,34 @@
+"""The anonymised view of an item: everything a trainer sees of it comes from here.
+
+``AnonymisedView`` is the one object that turns an item into what an anonymised
+purpose (training) may show: the e-mail text, the transcript (utterances AND
+words, so the two cannot disagree), the bleep spans of the audio (the times of
+exactly the redacted words), search snippets and titles, the details (attachment
+names included), rectification notes and the parties. Reading, search, the item
+schema and the index's redacted copy (``archive.indexing``) all call it, so no
+endpoint can show what another withholds.
+
+Redaction finds spans in the original text, first the item's own parties (the
+same person gets the same token within an item, ``[CUSTOMER-1]``, so a trainer
+can still follow who said what), then structured identifiers: e-mail addresses,
+IBANs, street addresses, postcodes, dates, national numbers (validated with
+python-stdnum), phone numbers, numbers spoken as words ("zes twee drie ...",
+"six two three ...", which digit patterns alone miss), and names after a title
+or an introduction ("mevrouw De Vries", "my name is ..."). Names of third parties
+written without such a cue are not found: their recall is measured by
+``bench/bench_anonymise.py``.
+The package: ``patterns`` (the written patterns and where each can start),
+``redactor`` (``Redactor`` and ``Span``), ``view`` (``AnonymisedView``) and
+``audio`` (bleeping).
+"""
+
+from __future__ import annotations
+
+from archive.anonymise.audio import BLEEP_AMPLITUDE, BLEEP_HZ, BLEEP_PAD_S, bleep_wav
+from archive.anonymise.patterns import looks_identifying
+from archive.anonymise.redactor import Redactor, Span
+from archive.anonymise.view import WITHHELD_DETAILS, WITHHELD_SECTIONS, AnonymisedView
+
+__all__ = ["BLEEP_AMPLITUDE", "BLEEP_HZ", "BLEEP_PAD_S", "WITHHELD_DETAILS",
+           "WITHHELD_SECTIONS", "AnonymisedView", "Redactor", "Span", "bleep_wav",
+           "looks_identifying"]
