@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from archive.anonymise.categories import BIRTH_CUE_RE, CATEGORY_OF_TOKEN, party_category
 from archive.anonymise.patterns import (
     PATTERNS,
     SIGNED_NAME_RE,
@@ -24,9 +25,13 @@ from archive.redaction_scan import TextScan
 
 @dataclass(frozen=True, slots=True)
 class Span:
+    """``text[start:end]`` is personal data of ``category`` (one of ``CATEGORIES``),
+    shown as ``token``."""
+
     start: int
     end: int
     token: str
+    category: str
 
 
 
@@ -80,7 +85,7 @@ class Redactor:
         starts: list[int] = []
         kept = [(m.start(), m.end()) for k in self._keep for m in k.finditer(text)]
 
-        def add(start: int, end: int, token: str | None) -> None:
+        def add(start: int, end: int, token: str | None, category: str | None = None) -> None:
             if not token or end <= start:
                 return
             if any(ks < end and start < ke for ks, ke in kept):
@@ -88,7 +93,11 @@ class Redactor:
             at = bisect.bisect_left(starts, start)
             if (at and taken[at - 1].end > start) or (at < len(taken) and taken[at].start < end):
                 return
-            taken.insert(at, Span(start, end, token))
+            if category is None:
+                category = CATEGORY_OF_TOKEN.get(token) or party_category(text[start:end])
+            if category == "date" and BIRTH_CUE_RE.search(text, max(0, start - 40), start):
+                category = "date_of_birth"
+            taken.insert(at, Span(start, end, token, category))
             starts.insert(at, start)
 
         scan = TextScan(text)

@@ -22,8 +22,10 @@ WITHHELD_SECTIONS: Final = frozenset({"parties"})
 class AnonymisedView:
     """The anonymised form of one item's every representation."""
 
-    def __init__(self, parties: Sequence[Party]) -> None:
+    def __init__(self, parties: Sequence[Party], language: str | None = None) -> None:
         self._parties = list(parties)
+        #: The item's language (``archive.language``); None when unknown.
+        self.language = language
         self.redactor = Redactor.for_parties(self._parties)
 
     def text(self, text: str) -> str:
@@ -121,7 +123,7 @@ def _redacted_words(redactor: Redactor, words: Sequence[Mapping[str, Any]]) -> l
             k += 1
         span = spans[k] if k < len(spans) and spans[k].start < end else None
         if span is None and DIGIT_RE.search(str(words[i]["word"])):
-            span = Span(start, end, "[NUMBER]")
+            span = Span(start, end, "[NUMBER]", "number_spoken")
         if span is None:
             out.append(dict(words[i]))
             i += 1
@@ -131,6 +133,6 @@ def _redacted_words(redactor: Redactor, words: Sequence[Mapping[str, Any]]) -> l
             j += 1
         out.append({"word": span.token, "start": words[i]["start"], "end": words[j]["end"],
                     "conf": min(float(w.get("conf", 1.0)) for w in words[i:j + 1]),
-                    "redacted": True})
+                    "redacted": True, "category": span.category})
         i = j + 1
     return out
