@@ -37,7 +37,7 @@ from typing import Final
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from archive.anonymise import AnonymisedView
+from archive.anonymise import AnonymisedView, recognisers
 from archive.model import AddressKind, Party, PartyRole, Side
 from bench import corpus
 from bench.bench_smtp import make_message
@@ -53,6 +53,9 @@ NOT_IDENTIFYING = frozenset({"van", "de", "der", "den", "ter", "ten", "le", "la"
                              "el", "mr", "mrs", "ms", "miss", "dr", "mevrouw", "meneer", "mevr",
                              "dhr", "mw", "mme", "mlle", "madame", "monsieur"})
 Predicted = tuple[int, int, str]
+#: The corpus telecom's formats, as its operator would configure them
+#: (``settings.anonymise.customer_numbers``): customer KL-1234567, contract CT-2025-000123.
+CUSTOMER_NUMBERS: Final = [r"KL-?\d{7}", r"CT-\d{4}-\d{6}"]
 
 
 def view_of(doc: corpus.LabelledDoc) -> AnonymisedView:
@@ -173,7 +176,10 @@ def bench_64k(rounds: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--customer-numbers", nargs="*", default=CUSTOMER_NUMBERS,
+                        help="the operator's customer/contract number formats (regex)")
     args = parser.parse_args()
+    recognisers.configure(customer_numbers=args.customer_numbers)
     docs = corpus.documents()
     recall, precision, missed, alarms = evaluate(docs)
     table("recall", recall)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from archive.anonymise.categories import BIRTH_CUE_RE, CATEGORY_OF_TOKEN, party_category
+from archive.anonymise.categories import BIRTH_CUE_RE, CATEGORY_OF_TOKEN, TOKENS, party_category
 from archive.anonymise.patterns import (
     PATTERNS,
     SIGNED_NAME_RE,
@@ -19,6 +19,7 @@ from archive.anonymise.patterns import (
     literal_starts,
     matches_of,
 )
+from archive.anonymise.recognisers import Context, Recogniser, for_language, propagate
 from archive.model import Party, Side
 from archive.redaction_scan import TextScan
 
@@ -39,8 +40,14 @@ class Redactor:
     """Finds what is personal data in a text; ``AnonymisedView`` decides what to show."""
 
     def __init__(self, replacements: list[tuple[re.Pattern[str], str]],
-                 keep: Iterable[str] = ()) -> None:
+                 keep: Iterable[str] = (), recognisers: Sequence[Recogniser] = (),
+                 names: frozenset[str] = frozenset(), language: str | None = None) -> None:
         self._replacements = replacements
+        #: Run after the written patterns (``archive.anonymise.recognisers``); none:
+        #: the patterns alone, as ``tests/archive/test_redaction_equivalence.py`` holds them.
+        self._recognisers = tuple(recognisers)
+        self._names = names
+        self.language = language
         #: Written forms never redacted (a data subject's own identifiers in their copy).
         self._keep = [re.compile(rf"(?<!\w){re.escape(k)}(?!\w)", re.IGNORECASE)
                       for k in sorted({k for k in keep if k.strip()}, key=len, reverse=True)]
@@ -48,10 +55,15 @@ class Redactor:
     def keeping(self, values: Iterable[str]) -> Redactor:
         """The same redactor, but leaving these written forms alone (Art. 15(4): the
         requester's copy of another person's message keeps what identifies the requester)."""
-        return Redactor(self._replacements, keep=values)
+        return Redactor(self._replacements, keep=values, recognisers=self._recognisers,
+                        names=self._names, language=self.language)
 
     @classmethod
-    def for_parties(cls, parties: Iterable[Party]) -> Redactor:
+    def for_parties(cls, parties: Iterable[Party], language: str | None = None,
+                    recognisers: Sequence[Recogniser] | None = None) -> Redactor:
+        """The redactor of an item: its parties' written forms first, then the patterns,
+        then the recognisers of its language (``recognisers.for_language``, unless given)."""
+        parties = list(parties)
         tokens: dict[str, str] = {}
         counters = {"agent": 0, "customer": 0}
         pairs: list[tuple[str, str]] = []
@@ -73,7 +85,13 @@ class Redactor:
             (re.compile(rf"(?<!\w){re.escape(value)}(?!\w)", re.IGNORECASE), token)
             for value, token in pairs
         ]
-        return cls(compiled)
+        names: set[str] = set()
+        for party in parties:
+            words = re.findall(r"[^\W\d_]+", (party.name or "").casefold())
+            names.update(w for w in words if len(w) >= 3)
+            names.update("".join(words[i:]) for i in range(len(words) - 1))  # "deboer"
+        chosen = for_language(language) if recognisers is None else recognisers
+        return cls(compiled, recognisers=chosen, names=frozenset(names), language=language)
 
     def spans(self, text: str) -> list[Span]:
         """Non-overlapping spans of personal data in ``text``, in order.
@@ -85,12 +103,24 @@ class Redactor:
         starts: list[int] = []
         kept = [(m.start(), m.end()) for k in self._keep for m in k.finditer(text)]
 
-        def add(start: int, end: int, token: str | None, category: str | None = None) -> None:
+        def add(start: int, end: int, token: str | None, category: str | None = None,
+                absorb: bool = False) -> None:
             if not token or end <= start:
                 return
             if any(ks < end and start < ke for ks, ke in kept):
                 return
             at = bisect.bisect_left(starts, start)
+            if absorb:  # the spans it touches give way to one span over them all
+                if at and taken[at - 1].end > start:
+                    at -= 1
+                last = at
+                while last < len(taken) and taken[last].start < end:
+                    last += 1
+                if last > at:
+                    start, end = min(start, taken[at].start), max(end, taken[last - 1].end)
+                    if any(ks < end and start < ke for ks, ke in kept):
+                        return
+                del taken[at:last], starts[at:last]
             if (at and taken[at - 1].end > start) or (at < len(taken) and taken[at].start < end):
                 return
             if category is None:
@@ -123,6 +153,30 @@ class Redactor:
                 at = bisect.bisect_right(starts, m.start(1))
                 end = min(taken[at].start, m.end(1)) if at < len(taken) else m.end(1)
                 add(m.start(1), m.start(1) + len(text[m.start(1):end].rstrip()), "[NAME]")
+        if self._recognisers:
+            context = Context(text, self.language, self._names)
+            for recogniser in (*self._recognisers, None):
+                context.taken = [(s.start, s.end, s.category) for s in taken]
+                findings = propagate(context) if recogniser is None else recogniser.find(context)
+                for f in findings:
+                    if f.absorb:
+                        add(f.start, f.end, TOKENS[f.category], f.category, absorb=True)
+                        continue
+                    # What the spans so far leave of it ("Geoffrey Hughes" where Hughes
+                    # is a party: Geoffrey), each piece trimmed of blanks.
+                    at = max(0, bisect.bisect_right(starts, f.start) - 1)
+                    pos = f.start
+                    for span in [*taken[at:], Span(f.end, f.end, "", "")]:
+                        if span.start >= f.end and pos >= f.end:
+                            break
+                        piece = text[pos:min(span.start, f.end)]
+                        if span.start > pos and piece.strip():
+                            lead = len(piece) - len(piece.lstrip())
+                            add(pos + lead, pos + len(piece.rstrip()), TOKENS[f.category],
+                                f.category)
+                        pos = max(pos, span.end)
+                        if pos >= f.end:
+                            break
         return taken
 
     def redact(self, text: str) -> str:

@@ -26,7 +26,7 @@ class AnonymisedView:
         self._parties = list(parties)
         #: The item's language (``archive.language``); None when unknown.
         self.language = language
-        self.redactor = Redactor.for_parties(self._parties)
+        self.redactor = Redactor.for_parties(self._parties, language=language)
 
     def text(self, text: str) -> str:
         return self.redactor.redact(text)
