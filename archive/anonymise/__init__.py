@@ -24,11 +24,34 @@ The package: ``patterns`` (the written patterns and where each can start),
 
 from __future__ import annotations
 
-from archive.anonymise.audio import BLEEP_AMPLITUDE, BLEEP_HZ, BLEEP_PAD_S, bleep_wav
+from collections.abc import Sequence
+
+from archive.anonymise import recognisers
+from archive.anonymise.audio import (
+    BLEEP_AMPLITUDE,
+    BLEEP_HZ,
+    BLEEP_PAD_S,
+    AudioRedaction,
+    audio_redaction,
+    bleep_wav,
+    configure_audio,
+)
+from archive.anonymise.categories import CATEGORIES
 from archive.anonymise.patterns import looks_identifying
 from archive.anonymise.redactor import Redactor, Span
 from archive.anonymise.view import WITHHELD_DETAILS, WITHHELD_SECTIONS, AnonymisedView
 
-__all__ = ["BLEEP_AMPLITUDE", "BLEEP_HZ", "BLEEP_PAD_S", "WITHHELD_DETAILS",
-           "WITHHELD_SECTIONS", "AnonymisedView", "Redactor", "Span", "bleep_wav",
-           "looks_identifying"]
+__all__ = ["BLEEP_AMPLITUDE", "BLEEP_HZ", "BLEEP_PAD_S", "CATEGORIES", "WITHHELD_DETAILS",
+           "WITHHELD_SECTIONS", "AnonymisedView", "AudioRedaction", "Redactor", "Span",
+           "audio_redaction", "bleep_wav", "configure", "configure_audio", "looks_identifying",
+           "recognisers"]
+
+
+def configure(customer_numbers: Sequence[str] = (), audio: str = "bleep",
+              audio_margin_s: float = BLEEP_PAD_S) -> None:
+    """The operator's settings of anonymisation (``settings.anonymise``), set once by the
+    composition root: customer-number formats, bleep or silence, and the margin."""
+    recognisers.configure(customer_numbers=customer_numbers)
+    if audio not in ("bleep", "silence"):
+        raise ValueError(f"audio redaction {audio!r} is neither 'bleep' nor 'silence'")
+    configure_audio("bleep" if audio == "bleep" else "silence", audio_margin_s)

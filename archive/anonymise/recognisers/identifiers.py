@@ -15,6 +15,7 @@ street suffix.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator, Sequence
 from typing import Final
@@ -130,7 +131,10 @@ class WholeEmails:
     def find(self, context: Context) -> Iterator[Found]:
         if "@" not in context.text:
             return
+        taken = context.taken  # sorted and disjoint
+        starts = [s for s, _, _ in taken]
         for m in _EMAIL_RE.finditer(context.text):
             # a party's own address keeps its pseudonym ([CUSTOMER-1])
-            if not any(s <= m.start() and m.end() <= e for s, e, _ in context.taken):
+            at = bisect.bisect_right(starts, m.start()) - 1
+            if at < 0 or taken[at][1] < m.end():
                 yield Found(m.start(), m.end(), "email", absorb=True)

@@ -75,3 +75,19 @@ def test_the_language_picks_the_words() -> None:
     text = "vijfentwintig dertig veertig"
     assert found(text, "en") == []
     assert found(text, "nl") == found(text, None) == [(text, "number_spoken")]
+
+
+def test_the_settings_refuse_a_bad_customer_number_format_naming_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from commarchive.settings import Settings
+
+    monkeypatch.setenv("COMMARCHIVE_ANONYMISE_CUSTOMER_NUMBERS", '["KL-\\\\d{7}", "CT-("]')
+    with pytest.raises(ValidationError, match=r"customer number pattern 'CT-\(' is not"):
+        Settings()
+    monkeypatch.setenv("COMMARCHIVE_ANONYMISE_CUSTOMER_NUMBERS", '["KL-\\\\d{7}"]')
+    monkeypatch.setenv("COMMARCHIVE_ANONYMISE_AUDIO", "silence")
+    settings = Settings()
+    assert settings.anonymise.customer_numbers == [r"KL-\d{7}"]
+    assert settings.anonymise.audio == "silence"
