@@ -183,7 +183,7 @@ class Reader:
     def _anonymise(self, record: ItemRecord, part: str, data: bytes) -> tuple[bytes, str]:
         """The anonymised form of a part: redacted text, or audio with PII bleeped."""
         vault = self._vault
-        view = AnonymisedView(record.parties)
+        view = AnonymisedView(record.parties, record.language)
         if part == PART_ORIGINAL and record.channel is Channel.EMAIL:
             index_part = json.loads(vault.unseal_for_system(record.id, PART_INDEX))
             return view.email_text(index_part).encode(), "text/plain; charset=utf-8"
@@ -228,7 +228,7 @@ class Reader:
         parties = [p.as_dict() for p in record.parties]
         disclosures = self.disclosures_of(item_id)
         if anonymised:
-            view = AnonymisedView(record.parties)
+            view = AnonymisedView(record.parties, record.language)
             details, notes, parties = view.details(details), view.annotations(notes), view.parties()
             disclosures = []
         vault.record_event(actor=user.name, role=user.role.value, action="read_metadata",
@@ -325,7 +325,7 @@ class Reader:
                                                    include_restricted=scoped.include_restricted):
                 continue
             if anonymised:
-                view = AnonymisedView(record.parties)
+                view = AnonymisedView(record.parties, record.language)
                 hit = dataclasses.replace(hit, snippet=view.snippet(hit.snippet, phrases),
                                           title=view.text(hit.title))
                 parties[hit.item_id] = view.parties()

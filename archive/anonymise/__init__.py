@@ -14,12 +14,16 @@ can still follow who said what), then structured identifiers: e-mail addresses,
 IBANs, street addresses, postcodes, dates, national numbers (validated with
 python-stdnum), phone numbers, numbers spoken as words ("zes twee drie ...",
 "six two three ...", which digit patterns alone miss), and names after a title
-or an introduction ("mevrouw De Vries", "my name is ..."). Names of third parties
-written without such a cue are not found: their recall is measured by
-``bench/bench_anonymise.py``.
+or an introduction ("mevrouw De Vries", "my name is ..."). Then the recognisers of
+the item's language (``recognisers``) add what the patterns miss: third parties'
+names, numbers, dates, addresses and e-mail addresses said aloud, UK NI numbers,
+the operator's customer numbers. Every span carries one of ``CATEGORIES``.
+Precision and recall per category are measured by ``bench/bench_anonymise.py``.
+
 The package: ``patterns`` (the written patterns and where each can start),
-``redactor`` (``Redactor`` and ``Span``), ``view`` (``AnonymisedView``) and
-``audio`` (bleeping).
+``recognisers`` (one small module per kind), ``categories``, ``redactor``
+(``Redactor`` and ``Span``), ``view`` (``AnonymisedView``) and ``audio`` (bleep
+or silence). ``configure`` takes the operator's settings (``settings.anonymise``).
 """
 
 from __future__ import annotations

@@ -265,7 +265,7 @@ def _redacted_entry(
     the requester stays: it is their own data in that message."""
     own = [form for ident in match.identifiers
            for form in variants(archive, normalise_identifier(archive.config, ident)[0], ident)]
-    redactor = Redactor.for_parties(record.parties).keeping(own)
+    redactor = Redactor.for_parties(record.parties, record.language).keeping(own)
     dek = archive.vault.dek(record.id)
     part = json.loads(archive.vault.unseal(record.id, PART_INDEX, dek))
     texts = [str(s["text"]) for s in part.get("sections", [])

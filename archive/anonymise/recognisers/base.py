@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Final, Protocol
 
-from archive.anonymise.recognisers.words import is_number_word
+from archive.anonymise.recognisers.words import is_first_name, is_number_word
 
 #: A word as recognisers see it: hyphenated and apostrophed compounds stay whole.
 TOKEN_RE: Final = re.compile(r"\w+(?:['\u2019-]\w+)*")
@@ -53,8 +53,18 @@ class Context:
 
     @cached_property
     def tokens(self) -> list[Token]:
-        return [Token(m.start(), m.end(), m.group(), m.group().casefold())
-                for m in TOKEN_RE.finditer(self.text)]
+        text = self.text
+        low = text.casefold()
+        if len(low) != len(text):  # "ß" -> "ss": case-fold each word on its own
+            return [Token(m.start(), m.end(), m.group(), m.group().casefold())
+                    for m in TOKEN_RE.finditer(text)]
+        return [Token(s, e, text[s:e], low[s:e])
+                for s, e in (m.span() for m in TOKEN_RE.finditer(text))]
+
+    @cached_property
+    def given_names(self) -> frozenset[str]:
+        """The text's words that are known given names."""
+        return frozenset(w for w in self.words if is_first_name(w))
 
     @cached_property
     def lowercase(self) -> bool:

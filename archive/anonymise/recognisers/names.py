@@ -117,11 +117,12 @@ class GivenNames:
     name = "given_names"
 
     def find(self, context: Context) -> Iterator[Found]:
-        if not any(is_first_name(w) for w in context.words):
+        names = context.given_names
+        if not names:
             return
         tokens = context.tokens
         for i, token in enumerate(tokens):
-            if not is_first_name(token.low):
+            if token.low not in names:
                 continue
             if context.lowercase:
                 if token.low in AMBIGUOUS_NAMES or token.low in stop_words(context.language):
