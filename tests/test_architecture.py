@@ -36,7 +36,7 @@ ARCHIVE_LAYERS: Final = (
     ("catalog", "audit", "users", "store", "index", "anchors", "ledger", "migrations"),
     ("anonymise", "redaction_scan", "vcon"),
     ("vault",),
-    ("standing", "keyadmin"),
+    ("standing", "keyadmin", "view_cache"),
     ("indexing", "outbox"),
     ("intake", "reading", "transcripts"),
     ("group_commit",),
