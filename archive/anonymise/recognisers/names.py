@@ -61,6 +61,8 @@ _CUES_BEFORE: Final = tuple(tuple(c.split()) for c in (
     # greetings: a word after them that is no function word is a name ("bonjour olivier")
     "bonjour", "hello", "hi", "dear", "hallo", "hoi", "beste", "cher", "chère",
 ))
+_GREETINGS: Final = frozenset({"bonjour", "hello", "hi", "dear", "hallo", "hoi", "beste", "cher",
+                               "chère"})
 #: Words that follow a name ("oliver speaking", "sophie à votre écoute").
 _CUES_AFTER: Final = {
     "nl": tuple(tuple(c.split()) for c in ("hier", "van de klantenservice",
@@ -169,8 +171,13 @@ class CuedNames:
                 while j < len(tokens) and lows[j] in TITLES:
                     j += 1
                 gap = context.text[tokens[i - 1].end:tokens[j].start] if j < len(tokens) else ""
+                # a greeting in a transcript ("hallo storing") names someone only with
+                # a given name after it; a relation or an introduction with any word
+                greeting = len(cue) == 1 and cue[0] in _GREETINGS
                 if j < len(tokens) and "\n" not in gap and self._may_be_name(
-                        tokens[j], context, stops):
+                        tokens[j], context, stops) and not (
+                        greeting and context.lowercase and j == i
+                        and not is_first_name(lows[j])):
                     last = _extend(tokens, j, context) if context.lowercase or _is_cap(
                         tokens[j]) else j
                     yield Found(tokens[j].start, tokens[last].end, "person")

@@ -42,6 +42,7 @@ def test_a_name_in_a_transcript_is_found_by_its_cue(text: str, language: str, na
 def test_common_words_in_a_transcript_are_not_taken_for_names() -> None:
     text = "ik ben zelf bereikbaar en ik heb een storing"
     assert found(text, "nl") == []
+    assert found("hallo storing bij mij thuis", "nl") == []  # a greeting, then no name
     assert found("May I ask whether you will call back?", "en") == []
 
 
