@@ -177,12 +177,13 @@ class Indexer:
         self, item_id: str, *, channel: Channel, direction: Direction, started_at: datetime,
         parties: Iterable[Party], subjects: Iterable[str], purposes: Iterable[str],
         restricted: bool, held: bool, sections: Iterable[Section], title: str,
+        language: str | None = None,
     ) -> IndexDoc:
         """The one builder of an index document, at ingest and from sealed parts alike."""
         config = self._vault.config
         parties, sections, purposes = list(parties), tuple(sections), tuple(sorted(purposes))
         anonymised = {p.name for p in config.purposes if p.anonymised}
-        redacted = (AnonymisedView(parties).sections(sections)
+        redacted = (AnonymisedView(parties, language).sections(sections)
                     if anonymised.intersection(purposes) else ())
         return IndexDoc(
             item_id=item_id, channel=channel.value, direction=direction.value,
@@ -201,7 +202,7 @@ class Indexer:
             item_id, channel=new.channel, direction=new.direction, started_at=new.started_at,
             parties=new.parties, subjects=subjects, purposes=(t.purpose for t in tags),
             restricted=restricted, held=held, sections=new.sections,
-            title=title_of(new.details))
+            title=title_of(new.details), language=new.language)
 
     def build(self, item_id: str) -> IndexDoc:
         """The document of an archived item, from the catalog and its sealed parts."""
@@ -218,7 +219,7 @@ class Indexer:
             started_at=record.started_at, parties=record.parties,
             subjects=vault.subject_identifiers(item_id), purposes=record.purpose_names,
             restricted=record.restricted, held=record.held, sections=sections,
-            title=str(part.get("title", "")))
+            title=str(part.get("title", "")), language=record.language)
 
     # -- keeping the index current -------------------------------------------------------------
 

@@ -33,13 +33,13 @@ from archive.model import Channel, ItemRecord, TranscriptStatus, now_utc
 from archive.users import User
 from archive.vault import (
     PART_DETAILS,
-    PART_INDEX,
     PART_ORIGINAL,
     PART_PLAYBACK,
     PART_TRANSCRIPT,
     Vault,
     json_bytes,
 )
+from archive.view_cache import ViewCache
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,8 @@ class Reader:
     def __init__(self, vault: Vault, index: SearchIndex) -> None:
         self._vault = vault
         self._index = index
+        #: The one anonymised view per item every trainer read takes its parts from.
+        self.views = ViewCache(vault)
 
     @property
     def _config(self) -> ArchiveConfig:
@@ -183,12 +185,11 @@ class Reader:
     def _anonymise(self, record: ItemRecord, part: str, data: bytes) -> tuple[bytes, str]:
         """The anonymised form of a part: redacted text, or audio with PII bleeped."""
         vault = self._vault
-        view = AnonymisedView(record.parties)
         if part == PART_ORIGINAL and record.channel is Channel.EMAIL:
-            index_part = json.loads(vault.unseal_for_system(record.id, PART_INDEX))
-            return view.email_text(index_part).encode(), "text/plain; charset=utf-8"
+            return (str(self.views.view_of(record).email_text).encode(),
+                    "text/plain; charset=utf-8")
         if part == PART_TRANSCRIPT:
-            return json_bytes(view.transcript(json.loads(data))), "application/json"
+            return json_bytes(self.views.view_of(record).transcript), "application/json"
         if part in (PART_ORIGINAL, PART_PLAYBACK) and record.channel is Channel.CALL:
             if part == PART_ORIGINAL and self._has_playback(record.id):
                 # The original may be MP3 or GSM: bleep the derived PCM WAV instead.
@@ -200,7 +201,8 @@ class Reader:
                     f"transcript is {record.transcript_status.value}",
                     item_id=record.id,
                 )
-            transcript = json.loads(vault.unseal_for_system(record.id, PART_TRANSCRIPT))
+            kept = self.views.view_of(record)
+            transcript = kept.transcript or {}
             if transcript.get("low_confidence"):
                 # Bleeping follows the recognised words: where recognition is unsure, the
                 # names and numbers it missed would reach the trainer unbleeped.
@@ -209,7 +211,7 @@ class Reader:
                     "anonymised audio needs a transcript sure enough to find what to bleep; "
                     "this one is marked low confidence", item_id=record.id)
             try:
-                return bleep_wav(data, view.bleep_spans(transcript)), "audio/wav"
+                return bleep_wav(data, kept.bleep_spans()), "audio/wav"
             except (ValueError, EOFError) as exc:
                 raise AccessDenied(ErrorCode.PURPOSE_NOT_CARRIED,
                                    f"recording cannot be anonymised: {exc}",
@@ -228,8 +230,9 @@ class Reader:
         parties = [p.as_dict() for p in record.parties]
         disclosures = self.disclosures_of(item_id)
         if anonymised:
-            view = AnonymisedView(record.parties)
-            details, notes, parties = view.details(details), view.annotations(notes), view.parties()
+            view = AnonymisedView(record.parties, record.language)
+            kept = self.views.view_of(record)
+            details, notes, parties = kept.details, view.annotations(notes), kept.parties
             disclosures = []
         vault.record_event(actor=user.name, role=user.role.value, action="read_metadata",
                            purpose=chosen.name, item_ids=[item_id],
@@ -325,7 +328,7 @@ class Reader:
                                                    include_restricted=scoped.include_restricted):
                 continue
             if anonymised:
-                view = AnonymisedView(record.parties)
+                view = AnonymisedView(record.parties, record.language)
                 hit = dataclasses.replace(hit, snippet=view.snippet(hit.snippet, phrases),
                                           title=view.text(hit.title))
                 parties[hit.item_id] = view.parties()

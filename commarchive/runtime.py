@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import keys
+from archive import anonymise
 from archive.anchors import AuditAnchor
 from archive.anchors.file import FileAnchor
 from archive.catalog import Catalog, sqlite_url
@@ -293,6 +294,9 @@ def _open(settings: Settings, index: Callable[[Path], SearchIndex],
     ledger = ledger_path(settings, ring.archive_id)
     refuse_inside(ledger, data_dir, "erasure ledger")
     anchor = build_anchor(settings, data_dir, ring.archive_id)
+    anonymise.configure(customer_numbers=settings.anonymise.customer_numbers,
+                        audio=settings.anonymise.audio,
+                        audio_margin_s=settings.anonymise.audio_margin_seconds)
     return Archive(
         data_dir=data_dir, config=load_config(data_dir),
         catalog=Catalog(settings.catalog_url or sqlite_url(data_dir / CATALOG_FILE)),

@@ -31,10 +31,11 @@ processes, while ``SmtpConfig`` defaults to 0 (in-process), which needs no
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -45,6 +46,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from archive.anonymise import BLEEP_PAD_S
 from archive.outbox import DEFAULT_MAX_AGE_SECONDS as OUTBOX_MAX_AGE_SECONDS
 from archive.outbox import DEFAULT_MAX_DEPTH as OUTBOX_MAX_ITEMS
 from ingest.email.config import SmtpConfig
@@ -224,6 +226,29 @@ class TranscribeSettings(BaseModel):
                               verify=self.verify_language)
 
 
+class AnonymiseSettings(BaseModel):
+    """``settings.anonymise``: what the anonymised view (trainers) redacts and how."""
+
+    #: The operator's customer and contract number formats, regular expressions matched
+    #: as whole tokens, case-insensitively (JSON in the environment: ``["KL-\\d{7}"]``).
+    customer_numbers: list[str] = Field(default_factory=list)
+    #: ``bleep`` (a 1 kHz tone) or ``silence`` over every redacted word of a call.
+    audio: Literal["bleep", "silence"] = "bleep"
+    #: Seconds of audio redacted before and after each redacted word.
+    audio_margin_seconds: float = Field(default=BLEEP_PAD_S, ge=0, le=2)
+
+    @field_validator("customer_numbers")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"customer number pattern {pattern!r} is not a regular "
+                                 f"expression: {exc}") from None
+        return value
+
+
 #: Nested groups whose bare string value is their ``listen`` address.
 _LISTENER_GROUPS: Final = frozenset({"smtp", "sip"})
 
@@ -299,6 +324,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     sip: SipSettings = Field(default_factory=SipSettings)
     transcribe: TranscribeSettings = Field(default_factory=TranscribeSettings)
+    anonymise: AnonymiseSettings = Field(default_factory=AnonymiseSettings)
     tls: TlsSettings = Field(default_factory=TlsSettings)
     drop_folder: Path | None = None
     #: Rejected drop-folder recordings (sealed) are purged by the sweep after this long.

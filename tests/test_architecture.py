@@ -37,7 +37,7 @@ ARCHIVE_LAYERS: Final = (
      "training_tables", "quality_tables"),
     ("anonymise", "redaction_scan", "vcon"),
     ("vault",),
-    ("standing", "keyadmin"),
+    ("standing", "keyadmin", "view_cache"),
     ("indexing", "outbox"),
     ("intake", "reading", "transcripts"),
     ("group_commit",),

@@ -289,7 +289,7 @@ def _redacted_entry(
     own = [form for ident in match.identifiers
            for form in variants(archive, normalise_identifier(archive.config, ident)[0], ident)]
     redactor = (_third_party_redactor(record, third) if third
-                else Redactor.for_parties(record.parties)).keeping(own)
+                else Redactor.for_parties(record.parties, record.language)).keeping(own)
     dek = archive.vault.dek(record.id)
     part = json.loads(archive.vault.unseal(record.id, PART_INDEX, dek))
     texts = [str(s["text"]) for s in part.get("sections", [])

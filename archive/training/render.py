@@ -85,7 +85,7 @@ class ItemRenderer:
 
     def email(self, record: ItemRecord, pseudo_id: str,
               index_part: Mapping[str, Any]) -> Rendered:
-        view = AnonymisedView(record.parties)
+        view = AnonymisedView(record.parties, record.language)
         self._parties = record.parties
         raw = "\n\n".join(str(s["text"]) for s in index_part["sections"]
                           if s["kind"] in ("subject", "body"))
@@ -101,7 +101,7 @@ class ItemRenderer:
 
     def call(self, record: ItemRecord, pseudo_id: str,
              transcript: Mapping[str, Any]) -> Rendered:
-        view = AnonymisedView(record.parties)
+        view = AnonymisedView(record.parties, record.language)
         self._parties = record.parties
         values = self.pseudonyms.party_values(record.parties)
         out = _start(record, pseudo_id)

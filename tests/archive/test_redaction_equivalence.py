@@ -254,7 +254,10 @@ def _parties(customer: tuple[str, str] | None) -> list[Party]:
 
 def _assert_same(text: str, parties: list[Party], keep: Iterable[str] = ()) -> None:
     keep = list(keep)
-    new = Redactor.for_parties(parties).keeping(keep) if keep else Redactor.for_parties(parties)
+    # The written patterns alone: the recognisers after them (``archive.anonymise.
+    # recognisers``) find more, and have their own tests.
+    patterns = Redactor.for_parties(parties, recognisers=())
+    new = patterns.keeping(keep) if keep else patterns
     old = (ReferenceRedactor.for_parties(parties).keeping(keep) if keep
            else ReferenceRedactor.for_parties(parties))
     got = [(s.start, s.end, s.token) for s in new.spans(text)]

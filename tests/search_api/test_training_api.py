@@ -101,15 +101,19 @@ def test_the_erasure_certificate_lists_sets_already_handed_out(
     anna = anna_items(erasable)
     trainer = bearer(erasable.users.add("tina", Role.TRAINER))
     dpo = bearer(erasable.users.add("dpo", Role.PRIVACY))
+    second = bearer(erasable.users.add("dpo-2", Role.PRIVACY))
     with TestClient(create_app(erasable)) as client:
         handed = client.post("/api/v1/training/sets", json=BODY, headers=trainer).json()
         assert client.get(f"/api/v1/training/sets/{handed['id']}/export",
                           headers=trainer).status_code == 200
         draft = client.post("/api/v1/training/sets", json=BODY, headers=trainer).json()
-        resp = client.post("/api/v1/subjects/anna@customer.nl/erase",
-                           json={"also": ["+31612345678"]}, headers=dpo)
+        proposed = client.post("/api/v1/subjects/anna@customer.nl/erase",
+                               json={"also": ["+31612345678"]}, headers=dpo)
+        assert proposed.status_code == 202, proposed.text  # two-person control
+        resp = client.post(f"/api/v1/approvals/{proposed.json()['approval_id']}/approve",
+                           json={"note": "checked"}, headers=second)
         assert resp.status_code == 200, resp.text
-        outside = next(o for o in resp.json()["outside_catalog"]
+        outside = next(o for o in resp.json()["result"]["outside_catalog"]
                        if o["source"] == "training sets")
         assert len(outside["handed_out"]) == len(anna)
         assert all(handed["id"] in line for line in outside["handed_out"])
