@@ -229,6 +229,23 @@ class Vault:
         except keys.IntegrityError as exc:
             raise ContentIntegrityError(item_id, part=part, reason=exc.reason) from None
 
+    def unseal_range(self, item_id: str, part: str, dek: bytes, start: int, length: int,
+                     row: sa.Row[Any]) -> bytes:
+        """Plaintext ``[start, start+length)`` of a part, decrypting only its chunks."""
+        if row.inline is not None:
+            return self.unseal(item_id, part, dek, row)[start:start + length]
+        context = f"{item_id}/{part}"
+        try:
+            return bytes(keys.read_sealed_range(
+                lambda at, size: self.store.get_range(row.blob_key, at, size),
+                int(row.sealed_size), dek, context, start, length))
+        except BlobNotFound:
+            raise ContentIntegrityError(item_id, part=part, reason="blob missing") from None
+        except StoreError as exc:
+            raise TemporaryFailure(f"read {item_id}", reason=str(exc)) from exc
+        except keys.IntegrityError as exc:
+            raise ContentIntegrityError(item_id, part=part, reason=exc.reason) from None
+
     def unseal_for_system(self, item_id: str, part: str) -> bytes:
         """A part unsealed through any purpose the item carries: for the archive's own
         derivations (index, transcription, anonymisation, exports), never a user's read."""

@@ -17,7 +17,7 @@ router = APIRouter(include_in_schema=False)
 
 CSP: Final = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-    "img-src 'self' data:; media-src blob:; form-action 'self'; base-uri 'none'; "
+    "img-src 'self' data:; media-src 'self' blob:; form-action 'self'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
 _TYPES: Final = {".html": "text/html; charset=utf-8",

@@ -230,7 +230,7 @@ def test_api_docs_render_offline_under_the_unchanged_csp(
 #: The policy, spelled out: loosening ui.CSP for the docs fails here.
 EXPECTED_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-    "img-src 'self' data:; media-src blob:; form-action 'self'; base-uri 'none'; "
+    "img-src 'self' data:; media-src 'self' blob:; form-action 'self'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
 
