@@ -8,7 +8,17 @@ from archive.service import Archive
 from search_api import ui
 from search_api.body_limits import BodyGuard, BodyLimits
 from search_api.errors import install_error_handlers
-from search_api.routers import admin, health, holds, items, privacy, recordings, search, session
+from search_api.routers import (
+    admin,
+    health,
+    holds,
+    items,
+    messages,
+    privacy,
+    recordings,
+    search,
+    session,
+)
 from search_api.sessions import Sessions
 
 
@@ -27,6 +37,7 @@ def create_app(archive: Archive) -> FastAPI:
     limits = BodyLimits(routes={recordings.router.prefix: recordings.MAX_BODY_BYTES})
     app.add_middleware(BodyGuard, archive=archive, sessions=sessions, limits=limits)
     for router in (health.router, search.router, items.router, recordings.router,
-                   privacy.router, holds.router, admin.router, session.router, ui.router):
+                   privacy.router, holds.router, admin.router, session.router, ui.router,
+                   messages.router):
         app.include_router(router)
     return app

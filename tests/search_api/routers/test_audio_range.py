@@ -26,7 +26,8 @@ def _wav(seconds: int = SECONDS) -> bytes:
 
 
 def _call(archive: Archive, wav: bytes, call_id: str = "range-1") -> str:
-    sidecar = (f'{{"call_id": "{call_id}", "from": "+31612345678", "from_name": "Kees Jansen", "to": "+31205550100",'
+    sidecar = (f'{{"call_id": "{call_id}", "from": "+31612345678",'
+               ' "from_name": "Kees Jansen", "to": "+31205550100",'
                ' "agent": "+31205550100", "direction": "inbound",'
                ' "start": "2026-11-02T09:00:00Z"}').encode()
     return ingest_call_file(archive, wav, sidecar, source="test", actor="test").ingest.item_id
