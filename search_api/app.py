@@ -13,8 +13,8 @@ from search_api.routers import (
     health,
     holds,
     items,
-    messages,
     privacy,
+    reader,
     recordings,
     search,
     session,
@@ -38,6 +38,6 @@ def create_app(archive: Archive) -> FastAPI:
     app.add_middleware(BodyGuard, archive=archive, sessions=sessions, limits=limits)
     for router in (health.router, search.router, items.router, recordings.router,
                    privacy.router, holds.router, admin.router, session.router, ui.router,
-                   messages.router):
+                   reader.router):
         app.include_router(router)
     return app

@@ -115,3 +115,24 @@ def test_a_trainers_ranges_are_cut_from_the_bleeped_audio(
     assert part.status_code == 206
     assert part.content == whole.content[1000:100000]
     assert part.content != wav[1000:100000]
+
+
+def test_the_waveform_has_peaks_for_both_sides_of_the_call(
+    client: TestClient, archive: Archive, tokens: dict[str, str]
+) -> None:
+    # GIVEN a call where the customer (channel 0) talks throughout and the agent only
+    # in the second half
+    loud = b"".join(struct.pack("<h", int(16000 * math.sin(i / 5))) for i in range(8000 * 4))
+    agent = bytes(len(loud) // 2) + loud[len(loud) // 2:]
+    item_id = _call(archive, write_wav(8000, [loud, agent]), "wave-1")
+    resp = client.get(f"/api/v1/items/{item_id}/waveform", params={"points": 100},
+                      headers=bearer(tokens["quality"]))
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["duration_s"] == 4.0
+    customer, agent_peaks = body["channels"]
+    assert len(customer) == len(agent_peaks) == 100
+    assert min(customer) > 0.4
+    assert max(agent_peaks[:49]) == 0.0 and min(agent_peaks[51:]) > 0.4
+    assert_error(client.get(f"/api/v1/items/{item_id}/waveform",
+                            headers=bearer(tokens["admin"])), 403, "wrong_role")

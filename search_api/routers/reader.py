@@ -1,4 +1,5 @@
-"""The e-mail reader: a message as header card, bodies and attachments (not raw source).
+"""The reader's views: an e-mail as header card, bodies and attachments (not raw
+source); a call's waveform.
 
 Reads go through the archive's reader like every content read (role, purpose,
 audit). Read through an anonymised purpose (trainers) only the redacted text of
@@ -9,9 +10,9 @@ them is listed or served to such a reader.
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Annotated, Final
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from archive.errors import AccessDenied, ErrorCode, InvalidRequest
@@ -22,6 +23,8 @@ from search_api.errors import AUTHENTICATED_ERRORS
 from search_api.mail_view import attachment, message_view
 from search_api.routers.items import READ_ERRORS, PurposeQuery
 from search_api.schemas.messages import MessagePublic
+from search_api.schemas.waveform import WaveformPublic
+from search_api.waveform import MAX_POINTS, wav_peaks
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"], responses=AUTHENTICATED_ERRORS)
 #: Media types a browser may show inline from an attachment; anything else downloads
@@ -84,3 +87,19 @@ def get_attachment(item_id: str, index: int, archive: ArchiveDep, user: CurrentU
         "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
         "X-Read-Through-Purpose": content.purpose,
     })
+
+
+@router.get("/{item_id}/waveform", responses=READ_ERRORS)
+def get_waveform(
+    item_id: str, archive: ArchiveDep, user: CurrentUser, purpose: PurposeQuery = None,
+    points: Annotated[int, Query(ge=10, le=MAX_POINTS)] = 600,
+) -> WaveformPublic:
+    """Peaks of a call's audio per channel (bleeped audio for anonymised reads); audited."""
+    content = archive.read_audio(user, item_id, purpose=purpose)
+    try:
+        peaks = wav_peaks(content.data, points)
+    except ValueError as exc:
+        raise InvalidRequest(f"item {item_id} has no waveform: {exc}",
+                             code=ErrorCode.NOT_FOUND) from None
+    return WaveformPublic(item_id=item_id, read_through=content.purpose,
+                          duration_s=round(peaks.duration_s, 3), channels=peaks.channels)
