@@ -206,8 +206,8 @@ class Reader:
         row = vault.part_row(item_id, part)
         size = int(row.plain_size)
         start, length = pick(size)
-        data = vault.unseal_range(item_id, part, vault.dek(item_id, chosen.name), start, length,
-                                  row)
+        data = vault.unseal(item_id, part, vault.dek(item_id, chosen.name), row,
+                            span=(start, length))
         vault.record_event(
             actor=user.name, role=user.role.value, action="read", purpose=chosen.name,
             item_ids=[item_id],

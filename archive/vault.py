@@ -214,37 +214,27 @@ class Vault:
         return row
 
     def unseal(
-        self, item_id: str, part: str, dek: bytes, row: sa.Row[Any] | None = None
+        self, item_id: str, part: str, dek: bytes, row: sa.Row[Any] | None = None,
+        span: tuple[int, int] | None = None,
     ) -> bytes:
-        """A part's plaintext (in memory only); its integrity checked chunk by chunk."""
+        """A part's plaintext (in memory only); its integrity checked chunk by chunk. With
+        ``span`` (start, length) only those bytes, decrypting only the chunks holding them."""
         row = row if row is not None else self.part_row(item_id, part)
-        try:
-            sealed = row.inline if row.inline is not None else self.store.get(row.blob_key)
-        except BlobNotFound:
-            raise ContentIntegrityError(item_id, part=part, reason="blob missing") from None
-        except StoreError as exc:
-            raise TemporaryFailure(f"read {item_id}", reason=str(exc)) from exc
-        try:
-            return bytes(keys.unseal_bytes(sealed, dek, f"{item_id}/{part}"))
-        except keys.IntegrityError as exc:
-            raise ContentIntegrityError(item_id, part=part, reason=exc.reason) from None
-
-    def unseal_range(self, item_id: str, part: str, dek: bytes, start: int, length: int,
-                     row: sa.Row[Any]) -> bytes:
-        """Plaintext ``[start, start+length)`` of a part, decrypting only its chunks."""
-        if row.inline is not None:
-            return self.unseal(item_id, part, dek, row)[start:start + length]
         context = f"{item_id}/{part}"
         try:
-            return bytes(keys.read_sealed_range(
-                lambda at, size: self.store.get_range(row.blob_key, at, size),
-                int(row.sealed_size), dek, context, start, length))
+            if span is not None and row.inline is None:
+                return bytes(keys.read_sealed_range(
+                    lambda at, size: self.store.get_range(row.blob_key, at, size),
+                    int(row.sealed_size), dek, context, *span))
+            sealed = row.inline if row.inline is not None else self.store.get(row.blob_key)
+            plain = bytes(keys.unseal_bytes(sealed, dek, context))
         except BlobNotFound:
             raise ContentIntegrityError(item_id, part=part, reason="blob missing") from None
         except StoreError as exc:
             raise TemporaryFailure(f"read {item_id}", reason=str(exc)) from exc
         except keys.IntegrityError as exc:
             raise ContentIntegrityError(item_id, part=part, reason=exc.reason) from None
+        return plain if span is None else plain[span[0]:span[0] + span[1]]
 
     def unseal_for_system(self, item_id: str, part: str) -> bytes:
         """A part unsealed through any purpose the item carries: for the archive's own
