@@ -349,8 +349,9 @@ class Reader:
         scoped = SearchQuery(
             text=query.text, purposes=allowed,
             include_restricted=user.role in RESTRICTED_READERS and query.include_restricted,
-            channel=query.channel, party=query.party, subject=query.subject,
-            mention=query.mention, anonymised=anonymised, since=query.since, until=query.until,
+            channel=query.channel, direction=query.direction, party=query.party,
+            subject=query.subject, mention=query.mention, anonymised=anonymised,
+            since=query.since, until=query.until,
             limit=max(1, min(query.limit, MAX_SEARCH_LIMIT)), offset=max(0, query.offset),
         )
         try:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from archive.index import SearchQuery
+from archive.model import Direction
 from search_api.deps import ArchiveDep, CurrentUser
 from search_api.errors import AUTHENTICATED_ERRORS, error_responses
 from search_api.schemas.search import SearchHitPublic, SearchResultsPublic
@@ -21,6 +22,7 @@ def search(
     user: CurrentUser,
     q: Annotated[str, Query(max_length=1000, description='words (ANDed) and "phrases"')] = "",
     channel: Annotated[str | None, Query(pattern="^(email|call)$")] = None,
+    direction: Annotated[Direction | None, Query(description="who started it")] = None,
     party: Annotated[str | None, Query(max_length=600)] = None,
     subject: Annotated[str | None, Query(max_length=600)] = None,
     purpose: Annotated[str | None, Query(max_length=64)] = None,
@@ -33,7 +35,8 @@ def search(
     page = archive.search(
         user,
         SearchQuery(
-            text=q, channel=channel, party=party, subject=subject,
+            text=q, channel=channel, direction=direction.value if direction else None,
+            party=party, subject=subject,
             purposes=frozenset({purpose}) if purpose else None,
             since=since, until=until, include_restricted=include_restricted,
             limit=limit, offset=offset,
