@@ -139,3 +139,16 @@ def test_filters_by_direction_dates_and_party_with_pagination_and_counts(
     refused = client.get("/api/v1/search", params={"party": "klant2@klant.nl"},
                          headers=bearer(tokens["trainer"]))
     assert refused.status_code == 403
+
+
+def test_the_search_form_offers_each_role_its_own_filters(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    quality = client.get("/api/v1/search/filters", headers=bearer(tokens["quality"])).json()
+    assert quality["party"] is True and "quality" in quality["purposes"]
+    assert "legal" not in quality["purposes"]
+    assert quality["directions"] == ["inbound", "outbound", "internal"]
+    trainer = client.get("/api/v1/search/filters", headers=bearer(tokens["trainer"])).json()
+    assert trainer["party"] is False and trainer["purposes"] == ["training"]
+    assert client.get("/api/v1/search/filters",
+                      headers=bearer(tokens["admin"])).status_code == 403
