@@ -56,6 +56,12 @@ def app_js() -> Response:
     return _static("app.js")
 
 
+@router.get("/ui/reader.js")
+def reader_js() -> Response:
+    """The item reader component (:file:`static/reader.js`), for every page showing items."""
+    return _static("reader.js")
+
+
 @router.get("/ui/app.css")
 def app_css() -> Response:
     return _static("app.css")

@@ -79,9 +79,10 @@ def test_every_format_plays_in_chromium_and_a_gsm_call_plays_in_the_player(
     browser.find_element(By.ID, "q").send_keys("Gsmstra")
     browser.find_element(By.CSS_SELECTOR, "#search-form button").click()
     open_result(browser, items["gsm"])
-    wait.until(ec.visibility_of_element_located((By.ID, "player")))
+    wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#reader audio")))
     wait.until(lambda d: d.execute_script(
-        "const a = document.getElementById('audio'); return a.readyState >= 2 && a.duration > 1"))
+        "const a = document.querySelector('#reader audio');"
+        " return a.readyState >= 2 && a.duration > 1"))
     shot = tmp_path / "ui-gsm-call.png" if IN_CI else Path("/tmp/commarchive-ui-gsm-call.png")
     browser.save_screenshot(str(shot))
     assert archive.audit.events(actor="listener", action="read")
