@@ -1,7 +1,9 @@
 """The reviewers' web UI: one static page that talks to the API in a session cookie.
 
-E-mail is shown as text, never rendered as HTML, and a strict Content Security
-Policy forbids inline script, remote content and framing. The API documentation
+Items are shown by the reader component (``static/reader.js``), which any page
+may load. An e-mail's HTML is shown only as the server sanitised it (text,
+structure and links), and a strict Content Security Policy forbids inline
+script, remote content and framing; audio plays from its own URL ('self'). The API documentation
 pages (:mod:`search_api.docs`) are served under the same policy.
 """
 
