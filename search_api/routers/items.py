@@ -50,24 +50,19 @@ MAX_RANGE_BYTES: Final = 1024 * 1024
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
-def _range_pick(item_id: str, spec: str) -> RangePick:
-    """The (start, length) an RFC 9110 single byte range asks of content ``size`` long.
-
-    A suffix range (``-N``) is the last N bytes; an open one (``N-``) runs to the end;
-    both are capped at ``MAX_RANGE_BYTES``.
-    """
-    match = _RANGE.fullmatch(spec.replace(" ", ""))
-    assert match is not None
-    first, last = match.groups()
+def _range_pick(item_id: str, first: str, last: str) -> RangePick:
+    """The (start, length) an RFC 9110 byte range ``first-last`` asks of content ``size``
+    bytes long. A suffix range (``-N``) is the last N bytes; an open one (``N-``) runs to
+    the end; both are capped at ``MAX_RANGE_BYTES``."""
 
     def pick(size: int) -> tuple[int, int]:
         if first:
             start = int(first)
             end = min(int(last), size - 1) if last else size - 1
         else:
-            start, end = max(0, size - int(last)), size - 1
             if int(last) == 0:
                 raise RangeNotSatisfiable(item_id, size=size)
+            start, end = max(0, size - int(last)), size - 1
         if start >= size:
             raise RangeNotSatisfiable(item_id, size=size)
         return start, min(end - start + 1, MAX_RANGE_BYTES)
@@ -75,18 +70,16 @@ def _range_pick(item_id: str, spec: str) -> RangePick:
     return pick
 
 
-def _valid_range(spec: str | None) -> str | None:
-    """The Range header if it is one satisfiable-looking byte range, else None (ignored,
-    as RFC 9110 lets a server do with several ranges or a malformed header)."""
-    if spec is None:
-        return None
-    match = _RANGE.fullmatch(spec.replace(" ", ""))
+def _one_range(spec: str | None) -> tuple[str, str] | None:
+    """The two ends of a Range header that is one byte range, else None: several ranges
+    or a malformed header are ignored (the whole content is sent), as RFC 9110 allows."""
+    match = _RANGE.fullmatch(spec.replace(" ", "")) if spec is not None else None
     if match is None or match.groups() == ("", ""):
         return None
     first, last = match.groups()
     if first and last and int(last) < int(first):
         return None
-    return spec
+    return first, last
 
 
 @router.get("/{item_id}/audio", response_class=Response, responses={
@@ -104,12 +97,13 @@ def get_audio(
     range_: Annotated[str | None, Header(alias="Range", max_length=200,
                                          description="one byte range, e.g. bytes=0-")] = None,
 ) -> Response:
-    spec = _valid_range(range_)
-    if spec is None:
+    ends = _one_range(range_)
+    if ends is None:
         response = _file_response(item_id, archive.read_audio(user, item_id, purpose=purpose))
         response.headers["Accept-Ranges"] = "bytes"
         return response
-    part = archive.read_audio_range(user, item_id, _range_pick(item_id, spec), purpose=purpose)
+    part = archive.read_audio_range(user, item_id, _range_pick(item_id, *ends),
+                                    purpose=purpose)
     return _slice_response(item_id, part)
 
 

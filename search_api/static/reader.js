@@ -85,7 +85,7 @@
       return {};
     }
     const card = el("div", null, "mail-card");
-    card.append(el("h3", msg.subject || (msg.anonymised ? "" : "(no subject)"), "mail-subject"));
+    if (!msg.anonymised) card.append(el("h3", msg.subject || "(no subject)", "mail-subject"));
     const headers = el("dl", null, "mail-headers");
     const rows = [["From", msg.sender], ["To", msg.to], ["Cc", msg.cc], ["Reply-To", msg.reply_to]];
     for (const [label, boxes] of rows) {
