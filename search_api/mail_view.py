@@ -95,6 +95,14 @@ def _header(message: Message, name: str) -> str | None:
     return str(value) if value is not None else None
 
 
+def _filename(part: Message) -> str | None:
+    try:
+        name = part.get_filename()
+    except Exception:  # malformed RFC 2231 parameters: listed without a name
+        return None
+    return name if isinstance(name, str) else None
+
+
 def _leaves(part: Message, depth: int = 0) -> Iterator[tuple[Message, bool]]:
     """Each leaf part and whether it is a file (an attachment), in document order."""
     if depth > MAX_DEPTH:
@@ -106,7 +114,7 @@ def _leaves(part: Message, depth: int = 0) -> Iterator[tuple[Message, bool]]:
         return
     disposition = part.get_content_disposition()
     is_text = part.get_content_maintype() == "text"
-    yield part, disposition == "attachment" or part.get_filename() is not None or not is_text
+    yield part, disposition == "attachment" or _filename(part) is not None or not is_text
 
 
 def _files(message: Message) -> Iterator[Message]:
@@ -145,7 +153,7 @@ def message_view(raw: bytes) -> MessageView:
         if is_file:
             data = part.get_payload(decode=True)
             view.attachments.append(AttachmentInfo(
-                files, part.get_filename(), part.get_content_type(),
+                files, _filename(part), part.get_content_type(),
                 len(data) if isinstance(data, bytes) else 0))
             files += 1
         elif part.get_content_type() == "text/html":
@@ -163,6 +171,6 @@ def attachment(raw: bytes, index: int) -> tuple[AttachmentInfo, bytes] | None:
         if n == index:
             data = part.get_payload(decode=True)
             body = data if isinstance(data, bytes) else b""
-            return AttachmentInfo(n, part.get_filename(), part.get_content_type(),
+            return AttachmentInfo(n, _filename(part), part.get_content_type(),
                                   len(body)), body
     return None
