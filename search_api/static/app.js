@@ -190,7 +190,7 @@
         li.dataset.id = hit.id;
         const who = uniqueParties(hit.parties).map((p) => p.name || p.address).filter(Boolean).join(", ");
         li.append(el("div", itemTitle(hit), "title"));
-        const meta = el("div", hit.channel + " · " + new Date(hit.started_at).toLocaleString() + " · " + who, "meta");
+        const meta = el("div", hit.channel + " · " + hit.direction + " · " + new Date(hit.started_at).toLocaleString() + " · " + who, "meta");
         li.append(meta);
         const snippet = el("div", null, "snippet");
         if (hit.speaker) snippet.append(el("span", hit.speaker + " at " + fmtTime(hit.offset_s) + ": ", "speaker"));
