@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -213,28 +214,23 @@ class Vault:
             raise InvalidRequest(f"item {item_id} has no part {part!r}", code=ErrorCode.NOT_FOUND)
         return row
 
-    def unseal(
-        self, item_id: str, part: str, dek: bytes, row: sa.Row[Any] | None = None,
-        span: tuple[int, int] | None = None,
-    ) -> bytes:
-        """A part's plaintext (in memory only); its integrity checked chunk by chunk. With
-        ``span`` (start, length) only those bytes, decrypting only the chunks holding them."""
+    def unseal(self, item_id: str, part: str, dek: bytes, row: sa.Row[Any] | None = None,
+               span: tuple[int, int] | None = None) -> bytes:
+        """A part's plaintext (in memory), checked chunk by chunk; ``span``: (start, length)."""
         row = row if row is not None else self.part_row(item_id, part)
-        context = f"{item_id}/{part}"
         try:
-            if span is not None and row.inline is None:
-                return bytes(keys.read_sealed_range(
-                    lambda at, size: self.store.get_range(row.blob_key, at, size),
-                    int(row.sealed_size), dek, context, *span))
-            sealed = row.inline if row.inline is not None else self.store.get(row.blob_key)
-            plain = bytes(keys.unseal_bytes(sealed, dek, context))
+            if span is None or row.inline is not None:
+                sealed = row.inline if row.inline is not None else self.store.get(row.blob_key)
+                plain = bytes(keys.unseal_bytes(sealed, dek, f"{item_id}/{part}"))
+                return plain if span is None else plain[span[0]:span[0] + span[1]]
+            read_at = partial(self.store.get_range, row.blob_key)  # only the span's chunks
+            return keys.read_sealed_range(read_at, row.sealed_size, dek, f"{item_id}/{part}", *span)
         except BlobNotFound:
             raise ContentIntegrityError(item_id, part=part, reason="blob missing") from None
         except StoreError as exc:
             raise TemporaryFailure(f"read {item_id}", reason=str(exc)) from exc
         except keys.IntegrityError as exc:
             raise ContentIntegrityError(item_id, part=part, reason=exc.reason) from None
-        return plain if span is None else plain[span[0]:span[0] + span[1]]
 
     def unseal_for_system(self, item_id: str, part: str) -> bytes:
         """A part unsealed through any purpose the item carries: for the archive's own
