@@ -9,7 +9,8 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const PAGE_SIZE = 20;
-  const state = { user: null, lastQuery: null, reader: null, searches: 0, offset: 0, filters: null };
+  const FORM_FIELDS = ["q", "channel", "direction", "purpose", "since", "until", "party"];
+  const state = { user: null, lastQuery: null, reader: null, searches: 0, offset: 0, filters: null, searchAddress: "" };
 
   async function api(path, opts = {}) {
     const headers = { "X-Commarchive-Request": "1", ...(opts.headers || {}) };
@@ -108,7 +109,8 @@
   // Every item has its own address, /items/ID: it survives a reload and can be shared
   // with a colleague (who still needs a role that may read it).
   function go(path) {
-    if (location.pathname !== path) history.pushState(null, "", path);
+    const target = path === "/" ? "/" + state.searchAddress : path;
+    if (location.pathname + location.search !== target) history.pushState(null, "", target);
   }
 
   function itemInPath() {
@@ -121,17 +123,22 @@
     if (id) { openItem(id); return; }
     closeReader();
     show("search");
-    if (state.lastQuery === null) runSearch();
+    if (state.lastQuery === null) {
+      // A search has its own address (/?q=…&direction=…&page=2): reload or share it.
+      const wanted = new URLSearchParams(location.search);
+      for (const name of FORM_FIELDS) if (wanted.has(name)) $(name).value = wanted.get(name);
+      runSearch(Math.max(0, (Number(wanted.get("page")) || 1) - 1) * PAGE_SIZE);
+    }
   }
 
-  function enter(user) {
+  async function enter(user) {
     state.user = user;
     $("who").textContent = user.name + " (" + user.role + ")";
     if (user.role === "admin") {
       show("admin");
       showSetup();
     } else {
-      loadFilters();
+      await loadFilters(); // the choices exist before a search address fills them in
       route();
     }
   }
@@ -171,6 +178,11 @@
     if (!$("party-filter").hidden && $("party").value.trim()) params.set("party", $("party").value.trim());
     state.lastQuery = params.toString();
     state.offset = offset;
+    const shown = new URLSearchParams();
+    for (const name of FORM_FIELDS) if ($(name).value) shown.set(name, $(name).value);
+    if (offset) shown.set("page", String(offset / PAGE_SIZE + 1));
+    state.searchAddress = shown.toString() ? "?" + shown : "";
+    if (!itemInPath() && location.search !== state.searchAddress) history.replaceState(null, "", "/" + state.searchAddress);
     $("search-error").textContent = "";
     const list = $("results");
     const mine = ++state.searches; // only the latest search may fill the list

@@ -97,6 +97,13 @@ def test_a_reviewer_filters_pages_and_reads_an_html_email_and_downloads_its_atta
     browser.find_element(By.ID, "next").click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "page-info"), "21\u201325 of 25"))
     assert len(browser.find_elements(By.CSS_SELECTOR, "#results li")) == 5
+    # AND the search has its own address: a reload shows the same page of the same search
+    assert browser.current_url == (f"{served}/?q=outage&channel=email&direction=inbound"
+                                   "&page=2"), browser.current_url
+    browser.refresh()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "page-info"), "21\u201325 of 25"))
+    assert Select(browser.find_element(By.ID, "direction")).first_selected_option.text \
+        == "inbound"
     # AND narrow it to November (the outbound reply stays out: inbound only)
     browser.execute_script("document.getElementById('since').value = '2026-11-01';"
                            "document.getElementById('since').dispatchEvent(new Event('change'))")
