@@ -339,3 +339,23 @@ class AuditLog:
         with self._catalog.read() as conn:
             rows = conn.execute(stmt).all()
         return [self._event(r) for r in reversed(rows)]
+
+
+@dataclass(slots=True)
+class AuditedWrite:
+    """One write transaction and the audit events appended in it (``Vault.write``)."""
+
+    conn: Connection
+    _audit: AuditLog
+    events: list[AuditEvent] = field(default_factory=list)
+
+    def event(self, **fields: Any) -> AuditEvent:
+        """Append an audit event inside this transaction (``AuditLog.append``'s fields)."""
+        event = self._audit.append(self.conn, **fields)
+        self.events.append(event)
+        return event
+
+    def event_many(self, events: Sequence[dict[str, Any]]) -> list[AuditEvent]:
+        appended = self._audit.append_many(self.conn, events)
+        self.events.extend(appended)
+        return appended

@@ -16,6 +16,7 @@ Exceptions::
      ├── AccessDenied           carries an ErrorCode (wrong_role, purpose_not_held, ...)
      ├── ContentIntegrityError  sealed content failed authentication (names the item)
      ├── InvalidRequest         caller error with a code and message
+     │    └── RangeNotSatisfiable  a byte range past the end of the content (HTTP 416)
      ├── ConfigError            archive configuration invalid
      ├── StoreError             the object-store seam (archive.store)
      │    ├── StoreUnavailable  backend down / unreachable / out of space: retry later
@@ -55,6 +56,7 @@ class ErrorCode(StrEnum):
     OWN_PROPOSAL = "own_proposal"
     APPROVAL_EXPIRED = "approval_expired"
     APPROVAL_CLOSED = "approval_closed"
+    RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
 
 
 class ArchiveError(Exception):
@@ -108,6 +110,23 @@ class InvalidRequest(ArchiveError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild_invalid, (str(self), self.code))
+
+
+class RangeNotSatisfiable(InvalidRequest):
+    """A byte range of an item's content that starts beyond its ``size`` bytes."""
+
+    def __init__(self, item_id: str, *, size: int) -> None:
+        self.item_id = item_id
+        self.size = size
+        super().__init__(f"item {item_id}: the range starts beyond its {size} bytes",
+                         code=ErrorCode.RANGE_NOT_SATISFIABLE)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_range, (self.item_id, self.size))
+
+
+def _rebuild_range(item_id: str, size: int) -> RangeNotSatisfiable:
+    return RangeNotSatisfiable(item_id, size=size)
 
 
 class ConfigError(ArchiveError):

@@ -38,7 +38,7 @@ from archive.model import (
 )
 from archive.outbox import IndexOutbox, OutboxLimits, OutboxStatus
 from archive.parties import is_internal_address, normalise_identifier
-from archive.reading import Content, ItemView, Reader, SearchPage
+from archive.reading import Content, ContentSlice, ItemView, RangePick, Reader, SearchPage
 from archive.store import ObjectStore
 from archive.transcripts import Transcripts
 from archive.users import User, Users
@@ -195,6 +195,10 @@ class Archive:
 
     def read_audio(self, user: User, item_id: str, *, purpose: str | None = None) -> Content:
         return self.reader.read_audio(user, item_id, purpose=purpose)
+
+    def read_audio_range(self, user: User, item_id: str, pick: RangePick, *,
+                         purpose: str | None = None) -> ContentSlice:
+        return self.reader.read_audio_range(user, item_id, pick, purpose=purpose)
 
     def get_item(self, user: User, item_id: str) -> ItemView:
         return self.reader.get_item(user, item_id)

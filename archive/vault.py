@@ -20,8 +20,8 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -33,7 +33,7 @@ from archive import catalog as cat
 from archive import quality_tables
 from archive.anchors import AuditAnchor
 from archive.anchors.memory import MemoryAnchor
-from archive.audit import AuditEvent, AuditLog
+from archive.audit import AuditedWrite, AuditEvent, AuditLog
 from archive.catalog import Catalog
 from archive.config import ArchiveConfig
 from archive.errors import (
@@ -91,26 +91,6 @@ def new_item_id() -> str:
 def blob_key(item_id: str, part: str) -> str:
     """Flat per shard, so writing an item creates no directory (and needs no extra fsync)."""
     return f"items/{item_id[-2:]}/{item_id}.{part}"
-
-
-@dataclass(slots=True)
-class AuditedWrite:
-    """One write transaction and the audit events appended in it (``Vault.write``)."""
-
-    conn: Connection
-    _audit: AuditLog
-    events: list[AuditEvent] = field(default_factory=list)
-
-    def event(self, **fields: Any) -> AuditEvent:
-        """Append an audit event inside this transaction (``AuditLog.append``'s fields)."""
-        event = self._audit.append(self.conn, **fields)
-        self.events.append(event)
-        return event
-
-    def event_many(self, events: Sequence[dict[str, Any]]) -> list[AuditEvent]:
-        appended = self._audit.append_many(self.conn, events)
-        self.events.extend(appended)
-        return appended
 
 
 class Vault:
@@ -214,19 +194,21 @@ class Vault:
             raise InvalidRequest(f"item {item_id} has no part {part!r}", code=ErrorCode.NOT_FOUND)
         return row
 
-    def unseal(
-        self, item_id: str, part: str, dek: bytes, row: sa.Row[Any] | None = None
-    ) -> bytes:
-        """A part's plaintext (in memory only); its integrity checked chunk by chunk."""
+    def unseal(self, item_id: str, part: str, dek: bytes, row: sa.Row[Any] | None = None,
+               span: tuple[int, int] | None = None) -> bytes:
+        """A part's plaintext (in memory), checked chunk by chunk; ``span``: (start, length)."""
         row = row if row is not None else self.part_row(item_id, part)
         try:
-            sealed = row.inline if row.inline is not None else self.store.get(row.blob_key)
+            if span is None or row.inline is not None:
+                sealed = row.inline if row.inline is not None else self.store.get(row.blob_key)
+                plain = bytes(keys.unseal_bytes(sealed, dek, f"{item_id}/{part}"))
+                return plain if span is None else plain[span[0]:span[0] + span[1]]
+            read_at = partial(self.store.get_range, row.blob_key)  # only the span's chunks
+            return keys.read_sealed_range(read_at, row.sealed_size, dek, f"{item_id}/{part}", *span)
         except BlobNotFound:
             raise ContentIntegrityError(item_id, part=part, reason="blob missing") from None
         except StoreError as exc:
             raise TemporaryFailure(f"read {item_id}", reason=str(exc)) from exc
-        try:
-            return bytes(keys.unseal_bytes(sealed, dek, f"{item_id}/{part}"))
         except keys.IntegrityError as exc:
             raise ContentIntegrityError(item_id, part=part, reason=exc.reason) from None
 

@@ -20,6 +20,7 @@ from search_api.routers import (
     privacy,
     quality,
     quality_queue,
+    reader,
     recordings,
     search,
     session,
@@ -49,6 +50,7 @@ def create_app(archive: Archive, *,
                    privacy.router, holds.router, admin.router, session.router,
                    quality.router, quality_queue.router, quality_ui.router, ui.router,
                    cases.router, privacy_ui.router, training_router, training_pages_router,
-                   approvals.router, privacy_pages.router, legal.router, legal_pages.router):
+                   approvals.router, privacy_pages.router, legal.router, legal_pages.router,
+                   reader.router):
         app.include_router(router)
     return app

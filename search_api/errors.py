@@ -17,7 +17,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from archive.errors import AccessDenied, ArchiveError, ErrorCode, TemporaryFailure
+from archive.errors import (
+    AccessDenied,
+    ArchiveError,
+    ErrorCode,
+    RangeNotSatisfiable,
+    TemporaryFailure,
+)
 
 STATUS_BY_CODE: Final[dict[ErrorCode, int]] = {
     ErrorCode.UNAUTHENTICATED: 401,
@@ -37,6 +43,7 @@ STATUS_BY_CODE: Final[dict[ErrorCode, int]] = {
     ErrorCode.OBJECTED: 409,
     ErrorCode.INVALID: 400,
     ErrorCode.TOO_LARGE: 413,
+    ErrorCode.RANGE_NOT_SATISFIABLE: 416,
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.OWN_PROPOSAL: 403,
     ErrorCode.APPROVAL_EXPIRED: 410,
@@ -118,7 +125,10 @@ def install_error_handlers(app: FastAPI) -> None:
             message = f"{exc.what} failed temporarily; try again later"
         if isinstance(exc, AccessDenied):
             message = str(exc)
-        return error_response(exc.code, message, STATUS_BY_CODE.get(exc.code, 400), **extra)
+        headers = ({"Content-Range": f"bytes */{exc.size}"}
+                   if isinstance(exc, RangeNotSatisfiable) else None)
+        return error_response(exc.code, message, STATUS_BY_CODE.get(exc.code, 400),
+                              headers=headers, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

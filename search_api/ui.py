@@ -1,7 +1,9 @@
 """The reviewers' web UI: one static page that talks to the API in a session cookie.
 
-E-mail is shown as text, never rendered as HTML, and a strict Content Security
-Policy forbids inline script, remote content and framing. The API documentation
+Items are shown by the reader component (``static/reader.js``), which any page
+may load. An e-mail's HTML is shown only as the server sanitised it (text,
+structure and links), and a strict Content Security Policy forbids inline
+script, remote content and framing; audio plays from its own URL ('self'). The API documentation
 pages (:mod:`search_api.docs`) are served under the same policy.
 """
 
@@ -17,7 +19,7 @@ router = APIRouter(include_in_schema=False)
 
 CSP: Final = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-    "img-src 'self' data:; media-src blob:; form-action 'self'; base-uri 'none'; "
+    "img-src 'self' data:; media-src 'self' blob:; form-action 'self'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
 _TYPES: Final = {".html": "text/html; charset=utf-8",
@@ -54,6 +56,12 @@ def item_page(item_id: str) -> Response:
 @router.get("/ui/app.js")
 def app_js() -> Response:
     return _static("app.js")
+
+
+@router.get("/ui/reader.js")
+def reader_js() -> Response:
+    """The item reader component (:file:`static/reader.js`), for every page showing items."""
+    return _static("reader.js")
 
 
 @router.get("/ui/app.css")

@@ -198,6 +198,7 @@ def index_doc(
     restricted: bool = False,
     started_at: datetime | None = None,
     transcript: tuple[tuple[str, float, str], ...] = (),
+    direction: str = "inbound",
 ) -> object:
     from archive.index import IndexDoc
 
@@ -206,7 +207,7 @@ def index_doc(
     if title:
         sections.insert(0, Section("subject", title))
     return IndexDoc(
-        item_id=item_id, channel=channel, direction="inbound",
+        item_id=item_id, channel=channel, direction=direction,
         started_at=started_at or datetime(2026, 1, 1, tzinfo=UTC),
         parties=parties, subjects=subjects, purposes=purposes, restricted=restricted,
         held=False, sections=tuple(sections), title=title,

@@ -56,6 +56,8 @@ class SearchQuery:
     purposes: frozenset[str] | None = None
     include_restricted: bool = False
     channel: str | None = None
+    #: ``inbound``, ``outbound`` or ``internal``; None means any.
+    direction: str | None = None
     #: Matches (as a phrase) within the parties field only.
     party: str | None = None
     #: Exact normalised data-subject identifier.

@@ -393,6 +393,8 @@ class ElasticIndex:
             filters.append({"term": {"restricted": False}})
         if query.channel:
             filters.append({"term": {"channel": str(query.channel)}})
+        if query.direction:
+            filters.append({"term": {"direction": str(query.direction)}})
         if query.subject:
             filters.append({"term": {"subjects": query.subject}})
         if query.mention:

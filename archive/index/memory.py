@@ -94,6 +94,8 @@ def _filters_pass(doc: IndexDoc, q: SearchQuery) -> bool:
         return False
     if q.channel and doc.channel != q.channel:
         return False
+    if q.direction and doc.direction != q.direction:
+        return False
     if q.subject and q.subject not in doc.subjects:
         return False
     if q.mention and q.mention not in doc.mentions:

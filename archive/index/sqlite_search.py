@@ -57,6 +57,9 @@ class Plan:
         if q.channel:
             where.append(f"{d}.channel = ?")
             params.append(q.channel)
+        if q.direction:
+            where.append(f"{d}.direction = ?")
+            params.append(q.direction)
         if q.since:
             where.append(f"{d}.started_at >= ?")
             params.append(iso_utc(q.since))
@@ -98,6 +101,9 @@ class Plan:
         if q.channel:
             where.append(f"(SELECT dc.channel FROM docs dc WHERE dc.key = {k}) = ?")
             params.append(q.channel)
+        if q.direction:
+            where.append(f"(SELECT dd.direction FROM docs dd WHERE dd.key = {k}) = ?")
+            params.append(q.direction)
         second = f"({k} >> {lay.SECOND_SHIFT})"
         started = f"(SELECT ds.started_at FROM docs ds WHERE ds.key = {k})"
         if q.since:

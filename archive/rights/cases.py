@@ -25,13 +25,13 @@ from typing import Any, Final, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from archive.audit import AuditedWrite
 from archive.catalog import inserted_id
 from archive.errors import ErrorCode, InvalidRequest
 from archive.model import now_utc
 from archive.rights.case_tables import case_events, case_items, cases
 from archive.rights.subjects import PRIVACY, parse_identifier
 from archive.service import Archive
-from archive.vault import AuditedWrite
 
 #: The keyring purpose whose KEK wraps the keys of sealed case notes.
 CASE_PURPOSE: Final = "_cases"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+import re
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 
-from archive.reading import Content
+from archive.errors import RangeNotSatisfiable
+from archive.reading import Content, ContentSlice, RangePick
 from archive.vault import PART_ORIGINAL, PART_TRANSCRIPT
 from search_api.deps import ArchiveDep, CurrentUser
 from search_api.errors import AUTHENTICATED_ERRORS, error_responses
@@ -42,17 +44,76 @@ def get_content(
     return _file_response(item_id, content)
 
 
+#: The most one range answer carries: an open range (``bytes=0-``, what a player asks
+#: first) gets this much and the player asks for more as it plays.
+MAX_RANGE_BYTES: Final = 1024 * 1024
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def _range_pick(item_id: str, first: str, last: str) -> RangePick:
+    """The (start, length) an RFC 9110 byte range ``first-last`` asks of content ``size``
+    bytes long. A suffix range (``-N``) is the last N bytes; an open one (``N-``) runs to
+    the end; both are capped at ``MAX_RANGE_BYTES``."""
+
+    def pick(size: int) -> tuple[int, int]:
+        if first:
+            start = int(first)
+            end = min(int(last), size - 1) if last else size - 1
+        else:
+            if int(last) == 0:
+                raise RangeNotSatisfiable(item_id, size=size)
+            start, end = max(0, size - int(last)), size - 1
+        if start >= size:
+            raise RangeNotSatisfiable(item_id, size=size)
+        return start, min(end - start + 1, MAX_RANGE_BYTES)
+
+    return pick
+
+
+def _one_range(spec: str | None) -> tuple[str, str] | None:
+    """The two ends of a Range header that is one byte range, else None: several ranges
+    or a malformed header are ignored (the whole content is sent), as RFC 9110 allows."""
+    match = _RANGE.fullmatch(spec.replace(" ", "")) if spec is not None else None
+    if match is None or match.groups() == ("", ""):
+        return None
+    first, last = match.groups()
+    if first and last and int(last) < int(first):
+        return None
+    return first, last
+
+
 @router.get("/{item_id}/audio", response_class=Response, responses={
     200: {"description": "A call's audio as a browser plays it: 16-bit PCM WAV derived at "
                          "ingest when the original is in another format (GSM, MP3, ...), "
                          "else the original",
           "content": {"audio/wav": _BINARY}},
-    **READ_ERRORS,
+    206: {"description": "The byte range the Range header asked for (one range, at most "
+                         "1 MiB per answer): players stream the call while it plays",
+          "content": {"audio/wav": _BINARY}},
+    **READ_ERRORS, **error_responses(416),
 })
 def get_audio(
     item_id: str, archive: ArchiveDep, user: CurrentUser, purpose: PurposeQuery = None,
+    range_: Annotated[str | None, Header(alias="Range", max_length=200,
+                                         description="one byte range, e.g. bytes=0-")] = None,
 ) -> Response:
-    return _file_response(item_id, archive.read_audio(user, item_id, purpose=purpose))
+    ends = _one_range(range_)
+    if ends is None:
+        response = _file_response(item_id, archive.read_audio(user, item_id, purpose=purpose))
+        response.headers["Accept-Ranges"] = "bytes"
+        return response
+    part = archive.read_audio_range(user, item_id, _range_pick(item_id, *ends),
+                                    purpose=purpose)
+    return _slice_response(item_id, part)
+
+
+def _slice_response(item_id: str, part: ContentSlice) -> Response:
+    response = _file_response(item_id, part.content)
+    response.status_code = 206
+    end = part.start + len(part.content.data) - 1
+    response.headers["Content-Range"] = f"bytes {part.start}-{end}/{part.size}"
+    response.headers["Accept-Ranges"] = "bytes"
+    return response
 
 
 def _file_response(item_id: str, content: Content) -> Response:

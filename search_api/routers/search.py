@@ -7,10 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from archive.errors import AccessDenied, ErrorCode
 from archive.index import SearchQuery
+from archive.model import Channel, Direction
+from archive.reading import READ_ROLES
 from search_api.deps import ArchiveDep, CurrentUser
 from search_api.errors import AUTHENTICATED_ERRORS, error_responses
-from search_api.schemas.search import SearchHitPublic, SearchResultsPublic
+from search_api.schemas.search import SearchFiltersPublic, SearchHitPublic, SearchResultsPublic
 
 router = APIRouter(prefix="/api/v1", tags=["search"], responses=AUTHENTICATED_ERRORS)
 
@@ -21,6 +24,7 @@ def search(
     user: CurrentUser,
     q: Annotated[str, Query(max_length=1000, description='words (ANDed) and "phrases"')] = "",
     channel: Annotated[str | None, Query(pattern="^(email|call)$")] = None,
+    direction: Annotated[Direction | None, Query(description="who started it")] = None,
     party: Annotated[str | None, Query(max_length=600)] = None,
     subject: Annotated[str | None, Query(max_length=600)] = None,
     purpose: Annotated[str | None, Query(max_length=64)] = None,
@@ -33,7 +37,8 @@ def search(
     page = archive.search(
         user,
         SearchQuery(
-            text=q, channel=channel, party=party, subject=subject,
+            text=q, channel=channel, direction=direction.value if direction else None,
+            party=party, subject=subject,
             purposes=frozenset({purpose}) if purpose else None,
             since=since, until=until, include_restricted=include_restricted,
             limit=limit, offset=offset,
@@ -48,3 +53,14 @@ def search(
     return SearchResultsPublic(total=page.result.total,
                                total_is_lower_bound=page.result.total_is_lower_bound,
                                limit=limit, offset=offset, items=items)
+
+
+@router.get("/search/filters")
+def search_filters(archive: ArchiveDep, user: CurrentUser) -> SearchFiltersPublic:
+    """The filters the search form offers this role; every reader role may ask."""
+    if user.role not in READ_ROLES:
+        raise AccessDenied(ErrorCode.WRONG_ROLE, f"role {user.role.value} may not search")
+    return SearchFiltersPublic(
+        purposes=sorted(archive.config.purposes_for_role(user.role)), channels=list(Channel),
+        directions=[d for d in Direction if d is not Direction.UNKNOWN],
+        party=not archive.role_is_anonymised(user.role))

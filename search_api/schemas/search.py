@@ -50,6 +50,16 @@ class SearchHitPublic(PublicModel):
         )
 
 
+class SearchFiltersPublic(PublicModel):
+    """What the caller's role may narrow a search by (the search form's choices)."""
+
+    purposes: list[str] = Field(description="purposes the role may search through")
+    channels: list[Channel]
+    directions: list[Direction]
+    party: bool = Field(description="false for anonymised roles: they may not search for "
+                                    "a person")
+
+
 class SearchResultsPublic(PublicModel):
     total: int = Field(description="matching items, exact up to 10,000")
     total_is_lower_bound: bool = Field(

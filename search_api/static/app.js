@@ -4,10 +4,13 @@
 // never kept in page storage. Every request sends the custom header the server
 // requires of cookie-authenticated changes (against cross-site forgery). Never
 // injects item content as HTML, except search snippets, which the API returns
-// HTML-escaped with <mark> around matches.
+// HTML-escaped with <mark> around matches. An item is shown by the reader
+// component (reader.js), which any page can use.
 (function () {
   const $ = (id) => document.getElementById(id);
-  const state = { user: null, lastQuery: null, audioUrl: null, searches: 0 };
+  const PAGE_SIZE = 20;
+  const FORM_FIELDS = ["q", "channel", "direction", "purpose", "since", "until", "party"];
+  const state = { user: null, lastQuery: null, reader: null, searches: 0, offset: 0, filters: null, searchAddress: "" };
 
   async function api(path, opts = {}) {
     const headers = { "X-Commarchive-Request": "1", ...(opts.headers || {}) };
@@ -106,7 +109,8 @@
   // Every item has its own address, /items/ID: it survives a reload and can be shared
   // with a colleague (who still needs a role that may read it).
   function go(path) {
-    if (location.pathname !== path) history.pushState(null, "", path);
+    const target = path === "/" ? "/" + state.searchAddress : path;
+    if (location.pathname + location.search !== target) history.pushState(null, "", target);
   }
 
   function itemInPath() {
@@ -117,11 +121,17 @@
   function route() {
     const id = itemInPath();
     if (id) { openItem(id); return; }
+    closeReader();
     show("search");
-    if (state.lastQuery === null) runSearch();
+    if (state.lastQuery === null) {
+      // A search has its own address (/?q=…&direction=…&page=2): reload or share it.
+      const wanted = new URLSearchParams(location.search);
+      for (const name of FORM_FIELDS) if (wanted.has(name)) $(name).value = wanted.get(name);
+      runSearch(Math.max(0, (Number(wanted.get("page")) || 1) - 1) * PAGE_SIZE);
+    }
   }
 
-  function enter(user) {
+  async function enter(user) {
     state.user = user;
     $("who").textContent = user.name + " (" + user.role + ")";
     $("privacy-link").hidden = user.role !== "privacy";
@@ -131,8 +141,29 @@
       show("admin");
       showSetup();
     } else {
+      await loadFilters(); // the choices exist before a search address fills them in
       route();
     }
+  }
+
+  // The filters this role may use, from the API (an anonymised role names no person).
+  async function loadFilters() {
+    if (state.filters) return;
+    try {
+      state.filters = await (await api("/api/v1/search/filters")).json();
+    } catch (_) { return; }
+    const fill = (select, values) => {
+      for (const v of values) { const o = el("option", v); o.value = v; select.append(o); }
+    };
+    fill($("direction"), state.filters.directions);
+    fill($("purpose"), state.filters.purposes);
+    $("party-filter").hidden = !state.filters.party;
+  }
+
+  // A date field means that whole day in the user's own time zone.
+  function dayStart(value, plusDays) {
+    const [y, m, d] = value.split("-").map(Number);
+    return new Date(y, m - 1, d + plusDays).toISOString();
   }
 
   async function showSetup() {
@@ -142,10 +173,19 @@
     $("setup-ok").hidden = Boolean(body.warning);
   }
 
-  async function runSearch() {
-    const params = new URLSearchParams({ q: $("q").value, limit: "50" });
-    if ($("channel").value) params.set("channel", $("channel").value);
+  async function runSearch(offset = 0) {
+    const params = new URLSearchParams({ q: $("q").value, limit: String(PAGE_SIZE), offset: String(offset) });
+    for (const name of ["channel", "direction", "purpose"]) if ($(name).value) params.set(name, $(name).value);
+    if ($("since").value) params.set("since", dayStart($("since").value, 0));
+    if ($("until").value) params.set("until", dayStart($("until").value, 1));
+    if (!$("party-filter").hidden && $("party").value.trim()) params.set("party", $("party").value.trim());
     state.lastQuery = params.toString();
+    state.offset = offset;
+    const shown = new URLSearchParams();
+    for (const name of FORM_FIELDS) if ($(name).value) shown.set(name, $(name).value);
+    if (offset) shown.set("page", String(offset / PAGE_SIZE + 1));
+    state.searchAddress = shown.toString() ? "?" + shown : "";
+    if (!itemInPath() && location.search !== state.searchAddress) history.replaceState(null, "", "/" + state.searchAddress);
     $("search-error").textContent = "";
     const list = $("results");
     const mine = ++state.searches; // only the latest search may fill the list
@@ -155,12 +195,17 @@
       list.replaceChildren();
       const count = body.total.toLocaleString("en") + (body.total_is_lower_bound ? "+" : "");
       $("summary").textContent = count + (body.total === 1 && !body.total_is_lower_bound ? " item" : " items");
+      const last = offset + body.items.length;
+      $("pager").hidden = offset === 0 && !(body.total > last);
+      $("page-info").textContent = body.items.length ? (offset + 1).toLocaleString() + "–" + last.toLocaleString() + " of " + count : "";
+      $("prev").disabled = offset === 0;
+      $("next").disabled = !(body.total > last || body.total_is_lower_bound) || body.items.length < PAGE_SIZE;
       for (const hit of body.items) {
         const li = el("li");
         li.dataset.id = hit.id;
         const who = uniqueParties(hit.parties).map((p) => p.name || p.address).filter(Boolean).join(", ");
         li.append(el("div", itemTitle(hit), "title"));
-        const meta = el("div", hit.channel + " · " + new Date(hit.started_at).toLocaleString() + " · " + who, "meta");
+        const meta = el("div", hit.channel + " · " + hit.direction + " · " + new Date(hit.started_at).toLocaleString() + " · " + who, "meta");
         li.append(meta);
         const snippet = el("div", null, "snippet");
         if (hit.speaker) snippet.append(el("span", hit.speaker + " at " + fmtTime(hit.offset_s) + ": ", "speaker"));
@@ -180,13 +225,14 @@
     }
   }
 
+  function closeReader() {
+    if (state.reader) { state.reader.destroy(); state.reader = null; }
+  }
+
   async function openItem(id, startAt) {
     show("item");
     $("item-error").textContent = "";
-    for (const id2 of ["player", "transcript-box", "mail-box"]) $(id2).hidden = true;
-    $("transcript").replaceChildren();
-    $("mail").textContent = "";
-    if (state.audioUrl) { URL.revokeObjectURL(state.audioUrl); state.audioUrl = null; }
+    closeReader();
     try {
       const item = await (await api("/api/v1/items/" + encodeURIComponent(id))).json();
       $("item-title").textContent = itemTitle(item);
@@ -207,18 +253,9 @@
         for (const v of [p.roles.join(", "), p.side, p.name || "", p.address, p.channel_index ?? ""]) tr.append(el("td", String(v)));
         tbody.append(tr);
       }
-      if (item.channel === "call") {
-        const audio = await (await api("/api/v1/items/" + encodeURIComponent(id) + "/audio")).blob();
-        state.audioUrl = URL.createObjectURL(audio);
-        $("audio").src = state.audioUrl;
-        $("player").hidden = false;
-        if (startAt) $("audio").currentTime = startAt;
-        if (item.transcript_status === "done") await showTranscript(id);
-      } else {
-        const resp = await api("/api/v1/items/" + encodeURIComponent(id) + "/content");
-        $("mail").textContent = await resp.text(); // text only: never rendered as HTML
-        $("mail-box").hidden = false;
-      }
+      const box = $("reader");
+      box.dataset.itemId = id;
+      state.reader = await window.CommarchiveReader.render(box, { item, startAt });
     } catch (err) {
       $("item-error").textContent = err.message;
     }
@@ -232,29 +269,17 @@
     return item.transcript_status + lang;
   }
 
-  async function showTranscript(id) {
-    const body = await (await api("/api/v1/items/" + encodeURIComponent(id) + "/transcript")).json();
-    const lines = [];
-    for (const ch of body.transcript.speakers || []) {
-      for (const u of ch.utterances || []) lines.push({ speaker: ch.label, start: u.start, text: u.text });
-    }
-    lines.sort((a, b) => a.start - b.start);
-    const list = $("transcript");
-    $("transcript-note").textContent = body.transcript.low_confidence
-      ? "Low confidence: the recogniser was unsure of many of these words." : "";
-    for (const line of lines) {
-      const li = el("li");
-      li.append(el("span", fmtTime(line.start), "at"), el("span", line.speaker, "speaker"), el("span", line.text));
-      li.addEventListener("click", () => { $("audio").currentTime = line.start; $("audio").play().catch(() => {}); });
-      list.append(li);
-    }
-    $("transcript-box").hidden = lines.length === 0;
-  }
-
   document.addEventListener("DOMContentLoaded", () => {
     $("login-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token").value.trim()); });
     $("search-form").addEventListener("submit", (e) => { e.preventDefault(); runSearch(); });
-    $("back").addEventListener("click", () => { go("/"); document.title = "commarchive"; show("search"); if (state.lastQuery === null) runSearch(); });
+    for (const id of ["channel", "direction", "purpose", "since", "until"]) $(id).addEventListener("change", () => runSearch());
+    $("clear-filters").addEventListener("click", () => {
+      for (const id of ["channel", "direction", "purpose", "since", "until", "party"]) $(id).value = "";
+      runSearch();
+    });
+    $("prev").addEventListener("click", () => runSearch(Math.max(0, state.offset - PAGE_SIZE)));
+    $("next").addEventListener("click", () => runSearch(state.offset + PAGE_SIZE));
+    $("back").addEventListener("click", () => { closeReader(); go("/"); document.title = "commarchive"; show("search"); if (state.lastQuery === null) runSearch(); });
     window.addEventListener("popstate", () => { if (state.user && state.user.role !== "admin") route(); });
     $("logout").addEventListener("click", signOut);
     resume();

@@ -109,6 +109,24 @@ def test_channel_party_subject_and_date_filters(index: SearchIndex) -> None:
     assert _ids(index, until=datetime(2026, 2, 1, tzinfo=UTC)) == ["e1"]
 
 
+def test_direction_filter_combines_with_words_channel_and_dates(index: SearchIndex) -> None:
+    jan = datetime(2026, 1, 10, tzinfo=UTC)
+    index.upsert([
+        _doc("in1", text="refund", started_at=jan),
+        _doc("out1", text="refund", direction="outbound", started_at=jan),
+        _doc("out2", text="refund", direction="outbound", channel="call",
+             started_at=datetime(2026, 3, 1, tzinfo=UTC)),
+        _doc("int1", text="other", direction="internal", started_at=jan),
+    ])
+    assert _ids(index, direction="outbound") == ["out1", "out2"]
+    assert _ids(index, text="refund", direction="inbound") == ["in1"]
+    assert _ids(index, text="refund", direction="outbound", channel="call") == ["out2"]
+    assert _ids(index, direction="outbound", until=datetime(2026, 2, 1, tzinfo=UTC)) == ["out1"]
+    assert _ids(index, direction="internal") == ["int1"]
+    result = index.search(SearchQuery(direction="outbound", limit=1))
+    assert result.total == 2 and len(result.hits) == 1
+
+
 def test_empty_query_lists_newest_first_with_pagination(index: SearchIndex) -> None:
     index.upsert([
         _doc(f"i{n}", title=f"msg {n}", started_at=datetime(2026, 1, n + 1, tzinfo=UTC))

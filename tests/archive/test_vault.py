@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import struct
@@ -196,3 +197,46 @@ def test_after_an_erasure_no_file_holds_the_wrapped_keys_or_the_content(
     arc.close()
     # ... and after it closed.
     assert leftovers() == []
+
+
+class _CountingStore:
+    """A store proxy that counts the sealed bytes read from it."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.read_bytes = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def get(self, key: str) -> bytes:
+        data: bytes = self.inner.get(key)  # type: ignore[attr-defined]
+        self.read_bytes += len(data)
+        return data
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        data: bytes = self.inner.get_range(key, start, length)  # type: ignore[attr-defined]
+        self.read_bytes += len(data)
+        return data
+
+
+def test_a_span_of_a_part_decrypts_only_the_chunks_that_hold_it(archive: Archive) -> None:
+    # GIVEN an original sealed in several chunks
+    data = bytes(range(256)) * (5 * CHUNK_SIZE_BYTES // 256 + 7)
+    item_id = archive.ingest(dataclasses.replace(email_item(), original=data)).item_id
+    vault = archive.vault
+    dek = vault.dek(item_id)
+    row = vault.part_row(item_id, "original")
+    whole = vault.unseal(item_id, "original", dek, row)
+    # WHEN a span across one chunk border is read through a store that counts bytes
+    counting = _CountingStore(vault.store)
+    vault.store = counting  # type: ignore[assignment]
+    try:
+        start = CHUNK_SIZE_BYTES - 10
+        got = vault.unseal(item_id, "original", dek, row, span=(start, 20))
+        # THEN the bytes are those of the whole, and only two chunks (and the header) were read
+        assert got == whole[start:start + 20]
+        assert counting.read_bytes <= HEADER_SIZE_BYTES + 2 * (CHUNK_SIZE_BYTES
+                                                                + CHUNK_OVERHEAD_BYTES)
+    finally:
+        vault.store = counting.inner  # type: ignore[assignment]

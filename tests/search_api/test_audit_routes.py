@@ -28,6 +28,7 @@ from archive.users import User
 from search_api.app import create_app
 from tests.conftest import email_item
 from tests.search_api.conftest import bearer
+from tests.search_api.mail_samples import archive_html_mail
 from tests.subjects import Subject, call_item, transcribe, wav_bytes
 
 ANNA = Subject("anna@customer.nl", "+31612345678", "K-1001", "Anna")
@@ -64,6 +65,14 @@ ROUTES: dict[tuple[str, str], Audited | str] = {
     ("GET", "/privacy/approvals/{approval_id}"): NOTHING_OF_AN_ITEM,
     ("GET", "/privacy/subjects"): NOTHING_OF_AN_ITEM,
     ("GET", "/privacy/subjects/{identifier}"): NOTHING_OF_AN_ITEM,
+    ("GET", "/ui/reader.js"): NOTHING_OF_AN_ITEM,
+    ("GET", "/api/v1/search/filters"): "the caller's role's search choices, nothing of an item",
+    ("GET", "/api/v1/items/{item_id}/message"): Audited("quality", "read",
+                                                        "/api/v1/items/{item}/message"),
+    ("GET", "/api/v1/items/{item_id}/attachments/{index}"): Audited(
+        "quality", "read", "/api/v1/items/{mail}/attachments/0", about="mail"),
+    ("GET", "/api/v1/items/{item_id}/waveform"): Audited(
+        "quality", "read", "/api/v1/items/{call}/waveform", about="call"),
     ("GET", "/items/{item_id}"): NOTHING_OF_AN_ITEM,
     ("GET", "/docs"): "the API documentation page",
     ("GET", "/redoc"): "a redirect to the API documentation page",
@@ -340,7 +349,7 @@ def world(archive: Archive, tokens: dict[str, str]) -> Iterator[World]:
            "request": str(request["id"]), "case": str(case["id"]), "looked": str(looked),
            "set": made.id, "card": str(card.id), "review": str(shown), "draft": str(draft),
            "entry": str(entry), "week": monday.isoformat(), "fresh": fresh,
-           "approval": str(erasure.id)}
+           "approval": str(erasure.id), "mail": archive_html_mail(archive)}
     with TestClient(create_app(archive)) as client:
         yield World(client, archive, tokens, ids)
 

@@ -143,7 +143,7 @@ def test_reviewer_signs_in_searches_and_jumps_to_the_words(
     assert meta.endswith(" · Jan, support@example.com"), meta  # each mailbox once
 
     mail_hit.click()  # the same mailbox as From and envelope sender: one row
-    wait.until(ec.visibility_of_element_located((By.ID, "mail-box")))
+    wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#reader .mail-card")))
     addresses = [td.text for td in
                  browser.find_elements(By.CSS_SELECTOR, "#parties td:nth-child(4)")]
     assert sorted(addresses) == ["jan@customer.nl", "support@example.com"], addresses
@@ -152,19 +152,20 @@ def test_reviewer_signs_in_searches_and_jumps_to_the_words(
         (By.CSS_SELECTOR, f"#results li[data-id='{call_id}']")))
 
     call_hit.click()
-    wait.until(ec.visibility_of_element_located((By.ID, "transcript-box")))
+    wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#reader .utterance")))
     assert browser.current_url == f"{served}/items/{call_id}"
     assert browser.find_element(By.ID, "item-title").text.startswith("Call with Kees Klant, ")
     browser.refresh()  # the item's own address works on reload (the session cookie signs in)
-    wait.until(ec.visibility_of_element_located((By.ID, "transcript-box")))
+    wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#reader .utterance")))
     assert browser.find_element(By.ID, "item-title").text.startswith("Call with Kees Klant, ")
-    lines = browser.find_elements(By.CSS_SELECTOR, "#transcript li")
+    lines = browser.find_elements(By.CSS_SELECTOR, "#reader .transcript li")
     assert [li.find_element(By.CLASS_NAME, "speaker").text for li in lines] == ["agent", "customer"]
-    audio_src = browser.find_element(By.ID, "audio").get_attribute("src")
-    assert audio_src and audio_src.startswith("blob:")
-    wait.until(lambda d: d.execute_script("return document.getElementById('audio').duration") > 5)
-    lines[1].click()
-    position = browser.execute_script("return document.getElementById('audio').currentTime")
+    audio_src = browser.find_element(By.CSS_SELECTOR, "#reader audio").get_attribute("src")
+    assert audio_src == f"{served}/api/v1/items/{call_id}/audio"  # streamed, not a blob
+    wait.until(lambda d: d.execute_script(
+        "return document.querySelector('#reader audio').duration") > 5)
+    lines[1].find_element(By.CLASS_NAME, "word").click()
+    position = browser.execute_script("return document.querySelector('#reader audio').currentTime")
     assert 2.9 <= position <= 3.5
     save_screenshot(browser, "ui")
     assert archive.audit.events(actor="reviewer", action="read")  # the audio read was audited
@@ -228,7 +229,7 @@ def test_api_docs_render_offline_under_the_unchanged_csp(
 #: The policy, spelled out: loosening ui.CSP for the docs fails here.
 EXPECTED_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-    "img-src 'self' data:; media-src blob:; form-action 'self'; base-uri 'none'; "
+    "img-src 'self' data:; media-src 'self' blob:; form-action 'self'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
 

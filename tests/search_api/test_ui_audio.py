@@ -78,9 +78,10 @@ def test_every_format_plays_in_chromium_and_a_gsm_call_plays_in_the_player(
     browser.find_element(By.ID, "q").send_keys("Gsmstra")
     browser.find_element(By.CSS_SELECTOR, "#search-form button").click()
     open_result(browser, items["gsm"])
-    wait.until(ec.visibility_of_element_located((By.ID, "player")))
+    wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#reader audio")))
     wait.until(lambda d: d.execute_script(
-        "const a = document.getElementById('audio'); return a.readyState >= 2 && a.duration > 1"))
+        "const a = document.querySelector('#reader audio');"
+        " return a.readyState >= 2 && a.duration > 1"))
     save_screenshot(browser, "ui-gsm-call")
     assert archive.audit.events(actor="listener", action="read")
 

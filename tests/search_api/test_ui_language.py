@@ -48,4 +48,6 @@ def test_a_call_without_a_model_for_its_language_says_so_in_the_item_view(
     wait.until(ec.text_to_be_present_in_element((By.ID, "item-meta"), "no speech model"))
     assert "none: no speech model for this call's language (nl)" in (
         browser.find_element(By.ID, "item-meta").text)
-    assert not browser.find_element(By.ID, "transcript-box").is_displayed()
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#reader .reader-transcript"),
+                                                "No transcript"))
+    assert browser.find_elements(By.CSS_SELECTOR, "#reader .utterance") == []

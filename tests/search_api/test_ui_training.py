@@ -48,7 +48,7 @@ def test_trainer_builds_previews_and_exports_a_set_of_ten(
     link.click()
     wait.until(ec.visibility_of_element_located((By.ID, "sets")))
     assert browser.current_url == served + "/training"
-    assert browser.find_element(By.ID, "sets-empty").is_displayed()
+    wait.until(ec.visibility_of_element_located((By.ID, "sets-empty")))  # after the list loads
     browser.find_element(By.ID, "new-set").click()
     wait.until(ec.visibility_of_element_located((By.ID, "builder")))
     assert browser.current_url == served + "/training/sets/new"

@@ -99,3 +99,56 @@ def test_a_search_matching_more_than_ten_thousand_items_says_so(
     exact = client.get("/api/v1/search", params={"q": "router quokka"},
                        headers=bearer(tokens["quality"])).json()
     assert (exact["total"], exact["total_is_lower_bound"]) == (1, False)
+
+
+def test_filters_by_direction_dates_and_party_with_pagination_and_counts(
+    client: TestClient, archive: Archive, tokens: dict[str, str]
+) -> None:
+    import dataclasses
+    from datetime import UTC, datetime
+
+    from archive.model import Direction
+
+    def mail(n: int, direction: Direction, day: int) -> str:
+        item = email_item(body=f"outage report number {n}", customer=f"klant{n}@klant.nl",
+                          started_at=datetime(2026, 11, day, 9, tzinfo=UTC))
+        return archive.ingest(dataclasses.replace(item, direction=direction)).item_id
+
+    inbound = [mail(n, Direction.INBOUND, n + 1) for n in range(5)]
+    outbound = mail(9, Direction.OUTBOUND, 3)
+    quality = bearer(tokens["quality"])
+
+    def search(**params: Any) -> dict[str, Any]:
+        resp = client.get("/api/v1/search", params={"q": "outage", **params}, headers=quality)
+        assert resp.status_code == 200, resp.text
+        return dict(resp.json())
+
+    assert [h["id"] for h in search(direction="outbound")["items"]] == [outbound]
+    # Pages of two, newest first, with the total on every page
+    pages = [search(direction="inbound", limit=2, offset=o) for o in (0, 2, 4)]
+    assert [p["total"] for p in pages] == [5, 5, 5]
+    assert [h["id"] for p in pages for h in p["items"]] == inbound[::-1]
+    window = search(since="2026-11-02T00:00:00Z", until="2026-11-04T00:00:00Z",
+                    direction="inbound")
+    assert sorted(h["id"] for h in window["items"]) == sorted(inbound[1:3])
+    assert "<mark>outage</mark>" in window["items"][0]["snippet"]
+    assert [h["id"] for h in search(party="klant2@klant.nl")["items"]] == [inbound[2]]
+    bad = client.get("/api/v1/search", params={"direction": "sideways"}, headers=quality)
+    assert bad.status_code == 422
+    # A trainer may not narrow a search to a person
+    refused = client.get("/api/v1/search", params={"party": "klant2@klant.nl"},
+                         headers=bearer(tokens["trainer"]))
+    assert refused.status_code == 403
+
+
+def test_the_search_form_offers_each_role_its_own_filters(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    quality = client.get("/api/v1/search/filters", headers=bearer(tokens["quality"])).json()
+    assert quality["party"] is True and "quality" in quality["purposes"]
+    assert "legal" not in quality["purposes"]
+    assert quality["directions"] == ["inbound", "outbound", "internal"]
+    trainer = client.get("/api/v1/search/filters", headers=bearer(tokens["trainer"])).json()
+    assert trainer["party"] is False and trainer["purposes"] == ["training"]
+    assert client.get("/api/v1/search/filters",
+                      headers=bearer(tokens["admin"])).status_code == 403
