@@ -27,6 +27,7 @@ from archive.catalog import inserted_id
 from archive.config import Role
 from archive.errors import AccessDenied, ArchiveError, ErrorCode, InvalidRequest
 from archive.model import now_utc
+from archive.rights import cases as request_cases
 from archive.service import Archive
 
 #: How long a proposal waits for its second person by default.
@@ -107,6 +108,9 @@ def propose(
     _check_role(spec.role, role)
     now = now or now_utc()
     dry = spec.preview(archive, params, actor)
+    if case_id is not None:  # the request case it answers: it must exist and be open
+        with archive.catalog.read() as conn:
+            request_cases.open_row(conn, case_id)
     with archive.vault.write() as tx:
         approval_id = inserted_id(tx.conn.execute(approvals.insert().values(
             action=action.value, params=_dumps(params), required_role=spec.role.value,
@@ -136,8 +140,15 @@ def approve(archive: Archive, approval_id: int, *, actor: str, role: Role,
         _finish(archive, approval, actor=actor, role=role, status=ApprovalStatus.FAILED,
                 result={"error": {"code": exc.code.value, "message": str(exc)}}, drift=None)
         raise
-    return _finish(archive, approval, actor=actor, role=role, status=ApprovalStatus.EXECUTED,
+    done = _finish(archive, approval, actor=actor, role=role, status=ApprovalStatus.EXECUTED,
                    result=result, drift=drift)
+    if done.case_id is not None:  # the case lists what was done for it, and by whom
+        request_cases.record_case_action(
+            archive, done.case_id, action=done.action.value, actor=actor, role=role.value,
+            detail={"approval_id": done.id, "proposed_by": done.proposed_by,
+                    "approved_by": actor, "result_audit_seq": result.get("audit_seq")},
+            item_ids=_item_ids(result))
+    return done
 
 
 def reject(archive: Archive, approval_id: int, *, actor: str, role: Role,

@@ -130,7 +130,7 @@ def erase_subject(identifier: str, body: ErasureCreate, request: Request, archiv
         return proposed(request, ApprovalAction.ERASE, {
             "identifiers": _ids(identifier, body.also), "request_id": body.request_id,
             "parties_only": body.parties_only, "erase_others": body.erase_others,
-        }, user, case_id=body.case_id or body.request_id)
+        }, user, case_id=body.case_id)
     cert = rights.erase_subject(archive, _ids(identifier, body.also), actor=user.name,
                                  role=user.role.value, request_id=body.request_id,
                                  mentions=not body.parties_only,
@@ -171,7 +171,7 @@ def object_subject(identifier: str, body: ObjectionCreate, request: Request,
             "identifiers": _ids(identifier, body.also), "purposes": body.purposes,
             "withdrawal": body.withdrawal, "request_id": body.request_id,
             "include_others": body.include_others,
-        }, user, case_id=body.case_id or body.request_id)
+        }, user, case_id=body.case_id)
     return ObjectionPublic.model_validate(rights.object_subject(
         archive, _ids(identifier, body.also), actor=user.name, role=user.role.value,
         purposes=body.purposes, withdrawal=body.withdrawal, request_id=body.request_id,

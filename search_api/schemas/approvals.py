@@ -28,7 +28,7 @@ class ApprovalPublic(PublicModel):
     params: dict[str, Any] = Field(description="what the action runs with")
     required_role: str
     dry_run: dict[str, Any] = Field(description="what the approver was shown")
-    case_id: int | None = Field(description="the data-subject request it was made for")
+    case_id: int | None = Field(description="the request case it was made for")
     status: ApprovalStatus
     proposed_by: str
     proposed_at: Timestamp

@@ -20,7 +20,8 @@ class HoldCreate(BodyModel):
 class HoldLift(BodyModel):
     note: str = Field(min_length=1, max_length=2000)
     #: The request or case the proposal is for.
-    case_id: int | None = None
+    case_id: int | None = Field(default=None, description=(
+        "the open request case this answers; the executed action is noted in it"))
 
 
 class HoldPublic(PublicModel):

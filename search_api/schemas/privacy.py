@@ -34,7 +34,8 @@ class ErasureCreate(BodyModel):
     #: Only answer what would be erased and kept; change nothing (audited as a dry run).
     dry_run: bool = False
     #: The data-subject request the proposal is for (default: ``request_id``).
-    case_id: int | None = None
+    case_id: int | None = Field(default=None, description=(
+        "the open request case this answers; the executed action is noted in it"))
 
 
 class RestrictionCreate(BodyModel):
@@ -48,7 +49,8 @@ class RestrictionLift(BodyModel):
                       description="how and when the subject was informed (Art. 18(3))")
     also: list[str] = Field(default_factory=list)
     #: The data-subject request the proposal is for.
-    case_id: int | None = None
+    case_id: int | None = Field(default=None, description=(
+        "the open request case this answers; the executed action is noted in it"))
 
 
 class ObjectionCreate(BodyModel):
@@ -61,7 +63,8 @@ class ObjectionCreate(BodyModel):
     #: Only answer what would be dropped, purged and kept; change nothing.
     dry_run: bool = False
     #: The data-subject request the proposal is for (default: ``request_id``).
-    case_id: int | None = None
+    case_id: int | None = Field(default=None, description=(
+        "the open request case this answers; the executed action is noted in it"))
 
 
 class AnnotationCreate(BodyModel):

@@ -275,3 +275,35 @@ def test_a_failure_at_execution_is_recorded_with_the_approval(
                         headers=officers.second["admin"]).json()
     assert failed["status"] == "failed"
     assert "no active key version 1" in failed["result"]["error"]["message"]
+
+
+def test_an_approved_erasure_is_written_into_the_request_case_it_answers(
+    client: TestClient, mixed: Mixed, officers: Officers
+) -> None:
+    case = rights.open_case(mixed.archive, kind="erasure", identifiers=[C.email],
+                            channel="email", requester="C", actor="privacy-one")
+    missing = client.post(f"/api/v1/subjects/{C.email}/erase",
+                          json={"also": [C.phone], "case_id": case["id"] + 99},
+                          headers=officers.first["privacy"])
+    assert_error(missing, 404, "not_found")
+    proposed = client.post(f"/api/v1/subjects/{C.email}/erase",
+                           json={"also": [C.phone], "case_id": case["id"]},
+                           headers=officers.first["privacy"])
+    assert proposed.status_code == 202, proposed.text
+    approval_id = proposed.json()["approval_id"]
+    assert not _case_actions(mixed.archive, case["id"])  # nothing done yet
+    done = client.post(f"/api/v1/approvals/{approval_id}/approve", json={"note": "ok"},
+                       headers=officers.second["privacy"])
+    assert done.status_code == 200, done.text
+    actions = _case_actions(mixed.archive, case["id"])
+    assert [a["action"] for a in actions] == ["erase"]
+    assert actions[0]["detail"]["approval_id"] == approval_id
+    assert actions[0]["detail"]["proposed_by"] == "privacy-one"
+    assert actions[0]["detail"]["approved_by"] == "privacy-two"
+    listed = client.get("/api/v1/approvals", params={"case_id": case["id"]},
+                        headers=officers.first["privacy"]).json()
+    assert [a["id"] for a in listed] == [approval_id]
+
+
+def _case_actions(archive: Archive, case_id: int) -> list[dict[str, Any]]:
+    return [e for e in rights.get_case(archive, case_id)["events"] if e["step"] == "action"]
