@@ -152,7 +152,13 @@
     actions.replaceChildren();
     for (const e of c.events.filter((e) => e.step === "action")) {
       const d = Object.entries(e.detail).filter(([k]) => k !== "case_id").map(([k, v]) => k + " " + v).join(", ");
-      actions.append(el("li", when(e.at) + " " + e.action + " by " + e.actor + (d ? " (" + d + ")" : "")));
+      const li = el("li", when(e.at) + " " + e.action + " by " + e.actor + (d ? " (" + d + ")" : ""));
+      if (e.detail.approval_id) {  // run on a second officer's approval: its outcome is there
+        const link = el("a", "certificate and approval");
+        link.href = "/privacy/approvals/" + encodeURIComponent(e.detail.approval_id);
+        li.append(" ", link);
+      }
+      actions.append(li);
     }
     if (!actions.children.length) actions.append(el("li", "none yet", "meta"));
 
@@ -253,7 +259,7 @@
     $("export").addEventListener("click", download);
     document.body.addEventListener("click", (event) => {
       const a = event.target.closest("a");
-      if (a && a.target !== "_blank" && !a.download && a.pathname.startsWith("/privacy")) { event.preventDefault(); go(a.pathname); }
+      if (a && a.target !== "_blank" && !a.download && (a.pathname === "/privacy" || a.pathname.startsWith("/privacy/cases"))) { event.preventDefault(); go(a.pathname); }
     });
     window.addEventListener("popstate", () => { if (state.user) route(); });
     api("/api/v1/session").then((r) => r.json()).then(enter).catch(() => show("login"));

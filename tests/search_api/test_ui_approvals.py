@@ -16,6 +16,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+from archive import rights
 from archive.config import Role
 from archive.service import Archive
 from tests.conftest import email_item, make_archive
@@ -80,7 +81,9 @@ def test_an_erasure_needs_a_second_officer_in_the_web_ui(
     assert browser.current_url == served + "/privacy/subjects/marieke.smit%40klant.nl"
     rows = browser.find_elements(By.CSS_SELECTOR, "#subject-items tbody tr")
     assert sorted(r.find_element(By.TAG_NAME, "td").text for r in rows) == sorted(items)
-    browser.find_element(By.ID, "case-id").send_keys("7")
+    case_id = rights.open_case(archive, kind="erasure", identifiers=[MARIEKE], channel="email",
+                               requester="Marieke Smit", actor="anna")["id"]
+    browser.find_element(By.ID, "case-id").send_keys(str(case_id))
     browser.find_element(By.ID, "propose-erase").click()
     wait.until(ec.url_matches(r"/privacy/approvals/\d+$"))
     approval_id = browser.current_url.rsplit("/", 1)[1]
@@ -90,7 +93,7 @@ def test_an_erasure_needs_a_second_officer_in_the_web_ui(
         assert item_id in dry.text
     assert browser.find_elements(By.ID, "approve") == [], "no approve button for the proposer"
     assert browser.find_element(By.ID, "approval-own").is_displayed()
-    assert "request (case)\n7" in browser.find_element(By.ID, "approval-meta").text
+    assert f"request (case)\n{case_id}" in browser.find_element(By.ID, "approval-meta").text
     _shot(browser, "privacy-proposal")
     status, body = _approve_by_api(served, anna, approval_id)
     assert status == 403 and body["error"]["code"] == "own_proposal"  # type: ignore[index]
@@ -115,3 +118,13 @@ def test_an_erasure_needs_a_second_officer_in_the_web_ui(
     assert [e.actor for e in archive.audit.events(action="approval_execute", limit=5)] == ["bert"]
     erased = archive.audit.events(action="erase", limit=5)
     assert set(erased[0].item_ids) == set(items)
+
+    # The request case lists the erasure among its actions, linked to the certificate.
+    browser.get(f"{served}/privacy/cases/{case_id}")
+    action = wait.until(ec.visibility_of_element_located(
+        (By.CSS_SELECTOR, "#actions li a[href^='/privacy/approvals/']")))
+    assert "erase by bert" in browser.find_element(By.ID, "actions").text
+    _shot(browser, "privacy-case-with-erasure")
+    action.click()
+    wait.until(ec.url_to_be(f"{served}/privacy/approvals/{approval_id}"))
+    wait.until(lambda d: "Erasure certificate" in d.find_element(By.ID, "result-box").text)

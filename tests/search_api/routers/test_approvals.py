@@ -20,7 +20,7 @@ from archive.service import Archive
 from search_api.app import create_app
 from tests.conftest import email_item
 from tests.search_api.conftest import assert_error
-from tests.subjects import A, B, C, Mixed
+from tests.subjects import B, C, Mixed
 
 
 @dataclass
@@ -225,10 +225,10 @@ def test_what_changed_between_proposal_and_approval_is_recorded(
 def test_approvals_are_listed_by_status_action_and_case_for_their_role_only(
     client: TestClient, mixed: Mixed, officers: Officers,
 ) -> None:
-    request = rights.add_request(mixed.archive, kind="erasure", subject=A.email,
-                                 requested_by="Anna", verified_by="dpo", actor="dpo")
+    request = rights.open_case(mixed.archive, kind="erasure", identifiers=[C.email],
+                               channel="email", requester="C", actor="dpo")
     erase = client.post(f"/api/v1/subjects/{C.email}/erase",
-                        json={"request_id": request["id"]},
+                        json={"case_id": request["id"]},
                         headers=officers.first["privacy"]).json()["approval_id"]
     obj = _propose_object(client, mixed, officers.first["privacy"]).json()["approval_id"]
     privacy = officers.second["privacy"]
