@@ -135,8 +135,14 @@
     state.user = user;
     $("who").textContent = user.name + " (" + user.role + ")";
     $("privacy-link").hidden = user.role !== "privacy";
+    $("approvals-link").hidden = user.role !== "privacy";
     $("training-link").hidden = user.role !== "trainer";
+    $("quality-link").hidden = user.role !== "quality";
     $("legal-link").hidden = user.role !== "legal";
+    if (user.role === "agent") {  // an agent reads no content: its own reviews are its page
+      location.assign("/agent/reviews");
+      return;
+    }
     if (user.role === "admin") {
       show("admin");
       showSetup();

@@ -99,7 +99,10 @@ def test_a_flagged_call_from_queue_to_review_to_dispute_to_calibration(
     wait = WebDriverWait(browser, 20)
 
     # The flagged call waits in the queue, with its policy and one hit.
-    _sign_in(browser, wait, served + "/quality/queue", rita)
+    # The reviewer signs in on the main page and goes to the workspace by its link.
+    _sign_in(browser, wait, served + "/", rita)
+    wait.until(ec.element_to_be_clickable((By.ID, "quality-link"))).click()
+    wait.until(ec.url_to_be(served + "/quality/queue"))
     row = wait.until(ec.presence_of_element_located(
         (By.CSS_SELECTOR, f"#queue-table tr[data-item='{call_id}']")))
     cells = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
@@ -145,7 +148,9 @@ def test_a_flagged_call_from_queue_to_review_to_dispute_to_calibration(
     _shot(browser, "quality-scorecards")
 
     # The agent sees its review (never the call) and disputes it.
-    _sign_in(browser, wait, served + "/agent/reviews", smith)
+    # An agent reads no content: signing in on the main page leads to its own reviews.
+    _sign_in(browser, wait, served + "/", smith)
+    wait.until(ec.url_to_be(served + "/agent/reviews"))
     open_button = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#agent-list button")))
     open_button.click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "agent-comments"),
