@@ -177,6 +177,7 @@ class Indexer:
         self, item_id: str, *, channel: Channel, direction: Direction, started_at: datetime,
         parties: Iterable[Party], subjects: Iterable[str], purposes: Iterable[str],
         restricted: bool, held: bool, sections: Iterable[Section], title: str,
+        language: str | None = None,
     ) -> IndexDoc:
         """The one builder of an index document, at ingest and from sealed parts alike."""
         config = self._vault.config
@@ -189,7 +190,7 @@ class Indexer:
             started_at=started_at, parties=self.party_terms(parties),
             subjects=tuple(subjects), purposes=purposes,
             restricted=restricted, held=held, sections=sections, title=title,
-            mentions=mentions_in(config, sections), redacted=redacted,
+            mentions=mentions_in(config, sections), redacted=redacted, language=language,
         )
 
     def document_of_new(
@@ -201,7 +202,7 @@ class Indexer:
             item_id, channel=new.channel, direction=new.direction, started_at=new.started_at,
             parties=new.parties, subjects=subjects, purposes=(t.purpose for t in tags),
             restricted=restricted, held=held, sections=new.sections,
-            title=title_of(new.details))
+            title=title_of(new.details), language=new.language)
 
     def build(self, item_id: str) -> IndexDoc:
         """The document of an archived item, from the catalog and its sealed parts."""
@@ -218,7 +219,7 @@ class Indexer:
             started_at=record.started_at, parties=record.parties,
             subjects=vault.subject_identifiers(item_id), purposes=record.purpose_names,
             restricted=record.restricted, held=record.held, sections=sections,
-            title=str(part.get("title", "")))
+            title=str(part.get("title", "")), language=record.language)
 
     # -- keeping the index current -------------------------------------------------------------
 

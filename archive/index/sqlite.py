@@ -38,7 +38,8 @@ from typing import Any, Final
 from archive.errors import IndexUnavailable
 from archive.index import EXACT_TOTAL_LIMIT, Hit, IndexDoc, SearchQuery, SearchResult
 from archive.index import sqlite_layout as lay
-from archive.index.query import MARK_CLOSE, MARK_OPEN, iso_utc, parse_query, render_snippet
+from archive.index.analysis import parse_terms, snippet, stems
+from archive.index.query import MARK_CLOSE, MARK_OPEN, iso_utc, render_snippet
 from archive.index.sqlite_search import Plan, plan_query
 from archive.model import Section
 
@@ -107,7 +108,7 @@ class SqliteIndex:
 
     def ensure(self) -> None:
         """Create the schema, or upgrade an index written by an older version in place."""
-        from archive.index.sqlite_upgrade import upgrade
+        from archive.index.sqlite_upgrade import upgrade, upgrade_v2
 
         try:
             with self._lock:
@@ -121,6 +122,8 @@ class SqliteIndex:
                 old = bool(columns) and "key" not in columns  # version 1 keyed by item id
                 if version < lay.SCHEMA_VERSION and old:
                     upgrade(self._db, self._insert)
+                elif version < lay.SCHEMA_VERSION and "language" not in columns and columns:
+                    upgrade_v2(self._db)
                 self._db.executescript(lay.SCHEMA)
                 self._db.execute(f"PRAGMA user_version = {lay.SCHEMA_VERSION}")
                 if self.secure_delete:
@@ -192,9 +195,9 @@ class SqliteIndex:
         """Insert a document that is not in the index (inside the caller's transaction)."""
         key = self._new_key(doc)
         self._db.execute(
-            "INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (key, doc.item_id, doc.channel, doc.direction, iso_utc(doc.started_at),
-             int(doc.restricted), int(doc.held), doc.title),
+             int(doc.restricted), int(doc.held), doc.title, doc.language),
         )
         self._db.executemany("INSERT OR IGNORE INTO doc_purposes VALUES (?, ?)",
                              [(key, p) for p in doc.purposes])
@@ -203,15 +206,18 @@ class SqliteIndex:
         self._db.executemany("INSERT OR IGNORE INTO doc_mentions VALUES (?, ?)",
                              [(m, key) for m in doc.mentions])
         base = lay.first_rowid(key) | (lay.RESTRICTED_BIT if doc.restricted else 0)
-        rows = [(base | i, s.text, s.kind, s.speaker, s.start_s)
+        lang = doc.language
+        rows = [(base | i, s.text, stems(s.text, lang), s.kind, s.speaker, s.start_s)
                 for i, s in enumerate(_fit(doc.sections))]
         if doc.parties:
-            rows.append((base | lay.PARTIES_INDEX, " ".join(doc.parties), "parties", None, None))
-        rows += [(base | lay.REDACTED_BIT | i, s.text, lay.REDACTED_KIND + s.kind, s.speaker,
-                  s.start_s) for i, s in enumerate(_fit(doc.redacted))]
+            parties = " ".join(doc.parties)  # addresses and names: no language of their own
+            rows.append((base | lay.PARTIES_INDEX, parties, parties, "parties", None, None))
+        rows += [(base | lay.REDACTED_BIT | i, s.text, stems(s.text, lang),
+                  lay.REDACTED_KIND + s.kind, s.speaker, s.start_s)
+                 for i, s in enumerate(_fit(doc.redacted))]
         self._db.executemany(
-            "INSERT INTO sections (rowid, text, kind, speaker, start_s) VALUES (?, ?, ?, ?, ?)",
-            rows)
+            "INSERT INTO sections (rowid, text, stems, kind, speaker, start_s) "
+            "VALUES (?, ?, ?, ?, ?, ?)", rows)
 
     def delete(self, item_id: str) -> None:
         try:
@@ -240,11 +246,11 @@ class SqliteIndex:
     def search(self, query: SearchQuery) -> SearchResult:
         if query.purposes is not None and not query.purposes:
             return SearchResult(0, ())
-        phrases = parse_query(query.text)
-        if query.text.strip() and not phrases:
+        terms = parse_terms(query.text)
+        if query.text.strip() and not terms:
             return SearchResult(0, ())
-        plan = plan_query(query, phrases)
-        if not phrases:
+        plan = plan_query(query, terms)
+        if not terms:
             return self._listing(query, plan)
         keys = self._newest_keys(plan)
         if not keys:
@@ -358,7 +364,15 @@ class SqliteIndex:
         snip = self._exec(
             "SELECT snippet(sections, 0, ?, ?, '…', ?), speaker, start_s FROM sections "
             "WHERE sections MATCH ? AND rowid = ?",
-            [MARK_OPEN, MARK_CLOSE, SNIPPET_TOKENS, plan.any_phrase, rowid])
-        text, speaker, start_s = snip[0] if snip else (title, None, None)
-        return Hit(item_id, -score, render_snippet(text), title, speaker,
+            [MARK_OPEN, MARK_CLOSE, SNIPPET_TOKENS, plan.any_exact, rowid])
+        if snip and MARK_OPEN in str(snip[0][0]):
+            text, speaker, start_s = snip[0]
+            marked = render_snippet(text)
+        else:  # the words matched as other forms of their stems: marked here
+            row = self._exec(
+                "SELECT s.text, s.speaker, s.start_s, d.language FROM sections s, docs d "
+                "WHERE s.rowid = ? AND d.key = ?", [rowid, key])
+            text, speaker, start_s, language = row[0] if row else (title, None, None, None)
+            marked = snippet(str(text), plan.terms, language)
+        return Hit(item_id, -score, marked, title, speaker,
                    None if start_s is None else float(start_s))

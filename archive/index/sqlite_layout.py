@@ -11,8 +11,14 @@ is a row-id range that FTS5 seeks to instead of scanning::
 ``key`` is also the primary key of ``docs``; it changes when an item is
 re-indexed, which is why an item's restriction can live in its row ids.
 
-Version 1 (before the layout) is upgraded in place from its own content: no
-text has to be unsealed again, and an old index file is never left unreadable.
+Each FTS row has the section's exact ``text`` (phrases, snippets) and its
+``stems`` in the item's language (plain words, ``archive.index.analysis``).
+
+Versions 1 (before the layout) and 2 (before stems) are upgraded in place from
+their own content: no text has to be unsealed again, and an old index file is
+never left unreadable. Their items' language is not in the file, so their stems
+are their exact tokens (every search that worked still works) until
+``commarchive reindex`` rebuilds them from the sealed parts.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Final
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 #: Kind prefix of the FTS rows that hold an item's redacted copy (``IndexDoc.redacted``).
 REDACTED_KIND: Final = "redacted:"
 
@@ -47,7 +53,8 @@ CREATE TABLE IF NOT EXISTS docs (
     started_at TEXT NOT NULL,
     restricted INTEGER NOT NULL,
     held INTEGER NOT NULL,
-    title TEXT NOT NULL
+    title TEXT NOT NULL,
+    language TEXT
 );
 CREATE INDEX IF NOT EXISTS docs_newest ON docs(started_at DESC, item_id);
 CREATE TABLE IF NOT EXISTS doc_purposes (key INTEGER NOT NULL, purpose TEXT NOT NULL,
@@ -59,7 +66,7 @@ CREATE TABLE IF NOT EXISTS doc_mentions (mention TEXT NOT NULL, key INTEGER NOT 
     PRIMARY KEY (mention, key)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS doc_mentions_key ON doc_mentions(key);
 CREATE VIRTUAL TABLE IF NOT EXISTS sections USING fts5(
-    text, kind UNINDEXED, speaker UNINDEXED, start_s UNINDEXED,
+    text, stems, kind UNINDEXED, speaker UNINDEXED, start_s UNINDEXED,
     tokenize = 'unicode61 remove_diacritics 2'
 );
 """

@@ -15,13 +15,23 @@ from typing import Any
 
 from archive.index import SearchQuery
 from archive.index import sqlite_layout as lay
+from archive.index.analysis import Term
 from archive.index.query import iso_utc, parse_query
 
 _PARTY_ROW_MASK = lay.REDACTED_BIT | lay.INDEX_MASK
 
 
 def _fts_phrase(tokens: tuple[str, ...]) -> str:
-    return '"' + " ".join(tokens).replace('"', '""') + '"'
+    """An exact phrase, in the text column (never the stems)."""
+    return 'text : "' + " ".join(tokens).replace('"', '""') + '"'
+
+
+def _fts_term(term: Term) -> str:
+    """A phrase exactly; a plain word as any of its forms in the stems column."""
+    if not term.forms:
+        return f"({_fts_phrase(term.tokens)})"
+    return "(stems : (" + " OR ".join('"' + f.replace('"', '""') + '"'
+                                      for f in term.forms) + "))"
 
 
 @dataclass(slots=True)
@@ -29,8 +39,12 @@ class Plan:
     """The SQL pieces of one query; ``params`` go with ``matching_keys``."""
 
     query: SearchQuery
+    terms: list[Term]
+    #: One FTS5 expression per term, all of which an item must match.
     phrases: list[str]
     any_phrase: str = ""
+    #: Every term as written, in the text column: what snippets mark.
+    any_exact: str = ""
     #: Conditions on ``rowid`` of ``sections`` and their parameters.
     row_conds: list[str] = field(default_factory=list)
     row_params: list[Any] = field(default_factory=list)
@@ -147,9 +161,10 @@ class Plan:
                 "ORDER BY rowid DESC")
 
 
-def plan_query(query: SearchQuery, phrases: list[tuple[str, ...]]) -> Plan:
-    plan = Plan(query, [_fts_phrase(p) for p in phrases])
+def plan_query(query: SearchQuery, terms: list[Term]) -> Plan:
+    plan = Plan(query, terms, [_fts_term(t) for t in terms])
     plan.any_phrase = " OR ".join(plan.phrases)
+    plan.any_exact = " OR ".join(f"({_fts_phrase(t.tokens)})" for t in terms)
     party = parse_query(f'"{query.party}"') if query.party else []
     plan.party = _fts_phrase(party[0]) if party else None
     plan.row_conds.append(f"(rowid & {lay.REDACTED_BIT}) = {plan.view_base}")
