@@ -21,6 +21,8 @@ def fold(text: str) -> str:
     Simple lower-casing (``ß`` stays ``ß``) and canonical decomposition only, to
     match FTS5's unicode61 with remove_diacritics 2 token for token.
     """
+    if text.isascii():  # nothing to decompose (most text, and every stem of it)
+        return text.lower()
     decomposed = unicodedata.normalize("NFD", text.lower())
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     # Recompose what is left: Hangul syllables decompose into jamo, which are not

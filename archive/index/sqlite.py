@@ -127,14 +127,16 @@ class SqliteIndex:
                 self._db.executescript(lay.SCHEMA)
                 self._db.execute(f"PRAGMA user_version = {lay.SCHEMA_VERSION}")
                 if self.secure_delete:
-                    self._db.execute(
-                        "INSERT INTO sections(sections, rank) VALUES ('secure-delete', 1)")
+                    for table in lay.FTS_TABLES:
+                        self._db.execute(
+                            f"INSERT INTO {table}({table}, rank) VALUES ('secure-delete', 1)")
         except self._sqlite.Error as exc:
             raise IndexUnavailable(reason=str(exc)) from exc
 
     def clear(self) -> None:
         with self._lock:
-            for table in ("docs", "doc_purposes", "doc_subjects", "doc_mentions", "sections"):
+            for table in ("docs", "doc_purposes", "doc_subjects", "doc_mentions",
+                          *lay.FTS_TABLES):
                 self._db.execute(f"DELETE FROM {table}")
             self._optimize()
             self._db.execute("VACUUM")
@@ -155,8 +157,9 @@ class SqliteIndex:
 
     def _delete_key(self, key: int) -> None:
         first = lay.first_rowid(key)
-        self._db.execute("DELETE FROM sections WHERE rowid BETWEEN ? AND ?",
-                         (first, first | lay.SLOT_MASK))
+        for table in lay.FTS_TABLES:
+            self._db.execute(f"DELETE FROM {table} WHERE rowid BETWEEN ? AND ?",
+                             (first, first | lay.SLOT_MASK))
         for table in ("docs", "doc_purposes", "doc_subjects", "doc_mentions"):
             self._db.execute(f"DELETE FROM {table} WHERE key = ?", (key,))
 
@@ -218,6 +221,11 @@ class SqliteIndex:
         self._db.executemany(
             "INSERT INTO sections (rowid, text, stems, kind, speaker, start_s) "
             "VALUES (?, ?, ?, ?, ?, ?)", rows)
+        for view in (base, base | lay.REDACTED_BIT):
+            part = [r for r in rows if r[0] & lay.REDACTED_BIT == view & lay.REDACTED_BIT]
+            if part:
+                self._db.execute("INSERT INTO items (rowid, words) VALUES (?, ?)", (
+                    view, lay.item_words([r[1] for r in part], [r[2] for r in part])))
 
     def delete(self, item_id: str) -> None:
         try:
@@ -238,7 +246,8 @@ class SqliteIndex:
 
     def _optimize(self) -> None:
         """Merge FTS segments, dropping deleted entries' tokens from the file."""
-        self._db.execute("INSERT INTO sections(sections) VALUES ('optimize')")
+        for table in lay.FTS_TABLES:
+            self._db.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
         self._deletes_since_optimize = 0
 
     # -- search ------------------------------------------------------------

@@ -13,6 +13,15 @@ re-indexed, which is why an item's restriction can live in its row ids.
 
 Each FTS row has the section's exact ``text`` (phrases, snippets) and its
 ``stems`` in the item's language (plain words, ``archive.index.analysis``).
+``items`` has one row per item and view (the section bits of its row id zero)
+holding all its words in one column: each section's text, separated by
+``SECTION_BREAK`` (no phrase spans two sections), then each distinct stem
+prefixed with ``STEM_MARK`` (so a phrase never matches a stem and a plain
+word's forms match exactly what ``sections.stems`` holds). An item-level AND of
+several words is then FTS5's
+own doclist intersection, newest first, with no column filter to check per
+row: that finds and counts the matching items; ``sections`` ranks them and
+gives speakers and snippets.
 
 Versions 1 (before the layout) and 2 (before stems) are upgraded in place from
 their own content: no text has to be unsealed again, and an old index file is
@@ -25,6 +34,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Final
+
+from archive.index.query import tokenize
 
 SCHEMA_VERSION: Final = 3
 #: Kind prefix of the FTS rows that hold an item's redacted copy (``IndexDoc.redacted``).
@@ -69,7 +80,24 @@ CREATE VIRTUAL TABLE IF NOT EXISTS sections USING fts5(
     text, stems, kind UNINDEXED, speaker UNINDEXED, start_s UNINDEXED,
     tokenize = 'unicode61 remove_diacritics 2'
 );
+CREATE VIRTUAL TABLE IF NOT EXISTS items USING fts5(
+    words, tokenize = 'unicode61 remove_diacritics 2'
+);
 """
+#: Between the sections of an item's row in ``items``: a token to FTS5 (a private-use
+#: character) that no query has (``\w`` does not match it), so no phrase spans two sections.
+SECTION_BREAK: Final = " \ue000 "
+#: Before each stem in ``items`` (a private-use character too: part of the token).
+STEM_MARK: Final = "\ue001"
+
+
+def item_words(texts: list[str], stems: list[str]) -> str:
+    """An item's row in ``items``: its sections' texts, then its distinct stems, marked."""
+    marked = dict.fromkeys(STEM_MARK + t for s in stems for t in tokenize(s))
+    return SECTION_BREAK.join(texts) + SECTION_BREAK + " ".join(marked)
+
+#: The FTS5 tables: per section, and per item and view.
+FTS_TABLES: Final = ("sections", "items")
 
 #: Version 1 tables, renamed aside while an old index is upgraded.
 V1_TABLES: Final = ("docs", "doc_purposes", "doc_subjects", "doc_mentions", "section_rows",

@@ -1,5 +1,8 @@
 """How the embedded index turns a ``SearchQuery`` into SQL: which filters go where.
 
+The matching items come from ``items`` (one FTS row per item and view, all its
+words: an AND is FTS5's doclist intersection); ranking and snippets from ``sections``.
+
 Filters the row-id layout holds (view, restriction, date window) are applied
 while FTS5 walks its doclists, for free; the others (purposes, channel, subject,
 mention, party, the exact second at a window's edges) are look-ups per item,
@@ -26,6 +29,14 @@ def _fts_phrase(tokens: tuple[str, ...]) -> str:
     return 'text : "' + " ".join(tokens).replace('"', '""') + '"'
 
 
+def _item_term(term: Term) -> str:
+    """A term in ``items``' one column: a phrase as it is, a plain word as any stem."""
+    if not term.forms:
+        return '"' + " ".join(term.tokens).replace('"', '""') + '"'
+    return "(" + " OR ".join('"' + lay.STEM_MARK + f.replace('"', '""') + '"'
+                             for f in term.forms) + ")"
+
+
 def _fts_term(term: Term) -> str:
     """A phrase exactly; a plain word as any of its forms in the stems column."""
     if not term.forms:
@@ -45,6 +56,8 @@ class Plan:
     any_phrase: str = ""
     #: Every term as written, in the text column: what snippets mark.
     any_exact: str = ""
+    #: Every term, ANDed, on an item's row in ``items``.
+    item_match: str = ""
     #: Conditions on ``rowid`` of ``sections`` and their parameters.
     row_conds: list[str] = field(default_factory=list)
     row_params: list[Any] = field(default_factory=list)
@@ -124,13 +137,14 @@ class Plan:
 
     def item_matches(self, k: str) -> str:
         """Conditions that the item with key ``k`` holds every phrase (in the view)."""
+        if not self.phrases:
+            return ""
         first = f"(({k} << {lay.SLOT_BITS}) | {self.view_base})"
-        return "".join(
-            f" AND EXISTS (SELECT 1 FROM sections WHERE sections MATCH ? AND rowid BETWEEN "
-            f"{first} AND {first} | {lay.REDACTED_BIT - 1})" for _ in self.phrases)
+        return (f" AND EXISTS (SELECT 1 FROM items WHERE items MATCH ? AND rowid BETWEEN "
+                f"{first} AND {first} | {lay.RESTRICTED_BIT})")
 
     def match_params(self) -> list[Any]:
-        return list(self.phrases)
+        return [self.item_match] if self.phrases else []
 
     # -- SQL ------------------------------------------------------------------------
 
@@ -148,16 +162,13 @@ class Plan:
             self.params = [*params, *self.match_params()]
             return (f"SELECT d.key FROM docs d WHERE {where}{self.item_matches('d.key')} "
                     "ORDER BY d.key DESC")
-        k = f"(sections.rowid >> {lay.SLOT_BITS})"
-        rows = " AND ".join(["sections MATCH ?", *self.row_conds])
-        found = [rows]
-        self.params = [self.phrases[0], *self.row_params]
-        for phrase in self.phrases[1:]:
-            found.append(f"{k} IN (SELECT rowid >> {lay.SLOT_BITS} FROM sections WHERE {rows})")
-            self.params += [phrase, *self.row_params]
+        # One row per item and view: FTS5 intersects the words' doclists itself.
+        k = f"(items.rowid >> {lay.SLOT_BITS})"
+        found = ["items MATCH ?", *self.row_conds]
+        self.params = [self.item_match, *self.row_params]
         conds, params = self._key_where(k)
         self.params += params
-        return (f"SELECT {k} FROM sections WHERE {' AND '.join(found + conds)} "
+        return (f"SELECT {k} FROM items WHERE {' AND '.join(found + conds)} "
                 "ORDER BY rowid DESC")
 
 
@@ -165,6 +176,7 @@ def plan_query(query: SearchQuery, terms: list[Term]) -> Plan:
     plan = Plan(query, terms, [_fts_term(t) for t in terms])
     plan.any_phrase = " OR ".join(plan.phrases)
     plan.any_exact = " OR ".join(f"({_fts_phrase(t.tokens)})" for t in terms)
+    plan.item_match = " AND ".join(_item_term(t) for t in terms)
     party = parse_query(f'"{query.party}"') if query.party else []
     plan.party = _fts_phrase(party[0]) if party else None
     plan.row_conds.append(f"(rowid & {lay.REDACTED_BIT}) = {plan.view_base}")

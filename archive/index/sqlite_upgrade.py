@@ -83,6 +83,13 @@ def upgrade_v2(db: Any) -> None:
             db.execute(statement)
         db.execute("INSERT INTO sections (rowid, text, stems, kind, speaker, start_s) "
                    "SELECT rowid, text, text, kind, speaker, start_s FROM v2_sections")
+        view = f"(rowid & ~{lay.INDEX_MASK})"  # the row id of the item's row in that view
+        rows: dict[int, list[str]] = {}
+        for rowid, text in db.execute(f"SELECT {view}, text FROM v2_sections ORDER BY rowid"):
+            rows.setdefault(int(rowid), []).append(str(text))
+        db.executemany("INSERT INTO items (rowid, words) VALUES (?, ?)",
+                       [(rowid, lay.item_words(texts, texts))
+                        for rowid, texts in rows.items()])
         db.execute("DROP TABLE v2_sections")
         db.execute(f"PRAGMA user_version = {lay.SCHEMA_VERSION}")
         db.execute("COMMIT")
