@@ -197,14 +197,18 @@ def test_a_version_2_index_gets_stems_in_place_and_finds_what_it_found(tmp_path:
     key = 9 << 18
     db.execute("INSERT INTO docs VALUES (?, 'old', 'email', 'inbound', "
                "'2026-01-01T00:00:00.000000Z', 0, 0, 'Facturen')", (key,))
+    db.execute("INSERT INTO sections (rowid, text, kind) VALUES (?, 'Vraag', 'subject')",
+               (key << 14,))
     db.execute("INSERT INTO sections (rowid, text, kind) VALUES (?, 'de facturen van maart', "
-               "'body')", (key << 14,))
+               "'body')", (key << 14 | 1,))
     db.commit()
     db.close()
     idx = SqliteIndex(path)
     idx.ensure()
     assert _found(idx, text="facturen") == ["old"]
     assert _found(idx, text='"facturen van maart"') == ["old"]
+    assert _found(idx, text="vraag maart") == ["old"]  # words of two sections, one item
+    assert _found(idx, text='"vraag de"') == []
     assert "<mark>facturen</mark>" in idx.search(SearchQuery(text="facturen")).hits[0].snippet
     idx.upsert([IndexDoc("new", "email", "inbound", datetime(2026, 1, 2, tzinfo=UTC), (), (),
                          ("quality",), False, False, (Section("body", "een factuur"),),
