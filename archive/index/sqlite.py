@@ -1,11 +1,14 @@
 """Embedded search index on SQLite FTS5, in its own database file.
 
 One FTS row per section (subject, body, attachment, transcript utterance,
-parties), so a hit can say which speaker said the words and when. All query
-words must occur somewhere in the item, not necessarily in one section.
+parties), so a hit can say which speaker said the words and when, and one per
+item and view with all its words (``items``). All query words must occur
+somewhere in the item, not necessarily in one section; each section row has its
+exact text (phrases) and its stems (plain words, ``archive.index.analysis``).
 
 Searching ranks only what the page needs. The matching items are found newest
-first, with the cheap filters (view, restricted, date window) in the FTS row ids
+first in ``items`` (FTS5 intersects the words' doclists), with the cheap filters
+(view, restricted, date window) in the FTS row ids
 (``archive.index.sqlite_layout``), up to ``EXACT_TOTAL_LIMIT + 1`` of them. When
 that many or fewer match, the total is exact and the sections of exactly those
 items are ranked by bm25 (the order Elasticsearch gives: best section, then
