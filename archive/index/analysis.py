@@ -19,7 +19,8 @@ in Python gives both backends the same tokens, hence the same matches and totals
 Stop words are kept on purpose: words are ANDed, so dropping ``de`` or ``le``
 from the index would make a query of them find nothing, and bm25's idf already
 weighs such words close to zero. Items in a language without a stemmer (or of
-unknown language) have their exact tokens as stems, so every word still finds them.
+unknown language, or one query words are not stemmed in) have their exact tokens
+as stems, so every word as written still finds them.
 """
 
 from __future__ import annotations
@@ -71,6 +72,13 @@ def _stemmer(language: str | None) -> _Snowball | None:
     return found
 
 
+def _item_stemmer(language: str | None) -> _Snowball | None:
+    """The stemmer an item's text gets: only those query words are also stemmed in, so
+    a word as written always finds an item (a Spanish item's stems are its words)."""
+    code = (language or "").partition("-")[0]
+    return _stemmer(code) if code in ANALYSED_LANGUAGES else None
+
+
 def stems(text: str, language: str | None) -> str:
     """The stems of ``text`` in ``language``, space-separated, folded like every token.
 
@@ -78,7 +86,7 @@ def stems(text: str, language: str | None) -> str:
     and, for words with accents, also after. Without a stemmer for the language, the
     exact tokens. Only single words are matched against stems, so their order is free.
     """
-    stemmer = _stemmer(language)
+    stemmer = _item_stemmer(language)
     if stemmer is None:
         return " ".join(tokenize(text))
     words = _WORD_RE.findall(text.lower())
@@ -103,7 +111,7 @@ def word_forms(word: str, languages: Iterable[str] = ANALYSED_LANGUAGES) -> tupl
 
 def token_stem(token: str, language: str | None) -> str:
     """One word's stem in ``language`` (folded), as ``stems`` writes it."""
-    stemmer = _stemmer(language)
+    stemmer = _item_stemmer(language)
     lowered = token.lower()
     return fold(stemmer.stemWord(lowered) if stemmer is not None else lowered)
 

@@ -69,6 +69,14 @@ def test_an_item_of_unknown_language_matches_its_words_as_written(index: SearchI
     assert _ids(index, "factuur") == []  # no stemmer was chosen for it: no other forms
 
 
+def test_an_item_in_a_language_queries_are_not_stemmed_in_matches_as_written(
+    index: SearchIndex,
+) -> None:
+    index.upsert([_doc("es", "es", text="hablamos de las llamadas que cobraron")])
+    assert _ids(index, "llamadas") == ["es"]  # never lost to a stem no query makes
+    assert _ids(index, "cobraron hablamos") == ["es"]
+
+
 def test_the_anonymised_copy_is_searched_by_stem_too(index: SearchIndex) -> None:
     doc = _doc("mail", "nl", text="de facturen van Jan", purposes=("training",))
     index.upsert([dataclasses.replace(doc, redacted=(Section("body", "de facturen van [naam]"),))])
