@@ -108,3 +108,35 @@ def test_an_ingested_mail_is_found_by_stem_in_its_detected_language_and_after_re
         assert found('"factuur"') == []
     finally:
         arc.close()
+
+
+def test_elasticsearch_documents_written_before_stems_match_words_as_written() -> None:
+    """An index from an older version (sections without ``stems``) keeps answering plain
+    words as written until a reindex, and gains the new fields on ``ensure``."""
+    import uuid
+
+    from archive.index.elastic import MAPPINGS, ElasticIndex, _source
+    from tests.services import elasticsearch_url
+
+    index = ElasticIndex(elasticsearch_url(), prefix=f"t-{uuid.uuid4().hex[:12]}")
+    old_properties = {k: v for k, v in MAPPINGS["properties"].items() if k != "language"}
+    old_sections = {k: v for k, v in old_properties["sections"]["properties"].items()
+                    if k != "stems"}
+    old_properties["sections"] = {**old_properties["sections"], "properties": old_sections}
+    es = index._es  # writing as the older version did
+    es.indices.create(index=index.index_name, mappings={**MAPPINGS,
+                                                         "properties": old_properties})
+    try:
+        source = _source(_doc("old", None, text="de facturen van maart"))
+        source.pop("language")
+        for section in source["sections"]:
+            section.pop("stems")
+        es.index(index=index.index_name, id="old", document=source, refresh=True)
+        index.ensure()  # adds the stems and language fields to the existing index
+        index.upsert([_doc("new", "nl", text="een factuur")])
+        assert _ids(index, "facturen") == ["new", "old"]
+        assert _ids(index, "factuur") == ["new"]
+        assert _ids(index, '"facturen van maart"') == ["old"]
+    finally:
+        index.drop()
+        index.close()
