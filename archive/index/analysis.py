@@ -93,8 +93,10 @@ def stems(text: str, language: str | None) -> str:
     out = stemmer.stemWords(words)
     # A word with accents also gets the stem of its unaccented spelling, which is what a
     # query typed without them stems to (``electricite``: ``electricit``, not ``electr``).
-    bare = [fold(w) for w in words if not w.isascii()]
-    return fold(" ".join(out + [b for b in stemmer.stemWords(bare) if fold(b) not in out]))
+    accented = [i for i, w in enumerate(words) if not w.isascii()]
+    bare = stemmer.stemWords([fold(words[i]) for i in accented])
+    more = [b for i, b in zip(accented, bare, strict=True) if b != fold(out[i])]
+    return fold(" ".join(out + more))
 
 
 def word_forms(word: str, languages: Iterable[str] = ANALYSED_LANGUAGES) -> tuple[str, ...]:
