@@ -364,7 +364,9 @@ party_number_prefix = "+31205550300"
 # Language rules: the first matching rule decides an item's language, which
 # picks the transcription model (commarchive models add LANG ZIP). Conditions:
 # channel, queue (the PBX sidecar's queue), dialled_number_prefix,
-# party_number_prefix, mailbox. A call no rule decides is tried on every
+# party_number_prefix, mailbox, sip_header (a header of the SIPREC INVITE whose
+# first language tag is the rule's language, or sip_header_value; e.g.
+# sip_header = "X-Language"). A call no rule decides is tried on every
 # configured model; without a clear winner it is marked language_unknown and
 # gets no transcript (and trainers get no audio of it). For example:
 # [[language.rules]]

@@ -190,7 +190,7 @@ class Indexer:
             started_at=started_at, parties=self.party_terms(parties),
             subjects=tuple(subjects), purposes=purposes,
             restricted=restricted, held=held, sections=sections, title=title,
-            mentions=mentions_in(config, sections), redacted=redacted,
+            mentions=mentions_in(config, sections), redacted=redacted, language=language,
         )
 
     def document_of_new(

@@ -1,7 +1,8 @@
 """Which language an item is in, by the operator's rules (``[[language.rules]]``).
 
 A rule is the operator's knowledge (the Dutch queue, the Belgian French number,
-the ``factures@`` mailbox) and beats any guess: rules are tried in order and
+the ``factures@`` mailbox, the ``X-Language`` header the PBX sets on the
+recording INVITE) and beats any guess: rules are tried in order and
 the first that matches decides. Items no rule decides keep the language their
 ingester detected (e-mail text), or none, and the transcriber then compares
 models or marks the call ``language_unknown``: a transcript in the wrong
@@ -19,7 +20,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Final
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from archive.model import AddressKind, Channel, NewItem, PartyRole
 
@@ -30,6 +31,11 @@ if TYPE_CHECKING:
 LANGUAGE_CODE: Final = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})?")
 #: Where a call's PBX queue name is found in its details (the sidecar's ``queue``).
 QUEUE_DETAIL: Final = "queue"
+#: Where a SIPREC call keeps the headers of its INVITE that a rule names (``sip_header``),
+#: as {lower-case name: value}.
+SIP_HEADERS_DETAIL: Final = "sip_headers"
+#: A SIP header name (RFC 3261 ``token``).
+_HEADER_NAME: Final = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+")
 #: Languages an e-mail may be detected in besides those the rules name (the Benelux three
 #: and German).
 TEXT_LANGUAGES: Final = ("nl", "fr", "en", "de")
@@ -68,11 +74,40 @@ class LanguageRule(BaseModel):
     party_number_prefix: str | None = None
     #: Any party's exact e-mail address (a monitored mailbox).
     mailbox: str | None = None
+    #: A header of the SIPREC INVITE the PBX sets per call (``X-Language``,
+    #: ``Accept-Language``) ...
+    sip_header: str | None = None
+    #: ... naming this language: the header's first language tag, ignoring case and
+    #: ``;q=`` weights, is this value or a region of it (``nl`` matches ``nl-BE, fr;q=0.5``).
+    #: Default: the rule's ``language``.
+    sip_header_value: str | None = None
 
     @field_validator("language")
     @classmethod
     def _code(cls, value: str) -> str:
         return language_code(value)
+
+    @field_validator("sip_header")
+    @classmethod
+    def _header(cls, value: str | None) -> str | None:
+        if value is not None and not _HEADER_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a SIP header name (like 'X-Language')")
+        return value
+
+    @model_validator(mode="after")
+    def _value_needs_header(self) -> LanguageRule:
+        if self.sip_header_value is not None and self.sip_header is None:
+            raise ValueError("sip_header_value is given without the sip_header it is read from")
+        return self
+
+    def _header_matches(self, item: NewItem) -> bool:
+        headers = item.details.get(SIP_HEADERS_DETAIL)
+        value = headers.get((self.sip_header or "").lower()) if isinstance(headers, dict) else None
+        if not isinstance(value, str):
+            return False
+        first = value.split(",")[0].split(";")[0].strip().lower()
+        wanted = (self.sip_header_value or self.language).strip().lower()
+        return first == wanted or first.startswith(wanted + "-")
 
     def matches(self, item: NewItem) -> bool:
         if self.channel is not None and item.channel is not self.channel:
@@ -90,6 +125,8 @@ class LanguageRule(BaseModel):
             p.address.startswith(self.party_number_prefix) for p in phones
         ):
             return False
+        if self.sip_header is not None and not self._header_matches(item):
+            return False
         if self.mailbox is not None:
             mailbox = self.mailbox.lower()
             if not any(p.kind is AddressKind.EMAIL and p.address.lower() == mailbox
@@ -104,6 +141,11 @@ def decide_language(rules: Sequence[LanguageRule], item: NewItem) -> str | None:
         if rule.matches(item):
             return rule.language
     return None
+
+
+def sip_headers(rules: Sequence[LanguageRule]) -> tuple[str, ...]:
+    """The SIP headers the rules read (lower case): the only ones a call keeps."""
+    return tuple(dict.fromkeys(r.sip_header.lower() for r in rules if r.sip_header))
 
 
 def text_languages(rules: Sequence[LanguageRule]) -> tuple[str, ...]:

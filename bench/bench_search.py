@@ -4,8 +4,9 @@
                                  [--only sqlite|elasticsearch] [--sqlite-path FILE]
 
 Items are synthetic (seeded): calls with six transcript utterances, e-mails
-with a subject and a body, words drawn from a Zipf-like vocabulary, three
-parties, one to three purposes, 5% restricted, start times over two years.
+with a subject and a body, in Dutch, French or English by turns (stemmed so),
+words drawn from a Zipf-like vocabulary, three parties, one to three purposes,
+5% restricted, start times over two years.
 Latency is measured end to end through the ``SearchIndex`` object (query,
 transport, snippet), one query at a time, after a warm-up; each query draws
 fresh words so no result is served from a cache of the previous one.
@@ -42,6 +43,7 @@ BATCH_DOCS: Final = 1000
 WARMUP_QUERIES: Final = 20
 VOCABULARY_WORDS: Final = 20_000
 PURPOSES: Final = ("quality", "training", "legal")
+LANGUAGES: Final = ("nl", "fr", "en")
 EPOCH: Final = datetime(2024, 1, 1, tzinfo=UTC)
 SPAN_S: Final = 2 * 365 * 86400
 
@@ -90,6 +92,8 @@ class Corpus:
             direction="inbound", started_at=started, parties=parties,
             subjects=(customer,), purposes=purposes, restricted=rng.random() < 0.05,
             held=False, sections=sections, title=title,
+            # Stemmed as the languages of a Benelux archive (archive.index.analysis).
+            language=LANGUAGES[n % len(LANGUAGES)],
         )
 
 

@@ -14,7 +14,8 @@ from archive.model import Party, Section
 
 #: Details a trainer never needs and that identify people or threads.
 WITHHELD_DETAILS: Final = frozenset({"headers", "message_id", "in_reply_to", "references",
-                                     "address_errors", "call_id", "session_id"})
+                                     "address_errors", "call_id", "session_id",
+                                     "sip_headers"})
 #: Section kinds that never enter the anonymised copy (names and addresses by design).
 WITHHELD_SECTIONS: Final = frozenset({"parties"})
 

@@ -9,7 +9,9 @@ parties field) that every plain search matches, and the redacted copy that an
 ``anonymised`` query matches, which cannot contain what it never indexed.
 
 Query language (every backend): words are ANDed; ``"quoted phrases"`` match
-as phrases; matching is case-insensitive on whole tokens. Snippets are HTML-safe:
+as phrases, exactly; a plain word also matches the other forms of its stem
+in the item's language (``facturen`` finds ``factuur``, see
+``archive.index.analysis``); matching is case-insensitive on whole tokens. Snippets are HTML-safe:
 text is escaped and matches are wrapped in ``<mark>...</mark>``.
 
 Its errors (``SearchIndexError``, ``IndexUnavailable``) live in ``archive.errors``.
@@ -47,6 +49,9 @@ class IndexDoc:
     #: The anonymised copy of the text sections (redacted, parties never among them),
     #: the only text an anonymised search matches; empty when no anonymised purpose applies.
     redacted: tuple[Section, ...] = ()
+    #: The item's language code (``nl``), which picks the stemmer of its text
+    #: (``archive.index.analysis``); None: unknown, its words match only as written.
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

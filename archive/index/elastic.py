@@ -9,7 +9,11 @@ diacritics folded, ``\\w+`` words), and indexed space-separated under the
 ``standard`` analyzer: the minimal distribution the tests run has no folding
 filters, and this way every backend splits and folds text identically. The
 original section text stays in ``_source`` only, and snippets are cut from it
-here, with the same marks as the embedded backends.
+here, with the same marks as the embedded backends. Beside its tokens, each
+section has its ``stems`` in the item's language, made here too
+(``archive.index.analysis``: the minimal distribution has no language analyzers
+either), which plain query words match in any of their forms; phrases match
+the tokens.
 
 Client errors are converted to :class:`~archive.errors.IndexUnavailable` where
 they enter (every call to ``self._es`` goes through ``_call``).
@@ -25,7 +29,8 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
 from archive.errors import IndexUnavailable
 from archive.index import EXACT_TOTAL_LIMIT, Hit, IndexDoc, SearchQuery, SearchResult
-from archive.index.query import iso_utc, make_snippet, parse_query, render_snippet, tokenize
+from archive.index.analysis import Term, parse_terms, snippet, stems
+from archive.index.query import iso_utc, parse_query, render_snippet, tokenize
 from archive.model import Section
 
 BULK_CHUNK_DOCS: Final = 500
@@ -51,6 +56,7 @@ PROPERTIES: Final[dict[str, Any]] = {
     "restricted": {"type": "boolean"},
     "held": {"type": "boolean"},
     "title": _STORED_ONLY,
+    "language": {"type": "keyword"},
     "sections": {
         "type": "nested",
         "properties": {
@@ -60,6 +66,7 @@ PROPERTIES: Final[dict[str, Any]] = {
             "start_s": {"type": "double"},
             "text": _STORED_ONLY,
             "tokens": _TOKENS,
+            "stems": _TOKENS,
         },
     },
 }
@@ -67,7 +74,7 @@ PROPERTIES: Final[dict[str, Any]] = {
 MAPPINGS: Final[dict[str, Any]] = {
     "dynamic": "strict",
     # Tokens are derived from the text beside them: index them, don't store them twice.
-    "_source": {"excludes": ["parties_tokens", "sections.tokens"]},
+    "_source": {"excludes": ["parties_tokens", "sections.tokens", "sections.stems"]},
     "properties": PROPERTIES,
 }
 
@@ -112,6 +119,7 @@ def _source(doc: IndexDoc) -> dict[str, Any]:
         "restricted": doc.restricted,
         "held": doc.held,
         "title": doc.title,
+        "language": doc.language,
         "sections": [
             {
                 "pos": pos,
@@ -120,17 +128,32 @@ def _source(doc: IndexDoc) -> dict[str, Any]:
                 "start_s": s.start_s,
                 "text": s.text,
                 "tokens": _token_text(s.text),
+                # Addresses and names have no language of their own.
+                "stems": _token_text(s.text) if s.kind == "parties" else stems(s.text,
+                                                                              doc.language),
             }
             for pos, s in enumerate(sections)
         ],
     }
 
 
-def _in_sections(phrase: tuple[str, ...], anonymised: bool) -> dict[str, Any]:
-    """The phrase in one section of the query's view: the redacted copy, or the rest."""
+def _term_query(term: Term) -> dict[str, Any]:
+    """A phrase exactly; a plain word as any of its forms in the stems (in a section
+    indexed before stems existed, as written, so it is found until a reindex)."""
+    exact = {"match_phrase": {"sections.tokens": {"query": _phrase_text(term.tokens)}}}
+    if not term.forms:
+        return exact
+    return {"bool": {"should": [
+        {"match": {"sections.stems": {"query": " ".join(term.forms)}}},
+        {"bool": {"must": [exact], "must_not": [{"exists": {"field": "sections.stems"}}]}},
+    ], "minimum_should_match": 1}}
+
+
+def _in_sections(term: Term, anonymised: bool) -> dict[str, Any]:
+    """The term in one section of the query's view: the redacted copy, or the rest."""
     view = {"prefix": {"sections.kind": REDACTED_KIND}}
     return {"bool": {
-        "must": [{"match_phrase": {"sections.tokens": {"query": _phrase_text(phrase)}}}],
+        "must": [_term_query(term)],
         **({"filter": [view]} if anonymised else {"must_not": [view]}),
     }}
 
@@ -309,7 +332,7 @@ class ElasticIndex:
     def search(self, query: SearchQuery) -> SearchResult:
         if query.purposes is not None and not query.purposes:
             return SearchResult(0, ())
-        phrases = parse_query(query.text)
+        phrases = parse_terms(query.text)
         if query.text.strip() and not phrases:
             return SearchResult(0, ())
         filters = self._filters(query)
@@ -357,7 +380,7 @@ class ElasticIndex:
                 track_total_hits=EXACT_TOTAL_LIMIT,
                 from_=query.offset,
                 size=query.limit,
-                source_includes=["title"],
+                source_includes=["title", "language"],
             ),
         )
         hits: list[Hit] = []
@@ -373,7 +396,8 @@ class ElasticIndex:
                 Hit(
                     raw["_id"],
                     float(raw.get("_score") or 0.0),
-                    make_snippet(str(section.get("text", "")), phrases),
+                    snippet(str(section.get("text", "")), phrases,
+                            raw["_source"].get("language")),
                     title,
                     section.get("speaker"),
                     None if start_s is None else float(start_s),

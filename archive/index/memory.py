@@ -6,7 +6,8 @@ import threading
 from collections.abc import Sequence
 
 from archive.index import Hit, IndexDoc, SearchQuery, SearchResult, capped_total
-from archive.index.query import make_snippet, parse_query, render_snippet, tokenize
+from archive.index.analysis import Term, parse_terms, snippet, stems
+from archive.index.query import parse_query, render_snippet, tokenize
 from archive.model import Section
 
 
@@ -51,7 +52,7 @@ class MemoryIndex:
         return None
 
     def search(self, query: SearchQuery) -> SearchResult:
-        phrases = parse_query(query.text)
+        terms = parse_terms(query.text)
         party = parse_query(f'"{query.party}"') if query.party else []
         scored: list[tuple[float, str, Hit]] = []
         with self._lock:
@@ -65,26 +66,34 @@ class MemoryIndex:
                 ptoks = tokenize(" ".join(doc.parties))
                 if _contains(ptoks, party[0]) < 0:
                     continue
-            toks = [tokenize(s.text) for s in sections]
-            if any(all(_contains(t, p) < 0 for t in toks) for p in phrases):
+            found = [_matched(doc, s, terms, query.anonymised) for s in sections]
+            if any(all(term not in f for f in found) for term in terms):
                 continue
             best: Section | None = None
             best_score = 0.0
-            for section, stoks in zip(sections, toks, strict=True):
-                score = float(sum(1 for p in phrases if _contains(stoks, p) >= 0))
+            for section, matched in zip(sections, found, strict=True):
+                score = float(len(matched))
                 if score > best_score:
                     best, best_score = section, score
             if best is None:
-                snippet = render_snippet(doc.title)
-                hit = Hit(doc.item_id, 0.0, snippet, doc.title)
+                hit = Hit(doc.item_id, 0.0, render_snippet(doc.title), doc.title)
             else:
-                hit = Hit(doc.item_id, best_score, make_snippet(best.text, phrases), doc.title,
-                          best.speaker, best.start_s)
+                hit = Hit(doc.item_id, best_score, snippet(best.text, terms, doc.language),
+                          doc.title, best.speaker, best.start_s)
             scored.append((best_score, doc.started_at.isoformat(), hit))
         scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
         page = scored[query.offset : query.offset + query.limit]
         total, lower_bound = capped_total(len(scored))
         return SearchResult(total, tuple(h for _, _, h in page), lower_bound)
+
+
+def _matched(doc: IndexDoc, section: Section, terms: list[Term], anonymised: bool) -> set[Term]:
+    """The terms ``section`` matches: phrases in its tokens, plain words in its stems."""
+    tokens = tokenize(section.text)
+    parties = section.kind == "parties" and not anonymised
+    stemmed = set(tokens if parties else stems(section.text, doc.language).split())
+    return {t for t in terms
+            if (stemmed.intersection(t.forms) if t.forms else _contains(tokens, t.tokens) >= 0)}
 
 
 def _filters_pass(doc: IndexDoc, q: SearchQuery) -> bool:

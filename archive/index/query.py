@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Final
 
@@ -21,6 +21,8 @@ def fold(text: str) -> str:
     Simple lower-casing (``ß`` stays ``ß``) and canonical decomposition only, to
     match FTS5's unicode61 with remove_diacritics 2 token for token.
     """
+    if text.isascii():  # nothing to decompose (most text, and every stem of it)
+        return text.lower()
     decomposed = unicodedata.normalize("NFD", text.lower())
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     # Recompose what is left: Hangul syllables decompose into jamo, which are not
@@ -52,16 +54,21 @@ SNIPPET_WORDS: Final = 12
 
 
 def make_snippet(
-    text: str, phrases: Sequence[tuple[str, ...]], *, words_around: int = SNIPPET_WORDS
+    text: str, phrases: Sequence[tuple[str, ...]], *, words_around: int = SNIPPET_WORDS,
+    also: Callable[[str], bool] | None = None,
 ) -> str:
     """About ``words_around`` words from just before the first match, matches marked.
 
     For backends that have no snippet function of their own (memory, Elasticsearch
-    over pre-tokenized text); the result is HTML-safe like every snippet.
+    over pre-tokenized text); the result is HTML-safe like every snippet. ``also``
+    marks single words as well, given each lower-cased word (stemmed matches).
     """
     words = text.split()
     folded = [tokenize(w) for w in words]
     marked: set[int] = set()
+    if also is not None:
+        marked.update(i for i, w in enumerate(words)
+                      if any(also(t) for t in _TOKEN_RE.findall(w.lower())))
     for phrase in phrases:
         for i in range(len(words)):
             window: list[str] = []

@@ -1,11 +1,14 @@
 """Embedded search index on SQLite FTS5, in its own database file.
 
 One FTS row per section (subject, body, attachment, transcript utterance,
-parties), so a hit can say which speaker said the words and when. All query
-words must occur somewhere in the item, not necessarily in one section.
+parties), so a hit can say which speaker said the words and when, and one per
+item and view with all its words (``items``). All query words must occur
+somewhere in the item, not necessarily in one section; each section row has its
+exact text (phrases) and its stems (plain words, ``archive.index.analysis``).
 
 Searching ranks only what the page needs. The matching items are found newest
-first, with the cheap filters (view, restricted, date window) in the FTS row ids
+first in ``items`` (FTS5 intersects the words' doclists), with the cheap filters
+(view, restricted, date window) in the FTS row ids
 (``archive.index.sqlite_layout``), up to ``EXACT_TOTAL_LIMIT + 1`` of them. When
 that many or fewer match, the total is exact and the sections of exactly those
 items are ranked by bm25 (the order Elasticsearch gives: best section, then
@@ -38,7 +41,8 @@ from typing import Any, Final
 from archive.errors import IndexUnavailable
 from archive.index import EXACT_TOTAL_LIMIT, Hit, IndexDoc, SearchQuery, SearchResult
 from archive.index import sqlite_layout as lay
-from archive.index.query import MARK_CLOSE, MARK_OPEN, iso_utc, parse_query, render_snippet
+from archive.index.analysis import parse_terms, snippet, stems
+from archive.index.query import MARK_CLOSE, MARK_OPEN, iso_utc, render_snippet
 from archive.index.sqlite_search import Plan, plan_query
 from archive.model import Section
 
@@ -107,7 +111,7 @@ class SqliteIndex:
 
     def ensure(self) -> None:
         """Create the schema, or upgrade an index written by an older version in place."""
-        from archive.index.sqlite_upgrade import upgrade
+        from archive.index.sqlite_upgrade import upgrade, upgrade_v2
 
         try:
             with self._lock:
@@ -121,17 +125,21 @@ class SqliteIndex:
                 old = bool(columns) and "key" not in columns  # version 1 keyed by item id
                 if version < lay.SCHEMA_VERSION and old:
                     upgrade(self._db, self._insert)
+                elif version < lay.SCHEMA_VERSION and "language" not in columns and columns:
+                    upgrade_v2(self._db)
                 self._db.executescript(lay.SCHEMA)
                 self._db.execute(f"PRAGMA user_version = {lay.SCHEMA_VERSION}")
                 if self.secure_delete:
-                    self._db.execute(
-                        "INSERT INTO sections(sections, rank) VALUES ('secure-delete', 1)")
+                    for table in lay.FTS_TABLES:
+                        self._db.execute(
+                            f"INSERT INTO {table}({table}, rank) VALUES ('secure-delete', 1)")
         except self._sqlite.Error as exc:
             raise IndexUnavailable(reason=str(exc)) from exc
 
     def clear(self) -> None:
         with self._lock:
-            for table in ("docs", "doc_purposes", "doc_subjects", "doc_mentions", "sections"):
+            for table in ("docs", "doc_purposes", "doc_subjects", "doc_mentions",
+                          *lay.FTS_TABLES):
                 self._db.execute(f"DELETE FROM {table}")
             self._optimize()
             self._db.execute("VACUUM")
@@ -152,8 +160,9 @@ class SqliteIndex:
 
     def _delete_key(self, key: int) -> None:
         first = lay.first_rowid(key)
-        self._db.execute("DELETE FROM sections WHERE rowid BETWEEN ? AND ?",
-                         (first, first | lay.SLOT_MASK))
+        for table in lay.FTS_TABLES:
+            self._db.execute(f"DELETE FROM {table} WHERE rowid BETWEEN ? AND ?",
+                             (first, first | lay.SLOT_MASK))
         for table in ("docs", "doc_purposes", "doc_subjects", "doc_mentions"):
             self._db.execute(f"DELETE FROM {table} WHERE key = ?", (key,))
 
@@ -192,9 +201,9 @@ class SqliteIndex:
         """Insert a document that is not in the index (inside the caller's transaction)."""
         key = self._new_key(doc)
         self._db.execute(
-            "INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (key, doc.item_id, doc.channel, doc.direction, iso_utc(doc.started_at),
-             int(doc.restricted), int(doc.held), doc.title),
+             int(doc.restricted), int(doc.held), doc.title, doc.language),
         )
         self._db.executemany("INSERT OR IGNORE INTO doc_purposes VALUES (?, ?)",
                              [(key, p) for p in doc.purposes])
@@ -203,15 +212,23 @@ class SqliteIndex:
         self._db.executemany("INSERT OR IGNORE INTO doc_mentions VALUES (?, ?)",
                              [(m, key) for m in doc.mentions])
         base = lay.first_rowid(key) | (lay.RESTRICTED_BIT if doc.restricted else 0)
-        rows = [(base | i, s.text, s.kind, s.speaker, s.start_s)
+        lang = doc.language
+        rows = [(base | i, s.text, stems(s.text, lang), s.kind, s.speaker, s.start_s)
                 for i, s in enumerate(_fit(doc.sections))]
         if doc.parties:
-            rows.append((base | lay.PARTIES_INDEX, " ".join(doc.parties), "parties", None, None))
-        rows += [(base | lay.REDACTED_BIT | i, s.text, lay.REDACTED_KIND + s.kind, s.speaker,
-                  s.start_s) for i, s in enumerate(_fit(doc.redacted))]
+            parties = " ".join(doc.parties)  # addresses and names: no language of their own
+            rows.append((base | lay.PARTIES_INDEX, parties, parties, "parties", None, None))
+        rows += [(base | lay.REDACTED_BIT | i, s.text, stems(s.text, lang),
+                  lay.REDACTED_KIND + s.kind, s.speaker, s.start_s)
+                 for i, s in enumerate(_fit(doc.redacted))]
         self._db.executemany(
-            "INSERT INTO sections (rowid, text, kind, speaker, start_s) VALUES (?, ?, ?, ?, ?)",
-            rows)
+            "INSERT INTO sections (rowid, text, stems, kind, speaker, start_s) "
+            "VALUES (?, ?, ?, ?, ?, ?)", rows)
+        for view in (base, base | lay.REDACTED_BIT):
+            part = [r for r in rows if r[0] & lay.REDACTED_BIT == view & lay.REDACTED_BIT]
+            if part:
+                self._db.execute("INSERT INTO items (rowid, words) VALUES (?, ?)", (
+                    view, lay.item_words([r[1] for r in part], [r[2] for r in part])))
 
     def delete(self, item_id: str) -> None:
         try:
@@ -232,7 +249,8 @@ class SqliteIndex:
 
     def _optimize(self) -> None:
         """Merge FTS segments, dropping deleted entries' tokens from the file."""
-        self._db.execute("INSERT INTO sections(sections) VALUES ('optimize')")
+        for table in lay.FTS_TABLES:
+            self._db.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
         self._deletes_since_optimize = 0
 
     # -- search ------------------------------------------------------------
@@ -240,11 +258,11 @@ class SqliteIndex:
     def search(self, query: SearchQuery) -> SearchResult:
         if query.purposes is not None and not query.purposes:
             return SearchResult(0, ())
-        phrases = parse_query(query.text)
-        if query.text.strip() and not phrases:
+        terms = parse_terms(query.text)
+        if query.text.strip() and not terms:
             return SearchResult(0, ())
-        plan = plan_query(query, phrases)
-        if not phrases:
+        plan = plan_query(query, terms)
+        if not terms:
             return self._listing(query, plan)
         keys = self._newest_keys(plan)
         if not keys:
@@ -358,7 +376,15 @@ class SqliteIndex:
         snip = self._exec(
             "SELECT snippet(sections, 0, ?, ?, '…', ?), speaker, start_s FROM sections "
             "WHERE sections MATCH ? AND rowid = ?",
-            [MARK_OPEN, MARK_CLOSE, SNIPPET_TOKENS, plan.any_phrase, rowid])
-        text, speaker, start_s = snip[0] if snip else (title, None, None)
-        return Hit(item_id, -score, render_snippet(text), title, speaker,
+            [MARK_OPEN, MARK_CLOSE, SNIPPET_TOKENS, plan.any_exact, rowid])
+        if snip and MARK_OPEN in str(snip[0][0]):
+            text, speaker, start_s = snip[0]
+            marked = render_snippet(text)
+        else:  # the words matched as other forms of their stems: marked here
+            row = self._exec(
+                "SELECT s.text, s.speaker, s.start_s, d.language FROM sections s, docs d "
+                "WHERE s.rowid = ? AND d.key = ?", [rowid, key])
+            text, speaker, start_s, language = row[0] if row else (title, None, None, None)
+            marked = snippet(str(text), plan.terms, language)
+        return Hit(item_id, -score, marked, title, speaker,
                    None if start_s is None else float(start_s))

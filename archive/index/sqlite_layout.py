@@ -11,8 +11,23 @@ is a row-id range that FTS5 seeks to instead of scanning::
 ``key`` is also the primary key of ``docs``; it changes when an item is
 re-indexed, which is why an item's restriction can live in its row ids.
 
-Version 1 (before the layout) is upgraded in place from its own content: no
-text has to be unsealed again, and an old index file is never left unreadable.
+Each FTS row has the section's exact ``text`` (phrases, snippets) and its
+``stems`` in the item's language (plain words, ``archive.index.analysis``).
+``items`` has one row per item and view (the section bits of its row id zero)
+holding all its words in one column: each section's text, separated by
+``SECTION_BREAK`` (no phrase spans two sections), then each distinct stem
+prefixed with ``STEM_MARK`` (so a phrase never matches a stem and a plain
+word's forms match exactly what ``sections.stems`` holds). An item-level AND of
+several words is then FTS5's
+own doclist intersection, newest first, with no column filter to check per
+row: that finds and counts the matching items; ``sections`` ranks them and
+gives speakers and snippets.
+
+Versions 1 (before the layout) and 2 (before stems) are upgraded in place from
+their own content: no text has to be unsealed again, and an old index file is
+never left unreadable. Their items' language is not in the file, so their stems
+are their exact tokens (every search that worked still works) until
+``commarchive reindex`` rebuilds them from the sealed parts.
 """
 
 from __future__ import annotations
@@ -20,7 +35,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Final
 
-SCHEMA_VERSION: Final = 2
+from archive.index.query import tokenize
+
+SCHEMA_VERSION: Final = 3
 #: Kind prefix of the FTS rows that hold an item's redacted copy (``IndexDoc.redacted``).
 REDACTED_KIND: Final = "redacted:"
 
@@ -47,7 +64,8 @@ CREATE TABLE IF NOT EXISTS docs (
     started_at TEXT NOT NULL,
     restricted INTEGER NOT NULL,
     held INTEGER NOT NULL,
-    title TEXT NOT NULL
+    title TEXT NOT NULL,
+    language TEXT
 );
 CREATE INDEX IF NOT EXISTS docs_newest ON docs(started_at DESC, item_id);
 CREATE TABLE IF NOT EXISTS doc_purposes (key INTEGER NOT NULL, purpose TEXT NOT NULL,
@@ -59,10 +77,27 @@ CREATE TABLE IF NOT EXISTS doc_mentions (mention TEXT NOT NULL, key INTEGER NOT 
     PRIMARY KEY (mention, key)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS doc_mentions_key ON doc_mentions(key);
 CREATE VIRTUAL TABLE IF NOT EXISTS sections USING fts5(
-    text, kind UNINDEXED, speaker UNINDEXED, start_s UNINDEXED,
+    text, stems, kind UNINDEXED, speaker UNINDEXED, start_s UNINDEXED,
     tokenize = 'unicode61 remove_diacritics 2'
 );
+CREATE VIRTUAL TABLE IF NOT EXISTS items USING fts5(
+    words, tokenize = 'unicode61 remove_diacritics 2'
+);
 """
+#: Between the sections of an item's row in ``items``: a token to FTS5 (a private-use
+#: character) that no query has (``\w`` does not match it), so no phrase spans two sections.
+SECTION_BREAK: Final = " \ue000 "
+#: Before each stem in ``items`` (a private-use character too: part of the token).
+STEM_MARK: Final = "\ue001"
+
+
+def item_words(texts: list[str], stems: list[str]) -> str:
+    """An item's row in ``items``: its sections' texts, then its distinct stems, marked."""
+    marked = dict.fromkeys(STEM_MARK + t for s in stems for t in tokenize(s))
+    return SECTION_BREAK.join(texts) + SECTION_BREAK + " ".join(marked)
+
+#: The FTS5 tables: per section, and per item and view.
+FTS_TABLES: Final = ("sections", "items")
 
 #: Version 1 tables, renamed aside while an old index is upgraded.
 V1_TABLES: Final = ("docs", "doc_purposes", "doc_subjects", "doc_mentions", "section_rows",

@@ -1,5 +1,8 @@
 """Upgrading an embedded index written by an older version, in place.
 
+Version 2 only lacks the stems column: its rows are copied with their text as
+stems (``upgrade_v2``). Version 1 is rewritten document by document (``upgrade``).
+
 The index is derived, but rebuilding it from the catalog means unsealing every
 item again; its own content rows hold everything a document had (text, kinds,
 speakers, offsets, parties, the redacted copy), so an old index is rewritten
@@ -66,6 +69,33 @@ def upgrade(db: Any, insert: Callable[[IndexDoc], None]) -> int:
         raise
     log.warning("search index upgraded: %d item(s) carried over", done)
     return done
+
+
+def upgrade_v2(db: Any) -> None:
+    """Give a version 2 index the stems column, its stems being its exact text."""
+    log.warning("upgrading the search index to schema %d in place; run `commarchive "
+                "reindex` for its items' words to match their other forms", lay.SCHEMA_VERSION)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("ALTER TABLE docs ADD COLUMN language TEXT")
+        db.execute("ALTER TABLE sections RENAME TO v2_sections")
+        for statement in _schema_statements():
+            db.execute(statement)
+        db.execute("INSERT INTO sections (rowid, text, stems, kind, speaker, start_s) "
+                   "SELECT rowid, text, text, kind, speaker, start_s FROM v2_sections")
+        view = f"(rowid & ~{lay.INDEX_MASK})"  # the row id of the item's row in that view
+        rows: dict[int, list[str]] = {}
+        for rowid, text in db.execute(f"SELECT {view}, text FROM v2_sections ORDER BY rowid"):
+            rows.setdefault(int(rowid), []).append(str(text))
+        db.executemany("INSERT INTO items (rowid, words) VALUES (?, ?)",
+                       [(rowid, lay.item_words(texts, texts))
+                        for rowid, texts in rows.items()])
+        db.execute("DROP TABLE v2_sections")
+        db.execute(f"PRAGMA user_version = {lay.SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def _old_doc(db: Any, item_id: str) -> IndexDoc:

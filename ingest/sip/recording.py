@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from archive.config import ArchiveConfig
 from archive.errors import ArchiveError, TemporaryFailure
+from archive.language import SIP_HEADERS_DETAIL
 from archive.model import ItemStatus, NewItem, PartyRole
 from ingest.calls import CallParticipant, CallRecording, build_call_item
 from ingest.sip.counters import SipCounters
@@ -133,6 +134,8 @@ def item_from_spool(contents: SpoolContents, config: ArchiveConfig) -> NewItem:
             "rtp": end.get("rtp_stats") or {},
             "signalling_started_at": info.get("started_at"),
             "signalling_ended_at": end.get("ended_at"),
+            # For the language rules that read a header of the INVITE (archive.language).
+            SIP_HEADERS_DETAIL: dict(info.get("sip_headers") or {}),
         },
         extra_parts=extra,
     )

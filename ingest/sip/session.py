@@ -165,6 +165,8 @@ class CallSession:
     session_expires_s: int | None = None
     session_deadline: float | None = None
     local_cseq: int = 1
+    #: The INVITE's headers that language rules read ({lower-case name: value}).
+    language_headers: dict[str, str] = field(default_factory=dict)
 
     # -- state machine ---------------------------------------------------------------
 
@@ -286,6 +288,7 @@ class CallSession:
             "transport": self.transport.value,
             "metadata": self.metadata.to_json(),
             "metadata_xml": self.metadata_xml,
+            "sip_headers": self.language_headers,
             "streams": [
                 {
                     "index": s.index,

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from archive.errors import ArchiveError
+from archive.language import sip_headers
 from ingest.sip.config import SipConfig
 from ingest.sip.counters import SipCounters
 from ingest.sip.media import MediaStream, RtpPorts, apply_offer
@@ -187,6 +188,9 @@ class RecordingUas:
             metadata=meta or RecordingMetadata(),
             metadata_xml=xml,
             session_expires_s=expires,
+            language_headers={name: value for name in sip_headers(self.archive.config
+                                                                  .language_rules)
+                              if (value := msg.get(name)) is not None},
         )
         self.calls[call.call_id] = call
         self.counters.calls_started += 1

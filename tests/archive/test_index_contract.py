@@ -208,3 +208,18 @@ def test_mentions_are_matched_exactly(index: SearchIndex) -> None:
     assert _ids(index, mention="+3161234567") == []
     index.delete("a")
     assert _ids(index, mention="+31612345678") == []
+
+
+def test_a_phrase_never_spans_two_sections(index: SearchIndex) -> None:
+    """The embedded index matches items on one row of all their text; a phrase must
+    still be within one section (subject, body, utterance), as on every backend."""
+    index.upsert([
+        _doc("split", title="please cancel", text="my contract today"),
+        _doc("whole", text="please cancel my contract today"),
+        _doc("call", channel="call", transcript=(("customer", 1.0, "I want to cancel"),
+                                                  ("agent", 2.0, "my colleague will help"))),
+    ])
+    assert _ids(index, text='"cancel my contract"') == ["whole"]
+    assert index.search(SearchQuery(text='"cancel my contract"')).total == 1
+    assert index.search(SearchQuery(text='"cancel my"')).total == 1
+    assert _ids(index, text="cancel my") == ["call", "split", "whole"]

@@ -174,3 +174,48 @@ def test_an_index_whose_first_open_stopped_before_its_version_was_written_opens(
     again.ensure()
     assert _found(again, text="modem") == ["a"]
     again.close()
+
+
+_V2_SECTIONS = """
+CREATE VIRTUAL TABLE sections USING fts5(
+    text, kind UNINDEXED, speaker UNINDEXED, start_s UNINDEXED,
+    tokenize = 'unicode61 remove_diacritics 2');
+"""
+
+
+def test_a_version_2_index_gets_stems_in_place_and_finds_what_it_found(tmp_path: Path) -> None:
+    """Version 2 had no stems: its items keep matching as written, new items by stem."""
+    path = tmp_path / "index.sqlite"
+    # A version 2 file: today's schema without the stems column and the language.
+    db = sqlite_module().connect(path)
+    db.executescript(_V2_SECTIONS
+                     + "CREATE TABLE docs (key INTEGER PRIMARY KEY, item_id TEXT NOT NULL "
+                       "UNIQUE, channel TEXT NOT NULL, direction TEXT NOT NULL, started_at "
+                       "TEXT NOT NULL, restricted INTEGER NOT NULL, held INTEGER NOT NULL, "
+                       "title TEXT NOT NULL);")
+    db.execute("PRAGMA user_version = 2")
+    key = 9 << 18
+    db.execute("INSERT INTO docs VALUES (?, 'old', 'email', 'inbound', "
+               "'2026-01-01T00:00:00.000000Z', 0, 0, 'Facturen')", (key,))
+    db.execute("INSERT INTO sections (rowid, text, kind) VALUES (?, 'Vraag', 'subject')",
+               (key << 14,))
+    db.execute("INSERT INTO sections (rowid, text, kind) VALUES (?, 'de facturen van maart', "
+               "'body')", (key << 14 | 1,))
+    db.commit()
+    db.close()
+    idx = SqliteIndex(path)
+    idx.ensure()
+    assert _found(idx, text="facturen") == ["old"]
+    assert _found(idx, text='"facturen van maart"') == ["old"]
+    assert _found(idx, text="vraag maart") == ["old"]  # words of two sections, one item
+    assert _found(idx, text='"vraag de"') == []
+    assert "<mark>facturen</mark>" in idx.search(SearchQuery(text="facturen")).hits[0].snippet
+    idx.upsert([IndexDoc("new", "email", "inbound", datetime(2026, 1, 2, tzinfo=UTC), (), (),
+                         ("quality",), False, False, (Section("body", "een factuur"),),
+                         language="nl")])
+    assert _found(idx, text="facturen") == ["new", "old"]
+    idx.close()
+    again = SqliteIndex(path)
+    again.ensure()
+    assert _found(again, text="factuur") == ["new"]
+    again.close()

@@ -1,0 +1,153 @@
+"""Language analysis for search: Snowball stems per item language, shared by every backend.
+
+A customer writes ``facturen`` and the agent searches ``factuur``; a Walloon
+mail says ``factures`` and the search says ``facture``. Every backend therefore
+keeps, beside an item's exact tokens, its *stems*: each word lower-cased,
+reduced by the Snowball stemmer of the item's language (PyStemmer, the C build
+of the Snowball project's stemmers), then folded like every token (case,
+diacritics). A plain query word matches an item when one of its forms does:
+the word itself, or its stem in each of ``ANALYSED_LANGUAGES`` (the query does
+not know the language of the items it looks for). Quoted phrases match the
+exact tokens only, so ``"facturen betaald"`` still means those words in that
+order and nothing else.
+
+Why stemming here and not in the engines: SQLite's FTS5 has only the English
+Porter tokenizer (and a custom tokenizer needs C), and the minimal
+Elasticsearch distribution the tests run has no language analyzers; stemming
+in Python gives both backends the same tokens, hence the same matches and totals.
+
+Stop words are kept on purpose: words are ANDed, so dropping ``de`` or ``le``
+from the index would make a query of them find nothing, and bm25's idf already
+weighs such words close to zero. Items in a language without a stemmer (or of
+unknown language, or one query words are not stemmed in) have their exact tokens
+as stems, so every word as written still finds them.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+import Stemmer
+
+from archive.index.query import fold, make_snippet, tokenize
+from archive.language import TEXT_LANGUAGES
+
+#: Query words are stemmed in each of these languages (the languages items are
+#: detected in, see ``archive.language``), besides being matched as written.
+ANALYSED_LANGUAGES: Final = TEXT_LANGUAGES
+#: ISO 639-1 code to Snowball algorithm, for the languages PyStemmer ships.
+SNOWBALL: Final = {
+    "ar": "arabic", "ca": "catalan", "da": "danish", "de": "german", "el": "greek",
+    "en": "english", "es": "spanish", "eu": "basque", "fi": "finnish", "fr": "french",
+    "ga": "irish", "hi": "hindi", "hu": "hungarian", "hy": "armenian", "id": "indonesian",
+    "it": "italian", "lt": "lithuanian", "ne": "nepali", "nl": "dutch", "no": "norwegian",
+    "pt": "portuguese", "ro": "romanian", "ru": "russian", "sr": "serbian", "sv": "swedish",
+    "ta": "tamil", "tr": "turkish", "yi": "yiddish",
+}
+_WORD_RE: Final = re.compile(r"\w+", re.UNICODE)
+_PHRASE_RE: Final = re.compile(r'"([^"]*)"|(\S+)')  # as ``query.parse_query`` splits
+_local = threading.local()  # a PyStemmer Stemmer keeps a cache and is not thread-safe
+
+
+class _Snowball(Protocol):
+    def stemWord(self, word: str) -> str: ...
+
+    def stemWords(self, words: Sequence[str]) -> list[str]: ...
+
+
+def _stemmer(language: str | None) -> _Snowball | None:
+    algorithm = SNOWBALL.get((language or "").partition("-")[0])
+    if algorithm is None:
+        return None
+    stemmers: dict[str, _Snowball] | None = getattr(_local, "stemmers", None)
+    if stemmers is None:
+        stemmers = _local.stemmers = {}
+    found = stemmers.get(algorithm)
+    if found is None:
+        found = stemmers[algorithm] = Stemmer.Stemmer(algorithm)
+    return found
+
+
+def _item_stemmer(language: str | None) -> _Snowball | None:
+    """The stemmer an item's text gets: only those query words are also stemmed in, so
+    a word as written always finds an item (a Spanish item's stems are its words)."""
+    code = (language or "").partition("-")[0]
+    return _stemmer(code) if code in ANALYSED_LANGUAGES else None
+
+
+def stems(text: str, language: str | None) -> str:
+    """The stems of ``text`` in ``language``, space-separated, folded like every token.
+
+    Stemmed before folding, as the Snowball stemmers expect accents (``électricité``),
+    and, for words with accents, also after. Without a stemmer for the language, the
+    exact tokens. Only single words are matched against stems, so their order is free.
+    """
+    stemmer = _item_stemmer(language)
+    if stemmer is None:
+        return " ".join(tokenize(text))
+    words = _WORD_RE.findall(text.lower())
+    out = stemmer.stemWords(words)
+    # A word with accents also gets the stem of its unaccented spelling, which is what a
+    # query typed without them stems to (``electricite``: ``electricit``, not ``electr``).
+    accented = [i for i, w in enumerate(words) if not w.isascii()]
+    bare = stemmer.stemWords([fold(words[i]) for i in accented])
+    more = [b for i, b in zip(accented, bare, strict=True) if b != fold(out[i])]
+    return fold(" ".join(out + more))
+
+
+def word_forms(word: str, languages: Iterable[str] = ANALYSED_LANGUAGES) -> tuple[str, ...]:
+    """The forms a query word matches in the stems: as written, and stemmed per language."""
+    lowered = word.lower()
+    forms = dict.fromkeys(tokenize(lowered))
+    for language in languages:
+        stemmer = _stemmer(language)
+        if stemmer is not None:
+            forms.update(dict.fromkeys(tokenize(stemmer.stemWord(lowered))))
+            forms.update(dict.fromkeys(tokenize(stemmer.stemWord(fold(lowered)))))
+    return tuple(forms)
+
+
+def token_stem(token: str, language: str | None) -> str:
+    """One word's stem in ``language`` (folded), as ``stems`` writes it."""
+    stemmer = _item_stemmer(language)
+    lowered = token.lower()
+    return fold(stemmer.stemWord(lowered) if stemmer is not None else lowered)
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One required part of a query: an exact phrase, or a plain word and its forms."""
+
+    #: The exact tokens (a quoted phrase, or a plain word, which may be several tokens).
+    tokens: tuple[str, ...]
+    #: For a plain one-token word: the forms it matches in the stems; empty for phrases.
+    forms: tuple[str, ...] = ()
+
+
+def parse_terms(text: str, languages: Iterable[str] = ANALYSED_LANGUAGES) -> list[Term]:
+    """``parse_query``'s phrases, plain one-token words carrying their stemmed forms."""
+    terms: list[Term] = []
+    for quoted, bare in _PHRASE_RE.findall(text):
+        tokens = tuple(tokenize(quoted if quoted else bare))
+        if not tokens:
+            continue
+        words = _WORD_RE.findall(bare)
+        forms = word_forms(words[0], languages) if bare and len(tokens) == len(words) == 1 else ()
+        terms.append(Term(tokens, forms))
+    return terms
+
+
+def snippet(text: str, terms: Sequence[Term], language: str | None) -> str:
+    """``make_snippet`` marking exact phrases and the words whose stem a plain word matches."""
+    phrases = [t.tokens for t in terms if not t.forms]
+    forms = {f for t in terms for f in t.forms}
+
+    def stemmed(token: str) -> bool:
+        return (fold(token) in forms or token_stem(token, language) in forms
+                or token_stem(fold(token), language) in forms)
+
+    return make_snippet(text, phrases, also=stemmed if forms else None)
