@@ -22,7 +22,7 @@ def create_app(archive: Archive) -> FastAPI:
         "goes through a purpose the caller's role holds and the item still carries.",
     )
     app.state.archive = archive
-    app.state.sessions = sessions = Sessions()
+    app.state.sessions = sessions = Sessions(archive.sessions)
     install_error_handlers(app)
     limits = BodyLimits(routes={recordings.router.prefix: recordings.MAX_BODY_BYTES})
     app.add_middleware(BodyGuard, archive=archive, sessions=sessions, limits=limits)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
+# Every module that defines tables on the shared metadata, so it is complete here.
+import archive.sessions  # noqa: F401
 from archive.catalog import metadata
 
 
