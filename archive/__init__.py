@@ -8,7 +8,8 @@ its own layer and those below it):
     parties, language                      who is internal, addresses and numbers normalised;
                                            an item's language (rules, e-mail text)
     catalog, audit, users, store/, index/  state, the hash-chained audit log, the seams
-    sessions                               browser sessions every node shares
+    sessions, keyring_store                browser sessions and the sealed keyring,
+                                           in the catalog every node shares
     anonymise, redaction_scan, vcon        derived views (trainer text/audio, vCon export);
                                            where redaction patterns can start
     vault                                  keys and sealed bytes: seal/unseal, records,

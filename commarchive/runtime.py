@@ -23,10 +23,17 @@ from archive.errors import ConfigError
 from archive.index import SearchIndex
 from archive.service import Archive, OutsideEraser, OutsideSweeper
 from archive.store import ObjectStore
-from commarchive.settings import IndexBackend, KeyProviderKind, Settings, StoreBackend
+from commarchive.settings import (
+    IndexBackend,
+    KeyProviderKind,
+    KeyringStoreKind,
+    Settings,
+    StoreBackend,
+)
 from keys.providers import KeyProvider, refuse_inside
 from keys.providers.file import FileKeyProvider, decode_key, read_key_file
 from keys.providers.memory import MemoryKeyProvider
+from keys.ringstore import KeyringStorage
 
 KEYRING_FILE: Final = "keyring.sealed"
 #: Where old archives kept their master key; refused now (``keys move-master``).
@@ -163,6 +170,21 @@ def build_index(settings: Settings, data_dir: Path) -> SearchIndex:
     return SqliteIndex(data_dir / INDEX_FILE)
 
 
+def build_catalog(settings: Settings, data_dir: Path) -> Catalog:
+    return Catalog(settings.catalog_url or sqlite_url(data_dir / CATALOG_FILE))
+
+
+def keyring_storage(settings: Settings, data_dir: Path, catalog: Catalog) -> KeyringStorage:
+    """The keyring file in the data directory, or the shared catalog's row (stateless nodes)."""
+    if settings.keyring_store is KeyringStoreKind.CATALOG:
+        from archive.keyring_store import CatalogKeyringStorage
+
+        return CatalogKeyringStorage(catalog)
+    from keys.ringstore.file import FileKeyringStorage
+
+    return FileKeyringStorage(data_dir / KEYRING_FILE)
+
+
 def is_archive(data_dir: Path) -> bool:
     return (data_dir / KEYRING_FILE).exists() or (data_dir / CONFIG_FILE_NAME).exists()
 
@@ -182,11 +204,15 @@ def init_archive(settings: Settings, *, config_toml: str = DEFAULT_CONFIG_TOML) 
     for path, what in ((anchor_path(settings, archive_id), "audit anchor"),
                        (ledger_path(settings, archive_id), "erasure ledger")):
         refuse_inside(path, data_dir, what)
+    catalog = build_catalog(settings, data_dir)
+    catalog.create_schema()
     provider = build_provider(settings, data_dir, archive_id, create=True)
     try:
-        ring = keys.Keyring.create(data_dir / KEYRING_FILE, provider, archive_id=archive_id)
+        ring = keys.Keyring.create(keyring_storage(settings, data_dir, catalog), provider,
+                                   archive_id=archive_id)
     except BaseException:
         provider.close()
+        catalog.dispose()
         raise
     (data_dir / CONFIG_FILE_NAME).write_text(config_toml)
     config = load_config(data_dir)
@@ -194,15 +220,21 @@ def init_archive(settings: Settings, *, config_toml: str = DEFAULT_CONFIG_TOML) 
         ring.ensure_purpose(purpose.name)
     # The same keyring, not opened again: a passphrase read from a descriptor or a
     # prompt is read once.
-    archive = _open(settings, lambda data_dir: build_index(settings, data_dir), ring)
-    archive.catalog.create_schema()
+    archive = _open(settings, lambda data_dir: build_index(settings, data_dir), ring, catalog)
     archive.index.ensure()
     return archive
 
 
 def open_archive(settings: Settings) -> Archive:
-    archive = _open(settings, lambda data_dir: build_index(settings, data_dir))
-    archive.catalog.create_schema()
+    # The schema first: with keyring_store=catalog the keyring is a row in it.
+    catalog = build_catalog(settings, settings.require_data_dir())
+    try:
+        catalog.create_schema()
+        archive = _open(settings, lambda data_dir: build_index(settings, data_dir),
+                        catalog=catalog)
+    except BaseException:
+        catalog.dispose()
+        raise
     archive.index.ensure()
     if settings.drop_folder is not None:
         archive.outside_erasers.append(_rejected_recordings_eraser(archive, settings.drop_folder))
@@ -265,30 +297,31 @@ def open_preparer(settings: Settings) -> Archive:
     return _open(settings, lambda _: MemoryIndex())
 
 
-def open_keyring(settings: Settings, data_dir: Path) -> keys.Keyring:
+def open_keyring(settings: Settings, data_dir: Path, catalog: Catalog) -> keys.Keyring:
     """The archive's keyring, opened through the configured provider."""
     _refuse_legacy(data_dir)
-    path = data_dir / KEYRING_FILE
-    provider = build_provider(settings, data_dir, keys.archive_id_of(path))
+    storage = keyring_storage(settings, data_dir, catalog)
+    provider = build_provider(settings, data_dir, keys.archive_id_of(storage))
     try:
-        return keys.Keyring(path, provider)
+        return keys.Keyring(storage, provider)
     except BaseException:
         provider.close()
         raise
 
 
 def _open(settings: Settings, index: Callable[[Path], SearchIndex],
-          ring: keys.Keyring | None = None) -> Archive:
+          ring: keys.Keyring | None = None, catalog: Catalog | None = None) -> Archive:
     data_dir = settings.require_data_dir()
     if not is_archive(data_dir):
         raise ConfigError(f"{data_dir} is not an archive; run `commarchive init {data_dir}`")
-    ring = ring or open_keyring(settings, data_dir)
+    catalog = catalog or build_catalog(settings, data_dir)
+    ring = ring or open_keyring(settings, data_dir, catalog)
     ledger = ledger_path(settings, ring.archive_id)
     refuse_inside(ledger, data_dir, "erasure ledger")
     anchor = build_anchor(settings, data_dir, ring.archive_id)
     return Archive(
         data_dir=data_dir, config=load_config(data_dir),
-        catalog=Catalog(settings.catalog_url or sqlite_url(data_dir / CATALOG_FILE)),
+        catalog=catalog,
         store=build_store(settings, data_dir), index=index(data_dir),
         keyring=ring, anchor=anchor, ledger_path=ledger,
     )

@@ -85,6 +85,13 @@ class KeyProviderKind(StrEnum):
     PKCS11 = "pkcs11"
 
 
+class KeyringStoreKind(StrEnum):
+    """Where the sealed keyring lives: a file in the data directory, or the shared catalog."""
+
+    FILE = "file"
+    CATALOG = "catalog"
+
+
 class IndexBackend(StrEnum):
     SQLITE = "sqlite"
     ELASTICSEARCH = "elasticsearch"
@@ -276,6 +283,8 @@ class Settings(BaseSettings):
     #: Erasure ledger replayed by ``restore``; default beside the key file.
     erasure_ledger: Path | None = None
     catalog_url: str | None = None
+    #: ``catalog``: the sealed keyring in the (PostgreSQL) catalog, shared by every node.
+    keyring_store: KeyringStoreKind = KeyringStoreKind.FILE
 
     store: StoreBackend = StoreBackend.LOCAL
     s3_endpoint: str | None = None
@@ -356,6 +365,10 @@ class Settings(BaseSettings):
             if missing:
                 names = ", ".join("COMMARCHIVE_" + m.upper() for m in missing)
                 raise ValueError(f"audit_anchor_s3_bucket needs {names}")
+        if self.keyring_store is KeyringStoreKind.CATALOG and (
+                not self.catalog_url or self.catalog_url.startswith("sqlite")):
+            raise ValueError("keyring_store=catalog needs COMMARCHIVE_CATALOG_URL of a shared "
+                             "catalog server (postgresql+psycopg://...)")
         if self.index is IndexBackend.ELASTICSEARCH and not self.es_url:
             raise ValueError("index=elasticsearch needs COMMARCHIVE_ES_URL")
         self.sip.rtp_port_range()

@@ -1,13 +1,15 @@
-"""Stateless nodes: browser sessions in the catalog (``archive.sessions``).
+"""Stateless nodes: browser sessions (``archive.sessions``) and the sealed keyring
+(``archive.keyring_store``) in the catalog.
 
 Revision ID: scaleout_1
 Revises: 0002_item_language
 Create Date: 2026-12-01 04:30:00
 
 Sessions lived in each node's memory; a node behind a load balancer refused
-the cookie another node had issued. New table only, so existing archives
-upgrade in place with nothing to copy (open sessions ended with the upgrade's
-restart anyway).
+the cookie another node had issued. The keyring was a file beside the data.
+New tables only, so existing archives upgrade in place with nothing to copy
+(open sessions ended with the upgrade's restart anyway; a keyring file stays
+where it is until ``commarchive keys move-keyring`` puts it in the catalog).
 """
 
 from __future__ import annotations
@@ -30,7 +32,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id_hash"),
     )
     op.create_index("ix_browser_sessions_expires_at", "browser_sessions", ["expires_at"])
+    op.create_table(
+        "sealed_keyring",
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("sealed", sa.LargeBinary(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
 
 def downgrade() -> None:
+    op.drop_table("sealed_keyring")
     op.drop_index("ix_browser_sessions_expires_at", table_name="browser_sessions")
     op.drop_table("browser_sessions")
