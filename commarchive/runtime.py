@@ -23,6 +23,7 @@ from archive.errors import ConfigError
 from archive.index import SearchIndex
 from archive.service import Archive, OutsideEraser, OutsideSweeper
 from archive.store import ObjectStore
+from commarchive.nodes import check_shared_settings
 from commarchive.settings import (
     IndexBackend,
     KeyProviderKind,
@@ -215,6 +216,7 @@ def init_archive(settings: Settings, *, config_toml: str = DEFAULT_CONFIG_TOML) 
         catalog.dispose()
         raise
     (data_dir / CONFIG_FILE_NAME).write_text(config_toml)
+    check_shared_settings(settings, catalog)
     config = load_config(data_dir)
     for purpose in config.purposes:
         ring.ensure_purpose(purpose.name)
@@ -230,6 +232,7 @@ def open_archive(settings: Settings) -> Archive:
     catalog = build_catalog(settings, settings.require_data_dir())
     try:
         catalog.create_schema()
+        check_shared_settings(settings, catalog)
         archive = _open(settings, lambda data_dir: build_index(settings, data_dir),
                         catalog=catalog)
     except BaseException:

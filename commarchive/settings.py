@@ -285,6 +285,8 @@ class Settings(BaseSettings):
     catalog_url: str | None = None
     #: ``catalog``: the sealed keyring in the (PostgreSQL) catalog, shared by every node.
     keyring_store: KeyringStoreKind = KeyringStoreKind.FILE
+    #: Make this node's shared settings the archive's (``commarchive.nodes``), once.
+    adopt_shared_settings: bool = False
 
     store: StoreBackend = StoreBackend.LOCAL
     s3_endpoint: str | None = None

@@ -12,6 +12,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 # Every module that defines tables on the shared metadata, so it is complete here.
+import archive.cluster
 import archive.keyring_store
 import archive.sessions  # noqa: F401
 from archive.catalog import metadata

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from archive.config import CONFIG_FILE_NAME, Role
+from archive.errors import ConfigError
 from commarchive import runtime
 from commarchive.settings import KeyringStoreKind, Settings
 from tests.conftest import email_item
@@ -65,3 +66,33 @@ def test_the_catalog_keyring_needs_a_shared_catalog_server() -> None:
         Settings(keyring_store=KeyringStoreKind.CATALOG)
     with pytest.raises(ValueError, match="keyring_store=catalog needs"):
         Settings(keyring_store=KeyringStoreKind.CATALOG, catalog_url="sqlite:///x.sqlite")
+
+
+def test_a_node_whose_shared_settings_differ_refuses_to_start_until_adopted(
+    tmp_path: Path
+) -> None:
+    url = postgres_database()
+    key_file = tmp_path / "secrets" / "master.key"
+    bucket = f"t-{uuid.uuid4().hex[:12]}"
+    runtime.init_archive(_node(tmp_path / "a", url, key_file, bucket)).close()
+    (tmp_path / "b").mkdir(mode=0o700)
+    toml = (tmp_path / "a" / CONFIG_FILE_NAME).read_text()
+    (tmp_path / "b" / CONFIG_FILE_NAME).write_text(toml + "\n# edited on node B only\n")
+    node_b = _node(tmp_path / "b", url, key_file, bucket)
+    with pytest.raises(ConfigError, match=r"this node's archive\.toml differ"):
+        runtime.open_archive(node_b)
+    other_index = node_b.model_copy(update={"es_prefix": "elsewhere"})
+    (tmp_path / "b" / CONFIG_FILE_NAME).write_text(toml)
+    with pytest.raises(ConfigError, match="COMMARCHIVE_ES_PREFIX differ"):
+        runtime.open_archive(other_index)
+    # Adopted on B, the archive's settings are B's: now A is the odd one out.
+    runtime.open_archive(other_index.model_copy(
+        update={"adopt_shared_settings": True})).close()
+    runtime.open_archive(other_index).close()
+    with pytest.raises(ConfigError, match="COMMARCHIVE_ES_PREFIX"):
+        runtime.open_archive(_node(tmp_path / "a", url, key_file, bucket))
+
+
+def test_one_node_on_sqlite_may_change_its_settings_freely(tmp_path: Path) -> None:
+    runtime.init_archive(Settings(data_dir=tmp_path / "a")).close()
+    runtime.open_archive(Settings(data_dir=tmp_path / "a", es_prefix="other")).close()

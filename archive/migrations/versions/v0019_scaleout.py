@@ -1,5 +1,6 @@
-"""Stateless nodes: browser sessions (``archive.sessions``) and the sealed keyring
-(``archive.keyring_store``) in the catalog.
+"""Stateless nodes: browser sessions (``archive.sessions``), the sealed keyring
+(``archive.keyring_store``) and digests of the settings every node must share
+(``archive.cluster``) in the catalog.
 
 Revision ID: scaleout_1
 Revises: 0002_item_language
@@ -40,8 +41,17 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("name"),
     )
+    op.create_table(
+        "shared_settings",
+        sa.Column("name", sa.String(length=80), nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("set_by", sa.String(length=200), nullable=False),
+        sa.Column("set_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
 
 def downgrade() -> None:
+    op.drop_table("shared_settings")
     op.drop_table("sealed_keyring")
     op.drop_index("ix_browser_sessions_expires_at", table_name="browser_sessions")
     op.drop_table("browser_sessions")
