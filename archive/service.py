@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 import keys
-from archive import keyadmin
+from archive import keyadmin, metrics
 from archive.anchors import AuditAnchor
 from archive.audit import SYSTEM_ACTOR, AuditLog
 from archive.catalog import Catalog
@@ -203,7 +203,8 @@ class Archive:
         return self.reader.get_item(user, item_id)
 
     def search(self, user: User, query: SearchQuery) -> SearchPage:
-        return self.reader.search(user, query)
+        with metrics.SEARCH_SECONDS.time():
+            return self.reader.search(user, query)
 
     # -- indexing ---------------------------------------------------------------------------
 

@@ -17,7 +17,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import uvicorn
+from prometheus_client.registry import Collector
 
+from archive import metrics
 from archive.config import CONFIG_FILE_NAME, example_values, example_warning
 from archive.outbox import OutboxLimits
 from archive.retention import sweep
@@ -122,6 +124,7 @@ async def _start_ingesters(archive: Archive, settings: Settings) -> list[Closer]
         log.info("SMTP ingest listening on %s:%s", config.host, smtp.port)
     if settings.sip.listen or settings.sip.tls_listen:
         from ingest.sip import recover_spools, start_sip_server
+        from ingest.sip.counters import SipCollector
 
         recovered = await asyncio.to_thread(recover_spools, archive)
         if recovered:
@@ -129,6 +132,7 @@ async def _start_ingesters(archive: Archive, settings: Settings) -> list[Closer]
         sip_cfg = sip_config(settings.sip, settings.tls)
         sip = await start_sip_server(archive, sip_cfg)
         closers.append(sip.close)
+        closers.append(_exposed(SipCollector(sip.counters, lambda: len(sip.active_calls()))))
         if sip.udp_port is not None:
             log.info("SIPREC server listening on %s:%s (UDP and TCP)", sip_cfg.host,
                      sip.udp_port)
@@ -145,6 +149,16 @@ async def _start_ingesters(archive: Archive, settings: Settings) -> list[Closer]
         closers.append(_cancel(task))
         log.info("watching drop folder %s", settings.drop_folder)
     return closers
+
+
+def _exposed(collector: Collector) -> Closer:
+    """Show ``collector`` on ``/metrics`` until the closer runs."""
+    metrics.REGISTRY.register(collector)
+
+    async def close() -> None:
+        metrics.REGISTRY.unregister(collector)
+
+    return close
 
 
 def _cancel(task: asyncio.Task[Any]) -> Closer:

@@ -32,7 +32,7 @@ SEARCH_API_MAY_USE_OF_INGEST: Final = {"ingest.calls", "ingest.errors"}
 #: archive/'s layers, lowest first (archive/__init__.py draws them): a module imports
 #: only modules of its own layer or of the layers below.
 ARCHIVE_LAYERS: Final = (
-    ("model", "errors", "config", "tagging", "parties", "language"),
+    ("model", "errors", "config", "tagging", "parties", "language", "metrics"),
     ("catalog", "audit", "users", "sessions", "keyring_store", "cluster", "store", "index",
      "anchors", "ledger", "migrations"),
     ("anonymise", "redaction_scan", "vcon"),
