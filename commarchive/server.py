@@ -24,7 +24,7 @@ from archive.config import CONFIG_FILE_NAME, example_values, example_warning
 from archive.outbox import OutboxLimits
 from archive.retention import sweep
 from archive.service import Archive
-from commarchive import runtime
+from commarchive import logs, runtime
 from commarchive.settings import (
     Settings,
     SipSettings,
@@ -280,8 +280,7 @@ async def _run(settings: Settings, stop: _Stop) -> None:
 
 
 def serve(settings: Settings) -> None:
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_format)
     try:
         asyncio.run(run(settings))
     except KeyboardInterrupt:  # Ctrl+C before the loop's own handler was in place

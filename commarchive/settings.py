@@ -92,6 +92,11 @@ class KeyringStoreKind(StrEnum):
     CATALOG = "catalog"
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
 class IndexBackend(StrEnum):
     SQLITE = "sqlite"
     ELASTICSEARCH = "elasticsearch"
@@ -315,6 +320,8 @@ class Settings(BaseSettings):
     #: Rejected drop-folder recordings (sealed) are purged by the sweep after this long.
     drop_folder_rejected_days: int = Field(default=30, ge=1)
     sweep_interval_seconds: int = 3600
+    #: ``json``: one JSON object per log line (``commarchive.logs``), for log collectors.
+    log_format: LogFormat = LogFormat.TEXT
     #: Items acknowledged but not yet searchable past which ingest is refused for now
     #: (SMTP ``451``, HTTP ``503``, SIP retried later): the index outbox's backlog.
     outbox_max_items: int = Field(default=OUTBOX_MAX_ITEMS, ge=1)
