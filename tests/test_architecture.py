@@ -33,8 +33,8 @@ SEARCH_API_MAY_USE_OF_INGEST: Final = {"ingest.calls", "ingest.errors"}
 #: only modules of its own layer or of the layers below.
 ARCHIVE_LAYERS: Final = (
     ("model", "errors", "config", "tagging", "parties", "language", "metrics"),
-    ("catalog", "audit", "users", "sessions", "keyring_store", "cluster", "store", "index",
-     "anchors", "ledger", "migrations"),
+    ("catalog", "audit", "users", "sessions", "keyring_store", "cluster", "jobs", "store",
+     "index", "anchors", "ledger", "migrations"),
     ("anonymise", "redaction_scan", "vcon"),
     ("vault",),
     ("standing", "keyadmin"),

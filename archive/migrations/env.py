@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 # Every module that defines tables on the shared metadata, so it is complete here.
 import archive.cluster
+import archive.jobs
 import archive.keyring_store
 import archive.sessions  # noqa: F401
 from archive.catalog import metadata

@@ -1,6 +1,6 @@
 """Stateless nodes: browser sessions (``archive.sessions``), the sealed keyring
 (``archive.keyring_store``) and digests of the settings every node must share
-(``archive.cluster``) in the catalog.
+(``archive.cluster``) in the catalog; the shared job queue (``archive.jobs``).
 
 Revision ID: scaleout_1
 Revises: 0002_item_language
@@ -49,8 +49,27 @@ def upgrade() -> None:
         sa.Column("set_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("name"),
     )
+    op.create_table(
+        "jobs",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("run_after", sa.DateTime(), nullable=False),
+        sa.Column("lease_until", sa.DateTime(), nullable=True),
+        sa.Column("worker", sa.String(length=200), nullable=True),
+        sa.Column("finished_at", sa.DateTime(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_jobs_state_run_after", "jobs", ["state", "run_after"])
+    op.create_index("ix_jobs_kind_key", "jobs", ["kind", "key"])
+
 
 def downgrade() -> None:
+    op.drop_table("jobs")
     op.drop_table("shared_settings")
     op.drop_table("sealed_keyring")
     op.drop_index("ix_browser_sessions_expires_at", table_name="browser_sessions")
