@@ -88,6 +88,7 @@ class JobQueue:
     def __init__(self, catalog: Catalog, *, lease_s: float = LEASE_SECONDS,
                  max_attempts: int = MAX_ATTEMPTS) -> None:
         self._catalog = catalog
+        self.lease_s = lease_s
         self._lease = timedelta(seconds=lease_s)
         self._max_attempts = max_attempts
 

@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 
 from archive import metrics
 from archive.config import CONFIG_FILE_NAME, example_values, example_warning
+from archive.model import IngestResult, NewItem
 from archive.outbox import OutboxLimits
 from archive.retention import sweep
 from archive.service import Archive
@@ -172,6 +173,23 @@ def _cancel(task: asyncio.Task[Any]) -> Closer:
 
 async def _start_background(archive: Archive, settings: Settings) -> list[Closer]:
     closers: list[Closer] = []
+    if not settings.embedded_worker:
+        # Several nodes: `commarchive worker` processes transcribe and sweep. Ask for the
+        # transcription now; a call whose request is lost in a crash is still pending,
+        # and an idle worker queues the pending ones.
+        from archive.jobs import JobQueue
+
+        queue = JobQueue(archive.catalog)
+
+        def ask(result: IngestResult, new: NewItem) -> None:
+            if new.transcribe:
+                queue.enqueue("transcribe", [result.item_id])
+
+        archive.ingest_listeners.append(ask)
+        log.info("no embedded worker: transcription and sweeps run in `commarchive worker`")
+        closers.append(_cancel(asyncio.create_task(
+            _periodic_jobs(archive, settings, sweeps=False))))
+        return closers
     from ingest.transcription.routing import LanguageRouter
     from ingest.transcription.worker import TranscriptionWorker
 
@@ -202,14 +220,15 @@ def _async(fn: Callable[[], object]) -> Closer:
     return close
 
 
-async def _periodic_jobs(archive: Archive, settings: Settings) -> None:
+async def _periodic_jobs(archive: Archive, settings: Settings, *,
+                         sweeps: bool = True) -> None:
     """Catch-up indexing every minute; the retention sweep on its own interval."""
     loop = asyncio.get_running_loop()
     next_sweep = loop.time()
     while True:
         try:
             await asyncio.to_thread(archive.reindex_dirty)
-            if loop.time() >= next_sweep:
+            if sweeps and loop.time() >= next_sweep:
                 next_sweep = loop.time() + settings.sweep_interval_seconds
                 report = await asyncio.to_thread(sweep, archive, actor="sweeper")
                 outside = sum(len(o.get("purged", ())) for o in report.outside)

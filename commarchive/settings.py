@@ -320,6 +320,9 @@ class Settings(BaseSettings):
     #: Rejected drop-folder recordings (sealed) are purged by the sweep after this long.
     drop_folder_rejected_days: int = Field(default=30, ge=1)
     sweep_interval_seconds: int = 3600
+    #: ``serve`` transcribes calls and sweeps in process; false (several nodes): it queues
+    #: transcription jobs and ``commarchive worker`` processes run them and the sweeps.
+    embedded_worker: bool = True
     #: ``json``: one JSON object per log line (``commarchive.logs``), for log collectors.
     log_format: LogFormat = LogFormat.TEXT
     #: Items acknowledged but not yet searchable past which ingest is refused for now

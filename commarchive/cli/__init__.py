@@ -20,6 +20,7 @@ from commarchive.cli import (
     ingest,
     init,
     items,
+    jobs,
     keys,
     models,
     purposes,
@@ -47,5 +48,6 @@ for _command in (
     purposes.purposes_group, purposes.sweep_cmd, holds.holds_group, subjects.subjects_group,
     items.items_group, disclosures.disclosures_group, requests.requests_group,
     backup.backup_cmd, backup.restore_cmd, tls.tls_group, models.models_group,
+    jobs.worker_cmd, jobs.jobs_group,
 ):
     main.add_command(_command)

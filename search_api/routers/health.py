@@ -12,7 +12,8 @@ acknowledged but not yet searchable).
 
 ``/metrics`` is the Prometheus text format for a scraper without a token
 (``archive.metrics``: counts, latencies and ages with closed label sets, nothing
-of an item, a host or a path), plus the index outbox read at scrape time.
+of an item, a host or a path), plus the index outbox and the shared job queue's
+depth and age, read at scrape time.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from prometheus_client.registry import Collector
 
 from archive import metrics as archive_metrics
 from archive.config import Role
+from archive.jobs import JobQueue
 from archive.service import Archive
 from search_api.deps import ArchiveDep, OptionalUser
 from search_api.errors import error_responses
@@ -65,7 +67,7 @@ def readyz(archive: ArchiveDep, user: OptionalUser, response: Response) -> Healt
 
 
 class _OutboxCollector(Collector):
-    """The index outbox of this node, read at scrape time."""
+    """The index outbox of this node and the shared job queue, read at scrape time."""
 
     def __init__(self, archive: Archive) -> None:
         self._archive = archive
@@ -96,6 +98,21 @@ class _OutboxCollector(Collector):
         latency.add_metric(["0.5"], s.latency_p50_s)
         latency.add_metric(["0.99"], s.latency_p99_s)
         yield latency
+        queued = GaugeMetricFamily("commarchive_jobs_queued",
+                                   "Jobs of the shared queue waiting, per kind.", labels=["kind"])
+        running = GaugeMetricFamily("commarchive_jobs_running",
+                                    "Jobs claimed by a worker now, per kind.", labels=["kind"])
+        failed = GaugeMetricFamily("commarchive_jobs_failed",
+                                   "Jobs given up after their retries, per kind.", labels=["kind"])
+        age = GaugeMetricFamily("commarchive_jobs_oldest_queued_age_seconds",
+                                "Seconds the oldest waiting job of a kind has waited.",
+                                labels=["kind"])
+        for depth in JobQueue(self._archive.catalog).depth():
+            queued.add_metric([depth.kind], depth.queued)
+            running.add_metric([depth.kind], depth.running)
+            failed.add_metric([depth.kind], depth.failed)
+            age.add_metric([depth.kind], depth.oldest_queued_age_s)
+        yield from (queued, running, failed, age)
 
 
 @router.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)

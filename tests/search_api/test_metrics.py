@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from archive import metrics
+from archive.jobs import JobQueue
 from archive.model import now_utc
 from archive.retention import sweep
 from archive.service import Archive
@@ -62,6 +63,14 @@ def test_the_key_series_move_when_traffic_flows(
     assert moved("commarchive_sweeps_total") == 1
     assert moved("commarchive_items_purged_total", reason="retention") == len(report.purged)
     assert value(after, "commarchive_index_outbox_depth") == 0
+
+
+def test_the_job_queue_depth_and_age_are_scraped(archive: Archive, client: TestClient) -> None:
+    JobQueue(archive.catalog).enqueue("transcribe", ["i1", "i2"],
+                                      now=now_utc() - timedelta(seconds=90))
+    series = scrape(client)
+    assert value(series, "commarchive_jobs_queued", kind="transcribe") == 2
+    assert value(series, "commarchive_jobs_oldest_queued_age_seconds", kind="transcribe") >= 90
 
 
 def test_the_siprec_server_counters_are_scraped_while_it_runs(client: TestClient) -> None:
