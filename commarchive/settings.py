@@ -323,6 +323,9 @@ class Settings(BaseSettings):
     #: ``serve`` transcribes calls and sweeps in process; false (several nodes): it queues
     #: transcription jobs and ``commarchive worker`` processes run them and the sweeps.
     embedded_worker: bool = True
+    #: How long a worker's claim on a job holds without renewal (a crashed worker's job
+    #: is taken over after this); renewed every third of it while the job runs.
+    job_lease_seconds: float = Field(default=60.0, gt=0)
     #: ``json``: one JSON object per log line (``commarchive.logs``), for log collectors.
     log_format: LogFormat = LogFormat.TEXT
     #: Items acknowledged but not yet searchable past which ingest is refused for now

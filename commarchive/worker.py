@@ -64,7 +64,7 @@ class JobWorker:
                  queue: JobQueue | None = None, name: str | None = None) -> None:
         self.archive = archive
         self.settings = settings
-        self.queue = queue or JobQueue(archive.catalog)
+        self.queue = queue or JobQueue(archive.catalog, lease_s=settings.job_lease_seconds)
         self.name = name or worker_name()
         self._router = router
         self._next_scan = 0.0
