@@ -56,7 +56,8 @@ def check_shared_settings(settings: Settings, catalog: Catalog) -> None:
     if differ:
         names = ", ".join(_env_name(n) for n in differ)
         raise ConfigError(
-            f"this node's {names} differ from what the other nodes of this archive use; "
+            f"this node's {names} {'does' if len(differ) == 1 else 'do'} not match what "
+            "the other nodes of this archive use; "
             "make them the same on every node, or start one node with "
             "COMMARCHIVE_ADOPT_SHARED_SETTINGS=true to make this node's the archive's")
 

@@ -79,11 +79,11 @@ def test_a_node_whose_shared_settings_differ_refuses_to_start_until_adopted(
     toml = (tmp_path / "a" / CONFIG_FILE_NAME).read_text()
     (tmp_path / "b" / CONFIG_FILE_NAME).write_text(toml + "\n# edited on node B only\n")
     node_b = _node(tmp_path / "b", url, key_file, bucket)
-    with pytest.raises(ConfigError, match=r"this node's archive\.toml differ"):
+    with pytest.raises(ConfigError, match=r"this node's archive\.toml does not match"):
         runtime.open_archive(node_b)
     other_index = node_b.model_copy(update={"es_prefix": "elsewhere"})
     (tmp_path / "b" / CONFIG_FILE_NAME).write_text(toml)
-    with pytest.raises(ConfigError, match="COMMARCHIVE_ES_PREFIX differ"):
+    with pytest.raises(ConfigError, match="COMMARCHIVE_ES_PREFIX does not match"):
         runtime.open_archive(other_index)
     # Adopted on B, the archive's settings are B's: now A is the odd one out.
     runtime.open_archive(other_index.model_copy(
