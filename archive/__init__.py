@@ -9,8 +9,9 @@ its own layer and those below it):
                                            an item's language (rules, e-mail text);
                                            the Prometheus counters every layer bumps
     catalog, audit, users, store/, index/  state, the hash-chained audit log, the seams
-    sessions, keyring_store, cluster       browser sessions, the sealed keyring, digests of
-                                           the shared settings: in the catalog nodes share
+    sessions, keyring_store, cluster,      browser sessions, the sealed keyring, digests of
+    jobs                                   the shared settings, the job queue: in the
+                                           catalog the nodes share
     anonymise, redaction_scan, vcon        derived views (trainer text/audio, vCon export);
                                            where redaction patterns can start
     vault                                  keys and sealed bytes: seal/unseal, records,

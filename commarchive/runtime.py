@@ -232,6 +232,7 @@ def open_archive(settings: Settings) -> Archive:
     catalog = build_catalog(settings, settings.require_data_dir())
     try:
         catalog.create_schema()
+        _refuse_keyring_file(settings, settings.require_data_dir())
         check_shared_settings(settings, catalog)
         archive = _open(settings, lambda data_dir: build_index(settings, data_dir),
                         catalog=catalog)
@@ -300,9 +301,16 @@ def open_preparer(settings: Settings) -> Archive:
     return _open(settings, lambda _: MemoryIndex())
 
 
+def _refuse_keyring_file(settings: Settings, data_dir: Path) -> None:
+    if settings.keyring_store is KeyringStoreKind.CATALOG and (data_dir / KEYRING_FILE).exists():
+        raise ConfigError(f"the keyring is still in {data_dir / KEYRING_FILE}; move it into "
+                          "the catalog with `commarchive keys move-keyring`")
+
+
 def open_keyring(settings: Settings, data_dir: Path, catalog: Catalog) -> keys.Keyring:
     """The archive's keyring, opened through the configured provider."""
     _refuse_legacy(data_dir)
+    _refuse_keyring_file(settings, data_dir)
     storage = keyring_storage(settings, data_dir, catalog)
     provider = build_provider(settings, data_dir, keys.archive_id_of(storage))
     try:
@@ -355,6 +363,40 @@ def move_master(settings: Settings, old_key_file: Path | None = None) -> Path | 
     if isinstance(provider, FileKeyProvider):
         return provider.path
     return None
+
+
+def move_keyring(settings: Settings) -> str:
+    """Put an archive's keyring file into the catalog (``keyring_store=catalog``), so
+    several nodes share it; the file is deleted once the catalog's copy opens. The
+    sealed bytes are copied as they are: the same master key opens them. Returns the
+    archive id. Run it with every node stopped."""
+    from archive.keyring_store import CatalogKeyringStorage
+    from keys.ringstore.file import FileKeyringStorage
+
+    if settings.keyring_store is not KeyringStoreKind.CATALOG:
+        raise ConfigError("set COMMARCHIVE_KEYRING_STORE=catalog (and a PostgreSQL "
+                          "COMMARCHIVE_CATALOG_URL) to move the keyring into the catalog")
+    data_dir = settings.require_data_dir()
+    source = FileKeyringStorage(data_dir / KEYRING_FILE)
+    catalog = build_catalog(settings, data_dir)
+    try:
+        catalog.create_schema()
+        target = CatalogKeyringStorage(catalog)
+        if target.stamp() is not None:
+            raise ConfigError(f"the catalog already holds a keyring; {source.path} stays")
+        raw, _ = source.load()
+        target.save(raw)
+        provider = build_provider(settings, data_dir, keys.archive_id_of(target))
+        ring = keys.Keyring(target, provider)  # opens with this master key, or fails here
+        archive_id = ring.archive_id
+        ring.close()
+        # keyring_store is a shared setting: this change is deliberate.
+        check_shared_settings(settings.model_copy(update={"adopt_shared_settings": True}),
+                              catalog)
+    finally:
+        catalog.dispose()
+    source.path.unlink()
+    return archive_id
 
 
 def rotate_master(settings: Settings, arc: Archive, *, new_key_file: Path | None = None,

@@ -96,3 +96,27 @@ def test_a_node_whose_shared_settings_differ_refuses_to_start_until_adopted(
 def test_one_node_on_sqlite_may_change_its_settings_freely(tmp_path: Path) -> None:
     runtime.init_archive(Settings(data_dir=tmp_path / "a")).close()
     runtime.open_archive(Settings(data_dir=tmp_path / "a", es_prefix="other")).close()
+
+
+def test_an_archive_with_a_keyring_file_moves_it_into_the_catalog(tmp_path: Path) -> None:
+    url = postgres_database()
+    key_file = tmp_path / "secrets" / "master.key"
+    bucket = f"t-{uuid.uuid4().hex[:12]}"
+    on_file = _node(tmp_path / "a", url, key_file, bucket).model_copy(
+        update={"keyring_store": KeyringStoreKind.FILE})
+    arc = runtime.init_archive(on_file)
+    item_id = arc.ingest(email_item(body="kept across the move")).item_id
+    arc.close()
+    in_catalog = _node(tmp_path / "a", url, key_file, bucket)
+    with pytest.raises(ConfigError, match="keys move-keyring"):
+        runtime.open_archive(in_catalog)
+    runtime.move_keyring(in_catalog)
+    assert not (tmp_path / "a" / runtime.KEYRING_FILE).exists()
+    arc = runtime.open_archive(in_catalog)
+    try:
+        user = arc.authenticate(arc.users.add("q", Role.QUALITY))
+        assert b"kept across the move" in arc.read_content(user, item_id).data
+    finally:
+        arc.close()
+    with pytest.raises(ConfigError, match="already holds a keyring"):
+        runtime.move_keyring(in_catalog)
