@@ -228,11 +228,13 @@ def init_archive(settings: Settings, *, config_toml: str = DEFAULT_CONFIG_TOML) 
 
 
 def open_archive(settings: Settings) -> Archive:
+    data_dir = settings.require_data_dir()
+    _refuse_not_archive(data_dir)
     # The schema first: with keyring_store=catalog the keyring is a row in it.
-    catalog = build_catalog(settings, settings.require_data_dir())
+    catalog = build_catalog(settings, data_dir)
     try:
         catalog.create_schema()
-        _refuse_keyring_file(settings, settings.require_data_dir())
+        _refuse_keyring_file(settings, data_dir)
         check_shared_settings(settings, catalog)
         archive = _open(settings, lambda data_dir: build_index(settings, data_dir),
                         catalog=catalog)
@@ -301,6 +303,11 @@ def open_preparer(settings: Settings) -> Archive:
     return _open(settings, lambda _: MemoryIndex())
 
 
+def _refuse_not_archive(data_dir: Path) -> None:
+    if not is_archive(data_dir):
+        raise ConfigError(f"{data_dir} is not an archive; run `commarchive init {data_dir}`")
+
+
 def _refuse_keyring_file(settings: Settings, data_dir: Path) -> None:
     if settings.keyring_store is KeyringStoreKind.CATALOG and (data_dir / KEYRING_FILE).exists():
         raise ConfigError(f"the keyring is still in {data_dir / KEYRING_FILE}; move it into "
@@ -323,8 +330,7 @@ def open_keyring(settings: Settings, data_dir: Path, catalog: Catalog) -> keys.K
 def _open(settings: Settings, index: Callable[[Path], SearchIndex],
           ring: keys.Keyring | None = None, catalog: Catalog | None = None) -> Archive:
     data_dir = settings.require_data_dir()
-    if not is_archive(data_dir):
-        raise ConfigError(f"{data_dir} is not an archive; run `commarchive init {data_dir}`")
+    _refuse_not_archive(data_dir)
     catalog = catalog or build_catalog(settings, data_dir)
     ring = ring or open_keyring(settings, data_dir, catalog)
     ledger = ledger_path(settings, ring.archive_id)
