@@ -5,11 +5,15 @@ May import ``keys`` (and third-party libraries); never ``ingest``,
 its own layer and those below it):
 
     model, errors, config, tagging,        the domain: items, parties, purposes, errors;
-    parties, language                      who is internal, addresses and numbers normalised;
-                                           an item's language (rules, e-mail text)
+    parties, language, metrics             who is internal, addresses and numbers normalised;
+                                           an item's language (rules, e-mail text);
+                                           the Prometheus counters every layer bumps
     catalog, audit, users, store/, index/  state, the hash-chained audit log, the seams
     training_tables                        (and the tables of training sets)
     quality_tables                         (and the quality workspace's tables)
+    sessions, keyring_store, cluster,      browser sessions, the sealed keyring, digests of
+    jobs                                   the shared settings, the job queue: in the
+                                           catalog the nodes share
     anonymise, redaction_scan, vcon        derived views (trainer text/audio, vCon export);
                                            where redaction patterns can start
     vault                                  keys and sealed bytes: seal/unseal, records,

@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection
 
 import keys
 from archive import catalog as cat
-from archive import standing
+from archive import metrics, standing
 from archive.audit import SYSTEM_ACTOR
 from archive.config import Role
 from archive.errors import ErrorCode, InvalidRequest, StoreError, TemporaryFailure
@@ -382,6 +382,10 @@ class Intake:
             done.results[i] = self._ingest_known(items[i], done.actor)
         results = [r for r in done.results if r is not None]
         assert len(results) == len(items)
+        now = now_utc()
+        for item, r in zip(items, results, strict=True):
+            metrics.record_ingest(item.new.channel.value, None if isinstance(r, Exception)
+                                  else r.created, (now - item.prepared_at).total_seconds())
         return results
 
     def recheck_group(self, done: CommittedGroup) -> None:
@@ -486,3 +490,4 @@ class Intake:
         if merged:
             self._indexer.index_items([item_id])
         return IngestResult(item_id, False, merged)
+

@@ -76,7 +76,7 @@ class OutboxLimits:
 
 @dataclass(frozen=True, slots=True)
 class OutboxStatus:
-    """What ``/healthz`` and the metrics report."""
+    """What ``/readyz`` and the metrics report."""
 
     running: bool
     depth: int

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from archive import catalog as cat
+from archive import metrics
 from archive.catalog import held_item_ids
 from archive.errors import ErrorCode
 from archive.model import now_utc
@@ -139,6 +140,7 @@ def purge_items(
                     len(leftovers))
     if purged and checkpoint:
         archive.catalog.checkpoint()
+    metrics.PURGED.labels(reason).inc(len(purged))
     return purged, failed, seq
 
 
@@ -223,6 +225,9 @@ def _sweep(
     for sweep_outside in archive.outside_sweepers:
         report.outside.append(sweep_outside(now, dry_run, actor))
     report.seconds = time.perf_counter() - started
+    if not dry_run:
+        metrics.SWEEPS.inc()
+        metrics.SWEEP_TAGS_DROPPED.inc(len(report.dropped))
     return report
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 import keys
-from archive import keyadmin
+from archive import keyadmin, metrics
 from archive.anchors import AuditAnchor
 from archive.audit import SYSTEM_ACTOR, AuditLog
 from archive.catalog import Catalog
@@ -39,6 +39,7 @@ from archive.model import (
 from archive.outbox import IndexOutbox, OutboxLimits, OutboxStatus
 from archive.parties import is_internal_address, normalise_identifier
 from archive.reading import Content, ContentSlice, ItemView, RangePick, Reader, SearchPage
+from archive.sessions import SessionStore
 from archive.store import ObjectStore
 from archive.transcripts import Transcripts
 from archive.users import User, Users
@@ -75,6 +76,8 @@ class Archive:
         self.reader = Reader(self.vault, index)
         self.transcripts = Transcripts(self.vault, self.indexer)
         self.users = Users(catalog)
+        #: Browser sessions, in the catalog so any node accepts any node's cookie.
+        self.sessions = SessionStore(catalog, self.users)
         #: Erasers of a subject's data that lives outside the catalog (e.g. rejected
         #: drop-folder recordings), set by the composition root; each takes the
         #: identifiers and the actor, erases, and says what it did (for the certificate).
@@ -204,7 +207,8 @@ class Archive:
         return self.reader.get_item(user, item_id)
 
     def search(self, user: User, query: SearchQuery) -> SearchPage:
-        return self.reader.search(user, query)
+        with metrics.SEARCH_SECONDS.time():
+            return self.reader.search(user, query)
 
     # -- indexing ---------------------------------------------------------------------------
 

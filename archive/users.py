@@ -63,9 +63,13 @@ class Users:
     def authenticate(self, token: str, *, now: datetime | None = None) -> User:
         if not token:
             raise AccessDenied(ErrorCode.UNAUTHENTICATED, "a bearer token is required")
+        return self.authenticate_hash(hash_token(token), now=now)
+
+    def authenticate_hash(self, token_hash: str, *, now: datetime | None = None) -> User:
+        """The user of a token known only by its hash (a browser session's row)."""
         with self._catalog.read() as conn:
             row = conn.execute(
-                sa.select(users).where(users.c.token_hash == hash_token(token))
+                sa.select(users).where(users.c.token_hash == token_hash)
             ).first()
         if row is None or row.disabled:
             raise AccessDenied(ErrorCode.TOKEN_UNKNOWN, "unknown or revoked token")

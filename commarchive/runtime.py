@@ -25,10 +25,18 @@ from archive.index import SearchIndex
 from archive.service import Archive, OutsideEraser, OutsideSweeper
 from archive.store import ObjectStore
 from archive.training import install as install_training_sets
-from commarchive.settings import IndexBackend, KeyProviderKind, Settings, StoreBackend
+from commarchive.nodes import check_shared_settings
+from commarchive.settings import (
+    IndexBackend,
+    KeyProviderKind,
+    KeyringStoreKind,
+    Settings,
+    StoreBackend,
+)
 from keys.providers import KeyProvider, refuse_inside
 from keys.providers.file import FileKeyProvider, decode_key, read_key_file
 from keys.providers.memory import MemoryKeyProvider
+from keys.ringstore import KeyringStorage
 
 KEYRING_FILE: Final = "keyring.sealed"
 #: Where old archives kept their master key; refused now (``keys move-master``).
@@ -165,6 +173,21 @@ def build_index(settings: Settings, data_dir: Path) -> SearchIndex:
     return SqliteIndex(data_dir / INDEX_FILE)
 
 
+def build_catalog(settings: Settings, data_dir: Path) -> Catalog:
+    return Catalog(settings.catalog_url or sqlite_url(data_dir / CATALOG_FILE))
+
+
+def keyring_storage(settings: Settings, data_dir: Path, catalog: Catalog) -> KeyringStorage:
+    """The keyring file in the data directory, or the shared catalog's row (stateless nodes)."""
+    if settings.keyring_store is KeyringStoreKind.CATALOG:
+        from archive.keyring_store import CatalogKeyringStorage
+
+        return CatalogKeyringStorage(catalog)
+    from keys.ringstore.file import FileKeyringStorage
+
+    return FileKeyringStorage(data_dir / KEYRING_FILE)
+
+
 def is_archive(data_dir: Path) -> bool:
     return (data_dir / KEYRING_FILE).exists() or (data_dir / CONFIG_FILE_NAME).exists()
 
@@ -184,27 +207,42 @@ def init_archive(settings: Settings, *, config_toml: str = DEFAULT_CONFIG_TOML) 
     for path, what in ((anchor_path(settings, archive_id), "audit anchor"),
                        (ledger_path(settings, archive_id), "erasure ledger")):
         refuse_inside(path, data_dir, what)
+    catalog = build_catalog(settings, data_dir)
+    catalog.create_schema()
     provider = build_provider(settings, data_dir, archive_id, create=True)
     try:
-        ring = keys.Keyring.create(data_dir / KEYRING_FILE, provider, archive_id=archive_id)
+        ring = keys.Keyring.create(keyring_storage(settings, data_dir, catalog), provider,
+                                   archive_id=archive_id)
     except BaseException:
         provider.close()
+        catalog.dispose()
         raise
     (data_dir / CONFIG_FILE_NAME).write_text(config_toml)
+    check_shared_settings(settings, catalog)
     config = load_config(data_dir)
     for purpose in config.purposes:
         ring.ensure_purpose(purpose.name)
     # The same keyring, not opened again: a passphrase read from a descriptor or a
     # prompt is read once.
-    archive = _open(settings, lambda data_dir: build_index(settings, data_dir), ring)
-    archive.catalog.create_schema()
+    archive = _open(settings, lambda data_dir: build_index(settings, data_dir), ring, catalog)
     archive.index.ensure()
     return archive
 
 
 def open_archive(settings: Settings) -> Archive:
-    archive = _open(settings, lambda data_dir: build_index(settings, data_dir))
-    archive.catalog.create_schema()
+    data_dir = settings.require_data_dir()
+    _refuse_not_archive(data_dir)
+    # The schema first: with keyring_store=catalog the keyring is a row in it.
+    catalog = build_catalog(settings, data_dir)
+    try:
+        catalog.create_schema()
+        _refuse_keyring_file(settings, data_dir)
+        check_shared_settings(settings, catalog)
+        archive = _open(settings, lambda data_dir: build_index(settings, data_dir),
+                        catalog=catalog)
+    except BaseException:
+        catalog.dispose()
+        raise
     archive.index.ensure()
     # The quality team's monitoring policies see every new e-mail and every new
     # transcript, whichever door they came in by (serve, CLI ingest and transcribe).
@@ -273,24 +311,36 @@ def open_preparer(settings: Settings) -> Archive:
     return _open(settings, lambda _: MemoryIndex())
 
 
-def open_keyring(settings: Settings, data_dir: Path) -> keys.Keyring:
+def _refuse_not_archive(data_dir: Path) -> None:
+    if not is_archive(data_dir):
+        raise ConfigError(f"{data_dir} is not an archive; run `commarchive init {data_dir}`")
+
+
+def _refuse_keyring_file(settings: Settings, data_dir: Path) -> None:
+    if settings.keyring_store is KeyringStoreKind.CATALOG and (data_dir / KEYRING_FILE).exists():
+        raise ConfigError(f"the keyring is still in {data_dir / KEYRING_FILE}; move it into "
+                          "the catalog with `commarchive keys move-keyring`")
+
+
+def open_keyring(settings: Settings, data_dir: Path, catalog: Catalog) -> keys.Keyring:
     """The archive's keyring, opened through the configured provider."""
     _refuse_legacy(data_dir)
-    path = data_dir / KEYRING_FILE
-    provider = build_provider(settings, data_dir, keys.archive_id_of(path))
+    _refuse_keyring_file(settings, data_dir)
+    storage = keyring_storage(settings, data_dir, catalog)
+    provider = build_provider(settings, data_dir, keys.archive_id_of(storage))
     try:
-        return keys.Keyring(path, provider)
+        return keys.Keyring(storage, provider)
     except BaseException:
         provider.close()
         raise
 
 
 def _open(settings: Settings, index: Callable[[Path], SearchIndex],
-          ring: keys.Keyring | None = None) -> Archive:
+          ring: keys.Keyring | None = None, catalog: Catalog | None = None) -> Archive:
     data_dir = settings.require_data_dir()
-    if not is_archive(data_dir):
-        raise ConfigError(f"{data_dir} is not an archive; run `commarchive init {data_dir}`")
-    ring = ring or open_keyring(settings, data_dir)
+    _refuse_not_archive(data_dir)
+    catalog = catalog or build_catalog(settings, data_dir)
+    ring = ring or open_keyring(settings, data_dir, catalog)
     ledger = ledger_path(settings, ring.archive_id)
     refuse_inside(ledger, data_dir, "erasure ledger")
     anchor = build_anchor(settings, data_dir, ring.archive_id)
@@ -299,7 +349,7 @@ def _open(settings: Settings, index: Callable[[Path], SearchIndex],
                         audio_margin_s=settings.anonymise.audio_margin_seconds)
     return Archive(
         data_dir=data_dir, config=load_config(data_dir),
-        catalog=Catalog(settings.catalog_url or sqlite_url(data_dir / CATALOG_FILE)),
+        catalog=catalog,
         store=build_store(settings, data_dir), index=index(data_dir),
         keyring=ring, anchor=anchor, ledger_path=ledger,
     )
@@ -330,6 +380,40 @@ def move_master(settings: Settings, old_key_file: Path | None = None) -> Path | 
     if isinstance(provider, FileKeyProvider):
         return provider.path
     return None
+
+
+def move_keyring(settings: Settings) -> str:
+    """Put an archive's keyring file into the catalog (``keyring_store=catalog``), so
+    several nodes share it; the file is deleted once the catalog's copy opens. The
+    sealed bytes are copied as they are: the same master key opens them. Returns the
+    archive id. Run it with every node stopped."""
+    from archive.keyring_store import CatalogKeyringStorage
+    from keys.ringstore.file import FileKeyringStorage
+
+    if settings.keyring_store is not KeyringStoreKind.CATALOG:
+        raise ConfigError("set COMMARCHIVE_KEYRING_STORE=catalog (and a PostgreSQL "
+                          "COMMARCHIVE_CATALOG_URL) to move the keyring into the catalog")
+    data_dir = settings.require_data_dir()
+    source = FileKeyringStorage(data_dir / KEYRING_FILE)
+    catalog = build_catalog(settings, data_dir)
+    try:
+        catalog.create_schema()
+        target = CatalogKeyringStorage(catalog)
+        if target.stamp() is not None:
+            raise ConfigError(f"the catalog already holds a keyring; {source.path} stays")
+        raw, _ = source.load()
+        target.save(raw)
+        provider = build_provider(settings, data_dir, keys.archive_id_of(target))
+        ring = keys.Keyring(target, provider)  # opens with this master key, or fails here
+        archive_id = ring.archive_id
+        ring.close()
+        # keyring_store is a shared setting: this change is deliberate.
+        check_shared_settings(settings.model_copy(update={"adopt_shared_settings": True}),
+                              catalog)
+    finally:
+        catalog.dispose()
+    source.path.unlink()
+    return archive_id
 
 
 def rotate_master(settings: Settings, arc: Archive, *, new_key_file: Path | None = None,

@@ -17,12 +17,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import uvicorn
+from prometheus_client.registry import Collector
 
+from archive import metrics
 from archive.config import CONFIG_FILE_NAME, example_values, example_warning
+from archive.model import IngestResult, NewItem
 from archive.outbox import OutboxLimits
 from archive.retention import sweep
 from archive.service import Archive
-from commarchive import runtime
+from commarchive import logs, runtime
 from commarchive.settings import (
     Settings,
     SipSettings,
@@ -122,6 +125,7 @@ async def _start_ingesters(archive: Archive, settings: Settings) -> list[Closer]
         log.info("SMTP ingest listening on %s:%s", config.host, smtp.port)
     if settings.sip.listen or settings.sip.tls_listen:
         from ingest.sip import recover_spools, start_sip_server
+        from ingest.sip.counters import SipCollector
 
         recovered = await asyncio.to_thread(recover_spools, archive)
         if recovered:
@@ -129,6 +133,7 @@ async def _start_ingesters(archive: Archive, settings: Settings) -> list[Closer]
         sip_cfg = sip_config(settings.sip, settings.tls)
         sip = await start_sip_server(archive, sip_cfg)
         closers.append(sip.close)
+        closers.append(_exposed(SipCollector(sip.counters, lambda: len(sip.active_calls()))))
         if sip.udp_port is not None:
             log.info("SIPREC server listening on %s:%s (UDP and TCP)", sip_cfg.host,
                      sip.udp_port)
@@ -147,6 +152,16 @@ async def _start_ingesters(archive: Archive, settings: Settings) -> list[Closer]
     return closers
 
 
+def _exposed(collector: Collector) -> Closer:
+    """Show ``collector`` on ``/metrics`` until the closer runs."""
+    metrics.REGISTRY.register(collector)
+
+    async def close() -> None:
+        metrics.REGISTRY.unregister(collector)
+
+    return close
+
+
 def _cancel(task: asyncio.Task[Any]) -> Closer:
     async def close() -> None:
         task.cancel()
@@ -158,6 +173,23 @@ def _cancel(task: asyncio.Task[Any]) -> Closer:
 
 async def _start_background(archive: Archive, settings: Settings) -> list[Closer]:
     closers: list[Closer] = []
+    if not settings.embedded_worker:
+        # Several nodes: `commarchive worker` processes transcribe and sweep. Ask for the
+        # transcription now; a call whose request is lost in a crash is still pending,
+        # and an idle worker queues the pending ones.
+        from archive.jobs import JobQueue
+
+        queue = JobQueue(archive.catalog)
+
+        def ask(result: IngestResult, new: NewItem) -> None:
+            if new.transcribe:
+                queue.enqueue("transcribe", [result.item_id])
+
+        archive.ingest_listeners.append(ask)
+        log.info("no embedded worker: transcription and sweeps run in `commarchive worker`")
+        closers.append(_cancel(asyncio.create_task(
+            _periodic_jobs(archive, settings, sweeps=False))))
+        return closers
     from ingest.transcription.routing import LanguageRouter
     from ingest.transcription.worker import TranscriptionWorker
 
@@ -188,14 +220,15 @@ def _async(fn: Callable[[], object]) -> Closer:
     return close
 
 
-async def _periodic_jobs(archive: Archive, settings: Settings) -> None:
+async def _periodic_jobs(archive: Archive, settings: Settings, *,
+                         sweeps: bool = True) -> None:
     """Catch-up indexing every minute; the retention sweep on its own interval."""
     loop = asyncio.get_running_loop()
     next_sweep = loop.time()
     while True:
         try:
             await asyncio.to_thread(archive.reindex_dirty)
-            if loop.time() >= next_sweep:
+            if sweeps and loop.time() >= next_sweep:
                 next_sweep = loop.time() + settings.sweep_interval_seconds
                 report = await asyncio.to_thread(sweep, archive, actor="sweeper")
                 outside = sum(len(o.get("purged", ())) for o in report.outside)
@@ -267,8 +300,7 @@ async def _run(settings: Settings, stop: _Stop) -> None:
 
 
 def serve(settings: Settings) -> None:
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_format)
     try:
         asyncio.run(run(settings))
     except KeyboardInterrupt:  # Ctrl+C before the loop's own handler was in place

@@ -87,6 +87,18 @@ class KeyProviderKind(StrEnum):
     PKCS11 = "pkcs11"
 
 
+class KeyringStoreKind(StrEnum):
+    """Where the sealed keyring lives: a file in the data directory, or the shared catalog."""
+
+    FILE = "file"
+    CATALOG = "catalog"
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
 class IndexBackend(StrEnum):
     SQLITE = "sqlite"
     ELASTICSEARCH = "elasticsearch"
@@ -301,6 +313,10 @@ class Settings(BaseSettings):
     #: Erasure ledger replayed by ``restore``; default beside the key file.
     erasure_ledger: Path | None = None
     catalog_url: str | None = None
+    #: ``catalog``: the sealed keyring in the (PostgreSQL) catalog, shared by every node.
+    keyring_store: KeyringStoreKind = KeyringStoreKind.FILE
+    #: Make this node's shared settings the archive's (``commarchive.nodes``), once.
+    adopt_shared_settings: bool = False
 
     store: StoreBackend = StoreBackend.LOCAL
     s3_endpoint: str | None = None
@@ -333,6 +349,14 @@ class Settings(BaseSettings):
     #: A proposed destructive action (erasure, lifting a hold...) not approved by a second
     #: person within this many hours expires.
     approval_expiry_hours: float = Field(default=72, gt=0)
+    #: ``serve`` transcribes calls and sweeps in process; false (several nodes): it queues
+    #: transcription jobs and ``commarchive worker`` processes run them and the sweeps.
+    embedded_worker: bool = True
+    #: How long a worker's claim on a job holds without renewal (a crashed worker's job
+    #: is taken over after this); renewed every third of it while the job runs.
+    job_lease_seconds: float = Field(default=60.0, gt=0)
+    #: ``json``: one JSON object per log line (``commarchive.logs``), for log collectors.
+    log_format: LogFormat = LogFormat.TEXT
     #: Items acknowledged but not yet searchable past which ingest is refused for now
     #: (SMTP ``451``, HTTP ``503``, SIP retried later): the index outbox's backlog.
     outbox_max_items: int = Field(default=OUTBOX_MAX_ITEMS, ge=1)
@@ -385,6 +409,10 @@ class Settings(BaseSettings):
             if missing:
                 names = ", ".join("COMMARCHIVE_" + m.upper() for m in missing)
                 raise ValueError(f"audit_anchor_s3_bucket needs {names}")
+        if self.keyring_store is KeyringStoreKind.CATALOG and (
+                not self.catalog_url or self.catalog_url.startswith("sqlite")):
+            raise ValueError("keyring_store=catalog needs COMMARCHIVE_CATALOG_URL of a shared "
+                             "catalog server (postgresql+psycopg://...)")
         if self.index is IndexBackend.ELASTICSEARCH and not self.es_url:
             raise ValueError("index=elasticsearch needs COMMARCHIVE_ES_URL")
         self.sip.rtp_port_range()

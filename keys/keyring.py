@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import json
-import os
 import secrets
 import threading
 import uuid
@@ -32,6 +30,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from keys.errors import MasterKeyError, UnknownKey, UnwrapError
 from keys.providers import KEY_SIZE_BYTES, KeyProvider
 from keys.providers.memory import MemoryKeyProvider
+from keys.ringstore import KeyringStorage
+from keys.ringstore.file import FileKeyringStorage
 
 _MAGIC_V1: Final = b"CMKR1"
 _MAGIC_V2: Final = b"CMKR2\n"
@@ -79,26 +79,29 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
 
-def _split(raw: bytes, path: Path) -> tuple[bytes, bytes]:
+def _split(raw: bytes, where: str) -> tuple[bytes, bytes]:
     if raw.startswith(_MAGIC_V1):
         raise MasterKeyError(
-            f"keyring {path} is in the old format, sealed directly by a master key that "
+            f"keyring {where} is in the old format, sealed directly by a master key that "
             "lived in the data directory; move that key out with `commarchive keys "
             "move-master` (README, Keys and backups)")
     if not raw.startswith(_MAGIC_V2):
-        raise MasterKeyError(f"{path} is not a commarchive keyring")
+        raise MasterKeyError(f"{where} is not a commarchive keyring")
     header, sep, body = raw[len(_MAGIC_V2):].partition(b"\n")
     if not sep:
-        raise MasterKeyError(f"keyring {path} is truncated")
+        raise MasterKeyError(f"keyring {where} is truncated")
     return header, body
 
 
-def archive_id_of(path: Path) -> str:
+def as_storage(where: Path | KeyringStorage) -> KeyringStorage:
+    """A path is the keyring file (the embedded default)."""
+    return FileKeyringStorage(where) if isinstance(where, Path) else where
+
+
+def archive_id_of(where: Path | KeyringStorage) -> str:
     """The archive id in a keyring's (public) header: names its key file and anchor."""
-    try:
-        header, _ = _split(path.read_bytes(), path)
-    except FileNotFoundError:
-        raise MasterKeyError(f"keyring {path} does not exist") from None
+    storage = as_storage(where)
+    header, _ = _split(storage.load()[0], storage.describe())
     return str(json.loads(header)["archive_id"])
 
 
@@ -107,15 +110,16 @@ def _as_provider(master: KeyProvider | bytes) -> KeyProvider:
 
 
 class Keyring:
-    """Per-purpose KEKs, versioned, in a file sealed by a keyring key.
+    """Per-purpose KEKs, versioned, sealed by a keyring key, in a storage
+    (``keys.ringstore``: a file by default, or the shared catalog).
 
-    The file is re-read when another process (``commarchive keys rotate``,
-    ``rotate-master``) changed it, and changed under an exclusive lock, so a
-    running server and the CLI agree on the current versions.
+    The keyring is re-read when another process or node (``commarchive keys
+    rotate``, ``rotate-master``) changed it, and changed under the storage's
+    exclusive lock, so running servers and the CLI agree on the current versions.
     """
 
-    def __init__(self, path: Path, master: KeyProvider | bytes) -> None:
-        self._path = path
+    def __init__(self, where: Path | KeyringStorage, master: KeyProvider | bytes) -> None:
+        self._storage = as_storage(where)
         self._provider = _as_provider(master)
         self._lock = threading.RLock()
         self._header: dict[str, Any] = {}
@@ -124,22 +128,23 @@ class Keyring:
         self._opened_version = 0
         self._data: dict[str, dict[str, Any]] = {}
         self._secrets: dict[str, str] = {}
-        self._mtime_ns = -1
+        self._stamp: object | None = None
         self._reload(force=True)
 
     @classmethod
-    def create(cls, path: Path, master: KeyProvider | bytes, *,
+    def create(cls, where: Path | KeyringStorage, master: KeyProvider | bytes, *,
                archive_id: str | None = None,
                initial_secrets: Mapping[str, bytes] | None = None) -> Keyring:
         """A new keyring whose keyring key is wrapped under ``master`` (version 1)."""
-        if path.exists():
-            raise FileExistsError(f"keyring {path} already exists")
+        storage = as_storage(where)
+        if storage.stamp() is not None:
+            raise FileExistsError(f"keyring {storage.describe()} already exists")
         provider = _as_provider(master)
         archive_id = archive_id or uuid.uuid4().hex
         krk = new_dek()
         entry = {**provider.wrap(krk, _master_context(archive_id, 1)), "version": "1"}
         ring = cls.__new__(cls)
-        ring._path = path
+        ring._storage = storage
         ring._provider = provider
         ring._lock = threading.RLock()
         ring._header = {"archive_id": archive_id, "current_master": 1, "masters": [entry]}
@@ -148,7 +153,8 @@ class Keyring:
         ring._data = {}
         given = dict(initial_secrets or {})
         ring._secrets = {label: _b64(given.get(label) or new_dek()) for label in SECRET_LABELS}
-        ring._mtime_ns = -1
+        ring._header_raw = b""
+        ring._stamp = None
         ring._save()
         return ring
 
@@ -190,17 +196,15 @@ class Keyring:
             with contextlib.suppress(MasterKeyError):
                 return self._provider.unwrap(entry, _master_context(archive_id, version)), version
         raise MasterKeyError(
-            f"keyring {self._path} does not open with {self._provider.describe()} (not this "
-            "archive's master key, or one that was retired)")
+            f"keyring {self._storage.describe()} does not open with "
+            f"{self._provider.describe()} (not this archive's master key, or one that was "
+            "retired)")
 
     def _reload(self, *, force: bool = False) -> None:
-        try:
-            mtime = self._path.stat().st_mtime_ns
-        except FileNotFoundError:
-            raise MasterKeyError(f"keyring {self._path} does not exist") from None
-        if not force and mtime == self._mtime_ns:
+        if not force and self._stamp is not None and self._storage.stamp() == self._stamp:
             return
-        header_raw, body = _split(self._path.read_bytes(), self._path)
+        raw, stamp = self._storage.load()
+        header_raw, body = _split(raw, self._storage.describe())
         header = json.loads(header_raw)
         if header_raw != self._header_raw:
             self._krk, self._opened_version = self._open_krk(header)
@@ -208,12 +212,12 @@ class Keyring:
             plain = AESGCM(self._krk).decrypt(body[:12], body[12:],
                                               _body_aad(str(header["archive_id"])))
         except InvalidTag:
-            raise MasterKeyError(f"keyring {self._path} was altered") from None
+            raise MasterKeyError(f"keyring {self._storage.describe()} was altered") from None
         content = json.loads(plain)
         self._header, self._header_raw = header, header_raw
         self._data = content["purposes"]
         self._secrets = content["secrets"]
-        self._mtime_ns = mtime
+        self._stamp = stamp
 
     def _save(self) -> None:
         header_raw = json.dumps(self._header, sort_keys=True).encode()
@@ -223,32 +227,15 @@ class Keyring:
         sealed = (_MAGIC_V2 + header_raw + b"\n" + nonce
                   + AESGCM(self._krk).encrypt(nonce, plain,
                                               _body_aad(str(self._header["archive_id"]))))
-        tmp = self._path.with_name(self._path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(sealed)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(self._path)
-        dir_fd = os.open(self._path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        self._stamp = self._storage.save(sealed)
         self._header_raw = header_raw
-        self._mtime_ns = self._path.stat().st_mtime_ns
 
     @contextlib.contextmanager
     def _mutating(self) -> Iterator[None]:
-        lock_path = self._path.with_name(self._path.name + ".lock")
-        with self._lock, lock_path.open("a") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-            try:
-                self._reload(force=True)
-                yield
-                self._save()
-            finally:
-                fcntl.flock(lock_file, fcntl.LOCK_UN)
+        with self._lock, self._storage.locked():
+            self._reload(force=True)
+            yield
+            self._save()
 
     # -- master keys -------------------------------------------------------------
 

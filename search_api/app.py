@@ -41,7 +41,7 @@ def create_app(archive: Archive, *,
         "goes through a purpose the caller's role holds and the item still carries.",
     )
     app.state.archive = archive
-    app.state.sessions = sessions = Sessions()
+    app.state.sessions = sessions = Sessions(archive.sessions)
     app.state.approval_expiry_hours = approval_expiry_hours
     install_error_handlers(app)
     limits = BodyLimits(routes={recordings.router.prefix: recordings.MAX_BODY_BYTES})

@@ -114,7 +114,8 @@ class BodyGuard:
         session_id = cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE)
         try:
             if "authorization" not in headers and session_id:
-                scheme, token = "bearer", self.sessions.token(session_id)
+                await asyncio.to_thread(self.sessions.user, session_id)
+                return None
             if scheme.lower() != "bearer" or not token.strip():
                 raise AccessDenied(ErrorCode.UNAUTHENTICATED, "a bearer token is required")
             await asyncio.to_thread(self.archive.authenticate, token.strip())

@@ -77,7 +77,7 @@ def current_user(
             return machine
         raise AccessDenied(ErrorCode.UNAUTHENTICATED, "a bearer token is required")
     check_same_site(request)
-    return archive.authenticate(sessions.token(session_id))
+    return sessions.user(session_id)
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

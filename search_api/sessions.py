@@ -1,12 +1,12 @@
 """Short-lived browser sessions, so the web UI never keeps a bearer token in page storage.
 
 After a sign-in with a token, the browser holds only a random session id in an
-``HttpOnly``, ``SameSite=Strict`` cookie that scripts cannot read. The token
-it stands for stays in this process's memory (never on disk) and is checked
-again on every request, so revoking the user or the token's expiry ends the
-session too. Sessions end after :data:`SESSION_SECONDS`, on sign-out, and when
-the server restarts (each ``serve`` node keeps its own; the API's bearer tokens
-are unaffected).
+``HttpOnly``, ``SameSite=Strict`` cookie that scripts cannot read. The session
+lives in the catalog (:mod:`archive.sessions`: the id and the token hashed,
+never in the clear), so every ``serve`` node behind a load balancer accepts
+it and a restart keeps it; the token's user is checked again on every
+request, so revoking the user or the token's expiry ends the session too.
+Sessions end after :data:`SESSION_SECONDS` and on sign-out.
 
 Cross-site request forgery: ``SameSite=Strict`` keeps the cookie off requests
 started by other sites, and a state-changing request that authenticates with
@@ -17,10 +17,6 @@ or cross-origin fetch without CORS can send) and, when the browser sends an
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-import threading
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 from urllib.parse import urlsplit
@@ -28,6 +24,8 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 
 from archive.errors import AccessDenied, ErrorCode
+from archive.sessions import SessionStore
+from archive.users import User
 
 SESSION_COOKIE: Final = "commarchive_session"
 #: A working day; then the reviewer signs in with the token again.
@@ -36,19 +34,13 @@ CSRF_HEADER: Final = "X-Commarchive-Request"
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-@dataclass(frozen=True, slots=True)
-class _Session:
-    token: str
-    expires_at: datetime
-
-
 class Sessions:
-    """Session ids (kept hashed) to the bearer token each stands for, with an expiry."""
+    """Browser sessions of this app, kept in the catalog (:mod:`archive.sessions`)."""
 
-    def __init__(self, lifetime: timedelta = timedelta(seconds=SESSION_SECONDS)) -> None:
+    def __init__(self, store: SessionStore,
+                 lifetime: timedelta = timedelta(seconds=SESSION_SECONDS)) -> None:
+        self._store = store
         self._lifetime = lifetime
-        self._by_hash: dict[str, _Session] = {}
-        self._lock = threading.Lock()
 
     def open(self, token: str, *, token_expires_at: datetime | None = None,
              now: datetime | None = None) -> tuple[str, datetime]:
@@ -57,31 +49,14 @@ class Sessions:
         expires_at = now + self._lifetime
         if token_expires_at is not None:
             expires_at = min(expires_at, token_expires_at)
-        session_id = secrets.token_urlsafe(32)
-        with self._lock:
-            self._by_hash = {h: s for h, s in self._by_hash.items() if s.expires_at > now}
-            self._by_hash[_hash(session_id)] = _Session(token, expires_at)
-        return session_id, expires_at
+        return self._store.open(token, expires_at, now=now), expires_at
 
-    def token(self, session_id: str, *, now: datetime | None = None) -> str:
-        """The token behind a live session; an unknown or ended one is refused."""
-        with self._lock:
-            session = self._by_hash.get(_hash(session_id))
-            if session is not None and session.expires_at <= (now or datetime.now(UTC)):
-                del self._by_hash[_hash(session_id)]
-                session = None
-        if session is None:
-            raise AccessDenied(ErrorCode.TOKEN_EXPIRED,
-                               "the session has ended; sign in with your token again")
-        return session.token
+    def user(self, session_id: str, *, now: datetime | None = None) -> User:
+        """The user behind a live session; an unknown or ended one is refused."""
+        return self._store.user(session_id, now=now)
 
     def close(self, session_id: str) -> None:
-        with self._lock:
-            self._by_hash.pop(_hash(session_id), None)
-
-
-def _hash(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
+        self._store.close(session_id)
 
 
 def check_same_site(request: Request) -> None:

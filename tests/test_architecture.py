@@ -32,8 +32,9 @@ SEARCH_API_MAY_USE_OF_INGEST: Final = {"ingest.calls", "ingest.errors"}
 #: archive/'s layers, lowest first (archive/__init__.py draws them): a module imports
 #: only modules of its own layer or of the layers below.
 ARCHIVE_LAYERS: Final = (
-    ("model", "errors", "config", "tagging", "parties", "language"),
-    ("catalog", "audit", "users", "store", "index", "anchors", "ledger", "migrations",
+    ("model", "errors", "config", "tagging", "parties", "language", "metrics"),
+    ("catalog", "audit", "users", "sessions", "keyring_store", "cluster", "jobs", "store",
+     "index", "anchors", "ledger", "migrations",
      "training_tables", "quality_tables"),
     ("anonymise", "redaction_scan", "vcon"),
     ("vault",),

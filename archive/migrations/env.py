@@ -11,10 +11,13 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from archive import (
-    quality_tables,  # noqa: F401  (its tables join the metadata)
-    training_tables,  # noqa: F401  (its tables join the metadata)
-)
+# Every module that defines tables on the shared metadata, so it is complete here.
+import archive.cluster
+import archive.jobs
+import archive.keyring_store
+import archive.sessions  # noqa: F401
+import archive.quality_tables  # noqa: F401
+import archive.training_tables  # noqa: F401
 from archive.catalog import metadata
 
 

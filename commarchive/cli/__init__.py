@@ -22,6 +22,7 @@ from commarchive.cli import (
     ingest,
     init,
     items,
+    jobs,
     keys,
     models,
     purposes,
@@ -53,5 +54,6 @@ for _command in (
     cases.cases_group,
     quality.quality_group,
     evidence.evidence_group,
+    jobs.worker_cmd, jobs.jobs_group,
 ):
     main.add_command(_command)

@@ -112,3 +112,12 @@ def keys_move_master(ctx: Ctx, old_key_file: Path | None) -> None:
         click.echo(f"new master key file: {where}; the old key was deleted from the data "
                    "directory (copies of it still open old backups: destroy them)", err=True)
     click.echo(json.dumps({"moved": True, "key_file": str(where) if where else None}))
+
+
+@keys_group.command("move-keyring")
+@pass_ctx
+@user_errors
+def keys_move_keyring(ctx: Ctx) -> None:
+    """Move the keyring file into the shared catalog (COMMARCHIVE_KEYRING_STORE=catalog)."""
+    archive_id = runtime.move_keyring(ctx.settings())
+    click.echo(json.dumps({"moved": True, "archive_id": archive_id}))

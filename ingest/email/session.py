@@ -23,10 +23,11 @@ import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Final, cast
+from typing import Any, AnyStr, Final, cast
 
 from aiosmtpd.smtp import MISSING, SMTP
 
+from archive import metrics
 from archive.group_commit import GroupCommitter
 from ingest.email.config import Network, SmtpConfig
 from ingest.email.smtp_data import DataState, read_data
@@ -120,6 +121,13 @@ class IngestSMTP(SMTP):
     def __init__(self, handler: object, state: SessionState, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._state = state
+
+    async def push(self, status: AnyStr) -> None:
+        """Every reply passes here: counted by code (the last line of a multi-line one)."""
+        text = status.decode("ascii", "replace") if isinstance(status, bytes) else str(status)
+        if text[3:4] != "-":
+            metrics.SMTP_REPLIES.labels(text[:3] if text[:3].isdigit() else "other").inc()
+        await super().push(status)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self._original_transport is None:  # a new connection, not the end of STARTTLS

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, Protocol, runtime_checkable
 
+from archive import metrics
 from archive.errors import ContentIntegrityError, ItemNotFound
 from archive.model import ItemRecord, Section, TranscriptStatus
 from ingest.errors import AudioUnusable, ModelUnavailable, TranscriptionCancelled
@@ -141,6 +142,15 @@ def transcribe_item(
     cancel: threading.Event | None = None,
 ) -> Outcome:
     """Transcribe one pending item and record the result; never raises."""
+    outcome = _transcribe_item(sink, models, item_id, labeler=labeler, cancel=cancel)
+    metrics.TRANSCRIPTIONS.labels(outcome.value).inc()
+    return outcome
+
+
+def _transcribe_item(
+    sink: TranscriptSink, models: Models, item_id: str, *, labeler: Labeler | None,
+    cancel: threading.Event | None,
+) -> Outcome:
     try:
         audio = sink.load_audio_for_transcription(item_id)
     except ItemNotFound:
@@ -168,6 +178,7 @@ def transcribe_item(
         labels = default_labels(len(channels))
 
     router = as_router(models)
+    started = time.perf_counter()
     try:
         language = sink.transcript_language(item_id) if isinstance(sink, LanguageSink) else None
     except ItemNotFound:
@@ -194,6 +205,9 @@ def transcribe_item(
     except Exception as exc:  # vosk/Kaldi or decoder failure: record it, keep the worker alive
         log.exception("transcription of item %s failed", item_id)
         return _fail(sink, item_id, f"recogniser error: {type(exc).__name__}: {exc}")
+    call_seconds = len(channels[0]) / 2 / rate if channels and rate else 0.0
+    if call_seconds > 0:
+        metrics.TRANSCRIPTION_RTF.observe((time.perf_counter() - started) / call_seconds)
 
     try:
         sink.attach_transcript(

@@ -1,4 +1,4 @@
-"""Readiness, and for operators the state of each component."""
+"""Liveness; readiness, and for operators the state of each component."""
 
 from __future__ import annotations
 
@@ -20,3 +20,9 @@ class HealthPublic(PublicModel):
         default=None, description="how long the oldest of those has waited")
     outbox_backlog: str | None = Field(
         default=None, description="why ingest is refused for now (backlog over its limit)")
+
+
+class LivePublic(PublicModel):
+    """Liveness: the process answers."""
+
+    ok: bool = Field(description="always true: an answer at all is the signal")

@@ -50,7 +50,8 @@ class Audited:
 NOTHING_OF_AN_ITEM = "static page or script of the web UI"
 
 ROUTES: dict[tuple[str, str], Audited | str] = {
-    ("GET", "/healthz"): "readiness only",
+    ("GET", "/healthz"): "liveness only",
+    ("GET", "/readyz"): "readiness only",
     ("GET", "/metrics"): "counts of the index outbox, nothing of an item",
     ("GET", "/"): NOTHING_OF_AN_ITEM,
     ("GET", "/ui/app.js"): NOTHING_OF_AN_ITEM,

@@ -7,10 +7,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from archive.catalog import Catalog
 from archive.config import ArchiveConfig, Role
 from archive.service import Archive
+from archive.sessions import browser_sessions
 from search_api.app import create_app
 from search_api.sessions import CSRF_HEADER, SESSION_COOKIE, SESSION_SECONDS, Sessions
 from tests.conftest import make_archive
@@ -104,16 +107,47 @@ def test_revoking_the_user_ends_their_session(client: TestClient, archive: Archi
     assert_error(client.get("/api/v1/search?q=x"), 401, "token_unknown")
 
 
-def test_session_ends_at_its_expiry_and_never_outlives_the_token() -> None:
-    sessions = Sessions()
-    now = datetime(2026, 12, 1, 9, tzinfo=UTC)
-    sid, ends = sessions.open("cma_x", now=now)
+def test_session_ends_at_its_expiry_and_never_outlives_the_token(
+    archive: Archive, tokens: dict[str, str]
+) -> None:
+    sessions = Sessions(archive.sessions)
+    now = datetime.now(UTC)
+    sid, ends = sessions.open(tokens["quality"], now=now)
     assert ends == now + timedelta(seconds=SESSION_SECONDS)
-    assert sessions.token(sid, now=ends - timedelta(seconds=1)) == "cma_x"
+    assert sessions.user(sid, now=ends - timedelta(seconds=1)).name == "quality-user"
     with pytest.raises(Exception, match="sign in"):
-        sessions.token(sid, now=ends)
-    _, short = sessions.open("cma_y", token_expires_at=now + timedelta(minutes=5), now=now)
+        sessions.user(sid, now=ends)
+    _, short = sessions.open(tokens["quality"], token_expires_at=now + timedelta(minutes=5),
+                             now=now)
     assert short == now + timedelta(minutes=5)
+
+
+def test_a_cookie_issued_by_one_node_signs_in_on_another_and_survives_a_restart(
+    tmp_path: Path, tokens: dict[str, str], archive: Archive
+) -> None:
+    """Two serve nodes behind a load balancer share the catalog: either accepts the cookie."""
+    node_b = Archive(data_dir=archive.data_dir, config=archive.config,
+                     catalog=Catalog(archive.catalog.url), store=archive.store,
+                     index=archive.index, keyring=archive.keyring)
+    with TestClient(create_app(archive)) as a, TestClient(create_app(node_b)) as b:
+        _sign_in(a, tokens["quality"])
+        b.cookies.set(SESSION_COOKIE, a.cookies[SESSION_COOKIE])
+        assert b.get("/api/v1/session").json()["name"] == "quality-user"
+        # Sign-out on B ends it on A too.
+        assert b.delete("/api/v1/session", headers=SAME_SITE).json()["ended"] is True
+        assert_error(a.get("/api/v1/search?q=x"), 401, "token_expired")
+
+
+def test_the_catalog_holds_neither_the_session_id_nor_the_token(
+    client: TestClient, archive: Archive, tokens: dict[str, str]
+) -> None:
+    _sign_in(client, tokens["quality"])
+    session_id = client.cookies[SESSION_COOKIE]
+    with archive.catalog.read() as conn:
+        rows = [tuple(map(str, r)) for r in conn.execute(sa.select(browser_sessions))]
+    assert len(rows) == 1
+    flat = " ".join(rows[0])
+    assert session_id not in flat and tokens["quality"] not in flat
 
 
 @pytest.fixture

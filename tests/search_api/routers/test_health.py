@@ -1,4 +1,5 @@
-"""GET /healthz: ready / not ready for anyone; which component and why only for admin or privacy.
+"""GET /readyz: ready / not ready for anyone; which component and why only for admin or privacy.
+GET /healthz: alive, whatever the shared services do.
 
 A load balancer needs one bit; the error text of a failing component (a
 store path, an index URL, a database message) is for the operators.
@@ -11,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from archive.errors import IndexUnavailable
 from archive.index import IndexDoc
@@ -31,13 +33,13 @@ def index_down(archive: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_without_a_token_only_ready(client: TestClient) -> None:
-    resp = client.get("/healthz")
+    resp = client.get("/readyz")
     assert resp.status_code == 200
     assert resp.json() == {"ok": True}
 
 
 def test_without_a_token_not_ready_says_nothing_more(client: TestClient, index_down: None) -> None:
-    resp = client.get("/healthz")
+    resp = client.get("/readyz")
     assert resp.status_code == 503
     assert resp.json() == {"ok": False}
     assert "index" not in resp.text and "9200" not in resp.text
@@ -47,7 +49,7 @@ def test_without_a_token_not_ready_says_nothing_more(client: TestClient, index_d
 def test_other_roles_get_only_ready(
     client: TestClient, tokens: dict[str, str], index_down: None, role: str
 ) -> None:
-    resp = client.get("/healthz", headers=bearer(tokens[role]))
+    resp = client.get("/readyz", headers=bearer(tokens[role]))
     assert resp.status_code == 503
     assert resp.json() == {"ok": False}
 
@@ -56,7 +58,7 @@ def test_other_roles_get_only_ready(
 def test_admin_and_privacy_get_each_component(
     client: TestClient, tokens: dict[str, str], index_down: None, role: str
 ) -> None:
-    resp = client.get("/healthz", headers=bearer(tokens[role]))
+    resp = client.get("/readyz", headers=bearer(tokens[role]))
     assert resp.status_code == 503
     body = resp.json()
     assert body["ok"] is False and body["catalog"] == "ok" and body["store"] == "ok"
@@ -64,7 +66,7 @@ def test_admin_and_privacy_get_each_component(
 
 
 def test_admin_sees_all_ok(client: TestClient, tokens: dict[str, str]) -> None:
-    resp = client.get("/healthz", headers=bearer(tokens["admin"]))
+    resp = client.get("/readyz", headers=bearer(tokens["admin"]))
     assert resp.json() == {"catalog": "ok", "store": "ok", "index": "ok", "ok": True,
                            "outbox_depth": 0, "outbox_oldest_age_seconds": 0.0}
 
@@ -85,21 +87,37 @@ def test_admin_sees_the_index_outbox_backlog_and_a_scraper_its_metrics(
     try:
         for _ in range(2):
             archive.ingest(new_email())
-        body = client.get("/healthz", headers=bearer(tokens["admin"])).json()
+        body = client.get("/readyz", headers=bearer(tokens["admin"])).json()
         assert body["ok"] is True and body["outbox_depth"] == 2
         assert body["outbox_oldest_age_seconds"] > 0
         assert "index backlog of 2 items" in body["outbox_backlog"]
-        assert client.get("/healthz").json() == {"ok": True}  # no token: one bit
-        text = client.get("/metrics").text
-        assert "commarchive_index_outbox_depth 2\n" in text
-        assert "commarchive_index_outbox_backlogged 1\n" in text
+        assert client.get("/readyz").json() == {"ok": True}  # no token: one bit
+        scraped = _scrape(client)
+        assert scraped["commarchive_index_outbox_depth"] == 2
+        assert scraped["commarchive_index_outbox_backlogged"] == 1
     finally:
         release.set()
     assert archive.flush_index(10)
-    text = client.get("/metrics").text
-    assert "commarchive_index_outbox_depth 0\n" in text
-    assert "commarchive_index_outbox_indexed_total 2\n" in text
+    scraped = _scrape(client)
+    assert scraped["commarchive_index_outbox_depth"] == 0
+    assert scraped["commarchive_index_outbox_indexed_total"] == 2
+
+
+def _scrape(client: TestClient) -> dict[str, float]:
+    """``/metrics`` through the Prometheus text parser: unlabelled sample name -> value."""
+    resp = client.get("/metrics")
+    assert resp.headers["content-type"].startswith("text/plain")
+    return {sample.name: sample.value
+            for family in text_string_to_metric_families(resp.text)
+            for sample in family.samples if not sample.labels}
+
+
+def test_alive_while_not_ready(client: TestClient, index_down: None) -> None:
+    """An orchestrator must not restart nodes because the shared index is down."""
+    assert client.get("/readyz").status_code == 503
+    resp = client.get("/healthz")
+    assert resp.status_code == 200 and resp.json() == {"ok": True}
 
 
 def test_a_bad_token_is_refused_in_the_error_shape(client: TestClient) -> None:
-    assert_error(client.get("/healthz", headers=bearer("cma_bogus")), 401, "token_unknown")
+    assert_error(client.get("/readyz", headers=bearer("cma_bogus")), 401, "token_unknown")
