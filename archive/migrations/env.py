@@ -15,8 +15,8 @@ from sqlalchemy.engine import Connection
 import archive.cluster
 import archive.jobs
 import archive.keyring_store
-import archive.sessions  # noqa: F401
-import archive.quality_tables  # noqa: F401
+import archive.quality_tables
+import archive.sessions
 import archive.training_tables  # noqa: F401
 from archive.catalog import metadata
 
