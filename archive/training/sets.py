@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 import keys
 from archive import catalog as cat
+from archive import quality_tables
 from archive import training_tables as tt
 from archive.config import Role
 from archive.errors import AccessDenied, ErrorCode, InvalidRequest
@@ -66,13 +67,22 @@ class Criteria:
     until: date | None = None
     stratify: Stratify | None = None
     seed: int = 0
+    #: The quality team's work (``archive.quality``): reviewed or not (a submitted review
+    #: outside calibration), its score range (0-100, implies reviewed), and the queue topic
+    #: (a monitoring policy that flagged the item).
+    reviewed: bool | None = None
+    score_min: float | None = None
+    score_max: float | None = None
+    topic: str | None = None
 
     def public(self) -> dict[str, Any]:
         return {"size": self.size, "channel": self.channel.value if self.channel else None,
                 "language": self.language,
                 "since": self.since.isoformat() if self.since else None,
                 "until": self.until.isoformat() if self.until else None,
-                "stratify": self.stratify.value if self.stratify else None, "seed": self.seed}
+                "stratify": self.stratify.value if self.stratify else None, "seed": self.seed,
+                "reviewed": self.reviewed, "score_min": self.score_min,
+                "score_max": self.score_max, "topic": self.topic}
 
     @classmethod
     def of(cls, raw: dict[str, Any]) -> Criteria:
@@ -82,7 +92,9 @@ class Criteria:
                    since=date.fromisoformat(raw["since"]) if raw.get("since") else None,
                    until=date.fromisoformat(raw["until"]) if raw.get("until") else None,
                    stratify=Stratify(raw["stratify"]) if raw.get("stratify") else None,
-                   seed=int(raw.get("seed", 0)))
+                   seed=int(raw.get("seed", 0)), reviewed=raw.get("reviewed"),
+                   score_min=raw.get("score_min"), score_max=raw.get("score_max"),
+                   topic=raw.get("topic"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +185,28 @@ def candidates(archive: Archive, purpose: str, criteria: Criteria,
     if criteria.until is not None:
         stmt = stmt.where(items.c.started_at < datetime.combine(criteria.until, time.max,
                                                                 tzinfo=UTC))
+    stmt = _quality_criteria(stmt, criteria)
     with archive.catalog.read() as conn:
         return [Candidate(str(r.id), str(r.channel), r.language) for r in conn.execute(stmt)]
+
+
+def _quality_criteria(stmt: sa.Select[Any], criteria: Criteria) -> sa.Select[Any]:
+    """Narrow by the quality team's reviews and queue (their catalog rows name no person)."""
+    items, reviews, queue = cat.items, quality_tables.reviews, quality_tables.queue
+    reviewed = (reviews.c.item_id == items.c.id, reviews.c.submitted_at.is_not(None),
+                reviews.c.calibration.is_(False))
+    scored = [reviews.c.score >= criteria.score_min] if criteria.score_min is not None else []
+    if criteria.score_max is not None:
+        scored.append(reviews.c.score <= criteria.score_max)
+    if scored or criteria.reviewed:
+        stmt = stmt.where(sa.exists(sa.select(reviews.c.id).where(*reviewed, *scored)))
+    elif criteria.reviewed is False:
+        stmt = stmt.where(~sa.exists(sa.select(reviews.c.id).where(*reviewed)))
+    if criteria.topic:
+        stmt = stmt.where(sa.exists(sa.select(queue.c.id).where(
+            queue.c.item_id == items.c.id, queue.c.source == "policy",
+            queue.c.policy == criteria.topic)))
+    return stmt
 
 
 def sample_order(found: Sequence[Candidate], criteria: Criteria) -> list[Candidate]:
@@ -239,6 +271,17 @@ def build_set(archive: Archive, user: User, *, title: str, purpose_text: str,
     purpose = trainer_purpose(archive, user)
     if not 1 <= criteria.size <= MAX_SET_ITEMS:
         raise InvalidRequest(f"sample size {criteria.size}: must be 1 to {MAX_SET_ITEMS}")
+    if criteria.reviewed is False and (criteria.score_min is not None
+                                       or criteria.score_max is not None):
+        raise InvalidRequest("a score range needs reviewed items; it cannot be combined with "
+                             "reviewed: false")
+    for bound in (criteria.score_min, criteria.score_max):
+        if bound is not None and not 0 <= bound <= 100:
+            raise InvalidRequest(f"score {bound}: scores run from 0 to 100")
+    if (criteria.score_min is not None and criteria.score_max is not None
+            and criteria.score_min > criteria.score_max):
+        raise InvalidRequest(f"score range {criteria.score_min} to {criteria.score_max}: "
+                             "the lowest is above the highest")
     if criteria.since and criteria.until and criteria.since > criteria.until:
         raise InvalidRequest(f"date range {criteria.since} to {criteria.until}: "
                              "the start is after the end")

@@ -36,7 +36,8 @@ def build_set(body: TrainingSetCreate, archive: ArchiveDep,
     """Pick items by the criteria, sample them (seeded), and keep the set as a draft."""
     criteria = training.Criteria(
         size=body.size, channel=body.channel, language=body.language, since=body.since,
-        until=body.until, stratify=body.stratify, seed=body.seed)
+        until=body.until, stratify=body.stratify, seed=body.seed, reviewed=body.reviewed,
+        score_min=body.score_min, score_max=body.score_max, topic=body.topic)
     made = training.build_set(archive, user, title=body.title, purpose_text=body.purpose,
                               criteria=criteria, surrogates=body.surrogates)
     return TrainingSetPublic.model_validate(made.public())

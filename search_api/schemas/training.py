@@ -31,6 +31,14 @@ class TrainingSetCreate(BodyModel):
                                                              "items from the same archive")
     surrogates: bool = Field(default=False, description="realistic made-up names and numbers "
                                                         "instead of labels like [Klant-1]")
+    reviewed: bool | None = Field(default=None, description="only items the quality team "
+                                  "reviewed (true) or has not (false)")
+    score_min: float | None = Field(default=None, ge=0, le=100,
+                                    description="lowest review score (0-100)")
+    score_max: float | None = Field(default=None, ge=0, le=100,
+                                    description="highest review score (0-100)")
+    topic: str | None = Field(default=None, max_length=200, description="only items a "
+                              "monitoring policy of this name put in the review queue")
 
 
 class CriteriaPublic(PublicModel):
@@ -41,6 +49,10 @@ class CriteriaPublic(PublicModel):
     until: str | None
     stratify: str | None
     seed: int
+    reviewed: bool | None = None
+    score_min: float | None = None
+    score_max: float | None = None
+    topic: str | None = None
 
 
 class LeftOutPublic(PublicModel):

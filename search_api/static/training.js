@@ -76,8 +76,12 @@
       size: Number($("f-size").value), seed: Number($("f-seed").value || 0),
       surrogates: $("f-surrogates").checked,
     };
-    for (const [key, id] of [["channel", "f-channel"], ["language", "f-language"], ["since", "f-since"], ["until", "f-until"], ["stratify", "f-stratify"]]) {
-      if ($(id).value) body[key] = $(id).value;
+    for (const [key, id] of [["channel", "f-channel"], ["language", "f-language"], ["since", "f-since"], ["until", "f-until"], ["stratify", "f-stratify"], ["topic", "f-topic"]]) {
+      if ($(id).value.trim()) body[key] = $(id).value.trim();
+    }
+    if ($("f-reviewed").value) body.reviewed = $("f-reviewed").value === "true";
+    for (const [key, id] of [["score_min", "f-score-min"], ["score_max", "f-score-max"]]) {
+      if ($(id).value !== "") body[key] = Number($(id).value);
     }
     try {
       const made = await (await api("/api/v1/training/sets", {
@@ -96,6 +100,10 @@
     if (c.language) parts.push("language " + c.language);
     if (c.since || c.until) parts.push((c.since || "…") + " to " + (c.until || "…"));
     if (c.stratify) parts.push("equal per " + c.stratify);
+    if (c.reviewed !== null && c.reviewed !== undefined) parts.push(c.reviewed ? "reviewed" : "not reviewed");
+    if (c.score_min !== null && c.score_min !== undefined) parts.push("score ≥ " + c.score_min);
+    if (c.score_max !== null && c.score_max !== undefined) parts.push("score ≤ " + c.score_max);
+    if (c.topic) parts.push("queue topic " + c.topic);
     parts.push("seed " + c.seed);
     return parts.join(", ");
   }

@@ -381,3 +381,38 @@ def test_an_item_whose_text_disagrees_with_the_view_is_left_out_not_shown(
     assert [i.item_id for i in shown.items] == [anna["call"]]
     assert len(shown.unavailable) == 2
     assert all("does not match the anonymised view" in u["reason"] for u in shown.unavailable)
+
+
+def test_criteria_from_the_quality_teams_reviews_and_queue(archive: Archive) -> None:
+    from archive.quality import monitoring, reviews, scorecards
+
+    ids = [mail(archive, sender=f"q{n}@klant.nl", name=f"Q {n}",
+                body="ik wil mijn abonnement opzeggen" if n == 3 else "mijn factuur klopt niet")
+           for n in range(4)]
+    rita = User("rita", Role.QUALITY)
+    card = scorecards.save(archive, name="Mail", actor="rita", role="quality", sections=[
+        {"title": "Answer", "criteria": [{"id": "ok", "label": "Answers the question"}]}])
+    for item_id, answer in ((ids[1], "yes"), (ids[2], "no")):
+        review = reviews.start(archive, rita, item_id, card.id)
+        reviews.submit(archive, rita, review, {"ok": answer}, "")
+    monitoring.save(archive, "churn", {"lists": {"*": ["abonnement opzeggen"]}}, enabled=True,
+                    actor="rita", role="quality")
+    monitoring.backfill(archive, since=None, until=None, names=["churn"], actor="rita",
+                        role="quality")
+    trainer = User("tina", Role.TRAINER)
+
+    def picked(**criteria: Any) -> set[str]:
+        made = training.build_set(archive, trainer, title="t", purpose_text="p",
+                                  criteria=training.Criteria(size=10, **criteria))
+        assert made.criteria.public().items() >= criteria.items()  # kept for the datasheet
+        return {m.item_id for m in made.members}
+
+    assert picked(reviewed=True) == {ids[1], ids[2]}
+    assert picked(reviewed=False) == {ids[0], ids[3]}
+    assert picked(score_min=50) == {ids[1]}
+    assert picked(score_max=50) == {ids[2]}
+    assert picked(topic="churn") == {ids[3]}
+    with pytest.raises(InvalidRequest, match="score range"):
+        picked(reviewed=False, score_min=10)
+    with pytest.raises(InvalidRequest, match="lowest is above the highest"):
+        picked(score_min=80, score_max=20)

@@ -122,3 +122,22 @@ def test_the_erasure_certificate_lists_sets_already_handed_out(
                           headers=trainer).json()["set"]["items"] == 0
         kept = client.get(f"/api/v1/training/sets/{handed['id']}", headers=trainer).json()
         assert len(kept["set"]["gone"]) == len(anna) and kept["items"] == []
+
+
+def test_the_quality_criteria_are_taken_kept_and_checked(client: TestClient,
+                                                         archive: Archive) -> None:
+    mail(archive, sender="x@klant.nl", name="X", body="mijn factuur klopt niet")
+    trainer = bearer(archive.users.add("tina", Role.TRAINER))
+    made = client.post("/api/v1/training/sets", headers=trainer,
+                       json={**BODY, "reviewed": False, "score_min": None})
+    assert made.status_code == 201, made.text
+    assert made.json()["criteria"]["reviewed"] is False
+    assert made.json()["items"] == 1
+    # No monitoring policy put anything in the queue under this topic: nothing to pick.
+    assert_error(client.post("/api/v1/training/sets", headers=trainer,
+                             json={**BODY, "topic": "churn"}), 404, "not_found")
+    assert_error(client.post("/api/v1/training/sets", headers=trainer,
+                             json={**BODY, "score_min": 120}), 422, "invalid_request")
+    assert_error(client.post("/api/v1/training/sets", headers=trainer,
+                             json={**BODY, "reviewed": False, "score_max": 50}), 400,
+                 "invalid_request")
