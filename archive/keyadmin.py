@@ -75,6 +75,14 @@ def _rewrap_training_sets(vault: Vault, purpose: str, version: int) -> int:
 def retire_key(vault: Vault, purpose: str, version: int, *, actor: str) -> None:
     """Destroy an old KEK version; refused while any data key is still wrapped by it
     (rotate first: ``rotate_key`` re-wraps them all)."""
+    check_retirement(vault, purpose, version)
+    vault.keyring.retire(purpose, version)
+    vault.record_event(actor=actor, role=Role.ADMIN.value, action="retire_key",
+                       purpose=purpose, detail={"version": version})
+
+
+def check_retirement(vault: Vault, purpose: str, version: int) -> None:
+    """Raise what ``retire_key`` would refuse (also a proposal's dry run: the same checks)."""
     if version not in vault.keyring.versions(purpose):
         raise InvalidRequest(f"purpose {purpose!r} has no active key version {version}")
     if version == vault.keyring.current_version(purpose):
@@ -91,9 +99,6 @@ def retire_key(vault: Vault, purpose: str, version: int, *, actor: str) -> None:
     if left:
         raise InvalidRequest(f"{left} data key(s) are still wrapped by {purpose!r} version "
                              f"{version}; rotate the key first (`keys rotate {purpose}`)")
-    vault.keyring.retire(purpose, version)
-    vault.record_event(actor=actor, role=Role.ADMIN.value, action="retire_key",
-                       purpose=purpose, detail={"version": version})
 
 
 def rotate_master(vault: Vault, provider: keys.KeyProvider, *, actor: str) -> int:

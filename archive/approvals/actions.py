@@ -144,21 +144,10 @@ def _lift_hold(archive: Archive, params: Params, actor: str) -> dict[str, Any]:
 def _retire_key_preview(archive: Archive, params: Params, actor: str) -> dict[str, Any]:
     """Refused now if the retirement would be refused then (``keyadmin.retire_key``'s checks)."""
     purpose, version = str(params["purpose"]), int(params["version"])
-    keyring = archive.keyring
     if purpose not in {p.name for p in archive.config.purposes}:
         raise InvalidRequest(f"unknown purpose {purpose!r}")
-    if version not in keyring.versions(purpose):
-        raise InvalidRequest(f"purpose {purpose!r} has no active key version {version}")
-    if version == keyring.current_version(purpose):
-        raise InvalidRequest(f"version {version} is {purpose!r}'s current key; rotate first")
-    with archive.catalog.read() as conn:
-        left = int(conn.execute(
-            sa.select(sa.func.count()).select_from(cat.wrapped_keys)
-            .where(cat.wrapped_keys.c.purpose == purpose,
-                   cat.wrapped_keys.c.kek_version == version)).scalar_one())
-    if left:
-        raise InvalidRequest(f"{left} data key(s) are still wrapped by {purpose!r} version "
-                             f"{version}; rotate the key first")
+    keyadmin.check_retirement(archive.vault, purpose, version)  # retire_key's own checks
+    keyring, left = archive.keyring, 0
     return {"dry_run": True, "purpose": purpose, "version": version,
             "current_version": keyring.current_version(purpose), "wrapped_keys_left": left,
             "effect": f"key version {version} of {purpose!r} is destroyed for good; "
