@@ -20,6 +20,7 @@ from archive.anonymise.patterns import (
     matches_of,
 )
 from archive.anonymise.recognisers import Context, Recogniser, for_language, propagate
+from archive.anonymise.recognisers.names import PARTICLES
 from archive.model import Party, Side
 from archive.redaction_scan import TextScan
 
@@ -78,7 +79,10 @@ class Redactor:
                 if value and len(value) >= 3:
                     pairs.append((value, token))
                     if party.name and value == party.name:
-                        pairs.extend((part, token) for part in value.split() if len(part) >= 3)
+                        # Each part of the name, but not a particle alone: "van" and "der"
+                        # are everyday words ("afgeschreven van mijn rekening").
+                        pairs.extend((part, token) for part in value.split()
+                                     if len(part) >= 3 and part.casefold() not in PARTICLES)
         # Longest first, so a full name wins over its parts.
         pairs.sort(key=lambda p: len(p[0]), reverse=True)
         compiled = [
@@ -88,7 +92,7 @@ class Redactor:
         names: set[str] = set()
         for party in parties:
             words = re.findall(r"[^\W\d_]+", (party.name or "").casefold())
-            names.update(w for w in words if len(w) >= 3)
+            names.update(w for w in words if len(w) >= 3 and w not in PARTICLES)
             names.update("".join(words[i:]) for i in range(len(words) - 1))  # "deboer"
         chosen = for_language(language) if recognisers is None else recognisers
         return cls(compiled, recognisers=chosen, names=frozenset(names), language=language)

@@ -117,3 +117,16 @@ def test_a_redactor_keeping_the_requesters_forms_redacts_everyone_else() -> None
     assert "K-1001" in kept and "+31612345678" in kept
     for other in ("Bob", "Jansen", "bob@other.nl", "+31687654321"):
         assert other not in kept
+
+
+def test_a_name_particle_alone_is_an_everyday_word_not_the_party() -> None:
+    from archive.anonymise import AnonymisedView
+    from archive.model import AddressKind, Party, PartyRole, Side
+
+    anna = Party(PartyRole.FROM, "anna@klant.nl", AddressKind.EMAIL, "Anna van der Berg",
+                 Side.CUSTOMER)
+    shown = AnonymisedView([anna], "nl").text(
+        "Het geld is afgeschreven van mijn rekening, de rest volgt. Groeten, Anna van der Berg")
+    assert shown == ("Het geld is afgeschreven van mijn rekening, de rest volgt. "
+                     "Groeten, [CUSTOMER-1]")
+    assert "Berg" not in AnonymisedView([anna], "nl").text("Met mevrouw Berg gesproken")

@@ -19,6 +19,7 @@ from stdnum.be import nn as be_nn
 from stdnum.fr import nir as fr_nir
 from stdnum.nl import bsn as nl_bsn
 
+from archive.anonymise.recognisers.names import PARTICLES
 from archive.service import Archive
 from search_api.app import create_app
 from tests import corpus
@@ -100,5 +101,7 @@ def test_no_structured_identifier_reaches_a_trainer(
              if p["kind"] in corpus.STRUCTURED and corpus.squash(p["text"]) in shown]
     assert leaks == [], trainer_view[doc.id]
     for part in doc.customer["name"].split():
+        if part.casefold() in PARTICLES:  # "van", "de": everyday words, identifying nobody
+            continue
         assert corpus.squash(part) not in shown, part
     assert corpus.squash(doc.customer["address"]) not in shown
