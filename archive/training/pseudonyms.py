@@ -30,6 +30,9 @@ LABELS: Final = {
     "CUSTOMER": "Klant", "AGENT": "Agent", "NAME": "Persoon", "PERSON": "Persoon",
     "EMAIL": "Email", "PHONE": "Telefoon", "ADDRESS": "Adres", "POSTCODE": "Postcode",
     "IBAN": "IBAN", "ID": "ID", "DATE": "Datum", "NUMBER": "Nummer",
+    # The recognisers' categories (``archive.anonymise.CATEGORIES``), upper-cased.
+    "DATE_OF_BIRTH": "Geboortedatum", "NATIONAL_ID": "ID", "CUSTOMER_NUMBER": "Klantnummer",
+    "NUMBER_SPOKEN": "Nummer",
 }
 _TOKEN_RE: Final = re.compile(r"^\[([A-Z_]+?)(?:-\d+)?\]$")
 _SQUASH_RE: Final = re.compile(r"[\W_]+")

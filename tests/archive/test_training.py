@@ -416,3 +416,10 @@ def test_criteria_from_the_quality_teams_reviews_and_queue(archive: Archive) -> 
         picked(reviewed=False, score_min=10)
     with pytest.raises(InvalidRequest, match="lowest is above the highest"):
         picked(score_min=80, score_max=20)
+
+
+def test_every_category_the_recognisers_name_has_a_readable_label() -> None:
+    from archive.anonymise.categories import CATEGORIES
+    from archive.training.pseudonyms import LABELS
+
+    assert {c.upper() for c in CATEGORIES} <= set(LABELS)  # never "Date_Of_Birth-1"
