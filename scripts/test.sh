@@ -102,7 +102,7 @@ step "mypy"
 "$PYTHON" -m mypy || failed+=(mypy)
 
 step "pytest $*"
-"$PYTHON" -m pytest --durations=30 "$@"
+"$PYTHON" -m pytest -n "${COMMARCHIVE_TEST_PROCESSES:-2}" --durations=30 "$@"
 rc=$?
 case $rc in
     0) ;;
