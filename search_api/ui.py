@@ -64,6 +64,12 @@ def reader_js() -> Response:
     return _static("reader.js")
 
 
+@router.get("/ui/common.js")
+def common_js() -> Response:
+    """What every page's script shares (the API call, elements built as text)."""
+    return _static("common.js")
+
+
 @router.get("/ui/app.css")
 def app_css() -> Response:
     return _static("app.css")

@@ -7,21 +7,11 @@
 // HTML-escaped with <mark> around matches. An item is shown by the reader
 // component (reader.js), which any page can use.
 (function () {
-  const $ = (id) => document.getElementById(id);
   const PAGE_SIZE = 20;
   const FORM_FIELDS = ["q", "channel", "direction", "purpose", "since", "until", "party"];
   const state = { user: null, lastQuery: null, reader: null, searches: 0, offset: 0, filters: null, searchAddress: "" };
 
-  async function api(path, opts = {}) {
-    const headers = { "X-Commarchive-Request": "1", ...(opts.headers || {}) };
-    const resp = await fetch(path, { credentials: "same-origin", ...opts, headers });
-    if (!resp.ok) {
-      let message = resp.status + " " + resp.statusText;
-      try { const body = await resp.json(); message = body.error.code + ": " + body.error.message; } catch (_) { /* not JSON */ }
-      const err = new Error(message); err.status = resp.status; throw err;
-    }
-    return resp;
-  }
+  const { $, el, request: api } = window.Commarchive;
 
   function show(section) {
     for (const id of ["login", "admin", "search", "item"]) $(id).hidden = id !== section;
@@ -35,12 +25,6 @@
     return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
   }
 
-  function el(tag, text, cls) {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = text;
-    if (cls) node.className = cls;
-    return node;
-  }
 
   // One row per mailbox or number: an e-mail names the same address as From and as
   // envelope sender, and as To and envelope recipient.

@@ -3,29 +3,12 @@
 // against a hold, evidence bundles, and lifting a hold under two-person control.
 // Signs in through the main page's session cookie; nothing is inserted as HTML.
 (function () {
-  const $ = (id) => document.getElementById(id);
   const SECTIONS = ["signin", "holds", "new-hold", "hold"];
   const state = { user: null, previewed: null, bundleUrl: null };
 
-  async function call(path, opts = {}) {
-    const headers = { "X-Commarchive-Request": "1", ...(opts.headers || {}) };
-    if (opts.json !== undefined) { headers["Content-Type"] = "application/json"; opts = { ...opts, body: JSON.stringify(opts.json) }; }
-    const resp = await fetch(path, { credentials: "same-origin", ...opts, headers });
-    if (!resp.ok) {
-      let message = resp.status + " " + resp.statusText;
-      try { const body = await resp.json(); message = body.error.code + ": " + body.error.message; } catch (_) { /* not JSON */ }
-      const err = new Error(message); err.status = resp.status; throw err;
-    }
-    return resp;
-  }
+  const { $, el, request: call } = window.Commarchive;
   async function api(path, opts) { return (await call(path, opts)).json(); }
 
-  function el(tag, text, cls) {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = text;
-    if (cls) node.className = cls;
-    return node;
-  }
   function show(section) { for (const id of SECTIONS) $(id).hidden = id !== section; }
   function when(iso) { return iso ? new Date(iso).toLocaleString("en-GB") : ""; }
   function go(path) { if (location.pathname !== path) history.pushState(null, "", path); route(); }

@@ -3,28 +3,12 @@
 // Signs in through the main page's session cookie; every change sends the header
 // the server requires of cookie-authenticated requests. Nothing is inserted as HTML.
 (function () {
-  const $ = (id) => document.getElementById(id);
   const SECTIONS = ["signin", "approvals", "approval", "subject"];
   const state = { user: null };
 
-  async function api(path, opts = {}) {
-    const headers = { "X-Commarchive-Request": "1", ...(opts.headers || {}) };
-    if (opts.json !== undefined) { headers["Content-Type"] = "application/json"; opts = { ...opts, body: JSON.stringify(opts.json) }; }
-    const resp = await fetch(path, { credentials: "same-origin", ...opts, headers });
-    if (!resp.ok) {
-      let message = resp.status + " " + resp.statusText;
-      try { const body = await resp.json(); message = body.error.code + ": " + body.error.message; } catch (_) { /* not JSON */ }
-      const err = new Error(message); err.status = resp.status; throw err;
-    }
-    return resp.json();
-  }
+  const { $, el, request } = window.Commarchive;
+  const api = async (path, opts) => (await request(path, opts)).json();
 
-  function el(tag, text, cls) {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = text;
-    if (cls) node.className = cls;
-    return node;
-  }
 
   function show(section) {
     for (const id of SECTIONS) $(id).hidden = id !== section;

@@ -5,32 +5,12 @@
 // page storage); every request carries the anti-forgery header. Nothing from the
 // server is inserted as HTML: text only.
 (function () {
-  const $ = (id) => document.getElementById(id);
   const state = { user: null, caseId: null, exportUrl: null };
   const SECTIONS = ["login", "dashboard", "intake", "case"];
 
-  async function api(path, opts = {}) {
-    const headers = { "X-Commarchive-Request": "1", ...(opts.headers || {}) };
-    if (opts.json !== undefined) {
-      headers["Content-Type"] = "application/json";
-      opts = { ...opts, method: opts.method || "POST", body: JSON.stringify(opts.json) };
-    }
-    const resp = await fetch(path, { credentials: "same-origin", ...opts, headers });
-    if (!resp.ok) {
-      let message = resp.status + " " + resp.statusText;
-      try { const body = await resp.json(); message = body.error.code + ": " + body.error.message; } catch (_) { /* not JSON */ }
-      throw new Error(message);
-    }
-    return resp;
-  }
+  const { $, el, request: api } = window.Commarchive;
   const post = async (path, json) => (await api(path, { json })).json();
 
-  function el(tag, text, cls) {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = text;
-    if (cls) node.className = cls;
-    return node;
-  }
   const day = (iso) => (iso ? iso.slice(0, 10) : "");
   const when = (iso) => (iso ? iso.slice(0, 16).replace("T", " ") : "");
 

@@ -5,31 +5,14 @@
 // once, then an HttpOnly session cookie); never injects content as HTML; charts are
 // SVG drawn here. A policy hit is shown as a highlight for a person to judge.
 (function () {
-  const $ = (id) => document.getElementById(id);
   const SVG = "http://www.w3.org/2000/svg";
   const SCREENS = ["login", "queue", "review", "scorecards", "stats", "calibration", "agent"];
   const state = { user: null, audioUrl: null, review: null, cards: [], duration: 0 };
 
-  async function api(path, opts = {}) {
-    const headers = { "X-Commarchive-Request": "1", ...(opts.headers || {}) };
-    if (opts.json !== undefined) { headers["Content-Type"] = "application/json"; opts = { ...opts, body: JSON.stringify(opts.json) }; }
-    const resp = await fetch(path, { credentials: "same-origin", ...opts, headers });
-    if (!resp.ok) {
-      let message = resp.status + " " + resp.statusText;
-      try { const body = await resp.json(); message = body.error.code + ": " + body.error.message; } catch (_) { /* not JSON */ }
-      const err = new Error(message); err.status = resp.status; throw err;
-    }
-    return resp;
-  }
+  const { $, el, request: api } = window.Commarchive;
   const getJson = async (path) => (await api(path)).json();
   const send = async (method, path, json) => (await api(path, { method, json })).json();
 
-  function el(tag, text, cls) {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = text;
-    if (cls) node.className = cls;
-    return node;
-  }
   function svg(tag, attrs, text) {
     const node = document.createElementNS(SVG, tag);
     for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));

@@ -5,26 +5,10 @@
 // /api/v1/training, which answers only anonymised, pseudonymised text; it is always
 // inserted as text, never as HTML.
 (function () {
-  const $ = (id) => document.getElementById(id);
   const SECTIONS = ["login", "sets", "builder", "set"];
 
-  async function api(path, opts = {}) {
-    const headers = { "X-Commarchive-Request": "1", ...(opts.headers || {}) };
-    const resp = await fetch(path, { credentials: "same-origin", ...opts, headers });
-    if (!resp.ok) {
-      let message = resp.status + " " + resp.statusText;
-      try { const body = await resp.json(); message = body.error.code + ": " + body.error.message; } catch (_) { /* not JSON */ }
-      const err = new Error(message); err.status = resp.status; throw err;
-    }
-    return resp;
-  }
+  const { $, el, request: api } = window.Commarchive;
 
-  function el(tag, text, cls) {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = text;
-    if (cls) node.className = cls;
-    return node;
-  }
 
   function show(section) {
     for (const id of SECTIONS) $(id).hidden = id !== section;

@@ -55,6 +55,7 @@ ROUTES: dict[tuple[str, str], Audited | str] = {
     ("GET", "/metrics"): "counts of the index outbox, nothing of an item",
     ("GET", "/"): NOTHING_OF_AN_ITEM,
     ("GET", "/ui/app.js"): NOTHING_OF_AN_ITEM,
+    ("GET", "/ui/common.js"): NOTHING_OF_AN_ITEM,
     ("GET", "/ui/app.css"): NOTHING_OF_AN_ITEM,
     ("GET", "/ui/docs.js"): NOTHING_OF_AN_ITEM,
     ("GET", "/ui/privacy-approvals.js"): NOTHING_OF_AN_ITEM,
