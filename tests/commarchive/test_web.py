@@ -40,11 +40,14 @@ def ca(tmp_path: Path) -> TestCa:
 def run_web(web: WebListeners) -> Iterator[None]:
     """Serve ``web`` in a background event loop, as ``serve`` does, until the test ends."""
     loop = asyncio.new_event_loop()
-    closers: list[Any] = []
 
     async def main() -> None:
-        closers.extend(await web.start_companions())
-        await web.main.serve()
+        closers = await web.start_companions()
+        try:
+            await web.main.serve()
+        finally:  # in the loop itself: it may not be running any more after the thread
+            for close in reversed(closers):
+                await close()
 
     thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
     thread.start()
@@ -56,9 +59,13 @@ def run_web(web: WebListeners) -> Iterator[None]:
         yield
     finally:
         web.main.should_exit = True
-        thread.join(15)
-        for close in reversed(closers):
-            loop.run_until_complete(close())
+        thread.join(5)
+        if thread.is_alive():  # a browser's keep-alive connection: do not wait for it
+            web.main.force_exit = True
+            if web.companion is not None:
+                web.companion.force_exit = True
+            thread.join(15)
+        assert not thread.is_alive(), "the web listeners did not stop"
         loop.close()
 
 
