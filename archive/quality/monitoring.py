@@ -211,8 +211,10 @@ def check_item(archive: Archive, item_id: str, *, chosen: Sequence[Policy] | Non
     """Run the policies over one item's text (read under ``quality``); the new queue
     entries. Items not carrying ``quality`` are not the quality team's to monitor."""
     chosen = policies(archive, enabled_only=True) if chosen is None else chosen
+    if not chosen:  # the common case on the ingest path: nothing more to read
+        return []
     record = archive.record(item_id)
-    if not chosen or QUALITY_PURPOSE not in record.purpose_names or record.restricted:
+    if QUALITY_PURPOSE not in record.purpose_names or record.restricted:
         return []
     vault = archive.vault
     found: dict[str, list[dict[str, Any]]] = {}
