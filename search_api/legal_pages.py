@@ -8,36 +8,30 @@ there), under the strict CSP of :mod:`search_api.ui`.
 
 from __future__ import annotations
 
-from importlib import resources
-
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from search_api.ui import page_response
+from search_api.ui import static_file
 
 router = APIRouter(include_in_schema=False)
 
 
-def _static(name: str) -> Response:
-    return page_response(
-        resources.files("search_api").joinpath("static", name).read_bytes(), name)
-
 
 @router.get("/legal/holds")
 def holds_page() -> Response:
-    return _static("legal.html")
+    return static_file("legal.html")
 
 
 @router.get("/legal/holds/new")
 def new_hold_page() -> Response:
-    return _static("legal.html")
+    return static_file("legal.html")
 
 
 @router.get("/legal/holds/{hold_id}")
 def hold_page(hold_id: int) -> Response:
-    return _static("legal.html")
+    return static_file("legal.html")
 
 
 @router.get("/ui/legal.js")
 def legal_js() -> Response:
-    return _static("legal.js")
+    return static_file("legal.js")

@@ -9,41 +9,35 @@ and audit there), under the strict CSP of :mod:`search_api.ui`.
 
 from __future__ import annotations
 
-from importlib import resources
-
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from search_api.ui import page_response
+from search_api.ui import static_file
 
 router = APIRouter(include_in_schema=False)
 
 
-def _static(name: str) -> Response:
-    return page_response(
-        resources.files("search_api").joinpath("static", name).read_bytes(), name)
-
 
 @router.get("/privacy/approvals")
 def approvals_page() -> Response:
-    return _static("privacy-approvals.html")
+    return static_file("privacy-approvals.html")
 
 
 @router.get("/privacy/approvals/{approval_id}")
 def approval_page(approval_id: int) -> Response:
-    return _static("privacy-approvals.html")
+    return static_file("privacy-approvals.html")
 
 
 @router.get("/privacy/subjects")
 def subjects_page() -> Response:
-    return _static("privacy-approvals.html")
+    return static_file("privacy-approvals.html")
 
 
 @router.get("/privacy/subjects/{identifier}")
 def subject_page(identifier: str) -> Response:
-    return _static("privacy-approvals.html")
+    return static_file("privacy-approvals.html")
 
 
 @router.get("/ui/privacy-approvals.js")
 def privacy_approvals_js() -> Response:
-    return _static("privacy-approvals.js")
+    return static_file("privacy-approvals.js")

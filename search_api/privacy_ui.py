@@ -7,37 +7,31 @@ CSP as the reviewers' UI (``search_api.ui``).
 
 from __future__ import annotations
 
-from importlib import resources
-
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from search_api.ui import page_response
+from search_api.ui import static_file
 
 router = APIRouter(include_in_schema=False)
 
-
-def _static(name: str) -> Response:
-    return page_response(
-        resources.files("search_api").joinpath("static", name).read_bytes(), name)
 
 
 @router.get("/privacy")
 def dashboard() -> Response:
     """Open cases by due date, overdue in red, and the digest of what falls due."""
-    return _static("privacy.html")
+    return static_file("privacy.html")
 
 
 @router.get("/privacy/cases/new")
 def intake() -> Response:
-    return _static("privacy.html")
+    return static_file("privacy.html")
 
 
 @router.get("/privacy/cases/{case_id}")
 def case_page(case_id: int) -> Response:
-    return _static("privacy.html")
+    return static_file("privacy.html")
 
 
 @router.get("/ui/privacy.js")
 def privacy_js() -> Response:
-    return _static("privacy.js")
+    return static_file("privacy.js")

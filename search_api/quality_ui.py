@@ -8,51 +8,45 @@ from ``/api/v1/quality`` and ``/api/v1/items``, with the same role checks.
 
 from __future__ import annotations
 
-from importlib import resources
-
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from search_api.ui import page_response
+from search_api.ui import static_file
 
 router = APIRouter(include_in_schema=False)
 
 
-def _static(name: str) -> Response:
-    return page_response(
-        resources.files("search_api").joinpath("static", name).read_bytes(), name)
-
 
 @router.get("/quality/queue")
 def queue_page() -> Response:
-    return _static("quality.html")
+    return static_file("quality.html")
 
 
 @router.get("/quality/reviews/{review_id}")
 def review_page(review_id: int) -> Response:
-    return _static("quality.html")
+    return static_file("quality.html")
 
 
 @router.get("/quality/scorecards")
 def scorecards_page() -> Response:
-    return _static("quality.html")
+    return static_file("quality.html")
 
 
 @router.get("/quality/stats")
 def stats_page() -> Response:
-    return _static("quality.html")
+    return static_file("quality.html")
 
 
 @router.get("/quality/calibration/{item_id}")
 def calibration_page(item_id: str) -> Response:
-    return _static("quality.html")
+    return static_file("quality.html")
 
 
 @router.get("/agent/reviews")
 def agent_reviews_page() -> Response:
-    return _static("quality.html")
+    return static_file("quality.html")
 
 
 @router.get("/ui/quality.js")
 def quality_js() -> Response:
-    return _static("quality.js")
+    return static_file("quality.js")

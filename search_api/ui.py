@@ -37,53 +37,54 @@ def page_response(data: bytes, name: str) -> Response:
     })
 
 
-def _static(name: str) -> Response:
+def static_file(name: str) -> Response:
+    """``search_api/static/name`` under the strict CSP (every page and script of the UI)."""
     return page_response(
         resources.files("search_api").joinpath("static", name).read_bytes(), name)
 
 
 @router.get("/")
 def index() -> Response:
-    return _static("index.html")
+    return static_file("index.html")
 
 
 @router.get("/items/{item_id}")
 def item_page(item_id: str) -> Response:
     """An item's own address in the UI (the page loads the item through the API)."""
-    return _static("index.html")
+    return static_file("index.html")
 
 
 @router.get("/ui/app.js")
 def app_js() -> Response:
-    return _static("app.js")
+    return static_file("app.js")
 
 
 @router.get("/ui/reader.js")
 def reader_js() -> Response:
     """The item reader component (:file:`static/reader.js`), for every page showing items."""
-    return _static("reader.js")
+    return static_file("reader.js")
 
 
 @router.get("/ui/common.js")
 def common_js() -> Response:
     """What every page's script shares (the API call, elements built as text)."""
-    return _static("common.js")
+    return static_file("common.js")
 
 
 @router.get("/ui/app.css")
 def app_css() -> Response:
-    return _static("app.css")
+    return static_file("app.css")
 
 
 @router.get("/ui/docs.js")
 def docs_js() -> Response:
-    return _static("docs.js")
+    return static_file("docs.js")
 
 
 @router.get("/docs")
 def docs() -> Response:
     """Swagger UI, its assets from the installed package: nothing loaded from a CDN."""
-    return _static("docs.html")
+    return static_file("docs.html")
 
 
 @router.get("/redoc")

@@ -7,39 +7,33 @@ the reader page.
 
 from __future__ import annotations
 
-from importlib import resources
-
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from search_api.ui import page_response
+from search_api.ui import static_file
 
 router = APIRouter(include_in_schema=False)
 
-
-def _static(name: str) -> Response:
-    return page_response(
-        resources.files("search_api").joinpath("static", name).read_bytes(), name)
 
 
 @router.get("/training")
 def training_home() -> Response:
     """The set list."""
-    return _static("training.html")
+    return static_file("training.html")
 
 
 @router.get("/training/sets/new")
 def training_new() -> Response:
     """The builder form."""
-    return _static("training.html")
+    return static_file("training.html")
 
 
 @router.get("/training/sets/{set_id}")
 def training_set(set_id: str) -> Response:
     """One set: its preview, its status, the export button."""
-    return _static("training.html")
+    return static_file("training.html")
 
 
 @router.get("/ui/training.js")
 def training_js() -> Response:
-    return _static("training.js")
+    return static_file("training.js")
