@@ -142,6 +142,9 @@ class PrivacyOffice(BaseModel):
     supervisory_authority: str = (
         "Autoriteit Persoonsgegevens, Postbus 93374, 2509 AJ Den Haag, "
         "https://autoriteitpersoonsgegevens.nl")
+    #: How long a closed request case keeps the person's identifiers and the sealed
+    #: notes (``archive.rights.case_retention``); then only its facts remain.
+    closed_case_retention_days: int = Field(default=1095, ge=30)
 
 
 #: The example organisation's customer numbers (``K-1001``).
@@ -380,4 +383,8 @@ party_number_prefix = "+31205550300"
 # recipients = ["our processors (hosting, telephony) under Art. 28 contracts"]
 # source = "recorded when you e-mailed or called us, or we you"
 # supervisory_authority = "Autoriteit Persoonsgegevens, Postbus 93374, 2509 AJ Den Haag"
+# Closed request cases keep the person's identifiers and notes this long after
+# closing (at least 30 days); then the sweep leaves only the facts (kind, dates,
+# outcome, who handled it):
+# closed_case_retention_days = 1095
 """

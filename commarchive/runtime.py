@@ -22,6 +22,7 @@ from archive.catalog import Catalog, sqlite_url
 from archive.config import CONFIG_FILE_NAME, DEFAULT_CONFIG_TOML, load_config
 from archive.errors import ConfigError
 from archive.index import SearchIndex
+from archive.rights import case_retention
 from archive.service import Archive, OutsideEraser, OutsideSweeper
 from archive.store import ObjectStore
 from archive.training import install as install_training_sets
@@ -254,6 +255,7 @@ def open_archive(settings: Settings) -> Archive:
         archive.outside_sweepers.append(_rejected_recordings_sweeper(
             archive, settings.drop_folder, timedelta(days=settings.drop_folder_rejected_days)))
     install_training_sets(archive)  # training sets expire with retention and follow erasure
+    case_retention.install(archive)  # closed request cases keep only their facts in time
     return archive
 
 

@@ -39,6 +39,10 @@ cases = sa.Table(
     sa.Column("replied_at", UTCDateTime),
     sa.Column("closed_by", sa.String(200)),
     sa.Column("closed_at", UTCDateTime),
+    #: When the closed case was stripped to its facts (``archive.rights.case_retention``).
+    sa.Column("expired_at", UTCDateTime),
+    #: How many items the lookup had reviewed, kept when the item list goes at expiry.
+    sa.Column("items_reviewed", sa.Integer),
     #: Sealed JSON: requester, notes, verification note, extension reason, reply, close note.
     sa.Column("sealed", sa.LargeBinary, nullable=False),
 )

@@ -339,6 +339,8 @@ def summary(row: sa.Row[Any], now: datetime, pending: int = 0) -> dict[str, Any]
         "days_left": (row.due_at - now).days if open_ else None,
         "stage": stage(row, pending), "opened_by": row.opened_by,
         "closed_at": _iso(row.closed_at),
+        #: Set once the closed case's retention ran out: identifiers and notes are gone.
+        "expired_at": _iso(row.expired_at),
     }
 
 
@@ -362,6 +364,7 @@ def get_case(archive: Archive, case_id: int, *, now: datetime | None = None) -> 
             "by": row.extended_by, "at": row.extended_at.isoformat(),
             "reason": notes.get("extension_reason")},
         "looked_up_at": _iso(row.looked_up_at),
+        "items_reviewed": row.items_reviewed if row.expired_at is not None else len(items),
         "reply": None if row.replied_at is None else {
             "by": row.replied_by, "at": row.replied_at.isoformat(), "text": notes.get("reply")},
         "close_note": notes.get("close_note"), "closed_by": row.closed_by,

@@ -80,6 +80,9 @@ class CaseSummaryPublic(PublicModel):
     stage: str = Field(description="the next step: verify identity, look up, reply, close")
     opened_by: str
     closed_at: Timestamp | None
+    expired_at: Timestamp | None = Field(
+        description="when the closed case's retention ran out and its identifiers, notes "
+                    "and item list were removed ([privacy_office] closed_case_retention_days)")
 
 
 class CaseVerificationPublic(PublicModel):
@@ -135,6 +138,7 @@ class CasePublic(CaseSummaryPublic):
     verification: CaseVerificationPublic | None
     extension: CaseExtensionPublic | None
     looked_up_at: Timestamp | None
+    items_reviewed: int = Field(description="items the lookup reviewed (kept after expiry)")
     reply: CaseReplyPublic | None
     close_note: str | None
     closed_by: str | None

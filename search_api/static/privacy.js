@@ -146,6 +146,9 @@
     $("reply-form").hidden = !open || Boolean(c.reply);
     $("close-form").hidden = !open;
     $("closed").textContent = open ? "" : "Closed " + when(c.closed_at) + " by " + c.closed_by + " as " + c.outcome + (c.close_note ? ": " + c.close_note : "");
+    if (c.expired_at) {  // past its retention: only the facts of the request are left
+      $("closed").textContent += ". Identifiers, notes and the " + c.items_reviewed + " reviewed items were removed " + when(c.expired_at) + " when the case's retention period ended.";
+    }
 
     const timeline = $("timeline");
     timeline.replaceChildren();

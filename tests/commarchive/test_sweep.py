@@ -39,6 +39,7 @@ def _reject_one(settings: Settings) -> Path:
 
 #: What the sweep's training-set hook reports when no set expired.
 TRAINING_SETS_UNCHANGED = {"source": "training sets", "purged": []}
+CASES_UNCHANGED = {"source": "privacy cases", "purged": []}
 
 
 def _age(directory: Path, days: float) -> None:
@@ -57,7 +58,7 @@ def test_the_sweep_purges_rejected_recordings_older_than_the_setting(tmp_path: P
     try:
         report = sweep(arc, actor="sweeper")
         assert report.outside == [{"source": "drop folder: rejected recordings", "purged": []},
-                                  TRAINING_SETS_UNCHANGED]
+                                  TRAINING_SETS_UNCHANGED, CASES_UNCHANGED]
         assert len(list(rejected.iterdir())) == 3  # not old enough yet
         _age(rejected, 4)
         preview = sweep(arc, actor="sweeper", dry_run=True)
@@ -91,4 +92,5 @@ def test_without_a_drop_folder_the_sweep_is_the_retention_sweep(tmp_path: Path) 
         report = sweep(arc, actor="sweeper")
     finally:
         arc.close()
-    assert report.outside == [TRAINING_SETS_UNCHANGED] and report.purged == []
+    assert report.outside == [TRAINING_SETS_UNCHANGED, CASES_UNCHANGED]
+    assert report.purged == []
