@@ -344,7 +344,7 @@ class Reader:
                 # A role that reads some purposes in full and others anonymised searches the
                 # full text of the former only; it names an anonymised purpose to search it.
                 allowed = allowed - read_anonymised
-        if anonymised and (query.party or query.subject or query.mention
+        if anonymised and (query.party or query.any_party or query.subject or query.mention
                            or looks_identifying(query.text)):
             raise AccessDenied(ErrorCode.WRONG_ROLE,
                                "anonymised access cannot search for a person "
@@ -354,7 +354,8 @@ class Reader:
             include_restricted=user.role in RESTRICTED_READERS and query.include_restricted,
             channel=query.channel, direction=query.direction, party=query.party,
             subject=query.subject, mention=query.mention, anonymised=anonymised,
-            since=query.since, until=query.until,
+            since=query.since, until=query.until, any_party=query.any_party,
+            item_ids=query.item_ids, exclude_ids=query.exclude_ids,
             limit=max(1, min(query.limit, MAX_SEARCH_LIMIT)), offset=max(0, query.offset),
         )
         try:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Protocol
 
+from archive.index.query import tokenize
 from archive.model import Section
 
 
@@ -65,6 +66,9 @@ class SearchQuery:
     direction: str | None = None
     #: Matches (as a phrase) within the parties field only.
     party: str | None = None
+    #: Matches when any one of these (each as a phrase, like ``party``) is within the
+    #: parties field: an agent's several identifiers (an address and a number).
+    any_party: tuple[str, ...] = ()
     #: Exact normalised data-subject identifier.
     subject: str | None = None
     #: Exact normalised identifier written in the text (see ``IndexDoc.mentions``).
@@ -74,8 +78,23 @@ class SearchQuery:
     anonymised: bool = False
     since: datetime | None = None
     until: datetime | None = None
+    #: Only items among these ids; None means any. For state that changes all the time
+    #: and lives in the catalog (reviews, queue entries): the caller resolves it to ids
+    #: at search time instead of copying it into every document (a reindex per review).
+    #: Any number of ids, on every backend (Elasticsearch: in chunks, see ``elastic``).
+    item_ids: frozenset[str] | None = None
+    #: Never items among these ids.
+    exclude_ids: frozenset[str] = frozenset()
     limit: int = 20
     offset: int = 0
+
+
+def matches_nothing(query: SearchQuery) -> bool:
+    """True when the query's filters leave no item at all, whatever is indexed: no
+    purpose, no id, or only parties without a word (every backend answers 0)."""
+    return ((query.purposes is not None and not query.purposes)
+            or (query.item_ids is not None and not query.item_ids - query.exclude_ids)
+            or (bool(query.any_party) and not any(tokenize(a) for a in query.any_party)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,12 @@ section has its ``stems`` in the item's language, made here too
 either), which plain query words match in any of their forms; phrases match
 the tokens.
 
+Item-id filters (``SearchQuery.item_ids``, ``exclude_ids``) are ``terms`` queries on
+``item_id``. One ``terms`` query takes at most ``index.max_terms_count`` values
+(65,536 by default: ES refuses the whole search beyond it), so a longer list is
+sent as several of them, ``MAX_TERMS_PER_QUERY`` ids each (should: any of them;
+must_not: none of them); the request grows with the list, about 40 bytes an id.
+
 Client errors are converted to :class:`~archive.errors.IndexUnavailable` where
 they enter (every call to ``self._es`` goes through ``_call``).
 """
@@ -28,7 +34,14 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
 from archive.errors import IndexUnavailable
-from archive.index import EXACT_TOTAL_LIMIT, Hit, IndexDoc, SearchQuery, SearchResult
+from archive.index import (
+    EXACT_TOTAL_LIMIT,
+    Hit,
+    IndexDoc,
+    SearchQuery,
+    SearchResult,
+    matches_nothing,
+)
 from archive.index.analysis import Term, parse_terms, snippet, stems
 from archive.index.query import iso_utc, parse_query, render_snippet, tokenize
 from archive.model import Section
@@ -36,6 +49,8 @@ from archive.model import Section
 BULK_CHUNK_DOCS: Final = 500
 MAX_RESULT_WINDOW: Final = 100_000
 _TEMPLATE_PRIORITY: Final = 200
+#: Ids per ``terms`` query: the default ``index.max_terms_count``.
+MAX_TERMS_PER_QUERY: Final = 65_536
 
 _T = TypeVar("_T")
 
@@ -147,6 +162,13 @@ def _term_query(term: Term) -> dict[str, Any]:
         {"match": {"sections.stems": {"query": " ".join(term.forms)}}},
         {"bool": {"must": [exact], "must_not": [{"exists": {"field": "sections.stems"}}]}},
     ], "minimum_should_match": 1}}
+
+
+def _id_queries(ids: frozenset[str]) -> list[dict[str, Any]]:
+    """``terms`` queries on the item id, none longer than ES takes (see the docstring)."""
+    ordered = sorted(ids)
+    return [{"terms": {"item_id": ordered[i : i + MAX_TERMS_PER_QUERY]}}
+            for i in range(0, len(ordered), MAX_TERMS_PER_QUERY)]
 
 
 def _in_sections(term: Term, anonymised: bool) -> dict[str, Any]:
@@ -330,7 +352,7 @@ class ElasticIndex:
         }
 
     def search(self, query: SearchQuery) -> SearchResult:
-        if query.purposes is not None and not query.purposes:
+        if matches_nothing(query):
             return SearchResult(0, ())
         phrases = parse_terms(query.text)
         if query.text.strip() and not phrases:
@@ -433,4 +455,14 @@ class ElasticIndex:
         party = parse_query(f'"{query.party}"') if query.party else []
         if party:
             filters.append({"match_phrase": {"parties_tokens": _phrase_text(party[0])}})
+        any_party = [p[0] for p in (parse_query(f'"{a}"') for a in query.any_party) if p]
+        if any_party:
+            filters.append({"bool": {"should": [
+                {"match_phrase": {"parties_tokens": _phrase_text(p)}} for p in any_party],
+                "minimum_should_match": 1}})
+        if query.item_ids is not None:
+            filters.append({"bool": {"should": _id_queries(query.item_ids),
+                                     "minimum_should_match": 1}})
+        if query.exclude_ids:
+            filters.append({"bool": {"must_not": _id_queries(query.exclude_ids)}})
         return filters

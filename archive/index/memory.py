@@ -5,7 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from archive.index import Hit, IndexDoc, SearchQuery, SearchResult, capped_total
+from archive.index import (
+    Hit,
+    IndexDoc,
+    SearchQuery,
+    SearchResult,
+    capped_total,
+    matches_nothing,
+)
 from archive.index.analysis import Term, parse_terms, snippet, stems
 from archive.index.query import parse_query, render_snippet, tokenize
 from archive.model import Section
@@ -53,7 +60,10 @@ class MemoryIndex:
 
     def search(self, query: SearchQuery) -> SearchResult:
         terms = parse_terms(query.text)
+        if matches_nothing(query):
+            return SearchResult(0, ())
         party = parse_query(f'"{query.party}"') if query.party else []
+        any_party = [p[0] for p in (parse_query(f'"{a}"') for a in query.any_party) if p]
         scored: list[tuple[float, str, Hit]] = []
         with self._lock:
             docs = list(self._docs.values())
@@ -65,6 +75,10 @@ class MemoryIndex:
             if party:
                 ptoks = tokenize(" ".join(doc.parties))
                 if _contains(ptoks, party[0]) < 0:
+                    continue
+            if query.any_party:
+                ptoks = tokenize(" ".join(doc.parties))
+                if all(_contains(ptoks, p) < 0 for p in any_party):
                     continue
             found = [_matched(doc, s, terms, query.anonymised) for s in sections]
             if any(all(term not in f for f in found) for term in terms):
@@ -108,6 +122,10 @@ def _filters_pass(doc: IndexDoc, q: SearchQuery) -> bool:
     if q.subject and q.subject not in doc.subjects:
         return False
     if q.mention and q.mention not in doc.mentions:
+        return False
+    if q.item_ids is not None and doc.item_id not in q.item_ids:
+        return False
+    if doc.item_id in q.exclude_ids:
         return False
     if q.since and doc.started_at < q.since:
         return False

@@ -39,7 +39,14 @@ from types import ModuleType
 from typing import Any, Final
 
 from archive.errors import IndexUnavailable
-from archive.index import EXACT_TOTAL_LIMIT, Hit, IndexDoc, SearchQuery, SearchResult
+from archive.index import (
+    EXACT_TOTAL_LIMIT,
+    Hit,
+    IndexDoc,
+    SearchQuery,
+    SearchResult,
+    matches_nothing,
+)
 from archive.index import sqlite_layout as lay
 from archive.index.analysis import parse_terms, snippet, stems
 from archive.index.query import MARK_CLOSE, MARK_OPEN, iso_utc, render_snippet
@@ -256,7 +263,7 @@ class SqliteIndex:
     # -- search ------------------------------------------------------------
 
     def search(self, query: SearchQuery) -> SearchResult:
-        if query.purposes is not None and not query.purposes:
+        if matches_nothing(query):
             return SearchResult(0, ())
         terms = parse_terms(query.text)
         if query.text.strip() and not terms:

@@ -5,16 +5,22 @@ words: an AND is FTS5's doclist intersection); ranking and snippets from ``secti
 
 Filters the row-id layout holds (view, restriction, date window) are applied
 while FTS5 walks its doclists, for free; the others (purposes, channel, subject,
-mention, party, the exact second at a window's edges) are look-ups per item,
-made either on the items that matched (few) or on the ranked items a page needs
-(when many match). Subject, mention and party are selective, so a query that has
-one starts from those items and probes FTS5 for its words within each item.
+mention, party, item ids, the exact second at a window's edges) are look-ups per
+item, made either on the items that matched (few) or on the ranked items a page needs
+(when many match). Subject, mention, party and a short list of item ids are selective,
+so a query that has one starts from those items and probes FTS5 for its words within
+each item.
+
+Item ids (``SearchQuery.item_ids``, ``exclude_ids``) are one JSON array parameter read
+by ``json_each``, never an ``IN (?, ?, ...)`` list: any number of them, one statement
+shape, and SQLite builds the key set once per statement.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from archive.index import SearchQuery
 from archive.index import sqlite_layout as lay
@@ -22,6 +28,9 @@ from archive.index.analysis import Term
 from archive.index.query import iso_utc, parse_query
 
 _PARTY_ROW_MASK = lay.REDACTED_BIT | lay.INDEX_MASK
+#: Up to this many wanted item ids, a query starts from those items (a probe per item);
+#: with more, from the words' doclists, checking each match against the ids.
+SELECTIVE_IDS: Final = 2_000
 
 
 def _fts_phrase(tokens: tuple[str, ...]) -> str:
@@ -63,6 +72,8 @@ class Plan:
     row_params: list[Any] = field(default_factory=list)
     params: list[Any] = field(default_factory=list)
     party: str | None = None
+    #: Any one of several phrases in the parties row (``SearchQuery.any_party``).
+    any_party: str | None = None
 
     @property
     def view_base(self) -> int:
@@ -107,13 +118,23 @@ class Plan:
         if q.mention:
             where.append(f"{k} IN (SELECT m.key FROM doc_mentions m WHERE m.mention = ?)")
             params.append(q.mention)
-        if self.party:
+        for party in (self.party, self.any_party):
+            if not party:
+                continue
             first = f"({k} << {lay.SLOT_BITS})"
             where.append(
                 f"EXISTS (SELECT 1 FROM sections WHERE sections MATCH ? AND rowid BETWEEN "
                 f"{first} | {lay.PARTIES_INDEX} AND {first} | {lay.RESTRICTED_BIT} | "
                 f"{lay.PARTIES_INDEX} AND (rowid & {_PARTY_ROW_MASK}) = {lay.PARTIES_INDEX})")
-            params.append(self.party)
+            params.append(party)
+        if q.item_ids is not None:
+            where.append(f"{k} IN (SELECT i.key FROM docs i WHERE i.item_id IN "
+                         "(SELECT value FROM json_each(?)))")
+            params.append(json.dumps(sorted(q.item_ids)))
+        if q.exclude_ids:
+            where.append(f"{k} NOT IN (SELECT x.key FROM docs x WHERE x.item_id IN "
+                         "(SELECT value FROM json_each(?)))")
+            params.append(json.dumps(sorted(q.exclude_ids)))
         return where, params
 
     def _key_where(self, k: str) -> tuple[list[str], list[Any]]:
@@ -164,7 +185,8 @@ class Plan:
         """SQL for the keys of the items the query matches, newest first, a key once per
         matching section (parameters in ``params``)."""
         q = self.query
-        if q.subject or q.mention or self.party:
+        few_ids = q.item_ids is not None and len(q.item_ids) <= SELECTIVE_IDS
+        if q.subject or q.mention or self.party or self.any_party or few_ids:
             where, params = self.doc_where("d")
             self.params = [*params, *self.match_params()]
             return (f"SELECT d.key FROM docs d WHERE {where}{self.item_matches('d.key')} "
@@ -186,6 +208,9 @@ def plan_query(query: SearchQuery, terms: list[Term]) -> Plan:
     plan.item_match = " AND ".join(_item_term(t) for t in terms)
     party = parse_query(f'"{query.party}"') if query.party else []
     plan.party = _fts_phrase(party[0]) if party else None
+    any_party = [p[0] for p in (parse_query(f'"{a}"') for a in query.any_party) if p]
+    if any_party:
+        plan.any_party = " OR ".join(f"({_fts_phrase(p)})" for p in any_party)
     plan.row_conds.append(f"(rowid & {lay.REDACTED_BIT}) = {plan.view_base}")
     if not query.include_restricted:
         plan.row_conds.append(f"(rowid & {lay.RESTRICTED_BIT}) = 0")

@@ -73,3 +73,18 @@ def teams(archive: Archive) -> dict[str, str]:
         return {str(r.identifier): str(r.team) for r in conn.execute(
             sa.select(qt.agent_links.c.identifier, qt.agent_links.c.team)
             .where(qt.agent_links.c.team.is_not(None)))}
+
+
+def named(archive: Archive) -> dict[str, tuple[str | None, list[str]]]:
+    """Every ``agent`` user linked to identifiers: name -> (team, identifiers), by name.
+    The search form's list of agents (only for roles that may see parties)."""
+    agents = {u.name for u in archive.users.list() if u.role is Role.AGENT}
+    out: dict[str, tuple[str | None, list[str]]] = {}
+    with archive.catalog.read() as conn:
+        rows = conn.execute(sa.select(qt.agent_links).order_by(
+            qt.agent_links.c.user_name, qt.agent_links.c.identifier)).all()
+    for row in rows:
+        if row.user_name in agents:
+            ids = out.setdefault(str(row.user_name), (row.team, []))[1]
+            ids.append(str(row.identifier))
+    return out

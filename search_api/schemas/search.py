@@ -50,6 +50,15 @@ class SearchHitPublic(PublicModel):
         )
 
 
+class AgentChoicePublic(PublicModel):
+    """An agent the agent filter can name: an ``agent`` user and what it is linked to."""
+
+    name: str = Field(description="the value of the search's `agent` parameter")
+    team: str | None
+    identifiers: list[str] = Field(description="its addresses and numbers, matched in the "
+                                               "parties (any one of them)")
+
+
 class SearchFiltersPublic(PublicModel):
     """What the caller's role may narrow a search by (the search form's choices)."""
 
@@ -58,6 +67,15 @@ class SearchFiltersPublic(PublicModel):
     directions: list[Direction]
     party: bool = Field(description="false for anonymised roles: they may not search for "
                                     "a person")
+    agents: list[AgentChoicePublic] = Field(
+        default_factory=list, description="agents to filter by (quality, privacy, legal); "
+                                          "empty for roles that may not see parties")
+    review_filters: bool = Field(
+        False, description="the has-review and queue filters are offered (quality only)")
+    queues: list[str] = Field(default_factory=list, description=(
+        "values of the `queue` parameter: any, a source, or policy:NAME (quality only)"))
+    queue_statuses: list[str] = Field(default_factory=list,
+                                      description="values of `queue_status` (quality only)")
 
 
 class SearchResultsPublic(PublicModel):

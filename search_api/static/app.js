@@ -8,7 +8,10 @@
 // component (reader.js), which any page can use.
 (function () {
   const PAGE_SIZE = 20;
-  const FORM_FIELDS = ["q", "channel", "direction", "purpose", "since", "until", "party"];
+  const FORM_FIELDS = ["q", "channel", "direction", "purpose", "since", "until", "party", "agent", "reviewed", "queue", "queue_status"];
+  // Filters that are selects sent as they are, each shown only when the role may use it.
+  const SELECTS = ["channel", "direction", "purpose", "agent", "reviewed", "queue", "queue_status"];
+  const QUEUE_LABELS = { any: "in any queue", sample: "sampled", policy: "any policy hit", manual: "queued by hand", calibration: "calibration" };
   const state = { user: null, lastQuery: null, reader: null, searches: 0, offset: 0, filters: null, searchAddress: "" };
 
   const { $, el, request: api } = window.Commarchive;
@@ -148,6 +151,38 @@
     fill($("direction"), state.filters.directions);
     fill($("purpose"), state.filters.purposes);
     $("party-filter").hidden = !state.filters.party;
+    // Agents by name (only roles that see parties are sent any), and the quality team's
+    // review and queue filters.
+    for (const a of state.filters.agents || []) {
+      const o = el("option", a.name + (a.team ? " (" + a.team + ")" : ""));
+      o.value = a.name;
+      o.title = a.identifiers.join(", ");
+      $("agent").append(o);
+    }
+    $("agent-filter").hidden = !(state.filters.agents || []).length;
+    for (const q of state.filters.queues || []) {
+      const o = el("option", QUEUE_LABELS[q] || (q.startsWith("policy:") ? "policy " + q.slice(7) : q));
+      o.value = q;
+      $("queue").append(o);
+    }
+    for (const v of state.filters.queue_statuses || []) { const o = el("option", v.replace(/_/g, " ")); o.value = v; $("queue_status").append(o); }
+    for (const id of ["reviewed-filter", "queue-filter", "queue-status-filter"]) $(id).hidden = !state.filters.review_filters;
+  }
+
+  // A reviewer scores the item on the page: a review is opened in the quality workspace.
+  async function offerReview(id) {
+    const form = $("review-start");
+    form.hidden = true;
+    form.dataset.itemId = id;
+    if (!state.user || state.user.role !== "quality") return;
+    if (!state.cards) state.cards = await (await api("/api/v1/quality/scorecards")).json();
+    $("review-card").replaceChildren(...state.cards.map((c) => { const o = el("option", c.name + " v" + c.version); o.value = c.id; return o; }));
+    form.hidden = state.cards.length === 0;
+  }
+
+  async function startReview() {
+    const review = await (await api("/api/v1/quality/reviews", { json: { item_id: $("review-start").dataset.itemId, scorecard_id: Number($("review-card").value) } })).json();
+    location.assign("/quality/reviews/" + review.id);
   }
 
   // A date field means that whole day in the user's own time zone.
@@ -165,7 +200,7 @@
 
   async function runSearch(offset = 0) {
     const params = new URLSearchParams({ q: $("q").value, limit: String(PAGE_SIZE), offset: String(offset) });
-    for (const name of ["channel", "direction", "purpose"]) if ($(name).value) params.set(name, $(name).value);
+    for (const name of SELECTS) if ($(name).value && !$(name).closest("label[hidden]")) params.set(name, $(name).value);
     if ($("since").value) params.set("since", dayStart($("since").value, 0));
     if ($("until").value) params.set("until", dayStart($("until").value, 1));
     if (!$("party-filter").hidden && $("party").value.trim()) params.set("party", $("party").value.trim());
@@ -243,6 +278,7 @@
         for (const v of [p.roles.join(", "), p.side, p.name || "", p.address, p.channel_index ?? ""]) tr.append(el("td", String(v)));
         tbody.append(tr);
       }
+      offerReview(id).catch((err) => { $("item-error").textContent = err.message; });
       const box = $("reader");
       box.dataset.itemId = id;
       state.reader = await window.CommarchiveReader.render(box, { item, startAt });
@@ -262,11 +298,12 @@
   document.addEventListener("DOMContentLoaded", () => {
     $("login-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token").value.trim()); });
     $("search-form").addEventListener("submit", (e) => { e.preventDefault(); runSearch(); });
-    for (const id of ["channel", "direction", "purpose", "since", "until"]) $(id).addEventListener("change", () => runSearch());
+    for (const id of [...SELECTS, "since", "until"]) $(id).addEventListener("change", () => runSearch());
     $("clear-filters").addEventListener("click", () => {
-      for (const id of ["channel", "direction", "purpose", "since", "until", "party"]) $(id).value = "";
+      for (const id of [...SELECTS, "since", "until", "party"]) $(id).value = "";
       runSearch();
     });
+    $("review-start").addEventListener("submit", (e) => { e.preventDefault(); startReview().catch((err) => { $("item-error").textContent = err.message; }); });
     $("prev").addEventListener("click", () => runSearch(Math.max(0, state.offset - PAGE_SIZE)));
     $("next").addEventListener("click", () => runSearch(state.offset + PAGE_SIZE));
     $("back").addEventListener("click", () => { closeReader(); go("/"); document.title = "commarchive"; show("search"); if (state.lastQuery === null) runSearch(); });

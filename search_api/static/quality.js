@@ -3,11 +3,13 @@
 // /quality/queue, /quality/reviews/ID, /quality/scorecards, /quality/stats,
 // /quality/calibration/ITEM, /agent/reviews. Signs in like the reader (the token
 // once, then an HttpOnly session cookie); never injects content as HTML; charts are
-// SVG drawn here. A policy hit is shown as a highlight for a person to judge.
+// SVG drawn here. A policy hit is shown as a highlight for a person to judge. The item
+// under review is shown by the reader component (reader.js), as on the search page: the
+// same player, waveform and transcript, with the comments as markers on its timeline.
 (function () {
   const SVG = "http://www.w3.org/2000/svg";
   const SCREENS = ["login", "queue", "review", "scorecards", "stats", "calibration", "agent"];
-  const state = { user: null, audioUrl: null, review: null, cards: [], duration: 0 };
+  const state = { user: null, reader: null, isCall: false, review: null, cards: [] };
 
   const { $, el, request: api } = window.Commarchive;
   const getJson = async (path) => (await api(path)).json();
@@ -38,8 +40,13 @@
     if (err.status === 401) show("login");
   }
 
+  function closeReader() {
+    if (state.reader) { state.reader.destroy(); state.reader = null; }
+  }
+
   async function route() {
     $("q-error").textContent = "";
+    closeReader();
     const path = location.pathname;
     let m;
     try {
@@ -100,50 +107,22 @@
     document.title = "Review " + id + " · quality";
     $("review-meta").textContent = "agent " + (review.agent || "unknown") + " · scorecard " + review.scorecard.name +
       " v" + review.scorecard.version + (review.calibration ? " · calibration (blind)" : "") + " · reviewer " + review.reviewer;
-    $("review-call").hidden = item.channel !== "call";
-    $("review-mail").hidden = item.channel === "call";
-    $("comment-button").textContent = item.channel === "call" ? "Comment at 0:00" : "Comment on the message";
+    state.isCall = item.channel === "call";
+    $("comment-button").textContent = state.isCall ? "Comment at 0:00" : "Comment on the message";
     const hits = (await getJson("/api/v1/quality/queue?limit=500").catch(() => []))
       .filter((e) => e.item_id === review.item_id).flatMap((e) => e.hits);
-    if (item.channel === "call") {
-      if (state.audioUrl) URL.revokeObjectURL(state.audioUrl);
-      const audio = await (await api("/api/v1/items/" + encodeURIComponent(item.id) + "/audio")).blob();
-      state.audioUrl = URL.createObjectURL(audio);
-      $("q-audio").src = state.audioUrl;
-      state.duration = item.duration_s || 0;
-      await showTranscript(item, hits);
-    } else {
-      $("review-mail").textContent = await (await api("/api/v1/items/" + encodeURIComponent(item.id) + "/content")).text();
+    closeReader();
+    const box = $("review-reader");
+    box.dataset.itemId = item.id;
+    const reader = await window.CommarchiveReader.render(box, { item });
+    state.reader = reader;
+    if (reader.audio) {
+      reader.audio.addEventListener("timeupdate", () => { $("comment-button").textContent = "Comment at " + fmtTime(reader.audio.currentTime); });
     }
+    reader.setHighlights(hits.filter((h) => h.start_s !== undefined && h.start_s !== null)
+      .map((h) => ({ start: h.start_s, end: h.end_s, label: "policy hit: " + h.rule })));
     await showComments();
     drawCard(review);
-  }
-
-  async function showTranscript(item, hits) {
-    const list = $("q-transcript");
-    list.replaceChildren();
-    const timeline = $("timeline");
-    timeline.replaceChildren();
-    for (const h of hits) {
-      if (h.start_s === undefined || !state.duration) continue;
-      const mark = el("span", null, "q-hitmark");
-      mark.style.left = (100 * h.start_s / state.duration) + "%";
-      mark.style.width = Math.max(0.8, 100 * (h.end_s - h.start_s) / state.duration) + "%";
-      mark.title = "policy hit: " + h.rule;
-      timeline.append(mark);
-    }
-    if (item.transcript_status !== "done") return;
-    const body = await getJson("/api/v1/items/" + encodeURIComponent(item.id) + "/transcript");
-    const lines = [];
-    for (const ch of body.transcript.speakers || []) for (const u of ch.utterances || []) lines.push({ speaker: ch.label, ...u });
-    lines.sort((a, b) => a.start - b.start);
-    for (const line of lines) {
-      const li = el("li");
-      li.append(el("span", fmtTime(line.start), "at"), el("strong", line.speaker + " "), el("span", line.text));
-      if (hits.some((h) => h.start_s !== undefined && h.start_s < line.end + 0.01 && h.end_s > line.start - 0.01)) li.classList.add("hit");
-      li.addEventListener("click", () => { $("q-audio").currentTime = line.start; });
-      list.append(li);
-    }
   }
 
   async function showComments() {
@@ -151,25 +130,19 @@
     const comments = await getJson("/api/v1/quality/items/" + encodeURIComponent(review.item_id) + "/comments");
     const list = $("comments");
     list.replaceChildren();
-    for (const m of $("timeline").querySelectorAll(".q-marker")) m.remove();
+    const marks = [];
     for (const c of comments) {
       const li = el("li");
       if (c.at_seconds !== null) {
         const at = el("button", fmtTime(c.at_seconds), "at");
-        at.addEventListener("click", () => { $("q-audio").currentTime = c.at_seconds; });
+        at.addEventListener("click", () => { if (state.reader) state.reader.seek(c.at_seconds); });
         li.append(at);
-        if (state.duration) {
-          const marker = el("button", null, "q-marker");
-          marker.style.left = Math.min(100, 100 * c.at_seconds / state.duration) + "%";
-          marker.title = fmtTime(c.at_seconds) + " " + c.text;
-          marker.dataset.at = c.at_seconds;
-          marker.addEventListener("click", () => { $("q-audio").currentTime = c.at_seconds; });
-          $("timeline").append(marker);
-        }
+        marks.push({ at: c.at_seconds, label: c.author + ": " + c.text });
       }
       li.append(el("span", c.author + ": ", "meta"), el("span", c.text));
       list.append(li);
     }
+    if (state.reader) state.reader.setMarkers(marks);
   }
 
   function drawCard(review) {
@@ -225,10 +198,10 @@
   async function addComment(event) {
     event.preventDefault();
     const review = state.review;
-    const isCall = !$("review-call").hidden;
+    const audio = state.isCall && state.reader ? state.reader.audio : null;
     await send("POST", "/api/v1/quality/items/" + encodeURIComponent(review.item_id) + "/comments", {
       text: $("comment-text").value, review_id: review.id,
-      at_seconds: isCall ? Math.round($("q-audio").currentTime * 10) / 10 : null });
+      at_seconds: audio ? Math.round(audio.currentTime * 10) / 10 : null });
     $("comment-text").value = "";
     await showComments();
   }
@@ -427,8 +400,6 @@
     });
     $("card-form").addEventListener("submit", (e) => submitCard(e).catch(fail));
     $("comment-form").addEventListener("submit", (e) => addComment(e).catch(fail));
-    $("q-audio").addEventListener("timeupdate", () => { $("comment-button").textContent = "Comment at " + fmtTime($("q-audio").currentTime); });
-    $("q-audio").addEventListener("loadedmetadata", () => { if (!state.duration) { state.duration = $("q-audio").duration; showComments().catch(fail); } });
     $("card-new").addEventListener("submit", (e) => saveCard(e).catch(fail));
     $("stats-filter").addEventListener("submit", (e) => { e.preventDefault(); stats().catch(fail); });
     $("calibrate-form").addEventListener("submit", (e) => calibrate(e).catch(fail));

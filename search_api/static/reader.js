@@ -5,6 +5,11 @@
 //
 //   const reader = CommarchiveReader.render(element, { startAt: 12.5 });
 //   reader.seek(30); reader.setMarkers([{ at: 83, label: "comment" }]); reader.destroy();
+//   reader.setHighlights([{ start: 3.0, end: 4.6, label: "policy hit" }]); reader.audio
+//
+// Markers (comments at a moment) sit on the waveform and seek there when clicked;
+// highlights (policy hits) shade their stretch of the waveform and mark the transcript
+// lines they fall in. Both may be set again at any time (a new comment).
 //
 // E-mail: a header card (from, to, cc, date, subject), the text body, the HTML body as
 // the server sanitised it (text, structure and links only: the one place item content
@@ -180,10 +185,11 @@
     });
     const played = svg("rect", { x: 0, y: 0, width: 0, height: row * peaks.channels.length, class: "played" });
     const head = svg("line", { x1: 0, x2: 0, y1: 0, y2: row * peaks.channels.length, class: "playhead" });
+    const spans = svg("g", { class: "highlights" });
     const markers = svg("g", { class: "markers" });
-    graph.append(played, markers, head);
+    graph.append(spans, played, markers, head);
     box.append(graph);
-    return { graph, played, head, markers, width, height: row * peaks.channels.length };
+    return { graph, played, head, spans, markers, width, height: row * peaks.channels.length };
   }
 
   async function renderCall(root, id, base, opts) {
@@ -231,6 +237,9 @@
     side.append(note, list);
 
     const words = []; // {start, end, node} in time order
+    const lines = []; // {start, end, node}: each transcript line
+    let markList = [];
+    let spanList = [];
     let current = [];
     let wave = null;
     let duration = item.duration_s || 0;
@@ -292,31 +301,59 @@
     }
 
     function setMarkers(marks) {
-      if (!wave) { pendingMarkers = marks; return; }
+      markList = marks;
+      if (!wave) return;
       wave.markers.replaceChildren();
       for (const m of marks) {
         const x = duration ? (m.at / duration) * wave.width : 0;
-        const g = svg("polygon", { points: (x - 5) + ",0 " + (x + 5) + ",0 " + x + ",8", class: "marker" });
+        const line = svg("line", { x1: x, x2: x, y1: 0, y2: wave.height, class: "marker-line" });
+        const g = svg("polygon", { points: (x - 6) + ",0 " + (x + 6) + ",0 " + x + ",10", class: "marker" });
         const t = svg("title");
         t.textContent = clock(m.at) + " " + (m.label || "");
         g.append(t);
         g.addEventListener("click", (e) => { e.stopPropagation(); seek(m.at); });
-        wave.markers.append(g);
+        wave.markers.append(line, g);
       }
     }
-    let pendingMarkers = null;
+
+    function setHighlights(spans) {
+      spanList = spans;
+      for (const line of lines) {
+        line.node.classList.toggle("hit", spans.some((h) => h.start < line.end + 0.01 && h.end > line.start - 0.01));
+      }
+      if (!wave) return;
+      wave.spans.replaceChildren();
+      for (const h of spans) {
+        const x = duration ? (h.start / duration) * wave.width : 0;
+        const w = duration ? Math.max(3, ((h.end - h.start) / duration) * wave.width) : 0;
+        const r = svg("rect", { x: x.toFixed(1), y: 0, width: w.toFixed(1), height: wave.height, class: "hit-span" });
+        const t = svg("title");
+        t.textContent = clock(h.start) + " " + (h.label || "");
+        r.append(t);
+        wave.spans.append(r);
+      }
+    }
+
+    // Markers and highlights follow the duration once the recording says it exactly.
+    function redraw() {
+      if (markList.length) setMarkers(markList);
+      if (spanList.length) setHighlights(spanList);
+    }
 
     audio.addEventListener("play", () => { if (!frame) frame = requestAnimationFrame(tick); update(); });
     audio.addEventListener("pause", update);
     audio.addEventListener("seeked", update);
     audio.addEventListener("timeupdate", () => { if (!frame) update(); });
-    audio.addEventListener("loadedmetadata", () => { if (Number.isFinite(audio.duration)) duration = audio.duration; update(); });
+    audio.addEventListener("loadedmetadata", () => {
+      if (Number.isFinite(audio.duration) && audio.duration !== duration) { duration = audio.duration; redraw(); }
+      update();
+    });
     audio.addEventListener("ratechange", () => { speed.value = String(audio.playbackRate); });
     play.addEventListener("click", toggle);
     speed.addEventListener("change", () => setSpeed(Number(speed.value)));
 
     const controller = {
-      root, audio, seek, setMarkers, toggle, setSpeed,
+      root, audio, seek, setMarkers, setHighlights, toggle, setSpeed,
       key(e) {
         if (e.key === " ") toggle();
         else if (e.key === "ArrowLeft") seek(audio.currentTime - (e.shiftKey ? SEEK_LONG_S : SEEK_S));
@@ -348,6 +385,7 @@
       loads.push(api(base + "/transcript").then((r) => r.json()).then((body) => {
         for (const sp of body.transcript.speakers || []) labels[sp.channel] = sp.label;
         note.textContent = body.transcript.low_confidence ? "Low confidence: the recogniser was unsure of many of these words." : "";
+        note.hidden = !note.textContent;
         for (const line of transcriptLines(body.transcript)) {
           const li = el("li", null, "utterance speaker-" + line.speaker);
           const at = el("button", clock(line.start), "at");
@@ -373,6 +411,7 @@
           }
           li.append(at, el("span", line.speaker, "speaker"), said);
           list.append(li);
+          lines.push({ start: line.start, end: line.end, node: li });
         }
         words.sort((a, b) => a.start - b.start);
         if (!list.children.length) side.hidden = true;
@@ -389,7 +428,7 @@
         const r = wave.graph.getBoundingClientRect();
         seek(((e.clientX - r.left) / r.width) * duration);
       });
-      if (pendingMarkers) setMarkers(pendingMarkers);
+      redraw();
     } catch (err) {
       waveBox.append(el("p", "No waveform: " + err.message, "note"));
     }
@@ -421,7 +460,7 @@
     } catch (err) {
       root.append(el("p", err.message, "error"));
     }
-    return { root, destroy() { root.replaceChildren(); }, seek() {}, setMarkers() {} };
+    return { root, audio: null, destroy() { root.replaceChildren(); }, seek() {}, setMarkers() {}, setHighlights() {} };
   }
 
   window.CommarchiveReader = { render, clock };

@@ -223,3 +223,53 @@ def test_a_phrase_never_spans_two_sections(index: SearchIndex) -> None:
     assert index.search(SearchQuery(text='"cancel my contract"')).total == 1
     assert index.search(SearchQuery(text='"cancel my"')).total == 1
     assert _ids(index, text="cancel my") == ["call", "split", "whole"]
+
+
+def _page(index: SearchIndex, **kw: Any) -> tuple[int, list[str]]:
+    result = index.search(SearchQuery(**kw))
+    return result.total, [h.item_id for h in result.hits]
+
+
+def test_an_item_id_filter_keeps_totals_and_pages_right(index: SearchIndex) -> None:
+    """Review and queue state is resolved to item ids outside the index; every backend
+    narrows to them (or leaves them out) with the same totals and pages."""
+    index.upsert([_doc(f"i{n}", text="modem" if n % 2 else "router",
+                       started_at=datetime(2026, 1, n + 1, tzinfo=UTC)) for n in range(8)])
+    wanted = frozenset({"i1", "i2", "i3", "i6", "gone"})  # "gone": purged since
+    assert _page(index, item_ids=wanted, limit=2) == (4, ["i6", "i3"])
+    assert _page(index, item_ids=wanted, limit=2, offset=2) == (4, ["i2", "i1"])
+    assert _page(index, text="modem", item_ids=wanted) == (2, ["i3", "i1"])
+    assert _page(index, exclude_ids=wanted, limit=3) == (4, ["i7", "i5", "i4"])
+    assert _page(index, text="modem", exclude_ids=wanted) == (2, ["i7", "i5"])
+    assert _page(index, item_ids=wanted, exclude_ids=frozenset({"i6", "i3"})) == (
+        2, ["i2", "i1"])
+    assert _page(index, item_ids=frozenset()) == (0, [])
+    assert _page(index, text="modem", item_ids=frozenset({"gone"})) == (0, [])
+    assert _page(index, text="modem", item_ids=wanted, channel="call") == (0, [])
+
+
+def test_more_item_ids_than_one_elasticsearch_terms_query_takes(index: SearchIndex) -> None:
+    """ES refuses a ``terms`` query over index.max_terms_count (65,536) values; a longer
+    list is chunked, and the embedded backends take it as one JSON parameter."""
+    index.upsert([_doc(f"i{n}", text="fibre") for n in range(4)])
+    many = frozenset(f"x{n:06d}" for n in range(70_000))
+    assert _page(index, text="fibre", item_ids=many | {"i1", "i3"}) == (2, ["i1", "i3"])
+    assert _ids(index, item_ids=many | {"i2"}) == ["i2"]
+    assert _ids(index, text="fibre", exclude_ids=many | {"i0"}) == ["i1", "i2", "i3"]
+
+
+def test_any_party_matches_any_one_of_several_identifiers(index: SearchIndex) -> None:
+    """The agent filter: an agent's identifiers, each matched like the party filter."""
+    index.upsert([
+        _doc("mail", text="hello", parties=("jan@customer.nl", "smith@example.com")),
+        _doc("call", text="hello", channel="call", parties=("+31612345678", "31612345678",
+                                                           "+31205550100", "31205550100")),
+        _doc("other", text="hello", parties=("jones@example.com", "+31205550199")),
+    ])
+    smith = ("smith@example.com", "+31205550100")
+    assert _ids(index, any_party=smith) == ["call", "mail"]
+    assert _ids(index, text="hello", any_party=smith, channel="call") == ["call"]
+    assert _ids(index, any_party=smith, party="jan@customer.nl") == ["mail"]
+    assert _ids(index, any_party=("example.com smith",)) == []  # each one as a phrase
+    assert _ids(index, any_party=("@@",)) == []  # nothing to match: nothing found
+    assert index.search(SearchQuery(any_party=smith, limit=1)).total == 2

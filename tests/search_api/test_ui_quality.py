@@ -13,15 +13,14 @@ import re
 import struct
 from pathlib import Path
 
-from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from archive.config import Role
 from archive.model import Section
-from archive.quality import agents, monitoring, reviews, scorecards
+from archive.quality import agents, monitoring, queue, reviews, scorecards
 from archive.service import Archive
 from archive.users import User
 from ingest.audio import write_wav
@@ -29,7 +28,7 @@ from ingest.calls import build_call_item, parse_sidecar, recording_from_file
 from tests.archive.quality.conftest import CARD_SECTIONS
 from tests.conftest import email_item
 from tests.search_api.test_ui import browser, served  # noqa: F401  (fixtures)
-from tests.search_api.ui_steps import save_screenshot
+from tests.search_api.ui_steps import open_result, save_screenshot
 
 AGENT_NUMBER = "+31205550100"
 
@@ -56,7 +55,11 @@ def _flagged_call(archive: Archive) -> str:
 
 
 def _shot(driver: WebDriver, name: str) -> None:
-    save_screenshot(driver, name, full_page=True)
+    """The whole page from its top (the window grown past the page's height)."""
+    height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+    driver.set_window_size(1200, max(900, height + 160))
+    driver.execute_script("window.scrollTo(0, 0)")
+    save_screenshot(driver, name)
 
 
 def _sign_in(driver: WebDriver, wait: WebDriverWait[WebDriver], url: str, token: str) -> None:
@@ -80,8 +83,12 @@ def _fill_card(driver: WebDriver, answers: dict[str, str]) -> None:
     driver.find_element(By.ID, "card-submit").click()
 
 
+#: The review page's player: the reader component's (reader.js), as on the search page.
+AUDIO = "document.querySelector('#review-reader audio')"
+
+
 def _audio(driver: WebDriver, prop: str) -> float:
-    return float(driver.execute_script(f"return document.getElementById('q-audio').{prop}"))
+    return float(driver.execute_script(f"return {AUDIO}.{prop}"))
 
 
 def test_a_flagged_call_from_queue_to_review_to_dispute_to_calibration(
@@ -109,27 +116,37 @@ def test_a_flagged_call_from_queue_to_review_to_dispute_to_calibration(
     assert cells[1:5] == ["policy churn", AGENT_NUMBER, "1", "open"], cells
     _shot(browser, "quality-queue")
 
-    # The reviewer opens it: the hit is highlighted in the transcript and on the timeline.
+    # The reviewer opens it in the reader's player (waveform, transcript, speed): the hit
+    # is highlighted in the transcript and on the waveform.
     row.find_element(By.CLASS_NAME, "q-start").click()
     wait.until(lambda d: re.search(r"/quality/reviews/\d+$", d.current_url))
-    hit = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#q-transcript li.hit")))
+    hit = wait.until(ec.presence_of_element_located(
+        (By.CSS_SELECTOR, "#review-reader li.utterance.hit")))
     assert "opzeggen" in hit.text
-    assert browser.find_elements(By.CSS_SELECTOR, "#timeline .q-hitmark")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#review-reader .hit-span")))
+    assert browser.find_elements(By.CSS_SELECTOR, "#review-reader .reader-speed")
     wait.until(lambda d: _audio(d, "duration") > 5)
-    audio = browser.find_element(By.ID, "q-audio")
-    ActionChains(browser).move_to_element_with_offset(
-        audio, -audio.size["width"] // 2 + 16, 0).click().perform()
+    browser.find_element(By.CSS_SELECTOR, "#review-reader .reader-play").click()
     wait.until(lambda d: _audio(d, "currentTime") > 0.3)  # it plays
-    browser.execute_script("const a = document.getElementById('q-audio');"
-                           "a.pause(); a.currentTime = 3.2;")
+    browser.execute_script(f"const a = {AUDIO}; a.pause(); a.currentTime = 3.2;")
+    # The word under the playhead is highlighted, as on the search page.
+    current = wait.until(ec.presence_of_element_located(
+        (By.CSS_SELECTOR, "#review-reader .word.current")))
+    assert current.text == "ik"
     wait.until(ec.text_to_be_present_in_element((By.ID, "comment-button"), "Comment at 0:03"))
     browser.find_element(By.ID, "comment-text").send_keys("Customer wants to cancel here")
     browser.find_element(By.ID, "comment-button").click()
-    marker = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#timeline .q-marker")))
+    marker = wait.until(ec.presence_of_element_located(
+        (By.CSS_SELECTOR, "#review-reader .markers .marker")))
     assert "0:03" in browser.find_element(By.ID, "comments").text
-    browser.execute_script("document.getElementById('q-audio').currentTime = 0;")
-    marker.click()  # the marker seeks the player to the comment's moment
-    assert 3.1 <= _audio(browser, "currentTime") <= 3.3
+    assert "Customer wants to cancel here" in marker.find_element(
+        By.TAG_NAME, "title").get_attribute("textContent")
+    browser.execute_script(f"{AUDIO}.currentTime = 0;")
+    marker.click()  # the marker on the timeline seeks the player to the comment's moment
+    wait.until(lambda d: 3.1 <= _audio(d, "currentTime") <= 3.3)
+    browser.execute_script(f"{AUDIO}.currentTime = 0;")
+    browser.find_element(By.CSS_SELECTOR, "#comments button.at").click()  # so does its time
+    wait.until(lambda d: 3.1 <= _audio(d, "currentTime") <= 3.3)
     _fill_card(browser, {"greeting": "yes", "identify": "yes", "solved": "partial"})
     wait.until(ec.text_to_be_present_in_element((By.ID, "review-score"), "Score 83.3"))
     _shot(browser, "quality-review")
@@ -160,7 +177,7 @@ def test_a_flagged_call_from_queue_to_review_to_dispute_to_calibration(
     wait.until(ec.text_to_be_present_in_element((By.ID, "agent-review-title"),
                                                 "agent disputed"))
     assert "I offered a discount first" in browser.find_element(By.ID, "agent-comments").text
-    assert browser.find_elements(By.ID, "q-audio")[0].get_attribute("src") in (None, "")
+    assert not browser.find_elements(By.CSS_SELECTOR, "audio[src]")  # no recording for agents
     _shot(browser, "quality-agent")
 
     # Calibration: two reviewers score blind, then see the spread per criterion.
@@ -192,9 +209,12 @@ def test_an_email_review_shows_the_message_and_comments_on_it(
     review = reviews.start(archive, User("rita", Role.QUALITY), item, card.id)
     wait = WebDriverWait(browser, 20)
     _sign_in(browser, wait, f"{served}/quality/reviews/{review}", rita)
-    mail = wait.until(ec.visibility_of_element_located((By.ID, "review-mail")))
-    wait.until(lambda d: "Where is my <b>refund</b>?" in mail.text)  # as text, not HTML
-    assert not browser.find_element(By.ID, "review-call").is_displayed()
+    # The reader's e-mail view: a header card and the text body (as text, not HTML).
+    mail = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR,
+                                                        "#review-reader .mail-text")))
+    wait.until(lambda d: "Where is my <b>refund</b>?" in mail.text)
+    assert "Refund" in browser.find_element(By.CSS_SELECTOR, "#review-reader .mail-card").text
+    assert not browser.find_elements(By.CSS_SELECTOR, "#review-reader audio")
     assert browser.find_element(By.ID, "comment-button").text == "Comment on the message"
     browser.find_element(By.ID, "comment-text").send_keys("Answer within a day")
     browser.find_element(By.ID, "comment-button").click()
@@ -203,3 +223,71 @@ def test_an_email_review_shows_the_message_and_comments_on_it(
     _fill_card(browser, {"polite": "yes"})
     wait.until(ec.text_to_be_present_in_element((By.ID, "review-score"), "Score 100"))
     _shot(browser, "quality-review-email")
+
+
+def _results(driver: WebDriver) -> list[str]:
+    """The item ids the result list shows (read at once: the list is redrawn per search)."""
+    return list(driver.execute_script(
+        "return [...document.querySelectorAll('#results li')].map((li) => li.dataset.id)"))
+
+
+def test_a_reviewer_finds_an_agents_unreviewed_mail_reviews_it_and_finds_it_reviewed(
+    browser: WebDriver, served: str, archive: Archive, tmp_path: Path,  # noqa: F811
+) -> None:
+    rita = archive.users.add("rita", Role.QUALITY)
+    for name, address in (("smith", "smith@example.com"), ("jones", "jones@example.com")):
+        archive.users.add(name, Role.AGENT)
+        agents.link(archive, name, [address], team="Blue", actor="admin", role="admin")
+    card = scorecards.save(archive, name="Mail", actor="rita", role="quality", sections=[
+        {"title": "Tone", "criteria": [{"id": "polite", "label": "Polite"}]}])
+    fresh = archive.ingest(email_item(subject="Modem kapot", body="mijn modem is kapot",
+                                      agent="smith@example.com")).item_id
+    done = archive.ingest(email_item(subject="Factuur", body="de factuur klopt niet",
+                                     agent="smith@example.com")).item_id
+    queued = archive.ingest(email_item(subject="Verhuizing", body="ik ga verhuizen",
+                                       agent="jones@example.com")).item_id
+    reviewer = User("rita", Role.QUALITY)
+    reviews.submit(archive, reviewer, reviews.start(archive, reviewer, done, card.id),
+                   {"polite": "yes"}, "")
+    queue.add_manual(archive, reviewer, queued)
+    wait = WebDriverWait(browser, 20)
+
+    # Not reviewed + agent, picked by name from the list.
+    _sign_in(browser, wait, served + "/", rita)
+    wait.until(ec.visibility_of_element_located((By.ID, "agent-filter")))
+    Select(browser.find_element(By.ID, "reviewed")).select_by_visible_text("not reviewed")
+    Select(browser.find_element(By.ID, "agent")).select_by_visible_text("smith (Blue)")
+    wait.until(lambda d: _results(d) == [fresh])
+    wait.until(ec.text_to_be_present_in_element((By.ID, "summary"), "1 item"))
+    assert "reviewed=false" in browser.current_url and "agent=smith" in browser.current_url
+    _shot(browser, "quality-search-not-reviewed")
+
+    # It opens and is reviewed from the item page.
+    open_result(browser, fresh)
+    start = wait.until(ec.visibility_of_element_located((By.ID, "review-start")))
+    assert Select(browser.find_element(By.ID, "review-card")).first_selected_option.text \
+        == "Mail v1"
+    wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#reader .mail-text")))
+    _shot(browser, "quality-search-item")
+    start.find_element(By.TAG_NAME, "button").click()
+    wait.until(lambda d: re.search(r"/quality/reviews/\d+$", d.current_url))
+    wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#review-reader .mail-text")))
+    _fill_card(browser, {"polite": "partial"})
+    wait.until(ec.text_to_be_present_in_element((By.ID, "review-score"), "Score 50"))
+
+    # Back to the search at its address: not reviewed finds nothing of smith's now,
+    # reviewed finds it beside the older one.
+    browser.get(served + "/?agent=smith&reviewed=false")
+    wait.until(ec.text_to_be_present_in_element((By.ID, "summary"), "0 items"))
+    Select(browser.find_element(By.ID, "reviewed")).select_by_visible_text("reviewed")
+    wait.until(lambda d: sorted(_results(d)) == sorted([fresh, done]))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "summary"), "2 items"))
+    _shot(browser, "quality-search-reviewed")
+
+    # The queue filter: what waits in the queue, put there by hand.
+    Select(browser.find_element(By.ID, "reviewed")).select_by_visible_text("any")
+    Select(browser.find_element(By.ID, "agent")).select_by_visible_text("any")
+    Select(browser.find_element(By.ID, "queue")).select_by_visible_text("queued by hand")
+    Select(browser.find_element(By.ID, "queue_status")).select_by_visible_text("open")
+    wait.until(lambda d: _results(d) == [queued])
+    assert "queue=manual" in browser.current_url
