@@ -28,7 +28,7 @@ from archive.service import Archive
 from ingest.audio import write_wav
 from ingest.calls import build_call_item, parse_sidecar, recording_from_file
 from tests.conftest import IN_CI, email_item
-from tests.search_api.ui_steps import save_screenshot
+from tests.search_api.ui_steps import save_screenshot, token_field
 from tests.services import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -117,12 +117,12 @@ def test_reviewer_signs_in_searches_and_jumps_to_the_words(
     wait = WebDriverWait(browser, 20)
 
     browser.get(served + "/")
-    browser.find_element(By.ID, "token").send_keys("cma_wrong")
+    token_field(browser).send_keys("cma_wrong")
     browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "login-error"), "token_unknown"))
 
     browser.find_element(By.ID, "token").clear()
-    browser.find_element(By.ID, "token").send_keys(token)
+    token_field(browser).send_keys(token)
     browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
     wait.until(ec.visibility_of_element_located((By.ID, "search")))
     browser.find_element(By.ID, "q").send_keys("modem")
@@ -179,7 +179,7 @@ def test_admin_sees_the_setup_warning_and_the_token_stays_out_of_page_storage(
     browser.get(served + "/")
     login = browser.find_element(By.ID, "login").text
     assert "commarchive users add NAME --role ROLE" in login
-    browser.find_element(By.ID, "token").send_keys(token)
+    token_field(browser).send_keys(token)
     browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
     banner = wait.until(ec.visibility_of_element_located((By.ID, "setup-warning")))
     assert "archive.toml" in banner.text and "organisation" in banner.text
@@ -250,7 +250,7 @@ def test_a_search_matching_more_than_ten_thousand_items_shows_a_lower_bound(
                                     started_at=old) for n in range(EXACT_TOTAL_LIMIT)])
     wait = WebDriverWait(browser, 20)
     browser.get(served + "/")
-    browser.find_element(By.ID, "token").send_keys(token)
+    token_field(browser).send_keys(token)
     browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
     wait.until(ec.visibility_of_element_located((By.ID, "search")))
     browser.find_element(By.ID, "q").send_keys("modem")

@@ -21,7 +21,7 @@ from archive.service import Archive
 from ingest.calls import ingest_call_file
 from tests.ingest.formats import KINDS, encode, speech_wav
 from tests.search_api.test_ui import browser, served  # noqa: F401  (fixtures)
-from tests.search_api.ui_steps import open_result, save_screenshot
+from tests.search_api.ui_steps import open_result, save_screenshot, token_field
 
 #: Load a URL into a fresh <audio> element; report readyState and duration once it
 #: can play (HAVE_CURRENT_DATA or more) or the media error if it cannot.
@@ -72,7 +72,7 @@ def test_every_format_plays_in_chromium_and_a_gsm_call_plays_in_the_player(
         assert state["duration"] > 1.0, (kind_id, state)
 
     # AND the GSM call, opened from a search in the UI, plays in the player
-    browser.find_element(By.ID, "token").send_keys(token)
+    token_field(browser).send_keys(token)
     browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
     wait.until(ec.visibility_of_element_located((By.ID, "search")))
     browser.find_element(By.ID, "q").send_keys("Gsmstra")

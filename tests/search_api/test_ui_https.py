@@ -92,7 +92,7 @@ def test_reviewer_signs_in_and_searches_over_https(
     wait = WebDriverWait(browser, 20)
     browser.get(served_https + "/")
     # No certificate interstitial: the page itself, in a secure context.
-    token_field = wait.until(ec.presence_of_element_located((By.ID, "token")))
+    token_field = wait.until(ec.visibility_of_element_located((By.ID, "token")))
     assert browser.execute_script("return window.isSecureContext") is True
     assert browser.execute_script("return location.protocol") == "https:"
     token_field.send_keys(token)

@@ -16,7 +16,7 @@ from archive.service import Archive
 from ingest.audio import write_wav
 from ingest.calls import build_call_item, parse_sidecar, recording_from_file
 from tests.search_api.test_ui import browser, served  # noqa: F401 (fixtures)
-from tests.search_api.ui_steps import open_result
+from tests.search_api.ui_steps import open_result, token_field
 
 
 def test_a_call_without_a_model_for_its_language_says_so_in_the_item_view(
@@ -37,7 +37,7 @@ def test_a_call_without_a_model_for_its_language_says_so_in_the_item_view(
 
     # WHEN a reviewer opens it
     browser.get(served + "/")
-    browser.find_element(By.ID, "token").send_keys(token)
+    token_field(browser).send_keys(token)
     browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
     wait.until(ec.visibility_of_element_located((By.ID, "search")))
     browser.find_element(By.ID, "q").send_keys("Kees")

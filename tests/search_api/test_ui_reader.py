@@ -37,7 +37,7 @@ from search_api.routers.items import MAX_RANGE_BYTES
 from tests.conftest import email_item
 from tests.search_api.mail_samples import PDF, archive_html_mail
 from tests.search_api.test_ui import browser, chrome, served  # noqa: F401  (fixtures)
-from tests.search_api.ui_steps import open_result, save_screenshot
+from tests.search_api.ui_steps import open_result, save_screenshot, token_field
 from tests.services import free_port
 
 WORDS = [
@@ -57,7 +57,7 @@ def _sign_in(driver: WebDriver, url: str, token: str) -> WebDriverWait[WebDriver
     wait = WebDriverWait(driver, 20)
     driver.set_window_size(1200, 1500)  # the whole reader in each screenshot
     driver.get(url + "/")
-    driver.find_element(By.ID, "token").send_keys(token)
+    token_field(driver).send_keys(token)
     driver.find_element(By.CSS_SELECTOR, "#login-form button").click()
     wait.until(ec.visibility_of_element_located((By.ID, "search")))
     wait.until(lambda d: len(Select(d.find_element(By.ID, "direction")).options) > 1)

@@ -21,7 +21,7 @@ from archive.service import Archive
 from tests import corpus
 from tests.archive.test_training import anna_items, mail
 from tests.search_api.test_ui import browser, served  # noqa: F401  (fixtures)
-from tests.search_api.ui_steps import save_screenshot
+from tests.search_api.ui_steps import save_screenshot, token_field
 
 
 def test_trainer_builds_previews_and_exports_a_set_of_ten(
@@ -42,7 +42,7 @@ def test_trainer_builds_previews_and_exports_a_set_of_ten(
     wait = WebDriverWait(browser, 20)
 
     browser.get(served + "/")
-    browser.find_element(By.ID, "token").send_keys(token)
+    token_field(browser).send_keys(token)
     browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
     link = wait.until(ec.visibility_of_element_located((By.ID, "training-link")))
     link.click()

@@ -8,7 +8,19 @@ from pathlib import Path
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
+
+
+def token_field(browser: WebDriver, timeout_s: float = 20) -> WebElement:
+    """The sign-in form's token field, once the page has found nobody signed in.
+
+    The form stays hidden until the page has asked the server about its session
+    (a signed-in user who reloads sees no sign-in flash), as a person waits for it.
+    """
+    return WebDriverWait(browser, timeout_s).until(
+        ec.visibility_of_element_located((By.ID, "token")))
 
 
 def open_result(browser: WebDriver, item_id: str, timeout_s: float = 20) -> None:
