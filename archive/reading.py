@@ -387,7 +387,8 @@ class Reader:
             log.info("search: %d hit(s) the index still showed were withheld", hidden)
         self._vault.record_event(
             actor=user.name, role=user.role.value, action="search",
-            detail={"q": query.text, "total": result.total, "anonymised": anonymised},
+            detail={"q": query.text, "total": result.total, "anonymised": anonymised,
+                    **_filters_used(query)},
             item_ids=[h.item_id for h in result.hits],
         )
         return SearchPage(result, records, parties)
@@ -402,3 +403,23 @@ class Reader:
             return False
         live = live_purposes(record, user.role, now)
         return bool(live) if allowed is None else bool(live & allowed)
+
+
+def _filters_used(query: SearchQuery) -> dict[str, Any]:
+    """The search's filters as its audit event records them (who looked for whom, and
+    how): the party, subject and agent identifiers asked for are what a privacy officer
+    looks for afterwards; id sets from the catalog (reviewed, in a queue) are counted."""
+    used: dict[str, Any] = {k: v for k, v in (
+        ("channel", query.channel), ("direction", query.direction), ("party", query.party),
+        ("subject", query.subject), ("mention", query.mention),
+        ("since", query.since.isoformat() if query.since else None),
+        ("until", query.until.isoformat() if query.until else None)) if v}
+    if query.purposes is not None:
+        used["purposes"] = sorted(query.purposes)
+    if query.any_party:
+        used["any_party"] = list(query.any_party)
+    if query.item_ids is not None:
+        used["among_items"] = len(query.item_ids)
+    if query.exclude_ids:
+        used["excluding_items"] = len(query.exclude_ids)
+    return {"filters": used} if used else {}

@@ -77,6 +77,23 @@ def test_reviewed_not_reviewed_agent_and_queue_filters(
     assert sorted(first[1] + second[1]) == sorted([queued, other])
 
 
+def test_the_search_audit_event_says_whom_and_how_it_filtered(
+    client: TestClient, archive: Archive, tokens: dict[str, str], items: dict[str, str],
+) -> None:
+    """A privacy officer asking "who looked up this agent, or this customer" finds it."""
+    q = tokens["quality"]
+    _search(client, q, agent="smith", reviewed="false", channel="email")
+    _search(client, q, party="+31612345678", q="modem")
+    by_agent, by_party = archive.audit.events(action="search")[-2:]
+    assert by_agent.detail["filters"] == {
+        "channel": "email", "any_party": ["+31205550100", "smith@example.com"],
+        "excluding_items": 1}
+    assert by_party.detail["q"] == "modem"
+    assert by_party.detail["filters"] == {"party": "+31612345678"}
+    _search(client, q, q="modem")
+    assert "filters" not in archive.audit.events(action="search")[-1].detail
+
+
 def test_a_review_shows_in_the_next_search_without_a_reindex(
     client: TestClient, archive: Archive, tokens: dict[str, str], items: dict[str, str],
 ) -> None:
