@@ -19,7 +19,14 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from archive import catalog as cat
-from archive.anonymise import AnonymisedView, bleep_wav, looks_identifying
+from archive.anonymise import (
+    WAV_HEAD_BYTES,
+    AnonymisedView,
+    bleep_slice,
+    bleep_wav,
+    looks_identifying,
+    pcm_layout,
+)
 from archive.config import ArchiveConfig, Purpose, Role
 from archive.errors import (
     AccessDenied,
@@ -192,28 +199,37 @@ class Reader:
     def read_audio_range(self, user: User, item_id: str, pick: RangePick, *,
                          purpose: str | None = None) -> ContentSlice:
         """A byte range of :meth:`read_audio`, for a player that streams: only the sealed
-        chunks holding it are read and decrypted. Anonymised audio is bleeped whole
-        first (bleeping needs the whole recording) and then cut. Audited per range."""
+        chunks holding it are read and decrypted. Anonymised audio is bleeped in place, so
+        a range is the same bytes of the whole bleeped call (``bleep_slice``) and costs
+        what the range costs, not a whole call's decryption. Audited per range."""
         record = self._vault.record(item_id)
         chosen = self.authorize(user, record, purpose)
         if record.channel is not Channel.CALL:
             raise InvalidRequest(f"item {item_id} is not a call", code=ErrorCode.NOT_FOUND)
-        if chosen.anonymised and user.role not in RESTRICTED_READERS:
-            whole = self.read_audio(user, item_id, purpose=chosen.name)
-            start, length = pick(len(whole.data))
-            return ContentSlice(dataclasses.replace(whole, data=whole.data[start:start + length]),
-                                start, len(whole.data))
+        anonymised = chosen.anonymised and user.role not in RESTRICTED_READERS
         part = PART_PLAYBACK if self._has_playback(item_id) else PART_ORIGINAL
         vault = self._vault
         row = vault.part_row(item_id, part)
         size = int(row.plain_size)
+        dek = vault.dek(item_id, chosen.name)
+        layout = None
+        if anonymised:
+            spans = self._bleep_spans(record)
+            try:
+                layout = pcm_layout(vault.unseal(item_id, part, dek, row,
+                                                 span=(0, min(size, WAV_HEAD_BYTES))), size)
+            except ValueError as exc:
+                raise AccessDenied(ErrorCode.PURPOSE_NOT_CARRIED,
+                                   f"recording cannot be anonymised: {exc}",
+                                   item_id=record.id) from None
         start, length = pick(size)
-        data = vault.unseal(item_id, part, vault.dek(item_id, chosen.name), row,
-                            span=(start, length))
+        data = vault.unseal(item_id, part, dek, row, span=(start, length))
+        if layout is not None:
+            data = bleep_slice(data, start, layout, spans)
         vault.record_event(
             actor=user.name, role=user.role.value, action="read", purpose=chosen.name,
             item_ids=[item_id],
-            detail={"part": part, "anonymised": False, "range": [start, start + len(data)]},
+            detail={"part": part, "anonymised": anonymised, "range": [start, start + len(data)]},
         )
         content_type = "audio/wav" if part == PART_PLAYBACK else str(row.content_type)
         return ContentSlice(Content(item_id, part, data, content_type, chosen.name), start, size)
@@ -224,6 +240,26 @@ class Reader:
         except InvalidRequest:
             return False
         return True
+
+    def _bleep_spans(self, record: ItemRecord) -> list[tuple[float, float]]:
+        """The times to bleep in a call's audio, from its anonymised view; refused when
+        the transcript cannot say where the names and numbers are."""
+        if record.transcript_status is not TranscriptStatus.DONE:
+            raise AccessDenied(
+                ErrorCode.PURPOSE_NOT_CARRIED,
+                "anonymised audio needs the transcript to find what to bleep; "
+                f"transcript is {record.transcript_status.value}",
+                item_id=record.id,
+            )
+        kept = self.views.view_of(record)
+        if (kept.transcript or {}).get("low_confidence"):
+            # Bleeping follows the recognised words: where recognition is unsure, the
+            # names and numbers it missed would reach the trainer unbleeped.
+            raise AccessDenied(
+                ErrorCode.PURPOSE_NOT_CARRIED,
+                "anonymised audio needs a transcript sure enough to find what to bleep; "
+                "this one is marked low confidence", item_id=record.id)
+        return kept.bleep_spans()
 
     def _anonymise(self, record: ItemRecord, part: str, data: bytes) -> tuple[bytes, str]:
         """The anonymised form of a part: redacted text, or audio with PII bleeped."""
@@ -237,24 +273,9 @@ class Reader:
             if part == PART_ORIGINAL and self._has_playback(record.id):
                 # The original may be MP3 or GSM: bleep the derived PCM WAV instead.
                 data = vault.unseal_for_system(record.id, PART_PLAYBACK)
-            if record.transcript_status is not TranscriptStatus.DONE:
-                raise AccessDenied(
-                    ErrorCode.PURPOSE_NOT_CARRIED,
-                    "anonymised audio needs the transcript to find what to bleep; "
-                    f"transcript is {record.transcript_status.value}",
-                    item_id=record.id,
-                )
-            kept = self.views.view_of(record)
-            transcript = kept.transcript or {}
-            if transcript.get("low_confidence"):
-                # Bleeping follows the recognised words: where recognition is unsure, the
-                # names and numbers it missed would reach the trainer unbleeped.
-                raise AccessDenied(
-                    ErrorCode.PURPOSE_NOT_CARRIED,
-                    "anonymised audio needs a transcript sure enough to find what to bleep; "
-                    "this one is marked low confidence", item_id=record.id)
+            spans = self._bleep_spans(record)
             try:
-                return bleep_wav(data, kept.bleep_spans()), "audio/wav"
+                return bleep_wav(data, spans), "audio/wav"
             except (ValueError, EOFError) as exc:
                 raise AccessDenied(ErrorCode.PURPOSE_NOT_CARRIED,
                                    f"recording cannot be anonymised: {exc}",

@@ -35,20 +35,24 @@ from archive.anonymise.audio import (
     BLEEP_AMPLITUDE,
     BLEEP_HZ,
     BLEEP_PAD_S,
+    WAV_HEAD_BYTES,
     AudioRedaction,
+    PcmLayout,
     audio_redaction,
+    bleep_slice,
     bleep_wav,
     configure_audio,
+    pcm_layout,
 )
 from archive.anonymise.categories import CATEGORIES
 from archive.anonymise.patterns import looks_identifying
 from archive.anonymise.redactor import Redactor, Span
 from archive.anonymise.view import WITHHELD_DETAILS, WITHHELD_SECTIONS, AnonymisedView
 
-__all__ = ["BLEEP_AMPLITUDE", "BLEEP_HZ", "BLEEP_PAD_S", "CATEGORIES", "WITHHELD_DETAILS",
-           "WITHHELD_SECTIONS", "AnonymisedView", "AudioRedaction", "Redactor", "Span",
-           "audio_redaction", "bleep_wav", "configure", "configure_audio", "looks_identifying",
-           "recognisers"]
+__all__ = ["BLEEP_AMPLITUDE", "BLEEP_HZ", "BLEEP_PAD_S", "CATEGORIES", "WAV_HEAD_BYTES",
+           "WITHHELD_DETAILS", "WITHHELD_SECTIONS", "AnonymisedView", "AudioRedaction",
+           "PcmLayout", "Redactor", "Span", "audio_redaction", "bleep_slice", "bleep_wav",
+           "configure", "configure_audio", "looks_identifying", "pcm_layout", "recognisers"]
 
 
 def configure(customer_numbers: Sequence[str] = (), audio: str = "bleep",
