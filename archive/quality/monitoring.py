@@ -4,32 +4,55 @@ A policy has word lists per language (``"*"`` for every language), phrases of
 one or more words, and proximity rules (word ``a`` within ``within`` words of
 word ``b``). Matching is on whole words, case-insensitive (``casefold``);
 an item whose language is unknown is checked against every list. It runs on
-an e-mail's text (subject, body, attachments' text) when the e-mail is
-archived, on a call's transcript when the transcript is attached, and on any
+an e-mail's text (subject, body, attachments' text) after the e-mail is
+archived, on a call's transcript after the transcript is attached, and on any
 items again by ``backfill`` (CLI and API). A hit puts the item in the queue
 with where it hit (section and character offsets, or speaker and seconds),
 never the words around it. A hit decides nothing: a person reviews the item
 (privacy statement §9g).
+
+Evaluating is a ``monitor`` job of the shared queue (``archive.jobs``), queued
+in the item's own commit (the e-mail's, or the transcript's) while a policy is
+enabled, so a crash after the acknowledgement cannot lose it and the path to
+the SMTP ``250`` pays one insert, not the policies. Where the process indexes
+in the background (``serve``, the SMTP server: they acknowledge first), a
+worker runs the job after the acknowledgement (the embedded one, or
+``commarchive worker``); elsewhere (the CLI's ``ingest``, transcription) the
+process runs it right after the commit. Running a job twice (a worker crashed
+after evaluating) adds no second queue entry (``queue.add``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from archive import catalog as cat
 from archive import quality_tables as qt
 from archive.audit import SYSTEM_ACTOR
-from archive.errors import ErrorCode, InvalidRequest
+from archive.errors import ErrorCode, InvalidRequest, ItemNotFound
 from archive.indexing import section_from_json
-from archive.model import Channel, IngestResult, NewItem, Section, TranscriptStatus, now_utc
+from archive.intake import PreparedItem
+from archive.jobs import Job, JobQueue, enqueue_on
+from archive.model import (
+    Channel,
+    IngestResult,
+    ItemStatus,
+    NewItem,
+    Section,
+    TranscriptStatus,
+    now_utc,
+)
 from archive.quality import queue
 from archive.quality.reviews import QUALITY_PURPOSE
 from archive.service import Archive
@@ -42,6 +65,10 @@ TEXT_KINDS: Final = frozenset({"subject", "body", "attachment"})
 MAX_TERMS: Final = 2000
 MAX_WITHIN_WORDS: Final = 50
 ANY_LANGUAGE: Final = "*"
+#: The job kind that evaluates one item (key: its id); ``commarchive.worker.JobKind``.
+JOB_KIND: Final = "monitor"
+#: A job that failed is tried again after this.
+RETRY_SECONDS: Final = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,14 +281,88 @@ def backfill(archive: Archive, *, since: datetime | None = None, until: datetime
     return {"items": len(ids), "queued": len(queued), "policies": [p.name for p in chosen]}
 
 
+def any_enabled(conn: Connection) -> bool:
+    """Whether some policy is enabled: only then does a new item get a job."""
+    return conn.execute(sa.select(qt.policies.c.name).where(
+        qt.policies.c.enabled.is_(True)).limit(1)).first() is not None
+
+
+def run_job(archive: Archive, jobs: JobQueue, job: Job, worker: str, *,
+            sections: Sequence[Section] | None = None) -> list[int]:
+    """Evaluate a claimed job's item and finish the job (queued again on failure; an
+    item erased meanwhile has nothing left to evaluate)."""
+    try:
+        entries = check_item(archive, job.key, sections=sections)
+    except ItemNotFound:
+        entries = []
+    except Exception as exc:
+        jobs.fail(job, worker, f"{type(exc).__name__}: {exc}", retry_in_s=RETRY_SECONDS)
+        raise
+    jobs.complete(job, worker)
+    return entries
+
+
+def run_queued(archive: Archive, *, worker: str, keys: Sequence[str] | None = None,
+               queue: JobQueue | None = None) -> int:
+    """Run runnable monitor jobs (of ``keys`` when given) until none is left; how many ran.
+
+    A failing item is logged and left to its retry; the others still run."""
+    jobs = queue or JobQueue(archive.catalog)
+    ran = 0
+    while (job := jobs.claim(worker, [JOB_KIND], keys=keys)) is not None:
+        ran += 1
+        try:
+            run_job(archive, jobs, job, worker)
+        except Exception:
+            log.exception("monitoring item %s failed; retried later", job.key)
+    return ran
+
+
 def install(archive: Archive) -> None:
-    """Check new e-mails when archived and calls when their transcript arrives."""
+    """Queue a job in every new e-mail's commit and every new transcript's commit while a
+    policy is enabled; run it at once unless a background indexer acknowledges first."""
+    jobs = JobQueue(archive.catalog)
+    worker = f"inline:{os.getpid()}"
+    due: set[str] = set()  # queued by this process's commits, not run yet
+    lock = threading.Lock()
+
+    def monitored(f: PreparedItem) -> bool:
+        return (f.new.channel is not Channel.CALL and f.new.status is not ItemStatus.UNPARSED
+                and any(t.purpose == QUALITY_PURPOSE for t in f.tags))
+
+    def on_commit(conn: Connection, group: Sequence[PreparedItem]) -> None:
+        ids = [f.item_id for f in group if monitored(f)]
+        if ids and any_enabled(conn):
+            enqueue_on(conn, JOB_KIND, ids)
+            with lock:
+                due.update(ids)
+
+    def on_transcript_commit(conn: Connection, item_id: str) -> None:
+        if any_enabled(conn):
+            enqueue_on(conn, JOB_KIND, [item_id])
+            with lock:
+                due.add(item_id)
+
+    def run_now(item_id: str, sections: Sequence[Section] | None) -> None:
+        with lock:
+            if item_id not in due:
+                return
+            due.discard(item_id)
+        job = jobs.claim(worker, [JOB_KIND], keys=[item_id])
+        if job is not None:  # else a worker has it already
+            run_job(archive, jobs, job, worker, sections=sections)
+
     def on_ingest(result: IngestResult, new: NewItem) -> None:
-        if result.created and new.channel is not Channel.CALL:
-            check_item(archive, result.item_id, sections=new.sections)
+        if archive.outbox.running:  # acknowledging at commit: a worker runs the job
+            with lock:
+                due.discard(result.item_id)
+        elif result.created:
+            run_now(result.item_id, new.sections)
 
     def on_transcript(item_id: str) -> None:
-        check_item(archive, item_id)
+        run_now(item_id, None)  # transcription is behind the acknowledgement already
 
+    archive.intake.committing.append(on_commit)
+    archive.transcripts.committing.append(on_transcript_commit)
     archive.ingest_listeners.append(on_ingest)
     archive.transcripts.listeners.append(on_transcript)
