@@ -30,8 +30,9 @@ from archive.quality import monitoring
 from archive.service import Archive
 from commarchive import runtime
 from commarchive.settings import Settings
-from commarchive.worker import JobKind, start_embedded
+from commarchive.worker import JobKind, JobWorker, start_embedded
 from ingest.email.config import SmtpConfig
+from tests.conftest import email_item
 from tests.ingest.email.conftest import RunningServer
 from tests.services import free_port
 
@@ -105,6 +106,25 @@ def test_the_250_comes_before_the_policies_run_and_the_hit_follows(
         gate.set()
         stop_worker()
         server.close()
+
+
+def test_a_worker_of_the_shared_queue_runs_the_monitor_jobs(archive: Archive) -> None:
+    """Several nodes (no embedded worker): ``commarchive worker`` takes the e-mail's job."""
+    monitoring.save(archive, "churn", POLICY, enabled=True, actor="rita", role="quality")
+    monitoring.install(archive)
+    archive.start_indexing()  # a serving node: it acknowledges, it does not evaluate
+    item_id = archive.ingest(email_item(body="Please cancel my contract.")).item_id
+    assert _entries(archive, item_id) == []
+    worker = JobWorker(archive, Settings(), router=lambda: None, name="elsewhere")
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    try:
+        _wait_for(lambda: (JobKind.MONITOR, item_id, "queued 1") in worker.done)
+    finally:
+        stop.set()
+        thread.join(WAIT_SECONDS)
+    assert len(_entries(archive, item_id)) == 1
 
 
 def _serve(data_dir: Path, smtp: int, env: dict[str, str]) -> subprocess.Popen[str]:
