@@ -30,7 +30,6 @@ from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Final
 
-from archive.errors import ItemNotFound
 from archive.jobs import Job, JobQueue
 from archive.quality import monitoring
 from archive.retention import sweep
@@ -120,6 +119,9 @@ class JobWorker:
                                   self.archive.pending_transcripts(PENDING_BATCH))
 
     def run_one(self, job: Job) -> None:
+        if job.kind == JobKind.MONITOR:
+            self._run_monitor(job)
+            return
         cancel = threading.Event()
         beating = threading.Event()
         heart = threading.Thread(target=self._heartbeat, args=(job, cancel, beating),
@@ -143,6 +145,19 @@ class JobWorker:
             log.warning("worker %s: %s job %s was taken over; its result is not counted",
                         self.name, job.kind, job.id)
 
+    def _run_monitor(self, first: Job) -> None:
+        """Monitor jobs in a batch with ``first`` (short: the lease is not renewed; one
+        taken over meanwhile is evaluated twice, which queues nothing twice)."""
+        batch = [first, *self.queue.claim_many(self.name, [JobKind.MONITOR],
+                                               limit=monitoring.BATCH_JOBS - 1)]
+        try:
+            entries = monitoring.run_claimed(self.archive, self.queue, batch, self.name)
+        except Exception:
+            log.exception("worker %s: %d monitor job(s) failed", self.name, len(batch))
+            return
+        self.done.extend((JobKind.MONITOR.value, key, f"queued {len(found)}")
+                         for key, found in entries.items())
+
     def _heartbeat(self, job: Job, cancel: threading.Event, finished: threading.Event) -> None:
         interval = max(0.2, self.queue.lease_s / 3)
         while not finished.wait(interval):
@@ -160,11 +175,6 @@ class JobWorker:
             if router is None:
                 return Outcome.RETRY
             return transcribe_item(self.archive, router, job.key, cancel=cancel).value
-        if kind is JobKind.MONITOR:
-            try:
-                return f"queued {len(monitoring.check_item(self.archive, job.key))}"
-            except ItemNotFound:
-                return "erased"
         if kind is JobKind.BACKFILL:
             return f"queued {self._queue_pending()}"
         if kind is JobKind.REINDEX:

@@ -69,6 +69,8 @@ ANY_LANGUAGE: Final = "*"
 JOB_KIND: Final = "monitor"
 #: A job that failed is tried again after this.
 RETRY_SECONDS: Final = 30.0
+#: Monitor jobs claimed, evaluated and finished together (three transactions a batch).
+BATCH_JOBS: Final = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,39 +217,45 @@ def policies(archive: Archive, *, enabled_only: bool = False) -> list[Policy]:
     return [parse(str(r.name), json.loads(r.definition), enabled=bool(r.enabled)) for r in rows]
 
 
-def _queue_hits(archive: Archive, item_id: str,
-                found: dict[str, list[dict[str, Any]]], *, actor: str, role: str) -> list[int]:
-    entries = []
+Found = dict[str, list[dict[str, Any]]]
+"""Per policy name, its hits in one item."""
+
+
+def _queue_hits(archive: Archive, found: dict[str, Found], *, actor: str,
+                role: str) -> dict[str, list[int]]:
+    """The hits of several items into the queue and their audit events: one transaction."""
+    entries: dict[str, list[int]] = {}
     with archive.vault.write() as tx:
-        for name, hits in found.items():
-            if hits:
-                entry = queue.add(tx.conn, archive, item_id, queue.Source.POLICY,
-                                  policy=name, hits=hits)
-                if entry is not None:
-                    entries.append(entry)
-        tx.event(actor=actor, role=role, action="quality_monitor", purpose=QUALITY_PURPOSE,
-                 item_ids=[item_id],
-                 detail={"policies": sorted(found), "hits": {k: len(v) for k, v in found.items()},
-                         "queued": entries})
+        for item_id, hits_of in found.items():
+            entries[item_id] = []
+            for name, hits in hits_of.items():
+                if hits:
+                    entry = queue.add(tx.conn, archive, item_id, queue.Source.POLICY,
+                                      policy=name, hits=hits)
+                    if entry is not None:
+                        entries[item_id].append(entry)
+        tx.event_many([
+            {"actor": actor, "role": role, "action": "quality_monitor",
+             "purpose": QUALITY_PURPOSE, "item_ids": [item_id],
+             "detail": {"policies": sorted(hits_of),
+                        "hits": {k: len(v) for k, v in hits_of.items()},
+                        "queued": entries[item_id]}}
+            for item_id, hits_of in found.items()])
     return entries
 
 
-def check_item(archive: Archive, item_id: str, *, chosen: Sequence[Policy] | None = None,
-               sections: Sequence[Section] | None = None, actor: str = SYSTEM_ACTOR,
-               role: str = "system") -> list[int]:
-    """Run the policies over one item's text (read under ``quality``); the new queue
-    entries. Items not carrying ``quality`` are not the quality team's to monitor."""
-    chosen = policies(archive, enabled_only=True) if chosen is None else chosen
-    if not chosen:  # the common case on the ingest path: nothing more to read
-        return []
+def _find(archive: Archive, item_id: str, chosen: Sequence[Policy],
+          sections: Sequence[Section] | None) -> Found | None:
+    """The policies' hits in one item (read under ``quality``); None when it is not the
+    quality team's to monitor, or a call has no transcript yet."""
     record = archive.record(item_id)
     if QUALITY_PURPOSE not in record.purpose_names or record.restricted:
-        return []
+        return None
     vault = archive.vault
-    found: dict[str, list[dict[str, Any]]] = {}
+    found: Found = {}
     if record.channel is Channel.CALL:
         if record.transcript_status is not TranscriptStatus.DONE:
-            return []
+            return None
         transcript = json.loads(vault.unseal(item_id, PART_TRANSCRIPT,
                                              vault.dek(item_id, QUALITY_PURPOSE)))
         for p in chosen:
@@ -259,7 +267,46 @@ def check_item(archive: Archive, item_id: str, *, chosen: Sequence[Policy] | Non
             sections = [section_from_json(s) for s in part["sections"]]
         for p in chosen:
             found[p.name] = text_hits(p, sections, record.language)
-    return _queue_hits(archive, item_id, found, actor=actor, role=role)
+    return found
+
+
+def check_item(archive: Archive, item_id: str, *, chosen: Sequence[Policy] | None = None,
+               sections: Sequence[Section] | None = None, actor: str = SYSTEM_ACTOR,
+               role: str = "system") -> list[int]:
+    """Run the policies over one item's text (read under ``quality``); the new queue
+    entries. Items not carrying ``quality`` are not the quality team's to monitor."""
+    chosen = policies(archive, enabled_only=True) if chosen is None else chosen
+    if not chosen:  # the common case on the ingest path: nothing more to read
+        return []
+    found = _find(archive, item_id, chosen, sections)
+    if found is None:
+        return []
+    return _queue_hits(archive, {item_id: found}, actor=actor, role=role)[item_id]
+
+
+def check_items(
+    archive: Archive, item_ids: Sequence[str], *,
+    sections: dict[str, Sequence[Section]] | None = None,
+) -> tuple[dict[str, list[int]], dict[str, Exception]]:
+    """``check_item`` over a batch with the enabled policies, written in one transaction:
+    the new entries per item, and the items that could not be read (an item erased
+    meanwhile is neither: nothing is left to check)."""
+    chosen = policies(archive, enabled_only=True)
+    found: dict[str, Found] = {}
+    failed: dict[str, Exception] = {}
+    for item_id in item_ids if chosen else ():
+        try:
+            hits = _find(archive, item_id, chosen, (sections or {}).get(item_id))
+        except ItemNotFound:
+            continue
+        except Exception as exc:  # one unreadable item must not hold up the others
+            log.warning("monitoring item %s failed: %s", item_id, exc)
+            failed[item_id] = exc
+            continue
+        if hits is not None:
+            found[item_id] = hits
+    entries = _queue_hits(archive, found, actor=SYSTEM_ACTOR, role="system") if found else {}
+    return {i: entries.get(i, []) for i in item_ids if i not in failed}, failed
 
 
 def backfill(archive: Archive, *, since: datetime | None = None, until: datetime | None = None,
@@ -287,34 +334,36 @@ def any_enabled(conn: Connection) -> bool:
         qt.policies.c.enabled.is_(True)).limit(1)).first() is not None
 
 
-def run_job(archive: Archive, jobs: JobQueue, job: Job, worker: str, *,
-            sections: Sequence[Section] | None = None) -> list[int]:
-    """Evaluate a claimed job's item and finish the job (queued again on failure; an
-    item erased meanwhile has nothing left to evaluate)."""
+def run_claimed(archive: Archive, jobs: JobQueue, claimed: Sequence[Job], worker: str, *,
+                sections: dict[str, Sequence[Section]] | None = None) -> dict[str, list[int]]:
+    """Evaluate claimed monitor jobs as one batch and finish them (an item that could not
+    be read is queued again); the new queue entries of the jobs completed."""
     try:
-        entries = check_item(archive, job.key, sections=sections)
-    except ItemNotFound:
-        entries = []
-    except Exception as exc:
-        jobs.fail(job, worker, f"{type(exc).__name__}: {exc}", retry_in_s=RETRY_SECONDS)
+        entries, failed = check_items(archive, [j.key for j in claimed], sections=sections)
+    except Exception as exc:  # the batch's write: every job is tried again later
+        for job in claimed:
+            jobs.fail(job, worker, f"{type(exc).__name__}: {exc}", retry_in_s=RETRY_SECONDS)
         raise
-    jobs.complete(job, worker)
-    return entries
+    for job in claimed:
+        if job.key in failed:
+            why = failed[job.key]
+            jobs.fail(job, worker, f"{type(why).__name__}: {why}", retry_in_s=RETRY_SECONDS)
+    done = jobs.complete_many([j for j in claimed if j.key not in failed], worker)
+    return {j.key: entries[j.key] for j in done}
 
 
 def run_queued(archive: Archive, *, worker: str, keys: Sequence[str] | None = None,
                queue: JobQueue | None = None) -> int:
-    """Run runnable monitor jobs (of ``keys`` when given) until none is left; how many ran.
-
-    A failing item is logged and left to its retry; the others still run."""
+    """Run runnable monitor jobs (of ``keys`` when given) in batches until none is left;
+    how many were claimed. A failing batch is logged and left to its retry."""
     jobs = queue or JobQueue(archive.catalog)
     ran = 0
-    while (job := jobs.claim(worker, [JOB_KIND], keys=keys)) is not None:
-        ran += 1
+    while claimed := jobs.claim_many(worker, [JOB_KIND], keys=keys, limit=BATCH_JOBS):
+        ran += len(claimed)
         try:
-            run_job(archive, jobs, job, worker)
+            run_claimed(archive, jobs, claimed, worker)
         except Exception:
-            log.exception("monitoring item %s failed; retried later", job.key)
+            log.exception("monitoring %d item(s) failed; retried later", len(claimed))
     return ran
 
 
@@ -348,9 +397,10 @@ def install(archive: Archive) -> None:
             if item_id not in due:
                 return
             due.discard(item_id)
-        job = jobs.claim(worker, [JOB_KIND], keys=[item_id])
-        if job is not None:  # else a worker has it already
-            run_job(archive, jobs, job, worker, sections=sections)
+        claimed = jobs.claim_many(worker, [JOB_KIND], keys=[item_id], limit=1)
+        if claimed:  # else a worker has it already
+            run_claimed(archive, jobs, claimed, worker,
+                        sections=None if sections is None else {item_id: sections})
 
     def on_ingest(result: IngestResult, new: NewItem) -> None:
         if archive.outbox.running:  # acknowledging at commit: a worker runs the job

@@ -82,14 +82,14 @@ def test_the_250_comes_before_the_policies_run_and_the_hit_follows(
     monitoring.install(archive)
     gate = threading.Event()
     evaluating = threading.Event()
-    real_check = monitoring.check_item
+    real_check = monitoring.check_items
 
-    def held_check(arc: Archive, item_id: str, **kwargs: Any) -> list[int]:
+    def held_check(arc: Archive, item_ids: Sequence[str], **kwargs: Any) -> Any:
         evaluating.set()
         assert gate.wait(WAIT_SECONDS), "never released"
-        return real_check(arc, item_id, **kwargs)
+        return real_check(arc, item_ids, **kwargs)
 
-    monkeypatch.setattr(monitoring, "check_item", held_check)
+    monkeypatch.setattr(monitoring, "check_items", held_check)
     server = RunningServer(archive, SmtpConfig(port=0))
     stop_worker = start_embedded(archive, Settings(), [JobKind.MONITOR])
     try:

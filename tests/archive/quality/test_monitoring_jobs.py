@@ -7,8 +7,12 @@ it twice never queues the item twice."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
+
+from archive.errors import ContentIntegrityError
 from archive.jobs import JobQueue
 from archive.model import Section
 from archive.quality import monitoring, queue
@@ -121,3 +125,26 @@ def test_a_calls_job_is_queued_in_its_transcripts_commit(archive: Archive) -> No
     assert monitoring.run_queued(archive, worker="test") == 1
     [entry] = queue.listing(archive, QUALITY)
     assert entry["item_id"] == item_id and entry["hits"][0]["rule"] == "lawyer ~5 court"
+
+
+def test_an_unreadable_item_is_retried_without_holding_up_the_rest_of_its_batch(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _with_policy(archive)
+    archive.start_indexing()
+    broken, fine = (archive.ingest(email_item(body=FLAGGED_BODY)).item_id for _ in range(2))
+    real_unseal = archive.vault.unseal
+
+    def unseal(item_id: str, part: str, *args: Any, **kwargs: Any) -> bytes:
+        if item_id == broken:
+            raise ContentIntegrityError(item_id, part=part, reason="tag mismatch")
+        return real_unseal(item_id, part, *args, **kwargs)
+
+    monkeypatch.setattr(archive.vault, "unseal", unseal)
+    assert monitoring.run_queued(archive, worker="test") == 2
+    assert [e["item_id"] for e in queue.listing(archive, QUALITY)] == [fine]
+    [depth] = [d for d in JobQueue(archive.catalog).depth() if d.kind == monitoring.JOB_KIND]
+    assert depth.queued == 1  # the broken one, for a later try
+    [job] = JobQueue(archive.catalog).claim_many(
+        "later", [monitoring.JOB_KIND], limit=5, now=datetime.now(UTC) + timedelta(hours=1))
+    assert job.key == broken and job.attempts == 2
