@@ -403,10 +403,10 @@ def install(archive: Archive) -> None:
                         sections=None if sections is None else {item_id: sections})
 
     def on_ingest(result: IngestResult, new: NewItem) -> None:
-        if archive.outbox.running:  # acknowledging at commit: a worker runs the job
-            with lock:
+        if archive.outbox.running or not result.created:
+            with lock:  # acknowledged at commit: a worker runs the job
                 due.discard(result.item_id)
-        elif result.created:
+        else:
             run_now(result.item_id, new.sections)
 
     def on_transcript(item_id: str) -> None:

@@ -3,7 +3,9 @@
 - with an enabled policy, the 250 arrives while the evaluation is still held back, and
   once it is let go the item is in the review queue with its hit;
 - ``serve`` killed after the 250 and before the evaluation: the next start flags the
-  e-mail, once.
+  e-mail, once;
+- without an embedded worker ``commarchive worker`` runs the jobs, and an operator can
+  ask for an item's check (``jobs add monitor ITEM``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from commarchive import runtime
 from commarchive.settings import Settings
 from commarchive.worker import JobKind, JobWorker, start_embedded
 from ingest.email.config import SmtpConfig
+from tests.commarchive.cli.test_privacy_commands import cli, data_dir  # noqa: F401
 from tests.conftest import email_item
 from tests.ingest.email.conftest import RunningServer
 from tests.services import free_port
@@ -127,9 +130,9 @@ def test_a_worker_of_the_shared_queue_runs_the_monitor_jobs(archive: Archive) ->
     assert len(_entries(archive, item_id)) == 1
 
 
-def _serve(data_dir: Path, smtp: int, env: dict[str, str]) -> subprocess.Popen[str]:
+def _serve(archive_dir: Path, smtp: int, env: dict[str, str]) -> subprocess.Popen[str]:
     server = subprocess.Popen(
-        [sys.executable, "-m", "commarchive", "--data-dir", str(data_dir), "serve",
+        [sys.executable, "-m", "commarchive", "--data-dir", str(archive_dir), "serve",
          "--http", f"127.0.0.1:{free_port()}", "--smtp", f"127.0.0.1:{smtp}"],
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, start_new_session=True)
@@ -142,8 +145,8 @@ def _serve(data_dir: Path, smtp: int, env: dict[str, str]) -> subprocess.Popen[s
     raise AssertionError("serve did not start")
 
 
-def _open(data_dir: Path) -> Archive:
-    return runtime.open_archive(Settings(data_dir=data_dir))
+def _open(archive_dir: Path) -> Archive:
+    return runtime.open_archive(Settings(data_dir=archive_dir))
 
 
 def _stop(server: subprocess.Popen[str], signum: signal.Signals) -> None:
@@ -161,33 +164,34 @@ def test_an_email_acknowledged_before_a_kill_is_flagged_once_after_the_restart(
     for key in os.environ:
         if key.startswith("COMMARCHIVE_"):
             monkeypatch.delenv(key)
-    data_dir = tmp_path / "data"
+    archive_dir = tmp_path / "data"
     env = dict(os.environ)
-    subprocess.run([sys.executable, "-m", "commarchive", "init", str(data_dir), "--no-input"],
+    subprocess.run([sys.executable, "-m", "commarchive", "init", str(archive_dir),
+                    "--no-input"],
                    env=env, check=True, capture_output=True, timeout=120)
-    archive = _open(data_dir)
+    archive = _open(archive_dir)
     try:
         monitoring.save(archive, "churn", POLICY, enabled=True, actor="rita", role="quality")
     finally:
         archive.close()
 
     smtp = free_port()
-    server = _serve(data_dir, smtp, {**env, "COMMARCHIVE_EMBEDDED_WORKER": "false"})
+    server = _serve(archive_dir, smtp, {**env, "COMMARCHIVE_EMBEDDED_WORKER": "false"})
     try:
         item_id = _send(smtp, timeout=30)
     finally:
         _stop(server, signal.SIGKILL)
 
-    archive = _open(data_dir)
+    archive = _open(archive_dir)
     try:
         assert _monitor_events(archive, item_id) == 0 and _entries(archive, item_id) == []
         assert _queued(archive, [JobKind.MONITOR]) == 1
     finally:
         archive.close()
 
-    server = _serve(data_dir, free_port(), env)  # with its embedded worker
+    server = _serve(archive_dir, free_port(), env)  # with its embedded worker
     try:
-        archive = _open(data_dir)
+        archive = _open(archive_dir)
         try:
             _wait_for(lambda: _queued(archive, [JobKind.MONITOR]) == 0
                       and bool(_entries(archive, item_id)))
@@ -195,7 +199,7 @@ def test_an_email_acknowledged_before_a_kill_is_flagged_once_after_the_restart(
             archive.close()
     finally:
         _stop(server, signal.SIGTERM)
-    archive = _open(data_dir)
+    archive = _open(archive_dir)
     try:
         assert len(_entries(archive, item_id)) == 1
         assert _monitor_events(archive, item_id) == 1
@@ -206,3 +210,25 @@ def test_an_email_acknowledged_before_a_kill_is_flagged_once_after_the_restart(
 def _queued(archive: Archive, kinds: Sequence[str]) -> int:
     return sum(d.queued + d.running for d in JobQueue(archive.catalog).depth()
                if d.kind in kinds)
+
+
+def test_an_operator_asks_for_an_items_check_from_the_command_line(
+    data_dir: Path,  # noqa: F811
+) -> None:
+    arc = runtime.open_archive(Settings(data_dir=data_dir))
+    try:  # archived before the policy existed: not checked
+        item_id = arc.ingest(email_item(body="Please cancel my contract.")).item_id
+        monitoring.save(arc, "churn", POLICY, enabled=True, actor="rita", role="quality")
+    finally:
+        arc.close()
+    assert cli("jobs", "add", "monitor", item_id, data_dir=data_dir).stdout.strip() == (
+        "queued 1 monitor job(s)")
+    assert "monitor: 1 queued" in cli("jobs", "list", data_dir=data_dir).stdout
+    bare = cli("jobs", "add", "monitor", data_dir=data_dir, check=False)
+    assert bare.returncode != 0 and "monitor take item ids" in bare.stderr
+    arc = runtime.open_archive(Settings(data_dir=data_dir))
+    try:
+        assert monitoring.run_queued(arc, worker="test") == 1
+        assert len(_entries(arc, item_id)) == 1
+    finally:
+        arc.close()
