@@ -142,6 +142,11 @@ def match(
     def applies(lang: str) -> bool:
         return language is None or lang in (ANY_LANGUAGE, language)
 
+    # Where each word occurs: a phrase is compared only where its first word is, so a
+    # long e-mail costs one pass, not one per phrase.
+    at: dict[str, list[int]] = {}
+    for i, token in enumerate(tokens):
+        at.setdefault(token, []).append(i)
     hits: list[tuple[str, int, int]] = []
     for lang, phrases in policy.lists.items():
         if not applies(lang):
@@ -149,14 +154,13 @@ def match(
         for phrase in phrases:
             want = [w for w, _, _ in words(phrase)]
             n = len(want)
-            hits += [(phrase, i, i + n - 1) for i in range(len(tokens) - n + 1)
+            hits += [(phrase, i, i + n - 1) for i in at.get(want[0], ())
                      if list(tokens[i:i + n]) == want]
     for rule in policy.near:
         if not applies(rule.language):
             continue
-        a, b = rule.a.casefold(), rule.b.casefold()
-        at_a = [i for i, t in enumerate(tokens) if t == a]
-        at_b = [i for i, t in enumerate(tokens) if t == b]
+        at_a = at.get(rule.a.casefold(), [])
+        at_b = at.get(rule.b.casefold(), [])
         for i in at_a:
             close = [j for j in at_b if j != i and abs(j - i) <= rule.within]
             if close:
