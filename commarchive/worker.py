@@ -148,11 +148,12 @@ class JobWorker:
     def _run_monitor(self, first: Job) -> None:
         """Monitor jobs in a batch with ``first`` (short: the lease is not renewed; one
         taken over meanwhile is evaluated twice, which queues nothing twice)."""
-        batch = [first, *self.queue.claim_many(self.name, [JobKind.MONITOR],
-                                               limit=monitoring.BATCH_JOBS - 1)]
+        batch = [first]
         try:
+            batch += self.queue.claim_many(self.name, [JobKind.MONITOR],
+                                           limit=monitoring.BATCH_JOBS - 1)
             entries = monitoring.run_claimed(self.archive, self.queue, batch, self.name)
-        except Exception:
+        except Exception:  # left to their leases and retries; the worker goes on
             log.exception("worker %s: %d monitor job(s) failed", self.name, len(batch))
             return
         self.done.extend((JobKind.MONITOR.value, key, f"queued {len(found)}")
