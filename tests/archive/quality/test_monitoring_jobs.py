@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from archive import rights
 from archive.errors import ContentIntegrityError
 from archive.jobs import JobQueue
 from archive.model import Section
@@ -148,3 +149,16 @@ def test_an_unreadable_item_is_retried_without_holding_up_the_rest_of_its_batch(
     [job] = JobQueue(archive.catalog).claim_many(
         "later", [monitoring.JOB_KIND], limit=5, now=datetime.now(UTC) + timedelta(hours=1))
     assert job.key == broken and job.attempts == 2
+
+
+def test_an_email_erased_before_its_job_runs_is_not_queued_and_its_job_ends(
+    archive: Archive,
+) -> None:
+    _with_policy(archive)
+    archive.start_indexing()
+    item_id = archive.ingest(email_item(body=FLAGGED_BODY, customer="jan@customer.nl")).item_id
+    rights.erase_subject(archive, "jan@customer.nl", actor="dpo")
+    assert monitoring.run_queued(archive, worker="test") == 1
+    assert queue.listing(archive, QUALITY) == []
+    assert _monitor_events(archive, item_id) == 0
+    assert _queued_monitor_jobs(archive) == 0
