@@ -146,6 +146,9 @@ class Intake:
         self._outbox = outbox
         #: Called after each new item is durable (e.g. to wake the transcriber).
         self.listeners: list[IngestListener] = []
+        #: Called in a group's transaction with its new items, for what must be durable
+        #: with them (a job); a failure there fails the commit (the sender retries).
+        self.committing: list[Callable[[Connection, Sequence[PreparedItem]], None]] = []
 
     def ingest_many(
         self, news: Sequence[NewItem], *, actor: str = SYSTEM_ACTOR
@@ -268,6 +271,8 @@ class Intake:
                 group = [items[i] for i in done.fresh]
                 if group:
                     self._insert_items(tx.conn, group, now)
+                    for hook in self.committing:
+                        hook(tx.conn, group)
                     subjects = {f.item_id: f.subjects.keys() for f in group}
                     done.held = standing.hold_by_subject(tx.conn, subjects, self._vault.config)
                     done.asked = standing.restrict_by_subject(tx.conn, subjects, now)

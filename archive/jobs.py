@@ -1,4 +1,4 @@
-"""Jobs as a shared queue in the catalog: transcription, backfill, reindex, sweep.
+"""Jobs as a shared queue in the catalog: transcription, monitoring, backfill, reindex, sweep.
 
 Workers on any node claim the oldest runnable job: on PostgreSQL with
 ``SELECT ... FOR UPDATE SKIP LOCKED`` (a row another claimer holds is passed
@@ -14,7 +14,9 @@ mark the job again.
 One job per (kind, key) is active at a time, so enqueueing is idempotent:
 the transcription of an item is asked for once however many nodes notice it
 is pending. Jobs that must run once cluster-wide while they run (the sweep)
-also take ``Catalog.exclusive`` inside.
+also take ``Catalog.exclusive`` inside. Work that must not be lost once an item
+is acknowledged (monitoring an e-mail) is queued with :func:`enqueue_on` inside
+the item's own commit, so the item and its job are durable together.
 """
 
 from __future__ import annotations
@@ -95,43 +97,48 @@ class JobQueue:
     def enqueue(self, kind: str, keys: Iterable[str] = ("",), *,
                 now: datetime | None = None) -> int:
         """Queue a job per key unless one of that kind and key is active; returns how many."""
-        now = now or datetime.now(UTC)
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return 0
         with self._catalog.write() as conn:
-            active = {str(k) for (k,) in conn.execute(
-                sa.select(jobs.c.key).where(jobs.c.kind == kind, jobs.c.state.in_(ACTIVE),
-                                            jobs.c.key.in_(wanted)))}
-            new = [{"kind": kind, "key": k, "state": JobState.QUEUED.value, "attempts": 0,
-                    "created_at": now, "run_after": now} for k in wanted if k not in active]
-            if new:
-                conn.execute(jobs.insert(), new)
-        return len(new)
+            return enqueue_on(conn, kind, wanted, now=now)
 
-    def claim(self, worker: str, kinds: Sequence[str], *,
+    def claim(self, worker: str, kinds: Sequence[str], *, keys: Sequence[str] | None = None,
               now: datetime | None = None) -> Job | None:
-        """The oldest runnable job of ``kinds`` (queued, or running with its lease run out)."""
+        """The oldest runnable job of ``kinds`` (queued, or running with its lease run out),
+        of one of ``keys`` when given (a process running the job it just queued)."""
+        claimed = self.claim_many(worker, kinds, keys=keys, limit=1, now=now)
+        return claimed[0] if claimed else None
+
+    def claim_many(self, worker: str, kinds: Sequence[str], *, limit: int,
+                   keys: Sequence[str] | None = None,
+                   now: datetime | None = None) -> list[Job]:
+        """Up to ``limit`` of the oldest runnable jobs, claimed in one transaction (small
+        jobs run in batches: one claim, one evaluation write, one completion)."""
         now = now or datetime.now(UTC)
         runnable = sa.or_(
             sa.and_(jobs.c.state == JobState.QUEUED.value, jobs.c.run_after <= now),
             sa.and_(jobs.c.state == JobState.RUNNING.value, jobs.c.lease_until < now))
         stmt = (sa.select(jobs.c.id, jobs.c.kind, jobs.c.key, jobs.c.attempts)
-                .where(jobs.c.kind.in_(list(kinds)), runnable).order_by(jobs.c.id).limit(1))
+                .where(jobs.c.kind.in_(list(kinds)), runnable).order_by(jobs.c.id)
+                .limit(limit))
+        if keys is not None:
+            stmt = stmt.where(jobs.c.key.in_(list(keys)))
+        claimed: list[Job] = []
         with self._catalog.write() as conn:
             if not self._catalog.is_sqlite:
                 stmt = stmt.with_for_update(skip_locked=True)
-            row = conn.execute(stmt).first()
-            if row is None:
-                return None
-            if row.attempts >= self._max_attempts:  # its last holder crashed: give up
-                _finish(conn, row.id, JobState.FAILED, now,
-                        error=f"lease ran out {row.attempts} times (worker crashed?)")
-                return None
-            conn.execute(jobs.update().where(jobs.c.id == row.id).values(
-                state=JobState.RUNNING.value, attempts=row.attempts + 1, worker=worker,
-                lease_until=now + self._lease))
-        return Job(row.id, row.kind, row.key, row.attempts + 1)
+            for row in conn.execute(stmt).all():
+                if row.attempts >= self._max_attempts:  # its last holder crashed: give up
+                    _finish(conn, row.id, JobState.FAILED, now,
+                            error=f"lease ran out {row.attempts} times (worker crashed?)")
+                    continue
+                claimed.append(Job(row.id, row.kind, row.key, row.attempts + 1))
+            if claimed:
+                conn.execute(jobs.update().where(jobs.c.id.in_([j.id for j in claimed])).values(
+                    state=JobState.RUNNING.value, attempts=jobs.c.attempts + 1, worker=worker,
+                    lease_until=now + self._lease))
+        return claimed
 
     def heartbeat(self, job: Job, worker: str, *, now: datetime | None = None) -> bool:
         """Renew the lease; False when it is no longer this worker's (taken over)."""
@@ -148,6 +155,20 @@ class JobQueue:
                 return False
             _finish(conn, job.id, JobState.DONE, now or datetime.now(UTC))
         return True
+
+    def complete_many(self, done: Sequence[Job], worker: str, *,
+                      now: datetime | None = None) -> list[Job]:
+        """``complete`` for a batch in one transaction; the jobs this worker still held."""
+        if not done:
+            return []
+        held = sa.or_(*(sa.and_(*_held(job, worker)) for job in done))
+        with self._catalog.write() as conn:
+            ids = {int(i) for (i,) in conn.execute(sa.select(jobs.c.id).where(held))}
+            if ids:
+                conn.execute(jobs.update().where(jobs.c.id.in_(ids)).values(
+                    state=JobState.DONE.value, finished_at=now or datetime.now(UTC),
+                    lease_until=None))
+        return [job for job in done if job.id in ids]
 
     def fail(self, job: Job, worker: str, error: str, *, retry_in_s: float = 30.0,
              now: datetime | None = None) -> None:
@@ -192,6 +213,24 @@ class JobQueue:
             result = conn.execute(jobs.delete().where(jobs.c.state == JobState.DONE.value,
                                                       jobs.c.finished_at < cutoff))
         return int(result.rowcount)
+
+
+def enqueue_on(conn: Connection, kind: str, keys: Iterable[str], *,
+               now: datetime | None = None) -> int:
+    """``JobQueue.enqueue`` inside a write transaction the caller holds (an item's own
+    commit): the job is durable exactly when that transaction is."""
+    now = now or datetime.now(UTC)
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return 0
+    active = {str(k) for (k,) in conn.execute(
+        sa.select(jobs.c.key).where(jobs.c.kind == kind, jobs.c.state.in_(ACTIVE),
+                                    jobs.c.key.in_(wanted)))}
+    new = [{"kind": kind, "key": k, "state": JobState.QUEUED.value, "attempts": 0,
+            "created_at": now, "run_after": now} for k in wanted if k not in active]
+    if new:
+        conn.execute(jobs.insert(), new)
+    return len(new)
 
 
 def _held(job: Job, worker: str) -> tuple[sa.ColumnElement[bool], ...]:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from archive import catalog as cat
 from archive.audit import SYSTEM_ACTOR
@@ -50,6 +51,9 @@ class Transcripts:
         #: Called with the item id after a transcript is attached and indexed (e.g. the
         #: quality team's monitoring policies); a failing listener never undoes it.
         self.listeners: list[Callable[[str], None]] = []
+        #: Called with the connection and item id in the transcript's own transaction,
+        #: for what must be durable with it (the monitoring job).
+        self.committing: list[Callable[[Connection, str], None]] = []
 
     def pending(self, limit: int = 100) -> list[str]:
         """Calls waiting for a transcript, oldest first."""
@@ -123,6 +127,8 @@ class Transcripts:
                 values["language"] = str(transcript["language"])
             tx.conn.execute(cat.items.update().where(cat.items.c.id == item_id).values(values))
             self._indexer.mark_dirty(tx.conn, [item_id])
+            for hook in self.committing:
+                hook(tx.conn, item_id)
             tx.event(actor=SYSTEM_ACTOR, role=SYSTEM_ROLE, action="transcribe",
                      item_ids=[item_id])
         self._indexer.index_items([item_id])

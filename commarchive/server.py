@@ -186,7 +186,8 @@ async def _start_background(archive: Archive, settings: Settings) -> list[Closer
                 queue.enqueue("transcribe", [result.item_id])
 
         archive.ingest_listeners.append(ask)
-        log.info("no embedded worker: transcription and sweeps run in `commarchive worker`")
+        log.info("no embedded worker: transcription, monitoring and sweeps run in "
+                 "`commarchive worker`")
         closers.append(_cancel(asyncio.create_task(
             _periodic_jobs(archive, settings, sweeps=False))))
         return closers
@@ -209,6 +210,10 @@ async def _start_background(archive: Archive, settings: Settings) -> list[Closer
     archive.ingest_listeners.append(
         lambda result, new: worker.wake() if new.transcribe else None)
     closers.append(_async(worker.stop))
+    # Monitoring policies over new e-mails, after their 250 (jobs queued in their commit).
+    from commarchive.worker import JobKind, start_embedded
+
+    closers.append(_async(start_embedded(archive, settings, [JobKind.MONITOR])))
     closers.append(_cancel(asyncio.create_task(_periodic_jobs(archive, settings))))
     return closers
 

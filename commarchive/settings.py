@@ -349,8 +349,9 @@ class Settings(BaseSettings):
     #: A proposed destructive action (erasure, lifting a hold...) not approved by a second
     #: person within this many hours expires.
     approval_expiry_hours: float = Field(default=72, gt=0)
-    #: ``serve`` transcribes calls and sweeps in process; false (several nodes): it queues
-    #: transcription jobs and ``commarchive worker`` processes run them and the sweeps.
+    #: ``serve`` transcribes calls, sweeps and runs ``monitor`` jobs in process; false
+    #: (several nodes): it queues transcription jobs and ``commarchive worker`` processes
+    #: run them, the ``monitor`` jobs and the sweeps.
     embedded_worker: bool = True
     #: How long a worker's claim on a job holds without renewal (a crashed worker's job
     #: is taken over after this); renewed every third of it while the job runs.

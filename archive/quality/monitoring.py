@@ -4,32 +4,55 @@ A policy has word lists per language (``"*"`` for every language), phrases of
 one or more words, and proximity rules (word ``a`` within ``within`` words of
 word ``b``). Matching is on whole words, case-insensitive (``casefold``);
 an item whose language is unknown is checked against every list. It runs on
-an e-mail's text (subject, body, attachments' text) when the e-mail is
-archived, on a call's transcript when the transcript is attached, and on any
+an e-mail's text (subject, body, attachments' text) after the e-mail is
+archived, on a call's transcript after the transcript is attached, and on any
 items again by ``backfill`` (CLI and API). A hit puts the item in the queue
 with where it hit (section and character offsets, or speaker and seconds),
 never the words around it. A hit decides nothing: a person reviews the item
 (privacy statement §9g).
+
+Evaluating is a ``monitor`` job of the shared queue (``archive.jobs``), queued
+in the item's own commit (the e-mail's, or the transcript's) while a policy is
+enabled, so a crash after the acknowledgement cannot lose it and the path to
+the SMTP ``250`` pays one insert, not the policies. Where the process indexes
+in the background (``serve``, the SMTP server: they acknowledge first), a
+worker runs the job after the acknowledgement (the embedded one, or
+``commarchive worker``); elsewhere (the CLI's ``ingest``, transcription) the
+process runs it right after the commit. Running a job twice (a worker crashed
+after evaluating) adds no second queue entry (``queue.add``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from archive import catalog as cat
 from archive import quality_tables as qt
 from archive.audit import SYSTEM_ACTOR
-from archive.errors import ErrorCode, InvalidRequest
+from archive.errors import ErrorCode, InvalidRequest, ItemNotFound
 from archive.indexing import section_from_json
-from archive.model import Channel, IngestResult, NewItem, Section, TranscriptStatus, now_utc
+from archive.intake import PreparedItem
+from archive.jobs import Job, JobQueue, enqueue_on
+from archive.model import (
+    Channel,
+    IngestResult,
+    ItemStatus,
+    NewItem,
+    Section,
+    TranscriptStatus,
+    now_utc,
+)
 from archive.quality import queue
 from archive.quality.reviews import QUALITY_PURPOSE
 from archive.service import Archive
@@ -42,6 +65,12 @@ TEXT_KINDS: Final = frozenset({"subject", "body", "attachment"})
 MAX_TERMS: Final = 2000
 MAX_WITHIN_WORDS: Final = 50
 ANY_LANGUAGE: Final = "*"
+#: The job kind that evaluates one item (key: its id); ``commarchive.worker.JobKind``.
+JOB_KIND: Final = "monitor"
+#: A job that failed is tried again after this.
+RETRY_SECONDS: Final = 30.0
+#: Monitor jobs claimed, evaluated and finished together (three transactions a batch).
+BATCH_JOBS: Final = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +142,11 @@ def match(
     def applies(lang: str) -> bool:
         return language is None or lang in (ANY_LANGUAGE, language)
 
+    # Where each word occurs: a phrase is compared only where its first word is, so a
+    # long e-mail costs one pass, not one per phrase.
+    at: dict[str, list[int]] = {}
+    for i, token in enumerate(tokens):
+        at.setdefault(token, []).append(i)
     hits: list[tuple[str, int, int]] = []
     for lang, phrases in policy.lists.items():
         if not applies(lang):
@@ -120,14 +154,13 @@ def match(
         for phrase in phrases:
             want = [w for w, _, _ in words(phrase)]
             n = len(want)
-            hits += [(phrase, i, i + n - 1) for i in range(len(tokens) - n + 1)
+            hits += [(phrase, i, i + n - 1) for i in at.get(want[0], ())
                      if list(tokens[i:i + n]) == want]
     for rule in policy.near:
         if not applies(rule.language):
             continue
-        a, b = rule.a.casefold(), rule.b.casefold()
-        at_a = [i for i, t in enumerate(tokens) if t == a]
-        at_b = [i for i, t in enumerate(tokens) if t == b]
+        at_a = at.get(rule.a.casefold(), [])
+        at_b = at.get(rule.b.casefold(), [])
         for i in at_a:
             close = [j for j in at_b if j != i and abs(j - i) <= rule.within]
             if close:
@@ -188,39 +221,45 @@ def policies(archive: Archive, *, enabled_only: bool = False) -> list[Policy]:
     return [parse(str(r.name), json.loads(r.definition), enabled=bool(r.enabled)) for r in rows]
 
 
-def _queue_hits(archive: Archive, item_id: str,
-                found: dict[str, list[dict[str, Any]]], *, actor: str, role: str) -> list[int]:
-    entries = []
+Found = dict[str, list[dict[str, Any]]]
+"""Per policy name, its hits in one item."""
+
+
+def _queue_hits(archive: Archive, found: dict[str, Found], *, actor: str,
+                role: str) -> dict[str, list[int]]:
+    """The hits of several items into the queue and their audit events: one transaction."""
+    entries: dict[str, list[int]] = {}
     with archive.vault.write() as tx:
-        for name, hits in found.items():
-            if hits:
-                entry = queue.add(tx.conn, archive, item_id, queue.Source.POLICY,
-                                  policy=name, hits=hits)
-                if entry is not None:
-                    entries.append(entry)
-        tx.event(actor=actor, role=role, action="quality_monitor", purpose=QUALITY_PURPOSE,
-                 item_ids=[item_id],
-                 detail={"policies": sorted(found), "hits": {k: len(v) for k, v in found.items()},
-                         "queued": entries})
+        for item_id, hits_of in found.items():
+            entries[item_id] = []
+            for name, hits in hits_of.items():
+                if hits:
+                    entry = queue.add(tx.conn, archive, item_id, queue.Source.POLICY,
+                                      policy=name, hits=hits)
+                    if entry is not None:
+                        entries[item_id].append(entry)
+        tx.event_many([
+            {"actor": actor, "role": role, "action": "quality_monitor",
+             "purpose": QUALITY_PURPOSE, "item_ids": [item_id],
+             "detail": {"policies": sorted(hits_of),
+                        "hits": {k: len(v) for k, v in hits_of.items()},
+                        "queued": entries[item_id]}}
+            for item_id, hits_of in found.items()])
     return entries
 
 
-def check_item(archive: Archive, item_id: str, *, chosen: Sequence[Policy] | None = None,
-               sections: Sequence[Section] | None = None, actor: str = SYSTEM_ACTOR,
-               role: str = "system") -> list[int]:
-    """Run the policies over one item's text (read under ``quality``); the new queue
-    entries. Items not carrying ``quality`` are not the quality team's to monitor."""
-    chosen = policies(archive, enabled_only=True) if chosen is None else chosen
-    if not chosen:  # the common case on the ingest path: nothing more to read
-        return []
+def _find(archive: Archive, item_id: str, chosen: Sequence[Policy],
+          sections: Sequence[Section] | None) -> Found | None:
+    """The policies' hits in one item (read under ``quality``); None when it is not the
+    quality team's to monitor, or a call has no transcript yet."""
     record = archive.record(item_id)
     if QUALITY_PURPOSE not in record.purpose_names or record.restricted:
-        return []
+        return None
     vault = archive.vault
-    found: dict[str, list[dict[str, Any]]] = {}
+    found: Found = {}
     if record.channel is Channel.CALL:
         if record.transcript_status is not TranscriptStatus.DONE:
-            return []
+            return None
         transcript = json.loads(vault.unseal(item_id, PART_TRANSCRIPT,
                                              vault.dek(item_id, QUALITY_PURPOSE)))
         for p in chosen:
@@ -232,7 +271,46 @@ def check_item(archive: Archive, item_id: str, *, chosen: Sequence[Policy] | Non
             sections = [section_from_json(s) for s in part["sections"]]
         for p in chosen:
             found[p.name] = text_hits(p, sections, record.language)
-    return _queue_hits(archive, item_id, found, actor=actor, role=role)
+    return found
+
+
+def check_item(archive: Archive, item_id: str, *, chosen: Sequence[Policy] | None = None,
+               sections: Sequence[Section] | None = None, actor: str = SYSTEM_ACTOR,
+               role: str = "system") -> list[int]:
+    """Run the policies over one item's text (read under ``quality``); the new queue
+    entries. Items not carrying ``quality`` are not the quality team's to monitor."""
+    chosen = policies(archive, enabled_only=True) if chosen is None else chosen
+    if not chosen:  # the common case on the ingest path: nothing more to read
+        return []
+    found = _find(archive, item_id, chosen, sections)
+    if found is None:
+        return []
+    return _queue_hits(archive, {item_id: found}, actor=actor, role=role)[item_id]
+
+
+def check_items(
+    archive: Archive, item_ids: Sequence[str], *,
+    sections: dict[str, Sequence[Section]] | None = None,
+) -> tuple[dict[str, list[int]], dict[str, Exception]]:
+    """``check_item`` over a batch with the enabled policies, written in one transaction:
+    the new entries per item, and the items that could not be read (an item erased
+    meanwhile is neither: nothing is left to check)."""
+    chosen = policies(archive, enabled_only=True)
+    found: dict[str, Found] = {}
+    failed: dict[str, Exception] = {}
+    for item_id in item_ids if chosen else ():
+        try:
+            hits = _find(archive, item_id, chosen, (sections or {}).get(item_id))
+        except ItemNotFound:
+            continue
+        except Exception as exc:  # one unreadable item must not hold up the others
+            log.warning("monitoring item %s failed: %s", item_id, exc)
+            failed[item_id] = exc
+            continue
+        if hits is not None:
+            found[item_id] = hits
+    entries = _queue_hits(archive, found, actor=SYSTEM_ACTOR, role="system") if found else {}
+    return {i: entries.get(i, []) for i in item_ids if i not in failed}, failed
 
 
 def backfill(archive: Archive, *, since: datetime | None = None, until: datetime | None = None,
@@ -254,14 +332,91 @@ def backfill(archive: Archive, *, since: datetime | None = None, until: datetime
     return {"items": len(ids), "queued": len(queued), "policies": [p.name for p in chosen]}
 
 
+def any_enabled(conn: Connection) -> bool:
+    """Whether some policy is enabled: only then does a new item get a job."""
+    return conn.execute(sa.select(qt.policies.c.name).where(
+        qt.policies.c.enabled.is_(True)).limit(1)).first() is not None
+
+
+def run_claimed(archive: Archive, jobs: JobQueue, claimed: Sequence[Job], worker: str, *,
+                sections: dict[str, Sequence[Section]] | None = None) -> dict[str, list[int]]:
+    """Evaluate claimed monitor jobs as one batch and finish them (an item that could not
+    be read is queued again); the new queue entries of the jobs completed."""
+    try:
+        entries, failed = check_items(archive, [j.key for j in claimed], sections=sections)
+    except Exception as exc:  # the batch's write: every job is tried again later
+        for job in claimed:
+            jobs.fail(job, worker, f"{type(exc).__name__}: {exc}", retry_in_s=RETRY_SECONDS)
+        raise
+    for job in claimed:
+        if job.key in failed:
+            why = failed[job.key]
+            jobs.fail(job, worker, f"{type(why).__name__}: {why}", retry_in_s=RETRY_SECONDS)
+    done = jobs.complete_many([j for j in claimed if j.key not in failed], worker)
+    return {j.key: entries[j.key] for j in done}
+
+
+def run_queued(archive: Archive, *, worker: str, keys: Sequence[str] | None = None,
+               queue: JobQueue | None = None) -> int:
+    """Run runnable monitor jobs (of ``keys`` when given) in batches until none is left;
+    how many were claimed. A failing batch is logged and left to its retry."""
+    jobs = queue or JobQueue(archive.catalog)
+    ran = 0
+    while claimed := jobs.claim_many(worker, [JOB_KIND], keys=keys, limit=BATCH_JOBS):
+        ran += len(claimed)
+        try:
+            run_claimed(archive, jobs, claimed, worker)
+        except Exception:
+            log.exception("monitoring %d item(s) failed; retried later", len(claimed))
+    return ran
+
+
 def install(archive: Archive) -> None:
-    """Check new e-mails when archived and calls when their transcript arrives."""
+    """Queue a job in every new e-mail's commit and every new transcript's commit while a
+    policy is enabled; run it at once unless a background indexer acknowledges first."""
+    jobs = JobQueue(archive.catalog)
+    worker = f"inline:{os.getpid()}"
+    due: set[str] = set()  # queued by this process's commits, not run yet
+    lock = threading.Lock()
+
+    def monitored(f: PreparedItem) -> bool:
+        return (f.new.channel is not Channel.CALL and f.new.status is not ItemStatus.UNPARSED
+                and any(t.purpose == QUALITY_PURPOSE for t in f.tags))
+
+    def on_commit(conn: Connection, group: Sequence[PreparedItem]) -> None:
+        ids = [f.item_id for f in group if monitored(f)]
+        if ids and any_enabled(conn):
+            enqueue_on(conn, JOB_KIND, ids)
+            with lock:
+                due.update(ids)
+
+    def on_transcript_commit(conn: Connection, item_id: str) -> None:
+        if any_enabled(conn):
+            enqueue_on(conn, JOB_KIND, [item_id])
+            with lock:
+                due.add(item_id)
+
+    def run_now(item_id: str, sections: Sequence[Section] | None) -> None:
+        with lock:
+            if item_id not in due:
+                return
+            due.discard(item_id)
+        claimed = jobs.claim_many(worker, [JOB_KIND], keys=[item_id], limit=1)
+        if claimed:  # else a worker has it already
+            run_claimed(archive, jobs, claimed, worker,
+                        sections=None if sections is None else {item_id: sections})
+
     def on_ingest(result: IngestResult, new: NewItem) -> None:
-        if result.created and new.channel is not Channel.CALL:
-            check_item(archive, result.item_id, sections=new.sections)
+        if archive.outbox.running or not result.created:
+            with lock:  # acknowledged at commit: a worker runs the job
+                due.discard(result.item_id)
+        else:
+            run_now(result.item_id, new.sections)
 
     def on_transcript(item_id: str) -> None:
-        check_item(archive, item_id)
+        run_now(item_id, None)  # transcription is behind the acknowledgement already
 
+    archive.intake.committing.append(on_commit)
+    archive.transcripts.committing.append(on_transcript_commit)
     archive.ingest_listeners.append(on_ingest)
     archive.transcripts.listeners.append(on_transcript)

@@ -1,6 +1,6 @@
 """The shared job queue from the command line: ``worker`` runs jobs, ``jobs add`` asks for
-one (``transcribe ITEM...``, ``backfill``, ``reindex``, ``sweep``), ``jobs list`` shows the
-queue's depth and age per kind."""
+one (``transcribe ITEM...``, ``monitor ITEM...``, ``backfill``, ``reindex``, ``sweep``),
+``jobs list`` shows the queue's depth and age per kind."""
 
 from __future__ import annotations
 
@@ -39,16 +39,18 @@ def jobs_group() -> None:
 
 
 @jobs_group.command("add")
-@click.argument("kind", type=click.Choice(["transcribe", "backfill", "reindex", "sweep"]))
+@click.argument("kind", type=click.Choice(["transcribe", "monitor", "backfill", "reindex",
+                                           "sweep"]))
 @click.argument("items", nargs=-1)
 @pass_ctx
 @user_errors
 def jobs_add(ctx: Ctx, kind: str, items: tuple[str, ...]) -> None:
-    """Queue a job (``transcribe`` takes item ids); one already waiting is not queued twice."""
+    """Queue a job (``transcribe`` and ``monitor`` take item ids); one already waiting is not
+    queued twice."""
     from archive.jobs import JobQueue
 
-    if (kind == "transcribe") != bool(items):
-        raise click.UsageError("transcribe takes item ids; the other kinds take none")
+    if (kind in ("transcribe", "monitor")) != bool(items):
+        raise click.UsageError("transcribe and monitor take item ids; the other kinds take none")
     with ctx.archive() as arc:
         added = JobQueue(arc.catalog).enqueue(kind, items or ("",))
     click.echo(f"queued {added} {kind} job(s)")
