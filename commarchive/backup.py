@@ -18,7 +18,8 @@ archive: the one it replaces must not be used again.
 
 PostgreSQL catalogs and S3 stores are backed up with their own tools
 (``pg_dump``, bucket versioning); ``backup`` refuses a catalog it cannot
-snapshot rather than writing an inconsistent file.
+snapshot rather than writing an inconsistent file. After restoring a dump,
+``commarchive ledger replay`` does the replay (``commarchive.replay``).
 
 ``move_ledger`` copies an archive's ledger file into the audit anchor's S3
 Object Lock bucket, where stateless nodes keep it.
@@ -156,7 +157,7 @@ def restore(settings: Settings, backup_file: Path, data_dir: Path) -> dict[str, 
     for path in data_dir.rglob("*"):
         path.chmod(0o700 if path.is_dir() else 0o600)
     restored = settings.model_copy(update={"data_dir": data_dir})
-    arc = runtime.open_archive(restored)
+    arc = runtime.open_archive(restored, behind_ledger_ok=True)
     try:
         if arc.keyring.archive_id != manifest["archive_id"]:
             raise ConfigError("the restored keyring belongs to another archive")

@@ -28,6 +28,7 @@ from archive.service import Archive, OutsideEraser, OutsideSweeper
 from archive.store import ObjectStore
 from archive.training import install as install_training_sets
 from commarchive.nodes import check_shared_settings
+from commarchive.replay import require_caught_up
 from commarchive.settings import (
     IndexBackend,
     KeyProviderKind,
@@ -259,7 +260,9 @@ def init_archive(settings: Settings, *, config_toml: str = DEFAULT_CONFIG_TOML) 
     return archive
 
 
-def open_archive(settings: Settings) -> Archive:
+def open_archive(settings: Settings, *, behind_ledger_ok: bool = False) -> Archive:
+    """The archive, refused when its catalog is behind the erasure ledger (restored
+    from an older dump: ``commarchive ledger replay``) unless ``behind_ledger_ok``."""
     data_dir = settings.require_data_dir()
     _refuse_not_archive(data_dir)
     # The schema first: with keyring_store=catalog the keyring is a row in it.
@@ -273,7 +276,13 @@ def open_archive(settings: Settings) -> Archive:
     except BaseException:
         catalog.dispose()
         raise
-    archive.index.ensure()
+    try:
+        archive.index.ensure()
+        if not behind_ledger_ok:
+            require_caught_up(archive)
+    except BaseException:
+        archive.close()
+        raise
     # The quality team's monitoring policies see every new e-mail and every new
     # transcript, whichever door they came in by (serve, CLI ingest and transcribe).
     from archive.quality import monitoring

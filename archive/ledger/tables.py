@@ -3,9 +3,11 @@
 One row, moved in the same transaction as the erasure it records (and by a
 replay), so it always says how far this catalog's state has followed the
 ledger. The ledger itself never lives here: a catalog restored from an older
-dump comes back with an older bookmark. It is also the S3 ledger's cheap
-head: every node reads one row instead of listing the bucket on every audited
-write.
+dump comes back with an older bookmark, which is how opening the archive
+(``serve``, ``worker``, the CLI) knows it is behind the ledger and refuses
+until ``commarchive ledger replay`` ran. It
+is also the S3 ledger's cheap head: every node reads one row instead of
+listing the bucket on every audited write.
 """
 
 from __future__ import annotations

@@ -5,8 +5,11 @@ Revises: scaleout_1
 Create Date: 2026-12-01 07:40:00
 
 One row naming the newest ledger entry the catalog applied, moved with each
-erasure (and the S3 ledger's cheap head for every node). A new table only: an
-existing archive starts without a bookmark.
+erasure; a catalog restored from an older dump has an older one, and opening
+the archive refuses until ``commarchive ledger replay`` caught it up. A new
+table only: an existing archive starts without a bookmark, and its first open
+checks the ledger's entries against the catalog once to find out whether it is
+behind.
 """
 
 from __future__ import annotations
