@@ -40,9 +40,14 @@ def applied(conn: Connection) -> tuple[int, str] | None:
 
 
 def set_applied(conn: Connection, head: tuple[int, str]) -> None:
-    """Move the bookmark to ``head``, inside the caller's write transaction."""
+    """Move the bookmark forward to ``head``, inside the caller's write transaction.
+
+    Never back: a node that read the ledger's head just before another node's
+    erasure committed must not make the catalog look behind that erasure.
+    """
     values = {"number": head[0], "mac": head[1], "updated_at": datetime.now(UTC)}
-    done = conn.execute(ledger_state.update().where(ledger_state.c.name == APPLIED)
+    done = conn.execute(ledger_state.update().where(ledger_state.c.name == APPLIED,
+                                                    ledger_state.c.number <= head[0])
                         .values(**values))
-    if done.rowcount == 0:
+    if done.rowcount == 0 and applied(conn) is None:
         conn.execute(ledger_state.insert().values(name=APPLIED, **values))

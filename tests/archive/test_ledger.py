@@ -338,3 +338,18 @@ def test_audit_verify_notices_erasures_cut_off_the_ledgers_end(archive: Archive)
     assert not report.ok and "cut off its end" in (report.problem or "")
     ledger.path.write_bytes(b"")
     assert "cut off its end" in (archive.audit.verify().problem or "")
+
+
+def test_the_bookmark_only_moves_forward(tmp_path: Path) -> None:
+    """A node that read the head just before another node's erasure committed must not
+    make the catalog look behind that erasure."""
+    made = Ledgers("memory", tmp_path)
+    try:
+        with made.catalog.write() as conn:
+            tables.set_applied(conn, (5, "e5"))
+            tables.set_applied(conn, (4, "e4"))
+            assert tables.applied(conn) == (5, "e5")
+            tables.set_applied(conn, (6, "e6"))
+            assert tables.applied(conn) == (6, "e6")
+    finally:
+        made.close()
