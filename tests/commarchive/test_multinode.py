@@ -330,3 +330,5 @@ def _erase_on_a_then_export_from_b(cluster: Cluster, archive: Archive, a: httpx.
         f"-{seq:020d}")]
     record = anchor._client.get_object(anchor.bucket, name).read()
     assert json.loads(json.loads(record)["body"])["ledger"] == list(head)
+    verified = b.get("/api/v1/audit/verify", headers={"Authorization": f"Bearer {officers[0]}"})
+    assert verified.status_code == 200 and verified.json()["ok"], verified.text
