@@ -353,3 +353,27 @@ def test_the_bookmark_only_moves_forward(tmp_path: Path) -> None:
             assert tables.applied(conn) == (6, "e6")
     finally:
         made.close()
+
+
+def test_an_unreachable_s3_ledger_refuses_the_erasure_for_now(tmp_path: Path) -> None:
+    """No entry, no erasure: the transaction rolls back and the caller may retry."""
+    import socket
+
+    from archive.errors import TemporaryFailure
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"127.0.0.1:{s.getsockname()[1]}"
+    catalog = Catalog(sqlite_url(tmp_path / "catalog.sqlite"))
+    catalog.create_schema()
+    try:
+        ledger = S3Ledger(closed, access_key="a", secret_key="b", secure=False,
+                          bucket="nowhere", prefix="erasure-ledger/t", key=KEY,
+                          catalog=catalog)
+        with pytest.raises(TemporaryFailure, match="S3 erasure ledger"), \
+                catalog.write() as conn:
+            ledger.record("purge", ["a"], reason="erasure", conn=conn)
+        with catalog.read() as conn:
+            assert tables.applied(conn) is None
+    finally:
+        catalog.dispose()
