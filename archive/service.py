@@ -28,6 +28,7 @@ from archive.errors import SearchIndexError, StoreError, TemporaryFailure
 from archive.index import IndexDoc, SearchIndex, SearchQuery
 from archive.indexing import Indexer
 from archive.intake import CommittedGroup, IngestListener, Intake, PreparedItem
+from archive.ledger import ErasureLedger
 from archive.model import (
     IngestResult,
     ItemRecord,
@@ -64,10 +65,10 @@ class Archive:
         index: SearchIndex,
         keyring: keys.Keyring,
         anchor: AuditAnchor | None = None,
-        ledger_path: Path | None = None,
+        ledger: ErasureLedger | None = None,
     ) -> None:
         self.vault = Vault(data_dir=data_dir, config=config, catalog=catalog, store=store,
-                           keyring=keyring, anchor=anchor, ledger_path=ledger_path)
+                           keyring=keyring, anchor=anchor, ledger=ledger)
         self.index = index
         self.indexer = Indexer(self.vault, index)
         #: Indexes new items in the background once started (``start_indexing``).

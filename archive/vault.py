@@ -47,7 +47,7 @@ from archive.errors import (
     StoreError,
     TemporaryFailure,
 )
-from archive.ledger import ErasureLedger
+from archive.ledger import ErasureLedger, MemoryLedger
 from archive.model import (
     AddressKind,
     Channel,
@@ -105,17 +105,17 @@ class Vault:
         store: ObjectStore,
         keyring: keys.Keyring,
         anchor: AuditAnchor | None = None,
-        ledger_path: Path | None = None,
+        ledger: ErasureLedger | None = None,
     ) -> None:
-        """``anchor`` and ``ledger_path`` live outside ``data_dir`` (the composition
-        root puts them with the key provider); without them the audit anchor and the
-        erasure ledger are kept in memory, good for one process only."""
+        """``anchor`` and ``ledger`` live outside ``data_dir`` (the composition root
+        puts them with the key provider or in S3); without them the audit anchor and
+        the erasure ledger are kept in memory, good for one process only."""
         self.data_dir = data_dir
         self.config = config
         self.catalog = catalog
         self.store = store
         self.keyring = keyring
-        self.ledger = ErasureLedger(ledger_path, keyring.secret("audit"))
+        self.ledger = ledger if ledger is not None else MemoryLedger(keyring.secret("audit"))
         self.audit = AuditLog(catalog, keyring.secret("audit"),
                               anchor if anchor is not None else MemoryAnchor(), self.ledger)
         self._dedupe_secret = keyring.secret("dedupe")
@@ -377,7 +377,7 @@ class Vault:
             tags = tags.where(cat.purpose_tags.c.purpose.in_(chosen))
         gone = [str(r[0]) for r in conn.execute(stmt)]
         if gone and ledger:
-            self.ledger.record("shred", [item_id], purposes=gone)
+            self.ledger.record("shred", [item_id], purposes=gone, conn=conn)
         conn.execute(delete)
         conn.execute(tags)
         quality_tables.drop_purpose_bound(conn, item_id, gone)
@@ -398,7 +398,7 @@ class Vault:
         if not ids:
             return ids
         if ledger:
-            self.ledger.record("purge", ids, reason=reason, reference=reference, at=now)
+            self.ledger.record("purge", ids, reason=reason, reference=reference, at=now, conn=conn)
         # Crypto-shredding first: with the wrapped DEKs gone the sealed blobs are noise.
         conn.execute(cat.wrapped_keys.delete().where(cat.wrapped_keys.c.item_id.in_(ids)))
         conn.execute(cat.tombstones.insert(), [

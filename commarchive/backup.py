@@ -18,7 +18,11 @@ archive: the one it replaces must not be used again.
 
 PostgreSQL catalogs and S3 stores are backed up with their own tools
 (``pg_dump``, bucket versioning); ``backup`` refuses a catalog it cannot
-snapshot rather than writing an inconsistent file.
+snapshot rather than writing an inconsistent file. After restoring a dump,
+``commarchive ledger replay`` does the replay (``commarchive.replay``).
+
+``move_ledger`` copies an archive's ledger file into the audit anchor's S3
+Object Lock bucket, where stateless nodes keep it.
 """
 
 from __future__ import annotations
@@ -37,9 +41,10 @@ from typing import Any, Final
 from archive.catalog import sqlite_url
 from archive.config import CONFIG_FILE_NAME
 from archive.errors import ConfigError
-from archive.ledger import LedgerEntry
+from archive.ledger.file import FileLedger
 from archive.service import Archive
 from commarchive import runtime
+from commarchive.replay import replay_ledger
 from commarchive.settings import Settings, StoreBackend
 
 FORMAT_VERSION: Final = 1
@@ -152,7 +157,7 @@ def restore(settings: Settings, backup_file: Path, data_dir: Path) -> dict[str, 
     for path in data_dir.rglob("*"):
         path.chmod(0o700 if path.is_dir() else 0o600)
     restored = settings.model_copy(update={"data_dir": data_dir})
-    arc = runtime.open_archive(restored)
+    arc = runtime.open_archive(restored, behind_ledger_ok=True)
     try:
         if arc.keyring.archive_id != manifest["archive_id"]:
             raise ConfigError("the restored keyring belongs to another archive")
@@ -172,34 +177,36 @@ def restore(settings: Settings, backup_file: Path, data_dir: Path) -> dict[str, 
             "replayed": [e.public() for e in replayed]}
 
 
-def replay_ledger(arc: Archive) -> list[LedgerEntry]:
-    """Apply every recorded shred and purge again; returns the entries that still had
-    something to destroy in this catalog."""
-    vault = arc.vault
-    applied: list[LedgerEntry] = []
-    leftovers: list[str] = []
-    for entry in list(vault.ledger.entries()):
-        with vault.write() as tx:
-            live = sorted(vault.live_item_ids(tx.conn, entry.item_ids))
-            if not live:
-                continue
-            if entry.action == "purge":
-                blobs = vault.blob_keys(tx.conn, live)
-                vault.purge_rows(tx.conn, live, reason=entry.reason or "erasure",
-                                 reference=entry.reference, now=entry.at, ledger=False)
-                leftovers += [k for i in live for k in blobs.get(i, [])]
-                done = True
-            else:
-                done = any(vault.shred(tx.conn, item_id, purposes=entry.purposes,
-                                       ledger=False) for item_id in live)
-            if not done:
-                continue
-            tx.event(actor="system", role="admin", action="erasure_replayed",
-                     item_ids=live, detail={"erased_at": entry.at.isoformat(),
-                                            "ledger_action": entry.action,
-                                            "reason": entry.reason,
-                                            "reference": entry.reference})
-            applied.append(entry)
-    vault.delete_blobs(leftovers)
-    vault.catalog.checkpoint()
-    return applied
+def move_ledger(settings: Settings, *, actor: str = "cli") -> dict[str, Any]:
+    """Copy the erasure ledger file into the audit anchor's S3 Object Lock bucket, line
+    for line (so the chain and the heads the anchor names stay valid), then rename the
+    file ``*.moved``; nodes then find the ledger in the bucket. Run it with every node
+    stopped; running it again copies nothing twice."""
+    if not settings.audit_anchor_s3_bucket:
+        raise ConfigError("set COMMARCHIVE_AUDIT_ANCHOR_S3_BUCKET (and the COMMARCHIVE_S3_* "
+                          "settings) to move the erasure ledger into that bucket")
+    data_dir = settings.require_data_dir()
+    catalog = runtime.build_catalog(settings, data_dir)
+    try:
+        catalog.create_schema()
+        ring = runtime.open_keyring(settings, data_dir, catalog)
+        try:
+            path = runtime.ledger_path(settings, ring.archive_id)
+            lines = FileLedger(path, ring.secret("audit")).export()
+            runtime.build_anchor(settings, data_dir, ring.archive_id).close()  # the bucket
+            target = runtime.s3_ledger(settings, ring, catalog)
+            written = target.adopt(lines) if lines else 0  # none, or moved before
+        finally:
+            ring.close()
+    finally:
+        catalog.dispose()
+    if path.exists():
+        path.replace(path.with_name(path.name + ".moved"))
+    report = {"from": str(path), "to": target.describe(), "entries": len(lines),
+              "written": written}
+    arc = runtime.open_archive(settings)
+    try:
+        arc.vault.record_event(actor=actor, role="admin", action="ledger_moved", detail=report)
+    finally:
+        arc.close()
+    return report

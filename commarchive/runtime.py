@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import keys
 from archive import anonymise
@@ -22,11 +22,14 @@ from archive.catalog import Catalog, sqlite_url
 from archive.config import CONFIG_FILE_NAME, DEFAULT_CONFIG_TOML, load_config
 from archive.errors import ConfigError
 from archive.index import SearchIndex
+from archive.ledger import ErasureLedger
+from archive.ledger.file import FileLedger
 from archive.rights import case_retention
 from archive.service import Archive, OutsideEraser, OutsideSweeper
 from archive.store import ObjectStore
 from archive.training import install as install_training_sets
 from commarchive.nodes import check_shared_settings
+from commarchive.replay import require_caught_up
 from commarchive.settings import (
     IndexBackend,
     KeyProviderKind,
@@ -38,6 +41,9 @@ from keys.providers import KeyProvider, refuse_inside
 from keys.providers.file import FileKeyProvider, decode_key, read_key_file
 from keys.providers.memory import MemoryKeyProvider
 from keys.ringstore import KeyringStorage
+
+if TYPE_CHECKING:
+    from archive.ledger.s3 import S3Ledger
 
 KEYRING_FILE: Final = "keyring.sealed"
 #: Where old archives kept their master key; refused now (``keys move-master``).
@@ -72,6 +78,31 @@ def anchor_path(settings: Settings, archive_id: str) -> Path:
 def ledger_path(settings: Settings, archive_id: str) -> Path:
     return (settings.erasure_ledger
             or _beside_keys(settings, archive_id) / f"{archive_id}.erasures")
+
+
+def build_ledger(settings: Settings, data_dir: Path, ring: keys.Keyring,
+                 catalog: Catalog) -> ErasureLedger:
+    """The erasure ledger in the anchor's S3 Object Lock bucket when one is configured
+    (nothing on a node's disk), else the append-only file beside the key provider."""
+    path = ledger_path(settings, ring.archive_id)
+    if settings.audit_anchor_s3_bucket:
+        if path.exists() and path.stat().st_size > 0:
+            raise ConfigError(
+                f"the erasure ledger is still in {path}; copy it into the S3 bucket with "
+                "`commarchive ledger move` (README, Keys and backups)")
+        return s3_ledger(settings, ring, catalog)
+    refuse_inside(path, data_dir, "erasure ledger")
+    return FileLedger(path, ring.secret("audit"))
+
+
+def s3_ledger(settings: Settings, ring: keys.Keyring, catalog: Catalog) -> S3Ledger:
+    """The erasure ledger's place in the anchor's bucket: ``erasure-ledger/ARCHIVE-ID/``."""
+    from archive.ledger.s3 import S3Ledger
+
+    assert settings.audit_anchor_s3_bucket
+    return S3Ledger(**_s3_connection(settings), bucket=settings.audit_anchor_s3_bucket,
+                    prefix=f"erasure-ledger/{ring.archive_id}", key=ring.secret("audit"),
+                    catalog=catalog, retention_days=settings.audit_anchor_s3_retention_days)
 
 
 def _s3_connection(settings: Settings) -> dict[str, Any]:
@@ -230,7 +261,9 @@ def init_archive(settings: Settings, *, config_toml: str = DEFAULT_CONFIG_TOML) 
     return archive
 
 
-def open_archive(settings: Settings) -> Archive:
+def open_archive(settings: Settings, *, behind_ledger_ok: bool = False) -> Archive:
+    """The archive, refused when its catalog is behind the erasure ledger (restored
+    from an older dump: ``commarchive ledger replay``) unless ``behind_ledger_ok``."""
     data_dir = settings.require_data_dir()
     _refuse_not_archive(data_dir)
     # The schema first: with keyring_store=catalog the keyring is a row in it.
@@ -244,7 +277,13 @@ def open_archive(settings: Settings) -> Archive:
     except BaseException:
         catalog.dispose()
         raise
-    archive.index.ensure()
+    try:
+        archive.index.ensure()
+        if not behind_ledger_ok:
+            require_caught_up(archive)
+    except BaseException:
+        archive.close()
+        raise
     # The quality team's monitoring policies see every new e-mail and every new
     # transcript, whichever door they came in by (serve, CLI ingest and transcribe).
     from archive.quality import monitoring
@@ -343,9 +382,8 @@ def _open(settings: Settings, index: Callable[[Path], SearchIndex],
     _refuse_not_archive(data_dir)
     catalog = catalog or build_catalog(settings, data_dir)
     ring = ring or open_keyring(settings, data_dir, catalog)
-    ledger = ledger_path(settings, ring.archive_id)
-    refuse_inside(ledger, data_dir, "erasure ledger")
-    anchor = build_anchor(settings, data_dir, ring.archive_id)
+    ledger = build_ledger(settings, data_dir, ring, catalog)
+    anchor = build_anchor(settings, data_dir, ring.archive_id)  # makes the S3 bucket
     anonymise.configure(customer_numbers=settings.anonymise.customer_numbers,
                         audio=settings.anonymise.audio,
                         audio_margin_s=settings.anonymise.audio_margin_seconds)
@@ -353,7 +391,7 @@ def _open(settings: Settings, index: Callable[[Path], SearchIndex],
         data_dir=data_dir, config=load_config(data_dir),
         catalog=catalog,
         store=build_store(settings, data_dir), index=index(data_dir),
-        keyring=ring, anchor=anchor, ledger_path=ledger,
+        keyring=ring, anchor=anchor, ledger=ledger,
     )
 
 

@@ -310,7 +310,8 @@ class Settings(BaseSettings):
     #: Anchor the audit chain in this S3 Object Lock bucket (compliance mode) instead.
     audit_anchor_s3_bucket: str | None = None
     audit_anchor_s3_retention_days: int = 3650
-    #: Erasure ledger replayed by ``restore``; default beside the key file.
+    #: Erasure ledger file replayed by restores; default beside the key file. With
+    #: ``audit_anchor_s3_bucket`` the ledger is in that bucket (``ledger move``).
     erasure_ledger: Path | None = None
     catalog_url: str | None = None
     #: ``catalog``: the sealed keyring in the (PostgreSQL) catalog, shared by every node.

@@ -18,6 +18,7 @@ from archive.config import ArchiveConfig, Role, TaggingRule
 from archive.index import SearchIndex
 from archive.index.memory import MemoryIndex
 from archive.index.sqlite import SqliteIndex
+from archive.ledger.file import FileLedger
 from archive.model import AddressKind, Channel, Direction, NewItem, Party, PartyRole, Section, Side
 from archive.service import Archive
 from archive.store import ObjectStore
@@ -74,7 +75,7 @@ def make_archive(
         index=index, keyring=ring,
         # Outside the data directory, as the composition root places them.
         anchor=FileAnchor(data_dir.parent / f"{data_dir.name}.anchor"),
-        ledger_path=data_dir.parent / f"{data_dir.name}.erasures",
+        ledger=FileLedger(data_dir.parent / f"{data_dir.name}.erasures", ring.secret("audit")),
     )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 import archive.cluster
 import archive.jobs
 import archive.keyring_store
+import archive.ledger.tables
 import archive.quality_tables
 import archive.sessions
 import archive.training_tables  # noqa: F401

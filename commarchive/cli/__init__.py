@@ -24,6 +24,7 @@ from commarchive.cli import (
     items,
     jobs,
     keys,
+    ledger,
     models,
     purposes,
     quality,
@@ -55,5 +56,6 @@ for _command in (
     quality.quality_group,
     evidence.evidence_group,
     jobs.worker_cmd, jobs.jobs_group,
+    ledger.ledger_group,
 ):
     main.add_command(_command)

@@ -4,11 +4,14 @@ store and Object Lock anchor) and Elasticsearch, all started by ``tests.services
 (never skipped under CI). SMTP to node A, an upload to A, a sipp SIPREC call to B; a
 session cookie from A reads on B; node A is SIGKILLed during SMTP ingest and a worker
 during a transcription: every acknowledged item is present once, each call transcribed
-once, the mail searchable from B; a sweep started on both nodes at once purges each item
-exactly once; ``audit verify`` passes."""
+once, the mail searchable from B; an erasure on A is in the S3 erasure ledger (no node's
+disk) and named by B's next anchor record; a subject-access export from B returns the
+bytes A archived; a sweep started on both nodes at once purges each item exactly once;
+``audit verify`` passes."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -19,6 +22,7 @@ import sys
 import threading
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -28,8 +32,10 @@ import pytest
 import sqlalchemy as sa
 
 from archive import catalog as cat
+from archive.anchors.s3 import S3Anchor
 from archive.jobs import JobState, jobs
 from archive.model import Channel, TranscriptStatus
+from archive.service import Archive
 from commarchive import runtime
 from commarchive.settings import Settings
 from search_api.sessions import SESSION_COOKIE
@@ -206,6 +212,7 @@ def test_two_nodes_and_two_workers_lose_nothing_and_do_everything_once(
         call = run_siprec(sip_b, tmp_path)
         assert call.src_rc == 0, call.log
         acked: list[str] = []
+        sent: dict[str, bytes] = {}
         smtp_error: list[BaseException] = []
 
         def send_mail() -> None:
@@ -215,9 +222,11 @@ def test_two_nodes_and_two_workers_lose_nothing_and_do_everything_once(
                         mta.ehlo()
                         mta.mail(f"jan{i}@customer.nl")
                         mta.rcpt("support@example.com")
-                        code, reply = mta.data(_mail(i))
+                        mail = _mail(i)
+                        code, reply = mta.data(mail)
                     if code == 250:
                         acked.append(reply.decode().rsplit(" ", 1)[1])
+                        sent[acked[-1]] = mail
             except (OSError, smtplib.SMTPException) as exc:  # node A died under us
                 smtp_error.append(exc)
 
@@ -264,6 +273,8 @@ def test_two_nodes_and_two_workers_lose_nothing_and_do_everything_once(
 
         wait_for(searchable, "the acknowledged mail searchable from B", 90)
 
+        _erase_on_a_then_export_from_b(cluster, archive, a, b, sent)
+
         # A sweep started on both nodes at once purges each item once.
         everything = {r.id for r in archive.list_records(limit=10_000)}
     finally:
@@ -281,3 +292,43 @@ def test_two_nodes_and_two_workers_lose_nothing_and_do_everything_once(
     assert sorted(purged) == sorted(everything)
     verify = cluster.cli("audit", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def _erase_on_a_then_export_from_b(cluster: Cluster, archive: Archive, a: httpx.Client,
+                                   b: httpx.Client, sent: dict[str, bytes]) -> None:
+    """An erasure approved on A lands in the S3 erasure ledger, and B's next anchor record
+    names it; a subject-access export from B holds the bytes A acknowledged."""
+    officers = [cluster.cli("users", "add", f"dpo{n}", "--role", "privacy").stdout.strip()
+                for n in range(2)]
+    erased, exported = (next(i for i, m in sent.items() if f"From: Jan <jan{n}@".encode() in m)
+                        for n in (1, 0))
+    proposed = a.post("/api/v1/subjects/jan1@customer.nl/erase", json={},
+                      headers={"Authorization": f"Bearer {officers[0]}"})
+    assert proposed.status_code == 202, proposed.text
+    approved = a.post(f"/api/v1/approvals/{proposed.json()['approval_id']}/approve", json={},
+                      headers={"Authorization": f"Bearer {officers[1]}"})
+    assert approved.status_code == 200, approved.text
+    head = archive.vault.ledger.head(fresh=True)
+    assert head is not None
+    assert erased in [i for e in archive.vault.ledger.entries() for i in e.item_ids]
+    assert not Path(cluster.env["COMMARCHIVE_ERASURE_LEDGER"]).exists()
+
+    zipped = b.get("/api/v1/subjects/jan0@customer.nl/export",
+                   headers={"Authorization": f"Bearer {officers[0]}"})
+    assert zipped.status_code == 200, zipped.text
+    with zipfile.ZipFile(io.BytesIO(zipped.content)) as zf:
+        (item,) = json.loads(zf.read("index.json"))["items"]
+        assert item["id"] == exported
+        assert zf.read(item["files"][0]) == sent[exported]
+    # B's audited export is anchored naming the ledger's head: A's erasure.
+    seq = int(zipped.headers["X-Audit-Seq"])
+    anchor = runtime.build_anchor(Settings(), Path(cluster.env["COMMARCHIVE_DATA_DIR"]),
+                                  archive.keyring.archive_id)
+    assert isinstance(anchor, S3Anchor)
+    (name,) = [o.object_name for o in anchor._client.list_objects(
+        anchor.bucket, prefix=anchor.prefix + "/") if str(o.object_name).endswith(
+        f"-{seq:020d}")]
+    record = anchor._client.get_object(anchor.bucket, name).read()
+    assert json.loads(json.loads(record)["body"])["ledger"] == list(head)
+    verified = b.get("/api/v1/audit/verify", headers={"Authorization": f"Bearer {officers[0]}"})
+    assert verified.status_code == 200 and verified.json()["ok"], verified.text

@@ -1,7 +1,7 @@
 """Closed request cases expire: ``cases.expired_at`` and ``cases.items_reviewed``.
 
 Revision ID: caseretention_1
-Revises: scaleout_1
+Revises: ledger_1
 Create Date: 2026-12-01 07:50:00
 
 A closed case kept the person's identifiers and notes for ever. The retention
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "caseretention_1"
-down_revision: str | None = "scaleout_1"
+down_revision: str | None = "ledger_1"
 branch_labels: str | None = None
 depends_on: str | None = None
 
