@@ -29,6 +29,7 @@ import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Final, Protocol
 
 import Stemmer
@@ -79,6 +80,73 @@ def _item_stemmer(language: str | None) -> _Snowball | None:
     return _stemmer(code) if code in ANALYSED_LANGUAGES else None
 
 
+@dataclass(frozen=True, slots=True)
+class Stemmed:
+    """A text's stems: one per word, in order (what the ``stems`` column and field hold,
+    so bm25 counts a stem as often as its words occur), and their distinct tokens."""
+
+    text: str
+    #: The distinct tokens of ``text``, in order of first occurrence (an item's row in
+    #: the embedded index's ``items`` table holds each stem once).
+    distinct: tuple[str, ...]
+
+
+def analyse(text: str, language: str | None) -> Stemmed:
+    """The stems of ``text`` in ``language``, folded like every token (see ``stems``).
+
+    Each distinct word is stemmed and folded once and its stem repeated for every
+    occurrence: a 64 KiB e-mail has about 10,000 words but rarely more than a few
+    hundred distinct ones, and stemming and folding each occurrence cost more than the
+    rest of its index document. Words are found per distinct blank-separated chunk
+    (most are words already), which is cheaper than ``\\w+`` over the whole text. The
+    result is token for token what stemming each occurrence gives
+    (``tests/archive/test_stems_equivalence.py``).
+    """
+    stemmer = _item_stemmer(language)
+    if stemmer is None:
+        chunks, words_in = _chunks(fold(text))
+        found = dict.fromkeys(chain.from_iterable(words_in.values()))
+        return Stemmed(_joined(chunks, {c: " ".join(ws) for c, ws in words_in.items()}),
+                       tuple(found))
+    chunks, words_in = _chunks(text.lower())
+    distinct = list(dict.fromkeys(chain.from_iterable(words_in.values())))
+    stem_of = {w: fold(s) for w, s in zip(distinct, stemmer.stemWords(distinct), strict=True)}
+    # A word with accents also gets the stem of its unaccented spelling, which is what a
+    # query typed without them stems to (``electricite``: ``electricit``, not ``electr``).
+    accented = [w for w in distinct if not w.isascii()]
+    bare = stemmer.stemWords([fold(w) for w in accented])
+    extra = {w: fold(b) for w, b in zip(accented, bare, strict=True) if b != stem_of[w]}
+    stemmed = _joined(chunks, {c: " ".join(stem_of[w] for w in ws)
+                               for c, ws in words_in.items()})
+    if extra:  # after all the stems, for each occurrence of such a word, in order
+        more = _joined(chunks, {c: " ".join(extra[w] for w in ws if w in extra)
+                                for c, ws in words_in.items()})
+        stemmed = f"{stemmed} {more}"
+    found = dict.fromkeys(t for w in distinct for t in tokenize(stem_of[w]))
+    found.update(dict.fromkeys(t for w in distinct if w in extra for t in tokenize(extra[w])))
+    return Stemmed(stemmed, tuple(found))
+
+
+def token_text(text: str) -> str:
+    """``" ".join(tokenize(text))``, the same way ``analyse`` finds words (Elasticsearch
+    indexes every section's exact tokens so)."""
+    chunks, words_in = _chunks(fold(text))
+    return _joined(chunks, {c: " ".join(ws) for c, ws in words_in.items()})
+
+
+def _chunks(text: str) -> tuple[list[str], dict[str, list[str]]]:
+    """``text`` split at blanks, and each distinct chunk's ``\\w+`` words: blanks are never
+    part of a word, and a chunk that is all alphanumeric is one word."""
+    chunks = text.split()
+    return chunks, {c: [c] if c.isalnum() else _WORD_RE.findall(c)
+                    for c in dict.fromkeys(chunks)}
+
+
+def _joined(chunks: list[str], piece: dict[str, str]) -> str:
+    """Each chunk's piece, in order, space-separated (chunks without words have none)."""
+    return " ".join(filter(None, map(piece.__getitem__, chunks)))
+
+
 def stems(text: str, language: str | None) -> str:
     """The stems of ``text`` in ``language``, space-separated, folded like every token.
 
@@ -86,17 +154,7 @@ def stems(text: str, language: str | None) -> str:
     and, for words with accents, also after. Without a stemmer for the language, the
     exact tokens. Only single words are matched against stems, so their order is free.
     """
-    stemmer = _item_stemmer(language)
-    if stemmer is None:
-        return " ".join(tokenize(text))
-    words = _WORD_RE.findall(text.lower())
-    out = stemmer.stemWords(words)
-    # A word with accents also gets the stem of its unaccented spelling, which is what a
-    # query typed without them stems to (``electricite``: ``electricit``, not ``electr``).
-    accented = [i for i, w in enumerate(words) if not w.isascii()]
-    bare = stemmer.stemWords([fold(words[i]) for i in accented])
-    more = [b for i, b in zip(accented, bare, strict=True) if b != fold(out[i])]
-    return fold(" ".join(out + more))
+    return analyse(text, language).text
 
 
 def word_forms(word: str, languages: Iterable[str] = ANALYSED_LANGUAGES) -> tuple[str, ...]:

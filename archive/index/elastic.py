@@ -29,8 +29,8 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
 from archive.errors import IndexUnavailable
 from archive.index import EXACT_TOTAL_LIMIT, Hit, IndexDoc, SearchQuery, SearchResult
-from archive.index.analysis import Term, parse_terms, snippet, stems
-from archive.index.query import iso_utc, parse_query, render_snippet, tokenize
+from archive.index.analysis import Term, parse_terms, snippet, stems, token_text
+from archive.index.query import iso_utc, parse_query, render_snippet
 from archive.model import Section
 
 BULK_CHUNK_DOCS: Final = 500
@@ -89,7 +89,7 @@ SETTINGS: Final[dict[str, Any]] = {
 
 
 def _token_text(text: str) -> str:
-    return " ".join(tokenize(text))
+    return token_text(text)
 
 
 def _phrase_text(phrase: tuple[str, ...]) -> str:
