@@ -45,6 +45,7 @@ from archive.index import IndexDoc, SearchIndex
 from archive.model import Channel, Direction, NewItem, Party, PurposeTag, Section
 from archive.model import TranscriptStatus as TS
 from archive.parties import normalise_email, search_terms
+from archive.redaction_scan import TextScan
 from archive.vault import PART_INDEX, PART_TRANSCRIPT_INDEX, Vault
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,12 @@ _NUMBER_RUN_RE: Final = re.compile(r"\+?\(?\d[\d\s().\-/]{5,}\d")
 
 
 def mentions_in(config: ArchiveConfig, sections: Iterable[Section]) -> tuple[str, ...]:
-    """Phone numbers (E.164) and e-mail addresses (lower-case) written in the text."""
+    """Phone numbers (E.164) and e-mail addresses (lower-case) written in the text.
+
+    Each pattern is tried only where it can start (``TextScan``: an address at the
+    start of the address characters before an '@', a number at a digit run or the
+    '(' or '+' right before it), which finds what running it over every character
+    finds, for a fraction of the cost on a long text."""
     found: dict[str, None] = {}
     region = config.default_region or None
     budget = MAX_NUMBER_MATCHES
@@ -75,7 +81,8 @@ def mentions_in(config: ArchiveConfig, sections: Iterable[Section]) -> tuple[str
         if section.kind in PARTY_SECTIONS:
             continue
         text = section.text
-        for run in _NUMBER_RUN_RE.finditer(text):
+        scan = TextScan(text)
+        for run in scan.matches(_NUMBER_RUN_RE, _number_starts(scan)):
             window = text[max(0, run.start() - 1):run.end() + 1]
             for match in phonenumbers.PhoneNumberMatcher(window, region):
                 found[phonenumbers.format_number(
@@ -85,11 +92,22 @@ def mentions_in(config: ArchiveConfig, sections: Iterable[Section]) -> tuple[str
                     break
             if budget <= 0:
                 break
-        for candidate in _EMAIL_CANDIDATE_RE.findall(section.text):
-            address = normalise_email(candidate.strip("."))
+        for candidate in scan.matches(_EMAIL_CANDIDATE_RE, scan.email_starts()):
+            address = normalise_email(candidate.group().strip("."))
             if address:
                 found[address] = None
     return tuple(found)
+
+
+def _number_starts(scan: TextScan) -> list[int]:
+    """Where ``_NUMBER_RUN_RE`` can match: at the start of a digit run, or one or two
+    characters before it (``(``, ``+``, ``+(``). Never inside a run: where a match
+    starts inside one, one starts at the run's start too, and a match ends before a
+    character that is not a digit."""
+    text = scan.text
+    return [s - back for s, _ in scan.digit_runs
+            for back, before in ((0, ""), (1, "("), (1, "+"), (2, "+("))
+            if text[s - back:s] == before]
 
 
 def title_of(details: Mapping[str, Any]) -> str:
