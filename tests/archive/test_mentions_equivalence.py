@@ -18,11 +18,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from archive.anonymise import AnonymisedView
 from archive.config import ArchiveConfig
 from archive.indexing import MAX_NUMBER_MATCHES, PARTY_SECTIONS, mentions_in
 from archive.model import Section
 from archive.parties import normalise_email
+from archive.redaction_scan import TextScan
+from archive.service import Archive
 from tests import corpus
+from tests.conftest import email_item
 
 _EMAIL_CANDIDATE_RE: Final = re.compile(r"(?<![\w.+\-])[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 _NUMBER_RUN_RE: Final = re.compile(r"\+?\(?\d[\d\s().\-/]{5,}\d")
@@ -97,3 +101,26 @@ def test_more_numbers_than_the_budget_stop_where_they_stopped() -> None:
     found = mentions_in(ArchiveConfig(), sections)
     assert found == reference_mentions(ArchiveConfig(), sections)
     assert len(found) > MAX_NUMBER_MATCHES and "a@b.nl" in found  # addresses go on
+
+
+def test_the_index_document_scans_each_text_once_for_mentions_and_redacted_copy(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    item = email_item(body="Jan asks about 06 1234 5678, or mail jan@klant.nl",
+                      customer="jan@klant.nl")
+    item_id = archive.ingest(item).item_id
+    scanned: list[str] = []
+    real_init = TextScan.__init__
+
+    def counting_init(self: TextScan, text: str) -> None:
+        scanned.append(text)
+        real_init(self, text)
+
+    monkeypatch.setattr(TextScan, "__init__", counting_init)
+    doc = archive.build_index_doc(item_id)
+    assert sorted(scanned) == sorted(s.text for s in doc.sections if s.kind != "parties")
+    assert set(doc.mentions) == {"+31612345678", "jan@klant.nl"}
+    assert doc.redacted[1].text == "[CUSTOMER-1] asks about [PHONE], or mail [CUSTOMER-1]"
+    view = AnonymisedView(item.parties, doc.language)
+    assert doc.redacted == view.sections(doc.sections)
+    assert doc.mentions == reference_mentions(archive.config, doc.sections)
