@@ -11,6 +11,7 @@ Hangul, ``ß``, digits, punctuation, repeated words).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -109,10 +110,25 @@ def test_a_long_body_with_few_distinct_words_asks_the_stemmer_about_those_only(
             asked.extend(words)
             return real.stemWords(words)
 
-    monkeypatch.setattr(analysis, "_item_stemmer", lambda language: Counting())
+    counting = Counting()
+    monkeypatch.setattr(analysis, "_item_stemmer", lambda language: counting)
+    monkeypatch.setattr(analysis, "_local", threading.local())  # no stems kept yet
     found = analyse(body, "en")
     assert len(asked) == 12
     assert found.text == reference_stems(body, "en")
     assert found.text.count("invoic") == 900
     assert found.distinct == ("lorem", "ipsum", "dolor", "sit", "amet", "invoic", "refund",
                               "contract", "order", "number", "42", "ok")
+    # The next text (the redacted copy, the next message) asks about its new words only.
+    expected = reference_stems(body + " refunds", "en")
+    asked.clear()
+    assert analyse(body + " refunds", "en").text == expected
+    assert asked == ["refunds"]
+
+
+def test_the_kept_stems_start_afresh_beyond_their_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(analysis, "_local", threading.local())
+    monkeypatch.setattr(analysis, "STEM_CACHE_WORDS", 5)
+    texts = ["facturen betaald électricité", "factuur een twee drie vier", "facturen"]
+    assert_same(texts, "nl")
+    assert 0 < len(analysis._local.word_stems["dutch"]) <= 5
