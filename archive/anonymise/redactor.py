@@ -172,8 +172,11 @@ class Redactor:
                     # What the spans so far leave of it ("Geoffrey Hughes" where Hughes
                     # is a party: Geoffrey), each piece trimmed of blanks.
                     at = max(0, bisect.bisect_right(starts, f.start) - 1)
+                    # Only the spans that start before it matter (a later one ends the
+                    # walk as the sentinel does); copied, as ``add`` inserts meanwhile.
+                    stop = bisect.bisect_left(starts, f.end, at)
                     pos = f.start
-                    for span in [*taken[at:], Span(f.end, f.end, "", "")]:
+                    for span in [*taken[at:stop], Span(f.end, f.end, "", "")]:
                         if span.start >= f.end and pos >= f.end:
                             break
                         piece = text[pos:min(span.start, f.end)]
