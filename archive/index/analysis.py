@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import Final, Protocol
@@ -147,6 +147,20 @@ def analyse(text: str, language: str | None) -> Stemmed:
         stemmed = f"{stemmed} {more}"
         found.update(dict.fromkeys(chain.from_iterable(of[w][3] for w in distinct)))
     return Stemmed(stemmed, tuple(found))
+
+
+def analyser(language: str | None) -> Callable[[str], Stemmed]:
+    """``analyse`` in ``language`` for the texts of one document, each distinct text once:
+    a section's redacted copy is the section itself when it has nothing to redact."""
+    done: dict[str, Stemmed] = {}
+
+    def of(text: str) -> Stemmed:
+        found = done.get(text)
+        if found is None:
+            found = done[text] = analyse(text, language)
+        return found
+
+    return of
 
 
 def _extras(of: dict[str, _WordStems], words: list[str]) -> str | None:

@@ -41,7 +41,7 @@ from typing import Any, Final
 from archive.errors import IndexUnavailable
 from archive.index import EXACT_TOTAL_LIMIT, Hit, IndexDoc, SearchQuery, SearchResult
 from archive.index import sqlite_layout as lay
-from archive.index.analysis import analyse, parse_terms, snippet
+from archive.index.analysis import analyser, parse_terms, snippet
 from archive.index.query import MARK_CLOSE, MARK_OPEN, iso_utc, render_snippet, tokenize
 from archive.index.sqlite_search import Plan, plan_query
 from archive.model import Section
@@ -212,12 +212,12 @@ class SqliteIndex:
         self._db.executemany("INSERT OR IGNORE INTO doc_mentions VALUES (?, ?)",
                              [(m, key) for m in doc.mentions])
         base = lay.first_rowid(key) | (lay.RESTRICTED_BIT if doc.restricted else 0)
-        lang = doc.language
+        analysed = analyser(doc.language)
         # Per row: (row id, text, its stems, kind, speaker, start), and its distinct stems.
         rows: list[tuple[int, str, str, str, str | None, float | None]] = []
         distinct: list[tuple[str, ...]] = []
         for i, s in enumerate(_fit(doc.sections)):
-            stemmed = analyse(s.text, lang)
+            stemmed = analysed(s.text)
             rows.append((base | i, s.text, stemmed.text, s.kind, s.speaker, s.start_s))
             distinct.append(stemmed.distinct)
         if doc.parties:
@@ -225,7 +225,7 @@ class SqliteIndex:
             rows.append((base | lay.PARTIES_INDEX, parties, parties, "parties", None, None))
             distinct.append(tuple(tokenize(parties)))
         for i, s in enumerate(_fit(doc.redacted)):
-            stemmed = analyse(s.text, lang)
+            stemmed = analysed(s.text)
             rows.append((base | lay.REDACTED_BIT | i, s.text, stemmed.text,
                          lay.REDACTED_KIND + s.kind, s.speaker, s.start_s))
             distinct.append(stemmed.distinct)

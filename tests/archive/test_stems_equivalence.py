@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive.index import analysis
+from archive.index import IndexDoc, SearchQuery, analysis
 from archive.index import sqlite_layout as lay
 from archive.index.analysis import analyse, stems, token_text
 from archive.index.query import fold, tokenize
+from archive.model import Section
 from tests import corpus
 
 BENCH_CORPUS = Path(__file__).resolve().parents[2] / "bench" / "corpus"
@@ -132,3 +134,41 @@ def test_the_kept_stems_start_afresh_beyond_their_limit(monkeypatch: pytest.Monk
     texts = ["facturen betaald électricité", "factuur een twee drie vier", "facturen"]
     assert_same(texts, "nl")
     assert 0 < len(analysis._local.word_stems["dutch"]) <= 5
+
+
+def test_a_redacted_copy_with_nothing_to_redact_is_stemmed_once_per_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from archive.index.elastic import _source
+    from archive.index.sqlite import SqliteIndex
+
+    body = "De facturen zijn betaald. " * 200
+    sections = (Section("subject", "Facturen"), Section("body", body))
+    doc = IndexDoc(item_id="i1", channel="email", direction="inbound",
+                   started_at=datetime(2026, 1, 5, tzinfo=UTC), parties=("a@b.nl",),
+                   subjects=(), purposes=("training",), restricted=False, held=False,
+                   sections=sections, title="Facturen",
+                   redacted=(Section("subject", "Facturen"), Section("body", body)),
+                   language="nl")
+    analysed: list[str] = []
+    real = analysis.analyse
+
+    def counting(text: str, language: str | None) -> analysis.Stemmed:
+        analysed.append(text)
+        return real(text, language)
+
+    monkeypatch.setattr(analysis, "analyse", counting)
+    source = _source(doc)
+    assert sorted(analysed) == sorted(["Facturen", body])
+    assert [s["stems"] for s in source["sections"]] == [
+        reference_stems("Facturen", "nl"), reference_stems(body, "nl"), "a b nl",
+        reference_stems("Facturen", "nl"), reference_stems(body, "nl")]
+    analysed.clear()
+    index = SqliteIndex(tmp_path / "index.sqlite")
+    index.ensure()
+    index.upsert([doc])
+    assert sorted(analysed) == sorted(["Facturen", body])
+    for anonymised in (False, True):
+        hits = index.search(SearchQuery(text="factuur", anonymised=anonymised)).hits
+        assert [h.item_id for h in hits] == ["i1"]
+    index.close()
