@@ -45,6 +45,7 @@ from archive.index import IndexDoc, SearchIndex
 from archive.model import Channel, Direction, NewItem, Party, PurposeTag, Section
 from archive.model import TranscriptStatus as TS
 from archive.parties import normalise_email, search_terms
+from archive.redaction_scan import TextScan
 from archive.vault import PART_INDEX, PART_TRANSCRIPT_INDEX, Vault
 
 log = logging.getLogger(__name__)
@@ -66,16 +67,27 @@ MAX_NUMBER_MATCHES: Final = 2000
 _NUMBER_RUN_RE: Final = re.compile(r"\+?\(?\d[\d\s().\-/]{5,}\d")
 
 
-def mentions_in(config: ArchiveConfig, sections: Iterable[Section]) -> tuple[str, ...]:
-    """Phone numbers (E.164) and e-mail addresses (lower-case) written in the text."""
+def mentions_in(config: ArchiveConfig, sections: Iterable[Section],
+                scans: Mapping[int, TextScan] | None = None) -> tuple[str, ...]:
+    """Phone numbers (E.164) and e-mail addresses (lower-case) written in the text.
+
+    Each pattern is tried only where it can start (``TextScan``: an address at the
+    start of the address characters before an '@', a number at a digit run or the
+    '(' or '+' right before it), which finds what running it over every character
+    finds, for a fraction of the cost on a long text. ``scans``: the sections' scans
+    made already, by position (the redacted copy uses the same ones)."""
     found: dict[str, None] = {}
     region = config.default_region or None
     budget = MAX_NUMBER_MATCHES
-    for section in sections:
+    scans = scans or {}
+    for i, section in enumerate(sections):
         if section.kind in PARTY_SECTIONS:
             continue
         text = section.text
-        for run in _NUMBER_RUN_RE.finditer(text):
+        scan = scans.get(i)
+        if scan is None or scan.text is not text:
+            scan = TextScan(text)
+        for run in scan.matches(_NUMBER_RUN_RE, _number_starts(scan)):
             window = text[max(0, run.start() - 1):run.end() + 1]
             for match in phonenumbers.PhoneNumberMatcher(window, region):
                 found[phonenumbers.format_number(
@@ -85,11 +97,22 @@ def mentions_in(config: ArchiveConfig, sections: Iterable[Section]) -> tuple[str
                     break
             if budget <= 0:
                 break
-        for candidate in _EMAIL_CANDIDATE_RE.findall(section.text):
-            address = normalise_email(candidate.strip("."))
+        for candidate in scan.matches(_EMAIL_CANDIDATE_RE, scan.email_starts()):
+            address = normalise_email(candidate.group().strip("."))
             if address:
                 found[address] = None
     return tuple(found)
+
+
+def _number_starts(scan: TextScan) -> list[int]:
+    """Where ``_NUMBER_RUN_RE`` can match: at the start of a digit run, or one or two
+    characters before it (``(``, ``+``, ``+(``). Never inside a run: where a match
+    starts inside one, one starts at the run's start too, and a match ends before a
+    character that is not a digit."""
+    text = scan.text
+    return [s - back for s, _ in scan.digit_runs
+            for back, before in ((0, ""), (1, "("), (1, "+"), (2, "+("))
+            if text[s - back:s] == before]
 
 
 def title_of(details: Mapping[str, Any]) -> str:
@@ -183,14 +206,17 @@ class Indexer:
         config = self._vault.config
         parties, sections, purposes = list(parties), tuple(sections), tuple(sorted(purposes))
         anonymised = {p.name for p in config.purposes if p.anonymised}
-        redacted = (AnonymisedView(parties, language).sections(sections)
+        # One scan of each text for both the mentions and the redacted copy.
+        scans = {i: TextScan(s.text) for i, s in enumerate(sections)
+                 if s.kind not in PARTY_SECTIONS}
+        redacted = (AnonymisedView(parties, language).sections(sections, scans)
                     if anonymised.intersection(purposes) else ())
         return IndexDoc(
             item_id=item_id, channel=channel.value, direction=direction.value,
             started_at=started_at, parties=self.party_terms(parties),
             subjects=tuple(subjects), purposes=purposes,
             restricted=restricted, held=held, sections=sections, title=title,
-            mentions=mentions_in(config, sections), redacted=redacted, language=language,
+            mentions=mentions_in(config, sections, scans), redacted=redacted, language=language,
         )
 
     def document_of_new(

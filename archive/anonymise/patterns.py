@@ -163,12 +163,23 @@ STARTS: Final[dict[re.Pattern[str], Callable[[TextScan], list[int]]]] = {
 def literal_starts(pattern: re.Pattern[str], scan: TextScan) -> list[int] | None:
     """Where a party's (or a kept) written form occurs, or None when ``pattern`` is not
     the case-insensitive whole-word literal ``Redactor`` builds (then: scan it all)."""
+    value = _literal(pattern)
+    if value is None or not scan.literal_case_exact(value):
+        return None
+    return scan.find([value.lower()])
+
+
+@functools.lru_cache(maxsize=1024)
+def _literal(pattern: re.Pattern[str]) -> str | None:
+    """The written form a whole-word literal pattern matches, or None: read once per
+    pattern (``re.compile`` gives the same object for the same party's form), not for
+    each text it redacts."""
     body = pattern.pattern.removeprefix(r"(?<!\w)").removesuffix(r"(?!\w)")
     value = re.sub(r"\\(.)", r"\1", body, flags=re.DOTALL)
     if (not value or re.escape(value) != body or not pattern.flags & re.IGNORECASE
-            or pattern.pattern != rf"(?<!\w){body}(?!\w)" or not scan.literal_case_exact(value)):
+            or pattern.pattern != rf"(?<!\w){body}(?!\w)"):
         return None
-    return scan.find([value.lower()])
+    return value
 
 
 def matches_of(pattern: re.Pattern[str], scan: TextScan,

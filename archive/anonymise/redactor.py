@@ -97,12 +97,14 @@ class Redactor:
         chosen = for_language(language) if recognisers is None else recognisers
         return cls(compiled, recognisers=chosen, names=frozenset(names), language=language)
 
-    def spans(self, text: str) -> list[Span]:
+    def spans(self, text: str, scan: TextScan | None = None) -> list[Span]:
         """Non-overlapping spans of personal data in ``text``, in order.
 
         Each pattern is tried only where ``archive.redaction_scan`` finds it can start,
         which gives what scanning the whole text gives at a fraction of the cost (a
-        64 KiB e-mail is redacted on the indexing path of every message)."""
+        64 KiB e-mail is redacted on the indexing path of every message). ``scan``: the
+        text's scan if the caller has made it already (the index document also looks
+        for mentions in it)."""
         taken: list[Span] = []  # sorted and disjoint, so neighbours decide overlaps
         starts: list[int] = []
         kept = [(m.start(), m.end()) for k in self._keep for m in k.finditer(text)]
@@ -134,7 +136,8 @@ class Redactor:
             taken.insert(at, Span(start, end, token, category))
             starts.insert(at, start)
 
-        scan = TextScan(text)
+        if scan is None or scan.text is not text:
+            scan = TextScan(text)
         # Where the lowercased text could hide a case-insensitive match from str.find
         # (Turkish dotless i, long s, Greek), every pattern scans the whole text.
         exact = scan.exact_case
@@ -169,8 +172,11 @@ class Redactor:
                     # What the spans so far leave of it ("Geoffrey Hughes" where Hughes
                     # is a party: Geoffrey), each piece trimmed of blanks.
                     at = max(0, bisect.bisect_right(starts, f.start) - 1)
+                    # Only the spans that start before it matter (a later one ends the
+                    # walk as the sentinel does); copied, as ``add`` inserts meanwhile.
+                    stop = bisect.bisect_left(starts, f.end, at)
                     pos = f.start
-                    for span in [*taken[at:], Span(f.end, f.end, "", "")]:
+                    for span in [*taken[at:stop], Span(f.end, f.end, "", "")]:
                         if span.start >= f.end and pos >= f.end:
                             break
                         piece = text[pos:min(span.start, f.end)]
@@ -183,9 +189,9 @@ class Redactor:
                             break
         return taken
 
-    def redact(self, text: str) -> str:
+    def redact(self, text: str, scan: TextScan | None = None) -> str:
         out, pos = [], 0
-        for span in self.spans(text):
+        for span in self.spans(text, scan):
             out += [text[pos:span.start], span.token]
             pos = span.end
         out.append(text[pos:])

@@ -11,6 +11,7 @@ from archive.anonymise.patterns import DIGIT_RE, MARK_TAG_RE
 from archive.anonymise.redactor import Redactor, Span
 from archive.index.query import mark_words
 from archive.model import Party, Section
+from archive.redaction_scan import TextScan
 
 #: Details a trainer never needs and that identify people or threads.
 WITHHELD_DETAILS: Final = frozenset({"headers", "message_id", "in_reply_to", "references",
@@ -46,10 +47,14 @@ class AnonymisedView:
         plain = html.unescape(MARK_TAG_RE.sub("", snippet))
         return mark_words(self.text(plain), phrases)
 
-    def sections(self, sections: Iterable[Section]) -> tuple[Section, ...]:
-        """The redacted copy of an item's text that anonymised search matches."""
-        return tuple(Section(s.kind, self.text(s.text), s.speaker, s.start_s)
-                     for s in sections if s.kind not in WITHHELD_SECTIONS)
+    def sections(self, sections: Iterable[Section],
+                 scans: Mapping[int, TextScan] | None = None) -> tuple[Section, ...]:
+        """The redacted copy of an item's text that anonymised search matches; ``scans``:
+        the scans the caller made of the sections' texts already, by section position."""
+        scans = scans or {}
+        return tuple(Section(s.kind, self.redactor.redact(s.text, scans.get(i)), s.speaker,
+                             s.start_s)
+                     for i, s in enumerate(sections) if s.kind not in WITHHELD_SECTIONS)
 
     def parties(self) -> list[dict[str, Any]]:
         """The parties with addresses and names replaced by their pseudonyms."""

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Final, Protocol
 
 import Stemmer
@@ -51,6 +52,12 @@ SNOWBALL: Final = {
 _WORD_RE: Final = re.compile(r"\w+", re.UNICODE)
 _PHRASE_RE: Final = re.compile(r'"([^"]*)"|(\S+)')  # as ``query.parse_query`` splits
 _local = threading.local()  # a PyStemmer Stemmer keeps a cache and is not thread-safe
+#: Distinct words whose stems ``analyse`` keeps per thread and language, beyond which it
+#: starts afresh (a few MB; PyStemmer keeps a cache of 10,000 words of its own).
+STEM_CACHE_WORDS: Final = 20_000
+#: A word's stems as ``analyse`` writes them: its stem (folded), the stem of its
+#: unaccented spelling where that differs (else None), and the tokens of each.
+_WordStems = tuple[str, str | None, tuple[str, ...], tuple[str, ...]]
 
 
 class _Snowball(Protocol):
@@ -72,11 +79,139 @@ def _stemmer(language: str | None) -> _Snowball | None:
     return found
 
 
+def _item_analyser(language: str | None) -> tuple[_Snowball, dict[str, _WordStems]] | None:
+    """The item stemmer of ``language`` (``_item_stemmer``) and this thread's cache of
+    the stems it gave (``analyse``)."""
+    stemmer = _item_stemmer(language)
+    if stemmer is None:
+        return None
+    caches: dict[str, dict[str, _WordStems]] | None = getattr(_local, "word_stems", None)
+    if caches is None:
+        caches = _local.word_stems = {}
+    return stemmer, caches.setdefault(SNOWBALL[(language or "").partition("-")[0]], {})
+
+
 def _item_stemmer(language: str | None) -> _Snowball | None:
     """The stemmer an item's text gets: only those query words are also stemmed in, so
     a word as written always finds an item (a Spanish item's stems are its words)."""
     code = (language or "").partition("-")[0]
     return _stemmer(code) if code in ANALYSED_LANGUAGES else None
+
+
+@dataclass(frozen=True, slots=True)
+class Stemmed:
+    """A text's stems: one per word, in order (what the ``stems`` column and field hold,
+    so bm25 counts a stem as often as its words occur), and their distinct tokens."""
+
+    text: str
+    #: The distinct tokens of ``text``, in order of first occurrence (an item's row in
+    #: the embedded index's ``items`` table holds each stem once).
+    distinct: tuple[str, ...]
+
+
+def analyse(text: str, language: str | None) -> Stemmed:
+    """The stems of ``text`` in ``language``, folded like every token (see ``stems``).
+
+    Each distinct word is stemmed and folded once and its stem repeated for every
+    occurrence: a 64 KiB e-mail has about 10,000 words but rarely more than a few
+    hundred distinct ones, and stemming and folding each occurrence cost more than the
+    rest of its index document. Words are found per distinct blank-separated chunk
+    (most are words already), which is cheaper than ``\\w+`` over the whole text, and
+    a word's stems are kept for the next text (``STEM_CACHE_WORDS``). The result is
+    token for token what stemming each occurrence gives
+    (``tests/archive/test_stems_equivalence.py``).
+    """
+    analyser = _item_analyser(language)
+    if analyser is None:
+        chunks, words_in = _chunks(fold(text))
+        found = dict.fromkeys(chain.from_iterable(words_in.values()))
+        return Stemmed(_joined(chunks, {c: " ".join(ws) if ws else None
+                                        for c, ws in words_in.items()}), tuple(found))
+    stemmer, cache = analyser
+    chunks, words_in = _chunks(text.lower())
+    distinct = list(dict.fromkeys(chain.from_iterable(words_in.values())))
+    new = [w for w in distinct if w not in cache]
+    if new:
+        if len(cache) + len(new) > STEM_CACHE_WORDS:
+            cache.clear()
+        cache.update(_word_stems(stemmer, new))
+    of = {w: cache[w] for w in distinct}
+    stemmed = _joined(chunks, {
+        c: of[ws[0]][0] if len(ws) == 1 else " ".join(of[w][0] for w in ws) if ws else None
+        for c, ws in words_in.items()})
+    found = dict.fromkeys(chain.from_iterable(of[w][2] for w in distinct))
+    if any(e[1] is not None for e in of.values()):
+        # After all the stems, for each occurrence of such a word, in order.
+        more = _joined(chunks, {c: of[ws[0]][1] if len(ws) == 1 else _extras(of, ws)
+                                for c, ws in words_in.items()})
+        stemmed = f"{stemmed} {more}"
+        found.update(dict.fromkeys(chain.from_iterable(of[w][3] for w in distinct)))
+    return Stemmed(stemmed, tuple(found))
+
+
+def analyser(language: str | None) -> Callable[[str], Stemmed]:
+    """``analyse`` in ``language`` for the texts of one document, each distinct text once:
+    a section's redacted copy is the section itself when it has nothing to redact."""
+    done: dict[str, Stemmed] = {}
+
+    def of(text: str) -> Stemmed:
+        found = done.get(text)
+        if found is None:
+            found = done[text] = analyse(text, language)
+        return found
+
+    return of
+
+
+def _extras(of: dict[str, _WordStems], words: list[str]) -> str | None:
+    """The stems of the unaccented spellings of a chunk's words (None: no such stem)."""
+    extras = [e for e in (of[w][1] for w in words) if e is not None]
+    return " ".join(extras) if extras else None
+
+
+def _word_stems(stemmer: _Snowball, words: list[str]) -> dict[str, _WordStems]:
+    """The stems of distinct words. A word with accents also gets the stem of its
+    unaccented spelling, which is what a query typed without them stems to
+    (``electricite``: ``electricit``, not ``electr``)."""
+    accented = [w for w in words if not w.isascii()]
+    bare = dict(zip(accented, stemmer.stemWords([fold(w) for w in accented]), strict=True))
+    out: dict[str, _WordStems] = {}
+    for word, stem in zip(words, stemmer.stemWords(words), strict=True):
+        folded = fold(stem)
+        other = bare.get(word)
+        extra = None if other is None or other == folded else fold(other)
+        out[word] = (folded, extra, _tokens(folded), () if extra is None else _tokens(extra))
+    return out
+
+
+def _tokens(folded: str) -> tuple[str, ...]:
+    """``tokenize`` of a folded stem (usually the stem itself)."""
+    if folded.isascii() and folded.isalnum():
+        return (folded,)
+    return tuple(tokenize(folded))
+
+
+def token_text(text: str) -> str:
+    """``" ".join(tokenize(text))``, the same way ``analyse`` finds words (Elasticsearch
+    indexes every section's exact tokens so)."""
+    chunks, words_in = _chunks(fold(text))
+    return _joined(chunks, {c: " ".join(ws) if ws else None for c, ws in words_in.items()})
+
+
+def _chunks(text: str) -> tuple[list[str], dict[str, list[str]]]:
+    """``text`` split at blanks, and each distinct chunk's ``\\w+`` words: blanks are never
+    part of a word, and a chunk that is all alphanumeric is one word."""
+    chunks = text.split()
+    return chunks, {c: [c] if c.isalnum() else _WORD_RE.findall(c)
+                    for c in dict.fromkeys(chunks)}
+
+
+def _joined(chunks: list[str], piece: dict[str, str | None]) -> str:
+    """Each chunk's piece, in order, space-separated; None: the chunk has none (no
+    words), while an empty piece keeps its place as stemming each word did."""
+    if "" in piece.values():
+        return " ".join(p for p in map(piece.__getitem__, chunks) if p is not None)
+    return " ".join(filter(None, map(piece.__getitem__, chunks)))
 
 
 def stems(text: str, language: str | None) -> str:
@@ -86,17 +221,7 @@ def stems(text: str, language: str | None) -> str:
     and, for words with accents, also after. Without a stemmer for the language, the
     exact tokens. Only single words are matched against stems, so their order is free.
     """
-    stemmer = _item_stemmer(language)
-    if stemmer is None:
-        return " ".join(tokenize(text))
-    words = _WORD_RE.findall(text.lower())
-    out = stemmer.stemWords(words)
-    # A word with accents also gets the stem of its unaccented spelling, which is what a
-    # query typed without them stems to (``electricite``: ``electricit``, not ``electr``).
-    accented = [i for i, w in enumerate(words) if not w.isascii()]
-    bare = stemmer.stemWords([fold(words[i]) for i in accented])
-    more = [b for i, b in zip(accented, bare, strict=True) if b != fold(out[i])]
-    return fold(" ".join(out + more))
+    return analyse(text, language).text
 
 
 def word_forms(word: str, languages: Iterable[str] = ANALYSED_LANGUAGES) -> tuple[str, ...]:

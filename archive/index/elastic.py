@@ -42,8 +42,8 @@ from archive.index import (
     SearchResult,
     matches_nothing,
 )
-from archive.index.analysis import Term, parse_terms, snippet, stems
-from archive.index.query import iso_utc, parse_query, render_snippet, tokenize
+from archive.index.analysis import Term, analyser, parse_terms, snippet, token_text
+from archive.index.query import iso_utc, parse_query, render_snippet
 from archive.model import Section
 
 BULK_CHUNK_DOCS: Final = 500
@@ -104,7 +104,7 @@ SETTINGS: Final[dict[str, Any]] = {
 
 
 def _token_text(text: str) -> str:
-    return " ".join(tokenize(text))
+    return token_text(text)
 
 
 def _phrase_text(phrase: tuple[str, ...]) -> str:
@@ -121,6 +121,9 @@ def _source(doc: IndexDoc) -> dict[str, Any]:
         sections.append(Section(kind="parties", text=" ".join(doc.parties)))
     sections += [Section(REDACTED_KIND + s.kind, s.text, s.speaker, s.start_s)
                  for s in doc.redacted]
+    # Each distinct text once: a redacted copy with nothing to redact is its section's text.
+    tokens = {text: _token_text(text) for text in dict.fromkeys(s.text for s in sections)}
+    analysed = analyser(doc.language)
     return {
         "item_id": doc.item_id,
         "channel": str(doc.channel),
@@ -142,10 +145,9 @@ def _source(doc: IndexDoc) -> dict[str, Any]:
                 "speaker": s.speaker,
                 "start_s": s.start_s,
                 "text": s.text,
-                "tokens": _token_text(s.text),
+                "tokens": tokens[s.text],
                 # Addresses and names have no language of their own.
-                "stems": _token_text(s.text) if s.kind == "parties" else stems(s.text,
-                                                                              doc.language),
+                "stems": tokens[s.text] if s.kind == "parties" else analysed(s.text).text,
             }
             for pos, s in enumerate(sections)
         ],

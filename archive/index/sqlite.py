@@ -48,8 +48,8 @@ from archive.index import (
     matches_nothing,
 )
 from archive.index import sqlite_layout as lay
-from archive.index.analysis import parse_terms, snippet, stems
-from archive.index.query import MARK_CLOSE, MARK_OPEN, iso_utc, render_snippet
+from archive.index.analysis import analyser, parse_terms, snippet
+from archive.index.query import MARK_CLOSE, MARK_OPEN, iso_utc, render_snippet, tokenize
 from archive.index.sqlite_search import Plan, plan_query
 from archive.model import Section
 
@@ -219,23 +219,33 @@ class SqliteIndex:
         self._db.executemany("INSERT OR IGNORE INTO doc_mentions VALUES (?, ?)",
                              [(m, key) for m in doc.mentions])
         base = lay.first_rowid(key) | (lay.RESTRICTED_BIT if doc.restricted else 0)
-        lang = doc.language
-        rows = [(base | i, s.text, stems(s.text, lang), s.kind, s.speaker, s.start_s)
-                for i, s in enumerate(_fit(doc.sections))]
+        analysed = analyser(doc.language)
+        # Per row: (row id, text, its stems, kind, speaker, start), and its distinct stems.
+        rows: list[tuple[int, str, str, str, str | None, float | None]] = []
+        distinct: list[tuple[str, ...]] = []
+        for i, s in enumerate(_fit(doc.sections)):
+            stemmed = analysed(s.text)
+            rows.append((base | i, s.text, stemmed.text, s.kind, s.speaker, s.start_s))
+            distinct.append(stemmed.distinct)
         if doc.parties:
             parties = " ".join(doc.parties)  # addresses and names: no language of their own
             rows.append((base | lay.PARTIES_INDEX, parties, parties, "parties", None, None))
-        rows += [(base | lay.REDACTED_BIT | i, s.text, stems(s.text, lang),
-                  lay.REDACTED_KIND + s.kind, s.speaker, s.start_s)
-                 for i, s in enumerate(_fit(doc.redacted))]
+            distinct.append(tuple(tokenize(parties)))
+        for i, s in enumerate(_fit(doc.redacted)):
+            stemmed = analysed(s.text)
+            rows.append((base | lay.REDACTED_BIT | i, s.text, stemmed.text,
+                         lay.REDACTED_KIND + s.kind, s.speaker, s.start_s))
+            distinct.append(stemmed.distinct)
         self._db.executemany(
             "INSERT INTO sections (rowid, text, stems, kind, speaker, start_s) "
             "VALUES (?, ?, ?, ?, ?, ?)", rows)
         for view in (base, base | lay.REDACTED_BIT):
-            part = [r for r in rows if r[0] & lay.REDACTED_BIT == view & lay.REDACTED_BIT]
+            part = [n for n, r in enumerate(rows)
+                    if r[0] & lay.REDACTED_BIT == view & lay.REDACTED_BIT]
             if part:
                 self._db.execute("INSERT INTO items (rowid, words) VALUES (?, ?)", (
-                    view, lay.item_words([r[1] for r in part], [r[2] for r in part])))
+                    view, lay.item_words([rows[n][1] for n in part],
+                                         (t for n in part for t in distinct[n]))))
 
     def delete(self, item_id: str) -> None:
         try:

@@ -32,10 +32,9 @@ are their exact tokens (every search that worked still works) until
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Final
-
-from archive.index.query import tokenize
 
 SCHEMA_VERSION: Final = 3
 #: Kind prefix of the FTS rows that hold an item's redacted copy (``IndexDoc.redacted``).
@@ -91,9 +90,9 @@ SECTION_BREAK: Final = " \ue000 "
 STEM_MARK: Final = "\ue001"
 
 
-def item_words(texts: list[str], stems: list[str]) -> str:
+def item_words(texts: list[str], stem_tokens: Iterable[str]) -> str:
     """An item's row in ``items``: its sections' texts, then its distinct stems, marked."""
-    marked = dict.fromkeys(STEM_MARK + t for s in stems for t in tokenize(s))
+    marked = dict.fromkeys(STEM_MARK + t for t in stem_tokens)
     return SECTION_BREAK.join(texts) + SECTION_BREAK + " ".join(marked)
 
 #: The FTS5 tables: per section, and per item and view.

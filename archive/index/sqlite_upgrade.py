@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from archive.index import IndexDoc
 from archive.index import sqlite_layout as lay
+from archive.index.query import tokenize
 from archive.model import Section
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def upgrade_v2(db: Any) -> None:
         for rowid, text in db.execute(f"SELECT {view}, text FROM v2_sections ORDER BY rowid"):
             rows.setdefault(int(rowid), []).append(str(text))
         db.executemany("INSERT INTO items (rowid, words) VALUES (?, ?)",
-                       [(rowid, lay.item_words(texts, texts))
+                       [(rowid, lay.item_words(texts, (t for x in texts for t in tokenize(x))))
                         for rowid, texts in rows.items()])
         db.execute("DROP TABLE v2_sections")
         db.execute(f"PRAGMA user_version = {lay.SCHEMA_VERSION}")
