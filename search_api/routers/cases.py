@@ -78,7 +78,9 @@ def get_case(case_id: int, archive: ArchiveDep, user: PrivacyUser) -> CasePublic
     """The whole case; the read is audited (its notes name the person)."""
     view = _view(archive, case_id)
     archive.audit.record(actor=user.name, role=user.role.value, action="case_read",
-                         subject=view.identifiers[0], detail={"case_id": case_id},
+                         # An expired case names nobody any more.
+                         subject=view.identifiers[0] if view.identifiers else None,
+                         detail={"case_id": case_id},
                          item_ids=[i.item_id for i in view.items])
     return view
 

@@ -102,10 +102,10 @@
 
   function render(c) {
     const open = c.status === "open";
-    $("case-title").textContent = "Case " + c.id + ": " + c.kind + " request from " + c.requester;
+    $("case-title").textContent = "Case " + c.id + ": " + c.kind + " request" + (c.expired_at ? " (details removed)" : " from " + c.requester);
     const meta = $("case-meta");
     meta.replaceChildren();
-    for (const [k, v] of [["identifiers", c.identifiers.join(", ")], ["received", day(c.received_at) + " by " + c.channel],
+    for (const [k, v] of [["identifiers", c.expired_at ? "removed " + day(c.expired_at) : c.identifiers.join(", ")], ["received", day(c.received_at) + " by " + c.channel],
       ["opened by", c.opened_by], ["status", c.status + (c.outcome ? " (" + c.outcome + ")" : "")],
       ["next step", c.stage], ["note", c.note || ""]]) meta.append(el("dt", k), el("dd", v));
 
@@ -121,7 +121,9 @@
 
     $("lookup").hidden = !open || !c.verification;
     const pending = c.items.filter((i) => !i.decision).length;
-    $("review-summary").textContent = c.looked_up_at ? c.items.length + " items found (looked up " + when(c.looked_up_at) + "); " + pending + " awaiting a decision" : "";
+    $("review-summary").textContent = !c.looked_up_at ? ""
+      : c.expired_at ? c.items_reviewed + " items found (looked up " + when(c.looked_up_at) + "); the list was removed with the case's details"
+      : c.items.length + " items found (looked up " + when(c.looked_up_at) + "); " + pending + " awaiting a decision";
     const body = $("review").tBodies[0];
     body.replaceChildren();
     for (const item of c.items) body.append(reviewRow(item, open));
@@ -142,7 +144,7 @@
     }
     if (!actions.children.length) actions.append(el("li", "none yet", "meta"));
 
-    $("replied").textContent = c.reply ? "Reply sent " + when(c.reply.at) + " by " + c.reply.by + ": " + c.reply.text : "";
+    $("replied").textContent = c.reply ? "Reply sent " + when(c.reply.at) + " by " + c.reply.by + (c.reply.text ? ": " + c.reply.text : "") : "";
     $("reply-form").hidden = !open || Boolean(c.reply);
     $("close-form").hidden = !open;
     $("closed").textContent = open ? "" : "Closed " + when(c.closed_at) + " by " + c.closed_by + " as " + c.outcome + (c.close_note ? ": " + c.close_note : "");

@@ -26,6 +26,8 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from archive import rights
 from archive.config import Role
+from archive.retention import sweep
+from archive.rights import case_retention
 from archive.service import Archive
 from tests.conftest import email_item
 from tests.search_api.test_ui import chrome
@@ -182,3 +184,17 @@ def test_privacy_officer_handles_an_access_request_from_intake_to_closing(
     wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, f"#cases tr[data-id='{late}']")))
     assert browser.current_url == served + "/privacy"
     assert rights.get_case(arc, case_id)["status"] == "closed"
+
+    # Past the closed case's retention, the sweep leaves only the facts of the request.
+    case_retention.install(arc)
+    days = arc.config.privacy_office.closed_case_retention_days
+    sweep(arc, now=datetime.now(UTC) + timedelta(days=days + 1))
+    browser.get(served + f"/privacy/cases/{case_id}")
+    wait.until(ec.text_to_be_present_in_element((By.ID, "closed"), "retention period ended"))
+    page = browser.find_element(By.TAG_NAME, "body").text
+    for gone in ("Anna de Vries", A.email, A.customer_number, "Dear Ms de Vries",
+                 "replied from the address on record"):
+        assert gone not in page, gone
+    assert "Verified by dpo" in page and "as done" in page and "null" not in page
+    assert "6 items found" in browser.find_element(By.ID, "review-summary").text
+    _shot(browser, "cases-expired")
