@@ -217,6 +217,8 @@ ROUTES: dict[tuple[str, str], Audited | str] = {
     ("GET", "/quality/reviews/{review_id}"): NOTHING_OF_AN_ITEM,
     ("GET", "/quality/scorecards"): NOTHING_OF_AN_ITEM,
     ("GET", "/quality/stats"): NOTHING_OF_AN_ITEM,
+    ("GET", "/quality/backfills"): NOTHING_OF_AN_ITEM,
+    ("GET", "/quality/backfills/{backfill_id}"): NOTHING_OF_AN_ITEM,
     ("GET", "/quality/calibration/{item_id}"): NOTHING_OF_AN_ITEM,
     ("GET", "/agent/reviews"): NOTHING_OF_AN_ITEM,
     ("GET", "/ui/quality.js"): NOTHING_OF_AN_ITEM,
