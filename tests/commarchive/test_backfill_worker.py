@@ -1,21 +1,36 @@
 """A worker killed in the middle of a monitoring backfill: the next worker resumes the
 stored request where the last batch ended; the counts come out right and no item is
-read or queued twice."""
+read or queued twice. Once with a worker that stops renewing its lease (in process),
+once with ``commarchive worker`` killed by SIGKILL."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from archive.jobs import JobQueue
 from archive.quality import backfill, monitoring
 from archive.service import Archive
+from commarchive import runtime
 from commarchive.settings import Settings
 from commarchive.worker import JobKind, JobWorker
-from tests.archive.quality.test_backfill import POLICY, _archive_mail, _entries, _evaluated
+from tests.archive.quality.test_backfill import (
+    FLAGGED,
+    POLICY,
+    _archive_mail,
+    _entries,
+    _evaluated,
+)
+from tests.conftest import email_item
 
 WAIT_SECONDS = 60.0
 
@@ -68,3 +83,65 @@ def test_a_worker_killed_mid_backfill_leaves_it_to_the_next_which_resumes(
     assert not backfill.run_batch(archive, crashed, jobs, "crashed", batch_items=2)
     assert not jobs.complete(crashed, "crashed")
     assert backfill.get(archive, asked.id).items_done == 9
+
+
+#: Enough items for several batches of ``backfill.BATCH_ITEMS`` (200).
+KILLED_ITEMS = 1000
+
+
+def _worker(archive_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "commarchive", "--data-dir", str(archive_dir), "worker"],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+@pytest.mark.slow
+def test_a_worker_process_killed_mid_backfill_is_resumed_by_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GIVEN a backfill of 1000 items run by ``commarchive worker`` WHEN the worker is
+    killed with SIGKILL after its first batch and before its last THEN a second worker
+    takes the job over once the lease runs out and the result counts every item once
+    and every hit once."""
+    for key in os.environ:
+        if key.startswith("COMMARCHIVE_"):
+            monkeypatch.delenv(key)
+    archive_dir = tmp_path / "data"
+    env = {**os.environ, "COMMARCHIVE_JOB_LEASE_SECONDS": "2"}
+    subprocess.run([sys.executable, "-m", "commarchive", "init", str(archive_dir),
+                    "--no-input"], env=env, check=True, capture_output=True, timeout=120)
+    archive = runtime.open_archive(Settings(data_dir=archive_dir))
+    try:
+        start = datetime.now(UTC) - timedelta(days=2)
+        ids = [archive.ingest(email_item(body=FLAGGED if n % 10 == 0 else "Hello.",
+                                         started_at=start + timedelta(seconds=n))).item_id
+               for n in range(KILLED_ITEMS)]
+        flagged = sorted(ids[::10])
+        monitoring.save(archive, "churn", POLICY, enabled=True, actor="rita", role="quality")
+        asked = backfill.request(archive, actor="rita", role="quality")
+
+        first = _worker(archive_dir, env)
+        try:
+            _wait_for(lambda: backfill.get(archive, asked.id).items_done > 0)
+        finally:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait(timeout=60)
+        at_kill = backfill.get(archive, asked.id)
+        assert at_kill.status is backfill.Status.RUNNING, at_kill
+        assert 0 < at_kill.items_done < KILLED_ITEMS, at_kill
+
+        second = _worker(archive_dir, env)
+        try:
+            _wait_for(lambda: backfill.get(archive, asked.id).status is backfill.Status.DONE)
+        finally:
+            os.killpg(second.pid, signal.SIGTERM)
+            second.wait(timeout=60)
+        got = backfill.get(archive, asked.id)
+        assert (got.items_total, got.items_done, got.queued, got.error) == (
+            KILLED_ITEMS, KILLED_ITEMS, len(flagged), None)
+        assert _entries(archive) == flagged
+        events = archive.audit.events(action="quality_monitor", limit=10 * KILLED_ITEMS)
+        assert sorted(i for e in events for i in e.item_ids) == sorted(ids)  # each once
+    finally:
+        archive.close()
