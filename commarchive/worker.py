@@ -82,6 +82,8 @@ class JobWorker:
         self.kinds = tuple(kinds)
         self._router = router
         self._wake = threading.Event()
+        #: Set when the worker is asked to stop (``run``'s event): long jobs end early.
+        self._stopping = threading.Event()
         self._next_scan = 0.0
         self._next_sweep = 0.0
         #: Jobs this worker ran to the end, per kind and outcome (for tests and logs).
@@ -89,6 +91,7 @@ class JobWorker:
 
     def run(self, stop: threading.Event) -> None:
         log.info("worker %s: running jobs %s", self.name, ", ".join(self.kinds))
+        self._stopping = stop
         while not stop.is_set():
             try:
                 self._ask_for_due()
@@ -182,8 +185,10 @@ class JobWorker:
             return transcribe_item(self.archive, router, job.key, cancel=cancel).value
         if kind is JobKind.BACKFILL:
             return f"queued {self._queue_pending()}"
-        if kind is JobKind.BACKFILL_MONITOR:
-            return backfill.run_job(self.archive, job, self.queue, self.name, cancel=cancel)
+        if kind is JobKind.BACKFILL_MONITOR:  # stopped between batches: handed back
+            outcome = backfill.run_job(self.archive, job, self.queue, self.name,
+                                       cancel=cancel, stop=self._stopping)
+            return Outcome.RETRY if outcome is None else outcome
         if kind is JobKind.REINDEX:
             return f"indexed {self.archive.reindex()}"
         report = sweep(self.archive, actor="sweeper")
@@ -233,6 +238,14 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
 
     archive = runtime.open_archive(settings)
     try:
-        JobWorker(archive, settings, router=discover_router(settings)).run(stop)
+        # Backfills on a thread of their own: a long one never holds up new items' jobs.
+        backfills = JobWorker(archive, settings, router=lambda: None,
+                              kinds=[JobKind.BACKFILL_MONITOR])
+        thread = threading.Thread(target=backfills.run, args=(stop,), name="backfill-jobs",
+                                  daemon=True)
+        thread.start()
+        JobWorker(archive, settings, router=discover_router(settings),
+                  kinds=[k for k in JobKind if k is not JobKind.BACKFILL_MONITOR]).run(stop)
+        thread.join(STOP_WAIT_SECONDS)
     finally:
         archive.close()

@@ -252,13 +252,18 @@ def _finish(archive: Archive, job: Job, worker: str, request_id: int, *,
 
 
 def run_job(archive: Archive, job: Job, jobs: JobQueue, worker: str, *,
-            cancel: threading.Event | None = None, batch_items: int | None = None,
-            progress: Callable[[Backfill], None] | None = None) -> str:
+            cancel: threading.Event | None = None, stop: threading.Event | None = None,
+            batch_items: int | None = None,
+            progress: Callable[[Backfill], None] | None = None) -> str | None:
     """Run a claimed request's batches until it is finished, cancelled (the lease taken
-    over) or no longer this worker's; the outcome, for the worker's log. ``progress``
-    sees the request after each batch (the CLI's progress bar)."""
+    over) or no longer this worker's; the outcome, for the worker's log. None when
+    ``stop`` (the worker is shutting down) ended it between two batches: the job is
+    still this worker's, to hand back. ``progress`` sees the request after each batch
+    (the CLI's progress bar)."""
     try:
         while not (cancel is not None and cancel.is_set()):
+            if stop is not None and stop.is_set():
+                return None
             if not run_batch(archive, job, jobs, worker, batch_items=batch_items):
                 break
             if progress is not None:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,6 +84,46 @@ def test_a_worker_killed_mid_backfill_leaves_it_to_the_next_which_resumes(
     assert not backfill.run_batch(archive, crashed, jobs, "crashed", batch_items=2)
     assert not jobs.complete(crashed, "crashed")
     assert backfill.get(archive, asked.id).items_done == 9
+
+
+def test_a_worker_asked_to_stop_hands_the_backfill_back_after_its_batch(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GIVEN a worker in the middle of a backfill WHEN it is asked to stop (SIGTERM,
+    serve shutting down) THEN it finishes the batch in hand, gives the job back to the
+    queue, and the next worker resumes after that batch."""
+    ids = _archive_mail(archive, 6, flagged={0, 5})
+    monitoring.save(archive, "churn", POLICY, enabled=True, actor="rita", role="quality")
+    asked = backfill.request(archive, actor="rita", role="quality")
+    monkeypatch.setattr(backfill, "BATCH_ITEMS", 2)
+    stop = threading.Event()
+    real_find = monitoring.find_hits
+    read = [0]
+
+    def stop_while_reading(*args: Any, **kwargs: Any) -> Any:
+        read[0] += 1
+        if read[0] == 3:  # in the second batch
+            stop.set()
+        return real_find(*args, **kwargs)
+
+    monkeypatch.setattr(monitoring, "find_hits", stop_while_reading)
+    jobs = JobQueue(archive.catalog)
+    worker = JobWorker(archive, Settings(), router=lambda: None, queue=jobs, name="stopping",
+                       kinds=[JobKind.BACKFILL_MONITOR])
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    thread.join(WAIT_SECONDS)
+    assert not thread.is_alive()
+    got = backfill.get(archive, asked.id)
+    assert (got.status, got.items_done, got.queued) == (backfill.Status.RUNNING, 4, 1)
+    assert worker.done == []  # not counted as done: handed back
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    job = jobs.claim("next", [backfill.JOB_KIND], now=later)
+    assert job is not None and job.key == str(asked.id)
+    monkeypatch.setattr(monitoring, "find_hits", real_find)
+    assert backfill.run_job(archive, job, jobs, "next").startswith("done: 6 items, queued 2")
+    assert _entries(archive) == sorted([ids[0], ids[5]])
+    assert [_evaluated(archive, i) for i in ids] == [1] * 6
 
 
 #: Enough items for several batches of ``backfill.BATCH_ITEMS`` (200).
