@@ -8,13 +8,14 @@ entries it queued (audited). Lifting a restriction queues the check it skipped."
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from archive import quality_tables as qt
 from archive import rights
-from archive.errors import ErrorCode, InvalidRequest
+from archive.errors import ContentIntegrityError, ErrorCode, InvalidRequest, TemporaryFailure
 from archive.jobs import JobQueue
 from archive.quality import backfill, monitoring, queue
 from archive.service import Archive
@@ -126,3 +127,59 @@ def test_lifting_with_no_policy_enabled_queues_nothing(archive: Archive) -> None
     rights.restrict_subject(archive, "kees@klant.nl", actor="pia", reason="contested")
     rights.lift_restriction(archive, "kees@klant.nl", actor="pia", note="told by mail")
     assert {d.kind for d in JobQueue(archive.catalog).depth()} == set()
+
+
+def test_an_unreadable_item_is_counted_and_named_and_the_rest_go_on(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ids = _archive_mail(archive, 4, flagged={0, 3})
+    monitoring.save(archive, "churn", POLICY, enabled=True, actor="rita", role="quality")
+    asked = backfill.request(archive, actor="rita", role="quality")
+    real_find = monitoring.find_hits
+    broken = sorted(ids)[1]
+
+    def find(arc: Archive, item_id: str, *args: Any, **kwargs: Any) -> Any:
+        if item_id == broken:
+            raise ContentIntegrityError(item_id, part="index", reason="the tag does not match")
+        return real_find(arc, item_id, *args, **kwargs)
+
+    monkeypatch.setattr(monitoring, "find_hits", find)
+    backfill.run_queued(archive, worker="test", batch_items=2)
+    got = backfill.get(archive, asked.id)
+    assert (got.status, got.items_done, got.items_failed, got.queued) == (
+        backfill.Status.DONE, 4, 1, 2)
+    assert got.error is not None and got.error.startswith(f"item {broken}: ")
+    assert "failed its integrity check: the tag does not match" in got.error
+
+
+def test_a_request_whose_policy_is_gone_fails_with_the_reason(archive: Archive) -> None:
+    _archive_mail(archive, 2, flagged={0})
+    monitoring.save(archive, "churn", POLICY, enabled=True, actor="rita", role="quality")
+    asked = backfill.request(archive, actor="rita", role="quality")
+    with archive.catalog.write() as conn:
+        conn.execute(qt.policies.delete())
+    backfill.run_queued(archive, worker="test")
+    got = backfill.get(archive, asked.id)
+    assert (got.status, got.error) == (backfill.Status.FAILED,
+                                       "policy 'churn' no longer exists")
+    [done] = archive.audit.events(action="quality_backfill_done")
+    assert done.detail["status"] == "failed"
+    assert {d.kind: d.queued + d.running for d in JobQueue(archive.catalog).depth()
+            }.get(backfill.JOB_KIND, 0) == 0  # its job ended
+
+
+def test_a_request_whose_job_failed_for_good_reads_failed_with_the_jobs_error(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monitoring.save(archive, "churn", POLICY, enabled=True, actor="rita", role="quality")
+    asked = backfill.request(archive, actor="rita", role="quality")
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise TemporaryFailure("catalog", reason="disk full")
+
+    monkeypatch.setattr(backfill, "run_batch", down)
+    jobs = JobQueue(archive.catalog, max_attempts=1)
+    backfill.run_queued(archive, worker="test", queue=jobs)
+    got = backfill.get(archive, asked.id)
+    assert got.status is backfill.Status.FAILED
+    assert got.error == "TemporaryFailure: catalog failed temporarily: disk full"
