@@ -35,7 +35,7 @@ from sqlalchemy.engine import Connection, Row
 
 from archive import catalog as cat
 from archive.audit import SYSTEM_ACTOR
-from archive.errors import ErrorCode, InvalidRequest, ItemNotFound
+from archive.errors import ArchiveError, ErrorCode, InvalidRequest, ItemNotFound
 from archive.jobs import Job, JobQueue, JobState, enqueue_on, held_on
 from archive.jobs import jobs as job_rows
 from archive.model import now_utc
@@ -210,7 +210,9 @@ def run_batch(archive: Archive, job: Job, jobs: JobQueue, worker: str, *,
             continue
         except Exception as exc:  # one unreadable item must not hold up the others
             log.warning("backfill %d: item %s failed: %s", request_id, item_id, exc)
-            failed.append(f"item {item_id}: {type(exc).__name__}: {exc}")
+            # Only the archive's own messages are stored: they never quote content.
+            why = str(exc) if isinstance(exc, ArchiveError) else "see the worker's log"
+            failed.append(f"item {item_id}: {type(exc).__name__}: {why}")
             continue
         if hits is not None:
             found[item_id] = hits
