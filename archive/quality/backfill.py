@@ -240,8 +240,8 @@ def _finish(archive: Archive, job: Job, worker: str, request_id: int, *,
         row = tx.conn.execute(sa.select(backfills).where(backfills.c.id == request_id)).one()
         status = Status.FAILED if error is not None else Status.DONE
         values: dict[str, Any] = {"status": status.value, "finished_at": now_utc()}
-        if row.items_total is None or row.items_done > row.items_total:
-            values["items_total"] = row.items_done  # items that arrived in the range meanwhile
+        if error is None:  # items that came into the range, or were erased, meanwhile
+            values["items_total"] = row.items_done
         if error is not None:
             values["error"] = error[:2000]
         tx.conn.execute(backfills.update().where(backfills.c.id == request_id).values(**values))
