@@ -233,6 +233,16 @@ def enqueue_on(conn: Connection, kind: str, keys: Iterable[str], *,
     return len(new)
 
 
+def held_on(conn: Connection, job: Job, worker: str) -> bool:
+    """Whether ``worker`` still holds ``job``, inside a write the caller holds: a job that
+    commits its work in steps (a backfill's batches) writes a step only while it is its
+    own. On PostgreSQL the row stays locked to the commit, so no claimer takes it between."""
+    stmt = sa.select(jobs.c.id).where(*_held(job, worker))
+    if conn.dialect.name != "sqlite":
+        stmt = stmt.with_for_update()
+    return conn.execute(stmt).first() is not None
+
+
 def _held(job: Job, worker: str) -> tuple[sa.ColumnElement[bool], ...]:
     return (jobs.c.id == job.id, jobs.c.state == JobState.RUNNING.value,
             jobs.c.worker == worker, jobs.c.attempts == job.attempts)

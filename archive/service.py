@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 import keys
 from archive import keyadmin, metrics
@@ -50,6 +51,8 @@ from archive.vault import PART_ORIGINAL, Vault
 OutsideEraser = Callable[[Sequence[str], str], dict[str, Any]]
 #: ``(now, dry_run, actor) -> {"source": ..., "purged": [...]}``
 OutsideSweeper = Callable[[datetime, bool, str], dict[str, Any]]
+#: ``(connection, item_ids)``, inside the transaction that lifts their restriction.
+LiftHook = Callable[[Connection, Sequence[str]], None]
 
 
 class Archive:
@@ -86,6 +89,9 @@ class Archive:
         #: The same for retention: material outside the catalog that the sweep must
         #: also purge when its time is up (every sweep: serve's, the CLI's, the API's).
         self.outside_sweepers: list[OutsideSweeper] = []
+        #: Work a restriction held back (Art. 18: stored, not processed), queued again in
+        #: the transaction that lifts it (the quality team's monitoring checks).
+        self.restriction_lifted: list[LiftHook] = []
 
     # The vault's parts, for the rooms and operations built on the facade.
 

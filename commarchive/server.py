@@ -214,6 +214,8 @@ async def _start_background(archive: Archive, settings: Settings) -> list[Closer
     from commarchive.worker import JobKind, start_embedded
 
     closers.append(_async(start_embedded(archive, settings, [JobKind.MONITOR])))
+    # Monitoring backfills on a thread of their own: a long one never delays the above.
+    closers.append(_async(start_embedded(archive, settings, [JobKind.BACKFILL_MONITOR])))
     closers.append(_cancel(asyncio.create_task(_periodic_jobs(archive, settings))))
     return closers
 

@@ -2,7 +2,9 @@
 
 Kinds: ``transcribe`` (one call, by item id), ``monitor`` (the quality team's
 monitoring policies over one item, queued in the item's own commit:
-``archive.quality.monitoring``), ``backfill`` (queue every pending call),
+``archive.quality.monitoring``), ``backfill_monitor`` (a stored monitoring backfill,
+in batches that record their progress: ``archive.quality.backfill``), ``backfill``
+(queue every pending call),
 ``reindex`` (rebuild the index from the sealed parts) and ``sweep`` (the
 retention sweep; it also takes ``Catalog.exclusive("sweep")``, so a sweep runs
 once at a time cluster-wide whoever asked). While idle a worker queues what is
@@ -13,8 +15,9 @@ node that died before asking is still transcribed) and a ``sweep`` every
 A worker renews its claim while a job runs; if the claim is taken over (this
 worker was paused past its lease) the job is cancelled where it can be, and
 its completion is refused, so a call is transcribed once. ``serve`` runs the
-same transcription and sweep in process, and a worker of ``monitor`` jobs
-(``start_embedded``, woken by each new item), unless
+same transcription and sweep in process, and workers of ``monitor`` jobs
+(``start_embedded``, woken by each new item) and of ``backfill_monitor`` jobs (a
+thread of their own, so a long backfill never holds up new items' checks), unless
 ``COMMARCHIVE_EMBEDDED_WORKER`` is false (several nodes: run workers instead).
 """
 
@@ -31,7 +34,7 @@ from enum import StrEnum
 from typing import Final
 
 from archive.jobs import Job, JobQueue
-from archive.quality import monitoring
+from archive.quality import backfill, monitoring
 from archive.retention import sweep
 from archive.service import Archive
 from commarchive.settings import Settings
@@ -44,6 +47,7 @@ log = logging.getLogger("commarchive.worker")
 class JobKind(StrEnum):
     TRANSCRIBE = "transcribe"
     MONITOR = monitoring.JOB_KIND
+    BACKFILL_MONITOR = backfill.JOB_KIND
     BACKFILL = "backfill"
     REINDEX = "reindex"
     SWEEP = "sweep"
@@ -78,6 +82,8 @@ class JobWorker:
         self.kinds = tuple(kinds)
         self._router = router
         self._wake = threading.Event()
+        #: Set when the worker is asked to stop (``run``'s event): long jobs end early.
+        self._stopping = threading.Event()
         self._next_scan = 0.0
         self._next_sweep = 0.0
         #: Jobs this worker ran to the end, per kind and outcome (for tests and logs).
@@ -85,6 +91,7 @@ class JobWorker:
 
     def run(self, stop: threading.Event) -> None:
         log.info("worker %s: running jobs %s", self.name, ", ".join(self.kinds))
+        self._stopping = stop
         while not stop.is_set():
             try:
                 self._ask_for_due()
@@ -178,6 +185,10 @@ class JobWorker:
             return transcribe_item(self.archive, router, job.key, cancel=cancel).value
         if kind is JobKind.BACKFILL:
             return f"queued {self._queue_pending()}"
+        if kind is JobKind.BACKFILL_MONITOR:  # stopped between batches: handed back
+            outcome = backfill.run_job(self.archive, job, self.queue, self.name,
+                                       cancel=cancel, stop=self._stopping)
+            return Outcome.RETRY if outcome is None else outcome
         if kind is JobKind.REINDEX:
             return f"indexed {self.archive.reindex()}"
         report = sweep(self.archive, actor="sweeper")
@@ -227,6 +238,14 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
 
     archive = runtime.open_archive(settings)
     try:
-        JobWorker(archive, settings, router=discover_router(settings)).run(stop)
+        # Backfills on a thread of their own: a long one never holds up new items' jobs.
+        backfills = JobWorker(archive, settings, router=lambda: None,
+                              kinds=[JobKind.BACKFILL_MONITOR])
+        thread = threading.Thread(target=backfills.run, args=(stop,), name="backfill-jobs",
+                                  daemon=True)
+        thread.start()
+        JobWorker(archive, settings, router=discover_router(settings),
+                  kinds=[k for k in JobKind if k is not JobKind.BACKFILL_MONITOR]).run(stop)
+        thread.join(STOP_WAIT_SECONDS)
     finally:
         archive.close()

@@ -37,6 +37,16 @@ def stats_page() -> Response:
     return static_file("quality.html")
 
 
+@router.get("/quality/backfills")
+def backfills_page() -> Response:
+    return static_file("quality.html")
+
+
+@router.get("/quality/backfills/{backfill_id}")
+def backfill_page(backfill_id: int) -> Response:
+    return static_file("quality.html")
+
+
 @router.get("/quality/calibration/{item_id}")
 def calibration_page(item_id: str) -> Response:
     return static_file("quality.html")

@@ -11,6 +11,8 @@ lower, never ``ingest``, ``search_api`` or ``commarchive``.
   the item; ``quality_aggregates`` keeps what statistics need without item ids;
 - ``agents``: who "the agent" of an item is, and the ``agent`` role's links;
 - ``sampling``, ``monitoring``, ``queue``: what gets reviewed and by whom;
+- ``backfill``: monitoring policies over old items as a stored request (its table in
+  ``backfill_tables``) that a ``backfill_monitor`` job runs in resumable batches;
 - ``stats``: trends, failure rates and done-vs-planned from the aggregates;
 - ``filters``: the search's agent, has-review and queue filters, resolved in the
   catalog to identifiers and item ids at search time (never copied into the index).

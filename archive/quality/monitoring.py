@@ -6,7 +6,8 @@ word ``b``). Matching is on whole words, case-insensitive (``casefold``);
 an item whose language is unknown is checked against every list. It runs on
 an e-mail's text (subject, body, attachments' text) after the e-mail is
 archived, on a call's transcript after the transcript is attached, and on any
-items again by ``backfill`` (CLI and API). A hit puts the item in the queue
+items again by a backfill (``archive.quality.backfill``: a stored request that a
+``backfill_monitor`` job runs in batches). A hit puts the item in the queue
 with where it hit (section and character offsets, or speaker and seconds),
 never the words around it. A hit decides nothing: a person reviews the item
 (privacy statement §9g).
@@ -19,7 +20,9 @@ in the background (``serve``, the SMTP server: they acknowledge first), a
 worker runs the job after the acknowledgement (the embedded one, or
 ``commarchive worker``); elsewhere (the CLI's ``ingest``, transcription) the
 process runs it right after the commit. Running a job twice (a worker crashed
-after evaluating) adds no second queue entry (``queue.add``).
+after evaluating) adds no second queue entry (``queue.add``). A restricted item is
+skipped (Art. 18: stored, not processed); lifting its restriction queues its job again,
+in the lift's own transaction (``Archive.restriction_lifted``).
 """
 
 from __future__ import annotations
@@ -31,16 +34,14 @@ import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from archive import catalog as cat
 from archive import quality_tables as qt
-from archive.audit import SYSTEM_ACTOR
-from archive.errors import ErrorCode, InvalidRequest, ItemNotFound
+from archive.audit import SYSTEM_ACTOR, AuditedWrite
+from archive.errors import InvalidRequest, ItemNotFound
 from archive.indexing import section_from_json
 from archive.intake import PreparedItem
 from archive.jobs import Job, JobQueue, enqueue_on
@@ -225,19 +226,20 @@ Found = dict[str, list[dict[str, Any]]]
 """Per policy name, its hits in one item."""
 
 
-def _queue_hits(archive: Archive, found: dict[str, Found], *, actor: str,
-                role: str) -> dict[str, list[int]]:
-    """The hits of several items into the queue and their audit events: one transaction."""
+def queue_hits_on(tx: AuditedWrite, archive: Archive, found: dict[str, Found], *,
+                  actor: str, role: str) -> dict[str, list[int]]:
+    """The hits of several items into the queue and their audit events, inside a write
+    the caller holds (a backfill's batch commits its progress with them)."""
     entries: dict[str, list[int]] = {}
-    with archive.vault.write() as tx:
-        for item_id, hits_of in found.items():
-            entries[item_id] = []
-            for name, hits in hits_of.items():
-                if hits:
-                    entry = queue.add(tx.conn, archive, item_id, queue.Source.POLICY,
-                                      policy=name, hits=hits)
-                    if entry is not None:
-                        entries[item_id].append(entry)
+    for item_id, hits_of in found.items():
+        entries[item_id] = []
+        for name, hits in hits_of.items():
+            if hits:
+                entry = queue.add(tx.conn, archive, item_id, queue.Source.POLICY,
+                                  policy=name, hits=hits)
+                if entry is not None:
+                    entries[item_id].append(entry)
+    if found:
         tx.event_many([
             {"actor": actor, "role": role, "action": "quality_monitor",
              "purpose": QUALITY_PURPOSE, "item_ids": [item_id],
@@ -248,8 +250,15 @@ def _queue_hits(archive: Archive, found: dict[str, Found], *, actor: str,
     return entries
 
 
-def _find(archive: Archive, item_id: str, chosen: Sequence[Policy],
-          sections: Sequence[Section] | None) -> Found | None:
+def _queue_hits(archive: Archive, found: dict[str, Found], *, actor: str,
+                role: str) -> dict[str, list[int]]:
+    """``queue_hits_on`` in a transaction of its own."""
+    with archive.vault.write() as tx:
+        return queue_hits_on(tx, archive, found, actor=actor, role=role)
+
+
+def find_hits(archive: Archive, item_id: str, chosen: Sequence[Policy],
+              sections: Sequence[Section] | None = None) -> Found | None:
     """The policies' hits in one item (read under ``quality``); None when it is not the
     quality team's to monitor, or a call has no transcript yet."""
     record = archive.record(item_id)
@@ -282,7 +291,7 @@ def check_item(archive: Archive, item_id: str, *, chosen: Sequence[Policy] | Non
     chosen = policies(archive, enabled_only=True) if chosen is None else chosen
     if not chosen:  # the common case on the ingest path: nothing more to read
         return []
-    found = _find(archive, item_id, chosen, sections)
+    found = find_hits(archive, item_id, chosen, sections)
     if found is None:
         return []
     return _queue_hits(archive, {item_id: found}, actor=actor, role=role)[item_id]
@@ -300,7 +309,7 @@ def check_items(
     failed: dict[str, Exception] = {}
     for item_id in item_ids if chosen else ():
         try:
-            hits = _find(archive, item_id, chosen, (sections or {}).get(item_id))
+            hits = find_hits(archive, item_id, chosen, (sections or {}).get(item_id))
         except ItemNotFound:
             continue
         except Exception as exc:  # one unreadable item must not hold up the others
@@ -311,25 +320,6 @@ def check_items(
             found[item_id] = hits
     entries = _queue_hits(archive, found, actor=SYSTEM_ACTOR, role="system") if found else {}
     return {i: entries.get(i, []) for i in item_ids if i not in failed}, failed
-
-
-def backfill(archive: Archive, *, since: datetime | None = None, until: datetime | None = None,
-             names: Sequence[str] = (), actor: str, role: str) -> dict[str, Any]:
-    """Run policies (all enabled, or those named) over archived items started in a range."""
-    chosen = [p for p in policies(archive) if (p.name in names if names else p.enabled)]
-    missing = sorted(set(names) - {p.name for p in chosen})
-    if missing:
-        raise InvalidRequest(f"policy {missing[0]!r} does not exist", code=ErrorCode.NOT_FOUND)
-    where = []
-    if since is not None:
-        where.append(cat.items.c.started_at >= since)
-    if until is not None:
-        where.append(cat.items.c.started_at < until)
-    ids = archive.item_ids(where=sa.and_(sa.true(), *where))
-    queued = []
-    for item_id in ids:
-        queued += check_item(archive, item_id, chosen=chosen, actor=actor, role=role)
-    return {"items": len(ids), "queued": len(queued), "policies": [p.name for p in chosen]}
 
 
 def any_enabled(conn: Connection) -> bool:
@@ -372,8 +362,9 @@ def run_queued(archive: Archive, *, worker: str, keys: Sequence[str] | None = No
 
 
 def install(archive: Archive) -> None:
-    """Queue a job in every new e-mail's commit and every new transcript's commit while a
-    policy is enabled; run it at once unless a background indexer acknowledges first."""
+    """Queue a job in every new e-mail's commit, every new transcript's commit and every
+    lifted restriction's commit while a policy is enabled; run the first two at once
+    unless a background indexer acknowledges first (a worker runs the rest)."""
     jobs = JobQueue(archive.catalog)
     worker = f"inline:{os.getpid()}"
     due: set[str] = set()  # queued by this process's commits, not run yet
@@ -389,6 +380,10 @@ def install(archive: Archive) -> None:
             enqueue_on(conn, JOB_KIND, ids)
             with lock:
                 due.update(ids)
+
+    def on_lift(conn: Connection, item_ids: Sequence[str]) -> None:
+        if item_ids and any_enabled(conn):  # the check it skipped while restricted
+            enqueue_on(conn, JOB_KIND, item_ids)
 
     def on_transcript_commit(conn: Connection, item_id: str) -> None:
         if any_enabled(conn):
@@ -420,3 +415,4 @@ def install(archive: Archive) -> None:
     archive.transcripts.committing.append(on_transcript_commit)
     archive.ingest_listeners.append(on_ingest)
     archive.transcripts.listeners.append(on_transcript)
+    archive.restriction_lifted.append(on_lift)

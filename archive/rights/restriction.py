@@ -89,6 +89,8 @@ def lift_restriction(
             conn.execute(cat.items.update().where(cat.items.c.id.in_(active))
                          .values(restricted=False))
             archive.indexer.mark_dirty(conn, active)
+            for hook in archive.restriction_lifted:
+                hook(conn, active)
         event = tx.event(
             actor=actor, role=role, action="restrict_lift", item_ids=active,
             subject=match.identifier, detail={"note": note})

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from archive.quality import monitoring, queue, sampling, stats
+from archive.quality import backfill, monitoring, queue, sampling, stats
 from search_api.deps import ArchiveDep
 from search_api.errors import AUTHENTICATED_ERRORS, error_responses
 from search_api.routers.quality import QualityUser, ReviewReader, plain
@@ -92,15 +92,37 @@ def save_policy(name: str, body: PolicyBody, archive: ArchiveDep,
     return PolicyPublic.model_validate(policy.public())
 
 
-@router.post("/policies/backfill", responses=error_responses(400, 404, 422))
-def backfill(body: BackfillRequest, archive: ArchiveDep, user: QualityUser) -> BackfillPublic:
-    """Run policies over items already archived (started in [since, until))."""
+def _backfill(got: backfill.Backfill) -> BackfillPublic:
+    return BackfillPublic.model_validate(
+        {**plain(got.public()), "url": f"{router.prefix}/backfills/{got.id}"})
+
+
+@router.post("/backfills", status_code=202, responses=error_responses(400, 404, 422))
+def start_backfill(body: BackfillRequest, archive: ArchiveDep, user: QualityUser,
+                   response: Response) -> BackfillPublic:
+    """Ask for policies (those named, or every enabled one) to be run over items already
+    archived (started in [since, until)). A worker runs it in the background; poll
+    ``url`` (also the ``Location`` header) for its progress and result."""
     def at(day: date | None) -> datetime | None:
         return None if day is None else datetime.combine(day, time(), tzinfo=UTC)
 
-    got = monitoring.backfill(archive, since=at(body.since), until=at(body.until),
-                              names=body.policies, actor=user.name, role=user.role.value)
-    return BackfillPublic.model_validate(got)
+    got = _backfill(backfill.request(archive, since=at(body.since), until=at(body.until),
+                                     names=body.policies, actor=user.name,
+                                     role=user.role.value))
+    response.headers["Location"] = got.url
+    return got
+
+
+@router.get("/backfills", responses=error_responses(422))
+def list_backfills(archive: ArchiveDep, user: QualityUser) -> list[BackfillPublic]:
+    """The newest backfill requests first, with their progress."""
+    return [_backfill(b) for b in backfill.recent(archive)]
+
+
+@router.get("/backfills/{backfill_id}", responses=error_responses(404, 422))
+def get_backfill(backfill_id: int, archive: ArchiveDep, user: QualityUser) -> BackfillPublic:
+    """One backfill: queued, running (items done of total, entries queued), done or failed."""
+    return _backfill(backfill.get(archive, backfill_id))
 
 
 @router.get("/calibration/{item_id}", responses=error_responses(404, 422))

@@ -178,15 +178,31 @@ class PolicyPublic(PublicModel):
 
 
 class BackfillRequest(BodyModel):
-    since: date | None = None
-    until: date | None = None
-    policies: list[str] = Field(default_factory=list, description="none: every enabled one")
+    since: date | None = Field(default=None, description="items started on or after this day")
+    until: date | None = Field(default=None, description="items started before this day")
+    policies: list[str] = Field(default_factory=list, max_length=100,
+                                description="none: every policy enabled now")
 
 
 class BackfillPublic(PublicModel):
-    items: int
-    queued: int
+    """A backfill request: what was asked, how far its job got, and its result."""
+
+    id: int
+    url: str = Field(description="where to poll it")
+    requested_by: str
+    requested_at: Timestamp
+    since: Timestamp | None
+    until: Timestamp | None
     policies: list[str]
+    all_enabled: bool = Field(description="no policy was named: those enabled when asked")
+    status: Literal["queued", "running", "done", "failed"]
+    items_total: int | None = Field(description="items in the range, counted when it starts")
+    items_done: int
+    items_failed: int = Field(description="items that could not be read (see error)")
+    queued: int = Field(description="review-queue entries it made")
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+    error: str | None
 
 
 class CalibrationCriterionPublic(PublicModel):

@@ -1,15 +1,16 @@
 "use strict";
 // commarchive quality workspace. One page, one screen per address:
 // /quality/queue, /quality/reviews/ID, /quality/scorecards, /quality/stats,
-// /quality/calibration/ITEM, /agent/reviews. Signs in like the reader (the token
+// /quality/backfills, /quality/backfills/ID, /quality/calibration/ITEM, /agent/reviews. Signs in like the reader (the token
 // once, then an HttpOnly session cookie); never injects content as HTML; charts are
 // SVG drawn here. A policy hit is shown as a highlight for a person to judge. The item
 // under review is shown by the reader component (reader.js), as on the search page: the
 // same player, waveform and transcript, with the comments as markers on its timeline.
 (function () {
   const SVG = "http://www.w3.org/2000/svg";
-  const SCREENS = ["login", "queue", "review", "scorecards", "stats", "calibration", "agent"];
-  const state = { user: null, reader: null, isCall: false, review: null, cards: [] };
+  const SCREENS = ["login", "queue", "review", "scorecards", "stats", "backfills", "calibration", "agent"];
+  const state = { user: null, reader: null, isCall: false, review: null, cards: [], poll: 0 };
+  const POLL_MS = 1000;
 
   const { $, el, request: api } = window.Commarchive;
   const getJson = async (path) => (await api(path)).json();
@@ -46,6 +47,7 @@
 
   async function route() {
     $("q-error").textContent = "";
+    state.poll += 1;
     closeReader();
     const path = location.pathname;
     let m;
@@ -55,6 +57,8 @@
       if ((m = path.match(/^\/quality\/calibration\/([^/]+)$/))) return await calibration(decodeURIComponent(m[1]));
       if (path === "/quality/scorecards") return await scorecards();
       if (path === "/quality/stats") return await stats();
+      if ((m = path.match(/^\/quality\/backfills\/(\d+)$/))) return await backfills(Number(m[1]));
+      if (path === "/quality/backfills") return await backfills(null);
       return await queue();
     } catch (err) { fail(err); }
   }
@@ -290,6 +294,90 @@
     box.replaceChildren(s);
   }
 
+  // -- backfills: ask for one, then follow it by polling its address ----------------
+  async function backfills(id) {
+    show("backfills");
+    state.poll += 1;  // a poll of the screen shown before stops
+    document.title = (id ? "Backfill " + id : "Backfills") + " · quality";
+    const policies = await getJson("/api/v1/quality/policies");
+    const box = $("backfill-policies");
+    box.replaceChildren(el("legend", "Policies (none ticked: every enabled one)"), ...policies.map((p) => {
+      const label = el("label");
+      const input = el("input");
+      input.type = "checkbox"; input.name = "policy"; input.value = p.name;
+      label.append(input, " " + p.name + (p.enabled ? "" : " (disabled)"));
+      return label;
+    }));
+    $("backfill-one").hidden = !id;
+    await listBackfills();
+    if (id) await followBackfill(id, state.poll);
+  }
+
+  function day(iso) { return iso ? iso.slice(0, 10) : "…"; }
+  function items(b) { return b.items_done + " of " + (b.items_total === null ? "?" : b.items_total); }
+
+  async function listBackfills() {
+    const list = await getJson("/api/v1/quality/backfills");
+    $("backfill-table").querySelector("tbody").replaceChildren(...list.map(backfillRow));
+    $("backfill-none").hidden = list.length > 0;
+  }
+
+  function backfillRow(b) {
+    const tr = el("tr");
+    tr.dataset.id = b.id;
+    const td = el("td");
+    const open = el("a", String(b.id));
+    open.href = "/quality/backfills/" + b.id;
+    open.addEventListener("click", (e) => { e.preventDefault(); go(open.getAttribute("href")); });
+    td.append(open);
+    tr.append(td);
+    for (const v of [new Date(b.requested_at).toLocaleString(), b.requested_by, day(b.since) + " to " + day(b.until),
+      b.all_enabled ? "every enabled" : b.policies.join(", "), b.status, items(b), String(b.queued)]) tr.append(el("td", v));
+    return tr;
+  }
+
+  function drawBackfill(b) {
+    $("backfill-title").textContent = "Backfill " + b.id + " · " + day(b.since) + " to " + day(b.until) +
+      " · " + (b.all_enabled ? "every enabled policy" : b.policies.join(", "));
+    const bar = $("backfill-progress");
+    bar.max = Math.max(b.items_total || 0, b.items_done, 1);
+    bar.value = b.status === "done" ? bar.max : b.items_done;
+    const line = {
+      queued: "Waiting for a worker",
+      running: "Running: " + items(b) + " items read, " + b.queued + " queued for review",
+      done: "Done: " + b.items_done + " items read, " + b.queued + " queued for review",
+      failed: "Failed: " + (b.error || "no reason given"),
+    }[b.status];
+    const status = $("backfill-status");
+    status.textContent = line;
+    status.dataset.status = b.status;
+    const detail = ["asked by " + b.requested_by + " " + new Date(b.requested_at).toLocaleString()];
+    if (b.finished_at) detail.push("finished " + new Date(b.finished_at).toLocaleString());
+    if (b.items_failed) detail.push(b.items_failed + " items could not be read (" + b.error + ")");
+    $("backfill-detail").textContent = detail.join(" · ");
+  }
+
+  async function followBackfill(id, poll) {
+    for (;;) {
+      const b = await getJson("/api/v1/quality/backfills/" + id);
+      if (poll !== state.poll) return;  // the user went elsewhere
+      drawBackfill(b);
+      const row = $("backfill-table").querySelector(`tr[data-id="${b.id}"]`);
+      if (row) row.replaceWith(backfillRow(b));
+      if (b.status === "done" || b.status === "failed") return listBackfills();
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      if (poll !== state.poll) return;
+    }
+  }
+
+  async function startBackfill(event) {
+    event.preventDefault();
+    const policies = [...$("backfill-policies").querySelectorAll("input:checked")].map((i) => i.value);
+    const got = await send("POST", "/api/v1/quality/backfills", {
+      since: $("backfill-since").value || null, until: $("backfill-until").value || null, policies });
+    go("/quality/backfills/" + got.id);
+  }
+
   // -- calibration ------------------------------------------------------------------
   async function calibration(itemId) {
     show("calibration");
@@ -402,6 +490,7 @@
     $("comment-form").addEventListener("submit", (e) => addComment(e).catch(fail));
     $("card-new").addEventListener("submit", (e) => saveCard(e).catch(fail));
     $("stats-filter").addEventListener("submit", (e) => { e.preventDefault(); stats().catch(fail); });
+    $("backfill-form").addEventListener("submit", (e) => startBackfill(e).catch(fail));
     $("calibrate-form").addEventListener("submit", (e) => calibrate(e).catch(fail));
     $("agent-ack").addEventListener("click", () => respond("acknowledged").catch(fail));
     $("agent-dispute").addEventListener("click", () => respond("disputed").catch(fail));

@@ -20,7 +20,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import archive.approvals.tables
-import archive.evidence.tables  # noqa: F401
+import archive.evidence.tables
+import archive.quality.backfill_tables  # noqa: F401
 from archive import catalog as cat
 from archive import rights
 from archive.anchors.memory import MemoryAnchor

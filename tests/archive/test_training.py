@@ -384,7 +384,7 @@ def test_an_item_whose_text_disagrees_with_the_view_is_left_out_not_shown(
 
 
 def test_criteria_from_the_quality_teams_reviews_and_queue(archive: Archive) -> None:
-    from archive.quality import monitoring, reviews, scorecards
+    from archive.quality import backfill, monitoring, reviews, scorecards
 
     ids = [mail(archive, sender=f"q{n}@klant.nl", name=f"Q {n}",
                 body="ik wil mijn abonnement opzeggen" if n == 3 else "mijn factuur klopt niet")
@@ -397,8 +397,8 @@ def test_criteria_from_the_quality_teams_reviews_and_queue(archive: Archive) -> 
         reviews.submit(archive, rita, review, {"ok": answer}, "")
     monitoring.save(archive, "churn", {"lists": {"*": ["abonnement opzeggen"]}}, enabled=True,
                     actor="rita", role="quality")
-    monitoring.backfill(archive, since=None, until=None, names=["churn"], actor="rita",
-                        role="quality")
+    backfill.request(archive, names=["churn"], actor="rita", role="quality")
+    backfill.run_queued(archive, worker="test")
     trainer = User("tina", Role.TRAINER)
 
     def picked(**criteria: Any) -> set[str]:

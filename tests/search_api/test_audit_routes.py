@@ -217,6 +217,8 @@ ROUTES: dict[tuple[str, str], Audited | str] = {
     ("GET", "/quality/reviews/{review_id}"): NOTHING_OF_AN_ITEM,
     ("GET", "/quality/scorecards"): NOTHING_OF_AN_ITEM,
     ("GET", "/quality/stats"): NOTHING_OF_AN_ITEM,
+    ("GET", "/quality/backfills"): NOTHING_OF_AN_ITEM,
+    ("GET", "/quality/backfills/{backfill_id}"): NOTHING_OF_AN_ITEM,
     ("GET", "/quality/calibration/{item_id}"): NOTHING_OF_AN_ITEM,
     ("GET", "/agent/reviews"): NOTHING_OF_AN_ITEM,
     ("GET", "/ui/quality.js"): NOTHING_OF_AN_ITEM,
@@ -265,8 +267,11 @@ ROUTES: dict[tuple[str, str], Audited | str] = {
     ("PUT", "/api/v1/quality/policies/{name}"): Audited(
         "quality", "quality_policy_save", "/api/v1/quality/policies/router", about=None,
         body={"lists": {"*": ["router"]}}),
-    ("POST", "/api/v1/quality/policies/backfill"): Audited(
-        "quality", "quality_monitor", "/api/v1/quality/policies/backfill", body={}),
+    ("POST", "/api/v1/quality/backfills"): Audited(
+        "quality", "quality_backfill_request", "/api/v1/quality/backfills", body={},
+        about=None),
+    ("GET", "/api/v1/quality/backfills"): "backfill requests: ranges, policies and counts",
+    ("GET", "/api/v1/quality/backfills/{backfill_id}"): "one backfill request: its counts",
     ("GET", "/api/v1/quality/calibration/{item_id}"): Audited(
         "quality", "quality_review_read", "/api/v1/quality/calibration/{call}", about="call"),
     ("GET", "/api/v1/quality/stats"): Audited(

@@ -3,7 +3,8 @@
 a monitoring rule flags a call when its transcript arrives -> it is in the queue ->
 a reviewer opens it, plays it, comments at a moment, fills the scorecard -> the
 score shows in the agent statistics chart -> the agent sees and disputes it ->
-calibration with two reviewers shows the spread. Every page is photographed.
+calibration with two reviewers shows the spread; a backfill of old e-mails is started
+and followed to its result. Every page is photographed.
 """
 
 from __future__ import annotations
@@ -11,8 +12,12 @@ from __future__ import annotations
 import math
 import re
 import struct
+import threading
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
@@ -20,9 +25,11 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from archive.config import Role
 from archive.model import Section
-from archive.quality import agents, monitoring, queue, reviews, scorecards
+from archive.quality import agents, backfill, monitoring, queue, reviews, scorecards
 from archive.service import Archive
 from archive.users import User
+from commarchive.settings import Settings
+from commarchive.worker import JobKind, JobWorker
 from ingest.audio import write_wav
 from ingest.calls import build_call_item, parse_sidecar, recording_from_file
 from tests.archive.quality.conftest import CARD_SECTIONS
@@ -291,3 +298,94 @@ def test_a_reviewer_finds_an_agents_unreviewed_mail_reviews_it_and_finds_it_revi
     Select(browser.find_element(By.ID, "queue_status")).select_by_visible_text("open")
     wait.until(lambda d: _results(d) == [queued])
     assert "queue=manual" in browser.current_url
+
+
+def test_a_reviewer_starts_a_backfill_and_follows_it_to_its_result(
+    browser: WebDriver, served: str, archive: Archive, tmp_path: Path,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Old e-mails, a new policy: the reviewer asks for a backfill of a range, the page
+    follows the worker's progress (held after its first batch) to the result, and the
+    hits wait in the queue."""
+    rita = archive.users.add("rita", Role.QUALITY)
+    # Within quality's retention, or the queue would not show them.
+    day = datetime.combine((datetime.now(UTC) - timedelta(days=10)).date(), time(9),
+                           tzinfo=UTC)
+    since, until = (day - timedelta(days=1)).date(), (day + timedelta(days=1)).date()
+    flagged = [archive.ingest(email_item(
+        body="Please cancel my contract." if n % 2 else "Where is my invoice?",
+        started_at=day + timedelta(hours=n))).item_id for n in range(6)][1::2]
+    archive.ingest(email_item(body="Please cancel my contract.",
+                              started_at=day - timedelta(days=5)))  # outside the range
+    monitoring.save(archive, "churn", {"lists": {"*": ["cancel my contract"]}}, enabled=True,
+                    actor="rita", role="quality")
+    monitoring.save(archive, "trial", {"lists": {"*": ["lawyer"]}}, enabled=False,
+                    actor="rita", role="quality")
+    # The worker reads two items a batch and waits after the first batch until let go.
+    monkeypatch.setattr(backfill, "BATCH_ITEMS", 2)
+    gate, read = threading.Event(), [0]
+    real_find = monitoring.find_hits
+
+    def held_find(*args: Any, **kwargs: Any) -> Any:
+        read[0] += 1
+        if read[0] == 3:
+            assert gate.wait(60), "never let go"
+        return real_find(*args, **kwargs)
+
+    monkeypatch.setattr(monitoring, "find_hits", held_find)
+    wait = WebDriverWait(browser, 20)
+    _sign_in(browser, wait, served + "/quality/queue", rita)
+    browser.find_element(By.CSS_SELECTOR, "#q-nav a[data-nav='backfills']").click()
+    wait.until(ec.url_to_be(served + "/quality/backfills"))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "backfill-policies"),
+                                                "trial (disabled)"))
+    _date(browser, "backfill-since", since.isoformat())
+    _date(browser, "backfill-until", until.isoformat())
+    assert browser.find_element(By.ID, "backfill-none").is_displayed()
+    _shot(browser, "quality-backfill-form")
+    browser.find_element(By.CSS_SELECTOR, "#backfill-form button[type=submit]").click()
+    wait.until(lambda d: re.search(r"/quality/backfills/\d+$", d.current_url))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "backfill-status"),
+                                                "Waiting for a worker"))
+
+    worker = JobWorker(archive, Settings(), router=lambda: None, name="worker",
+                       kinds=[JobKind.BACKFILL_MONITOR])
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    try:
+        wait.until(ec.text_to_be_present_in_element(
+            (By.ID, "backfill-status"), "Running: 2 of 6 items read, 1 queued for review"))
+        progress = browser.find_element(By.ID, "backfill-progress")
+        assert (progress.get_attribute("value"), progress.get_attribute("max")) == ("2", "6")
+        wait.until(ec.text_to_be_present_in_element(
+            (By.CSS_SELECTOR, "#backfill-table tbody tr"), "running 2 of 6 1"))
+        _shot(browser, "quality-backfill-running")
+        gate.set()
+        wait.until(ec.text_to_be_present_in_element(
+            (By.ID, "backfill-status"), "Done: 6 items read, 3 queued for review"))
+    finally:
+        gate.set()
+        stop.set()
+        thread.join(60)
+    row = wait.until(ec.presence_of_element_located(
+        (By.CSS_SELECTOR, "#backfill-table tbody tr td:nth-child(6)")))
+    wait.until(lambda d: row.text == "done")
+    cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR,
+                                                      "#backfill-table tbody tr td")]
+    assert cells[2:] == ["rita", f"{since} to {until}", "every enabled", "done",
+                         "6 of 6", "3"], cells
+    _shot(browser, "quality-backfill-done")
+
+    # The hits wait in the review queue.
+    browser.find_element(By.CSS_SELECTOR, "#q-nav a[data-nav='queue']").click()
+    for item_id in flagged:
+        wait.until(ec.presence_of_element_located(
+            (By.CSS_SELECTOR, f"#queue-table tr[data-item='{item_id}']")))
+
+
+def _date(driver: WebDriver, element_id: str, value: str) -> None:
+    """Set a date input the way its picker would (typing depends on the locale)."""
+    driver.execute_script(
+        "const i = document.getElementById(arguments[0]); i.value = arguments[1];"
+        "i.dispatchEvent(new Event('input', {bubbles: true}));", element_id, value)

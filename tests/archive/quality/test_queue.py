@@ -12,7 +12,7 @@ import pytest
 from archive.config import Role, TaggingRule
 from archive.errors import AccessDenied, ErrorCode, InvalidRequest
 from archive.model import Channel, Section
-from archive.quality import monitoring, queue, reviews, sampling, scorecards
+from archive.quality import backfill, monitoring, queue, reviews, sampling, scorecards
 from archive.quality.reviews import week_of
 from archive.service import Archive
 from tests.archive.quality.conftest import QUALITY, QUALITY_2
@@ -134,8 +134,9 @@ def test_per_language_lists_apply_only_to_their_language(archive: Archive) -> No
 def test_backfill_checks_items_archived_before_the_policy(archive: Archive) -> None:
     old = archive.ingest(email_item(body="This is a formal complaint.")).item_id
     monitoring.save(archive, "complaints", POLICY, enabled=True, actor="rita", role="quality")
-    got = monitoring.backfill(archive, actor="rita", role="quality")
-    assert got["queued"] == 1
+    asked = backfill.request(archive, actor="rita", role="quality")
+    backfill.run_queued(archive, worker="test")
+    assert backfill.get(archive, asked.id).queued == 1
     assert [e["item_id"] for e in queue.listing(archive, QUALITY)] == [old]
 
 

@@ -1,5 +1,6 @@
 """The quality team's batch commands, run as subprocesses: a seeded sample drawn twice
-agrees, and a policy backfill queues the old e-mail that matches."""
+agrees, and a policy backfill queues the old e-mail that matches: run to its end in
+process, or only asked for (``--no-wait``) and left to a worker."""
 
 from __future__ import annotations
 
@@ -34,8 +35,14 @@ def test_sample_and_backfill_from_the_command_line(data_dir: Path) -> None:  # n
     dry = json.loads(cli(*args, "--dry-run", data_dir=data_dir).stdout)
     real = json.loads(cli(*args, data_dir=data_dir).stdout)
     assert dry["picked"] == real["picked"] and [len(v) for v in real["picked"].values()] == [2]
-    got = json.loads(cli("quality", "backfill", data_dir=data_dir).stdout)
-    assert got["queued"] == 1
+    asked = json.loads(cli("quality", "backfill", "--no-wait", data_dir=data_dir).stdout)
+    assert (asked["status"], asked["items_done"]) == ("queued", 0)  # for a worker to run
+    got = json.loads(cli("quality", "backfill", data_dir=data_dir).stdout)  # run here
+    assert (got["status"], got["items_total"], got["items_done"], got["queued"]) == (
+        "done", 4, 4, 1)
+    listed = json.loads(cli("quality", "backfills", data_dir=data_dir).stdout)
+    assert [(b["id"], b["status"]) for b in listed] == [(got["id"], "done"),
+                                                       (asked["id"], "queued")]
     # From now on a new e-mail is checked as it is archived, by any door (here the CLI).
     mail = data_dir.parent / "new.eml"
     mail.write_bytes(email_item(body="Please cancel my contract now").original)
