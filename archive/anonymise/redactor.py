@@ -161,7 +161,7 @@ class Redactor:
                 end = min(taken[at].start, m.end(1)) if at < len(taken) else m.end(1)
                 add(m.start(1), m.start(1) + len(text[m.start(1):end].rstrip()), "[NAME]")
         if self._recognisers:
-            context = Context(text, self.language, self._names)
+            context = Context(text, self.language, self._names, given_scan=scan)
             for recogniser in (*self._recognisers, None):
                 context.taken = [(s.start, s.end, s.category) for s in taken]
                 findings = propagate(context) if recogniser is None else recogniser.find(context)

@@ -56,26 +56,27 @@ def _runs(context: Context) -> Iterator[tuple[int, int, int, int, bool]]:
     numeric_words = context.number_words
     if not numeric_words:
         return
-    tokens = context.tokens
-    i = 0
-    while i < len(tokens):
-        if not (tokens[i].low in numeric_words or _is_letter(tokens[i])):
-            i += 1
-            continue
+    lows = context.lows
+    # a run starts at a number word or a letter: only those tokens are looked at
+    starts = [i for i, low in enumerate(lows)
+              if low in numeric_words or (len(low) == 1 and low.isalpha())]
+    j = 0
+    for i in starts:
+        if i < j:
+            continue  # inside the run before
         j, numbers, letters, thousand = i, 0, 0, False
-        while j < len(tokens):
-            low = tokens[j].low
+        while j < len(lows):
+            low = lows[j]
             if low in numeric_words:
                 numbers += 1
                 thousand = thousand or low in THOUSANDS
-            elif _is_letter(tokens[j]):
+            elif len(low) == 1 and low.isalpha():  # _is_letter
                 letters += 1
-            elif not (low in _JOINERS and j + 1 < len(tokens)
-                      and tokens[j + 1].low in numeric_words):
+            elif not (low in _JOINERS and j + 1 < len(lows)
+                      and lows[j + 1] in numeric_words):
                 break
             j += 1
         yield i, j - 1, numbers, letters, thousand
-        i = j
 
 
 class SpokenNumbers:
@@ -113,9 +114,7 @@ class SpokenDates:
         def numeric(low: str) -> bool:
             return low in numeric_words or low in ordinal_words
 
-        for k, token in enumerate(tokens):
-            if token.low not in month_words:
-                continue
+        for k in context.indexes(month_words):
             first = k
             while first > 0 and (numeric(tokens[first - 1].low) or (
                     tokens[first - 1].low in ("of", "et", "and") and first > 1
@@ -151,7 +150,10 @@ class SpokenAddresses:
                 j, i = i, i + step
             return j
 
-        for k, token in enumerate(tokens):
+        streets = {w for w in context.words if w in _EN_STREETS or w in _FR_STREETS
+                   or (w.endswith(_NL_SUFFIXES) and len(w) > 5)}
+        for k in context.indexes(streets):  # the words ending or naming a street only
+            token = tokens[k]
             low = token.low
             if low.endswith(_NL_SUFFIXES) and len(low) > 5:
                 end = number_run(k + 1, 1)
