@@ -10,8 +10,9 @@ spans it covers).
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Final, NamedTuple, Protocol, overload
@@ -103,10 +104,25 @@ class Context:
             return [text[s:e].casefold() for s, e in self.token_spans]
         return [low[s:e] for s, e in self.token_spans]
 
-    def indexes(self, words: frozenset[str] | set[str]) -> list[int]:
-        """The indexes of the tokens whose casefolded text is one of ``words``: a
-        recogniser looks around those only, not at every token in Python."""
-        return [i for i, low in enumerate(self.lows) if low in words]
+    def indexes(self, words: Collection[str]) -> list[int]:
+        """The indexes of the tokens whose casefolded text is one of ``words``, in order:
+        a recogniser looks around those only, not at every token in Python."""
+        where = self.where
+        found = [where[w] for w in words if w in where]
+        return sorted(itertools.chain.from_iterable(found)) if len(found) > 1 else (
+            list(found[0]) if found else [])
+
+    @cached_property
+    def where(self) -> dict[str, list[int]]:
+        """Each word's token indexes, made once for all the recognisers' ``indexes``."""
+        where: dict[str, list[int]] = {}
+        for i, low in enumerate(self.lows):
+            at = where.get(low)
+            if at is None:
+                where[low] = [i]
+            else:
+                at.append(i)
+        return where
 
     @cached_property
     def tokens(self) -> Tokens:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import Final
 
 from archive.anonymise.recognisers.base import Context, Found, Token
@@ -87,15 +87,18 @@ def _is_cap(token: Token) -> bool:
     return token.text[:1].isupper()
 
 
-def _extend(tokens: Sequence[Token], i: int, context: Context, limit: int = 3) -> int:
-    """The index of the last word of the surname that starts after ``tokens[i]``."""
+def _extend(context: Context, i: int, limit: int = 3) -> int:
+    """The index of the last word of the surname that starts after token ``i`` (read
+    from the words' spans and lowercase, without making their ``Token``)."""
     stops = stop_words(context.language)
+    text, spans, lows = context.text, context.token_spans, context.lows
     last, j = i, i + 1
-    while j < len(tokens) and j - i <= limit + 1:
-        gap = context.text[tokens[j - 1].end:tokens[j].start]
+    while j < len(lows) and j - i <= limit + 1:
+        gap = text[spans[j - 1][1]:spans[j][0]]
         if gap not in (" ", "\t"):
             break
-        low = tokens[j].low
+        low = lows[j]
+        cap = text[spans[j][0]].isupper()  # _is_cap(tokens[j])
         if context.lowercase:
             if low in PARTICLES:
                 j += 1
@@ -103,13 +106,13 @@ def _extend(tokens: Sequence[Token], i: int, context: Context, limit: int = 3) -
             if low in stops or low in context.number_words or len(low) < 2:
                 break
             last = j
-            if j - i >= 1 and tokens[j].low not in PARTICLES:
+            if j - i >= 1 and low not in PARTICLES:
                 break  # one surname word after a given name (particles before it)
         else:
-            if low in PARTICLES and not _is_cap(tokens[j]):
+            if low in PARTICLES and not cap:
                 j += 1
                 continue
-            if not _is_cap(tokens[j]) or low in stops:
+            if not cap or low in stops:
                 break
             last = j
         j += 1
@@ -134,7 +137,7 @@ class GivenNames:
             elif not _is_cap(token) or (token.text.isupper() and len(token.text) > 1 and (
                     token.low in AMBIGUOUS_NAMES)):
                 continue
-            last = _extend(tokens, i, context)
+            last = _extend(context, i)
             if not context.lowercase and token.low in AMBIGUOUS_NAMES and last == i:
                 continue  # "May I", "Will you": a capital alone does not make a name
             yield Found(token.start, tokens[last].end, "person")
@@ -184,7 +187,7 @@ class CuedNames:
                         tokens[j], context, stops) and not (
                         greeting and context.lowercase and j == i
                         and not is_first_name(lows[j])):
-                    last = _extend(tokens, j, context) if context.lowercase or _is_cap(
+                    last = _extend(context, j) if context.lowercase or _is_cap(
                         tokens[j]) else j
                     yield Found(tokens[j].start, tokens[last].end, "person")
                     continue

@@ -58,8 +58,8 @@ def _runs(context: Context) -> Iterator[tuple[int, int, int, int, bool]]:
         return
     lows = context.lows
     # a run starts at a number word or a letter: only those tokens are looked at
-    starts = [i for i, low in enumerate(lows)
-              if low in numeric_words or (len(low) == 1 and low.isalpha())]
+    starts = context.indexes(numeric_words | {w for w in context.words
+                                              if len(w) == 1 and w.isalpha()})
     j = 0
     for i in starts:
         if i < j:
@@ -142,11 +142,12 @@ class SpokenAddresses:
         if not numeric_words:
             return
         tokens, stops = context.tokens, stop_words(context.language)
+        lows = context.lows  # tokens[i].low, without making the token
 
         def number_run(i: int, step: int) -> int:
             """The index of the last number word of the run from ``i`` (or -1)."""
             j = -1
-            while 0 <= i < len(tokens) and tokens[i].low in numeric_words:
+            while 0 <= i < len(lows) and lows[i] in numeric_words:
                 j, i = i, i + step
             return j
 
@@ -163,21 +164,21 @@ class SpokenAddresses:
                 # seven church lane: a number, one to three name words, the street type
                 for width in (1, 2, 3):
                     at = k - width - 1
-                    if at < 0 or any(t.low in stops for t in tokens[at + 1:k]):
+                    if at < 0 or any(w in stops for w in lows[at + 1:k]):
                         break
-                    if tokens[at].low in numeric_words:
+                    if lows[at] in numeric_words:
                         first = number_run(at, -1)
                         yield Found(tokens[first].start, token.end, "address")
                         break
             elif low in _FR_STREETS and k + 1 < len(tokens):
                 first = number_run(k - 1, -1) if k else -1
                 last = k
-                while last + 1 < len(tokens) and last - k < 5 and (
-                        tokens[last + 1].low in _FR_LINKS or tokens[last + 1].low not in stops):
-                    if tokens[last + 1].low in numeric_words and first >= 0:
+                while last + 1 < len(lows) and last - k < 5 and (
+                        lows[last + 1] in _FR_LINKS or lows[last + 1] not in stops):
+                    if lows[last + 1] in numeric_words and first >= 0:
                         break
                     last += 1
-                while last > k and tokens[last].low in _FR_LINKS:
+                while last > k and lows[last] in _FR_LINKS:
                     last -= 1
                 if first >= 0 and last > k:
                     yield Found(tokens[first].start, tokens[last].end, "address")
