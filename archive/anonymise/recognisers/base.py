@@ -156,6 +156,14 @@ class Context:
         return frozenset(w for w in self.words if is_number_word(w, self.language))
 
 
+def stripped_end(text: str, end: int, chars: str) -> int:
+    """``len(text[:end].rstrip(chars))`` without copying the text before ``end`` (a
+    finding in a 64 KiB text copied up to 64 KiB for each match)."""
+    while end and text[end - 1] in chars:
+        end -= 1
+    return end
+
+
 class Recogniser(Protocol):
     name: str
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Final
 
-from archive.anonymise.recognisers.base import Context, Found
+from archive.anonymise.recognisers.base import Context, Found, stripped_end
 
 _NINO_RE: Final = re.compile(
     r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][ \t]?\d{2}[ \t]?\d{2}"
@@ -132,7 +132,7 @@ class PostcodeAddresses:
         for postcode in scan.matches(_POSTCODE_RE, scan.postcode_starts()):
             m = _BEFORE_POSTCODE_RE.search(text, max(0, postcode.start() - 120), postcode.start())
             if m is not None:
-                yield Found(m.start(), len(text[:m.end()].rstrip(" \t,")), "address",
+                yield Found(m.start(), stripped_end(text, m.end(), " \t,"), "address",
                             absorb=True)
 
     def _streets(self, context: Context) -> Iterator[Found]:
@@ -147,20 +147,40 @@ class PostcodeAddresses:
             patterns.append((_FLAT_RE, lambda: scan.find(("flat", "apartment", "apt", "unit"))))
         if words & {"grove", "row", "mews", "hill", "square", "walk", "park", "rise", "parade",
                     "green"}:
-            patterns.append((_EN_TYPES_RE, lambda: [s for s, _ in scan.digit_runs]))
+            # a number of up to five digits with a blank after it
+            patterns.append((_EN_TYPES_RE, lambda: [s for s, e in scan.digit_runs if e - s <= 5
+                                                    and text[e:e + 1] in (" ", "\t")]))
         for pattern, starts in patterns:
             exact = scan.exact_case or pattern is not _FLAT_RE
             for m in scan.matches(pattern, starts()) if exact else pattern.finditer(text):
-                yield Found(m.start(), len(text[:m.end()].rstrip(" \t,")), "address",
+                yield Found(m.start(), stripped_end(text, m.end(), " \t,"), "address",
                             absorb=True)
         if not words & {"bus", "boîte", "bte", "box"}:
             return
-        for m in _BOX_RE.finditer(text):
-            # "88 boîte 4": only right after an address found already
-            if any(e == m.start() or text[e:m.start()].strip(" \t,") == ""
-                   for _, e, c in context.taken if c == "address"):
+        # "88 boîte 4": only right after an address found already, or before the end of
+        # one (an address's end is at or after the box, or only blanks and commas lie
+        # between them: then between the latest end before the box and the box too)
+        ends = sorted(e for _, e, c in context.taken if c == "address")
+        for m in _box_matches(context):
+            at = bisect.bisect_left(ends, m.start())
+            if at < len(ends) or (at and text[ends[at - 1]:m.start()].strip(" \t,") == ""):
                 yield Found(m.start() + len(m.group()) - len(m.group().lstrip(" \t,")),
                             m.end(), "address")
+
+
+def _box_matches(context: Context) -> Iterable[re.Match[str]]:
+    """``_BOX_RE.finditer``, tried only in the blanks and commas before "bus", "boîte",
+    "bte" or "box" (it starts there), not at every blank of the text."""
+    text, scan = context.text, context.scan
+    if not scan.exact_case:
+        return _BOX_RE.finditer(text)
+    starts: list[int] = []
+    for word in scan.find(("bus", "bo\u00eete", "bte", "box")):
+        first = word
+        while first and text[first - 1] in " \t,":
+            first -= 1
+        starts += range(first, word)
+    return scan.matches(_BOX_RE, starts)
 
 
 class WholeEmails:

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Final
 
-from archive.anonymise.recognisers.base import Context, Found, Token
+from archive.anonymise.recognisers.base import Context, Found, Token, stripped_end
 from archive.anonymise.recognisers.words import (
     AMBIGUOUS_NAMES,
     first_names,
@@ -338,7 +338,7 @@ class TitledNames:
         matches = scan.matches(_TITLED_RE, scan.find(_TITLE_STARTS)) if scan.exact_case \
             else _TITLED_RE.finditer(context.text)
         for m in matches:
-            yield Found(m.start(1), len(context.text[:m.end(1)].rstrip(" \t.")), "person",
+            yield Found(m.start(1), stripped_end(context.text, m.end(1), " \t."), "person",
                         absorb=True)
 
 
@@ -348,9 +348,17 @@ class ClosingNames:
     name = "closing_names"
 
     def find(self, context: Context) -> Iterator[Found]:
-        if "\n" not in context.text or not context.words & _CLOSINGS:
+        text = context.text
+        if "\n" not in text or not context.words & _CLOSINGS:
             return
-        for m in _CLOSING_RE.finditer(context.text):
+        # it starts at a line's start (``^``) of one to four words (a comma at most after
+        # the last, and blanks) with a line after it: tried there only
+        lines, at = [], 0
+        for line in text.split("\n")[:-1]:
+            if 0 < len(line.split()) <= 4:
+                lines.append(at)
+            at += len(line) + 1
+        for m in context.scan.matches(_CLOSING_RE, lines):
             closing = m.group().split("\n")[0].casefold()
             if any(w.strip(",") in _CLOSINGS for w in closing.split()):
                 yield Found(m.start(1), m.start(1) + len(m.group(1).rstrip()), "person")
