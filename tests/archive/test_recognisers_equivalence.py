@@ -44,6 +44,7 @@ PAIRS: Final[tuple[tuple[Any, Any], ...]] = (
     (names.CuedNames(), old_names.CuedNames()),
     (names.NamesInTokens(), old_names.NamesInTokens()),
     (names.TitledNames(), old_names.TitledNames()),
+    (names.ClosingNames(), old_names.ClosingNames()),
     (spoken.SpokenNumbers(), old_spoken.SpokenNumbers()),
     (spoken.SpokenDates(), old_spoken.SpokenDates()),
     (spoken.SpokenAddresses(), old_spoken.SpokenAddresses()),
