@@ -90,6 +90,7 @@ class TextScan:
             self.low.isascii() or not CASE_EQUIVALENTS.search(self.low))
         self.digit_runs = [(m.start(), m.end()) for m in _DIGITS.finditer(text)]
         self._words: frozenset[str] | None = None
+        self._email_starts: list[int] | None = None
 
     @property
     def words(self) -> frozenset[str]:
@@ -148,7 +149,13 @@ class TextScan:
     # -- where each pattern can start (anonymise's patterns; why each is complete) ----
 
     def email_starts(self) -> list[int]:
-        """An address ends right at its '@': the start of the address characters before."""
+        """An address ends right at its '@': the start of the address characters before.
+        Kept: the written patterns and the recognisers both ask."""
+        if self._email_starts is None:
+            self._email_starts = self._find_email_starts()
+        return self._email_starts
+
+    def _find_email_starts(self) -> list[int]:
         text, out = self.text, []
         at = text.find("@")
         while at >= 0:

@@ -107,6 +107,7 @@ class Redactor:
         for mentions in it)."""
         taken: list[Span] = []  # sorted and disjoint, so neighbours decide overlaps
         starts: list[int] = []
+        changes = [0]  # how often ``taken`` changed: a recogniser's context is made anew then
         kept = [(m.start(), m.end()) for k in self._keep for m in k.finditer(text)]
 
         def add(start: int, end: int, token: str | None, category: str | None = None,
@@ -127,6 +128,7 @@ class Redactor:
                     if any(ks < end and start < ke for ks, ke in kept):
                         return
                 del taken[at:last], starts[at:last]
+                changes[0] += 1
             if (at and taken[at - 1].end > start) or (at < len(taken) and taken[at].start < end):
                 return
             if category is None:
@@ -135,6 +137,7 @@ class Redactor:
                 category = "date_of_birth"
             taken.insert(at, Span(start, end, token, category))
             starts.insert(at, start)
+            changes[0] += 1
 
         if scan is None or scan.text is not text:
             scan = TextScan(text)
@@ -161,9 +164,11 @@ class Redactor:
                 end = min(taken[at].start, m.end(1)) if at < len(taken) else m.end(1)
                 add(m.start(1), m.start(1) + len(text[m.start(1):end].rstrip()), "[NAME]")
         if self._recognisers:
-            context = Context(text, self.language, self._names)
+            context = Context(text, self.language, self._names, given_scan=scan)
+            seen = -1
             for recogniser in (*self._recognisers, None):
-                context.taken = [(s.start, s.end, s.category) for s in taken]
+                if seen != changes[0]:
+                    context.taken, seen = [(s.start, s.end, s.category) for s in taken], changes[0]
                 findings = propagate(context) if recogniser is None else recogniser.find(context)
                 for f in findings:
                     if f.absorb:

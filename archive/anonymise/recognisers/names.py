@@ -19,11 +19,12 @@ written alone further on, or inside a file name).
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Final
 
-from archive.anonymise.recognisers.base import Context, Found, Token
+from archive.anonymise.recognisers.base import Context, Found, Token, stripped_end
 from archive.anonymise.recognisers.words import (
     AMBIGUOUS_NAMES,
     first_names,
@@ -77,6 +78,8 @@ _EXTENSIONS: Final = frozenset(
     "txt", "zip", "eml", "msg", "wav", "mp3", "csv"])
 _FILE_TOKEN_RE: Final = re.compile(
     r"[\w.-]*[_-][\w.-]*\.(?:" + "|".join(sorted(_EXTENSIONS)) + r")\b", re.IGNORECASE)
+#: A dot and an extension, in the lowercased text (found at the speed of a search for '.').
+_DOT_EXTENSION_RE: Final = re.compile(r"\.(?:" + "|".join(sorted(_EXTENSIONS)) + ")")
 _SEGMENT_RE: Final = re.compile(r"[^\W\d_]+")
 
 
@@ -84,15 +87,18 @@ def _is_cap(token: Token) -> bool:
     return token.text[:1].isupper()
 
 
-def _extend(tokens: list[Token], i: int, context: Context, limit: int = 3) -> int:
-    """The index of the last word of the surname that starts after ``tokens[i]``."""
+def _extend(context: Context, i: int, limit: int = 3) -> int:
+    """The index of the last word of the surname that starts after token ``i`` (read
+    from the words' spans and lowercase, without making their ``Token``)."""
     stops = stop_words(context.language)
+    text, spans, lows = context.text, context.token_spans, context.lows
     last, j = i, i + 1
-    while j < len(tokens) and j - i <= limit + 1:
-        gap = context.text[tokens[j - 1].end:tokens[j].start]
+    while j < len(lows) and j - i <= limit + 1:
+        gap = text[spans[j - 1][1]:spans[j][0]]
         if gap not in (" ", "\t"):
             break
-        low = tokens[j].low
+        low = lows[j]
+        cap = text[spans[j][0]].isupper()  # _is_cap(tokens[j])
         if context.lowercase:
             if low in PARTICLES:
                 j += 1
@@ -100,13 +106,13 @@ def _extend(tokens: list[Token], i: int, context: Context, limit: int = 3) -> in
             if low in stops or low in context.number_words or len(low) < 2:
                 break
             last = j
-            if j - i >= 1 and tokens[j].low not in PARTICLES:
+            if j - i >= 1 and low not in PARTICLES:
                 break  # one surname word after a given name (particles before it)
         else:
-            if low in PARTICLES and not _is_cap(tokens[j]):
+            if low in PARTICLES and not cap:
                 j += 1
                 continue
-            if not _is_cap(tokens[j]) or low in stops:
+            if not cap or low in stops:
                 break
             last = j
         j += 1
@@ -123,16 +129,15 @@ class GivenNames:
         if not names:
             return
         tokens = context.tokens
-        for i, token in enumerate(tokens):
-            if token.low not in names:
-                continue
+        for i in context.indexes(names):
+            token = tokens[i]
             if context.lowercase:
                 if token.low in AMBIGUOUS_NAMES or token.low in stop_words(context.language):
                     continue
             elif not _is_cap(token) or (token.text.isupper() and len(token.text) > 1 and (
                     token.low in AMBIGUOUS_NAMES)):
                 continue
-            last = _extend(tokens, i, context)
+            last = _extend(context, i)
             if not context.lowercase and token.low in AMBIGUOUS_NAMES and last == i:
                 continue  # "May I", "Will you": a capital alone does not make a name
             yield Found(token.start, tokens[last].end, "person")
@@ -152,14 +157,18 @@ class CuedNames:
             return
         tokens = context.tokens
         stops = stop_words(context.language)
-        lows = [t.low for t in tokens]
+        lows = context.lows
         by_last: dict[str, list[tuple[str, ...]]] = {}
         for c in befores:
             by_last.setdefault(c[-1], []).append(c)
         by_first: dict[str, list[tuple[str, ...]]] = {}
         for c in afters:
             by_first.setdefault(c[0], []).append(c)
-        for i in range(len(tokens)):
+        # only the tokens right after a cue's last word or right before a cue's first
+        at = context.indexes(by_last.keys() | by_first.keys())
+        candidates = sorted({k + 1 for k in at if lows[k] in by_last and k + 1 < len(lows)}
+                            | {k - 1 for k in at if lows[k] in by_first and k})
+        for i in candidates:
             cue: tuple[str, ...] = ()
             for candidate in by_last.get(lows[i - 1], ()) if i else ():
                 n = len(candidate)
@@ -178,7 +187,7 @@ class CuedNames:
                         tokens[j], context, stops) and not (
                         greeting and context.lowercase and j == i
                         and not is_first_name(lows[j])):
-                    last = _extend(tokens, j, context) if context.lowercase or _is_cap(
+                    last = _extend(context, j) if context.lowercase or _is_cap(
                         tokens[j]) else j
                     yield Found(tokens[j].start, tokens[last].end, "person")
                     continue
@@ -209,30 +218,94 @@ class NamesInTokens:
         if not context.words & _EXTENSIONS:
             return
         known = context.names
-        for m in _FILE_TOKEN_RE.finditer(context.text):
+        for m in self._file_tokens(context):
             for seg in _SEGMENT_RE.finditer(m.group()):
                 low = seg.group().casefold()
                 if len(low) >= 3 and (low in known or (low in first_names()
                                                        and low not in AMBIGUOUS_NAMES)):
                     yield Found(m.start() + seg.start(), m.start() + seg.end(), "person")
 
+    @staticmethod
+    def _file_tokens(context: Context) -> Iterable[re.Match[str]]:
+        """``_FILE_TOKEN_RE.finditer``, tried only inside the runs of word characters,
+        dots and hyphens that hold a dot and an extension (a file name lies in one; its
+        extension need not be a word of the text: "scan.tiff-2")."""
+        scan, text = context.scan, context.text
+        if not scan.exact_case:
+            return _FILE_TOKEN_RE.finditer(text)
+        starts: set[int] = set()
+        for dot in (m.start() for m in _DOT_EXTENSION_RE.finditer(scan.low)):
+            first = last = dot
+            while first and _in_file_name(text[first - 1]):
+                first -= 1
+            while last < len(text) and _in_file_name(text[last]):
+                last += 1
+            starts.update(range(first, last))
+        return scan.matches(_FILE_TOKEN_RE, starts)
+
+
+def _in_file_name(char: str) -> bool:
+    """``[\\w.-]`` of ``_FILE_TOKEN_RE`` for one character."""
+    return char.isalnum() or char in "_.-"
+
 
 def propagate(context: Context) -> Iterator[Found]:
     """Every other occurrence of a word of a name found once, in any case, also inside
-    file names and other tokens (letters on both sides end it, nothing else)."""
+    file names and other tokens (letters on both sides end it, nothing else).
+
+    The names' alternation is tried only where one of them can be (``TextScan.matches``
+    gives what ``finditer`` gives then), not at each of the text's characters:
+    ``_name_starts`` where the text's words tell, else where ``str.find`` sees one
+    in the lowercased text."""
     text = context.text
     stops = stop_words(context.language)
     words = {text[s:e].casefold() for s, e, c in context.taken if c == "person"
              for w in [text[s:e]] if w}
-    parts = {p for w in words for p in re.findall(r"[^\W\d_]+", w)
+    parts = {p for w in words for p in _SEGMENT_RE.findall(w)
              if len(p) >= 3 and p not in PARTICLES and p not in stops}
     if not parts:
         return
-    pattern = re.compile(r"(?<![^\W\d_])(?:" + "|".join(
+    pattern = _names_pattern(frozenset(parts))
+    scan = context.scan
+    if all(scan.literal_case_exact(p) for p in parts):
+        starts = _name_starts(context, parts) if scan.low == text.casefold() else None
+        matches: Iterable[re.Match[str]] = scan.matches(pattern, scan.find(
+            p.lower() for p in parts) if starts is None else starts)
+    else:
+        matches = pattern.finditer(text)
+    for m in matches:
+        yield Found(m.start(), m.end(), "person")
+
+
+def _name_starts(context: Context, parts: set[str]) -> list[int]:
+    """Where a name can occur, from the words: a name is letters with none on either side,
+    so it is a whole word of letters, or a run of letters inside a word with digits,
+    hyphens, apostrophes or underscores ("deboer_factuur", "Jansen-Smit").
+
+    Only for a text whose lowercase is its case-fold and has nothing ``re.IGNORECASE``
+    treats specially (``TextScan.literal_case_exact``): then a match is the lowercase of
+    the name, and ``Context.lows`` are the words' lowercase."""
+    mixed = {w for w in context.words if w not in parts and not w.isalpha()
+             and any(p in parts for p in _SEGMENT_RE.findall(w))}
+    spans, lows, low = context.token_spans, context.lows, context.scan.low
+    out: list[int] = []
+    for i in context.indexes(parts | mixed):
+        start, end = spans[i]
+        if lows[i] in parts:
+            out.append(start)
+        else:
+            out += [m.start() for m in _SEGMENT_RE.finditer(low, start, end)
+                    if m.group() in parts]
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _names_pattern(parts: frozenset[str]) -> re.Pattern[str]:
+    """The alternation of a text's names, longest first (kept: a thread's messages
+    name the same people)."""
+    return re.compile(r"(?<![^\W\d_])(?:" + "|".join(
         re.escape(p) for p in sorted(parts, key=len, reverse=True)) + r")(?![^\W\d_])",
         re.IGNORECASE)
-    for m in pattern.finditer(text):
-        yield Found(m.start(), m.end(), "person")
 
 
 _TITLED_RE: Final = re.compile(
@@ -240,6 +313,8 @@ _TITLED_RE: Final = re.compile(
     r"monsieur|mme\.?|mlle\.?|m\.)[ \t]+((?:[A-Z]\.[ \t]?){0,3}(?:(?:[Vv]an|[Dd]e|[Dd]er|[Dd]en|"
     r"[Tt]er|[Tt]en|[Ll]e|[Ll]a|[Dd]u|[Dd]es|[Dd]'|[Ll]')[ \t]*){0,3}[A-ZÀ-Ý][\w'\u2019-]*"
     r"(?:[ \t]+[A-ZÀ-Ý][\w'\u2019-]*)?)")
+_TITLE_STARTS: Final = ("mevr", "meneer", "dhr", "mw", "mr", "ms", "miss", "dr", "madame",
+                        "monsieur", "mme", "mlle", "m.")
 _CLOSING_RE: Final = re.compile(
     r"^[ \t]*(?:[^\W\d_]+[ \t]+){0,3}[^\W\d_]+,?[ \t]*\n[ \t]*((?:[A-ZÀ-Ý][\w'\u2019.-]*[ \t]*)"
     r"{1,3})[ \t]*$", re.MULTILINE)
@@ -256,10 +331,14 @@ class TitledNames:
     name = "titled_names"
 
     def find(self, context: Context) -> Iterator[Found]:
-        if not context.words & TITLES and "m." not in context.text.lower():
+        scan = context.scan
+        if not context.words & TITLES and "m." not in scan.low:
             return
-        for m in _TITLED_RE.finditer(context.text):
-            yield Found(m.start(1), len(context.text[:m.end(1)].rstrip(" \t.")), "person",
+        # every title starts with one of these (case-insensitive, the rest is not)
+        matches = scan.matches(_TITLED_RE, scan.find(_TITLE_STARTS)) if scan.exact_case \
+            else _TITLED_RE.finditer(context.text)
+        for m in matches:
+            yield Found(m.start(1), stripped_end(context.text, m.end(1), " \t."), "person",
                         absorb=True)
 
 
@@ -269,9 +348,17 @@ class ClosingNames:
     name = "closing_names"
 
     def find(self, context: Context) -> Iterator[Found]:
-        if "\n" not in context.text or not context.words & _CLOSINGS:
+        text = context.text
+        if "\n" not in text or not context.words & _CLOSINGS:
             return
-        for m in _CLOSING_RE.finditer(context.text):
+        # it starts at a line's start (``^``) of one to four words (a comma at most after
+        # the last, and blanks) with a line after it: tried there only
+        lines, at = [], 0
+        for line in text.split("\n")[:-1]:
+            if 0 < len(line.split()) <= 4:
+                lines.append(at)
+            at += len(line) + 1
+        for m in context.scan.matches(_CLOSING_RE, lines):
             closing = m.group().split("\n")[0].casefold()
             if any(w.strip(",") in _CLOSINGS for w in closing.split()):
                 yield Found(m.start(1), m.start(1) + len(m.group(1).rstrip()), "person")

@@ -56,26 +56,27 @@ def _runs(context: Context) -> Iterator[tuple[int, int, int, int, bool]]:
     numeric_words = context.number_words
     if not numeric_words:
         return
-    tokens = context.tokens
-    i = 0
-    while i < len(tokens):
-        if not (tokens[i].low in numeric_words or _is_letter(tokens[i])):
-            i += 1
-            continue
+    lows = context.lows
+    # a run starts at a number word or a letter: only those tokens are looked at
+    starts = context.indexes(numeric_words | {w for w in context.words
+                                              if len(w) == 1 and w.isalpha()})
+    j = 0
+    for i in starts:
+        if i < j:
+            continue  # inside the run before
         j, numbers, letters, thousand = i, 0, 0, False
-        while j < len(tokens):
-            low = tokens[j].low
+        while j < len(lows):
+            low = lows[j]
             if low in numeric_words:
                 numbers += 1
                 thousand = thousand or low in THOUSANDS
-            elif _is_letter(tokens[j]):
+            elif len(low) == 1 and low.isalpha():  # _is_letter
                 letters += 1
-            elif not (low in _JOINERS and j + 1 < len(tokens)
-                      and tokens[j + 1].low in numeric_words):
+            elif not (low in _JOINERS and j + 1 < len(lows)
+                      and lows[j + 1] in numeric_words):
                 break
             j += 1
         yield i, j - 1, numbers, letters, thousand
-        i = j
 
 
 class SpokenNumbers:
@@ -113,9 +114,7 @@ class SpokenDates:
         def numeric(low: str) -> bool:
             return low in numeric_words or low in ordinal_words
 
-        for k, token in enumerate(tokens):
-            if token.low not in month_words:
-                continue
+        for k in context.indexes(month_words):
             first = k
             while first > 0 and (numeric(tokens[first - 1].low) or (
                     tokens[first - 1].low in ("of", "et", "and") and first > 1
@@ -143,15 +142,19 @@ class SpokenAddresses:
         if not numeric_words:
             return
         tokens, stops = context.tokens, stop_words(context.language)
+        lows = context.lows  # tokens[i].low, without making the token
 
         def number_run(i: int, step: int) -> int:
             """The index of the last number word of the run from ``i`` (or -1)."""
             j = -1
-            while 0 <= i < len(tokens) and tokens[i].low in numeric_words:
+            while 0 <= i < len(lows) and lows[i] in numeric_words:
                 j, i = i, i + step
             return j
 
-        for k, token in enumerate(tokens):
+        streets = {w for w in context.words if w in _EN_STREETS or w in _FR_STREETS
+                   or (w.endswith(_NL_SUFFIXES) and len(w) > 5)}
+        for k in context.indexes(streets):  # the words ending or naming a street only
+            token = tokens[k]
             low = token.low
             if low.endswith(_NL_SUFFIXES) and len(low) > 5:
                 end = number_run(k + 1, 1)
@@ -161,21 +164,21 @@ class SpokenAddresses:
                 # seven church lane: a number, one to three name words, the street type
                 for width in (1, 2, 3):
                     at = k - width - 1
-                    if at < 0 or any(t.low in stops for t in tokens[at + 1:k]):
+                    if at < 0 or any(w in stops for w in lows[at + 1:k]):
                         break
-                    if tokens[at].low in numeric_words:
+                    if lows[at] in numeric_words:
                         first = number_run(at, -1)
                         yield Found(tokens[first].start, token.end, "address")
                         break
             elif low in _FR_STREETS and k + 1 < len(tokens):
                 first = number_run(k - 1, -1) if k else -1
                 last = k
-                while last + 1 < len(tokens) and last - k < 5 and (
-                        tokens[last + 1].low in _FR_LINKS or tokens[last + 1].low not in stops):
-                    if tokens[last + 1].low in numeric_words and first >= 0:
+                while last + 1 < len(lows) and last - k < 5 and (
+                        lows[last + 1] in _FR_LINKS or lows[last + 1] not in stops):
+                    if lows[last + 1] in numeric_words and first >= 0:
                         break
                     last += 1
-                while last > k and tokens[last].low in _FR_LINKS:
+                while last > k and lows[last] in _FR_LINKS:
                     last -= 1
                 if first >= 0 and last > k:
                     yield Found(tokens[first].start, tokens[last].end, "address")
