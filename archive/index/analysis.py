@@ -133,7 +133,8 @@ def analyse(text: str, language: str | None) -> Stemmed:
     new = [w for w in distinct if w not in cache]
     if new:
         if len(cache) + len(new) > STEM_CACHE_WORDS:
-            cache.clear()
+            cache.clear()  # afresh, with every word this text needs (kept ones included)
+            new = distinct
         cache.update(_word_stems(stemmer, new))
     of = {w: cache[w] for w in distinct}
     stemmed = _joined(chunks, {

@@ -136,6 +136,15 @@ def test_the_kept_stems_start_afresh_beyond_their_limit(monkeypatch: pytest.Monk
     assert 0 < len(analysis._local.word_stems["dutch"]) <= 5
 
 
+def test_a_text_with_kept_and_new_words_past_the_limit_loses_none(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Starting afresh must not drop the kept stems this very text still needs: indexing
+    failed with a KeyError on such a text and the outbox never drained."""
+    monkeypatch.setattr(analysis, "_local", threading.local())
+    monkeypatch.setattr(analysis, "STEM_CACHE_WORDS", 5)
+    assert_same(["facturen betaald", "facturen een twee drie vier", "betaald facturen"], "nl")
+
+
 def test_a_redacted_copy_with_nothing_to_redact_is_stemmed_once_per_backend(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -221,7 +221,12 @@ def test_every_text_agrees_with_the_anonymised_view_and_audio_is_bleeped_where_i
             assert [label.sub("[]", u["text"]) for u in want["utterances"]] == [
                 label.sub("[]", u["text"]) for u in have["utterances"]]
         assert files[folder + "audio.wav"] == archive.read_audio(TRAINER, record.id).data
-    everything = corpus.squash(text_of(files))
+    # What a person reads: without the made-up ids, hashes, sizes, times and dates the
+    # files carry, whose digits can spell a short number such as a postcode by chance.
+    everything = corpus.squash(re.sub(
+        r"\b(?:t[0-9a-f]{10}|[0-9a-f]{64})\b|(?<=\": )-?[\d.]+|\d{4}-\d\d-\d\dT[\d:.+]+",
+        " ", text_of(files)))
+    assert "duplicate" in everything or "facture" in everything  # the texts are still there
     for doc in corpus.documents():
         for pii in doc.pii:
             if pii["kind"] in corpus.STRUCTURED:
