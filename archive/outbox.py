@@ -39,6 +39,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from sqlalchemy import exc as sa_exc
+
 import keys
 from archive import catalog as cat
 from archive.errors import ContentIntegrityError, ItemNotFound, TemporaryFailure
@@ -118,6 +120,10 @@ class IndexOutbox:
         self._stopping = False
         self._indexed = 0
         self._failed_batches = 0
+        #: Items of a batch that raised, taken one at a time until each is through or
+        #: set aside, so one item the indexer cannot handle never holds up the others.
+        self._alone: set[str] = set()
+        self._set_aside = 0
         self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
 
     @property
@@ -258,32 +264,61 @@ class IndexOutbox:
                     return
                 batch: list[_Entry] = []
                 while self._pending and len(batch) < self.limits.batch_items:
+                    if batch and next(iter(self._pending)) in self._alone:
+                        break
                     batch.append(self._pending.popitem(last=False)[1])
+                    if batch[0].item_id in self._alone:
+                        break
                 self._busy = {e.item_id: e for e in batch}
+            raised = False
             try:
                 ok = self._index(batch)
-            except Exception:  # a bug must not stop indexing: the batch is retried
-                log.exception("indexing a batch of %d item(s) failed", len(batch))
+            except (TemporaryFailure, sa_exc.OperationalError) as exc:  # the catalog, busy
+                log.warning("indexing %d item(s) deferred: %s", len(batch), exc)
                 ok = False
+            except Exception:  # a bug must not stop indexing: see below
+                log.exception("indexing a batch of %d item(s) failed", len(batch))
+                ok, raised = False, True
             with self._cond:
                 self._busy = {}
+                if raised and len(batch) > 1:
+                    # Which item? Each is tried alone next, at once.
+                    self._failed_batches += 1
+                    self._alone.update(e.item_id for e in batch)
+                    self._requeue(batch)
+                    continue
+                if raised:  # this item alone: set aside, the others go on
+                    entry = batch[0]
+                    self._alone.discard(entry.item_id)
+                    self._failed_batches += 1
+                    self._set_aside += 1
+                    log.error("item %s cannot be indexed (the error is above); it stays "
+                              "marked unindexed and is tried again by the next catch-up "
+                              "or start, or by reindex", entry.item_id)
+                    self._cond.notify_all()
+                    continue
                 if ok:
+                    self._alone.difference_update(e.item_id for e in batch)
                     failures = 0
                     now = time.monotonic()
                     self._indexed += len(batch)
                     self._latencies.extend(now - e.enqueued for e in batch)
                 else:  # back to the front, in order; retried after a pause
                     self._failed_batches += 1
-                    for entry in reversed(batch):
-                        if entry.item_id not in self._pending:
-                            self._pending[entry.item_id] = entry
-                            self._pending.move_to_end(entry.item_id, last=False)
+                    self._requeue(batch)
                 self._cond.notify_all()
                 if not ok and not self._stopping:
                     self._cond.wait(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
                     failures += 1
                 elif not ok:
                     return  # stopping with the index down: the marks stay for next start
+
+    def _requeue(self, batch: Sequence[_Entry]) -> None:
+        """Put ``batch`` back at the front, in order (under the lock)."""
+        for entry in reversed(batch):
+            if entry.item_id not in self._pending:
+                self._pending[entry.item_id] = entry
+                self._pending.move_to_end(entry.item_id, last=False)
 
     def _index(self, batch: Sequence[_Entry]) -> bool:
         """Build, write in one index transaction, re-check; False: retry the batch later."""

@@ -161,3 +161,34 @@ def test_items_a_crash_left_unindexed_are_indexed_on_the_next_start(
         assert sorted(indexed(again, "quokka")) == sorted(crashed)
     finally:
         again.close()
+
+
+def test_an_item_the_indexer_cannot_handle_holds_up_no_other(
+    settings: Settings, crashed: list[str], monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One document that makes the index raise (a bug, not the index being down) used to
+    fail its whole batch again and again: nothing after it became searchable."""
+    poison = crashed[1]
+    again = runtime.open_archive(settings)
+    try:
+        real = again.index.upsert
+
+        def upsert(docs: Sequence[IndexDoc]) -> None:
+            if any(d.item_id == poison for d in docs):
+                raise KeyError("a bug in building one document")
+            real(docs)
+
+        monkeypatch.setattr(again.index, "upsert", upsert)
+        again.start_indexing()  # the three marked items, in one batch
+        assert again.flush_index(10)
+        assert sorted(indexed(again, "quokka")) == sorted(set(crashed) - {poison})
+        assert f"item {poison} cannot be indexed" in caplog.text
+        again.indexer.flush_flags()
+        assert dirty(again, poison)  # still marked: the catch-up or reindex tries again
+        assert not dirty(again, crashed[0]) and not dirty(again, crashed[2])
+        monkeypatch.setattr(again.index, "upsert", real)  # the bug fixed
+        assert again.reindex_dirty() == 1 and again.flush_index(10)
+        assert sorted(indexed(again, "quokka")) == sorted(crashed)
+    finally:
+        again.close()
