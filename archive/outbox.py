@@ -85,6 +85,8 @@ class OutboxStatus:
     oldest_age_s: float
     indexed: int
     failed_batches: int
+    #: Items set aside because indexing them alone raised (left marked for the catch-up).
+    set_aside: int
     #: Enqueued (before the acknowledgement) to written in the index, over recent items.
     latency_p50_s: float
     latency_p99_s: float
@@ -246,10 +248,10 @@ class IndexOutbox:
             depth = len(self._pending) + len(self._busy)
             oldest = self._oldest_locked()
             samples = sorted(self._latencies)
-            indexed, failed = self._indexed, self._failed_batches
+            indexed, failed, aside = self._indexed, self._failed_batches, self._set_aside
         return OutboxStatus(
             running=self.running, depth=depth, oldest_age_s=oldest, indexed=indexed,
-            failed_batches=failed, latency_p50_s=_quantile(samples, 0.50),
+            failed_batches=failed, set_aside=aside, latency_p50_s=_quantile(samples, 0.50),
             latency_p99_s=_quantile(samples, 0.99), backlogged=self.backlogged())
 
     # -- the thread -------------------------------------------------------------------------

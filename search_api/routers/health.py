@@ -89,6 +89,9 @@ class _OutboxCollector(Collector):
              "Items the outbox has written to the index since start.", s.indexed),
             ("commarchive_index_outbox_failed_batches",
              "Index writes of the outbox that failed and were retried.", s.failed_batches),
+            ("commarchive_index_outbox_set_aside",
+             "Items whose document made indexing fail on its own: set aside, left marked "
+             "unindexed, logged by item id.", s.set_aside),
         ):
             yield CounterMetricFamily(name, text, value=value)
         latency = GaugeMetricFamily(

@@ -63,6 +63,7 @@ def test_the_key_series_move_when_traffic_flows(
     assert moved("commarchive_sweeps_total") == 1
     assert moved("commarchive_items_purged_total", reason="retention") == len(report.purged)
     assert value(after, "commarchive_index_outbox_depth") == 0
+    assert after[("commarchive_index_outbox_set_aside_total", frozenset())] == 0  # exported
 
 
 def test_the_job_queue_depth_and_age_are_scraped(archive: Archive, client: TestClient) -> None:
