@@ -29,7 +29,26 @@ from minio.retention import Retention
 TIMEOUT_S: Final = 10.0
 SEQ_DIGITS: Final = 20
 DEFAULT_RETENTION_DAYS: Final = 3650
-_TRANSPORT: Final = (MinioException, urllib3.exceptions.HTTPError)
+#: What a call to S3 raises when the service cannot be reached or refuses.
+TRANSPORT_ERRORS: Final = (MinioException, urllib3.exceptions.HTTPError)
+
+
+def object_lock_client(endpoint: str, *, access_key: str, secret_key: str, secure: bool,
+                       region: str | None) -> Minio:
+    """A client for the Object Lock bucket (the anchor's, which the erasure ledger shares):
+    short timeouts and one retry, so a node without S3 fails fast and says so."""
+    http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=TIMEOUT_S, read=TIMEOUT_S),
+                               retries=urllib3.Retry(total=1, backoff_factor=0.2))
+    return Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure,
+                 region=region, http_client=http)
+
+
+def ensure_object_lock_bucket(client: Minio, bucket: str, retention_days: int) -> None:
+    """Create ``bucket`` with Object Lock in compliance mode when missing (it can only be
+    turned on when a bucket is made); raises ``TRANSPORT_ERRORS``."""
+    if not client.bucket_exists(bucket):
+        client.make_bucket(bucket, object_lock=True)
+        client.set_object_lock_config(bucket, ObjectLockConfig(COMPLIANCE, retention_days, DAYS))
 
 
 class S3Anchor:
@@ -39,10 +58,8 @@ class S3Anchor:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.retention_days = retention_days
-        http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=TIMEOUT_S, read=TIMEOUT_S),
-                                   retries=urllib3.Retry(total=1, backoff_factor=0.2))
-        self._client = Minio(endpoint, access_key=access_key, secret_key=secret_key,
-                             secure=secure, region=region, http_client=http)
+        self._client = object_lock_client(endpoint, access_key=access_key,
+                                          secret_key=secret_key, secure=secure, region=region)
 
     def describe(self) -> str:
         return f"the S3 Object Lock audit anchor s3://{self.bucket}/{self.prefix}/"
@@ -50,11 +67,8 @@ class S3Anchor:
     def ensure_bucket(self) -> None:
         """Create the bucket with Object Lock when missing (OSError if S3 is unreachable)."""
         try:
-            if not self._client.bucket_exists(self.bucket):
-                self._client.make_bucket(self.bucket, object_lock=True)
-                self._client.set_object_lock_config(self.bucket, ObjectLockConfig(
-                    COMPLIANCE, self.retention_days, DAYS))
-        except _TRANSPORT as exc:
+            ensure_object_lock_bucket(self._client, self.bucket, self.retention_days)
+        except TRANSPORT_ERRORS as exc:
             raise OSError(f"{self.describe()}: {exc}") from exc
 
     def _name(self, seq: int) -> str:
@@ -72,7 +86,7 @@ class S3Anchor:
                 retention=Retention(COMPLIANCE, until),
                 metadata={"x-amz-sdk-checksum-algorithm": "SHA256",
                           "x-amz-checksum-sha256": checksum})
-        except _TRANSPORT as exc:
+        except TRANSPORT_ERRORS as exc:
             raise OSError(f"{self.describe()}: {exc}") from exc
 
     def latest(self) -> bytes | None:
@@ -85,7 +99,7 @@ class S3Anchor:
             versions = [o.version_id for o in self._client.list_objects(
                 self.bucket, prefix=newest, include_version=True) if o.object_name == newest]
             records = [self._read(newest, v) for v in versions]
-        except _TRANSPORT as exc:
+        except TRANSPORT_ERRORS as exc:
             raise OSError(f"{self.describe()}: {exc}") from exc
         named = int(newest.rsplit("-", 1)[1])
         for record in records:

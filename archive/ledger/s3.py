@@ -32,25 +32,25 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-import urllib3
-from minio import Minio
 from minio.commonconfig import COMPLIANCE
-from minio.error import MinioException, S3Error
-from minio.objectlockconfig import DAYS, ObjectLockConfig
+from minio.error import S3Error
 from minio.time import to_iso8601utc
 
+from archive.anchors.s3 import (
+    DEFAULT_RETENTION_DAYS,
+    TRANSPORT_ERRORS,
+    ensure_object_lock_bucket,
+    object_lock_client,
+)
 from archive.catalog import Catalog
 from archive.errors import TemporaryFailure
 from archive.ledger import tables
 from archive.ledger.chain import ChainedLedger, LedgerEntry, LedgerError
 
-TIMEOUT_S: Final = 10.0
 NUMBER_DIGITS: Final = 20
-DEFAULT_RETENTION_DAYS: Final = 3650
 #: Names found taken (another writer got there first) before an append gives up.
 APPEND_ATTEMPTS: Final = 5
 LOCK_NAME: Final = "ledger"
-_TRANSPORT: Final = (MinioException, urllib3.exceptions.HTTPError)
 _NAME: Final = re.compile(rf"\d{{{NUMBER_DIGITS}}}")
 
 
@@ -66,10 +66,8 @@ class S3Ledger(ChainedLedger):
         self.prefix = prefix.strip("/")
         self.retention_days = retention_days
         self._catalog = catalog
-        http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=TIMEOUT_S, read=TIMEOUT_S),
-                                   retries=urllib3.Retry(total=1, backoff_factor=0.2))
-        self._client = Minio(endpoint, access_key=access_key, secret_key=secret_key,
-                             secure=secure, region=region, http_client=http)
+        self._client = object_lock_client(endpoint, access_key=access_key,
+                                          secret_key=secret_key, secure=secure, region=region)
         #: (the bookmark last seen, the head it was checked to be) for ``head``.
         self._seen: tuple[tuple[int, str] | None, tuple[int, str] | None] | None = None
         #: The newest entry this process wrote (its transaction may not have committed).
@@ -81,11 +79,8 @@ class S3Ledger(ChainedLedger):
     def ensure_bucket(self) -> None:
         """Create the bucket with Object Lock when missing (the anchor's bucket)."""
         try:
-            if not self._client.bucket_exists(self.bucket):
-                self._client.make_bucket(self.bucket, object_lock=True)
-                self._client.set_object_lock_config(self.bucket, ObjectLockConfig(
-                    COMPLIANCE, self.retention_days, DAYS))
-        except _TRANSPORT as exc:
+            ensure_object_lock_bucket(self._client, self.bucket, self.retention_days)
+        except TRANSPORT_ERRORS as exc:
             raise TemporaryFailure(self.describe(), reason=str(exc)) from exc
 
     def _name(self, number: int) -> str:
@@ -129,7 +124,7 @@ class S3Ledger(ChainedLedger):
             if exc.code == "PreconditionFailed":
                 return False
             raise TemporaryFailure(self.describe(), reason=str(exc)) from exc
-        except _TRANSPORT as exc:
+        except TRANSPORT_ERRORS as exc:
             raise TemporaryFailure(self.describe(), reason=str(exc)) from exc
         return True
 
@@ -208,7 +203,7 @@ class S3Ledger(ChainedLedger):
                 if _NAME.fullmatch(tail):
                     out.setdefault(int(tail), []).append(
                         {"version_id": obj.version_id, "deleted": obj.is_delete_marker})
-        except _TRANSPORT as exc:
+        except TRANSPORT_ERRORS as exc:
             raise TemporaryFailure(self.describe(), reason=str(exc)) from exc
         return out
 
@@ -226,7 +221,7 @@ class S3Ledger(ChainedLedger):
             raise LedgerError(f"{where} was deleted (a delete marker hides it)")
         try:
             contents = {self._read(self._name(number), v["version_id"]) for v in versions}
-        except _TRANSPORT as exc:
+        except TRANSPORT_ERRORS as exc:
             raise TemporaryFailure(self.describe(), reason=str(exc)) from exc
         if len(contents) > 1:
             raise LedgerError(f"{where} was overwritten ({len(contents)} different versions)")
