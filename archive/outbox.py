@@ -34,9 +34,11 @@ import dataclasses
 import logging
 import threading
 import time
+import traceback
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 from sqlalchemy import exc as sa_exc
@@ -278,8 +280,11 @@ class IndexOutbox:
             except (TemporaryFailure, sa_exc.OperationalError) as exc:  # the catalog, busy
                 log.warning("indexing %d item(s) deferred: %s", len(batch), exc)
                 ok = False
-            except Exception:  # a bug must not stop indexing: see below
-                log.exception("indexing a batch of %d item(s) failed", len(batch))
+            except Exception as exc:  # a bug must not stop indexing: see below
+                # Where, not what: a bug's message may quote the text being indexed
+                # (a KeyError names a word), and logs are plaintext on disk.
+                log.error("indexing a batch of %d item(s) failed: %s", len(batch),
+                          _where(exc))
                 ok, raised = False, True
             with self._cond:
                 self._busy = {}
@@ -294,7 +299,7 @@ class IndexOutbox:
                     self._alone.discard(entry.item_id)
                     self._failed_batches += 1
                     self._set_aside += 1
-                    log.error("item %s cannot be indexed (the error is above); it stays "
+                    log.error("item %s cannot be indexed (the failure is above); it stays "
                               "marked unindexed and is tried again by the next catch-up "
                               "or start, or by reindex", entry.item_id)
                     self._cond.notify_all()
@@ -368,3 +373,10 @@ def _quantile(samples: Sequence[float], q: float) -> float:
     if not samples:
         return 0.0
     return samples[min(len(samples) - 1, int(q * len(samples)))]
+
+
+def _where(exc: BaseException) -> str:
+    """An exception's type and the code that raised it, without its message."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    at = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames[-4:]))
+    return f"{type(exc).__name__} at {at}" if at else type(exc).__name__

@@ -184,6 +184,8 @@ def test_an_item_the_indexer_cannot_handle_holds_up_no_other(
         assert again.flush_index(10)
         assert sorted(indexed(again, "quokka")) == sorted(set(crashed) - {poison})
         assert f"item {poison} cannot be indexed" in caplog.text
+        assert "KeyError at " in caplog.text  # where it failed, never the message:
+        assert "a bug in building one document" not in caplog.text  # it may quote content
         assert again.index_status().set_aside == 1  # /metrics: ..._outbox_set_aside_total
         again.indexer.flush_flags()
         assert dirty(again, poison)  # still marked: the catch-up or reindex tries again
