@@ -177,9 +177,10 @@ def test_admin_sees_the_setup_warning_and_the_token_stays_out_of_page_storage(
     token = archive.users.add("root", Role.ADMIN)
     wait = WebDriverWait(browser, 20)
     browser.get(served + "/")
+    field = token_field(browser)  # the form shows once the page knows nobody is signed in
     login = browser.find_element(By.ID, "login").text
     assert "commarchive users add NAME --role ROLE" in login
-    token_field(browser).send_keys(token)
+    field.send_keys(token)
     browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
     banner = wait.until(ec.visibility_of_element_located((By.ID, "setup-warning")))
     assert "archive.toml" in banner.text and "organisation" in banner.text
